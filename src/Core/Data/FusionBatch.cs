@@ -1,0 +1,46 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Data;
+
+/// <summary>
+/// One mini-batch: one tensor per modality (<c>[B, size]</c> float32), a presence mask per modality (<c>[B]</c>,
+/// 1 = present, 0 = the row's modality was missing and is zero-filled) and the labels (<c>[B]</c> int64, 0-based).
+/// </summary>
+public sealed class FusionBatch : IDisposable
+{
+    /// <summary>Creates a batch; it takes ownership of the tensors.</summary>
+    public FusionBatch(Tensor[] features, Tensor[] present, Tensor? labels, int count)
+    {
+        Features = features; Present = present; Labels = labels; Count = count;
+    }
+
+    /// <summary>Per modality, <c>[B, size]</c> float32.</summary>
+    public Tensor[] Features { get; }
+
+    /// <summary>Per modality, <c>[B]</c> float32 with 1 where the modality is present.</summary>
+    public Tensor[] Present { get; }
+
+    /// <summary><c>[B]</c> int64 class indices, or <c>null</c> at inference.</summary>
+    public Tensor? Labels { get; }
+
+    /// <summary>Rows in the batch.</summary>
+    public int Count { get; }
+
+    /// <summary>Moves the batch's tensors out of the current dispose scope.</summary>
+    public FusionBatch MoveToOuterDisposeScope()
+    {
+        foreach (var t in Features) t.MoveToOuterDisposeScope();
+        foreach (var t in Present) t.MoveToOuterDisposeScope();
+        Labels?.MoveToOuterDisposeScope();
+        return this;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var t in Features) t.Dispose();
+        foreach (var t in Present) t.Dispose();
+        Labels?.Dispose();
+    }
+}

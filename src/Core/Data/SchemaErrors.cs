@@ -1,0 +1,63 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetFusion.Data;
+
+/// <summary>
+/// Input validation that reports problems in ML.NET's words ("Could not find input column 'X'",
+/// "Schema mismatch for input column 'X': expected ..., got ...") followed by a <c>Hint:</c> line with the fix.
+/// </summary>
+public static class SchemaErrors
+{
+    /// <summary>Finds a column or throws ML.NET's "Could not find input column" error with a hint.</summary>
+    public static DataViewSchema.Column FindColumn(DataViewSchema schema, string name, string? hint = null)
+    {
+        var col = schema.GetColumnOrNull(name);
+        if (col is null || col.Value.IsHidden)
+        {
+            var available = string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"));
+            throw new ArgumentOutOfRangeException(nameof(schema),
+                $"Could not find input column '{name}'. Available columns: {available}." + Environment.NewLine +
+                "Hint: " + (hint ?? $"check the spelling, or add a transform that produces '{name}' before this step."));
+        }
+        return col.Value;
+    }
+
+    /// <summary>Builds ML.NET's "Schema mismatch" error with a hint.</summary>
+    public static ArgumentOutOfRangeException Mismatch(string column, string expected, DataViewType actual, string hint)
+        => new(nameof(column), $"Schema mismatch for input column '{column}': expected {expected}, got {Describe(actual)}." +
+               Environment.NewLine + "Hint: " + hint);
+
+    /// <summary>Requires a known-size <c>Vector&lt;Single&gt;</c> (or a scalar Single) column and returns its size.</summary>
+    public static int RequireFloatVector(DataViewSchema schema, string name, string? hint = null)
+    {
+        var col = FindColumn(schema, name);
+        if (col.Type == NumberDataViewType.Single) return 1;
+        if (col.Type is VectorDataViewType v && v.ItemType == NumberDataViewType.Single && v.IsKnownSize) return v.Size;
+        throw Mismatch(name, "Vector<Single> of known size", col.Type, hint ??
+            (col.Type is VectorDataViewType { ItemType: NumberDataViewType } vv && vv.ItemType != NumberDataViewType.Single
+                ? $"convert it with mlContext.Transforms.Conversion.ConvertType(\"{name}\", outputKind: DataKind.Single)."
+                : col.Type is VectorDataViewType { IsKnownSize: false }
+                    ? "give the vector a fixed size (for example LoadAudio with a fixed duration, or ResizeImages before ExtractPixels)."
+                    : $"turn '{name}' into numbers first (Concatenate numeric columns, OneHotEncoding for text categories, ExtractPixels for images)."));
+    }
+
+    /// <summary>Requires a key-typed label column and returns its key count.</summary>
+    public static int RequireKeyLabel(DataViewSchema schema, string name)
+    {
+        var col = FindColumn(schema, name, $"the label column '{name}' must exist; pass labelColumnName if it has another name.");
+        if (col.Type is KeyDataViewType key && key.Count > 0 && key.Count <= int.MaxValue) return (int)key.Count;
+        throw Mismatch(name, "Key<UInt32> (a key type with a known count)", col.Type,
+            $"map the label to a key first: mlContext.Transforms.Conversion.MapValueToKey(\"{name}\").");
+    }
+
+    /// <summary>A readable type name, as ML.NET prints it.</summary>
+    public static string Describe(DataViewType type) => type switch
+    {
+        VectorDataViewType v when v.IsKnownSize => $"Vector<{Describe(v.ItemType)}, {string.Join(", ", v.Dimensions)}>",
+        VectorDataViewType v => $"Vector<{Describe(v.ItemType)}>",
+        KeyDataViewType k => $"Key<{k.RawType.Name}, 0-{k.Count - 1}>",
+        TextDataViewType => "String",
+        _ => type.RawType.Name,
+    };
+}

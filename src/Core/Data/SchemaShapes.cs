@@ -1,0 +1,123 @@
+using System.Reflection;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetFusion.Data;
+
+/// <summary>
+/// Builds <see cref="SchemaShape"/> columns for estimators' <c>GetOutputSchema</c>.
+/// </summary>
+/// <remarks>
+/// ML.NET 5 keeps <c>SchemaShape.Column</c>'s constructor internal, yet <see cref="IEstimator{TTransformer}"/> requires
+/// third-party estimators to return new columns. The column's data are public read-only fields (<c>Name</c>, <c>Kind</c>,
+/// <c>ItemType</c>, <c>IsKey</c>, <c>Annotations</c>), so this sets those public fields on a boxed default value. That relies
+/// only on the public field names; <c>SchemaShapesTests</c> fails loudly if an ML.NET update changes them.
+/// </remarks>
+public static class SchemaShapes
+{
+    private static readonly FieldInfo? NameField = typeof(SchemaShape.Column).GetField(nameof(SchemaShape.Column.Name));
+    private static readonly FieldInfo? KindField = typeof(SchemaShape.Column).GetField(nameof(SchemaShape.Column.Kind));
+    private static readonly FieldInfo? ItemTypeField = typeof(SchemaShape.Column).GetField(nameof(SchemaShape.Column.ItemType));
+    private static readonly FieldInfo? IsKeyField = typeof(SchemaShape.Column).GetField(nameof(SchemaShape.Column.IsKey));
+    private static readonly FieldInfo? AnnotationsField = typeof(SchemaShape.Column).GetField(nameof(SchemaShape.Column.Annotations));
+
+    /// <summary>Creates a column shape.</summary>
+    public static SchemaShape.Column Column(string name, SchemaShape.Column.VectorKind kind, DataViewType itemType, bool isKey, SchemaShape? annotations = null)
+    {
+        if (NameField is null || KindField is null || ItemTypeField is null || IsKeyField is null || AnnotationsField is null)
+            throw new InvalidOperationException(
+                $"MLNetFusion cannot build SchemaShape columns with ML.NET {typeof(SchemaShape).Assembly.GetName().Version}: a public field of SchemaShape.Column is gone." +
+                Environment.NewLine + "Hint: use the Microsoft.ML 5.0.x version MLNetFusion is built against.");
+        object boxed = default(SchemaShape.Column);
+        NameField.SetValue(boxed, name);
+        KindField.SetValue(boxed, kind);
+        ItemTypeField.SetValue(boxed, itemType);
+        IsKeyField.SetValue(boxed, isKey);
+        AnnotationsField.SetValue(boxed, annotations ?? new SchemaShape(Array.Empty<SchemaShape.Column>()));
+        return (SchemaShape.Column)boxed;
+    }
+
+    /// <summary>Returns the input columns, with later columns of the same name replacing earlier ones, plus <paramref name="added"/>.</summary>
+    public static SchemaShape Append(SchemaShape input, IEnumerable<SchemaShape.Column> added)
+    {
+        var result = new List<SchemaShape.Column>();
+        var addedList = added.ToList();
+        var names = new HashSet<string>(addedList.Select(c => c.Name));
+        result.AddRange(input.Where(c => !names.Contains(c.Name)));
+        result.AddRange(addedList);
+        return new SchemaShape(result);
+    }
+
+    /// <summary>Finds a column or throws ML.NET's "Could not find input column" error with a hint.</summary>
+    public static SchemaShape.Column Find(SchemaShape shape, string name, string? hint = null)
+    {
+        foreach (var c in shape)
+            if (c.Name == name) return c;
+        throw new ArgumentOutOfRangeException(nameof(shape),
+            $"Could not find input column '{name}'. Available columns: {string.Join(", ", shape.Select(c => $"'{c.Name}'"))}." + Environment.NewLine +
+            "Hint: " + (hint ?? $"check the spelling, or add a transform that produces '{name}' before this step."));
+    }
+
+    /// <summary>Requires a <c>Vector&lt;Single&gt;</c> (or Single) column.</summary>
+    public static SchemaShape.Column RequireFloatVector(SchemaShape shape, string name)
+    {
+        var c = Find(shape, name);
+        if (c.ItemType != NumberDataViewType.Single || c.IsKey || c.Kind == SchemaShape.Column.VectorKind.VariableVector)
+            throw new ArgumentOutOfRangeException(nameof(shape),
+                $"Schema mismatch for input column '{name}': expected Vector<Single> of known size, got {Describe(c)}." + Environment.NewLine +
+                "Hint: " + (c.Kind == SchemaShape.Column.VectorKind.VariableVector
+                    ? "give the vector a fixed size (LoadAudio with a fixed duration, ResizeImages before ExtractPixels)."
+                    : $"convert it to Single (mlContext.Transforms.Conversion.ConvertType(\"{name}\", outputKind: DataKind.Single)) or featurize it first."));
+        return c;
+    }
+
+    /// <summary>Requires a key-typed label.</summary>
+    public static SchemaShape.Column RequireKeyLabel(SchemaShape shape, string name)
+    {
+        var c = Find(shape, name, $"the label column '{name}' must exist; pass labelColumnName if it has another name.");
+        if (!c.IsKey || c.Kind != SchemaShape.Column.VectorKind.Scalar)
+            throw new ArgumentOutOfRangeException(nameof(shape),
+                $"Schema mismatch for input column '{name}': expected Key<UInt32>, got {Describe(c)}." + Environment.NewLine +
+                $"Hint: map the label to a key first: mlContext.Transforms.Conversion.MapValueToKey(\"{name}\").");
+        return c;
+    }
+
+    /// <summary>The standard multiclass output columns (<c>Score</c>, <c>PredictedLabel</c>) as ML.NET's trainers declare them.</summary>
+    public static IEnumerable<SchemaShape.Column> MulticlassOutputs(SchemaShape.Column label, string scoreColumn = "Score", string predictedLabelColumn = "PredictedLabel")
+    {
+        var scoreAnnotations = new SchemaShape(new[]
+        {
+            Column(AnnotationNames.SlotNames, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false),
+            Column(AnnotationNames.ScoreColumnKind, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
+            Column(AnnotationNames.ScoreValueKind, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
+        });
+        yield return Column(scoreColumn, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreAnnotations);
+        var keyValues = label.Annotations.Where(a => a.Name == AnnotationNames.KeyValues).ToArray();
+        yield return Column(predictedLabelColumn, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, new SchemaShape(keyValues));
+    }
+
+    private static string Describe(SchemaShape.Column c)
+        => c.Kind switch
+        {
+            SchemaShape.Column.VectorKind.Scalar => c.IsKey ? $"Key<{c.ItemType.RawType.Name}>" : c.ItemType.RawType == typeof(ReadOnlyMemory<char>) ? "String" : c.ItemType.RawType.Name,
+            SchemaShape.Column.VectorKind.Vector => $"Vector<{(c.ItemType.RawType == typeof(ReadOnlyMemory<char>) ? "String" : c.ItemType.RawType.Name)}>",
+            _ => $"VarVector<{(c.ItemType.RawType == typeof(ReadOnlyMemory<char>) ? "String" : c.ItemType.RawType.Name)}>",
+        };
+}
+
+/// <summary>Standard ML.NET annotation names and values used by MLNetFusion.</summary>
+public static class AnnotationNames
+{
+    /// <summary>Slot names of a vector column.</summary>
+    public const string SlotNames = "SlotNames";
+    /// <summary>Key values of a key column.</summary>
+    public const string KeyValues = "KeyValues";
+    /// <summary>The kind of score column (e.g. MulticlassClassification).</summary>
+    public const string ScoreColumnKind = "ScoreColumnKind";
+    /// <summary>The kind of value in a score column (Score).</summary>
+    public const string ScoreValueKind = "ScoreValueKind";
+    /// <summary>Value of <see cref="ScoreColumnKind"/> for multiclass trainers.</summary>
+    public const string MulticlassClassification = "MulticlassClassification";
+    /// <summary>Value of <see cref="ScoreValueKind"/> for scores.</summary>
+    public const string Score = "Score";
+}

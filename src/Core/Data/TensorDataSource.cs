@@ -1,0 +1,294 @@
+using Microsoft.ML;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Data;
+
+/// <summary>How training reads an <see cref="IDataView"/>.</summary>
+public enum DataCaching
+{
+    /// <summary>Read the data once and keep it as one tensor per modality (fastest; needs the data to fit in memory).</summary>
+    InMemory,
+    /// <summary>Stream the data every epoch through a bounded shuffle buffer (for data larger than memory).</summary>
+    Streaming,
+}
+
+/// <summary>The columns a network reads: one float vector per modality and an optional key label.</summary>
+/// <param name="Columns">Feature columns, one per modality, in the network's order.</param>
+/// <param name="Sizes">Each column's vector size.</param>
+/// <param name="LabelColumn">The key-typed label column, or <c>null</c> at inference.</param>
+public sealed record ColumnLayout(IReadOnlyList<string> Columns, IReadOnlyList<int> Sizes, string? LabelColumn);
+
+/// <summary>Produces <see cref="FusionBatch"/>es from an <see cref="IDataView"/>.</summary>
+public interface ITensorDataSource
+{
+    /// <summary>Rows in the source, when known.</summary>
+    long? Count { get; }
+
+    /// <summary>Enumerates one epoch of batches; shuffles with <paramref name="shuffle"/> when given.</summary>
+    IEnumerable<FusionBatch> Batches(int batchSize, Random? shuffle);
+}
+
+/// <summary>Builds training/validation sources from an <see cref="IDataView"/>.</summary>
+public static class TensorDataSources
+{
+    /// <summary>
+    /// Creates the training source and, if <paramref name="validationFraction"/> &gt; 0, a validation source holding that
+    /// share of rows (chosen by a seeded hash of the row position, identical in both caching modes).
+    /// </summary>
+    public static (ITensorDataSource train, ITensorDataSource? validation) Create(
+        IDataView data, ColumnLayout layout, DataCaching caching, double validationFraction, int seed, int shuffleBufferRows,
+        Action<string>? warn = null)
+    {
+        Func<long, bool>? isValidation = validationFraction > 0
+            ? pos => Hash(pos, seed) < validationFraction
+            : null;
+        if (caching == DataCaching.Streaming)
+        {
+            var train = new StreamingTensorSource(data, layout, shuffleBufferRows, isValidation == null ? null : p => !isValidation(p), warn);
+            var valid = isValidation == null ? null : new StreamingTensorSource(data, layout, shuffleBufferRows, isValidation, warn);
+            return (train, valid);
+        }
+        var all = InMemoryTensorSource.Load(data, layout, warn);
+        if (isValidation == null) return (all, null);
+        var (t, v) = all.Split(isValidation);
+        all.Dispose();
+        return (t, v.Count > 0 ? v : null);
+    }
+
+    internal static double Hash(long position, int seed)
+    {
+        ulong z = (ulong)position * 0x9E3779B97F4A7C15UL + (ulong)(uint)seed * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (z >> 11) * (1.0 / (1UL << 53));
+    }
+
+    internal static int[] Permutation(int n, Random rand)
+    {
+        var p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        for (int i = n - 1; i > 0; i--) { int j = rand.Next(i + 1); (p[i], p[j]) = (p[j], p[i]); }
+        return p;
+    }
+}
+
+/// <summary>All rows as one tensor per modality; batches are index selections.</summary>
+public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
+{
+    private readonly Tensor[] _features;
+    private readonly Tensor[] _present;
+    private readonly Tensor _labels;
+    private readonly long[] _positions;
+
+    private InMemoryTensorSource(Tensor[] features, Tensor[] present, Tensor labels, long[] positions)
+    {
+        _features = features; _present = present; _labels = labels; _positions = positions;
+    }
+
+    /// <inheritdoc />
+    public long? Count => _positions.Length;
+
+    /// <summary>Reads every row of <paramref name="data"/> once.</summary>
+    public static InMemoryTensorSource Load(IDataView data, ColumnLayout layout, Action<string>? warn = null)
+    {
+        int m = layout.Columns.Count;
+        var feats = new List<float>[m];
+        var pres = new List<float>[m];
+        for (int i = 0; i < m; i++) { feats[i] = new List<float>(); pres[i] = new List<float>(); }
+        var labels = new List<long>();
+        var positions = new List<long>();
+        var cols = layout.Columns.Select(c => data.Schema[c]).ToList();
+        if (layout.LabelColumn != null) cols.Add(data.Schema[layout.LabelColumn]);
+        long skipped = 0;
+        var scratch = layout.Sizes.Select(s => new float[s]).ToArray();
+        var present = new bool[m];
+        using (var cursor = data.GetRowCursor(cols))
+        {
+            var reader = new RowReader(cursor, layout.Columns, layout.Sizes, layout.LabelColumn);
+            while (cursor.MoveNext())
+            {
+                int label = 0;
+                if (layout.LabelColumn != null)
+                {
+                    label = reader.ReadLabel();
+                    if (label < 0) { skipped++; continue; }
+                }
+                for (int i = 0; i < m; i++) present[i] = reader.Read(i, scratch[i]);
+                for (int i = 0; i < m; i++) { feats[i].AddRange(scratch[i]); pres[i].Add(present[i] ? 1f : 0f); }
+                labels.Add(label);
+                positions.Add(cursor.Position);
+            }
+        }
+        if (skipped > 0) warn?.Invoke($"Skipped {skipped} row(s) whose label '{layout.LabelColumn}' is missing (key value 0).");
+        int n = labels.Count;
+        if (n == 0)
+            throw new InvalidOperationException("The training data has no rows with a label." + Environment.NewLine +
+                "Hint: check that the data view is not empty and that the label column maps to known key values.");
+        var ft = new Tensor[m];
+        var pt = new Tensor[m];
+        for (int i = 0; i < m; i++)
+        {
+            ft[i] = tensor(feats[i].ToArray(), new long[] { n, layout.Sizes[i] });
+            pt[i] = tensor(pres[i].ToArray(), new long[] { n });
+        }
+        return new InMemoryTensorSource(ft, pt, tensor(labels.ToArray()), positions.ToArray());
+    }
+
+    /// <summary>Splits rows by their original position.</summary>
+    public (InMemoryTensorSource first, InMemoryTensorSource second) Split(Func<long, bool> toSecond)
+    {
+        var a = new List<long>(); var b = new List<long>();
+        for (int i = 0; i < _positions.Length; i++) (toSecond(_positions[i]) ? b : a).Add(i);
+        return (Subset(a.ToArray()), Subset(b.ToArray()));
+    }
+
+    private InMemoryTensorSource Subset(long[] idx)
+    {
+        using var index = tensor(idx);
+        return new InMemoryTensorSource(
+            _features.Select(f => f.index_select(0, index)).ToArray(),
+            _present.Select(p => p.index_select(0, index)).ToArray(),
+            _labels.index_select(0, index),
+            idx.Select(i => _positions[i]).ToArray());
+    }
+
+    /// <inheritdoc />
+    public IEnumerable<FusionBatch> Batches(int batchSize, Random? shuffle)
+    {
+        int n = _positions.Length;
+        int[]? perm = shuffle == null ? null : TensorDataSources.Permutation(n, shuffle);
+        for (int start = 0; start < n; start += batchSize)
+        {
+            int count = Math.Min(batchSize, n - start);
+            if (perm == null)
+            {
+                yield return new FusionBatch(
+                    _features.Select(f => f.narrow(0, start, count)).ToArray(),
+                    _present.Select(p => p.narrow(0, start, count)).ToArray(),
+                    _labels.narrow(0, start, count), count);
+            }
+            else
+            {
+                var idx = new long[count];
+                for (int i = 0; i < count; i++) idx[i] = perm[start + i];
+                using var index = tensor(idx);
+                yield return new FusionBatch(
+                    _features.Select(f => f.index_select(0, index)).ToArray(),
+                    _present.Select(p => p.index_select(0, index)).ToArray(),
+                    _labels.index_select(0, index), count);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var t in _features) t.Dispose();
+        foreach (var t in _present) t.Dispose();
+        _labels.Dispose();
+    }
+}
+
+/// <summary>
+/// Streams rows every epoch with a bounded shuffle buffer of <c>bufferRows</c> rows: memory stays
+/// <c>O(bufferRows + batchSize)</c> whatever the number of rows.
+/// </summary>
+public sealed class StreamingTensorSource : ITensorDataSource
+{
+    private readonly IDataView _data;
+    private readonly ColumnLayout _layout;
+    private readonly int _bufferRows;
+    private readonly Func<long, bool>? _include;
+    private readonly Action<string>? _warn;
+
+    /// <summary>Creates a streaming source over <paramref name="data"/>.</summary>
+    public StreamingTensorSource(IDataView data, ColumnLayout layout, int bufferRows, Func<long, bool>? include = null, Action<string>? warn = null)
+    {
+        _data = data; _layout = layout; _bufferRows = Math.Max(1, bufferRows); _include = include; _warn = warn;
+    }
+
+    /// <inheritdoc />
+    public long? Count => _include == null ? _data.GetRowCount() : null;
+
+    /// <inheritdoc />
+    public IEnumerable<FusionBatch> Batches(int batchSize, Random? shuffle)
+    {
+        int m = _layout.Columns.Count;
+        int cap = shuffle == null ? 1 : _bufferRows;
+        var rowFeats = new float[cap][][];
+        var rowPres = new bool[cap][];
+        var rowLabel = new long[cap];
+        for (int r = 0; r < cap; r++)
+        {
+            rowFeats[r] = _layout.Sizes.Select(s => new float[s]).ToArray();
+            rowPres[r] = new bool[m];
+        }
+        var batchFeats = _layout.Sizes.Select(s => new float[batchSize * s]).ToArray();
+        var batchPres = Enumerable.Range(0, m).Select(_ => new float[batchSize]).ToArray();
+        var batchLabels = new long[batchSize];
+        int inBatch = 0, filled = 0;
+        long skipped = 0;
+
+        var cols = _layout.Columns.Select(c => _data.Schema[c]).ToList();
+        if (_layout.LabelColumn != null) cols.Add(_data.Schema[_layout.LabelColumn]);
+        using var cursor = _data.GetRowCursor(cols);
+        var reader = new RowReader(cursor, _layout.Columns, _layout.Sizes, _layout.LabelColumn);
+
+        FusionBatch Emit(int count)
+        {
+            var f = new Tensor[m]; var p = new Tensor[m];
+            for (int i = 0; i < m; i++)
+            {
+                int s = _layout.Sizes[i];
+                f[i] = tensor(count == batchSize ? batchFeats[i] : batchFeats[i].AsSpan(0, count * s).ToArray(), new long[] { count, s });
+                p[i] = tensor(count == batchSize ? batchPres[i] : batchPres[i].AsSpan(0, count).ToArray(), new long[] { count });
+            }
+            var l = tensor(count == batchSize ? batchLabels : batchLabels.AsSpan(0, count).ToArray());
+            return new FusionBatch(f, p, l, count);
+        }
+
+        void Put(int r)
+        {
+            for (int i = 0; i < m; i++)
+            {
+                rowFeats[r][i].CopyTo(batchFeats[i], inBatch * _layout.Sizes[i]);
+                batchPres[i][inBatch] = rowPres[r][i] ? 1f : 0f;
+            }
+            batchLabels[inBatch] = rowLabel[r];
+            inBatch++;
+        }
+
+        while (cursor.MoveNext())
+        {
+            if (_include != null && !_include(cursor.Position)) continue;
+            int label = 0;
+            if (_layout.LabelColumn != null)
+            {
+                label = reader.ReadLabel();
+                if (label < 0) { skipped++; continue; }
+            }
+            int slot;
+            if (filled < cap) slot = filled++;
+            else
+            {
+                // Buffer full: emit a random buffered row, then overwrite its slot with the new row.
+                slot = shuffle == null ? 0 : shuffle.Next(cap);
+                Put(slot);
+                if (inBatch == batchSize) { yield return Emit(batchSize); inBatch = 0; }
+            }
+            for (int i = 0; i < m; i++) rowPres[slot][i] = reader.Read(i, rowFeats[slot][i]);
+            rowLabel[slot] = label;
+        }
+        // Drain the buffer in random order.
+        var order = shuffle == null ? Enumerable.Range(0, filled).ToArray() : TensorDataSources.Permutation(filled, shuffle);
+        foreach (int r in order)
+        {
+            Put(r);
+            if (inBatch == batchSize) { yield return Emit(batchSize); inBatch = 0; }
+        }
+        if (inBatch > 0) yield return Emit(inBatch);
+        if (skipped > 0) _warn?.Invoke($"Skipped {skipped} row(s) whose label '{_layout.LabelColumn}' is missing (key value 0).");
+    }
+}

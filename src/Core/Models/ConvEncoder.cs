@@ -1,0 +1,91 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Models;
+
+/// <summary>
+/// 2-D CNN encoder for images (<c>C×H×W</c>) and spectrograms (<c>1×bands×frames</c>). The default follows the reference
+/// design: per block <c>Conv3x3 → ReLU → MaxPool2</c> (two blocks), then a linear projection with ReLU.
+/// </summary>
+public sealed class ConvEncoder : ModalityEncoder
+{
+    private readonly InputStandardizer norm;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks;
+    private readonly Linear projection;
+    private readonly Dropout dropout;
+    private readonly int[] _stageWidths;
+    private readonly long[] _shape;
+
+    /// <summary>Creates the encoder.</summary>
+    /// <param name="name">Modality name.</param>
+    /// <param name="inputColumn">Input column.</param>
+    /// <param name="shape">Per-row shape <c>[C, H, W]</c>.</param>
+    /// <param name="channels">Output channels of each conv block.</param>
+    /// <param name="outputWidth">Width of the linear projection.</param>
+    /// <param name="dropoutRate">Dropout before the projection.</param>
+    /// <param name="batchNorm">Insert BatchNorm after each convolution.</param>
+    /// <param name="mean">Scalar input mean (fitted).</param>
+    /// <param name="std">Scalar input standard deviation (fitted).</param>
+    public ConvEncoder(string name, string inputColumn, int[] shape, int[] channels, int outputWidth, double dropoutRate,
+        bool batchNorm, float mean, float std)
+        : base(nameof(ConvEncoder), new EncoderContract(name, inputColumn, shape, outputWidth))
+    {
+        if (shape.Length != 3) throw new ArgumentException("The shape must be [channels, height, width].", nameof(shape));
+        if (channels.Length == 0) throw new ArgumentException("At least one conv block is required.", nameof(channels));
+        _shape = shape.Select(s => (long)s).ToArray();
+        norm = new InputStandardizer(new[] { mean }, new[] { std });
+        var list = new List<nn.Module<Tensor, Tensor>>();
+        int cin = shape[0], h = shape[1], w = shape[2];
+        foreach (int c in channels)
+        {
+            if (h < 2 || w < 2)
+                throw new ArgumentException($"Modality '{name}': {channels.Length} pooling blocks need an input of at least {1 << channels.Length}x{1 << channels.Length}, got {shape[1]}x{shape[2]}.", nameof(shape));
+            var layers = new List<nn.Module<Tensor, Tensor>> { nn.Conv2d(cin, c, 3, padding: 1) };
+            if (batchNorm) layers.Add(nn.BatchNorm2d(c));
+            layers.Add(nn.ReLU());
+            layers.Add(nn.MaxPool2d(2));
+            list.Add(nn.Sequential(layers.ToArray()));
+            cin = c; h /= 2; w /= 2;
+        }
+        blocks = nn.ModuleList(list.ToArray());
+        dropout = nn.Dropout(dropoutRate);
+        projection = nn.Linear(cin * h * w, outputWidth);
+        _stageWidths = channels.Append(outputWidth).ToArray();
+        TokenWidth = cin;
+        TokenCount = h * w;
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<int> StageWidths => _stageWidths;
+
+    /// <inheritdoc />
+    public override int TokenWidth { get; }
+
+    /// <inheritdoc />
+    public override int TokenCount { get; }
+
+    private Tensor FeatureMaps(Tensor x, List<Tensor>? stages)
+    {
+        var h = norm.call(x).view(new long[] { -1, _shape[0], _shape[1], _shape[2] });
+        foreach (var block in blocks)
+        {
+            h = block.call(h);
+            stages?.Add(h.mean(new long[] { 2, 3 }));
+        }
+        return h;
+    }
+
+    /// <inheritdoc />
+    public override Tensor[] ForwardStages(Tensor x)
+    {
+        var stages = new List<Tensor>();
+        var maps = FeatureMaps(x, stages);
+        stages.Add(nn.functional.relu(projection.call(dropout.call(maps.flatten(1)))));
+        return stages.ToArray();
+    }
+
+    /// <inheritdoc />
+    public override Tensor Tokens(Tensor x) => FeatureMaps(x, null).flatten(2).transpose(1, 2);
+}

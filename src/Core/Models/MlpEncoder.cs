@@ -1,0 +1,59 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Models;
+
+/// <summary>Tabular encoder: standardise, then <c>Linear → ReLU → Dropout</c> per hidden layer.</summary>
+public sealed class MlpEncoder : ModalityEncoder
+{
+    private readonly InputStandardizer norm;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;
+    private readonly int[] _widths;
+
+    /// <summary>Creates the encoder.</summary>
+    /// <param name="name">Modality name.</param>
+    /// <param name="inputColumn">Input column.</param>
+    /// <param name="inputSize">Features per row.</param>
+    /// <param name="hidden">Hidden widths; the last is the output width.</param>
+    /// <param name="dropout">Dropout after each hidden layer.</param>
+    /// <param name="mean">Per-feature input mean (fitted).</param>
+    /// <param name="std">Per-feature input standard deviation (fitted).</param>
+    public MlpEncoder(string name, string inputColumn, int inputSize, int[] hidden, double dropout, float[] mean, float[] std)
+        : base(nameof(MlpEncoder), new EncoderContract(name, inputColumn, new[] { inputSize }, hidden[^1]))
+    {
+        if (hidden.Length == 0) throw new ArgumentException("At least one hidden layer is required.", nameof(hidden));
+        _widths = hidden.ToArray();
+        norm = new InputStandardizer(mean, std);
+        var list = new List<nn.Module<Tensor, Tensor>>();
+        int prev = inputSize;
+        foreach (int h in hidden)
+        {
+            list.Add(nn.Sequential(nn.Linear(prev, h), nn.ReLU(), nn.Dropout(dropout)));
+            prev = h;
+        }
+        layers = nn.ModuleList(list.ToArray());
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<int> StageWidths => _widths;
+
+    /// <inheritdoc />
+    public override int TokenWidth => _widths[^1];
+
+    /// <inheritdoc />
+    public override int TokenCount => 1;
+
+    /// <inheritdoc />
+    public override Tensor[] ForwardStages(Tensor x)
+    {
+        var h = norm.call(x);
+        var stages = new Tensor[layers.Count];
+        for (int i = 0; i < layers.Count; i++) stages[i] = h = layers[i].call(h);
+        return stages;
+    }
+
+    /// <inheritdoc />
+    public override Tensor Tokens(Tensor x) => forward(x).unsqueeze(1);
+}

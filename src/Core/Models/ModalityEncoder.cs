@@ -1,0 +1,71 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Models;
+
+/// <summary>
+/// The contract every modality encoder states: its modality name, the column it reads, the shape it expects and the
+/// width it produces. Fusion modules only rely on this contract (adapters project encoders to a common width).
+/// </summary>
+/// <param name="Name">Modality name (e.g. <c>image</c>).</param>
+/// <param name="InputColumn">The <c>Vector&lt;Single&gt;</c> column the encoder reads.</param>
+/// <param name="InputShape">The per-row shape, e.g. <c>[features]</c> or <c>[channels, height, width]</c>.</param>
+/// <param name="OutputWidth">Embedding width.</param>
+public sealed record EncoderContract(string Name, string InputColumn, int[] InputShape, int OutputWidth)
+{
+    /// <summary>Number of values per row.</summary>
+    public int InputSize => InputShape.Aggregate(1, (a, b) => a * b);
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name}: '{InputColumn}' [{string.Join("x", InputShape)}] -> {OutputWidth}";
+}
+
+/// <summary>
+/// A modality encoder: maps a flat <c>[B, InputSize]</c> batch to an embedding <c>[B, OutputWidth]</c>, and exposes
+/// its intermediate stages (for network fusion) and a token sequence (for cross-modal fusion).
+/// </summary>
+public abstract class ModalityEncoder : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Creates the encoder.</summary>
+    protected ModalityEncoder(string name, EncoderContract contract) : base(name) => Contract = contract;
+
+    /// <summary>The encoder's contract.</summary>
+    public EncoderContract Contract { get; }
+
+    /// <summary>Widths of <see cref="ForwardStages"/>' outputs; the last equals <see cref="EncoderContract.OutputWidth"/>.</summary>
+    public abstract IReadOnlyList<int> StageWidths { get; }
+
+    /// <summary>Width of each token from <see cref="Tokens"/>.</summary>
+    public abstract int TokenWidth { get; }
+
+    /// <summary>Number of tokens <see cref="Tokens"/> returns per row.</summary>
+    public abstract int TokenCount { get; }
+
+    /// <summary>Pooled features after every stage; the last is the embedding.</summary>
+    public abstract Tensor[] ForwardStages(Tensor x);
+
+    /// <summary>A token sequence <c>[B, T, TokenWidth]</c> for attention-based fusion.</summary>
+    public abstract Tensor Tokens(Tensor x);
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x) => ForwardStages(x)[^1];
+}
+
+/// <summary>Standardises an encoder's input with statistics fitted on the training data (stored as buffers).</summary>
+public sealed class InputStandardizer : nn.Module<Tensor, Tensor>
+{
+    private readonly Tensor mean;
+    private readonly Tensor scale;
+
+    /// <summary>Creates a standardizer with the given mean and standard deviation (per feature or scalar).</summary>
+    public InputStandardizer(float[] mean, float[] std) : base(nameof(InputStandardizer))
+    {
+        this.mean = tensor(mean);
+        scale = tensor(std.Select(s => s > 1e-6f ? 1f / s : 1f).ToArray());
+        register_buffer(nameof(mean), this.mean);
+        register_buffer(nameof(scale), this.scale);
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x) => (x - mean) * scale;
+}

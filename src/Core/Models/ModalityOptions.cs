@@ -1,0 +1,80 @@
+namespace MLNetFusion.Models;
+
+/// <summary>Which encoder architecture a modality uses.</summary>
+public enum EncoderKind
+{
+    /// <summary>A multilayer perceptron over a flat vector (tabular data, pretrained features, text features).</summary>
+    Mlp,
+    /// <summary>A 2-D CNN over <c>C×H×W</c> (images) or <c>bands×frames</c> (spectrograms).</summary>
+    Cnn,
+}
+
+/// <summary>
+/// Declares one modality for a neural fusion trainer: its name, input column and encoder. The input shape comes from
+/// the column's vector dimensions where present (ML.NET's <c>ExtractPixels</c> gives <c>[C, H, W]</c>, MLNetFusion's
+/// <c>MelSpectrogram</c> gives <c>[bands, frames]</c>), else from <see cref="Shape"/>.
+/// </summary>
+public sealed class ModalityOptions
+{
+    /// <summary>Defaults shared by the factory methods.</summary>
+    public static class Defaults
+    {
+        /// <summary>Default MLP hidden widths.</summary>
+        public static readonly int[] HiddenWidths = { 128, 64 };
+        /// <summary>Default CNN channels (two blocks, as the reference design).</summary>
+        public static readonly int[] ConvChannels = { 16, 32 };
+        /// <summary>Default CNN projection width.</summary>
+        public const int OutputWidth = 64;
+        /// <summary>Default dropout inside encoders.</summary>
+        public const double Dropout = 0.1;
+    }
+
+    /// <summary>Modality name, used in logs, auxiliary heads and per-modality outputs. Must be unique.</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>The <c>Vector&lt;Single&gt;</c> input column.</summary>
+    public string ColumnName { get; set; } = "";
+
+    /// <summary>The encoder architecture.</summary>
+    public EncoderKind Encoder { get; set; } = EncoderKind.Mlp;
+
+    /// <summary>
+    /// Per-row shape for <see cref="EncoderKind.Cnn"/>: <c>[C, H, W]</c> or <c>[H, W]</c>. <c>null</c> takes it from the
+    /// column's vector dimensions. Must multiply to the column's size.
+    /// </summary>
+    public int[]? Shape { get; set; }
+
+    /// <summary>Hidden widths of an <see cref="EncoderKind.Mlp"/> encoder; the last is its output width.</summary>
+    public int[] HiddenWidths { get; set; } = Defaults.HiddenWidths.ToArray();
+
+    /// <summary>Channels of each conv block of a <see cref="EncoderKind.Cnn"/> encoder.</summary>
+    public int[] ConvChannels { get; set; } = Defaults.ConvChannels.ToArray();
+
+    /// <summary>Output width of a <see cref="EncoderKind.Cnn"/> encoder.</summary>
+    public int OutputWidth { get; set; } = Defaults.OutputWidth;
+
+    /// <summary>Dropout inside the encoder.</summary>
+    public double Dropout { get; set; } = Defaults.Dropout;
+
+    /// <summary>Insert BatchNorm after each convolution (not in the reference design). Default false.</summary>
+    public bool BatchNorm { get; set; }
+
+    /// <summary>A tabular modality (MLP encoder).</summary>
+    public static ModalityOptions Tabular(string columnName, string? name = null, params int[] hiddenWidths)
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Mlp, HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths : Defaults.HiddenWidths.ToArray() };
+
+    /// <summary>An image modality (CNN encoder). Shape comes from the column (ExtractPixels) unless given.</summary>
+    public static ModalityOptions Image(string columnName, string? name = null, int[]? shape = null)
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Cnn, Shape = shape };
+
+    /// <summary>An audio modality: a CNN over a <c>[bands, frames]</c> log-mel spectrogram.</summary>
+    public static ModalityOptions Audio(string columnName, string? name = null, int[]? shape = null)
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Cnn, Shape = shape };
+
+    /// <summary>A deep copy.</summary>
+    public ModalityOptions Clone() => new()
+    {
+        Name = Name, ColumnName = ColumnName, Encoder = Encoder, Shape = Shape?.ToArray(), HiddenWidths = HiddenWidths.ToArray(),
+        ConvChannels = ConvChannels.ToArray(), OutputWidth = OutputWidth, Dropout = Dropout, BatchNorm = BatchNorm,
+    };
+}

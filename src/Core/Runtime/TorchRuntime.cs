@@ -1,0 +1,63 @@
+using TorchSharp;
+
+namespace MLNetFusion.Runtime;
+
+/// <summary>
+/// Initialises TorchSharp once, with an actionable error if its native library cannot load, and controls the number
+/// of threads torch uses.
+/// </summary>
+/// <remarks>
+/// Thread count: the environment variable <c>MLNETFUSION_TORCH_THREADS</c> wins; otherwise the number of cores.
+/// Call <see cref="SetThreads"/> to change it (it is process-wide, as in PyTorch). Test runners that run several test
+/// classes at once should set the variable to 1, or run classes sequentially, so torch does not oversubscribe cores.
+/// </remarks>
+public static class TorchRuntime
+{
+    private static readonly object Gate = new();
+    private static bool _initialised;
+
+    /// <summary>The environment variable that sets torch's intra-op thread count.</summary>
+    public const string ThreadsVariable = "MLNETFUSION_TORCH_THREADS";
+
+    /// <summary>Makes sure libtorch is loaded and the thread count is set. Safe to call often.</summary>
+    /// <exception cref="InvalidOperationException">libtorch could not load; the message says how to fix it.</exception>
+    public static void EnsureInitialized()
+    {
+        if (_initialised) return;
+        lock (Gate)
+        {
+            if (_initialised) return;
+            try
+            {
+                torch.InitializeDeviceType(DeviceType.CPU);
+            }
+            catch (Exception ex) when (ex is DllNotFoundException or NotSupportedException or TypeInitializationException or BadImageFormatException)
+            {
+                throw new InvalidOperationException(
+                    "TorchSharp's native library (LibTorchSharp/libtorch) could not be loaded: " + ex.Message + Environment.NewLine +
+                    "Hint: the application (not a library) must reference the 'TorchSharp-cpu' package (or a CUDA variant) so that " +
+                    "runtimes/<rid>/native/ is copied to the output. On Linux with a libstdc++ older than GCC 13, build through " +
+                    "MLNetFusion's Directory.Build.targets (or import build/TorchSharpNativeFix.targets) so the copied " +
+                    "libLibTorchSharp.so is patched.", ex);
+            }
+            int threads = DefaultThreads();
+            torch.set_num_threads(threads);
+            _initialised = true;
+        }
+    }
+
+    /// <summary>The default intra-op thread count: <c>MLNETFUSION_TORCH_THREADS</c> if set, else the core count.</summary>
+    public static int DefaultThreads()
+    {
+        var v = Environment.GetEnvironmentVariable(ThreadsVariable);
+        if (!string.IsNullOrWhiteSpace(v) && int.TryParse(v, out int n) && n > 0) return n;
+        return Math.Max(1, Environment.ProcessorCount);
+    }
+
+    /// <summary>Sets torch's intra-op thread count for the process. Values &lt;= 0 restore the default.</summary>
+    public static void SetThreads(int threads)
+    {
+        EnsureInitialized();
+        torch.set_num_threads(threads > 0 ? threads : DefaultThreads());
+    }
+}

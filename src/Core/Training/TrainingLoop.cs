@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using MLNetFusion.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Training;
+
+/// <summary>What a training run did.</summary>
+/// <param name="History">One report per epoch run.</param>
+/// <param name="BestEpoch">The epoch whose weights were kept (the last one without validation).</param>
+/// <param name="StoppedEarly">Whether early stopping ended training.</param>
+/// <param name="Elapsed">Wall time.</param>
+public sealed record TrainingSummary(IReadOnlyList<EpochReport> History, int BestEpoch, bool StoppedEarly, TimeSpan Elapsed);
+
+/// <summary>
+/// The one training loop behind every MLNetFusion TorchSharp trainer: AdamW, per-step learning-rate schedule, gradient
+/// clipping, validation with best-epoch restore and early stopping, cancellation, and per-epoch progress.
+/// </summary>
+public static class TrainingLoop
+{
+    /// <summary>Trains <paramref name="network"/> in place.</summary>
+    /// <param name="network">The network.</param>
+    /// <param name="train">Training batches.</param>
+    /// <param name="validation">Validation batches, or <c>null</c>.</param>
+    /// <param name="options">Optimisation options.</param>
+    /// <param name="shuffleSeed">Seed for the batch order.</param>
+    /// <param name="log">Receives one line per epoch (the trainers forward it to <c>MLContext.Log</c>).</param>
+    public static TrainingSummary Run(IFusionNetwork network, ITensorDataSource train, ITensorDataSource? validation,
+        TorchTrainerOptions options, int shuffleSeed, Action<string>? log = null)
+    {
+        var module = network.Module;
+        var parameters = module.parameters().Where(p => p.requires_grad).ToList();
+        using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
+        var rand = new Random(shuffleSeed);
+        var sw = Stopwatch.StartNew();
+        var history = new List<EpochReport>();
+        long? n = train.Count;
+        long stepsPerEpoch = n.HasValue ? (n.Value + options.BatchSize - 1) / options.BatchSize : 0;
+        long totalSteps = stepsPerEpoch * options.Epochs;
+        long step = 0;
+        double bestValLoss = double.PositiveInfinity;
+        int bestEpoch = 0, sinceBest = 0;
+        Dictionary<string, Tensor>? bestState = null;
+        bool stoppedEarly = false;
+        double lr = options.LearningRate;
+
+        try
+        {
+            for (int epoch = 1; epoch <= options.Epochs; epoch++)
+            {
+                options.CancellationToken.ThrowIfCancellationRequested();
+                module.train();
+                double lossSum = 0; long seen = 0, correct = 0, epochSteps = 0;
+                foreach (var batch in train.Batches(options.BatchSize, rand))
+                {
+                    using var scope = NewDisposeScope();
+                    using var owned = batch;
+                    options.CancellationToken.ThrowIfCancellationRequested();
+                    lr = ScheduledRate(options, step, totalSteps);
+                    foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                    optimizer.zero_grad();
+                    var output = network.Forward(batch);
+                    var logits = output.Logits;
+                    var loss = output.Loss;
+                    if (loss is null) throw new InvalidOperationException("The network returned no loss for a labelled batch.");
+                    loss.backward();
+                    if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm);
+                    optimizer.step();
+                    lossSum += loss.item<float>() * batch.Count;
+                    correct += logits.argmax(1).eq(batch.Labels!).sum().item<long>();
+                    seen += batch.Count;
+                    step++; epochSteps++;
+                }
+                if (!n.HasValue && epoch == 1) { stepsPerEpoch = epochSteps; totalSteps = stepsPerEpoch * options.Epochs; }
+
+                double? valLoss = null, valAcc = null;
+                if (validation != null)
+                {
+                    (valLoss, valAcc) = Evaluate(network, validation, options.BatchSize);
+                    if (valLoss < bestValLoss - 1e-6)
+                    {
+                        bestValLoss = valLoss.Value; bestEpoch = epoch; sinceBest = 0;
+                        DisposeState(bestState);
+                        bestState = Snapshot(module);
+                    }
+                    else sinceBest++;
+                }
+                else bestEpoch = epoch;
+
+                var report = new EpochReport(epoch, options.Epochs, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen),
+                    valLoss, valAcc, lr, sw.Elapsed, seen);
+                history.Add(report);
+                log?.Invoke(Format(report));
+                options.Progress?.Invoke(report);
+
+                if (validation != null && options.EarlyStoppingPatience > 0 && sinceBest >= options.EarlyStoppingPatience)
+                {
+                    stoppedEarly = epoch < options.Epochs;
+                    log?.Invoke($"Early stopping after epoch {epoch}: validation loss has not improved for {sinceBest} epoch(s); keeping epoch {bestEpoch}.");
+                    break;
+                }
+            }
+            if (bestState != null) Restore(module, bestState);
+        }
+        finally
+        {
+            DisposeState(bestState);
+        }
+        module.eval();
+        return new TrainingSummary(history, bestEpoch, stoppedEarly, sw.Elapsed);
+    }
+
+    /// <summary>Mean loss and accuracy of <paramref name="network"/> on <paramref name="data"/>, in eval mode.</summary>
+    public static (double loss, double accuracy) Evaluate(IFusionNetwork network, ITensorDataSource data, int batchSize)
+    {
+        var module = network.Module;
+        bool wasTraining = module.training;
+        module.eval();
+        double lossSum = 0; long seen = 0, correct = 0;
+        using (no_grad())
+        {
+            foreach (var batch in data.Batches(batchSize, null))
+            {
+                using var scope = NewDisposeScope();
+                using var owned = batch;
+                var output = network.Forward(batch);
+                var logits = output.Logits;
+                lossSum += output.Loss!.item<float>() * batch.Count;
+                correct += logits.argmax(1).eq(batch.Labels!).sum().item<long>();
+                seen += batch.Count;
+            }
+        }
+        if (wasTraining) module.train();
+        return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+    }
+
+    internal static double ScheduledRate(TorchTrainerOptions o, long step, long totalSteps)
+    {
+        if (o.Schedule == LearningRateSchedule.Constant || totalSteps <= 0) return o.LearningRate;
+        long warm = (long)Math.Round(o.WarmupFraction * totalSteps);
+        if (step < warm) return o.LearningRate * (step + 1) / warm;
+        double progress = Math.Min(1.0, (double)(step - warm) / Math.Max(1, totalSteps - warm));
+        return o.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * progress));
+    }
+
+    private static string Format(EpochReport r)
+        => $"Epoch {r.Epoch}/{r.Epochs}: loss {r.TrainLoss:F4}, acc {r.TrainAccuracy:P1}" +
+           (r.ValidationLoss.HasValue ? $", val loss {r.ValidationLoss:F4}, val acc {r.ValidationAccuracy:P1}" : "") +
+           $", lr {r.LearningRate:G3}, {r.Samples / Math.Max(1e-9, r.Elapsed.TotalSeconds / r.Epoch):F0} samples/s";
+
+    private static Dictionary<string, Tensor> Snapshot(nn.Module module)
+    {
+        var state = new Dictionary<string, Tensor>();
+        foreach (var (name, t) in module.state_dict())
+            state[name] = t.detach().clone().MoveToOuterDisposeScope();
+        return state;
+    }
+
+    private static void Restore(nn.Module module, Dictionary<string, Tensor> state)
+    {
+        using var _ = no_grad();
+        foreach (var (name, t) in module.state_dict()) t.copy_(state[name]);
+    }
+
+    private static void DisposeState(Dictionary<string, Tensor>? state)
+    {
+        if (state == null) return;
+        foreach (var t in state.Values) t.Dispose();
+    }
+}

@@ -1,0 +1,32 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Trainers;
+
+/// <summary><c>(Linear → ReLU → Dropout)*</c> then a linear layer to the classes.</summary>
+public sealed class ClassifierHead : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential hidden;
+    private readonly Linear output;
+
+    /// <summary>Creates the head.</summary>
+    public ClassifierHead(int inputWidth, int[] hiddenWidths, double dropout, int classes) : base(nameof(ClassifierHead))
+    {
+        var layers = new List<nn.Module<Tensor, Tensor>>();
+        int prev = inputWidth;
+        foreach (int h in hiddenWidths)
+        {
+            layers.Add(nn.Linear(prev, h));
+            layers.Add(nn.ReLU());
+            layers.Add(nn.Dropout(dropout));
+            prev = h;
+        }
+        hidden = nn.Sequential(layers.ToArray());
+        output = nn.Linear(prev, classes);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x) => output.call(hidden.call(x));
+}

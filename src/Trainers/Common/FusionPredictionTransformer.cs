@@ -1,0 +1,213 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.Data;
+using MLNetFusion.Mapping;
+using MLNetFusion.Models;
+using MLNetFusion.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Trainers;
+
+/// <summary>
+/// The fitted model of every MLNetFusion TorchSharp trainer. It appends the standard multiclass columns —
+/// <c>Score</c> (<c>Vector&lt;Single&gt;</c> of class probabilities) and <c>PredictedLabel</c> (a key carrying the label's
+/// key values) — and optionally the fused embedding and a <c>Modalities</c> column with the share of modalities used.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>Input</term><description>The modality columns the trainer was fitted on, each <c>Vector&lt;Single&gt;</c> of the same size. A row whose modality vector is entirely NaN is treated as missing that modality.</description></item>
+/// <item><term>Output</term><description><c>Score</c>, <c>PredictedLabel</c>; <c>FusedEmbedding</c> when requested; <c>ModalitiesUsed</c> (<c>Vector&lt;Boolean&gt;</c>, one slot per modality).</description></item>
+/// <item><term>Inference</term><description>Batched: <c>Transform</c> evaluates <see cref="BatchMappingTransformer.BatchSize"/> rows per tensor. It is a row-to-row mapper, so <c>PredictionEngine</c> works.</description></item>
+/// <item><term>Ownership</term><description>Holds native TorchSharp memory: dispose it (or the loaded model) when done.</description></item>
+/// </list>
+/// </remarks>
+public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisposable
+{
+    private readonly FusionNetwork _network;
+    private readonly object _gate = new();
+    private bool _disposed;
+
+    /// <summary>Creates the transformer around a trained network.</summary>
+    public FusionPredictionTransformer(FusionNetwork network, ColumnLayout layout, LabelKeyValues labels, FusionOutputColumns outputs,
+        int batchSize, TrainingSummary? summary = null, string family = "fusion")
+        : base(batchSize)
+    {
+        _network = network;
+        _network.eval();
+        Layout = layout with { LabelColumn = null };
+        Labels = labels;
+        Outputs = outputs;
+        Summary = summary;
+        Family = family;
+    }
+
+    /// <summary>The modality columns and sizes the model reads, in the network's order.</summary>
+    public ColumnLayout Layout { get; }
+
+    /// <summary>The classes, with the label's key values.</summary>
+    public LabelKeyValues Labels { get; }
+
+    /// <summary>Names of the output columns.</summary>
+    public FusionOutputColumns Outputs { get; }
+
+    /// <summary>What training did (per-epoch history), or <c>null</c> for a loaded model.</summary>
+    public TrainingSummary? Summary { get; }
+
+    /// <summary>The fusion family name (e.g. <c>merge</c>).</summary>
+    public string Family { get; }
+
+    /// <summary>The trained network (a TorchSharp module).</summary>
+    public FusionNetwork Network => _network;
+
+    /// <summary>The encoders' contracts (name, input column, shape, width).</summary>
+    public IReadOnlyList<EncoderContract> Encoders => _network.Contracts;
+
+    /// <inheritdoc />
+    protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
+    {
+        for (int i = 0; i < Layout.Columns.Count; i++)
+        {
+            int size = SchemaErrors.RequireFloatVector(inputSchema, Layout.Columns[i]);
+            if (size != Layout.Sizes[i])
+                throw SchemaErrors.Mismatch(Layout.Columns[i], $"Vector<Single, {Layout.Sizes[i]}>", inputSchema[Layout.Columns[i]].Type,
+                    "feed the model the same featurization it was trained with (same image size, audio duration and mel settings).");
+        }
+        var cols = new List<OutputColumn>
+        {
+            new(Outputs.Score, new VectorDataViewType(NumberDataViewType.Single, Labels.Count), Labels.ScoreAnnotations()),
+            new(Outputs.PredictedLabel, new KeyDataViewType(typeof(uint), Labels.Count), Labels.KeyAnnotations()),
+        };
+        if (Outputs.Embedding != null)
+            cols.Add(new(Outputs.Embedding, new VectorDataViewType(NumberDataViewType.Single, _network.EmbeddingWidth)));
+        if (Outputs.ModalitiesUsed != null)
+            cols.Add(new(Outputs.ModalitiesUsed, new VectorDataViewType(BooleanDataViewType.Instance, Layout.Columns.Count)));
+        return cols;
+    }
+
+    /// <inheritdoc />
+    protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new Mapper(this, capacity);
+    }
+
+    /// <summary>Runs the network on flat float arrays (<c>[count, size]</c> per modality). Used by the mapper and benchmarks.</summary>
+    /// <returns>Probabilities <c>[count, classes]</c> and the embedding <c>[count, width]</c> (or empty).</returns>
+    public (float[] probabilities, float[] embedding) Predict(float[][] inputs, float[][] present, int count, bool wantEmbedding)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var feats = new Tensor[inputs.Length];
+        var pres = new Tensor[inputs.Length];
+        for (int m = 0; m < inputs.Length; m++)
+        {
+            int size = Layout.Sizes[m];
+            var x = inputs[m].Length == count * size ? inputs[m] : inputs[m].AsSpan(0, count * size).ToArray();
+            var p = present[m].Length == count ? present[m] : present[m].AsSpan(0, count).ToArray();
+            feats[m] = tensor(x, new long[] { count, size });
+            pres[m] = tensor(p, new long[] { count });
+        }
+        var output = _network.Forward(new FusionBatch(feats, pres, null, count));
+        var probs = nn.functional.softmax(output.Logits, 1).contiguous().data<float>().ToArray();
+        var emb = wantEmbedding ? output.Embedding.contiguous().data<float>().ToArray() : Array.Empty<float>();
+        return (probs, emb);
+    }
+
+    /// <summary>Frees the network's native memory.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _network.Dispose();
+    }
+
+    private sealed class Mapper : BatchMapper
+    {
+        private readonly FusionPredictionTransformer _parent;
+        private readonly float[][] _inputs;
+        private readonly float[][] _present;
+        private readonly int _classes, _width, _modalities;
+        private float[] _probs = Array.Empty<float>(), _emb = Array.Empty<float>();
+        private RowReader? _reader;
+
+        public Mapper(FusionPredictionTransformer parent, int capacity)
+        {
+            _parent = parent;
+            _modalities = parent.Layout.Columns.Count;
+            _inputs = parent.Layout.Sizes.Select(s => new float[capacity * s]).ToArray();
+            _present = Enumerable.Range(0, _modalities).Select(_ => new float[capacity]).ToArray();
+            _classes = parent.Labels.Count;
+            _width = parent._network.EmbeddingWidth;
+        }
+
+        public override IReadOnlyList<string> InputColumns => _parent.Layout.Columns;
+
+        public override void Bind(DataViewRow input) => _reader = new RowReader(input, _parent.Layout.Columns, _parent.Layout.Sizes, null);
+
+        public override void ReadRow(int slot, long position)
+        {
+            bool any = false;
+            for (int m = 0; m < _modalities; m++)
+            {
+                int s = _parent.Layout.Sizes[m];
+                bool p = _reader!.Read(m, _inputs[m].AsSpan(slot * s, s));
+                _present[m][slot] = p ? 1f : 0f;
+                any |= p;
+            }
+            if (!any)
+                throw new InvalidOperationException(
+                    $"Row {position}: every modality ({string.Join(", ", _parent.Layout.Columns.Select(c => $"'{c}'"))}) is missing (all NaN), so there is nothing to predict from." +
+                    Environment.NewLine + "Hint: provide at least one modality per row, or filter such rows out before prediction.");
+        }
+
+        public override void Compute(int count, bool[] active)
+        {
+            bool wantEmb = _parent.Outputs.Embedding != null && active.Length > 2 && active[2];
+            (_probs, _emb) = _parent.Predict(_inputs, _present, count, wantEmb);
+        }
+
+        public override Delegate GetOutputGetter(int output, Func<int> slot)
+        {
+            int idx = output;
+            if (idx == 0)
+                return (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
+                {
+                    var editor = VBufferEditor.Create(ref dst, _classes);
+                    _probs.AsSpan(slot() * _classes, _classes).CopyTo(editor.Values);
+                    dst = editor.Commit();
+                });
+            if (idx == 1)
+                return (ValueGetter<uint>)((ref uint dst) =>
+                {
+                    var row = _probs.AsSpan(slot() * _classes, _classes);
+                    int best = 0;
+                    for (int k = 1; k < row.Length; k++) if (row[k] > row[best]) best = k;
+                    dst = (uint)best + 1;
+                });
+            if (_parent.Outputs.Embedding == null) idx++;
+            if (idx == 2)
+                return (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
+                {
+                    var editor = VBufferEditor.Create(ref dst, _width);
+                    _emb.AsSpan(slot() * _width, _width).CopyTo(editor.Values);
+                    dst = editor.Commit();
+                });
+            return (ValueGetter<VBuffer<bool>>)((ref VBuffer<bool> dst) =>
+            {
+                var editor = VBufferEditor.Create(ref dst, _modalities);
+                int s = slot();
+                for (int m = 0; m < _modalities; m++) editor.Values[m] = _present[m][s] > 0;
+                dst = editor.Commit();
+            });
+        }
+    }
+}
+
+/// <summary>Names of a fusion model's output columns.</summary>
+/// <param name="Score">Class probabilities. Default <c>Score</c>.</param>
+/// <param name="PredictedLabel">Predicted key. Default <c>PredictedLabel</c>.</param>
+/// <param name="Embedding">The fused embedding column, or <c>null</c> for none.</param>
+/// <param name="ModalitiesUsed">A <c>Vector&lt;Boolean&gt;</c> of which modalities each row used, or <c>null</c> for none.</param>
+public sealed record FusionOutputColumns(string Score = "Score", string PredictedLabel = "PredictedLabel", string? Embedding = null, string? ModalitiesUsed = null);

@@ -1,0 +1,141 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetFusion.Data;
+using MLNetFusion.Models;
+using MLNetFusion.Runtime;
+using MLNetFusion.Training;
+using TorchSharp;
+
+namespace MLNetFusion.Trainers;
+
+/// <summary>
+/// The estimator behind every MLNetFusion TorchSharp trainer. It validates the schema, reads the data in batches
+/// (<see cref="TensorDataSources"/>), fits input statistics, builds the encoders and the family's network under a
+/// seeded generator, trains with the shared <see cref="TrainingLoop"/> and returns a <see cref="FusionPredictionTransformer"/>.
+/// A family supplies only its network.
+/// </summary>
+/// <typeparam name="TOptions">The family's options.</typeparam>
+public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionTransformer>
+    where TOptions : FusionTrainerOptions
+{
+    private readonly IHost _host;
+
+    /// <summary>Creates the trainer.</summary>
+    /// <param name="env">The ML.NET environment (an <see cref="MLContext"/>): seed, log and cancellation.</param>
+    /// <param name="options">The options; validated here.</param>
+    /// <param name="family">Family name, used in logs.</param>
+    protected FusionTrainerBase(IHostEnvironment env, TOptions options, string family)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        Family = family;
+        _host = env.Register("MLNetFusion." + family);
+    }
+
+    /// <summary>The trainer's options.</summary>
+    public TOptions Options { get; }
+
+    /// <summary>The fusion family name.</summary>
+    public string Family { get; }
+
+    /// <summary>Builds the family's network from the encoders.</summary>
+    protected abstract FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount);
+
+    /// <inheritdoc />
+    public FusionPredictionTransformer Fit(IDataView input) => Fit(input, null);
+
+    /// <summary>Trains on <paramref name="trainData"/>; validates on <paramref name="validationData"/> when given
+    /// (else on <see cref="TorchTrainerOptions.ValidationFraction"/> of the training rows).</summary>
+    public FusionPredictionTransformer Fit(IDataView trainData, IDataView? validationData)
+    {
+        ArgumentNullException.ThrowIfNull(trainData);
+        TorchRuntime.EnsureInitialized();
+        var o = Options;
+        var schema = trainData.Schema;
+        int classes = SchemaErrors.RequireKeyLabel(schema, o.LabelColumnName);
+        var labels = LabelKeyValues.FromColumn(schema[o.LabelColumnName]);
+        var sizes = new List<int>();
+        var shapes = new List<int[]>();
+        foreach (var m in o.Modalities)
+        {
+            int size = SchemaErrors.RequireFloatVector(schema, m.ColumnName);
+            var dims = schema[m.ColumnName].Type is VectorDataViewType vt ? vt.Dimensions.ToArray() : new[] { 1 };
+            shapes.Add(EncoderFactory.ResolveShape(m, size, dims));
+            sizes.Add(size);
+        }
+        var layout = new ColumnLayout(o.Modalities.Select(m => m.ColumnName).ToArray(), sizes, o.LabelColumnName);
+        if (validationData != null)
+        {
+            SchemaErrors.RequireKeyLabel(validationData.Schema, o.LabelColumnName);
+            for (int i = 0; i < layout.Columns.Count; i++)
+                if (SchemaErrors.RequireFloatVector(validationData.Schema, layout.Columns[i]) != sizes[i])
+                    throw SchemaErrors.Mismatch(layout.Columns[i], $"Vector<Single, {sizes[i]}>", validationData.Schema[layout.Columns[i]].Type,
+                        "featurize the validation data exactly as the training data.");
+        }
+
+        int seed = o.Seed ?? _host.Rand.Next();
+        using var ch = _host.Start("Training");
+        void Log(string msg) => ch.Info(MessageSensitivity.None, msg);
+        void Warn(string msg) => ch.Warning(MessageSensitivity.None, msg);
+
+        int previousThreads = torch.get_num_threads();
+        if (o.NumberOfThreads is int t && t > 0) torch.set_num_threads(t);
+        try
+        {
+            var (train, valid) = TensorDataSources.Create(trainData, layout, o.Caching, validationData == null ? o.ValidationFraction : 0,
+                seed, o.ShuffleBufferRows, Warn);
+            if (validationData != null)
+                valid = TensorDataSources.Create(validationData, layout, o.Caching, 0, seed, o.ShuffleBufferRows, Warn).train;
+            try
+            {
+                var stats = FeatureStatistics.Compute(train, sizes);
+                Log($"{Family}: {o.Modalities.Count} modalities ({string.Join(", ", o.Modalities.Select((m, i) => $"{m.Name} [{string.Join("x", shapes[i])}]"))}), " +
+                    $"{classes} classes, {train.Count?.ToString() ?? "streamed"} training rows, seed {seed}.");
+                FusionNetwork network;
+                TrainingSummary summary;
+                using (new TorchSeedScope(seed))
+                {
+                    var encoders = o.Modalities.Select((m, i) => EncoderFactory.Create(m, shapes[i], stats[i])).ToList();
+                    network = CreateNetwork(encoders, classes);
+                    try
+                    {
+                        summary = TrainingLoop.Run(network, train, valid, o, seed, Log);
+                    }
+                    catch
+                    {
+                        network.Dispose();
+                        throw;
+                    }
+                }
+                var outputs = new FusionOutputColumns(o.ScoreColumnName, o.PredictedLabelColumnName, o.EmbeddingColumnName, o.ModalitiesUsedColumnName);
+                return new FusionPredictionTransformer(network, layout, labels, outputs, o.InferenceBatchSize, summary, Family);
+            }
+            finally
+            {
+                (train as IDisposable)?.Dispose();
+                (valid as IDisposable)?.Dispose();
+            }
+        }
+        finally
+        {
+            torch.set_num_threads(previousThreads);
+        }
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var label = SchemaShapes.RequireKeyLabel(inputSchema, Options.LabelColumnName);
+        foreach (var m in Options.Modalities) SchemaShapes.RequireFloatVector(inputSchema, m.ColumnName);
+        var added = SchemaShapes.MulticlassOutputs(label, Options.ScoreColumnName, Options.PredictedLabelColumnName).ToList();
+        if (Options.EmbeddingColumnName != null)
+            added.Add(SchemaShapes.Column(Options.EmbeddingColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false));
+        if (Options.ModalitiesUsedColumnName != null)
+            added.Add(SchemaShapes.Column(Options.ModalitiesUsedColumnName, SchemaShape.Column.VectorKind.Vector, BooleanDataViewType.Instance, false));
+        return SchemaShapes.Append(inputSchema, added);
+    }
+}

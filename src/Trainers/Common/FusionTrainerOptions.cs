@@ -1,0 +1,77 @@
+using MLNetFusion.Models;
+using MLNetFusion.Training;
+
+namespace MLNetFusion.Trainers;
+
+/// <summary>
+/// Options shared by MLNetFusion's neural fusion trainers: the modalities, the classification head, the remedies for
+/// modality competition (modality dropout, auxiliary per-modality losses) and the output columns.
+/// </summary>
+public abstract class FusionTrainerOptions : TorchTrainerOptions
+{
+    /// <summary>Defaults shared by the fusion trainers.</summary>
+    public new static class Defaults
+    {
+        /// <summary>Default hidden widths of the classification head.</summary>
+        public static readonly int[] HeadHiddenWidths = { 64 };
+        /// <summary>Default head dropout.</summary>
+        public const double HeadDropout = 0.2;
+        /// <summary>Default modality dropout for multimodal trainers.</summary>
+        public const double ModalityDropout = 0.25;
+        /// <summary>Default auxiliary loss weight for multimodal trainers.</summary>
+        public const double AuxiliaryLossWeight = 0.5;
+    }
+
+    /// <summary>The modalities, in order. Each names its column and encoder; names must be unique.</summary>
+    public List<ModalityOptions> Modalities { get; set; } = new();
+
+    /// <summary>Hidden widths of the classification head on the fused embedding (may be empty).</summary>
+    public int[] HeadHiddenWidths { get; set; } = Defaults.HeadHiddenWidths.ToArray();
+
+    /// <summary>Dropout in the head.</summary>
+    public double HeadDropout { get; set; } = Defaults.HeadDropout;
+
+    /// <summary>
+    /// Probability of hiding each modality of each training row (never all of a row's modalities). It keeps the network
+    /// from leaning on one modality, so predictions survive a shifted or missing modality, and trains prediction from
+    /// any subset. Default 0.25; ignored with one modality.
+    /// </summary>
+    public double ModalityDropout { get; set; } = Defaults.ModalityDropout;
+
+    /// <summary>
+    /// Weight of per-modality auxiliary classification losses (a linear head on each encoder's embedding, trained on
+    /// rows where that modality is present). It makes every encoder learn on its own. Default 0.5; 0 disables it.
+    /// </summary>
+    public double AuxiliaryLossWeight { get; set; } = Defaults.AuxiliaryLossWeight;
+
+    /// <summary>Name of the probability column. Default <c>Score</c>.</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>Name of the predicted key column. Default <c>PredictedLabel</c>.</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>If set, also output the fused embedding under this name.</summary>
+    public string? EmbeddingColumnName { get; set; }
+
+    /// <summary>If set, also output a <c>Vector&lt;Boolean&gt;</c> of the modalities each row used.</summary>
+    public string? ModalitiesUsedColumnName { get; set; }
+
+    /// <inheritdoc />
+    public override void Validate()
+    {
+        base.Validate();
+        if (Modalities.Count == 0)
+            throw new ArgumentException("No modalities were given." + Environment.NewLine +
+                "Hint: add at least one ModalityOptions (e.g. ModalityOptions.Image(\"Pixels\"), ModalityOptions.Audio(\"LogMel\")).", nameof(Modalities));
+        var dup = Modalities.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dup != null) throw new ArgumentException($"Modality name '{dup.Key}' is used twice; names must be unique.", nameof(Modalities));
+        foreach (var m in Modalities)
+        {
+            if (string.IsNullOrWhiteSpace(m.ColumnName)) throw new ArgumentException($"Modality '{m.Name}' has no ColumnName.", nameof(Modalities));
+            if (m.Dropout < 0 || m.Dropout >= 1) throw new ArgumentOutOfRangeException(nameof(Modalities), m.Dropout, $"Modality '{m.Name}': Dropout must be in [0, 1).");
+        }
+        if (ModalityDropout < 0 || ModalityDropout >= 1) throw new ArgumentOutOfRangeException(nameof(ModalityDropout), ModalityDropout, "ModalityDropout must be in [0, 1).");
+        if (AuxiliaryLossWeight < 0) throw new ArgumentOutOfRangeException(nameof(AuxiliaryLossWeight), AuxiliaryLossWeight, "AuxiliaryLossWeight must be >= 0.");
+        if (HeadDropout < 0 || HeadDropout >= 1) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
+    }
+}

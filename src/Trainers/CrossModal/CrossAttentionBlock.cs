@@ -1,0 +1,50 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Trainers.CrossModal;
+
+/// <summary>
+/// A pre-norm cross-attention block: queries from one modality's tokens attend to context tokens from the other
+/// modalities (multi-head scaled dot-product attention with an additive mask), then a feed-forward layer; both residual.
+/// </summary>
+public sealed class CrossAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    private readonly LayerNorm norm_q;
+    private readonly LayerNorm norm_kv;
+    private readonly LayerNorm norm_ff;
+    private readonly Linear q_proj, k_proj, v_proj, out_proj;
+    private readonly Sequential ffn;
+    private readonly Dropout dropout;
+    private readonly int _heads, _width;
+
+    /// <summary>Creates the block.</summary>
+    public CrossAttentionBlock(int width, int heads, double dropoutRate) : base(nameof(CrossAttentionBlock))
+    {
+        if (width % heads != 0) throw new ArgumentException($"Width {width} must be divisible by the number of heads {heads}.");
+        _heads = heads; _width = width;
+        norm_q = nn.LayerNorm(width); norm_kv = nn.LayerNorm(width); norm_ff = nn.LayerNorm(width);
+        q_proj = nn.Linear(width, width); k_proj = nn.Linear(width, width); v_proj = nn.Linear(width, width); out_proj = nn.Linear(width, width);
+        ffn = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Dropout(dropoutRate), nn.Linear(2 * width, width));
+        dropout = nn.Dropout(dropoutRate);
+        RegisterComponents();
+    }
+
+    /// <summary>Attends <paramref name="x"/> <c>[B, Tq, W]</c> to <paramref name="context"/> <c>[B, Tk, W]</c>.</summary>
+    /// <param name="x">Query tokens.</param>
+    /// <param name="context">Context tokens.</param>
+    /// <param name="mask">Additive mask <c>[B, Tk]</c>: 0 to attend, a large negative value to ignore.</param>
+    public override Tensor forward(Tensor x, Tensor context, Tensor mask)
+    {
+        long b = x.shape[0], tq = x.shape[1], tk = context.shape[1];
+        int dh = _width / _heads;
+        var q = q_proj.call(norm_q.call(x)).view(b, tq, _heads, dh).transpose(1, 2);
+        var kvIn = norm_kv.call(context);
+        var k = k_proj.call(kvIn).view(b, tk, _heads, dh).transpose(1, 2);
+        var v = v_proj.call(kvIn).view(b, tk, _heads, dh).transpose(1, 2);
+        var scores = q.matmul(k.transpose(2, 3)) / Math.Sqrt(dh) + mask.view(b, 1, 1, tk);
+        var attn = nn.functional.softmax(scores, -1).matmul(v).transpose(1, 2).reshape(b, tq, _width);
+        x = x + dropout.call(out_proj.call(attn));
+        return x + ffn.call(norm_ff.call(x));
+    }
+}

@@ -1,0 +1,88 @@
+using MLNetFusion.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Trainers.CrossModal;
+
+/// <summary>
+/// Cross-modal fusion: every encoder yields tokens (conv feature-map positions; one token for an MLP), projected to a
+/// common width with positional and modality embeddings. At each of <c>depth</c> exchanges, every modality's tokens
+/// cross-attend to the other modalities' tokens (plus a learned null token, so a row with no other modality is safe).
+/// Tokens are then mean-pooled per modality and averaged over the present modalities.
+/// </summary>
+public sealed class CrossModalFusionNetwork : FusionNetwork
+{
+    private readonly ModuleList<Linear> token_proj;
+    private readonly ParameterList positions;
+    private readonly Parameter modality_embedding;
+    private readonly Parameter null_token;
+    private readonly ModuleList<CrossAttentionBlock> exchanges;
+    private readonly LayerNorm norm;
+    private readonly ClassifierHead head;
+    private readonly int _width, _depth, _modalities;
+
+    /// <summary>Creates the network.</summary>
+    public CrossModalFusionNetwork(IReadOnlyList<ModalityEncoder> encoders, int classes, int width, int heads, int depth, double attentionDropout,
+        int[] headWidths, double headDropout, double modalityDropout, double auxWeight)
+        : base(nameof(CrossModalFusionNetwork), encoders, classes, modalityDropout, auxWeight, encoders.Select(_ => width).ToArray())
+    {
+        _width = width; _depth = depth; _modalities = encoders.Count;
+        token_proj = nn.ModuleList(encoders.Select(e => nn.Linear(e.TokenWidth, width)).ToArray());
+        positions = nn.ParameterList(encoders.Select(e => nn.Parameter(randn(e.TokenCount, width) * 0.02)).ToArray());
+        modality_embedding = nn.Parameter(randn(encoders.Count, width) * 0.02);
+        null_token = nn.Parameter(randn(1, 1, width) * 0.02);
+        exchanges = nn.ModuleList(Enumerable.Range(0, depth * encoders.Count).Select(_ => new CrossAttentionBlock(width, heads, attentionDropout)).ToArray());
+        norm = nn.LayerNorm(width);
+        head = new ClassifierHead(width, headWidths, headDropout, classes);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override int EmbeddingWidth => _width;
+
+    /// <summary>Number of cross-attention exchanges.</summary>
+    public int Depth => _depth;
+
+    /// <inheritdoc />
+    protected override (Tensor logits, Tensor embedding, Tensor[] modalityEmbeddings) Fuse(Tensor[] inputs, Tensor[] present)
+    {
+        int m = _modalities;
+        var tokens = new Tensor[m];
+        var own = new Tensor[m];
+        for (int i = 0; i < m; i++)
+        {
+            tokens[i] = token_proj[i].call(encoders[i].Tokens(inputs[i])) + positions[i] + modality_embedding[i];
+            own[i] = tokens[i].mean(new long[] { 1 });       // before any exchange: this modality alone (auxiliary head)
+        }
+        long b = inputs[0].shape[0];
+        if (m > 1)
+        {
+            var nullTok = null_token.expand(b, 1, _width);
+            var nullMask = zeros(b, 1);
+            for (int d = 0; d < _depth; d++)
+            {
+                var next = new Tensor[m];
+                for (int i = 0; i < m; i++)
+                {
+                    var ctx = new List<Tensor> { nullTok };
+                    var mask = new List<Tensor> { nullMask };
+                    for (int j = 0; j < m; j++)
+                    {
+                        if (j == i) continue;
+                        ctx.Add(tokens[j]);
+                        // Absent modalities are masked out of the context.
+                        mask.Add(((1 - present[j]) * -1e9f).unsqueeze(1).expand(b, tokens[j].shape[1]));
+                    }
+                    next[i] = exchanges[d * m + i].call(tokens[i], cat(ctx, 1), cat(mask, 1));
+                }
+                tokens = next;
+            }
+        }
+        var p = stack(present, 1);
+        var pooled = stack(tokens.Select(t => t.mean(new long[] { 1 })).ToArray(), 1);   // [B, M, W]
+        var fused = (pooled * p.unsqueeze(2)).sum(1) / p.sum(1, keepdim: true).clamp_min(1);
+        var h = norm.call(fused);
+        return (head.call(h), h, own);
+    }
+}

@@ -1,0 +1,52 @@
+using Microsoft.ML.Runtime;
+using MLNetFusion.Models;
+
+namespace MLNetFusion.Trainers.CrossModal;
+
+/// <summary>Options for <see cref="CrossModalFusionTrainer"/>.</summary>
+public sealed class CrossModalFusionOptions : FusionTrainerOptions
+{
+    /// <summary>Token width. Default 64.</summary>
+    public int Width { get; set; } = 64;
+
+    /// <summary>Attention heads. Default 4.</summary>
+    public int Heads { get; set; } = 4;
+
+    /// <summary>Number of cross-modal exchanges: 1 for a single exchange, more to exchange at several depths. Default 1.</summary>
+    public int Depth { get; set; } = 1;
+
+    /// <summary>Dropout inside the attention blocks. Default 0.1.</summary>
+    public double AttentionDropout { get; set; } = 0.1;
+
+    /// <inheritdoc />
+    public override void Validate()
+    {
+        base.Validate();
+        if (Width <= 0) throw new ArgumentOutOfRangeException(nameof(Width), Width, "Width must be positive.");
+        if (Heads <= 0 || Width % Heads != 0) throw new ArgumentOutOfRangeException(nameof(Heads), Heads, $"Heads must be positive and divide Width ({Width}).");
+        if (Depth <= 0) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "Depth must be at least 1.");
+    }
+}
+
+/// <summary>
+/// Cross-modal fusion: modalities exchange context through cross-attention over per-modality tokens, once or at several
+/// depths. Reach it with <c>mlContext.MulticlassClassification.Trainers.CrossModalFusion(...)</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>Input</term><description>A key label and one <c>Vector&lt;Single&gt;</c> column per modality.</description></item>
+/// <item><term>Output</term><description><c>Score</c>, <c>PredictedLabel</c> (see <see cref="FusionPredictionTransformer"/>).</description></item>
+/// <item><term>Normalization</term><description>Not needed: encoders standardise their inputs with fitted statistics.</description></item>
+/// <item><term>Package</term><description>MLNetFusion.Trainers; the app references TorchSharp-cpu.</description></item>
+/// </list>
+/// </remarks>
+public sealed class CrossModalFusionTrainer : FusionTrainerBase<CrossModalFusionOptions>
+{
+    /// <summary>Creates the trainer.</summary>
+    public CrossModalFusionTrainer(IHostEnvironment env, CrossModalFusionOptions options) : base(env, options, "crossmodal") { }
+
+    /// <inheritdoc />
+    protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
+        => new CrossModalFusionNetwork(encoders, classCount, Options.Width, Options.Heads, Options.Depth, Options.AttentionDropout,
+            Options.HeadHiddenWidths, Options.HeadDropout, Options.ModalityDropout, Options.AuxiliaryLossWeight);
+}

@@ -1,0 +1,95 @@
+using Microsoft.ML;
+using MLNetFusion.Models;
+using MLNetFusion.Runtime;
+using MLNetFusion.Trainers.CrossModal;
+using MLNetFusion.Trainers.Merge;
+using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Network;
+using MLNetFusion.Training;
+
+namespace MLNetFusion.Trainers;
+
+/// <summary>
+/// Catalog entry points for MLNetFusion's TorchSharp trainers on <c>mlContext.MulticlassClassification.Trainers</c>.
+/// Each has a short overload (columns and the knobs people change) and an options overload. Samples:
+/// <c>src/Samples/Samples/EarlyFusionSample.cs</c> and <c>src/Samples/Samples/NeuralFusionSample.cs</c>.
+/// </summary>
+public static class FusionTrainersCatalog
+{
+    /// <summary>
+    /// A TorchSharp MLP over one feature vector: the neural classifier for early fusion
+    /// (<c>Concatenate</c> modality features, then this).
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">Key-typed label column.</param>
+    /// <param name="featureColumnName"><c>Vector&lt;Single&gt;</c> feature column.</param>
+    /// <param name="hiddenWidths">Hidden layer widths; default [128, 64].</param>
+    /// <param name="epochs">Epochs; default 20.</param>
+    /// <param name="learningRate">Peak learning rate; default 2e-3.</param>
+    public static FusionMlpTrainer FusionMlp(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName, string featureColumnName = "Features",
+        int[]? hiddenWidths = null, int epochs = TorchTrainerOptions.Defaults.Epochs, double learningRate = TorchTrainerOptions.Defaults.LearningRate)
+        => new(FusionEnvironment.FromCatalog(catalog), new FusionMlpOptions
+        {
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, HiddenWidths = hiddenWidths ?? new[] { 128, 64 },
+            Epochs = epochs, LearningRate = learningRate,
+        });
+
+    /// <summary>A TorchSharp MLP with all options.</summary>
+    public static FusionMlpTrainer FusionMlp(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, FusionMlpOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
+
+    /// <summary>Merge fusion: per-modality embeddings of one width combined by <paramref name="operation"/>.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="modalities">The modalities (e.g. <c>ModalityOptions.Image("Pixels")</c>, <c>ModalityOptions.Audio("LogMel")</c>).</param>
+    /// <param name="operation">How embeddings are combined; default attention.</param>
+    /// <param name="labelColumnName">Key-typed label column.</param>
+    /// <param name="epochs">Epochs; default 20.</param>
+    public static MergeFusionTrainer MergeFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        IEnumerable<ModalityOptions> modalities, MergeOperation operation = MergeOperation.Attention,
+        string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName, int epochs = TorchTrainerOptions.Defaults.Epochs)
+        => new(FusionEnvironment.FromCatalog(catalog), new MergeFusionOptions
+        {
+            Modalities = modalities.ToList(), Operation = operation, LabelColumnName = labelColumnName, Epochs = epochs,
+        });
+
+    /// <summary>Merge fusion with all options.</summary>
+    public static MergeFusionTrainer MergeFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, MergeFusionOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
+
+    /// <summary>Network fusion: encoder layers concatenated and merged by learned layers, trained end to end.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="modalities">The modalities.</param>
+    /// <param name="useIntermediateLayers">Concatenate every encoder stage, not only the final embeddings.</param>
+    /// <param name="labelColumnName">Key-typed label column.</param>
+    /// <param name="epochs">Epochs; default 20.</param>
+    public static NetworkFusionTrainer NetworkFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        IEnumerable<ModalityOptions> modalities, bool useIntermediateLayers = false,
+        string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName, int epochs = TorchTrainerOptions.Defaults.Epochs)
+        => new(FusionEnvironment.FromCatalog(catalog), new NetworkFusionOptions
+        {
+            Modalities = modalities.ToList(), UseIntermediateLayers = useIntermediateLayers, LabelColumnName = labelColumnName, Epochs = epochs,
+        });
+
+    /// <summary>Network fusion with all options.</summary>
+    public static NetworkFusionTrainer NetworkFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, NetworkFusionOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
+
+    /// <summary>Cross-modal fusion: modalities exchange context by cross-attention, <paramref name="depth"/> times.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="modalities">The modalities.</param>
+    /// <param name="depth">Number of exchanges (1 = a single exchange).</param>
+    /// <param name="labelColumnName">Key-typed label column.</param>
+    /// <param name="epochs">Epochs; default 20.</param>
+    public static CrossModalFusionTrainer CrossModalFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        IEnumerable<ModalityOptions> modalities, int depth = 1,
+        string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName, int epochs = TorchTrainerOptions.Defaults.Epochs)
+        => new(FusionEnvironment.FromCatalog(catalog), new CrossModalFusionOptions
+        {
+            Modalities = modalities.ToList(), Depth = depth, LabelColumnName = labelColumnName, Epochs = epochs,
+        });
+
+    /// <summary>Cross-modal fusion with all options.</summary>
+    public static CrossModalFusionTrainer CrossModalFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, CrossModalFusionOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
+}

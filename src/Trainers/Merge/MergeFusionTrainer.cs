@@ -1,0 +1,48 @@
+using Microsoft.ML.Runtime;
+using MLNetFusion.Models;
+
+namespace MLNetFusion.Trainers.Merge;
+
+/// <summary>Options for <see cref="MergeFusionTrainer"/>.</summary>
+public sealed class MergeFusionOptions : FusionTrainerOptions
+{
+    /// <summary>How embeddings are combined. Default <see cref="MergeOperation.Attention"/>.</summary>
+    public MergeOperation Operation { get; set; } = MergeOperation.Attention;
+
+    /// <summary>Common width every encoder is projected to. Default 64.</summary>
+    public int Width { get; set; } = 64;
+
+    /// <summary>Rank of <see cref="MergeOperation.LowRankTensor"/>. Default 4.</summary>
+    public int Rank { get; set; } = 4;
+
+    /// <inheritdoc />
+    public override void Validate()
+    {
+        base.Validate();
+        if (Width <= 0) throw new ArgumentOutOfRangeException(nameof(Width), Width, "Width must be positive.");
+        if (Rank <= 0) throw new ArgumentOutOfRangeException(nameof(Rank), Rank, "Rank must be positive.");
+    }
+}
+
+/// <summary>
+/// Merge fusion: per-modality embeddings projected to one width and combined by sum, mean, product, max, gated sum,
+/// attention or low-rank tensor fusion. Reach it with <c>mlContext.MulticlassClassification.Trainers.MergeFusion(...)</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>Input</term><description>A key label and one <c>Vector&lt;Single&gt;</c> column per modality.</description></item>
+/// <item><term>Output</term><description><c>Score</c>, <c>PredictedLabel</c> (see <see cref="FusionPredictionTransformer"/>).</description></item>
+/// <item><term>Normalization</term><description>Not needed: encoders standardise their inputs with fitted statistics.</description></item>
+/// <item><term>Package</term><description>MLNetFusion.Trainers; the app references TorchSharp-cpu.</description></item>
+/// </list>
+/// </remarks>
+public sealed class MergeFusionTrainer : FusionTrainerBase<MergeFusionOptions>
+{
+    /// <summary>Creates the trainer.</summary>
+    public MergeFusionTrainer(IHostEnvironment env, MergeFusionOptions options) : base(env, options, "merge") { }
+
+    /// <inheritdoc />
+    protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
+        => new MergeFusionNetwork(encoders, classCount, Options.Operation, Options.Width, Options.Rank, Options.HeadHiddenWidths,
+            Options.HeadDropout, Options.ModalityDropout, Options.AuxiliaryLossWeight);
+}

@@ -1,0 +1,57 @@
+using Microsoft.ML.Runtime;
+using MLNetFusion.Models;
+using MLNetFusion.Trainers.Network;
+
+namespace MLNetFusion.Trainers.Mlp;
+
+/// <summary>Options for <see cref="FusionMlpTrainer"/>.</summary>
+public sealed class FusionMlpOptions : FusionTrainerOptions
+{
+    /// <summary>The concatenated feature column. Default <c>Features</c>.</summary>
+    public string FeatureColumnName { get; set; } = "Features";
+
+    /// <summary>Hidden layer widths. Default [128, 64].</summary>
+    public int[] HiddenWidths { get; set; } = { 128, 64 };
+
+    /// <summary>Dropout after each hidden layer. Default 0.1.</summary>
+    public double Dropout { get; set; } = 0.1;
+
+    /// <summary>Creates options with the MLP defaults (no extra head layers: the MLP's last layer feeds the classes).</summary>
+    public FusionMlpOptions() => HeadHiddenWidths = Array.Empty<int>();
+
+    /// <inheritdoc />
+    public override void Validate()
+    {
+        Modalities = new List<ModalityOptions>
+        {
+            new() { Name = "features", ColumnName = FeatureColumnName, Encoder = EncoderKind.Mlp, HiddenWidths = HiddenWidths, Dropout = Dropout },
+        };
+        if (HiddenWidths.Length == 0 || HiddenWidths.Any(w => w <= 0))
+            throw new ArgumentOutOfRangeException(nameof(HiddenWidths), "HiddenWidths needs at least one positive width.");
+        base.Validate();
+    }
+}
+
+/// <summary>
+/// A TorchSharp multilayer-perceptron multiclass trainer over one feature vector — the neural classifier for early
+/// fusion (<c>Concatenate</c> the modality features, then this). Reach it with
+/// <c>mlContext.MulticlassClassification.Trainers.FusionMlp(...)</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>Input</term><description><c>Label</c> (key) and <c>Features</c> (<c>Vector&lt;Single&gt;</c> of known size).</description></item>
+/// <item><term>Output</term><description><c>Score</c> (class probabilities) and <c>PredictedLabel</c> (key with the label's values).</description></item>
+/// <item><term>Normalization</term><description>Not needed: inputs are standardised with statistics fitted on the training data.</description></item>
+/// <item><term>Training</term><description>Reads the data view in batches (one tensor per batch), AdamW with warm-up and cosine decay; deterministic for a given MLContext seed.</description></item>
+/// <item><term>Package</term><description>MLNetFusion.Trainers; the app references TorchSharp-cpu.</description></item>
+/// </list>
+/// </remarks>
+public sealed class FusionMlpTrainer : FusionTrainerBase<FusionMlpOptions>
+{
+    /// <summary>Creates the trainer.</summary>
+    public FusionMlpTrainer(IHostEnvironment env, FusionMlpOptions options) : base(env, options, "mlp") { }
+
+    /// <inheritdoc />
+    protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
+        => new NetworkFusionNetwork(encoders, classCount, Array.Empty<int>(), 0, false, Options.HeadHiddenWidths, Options.HeadDropout, 0, 0);
+}

@@ -1,0 +1,61 @@
+using MLNetFusion.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Trainers.Network;
+
+/// <summary>
+/// Network fusion: each encoder's layers (its final embedding, or every stage when <c>useIntermediateLayers</c>) are
+/// concatenated with the modality presence flags and merged by learned fully-connected layers, trained end to end.
+/// With one modality this is a plain MLP classifier (the early-fusion <see cref="Mlp.FusionMlpTrainer"/>).
+/// </summary>
+public sealed class NetworkFusionNetwork : FusionNetwork
+{
+    private readonly Sequential fusion;
+    private readonly ClassifierHead head;
+    private readonly bool _stages;
+    private readonly int _width;
+
+    /// <summary>Creates the network.</summary>
+    public NetworkFusionNetwork(IReadOnlyList<ModalityEncoder> encoders, int classes, int[] fusionWidths, double fusionDropout,
+        bool useIntermediateLayers, int[] headWidths, double headDropout, double modalityDropout, double auxWeight)
+        : base(nameof(NetworkFusionNetwork), encoders, classes, modalityDropout, auxWeight)
+    {
+        _stages = useIntermediateLayers;
+        int input = encoders.Sum(e => useIntermediateLayers ? e.StageWidths.Sum() : e.Contract.OutputWidth) + (encoders.Count > 1 ? encoders.Count : 0);
+        var layers = new List<nn.Module<Tensor, Tensor>>();
+        int prev = input;
+        foreach (int w in fusionWidths)
+        {
+            layers.Add(nn.Linear(prev, w));
+            layers.Add(nn.ReLU());
+            layers.Add(nn.Dropout(fusionDropout));
+            prev = w;
+        }
+        _width = prev;
+        fusion = nn.Sequential(layers.ToArray());
+        head = new ClassifierHead(prev, headWidths, headDropout, classes);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override int EmbeddingWidth => _width;
+
+    /// <inheritdoc />
+    protected override (Tensor logits, Tensor embedding, Tensor[] modalityEmbeddings) Fuse(Tensor[] inputs, Tensor[] present)
+    {
+        var parts = new List<Tensor>();
+        var own = new Tensor[inputs.Length];
+        for (int m = 0; m < inputs.Length; m++)
+        {
+            var stages = encoders[m].ForwardStages(inputs[m]);
+            var mask = present[m].unsqueeze(1);
+            own[m] = stages[^1];
+            parts.Add((_stages ? cat(stages, 1) : stages[^1]) * mask);
+        }
+        if (inputs.Length > 1) parts.Add(stack(present, 1));
+        var h = fusion.call(parts.Count == 1 ? parts[0] : cat(parts, 1));
+        return (head.call(h), h, own);
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.ML.Runtime;
+using MLNetFusion.Models;
+
+namespace MLNetFusion.Trainers.Network;
+
+/// <summary>Options for <see cref="NetworkFusionTrainer"/>.</summary>
+public sealed class NetworkFusionOptions : FusionTrainerOptions
+{
+    /// <summary>Widths of the learned merge layers applied to the concatenated encoder layers. Default [128].</summary>
+    public int[] FusionWidths { get; set; } = { 128 };
+
+    /// <summary>Dropout in the merge layers. Default 0.2.</summary>
+    public double FusionDropout { get; set; } = 0.2;
+
+    /// <summary>
+    /// Concatenate every encoder stage (pooled conv blocks, hidden layers) instead of only each encoder's final
+    /// embedding — the reference design's "network merge d" against "b". Default false.
+    /// </summary>
+    public bool UseIntermediateLayers { get; set; }
+}
+
+/// <summary>
+/// Network fusion: per-modality sub-networks whose layers are concatenated and merged by learned layers, trained end
+/// to end. Reach it with <c>mlContext.MulticlassClassification.Trainers.NetworkFusion(...)</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>Input</term><description>A key label and one <c>Vector&lt;Single&gt;</c> column per modality.</description></item>
+/// <item><term>Output</term><description><c>Score</c>, <c>PredictedLabel</c> (see <see cref="FusionPredictionTransformer"/>).</description></item>
+/// <item><term>Normalization</term><description>Not needed: encoders standardise their inputs with fitted statistics.</description></item>
+/// <item><term>Package</term><description>MLNetFusion.Trainers; the app references TorchSharp-cpu (or a CUDA variant).</description></item>
+/// </list>
+/// </remarks>
+public sealed class NetworkFusionTrainer : FusionTrainerBase<NetworkFusionOptions>
+{
+    /// <summary>Creates the trainer.</summary>
+    public NetworkFusionTrainer(IHostEnvironment env, NetworkFusionOptions options) : base(env, options, "network") { }
+
+    /// <inheritdoc />
+    protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
+        => new NetworkFusionNetwork(encoders, classCount, Options.FusionWidths, Options.FusionDropout, Options.UseIntermediateLayers,
+            Options.HeadHiddenWidths, Options.HeadDropout, Options.ModalityDropout, Options.AuxiliaryLossWeight);
+}
