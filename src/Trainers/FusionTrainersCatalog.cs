@@ -7,7 +7,10 @@ using MLNetFusion.Trainers.Mlp;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Training;
 
-namespace MLNetFusion.Trainers;
+using MLNetFusion.Trainers;
+
+// Catalog extensions live in Microsoft.ML, as ML.NET's own packages do, so `using Microsoft.ML;` finds them.
+namespace Microsoft.ML;
 
 /// <summary>
 /// Catalog entry points for MLNetFusion's TorchSharp trainers on <c>mlContext.MulticlassClassification.Trainers</c>.

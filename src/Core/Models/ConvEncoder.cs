@@ -16,6 +16,10 @@ public sealed class ConvEncoder : ModalityEncoder
     private readonly Dropout dropout;
     private readonly int[] _stageWidths;
     private readonly long[] _shape;
+    private readonly long[] _tokenGrid;
+
+    /// <summary>Tokens come from the last feature map average-pooled to at most this many positions per side.</summary>
+    public const int MaxTokenGrid = 4;
 
     /// <summary>Creates the encoder.</summary>
     /// <param name="name">Modality name.</param>
@@ -53,7 +57,8 @@ public sealed class ConvEncoder : ModalityEncoder
         projection = nn.Linear(cin * h * w, outputWidth);
         _stageWidths = channels.Append(outputWidth).ToArray();
         TokenWidth = cin;
-        TokenCount = h * w;
+        _tokenGrid = new long[] { Math.Min(h, MaxTokenGrid), Math.Min(w, MaxTokenGrid) };
+        TokenCount = (int)(_tokenGrid[0] * _tokenGrid[1]);
         RegisterComponents();
     }
 
@@ -87,5 +92,15 @@ public sealed class ConvEncoder : ModalityEncoder
     }
 
     /// <inheritdoc />
-    public override Tensor Tokens(Tensor x) => FeatureMaps(x, null).flatten(2).transpose(1, 2);
+    public override Tensor Tokens(Tensor x) => ToTokens(FeatureMaps(x, null));
+
+    /// <inheritdoc />
+    public override (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x)
+    {
+        var maps = FeatureMaps(x, null);
+        var embedding = nn.functional.relu(projection.call(dropout.call(maps.flatten(1))));
+        return (embedding, ToTokens(maps));
+    }
+
+    private Tensor ToTokens(Tensor maps) => nn.functional.adaptive_avg_pool2d(maps, _tokenGrid).flatten(2).transpose(1, 2);
 }

@@ -56,4 +56,11 @@ public sealed class MlpEncoder : ModalityEncoder
 
     /// <inheritdoc />
     public override Tensor Tokens(Tensor x) => forward(x).unsqueeze(1);
+
+    /// <inheritdoc />
+    public override (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x)
+    {
+        var e = forward(x);
+        return (e, e.unsqueeze(1));
+    }
 }

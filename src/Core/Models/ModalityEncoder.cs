@@ -47,6 +47,9 @@ public abstract class ModalityEncoder : nn.Module<Tensor, Tensor>
     /// <summary>A token sequence <c>[B, T, TokenWidth]</c> for attention-based fusion.</summary>
     public abstract Tensor Tokens(Tensor x);
 
+    /// <summary>The embedding and the tokens from one pass over the input.</summary>
+    public virtual (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x) => (forward(x), Tokens(x));
+
     /// <inheritdoc />
     public override Tensor forward(Tensor x) => ForwardStages(x)[^1];
 }

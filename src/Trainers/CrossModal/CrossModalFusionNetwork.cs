@@ -6,14 +6,16 @@ using static TorchSharp.torch;
 namespace MLNetFusion.Trainers.CrossModal;
 
 /// <summary>
-/// Cross-modal fusion: every encoder yields tokens (conv feature-map positions; one token for an MLP), projected to a
-/// common width with positional and modality embeddings. At each of <c>depth</c> exchanges, every modality's tokens
-/// cross-attend to the other modalities' tokens (plus a learned null token, so a row with no other modality is safe).
-/// Tokens are then mean-pooled per modality and averaged over the present modalities.
+/// Cross-modal fusion: every encoder yields a summary token (its embedding) followed by context tokens (pooled conv
+/// feature-map positions; none for an MLP), projected to a common width with positional and modality embeddings. At each
+/// of <c>depth</c> exchanges, every modality's tokens cross-attend to the other modalities' tokens (plus a learned null
+/// token, so a row with no other modality is safe). Each modality's summary token is then read out and the readouts are
+/// averaged over the present modalities.
 /// </summary>
 public sealed class CrossModalFusionNetwork : FusionNetwork
 {
     private readonly ModuleList<Linear> token_proj;
+    private readonly ModuleList<Linear> summary_proj;
     private readonly ParameterList positions;
     private readonly Parameter modality_embedding;
     private readonly Parameter null_token;
@@ -29,7 +31,8 @@ public sealed class CrossModalFusionNetwork : FusionNetwork
     {
         _width = width; _depth = depth; _modalities = encoders.Count;
         token_proj = nn.ModuleList(encoders.Select(e => nn.Linear(e.TokenWidth, width)).ToArray());
-        positions = nn.ParameterList(encoders.Select(e => nn.Parameter(randn(e.TokenCount, width) * 0.02)).ToArray());
+        summary_proj = nn.ModuleList(encoders.Select(e => nn.Linear(e.Contract.OutputWidth, width)).ToArray());
+        positions = nn.ParameterList(encoders.Select(e => nn.Parameter(randn(e.TokenCount + 1, width) * 0.02)).ToArray());
         modality_embedding = nn.Parameter(randn(encoders.Count, width) * 0.02);
         null_token = nn.Parameter(randn(1, 1, width) * 0.02);
         exchanges = nn.ModuleList(Enumerable.Range(0, depth * encoders.Count).Select(_ => new CrossAttentionBlock(width, heads, attentionDropout)).ToArray());
@@ -52,8 +55,10 @@ public sealed class CrossModalFusionNetwork : FusionNetwork
         var own = new Tensor[m];
         for (int i = 0; i < m; i++)
         {
-            tokens[i] = token_proj[i].call(encoders[i].Tokens(inputs[i])) + positions[i] + modality_embedding[i];
-            own[i] = tokens[i].mean(new long[] { 1 });       // before any exchange: this modality alone (auxiliary head)
+            var (embedding, context) = encoders[i].EncodeWithTokens(inputs[i]);
+            var summary = summary_proj[i].call(embedding);
+            own[i] = summary;                                // before any exchange: this modality alone (auxiliary head)
+            tokens[i] = cat(new[] { summary.unsqueeze(1), token_proj[i].call(context) }, 1) + positions[i] + modality_embedding[i];
         }
         long b = inputs[0].shape[0];
         if (m > 1)
@@ -80,7 +85,7 @@ public sealed class CrossModalFusionNetwork : FusionNetwork
             }
         }
         var p = stack(present, 1);
-        var pooled = stack(tokens.Select(t => t.mean(new long[] { 1 })).ToArray(), 1);   // [B, M, W]
+        var pooled = stack(tokens.Select(t => t.select(1, 0)).ToArray(), 1);             // summary tokens, [B, M, W]
         var fused = (pooled * p.unsqueeze(2)).sum(1) / p.sum(1, keepdim: true).clamp_min(1);
         var h = norm.call(fused);
         return (head.call(h), h, own);

@@ -1,0 +1,43 @@
+using Microsoft.ML;
+using MLNetFusion.Samples.Pipelines;
+using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.CrossModal;
+using MLNetFusion.Trainers.Merge;
+using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Network;
+using MLNetFusion.Training;
+
+namespace MLNetFusion.Samples.Leaderboard;
+
+/// <summary>One entry of the leaderboard: a fusion family and the estimator that trains it on featurized data.</summary>
+/// <param name="Family">Fusion family (early, late, merge, network, cross-modal).</param>
+/// <param name="Name">A short description of the configuration.</param>
+/// <param name="Build">Builds the estimator; the callback receives per-epoch progress of TorchSharp trainers.</param>
+public sealed record Candidate(string Family, string Name, Func<MLContext, MultimodalDataset, Action<EpochReport>?, IEstimator<ITransformer>> Build);
+
+/// <summary>The candidates the main command trains: every fusion family available, with documented defaults.</summary>
+public static class Candidates
+{
+    /// <summary>Epochs used by the neural families in the main job.</summary>
+    public const int Epochs = 15;
+
+    /// <summary>All candidates.</summary>
+    public static IReadOnlyList<Candidate> All(int epochs = Epochs) => new Candidate[]
+    {
+        new("early", "Concatenate + LightGBM", (ml, ds, _) =>
+            ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
+              .Append(ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
+              {
+                  NumberOfIterations = 100, NumberOfLeaves = 15, MinimumExampleCountPerLeaf = 10, LearningRate = 0.1, Seed = 1, NumberOfThreads = Environment.ProcessorCount,
+              }))),
+        new("early", "Concatenate + FusionMlp", (ml, ds, progress) =>
+            ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
+              .Append(ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { Epochs = epochs, Progress = progress, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 }))),
+        new("merge", "attention over CNN/MLP embeddings", (ml, ds, progress) =>
+            ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = ds.Modalities(), Operation = MergeOperation.Attention, Epochs = epochs, Progress = progress })),
+        new("network", "concatenated encoder layers + learned merge", (ml, ds, progress) =>
+            ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = ds.Modalities(), Epochs = epochs, Progress = progress })),
+        new("cross-modal", "cross-attention, 2 exchanges", (ml, ds, progress) =>
+            ml.MulticlassClassification.Trainers.CrossModalFusion(new CrossModalFusionOptions { Modalities = ds.Modalities(), Depth = 2, Epochs = epochs, Progress = progress })),
+    };
+}

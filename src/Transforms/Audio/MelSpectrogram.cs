@@ -1,0 +1,307 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetFusion.Data;
+using MLNetFusion.Mapping;
+using MLNetFusion.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Transforms.Audio;
+
+/// <summary>Analysis window of <see cref="MelSpectrogramEstimator"/>.</summary>
+public enum SpectrogramWindow
+{
+    /// <summary>Periodic Hann window (torchaudio's default).</summary>
+    Hann,
+    /// <summary>Periodic Hamming window.</summary>
+    Hamming,
+    /// <summary>No window.</summary>
+    Rectangular,
+}
+
+/// <summary>Options for <see cref="MelSpectrogramEstimator"/>. Defaults follow <c>torchaudio.transforms.MelSpectrogram</c> except <see cref="Bands"/> (64) and <see cref="ApplyLog"/>.</summary>
+public sealed class MelSpectrogramOptions
+{
+    /// <summary>Defaults, reused by the catalog.</summary>
+    public static class Defaults
+    {
+        /// <summary>Default FFT size.</summary>
+        public const int FftSize = 400;
+        /// <summary>Default mel bands.</summary>
+        public const int Bands = 64;
+        /// <summary>Default log offset.</summary>
+        public const double LogOffset = 1e-6;
+    }
+
+    /// <summary>Output column: <c>Vector&lt;Single, Bands, Frames&gt;</c>.</summary>
+    public string OutputColumnName { get; set; } = "LogMel";
+
+    /// <summary>Input column of samples (<c>Vector&lt;Single&gt;</c> of fixed size, e.g. from <c>LoadAudio</c>).</summary>
+    public string InputColumnName { get; set; } = "Audio";
+
+    /// <summary>Sample rate. <c>null</c> reads the input column's <c>SampleRate</c> annotation (set by <c>LoadAudio</c>).</summary>
+    public int? SampleRate { get; set; }
+
+    /// <summary>FFT size (n_fft). Default 400.</summary>
+    public int FftSize { get; set; } = Defaults.FftSize;
+
+    /// <summary>Window length; <c>null</c> = <see cref="FftSize"/>.</summary>
+    public int? WindowLength { get; set; }
+
+    /// <summary>Hop between frames; <c>null</c> = window length / 2 (torchaudio's default).</summary>
+    public int? HopLength { get; set; }
+
+    /// <summary>Window function. Default Hann.</summary>
+    public SpectrogramWindow Window { get; set; } = SpectrogramWindow.Hann;
+
+    /// <summary>Number of mel bands. Default 64.</summary>
+    public int Bands { get; set; } = Defaults.Bands;
+
+    /// <summary>Lowest band edge in Hz. Default 0.</summary>
+    public double MinFrequency { get; set; }
+
+    /// <summary>Highest band edge in Hz; <c>null</c> = Nyquist.</summary>
+    public double? MaxFrequency { get; set; }
+
+    /// <summary>Exponent of the magnitude (2 = power). Default 2.</summary>
+    public double Power { get; set; } = 2.0;
+
+    /// <summary>Pad the signal by half a window on both sides (reflect) so frames are centred. Default true.</summary>
+    public bool Center { get; set; } = true;
+
+    /// <summary>Output <c>log(mel + LogOffset)</c> instead of the mel power. Default true.</summary>
+    public bool ApplyLog { get; set; } = true;
+
+    /// <summary>Offset added before the logarithm. Default 1e-6.</summary>
+    public double LogOffset { get; set; } = Defaults.LogOffset;
+
+    /// <summary>Rows processed per <c>torch.stft</c> call. Default 256.</summary>
+    public int BatchSize { get; set; } = 256;
+
+    internal MelSpectrogramOptions Clone() => (MelSpectrogramOptions)MemberwiseClone();
+}
+
+/// <summary>
+/// Computes (log-)mel spectrograms of fixed-length audio vectors, batched with <c>torch.stft</c>. Matches
+/// <c>torchaudio.transforms.MelSpectrogram</c> (HTK mel scale, no filter normalisation). Reach it with
+/// <c>mlContext.Transforms.MelSpectrogram(...)</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>Input</term><description><c>Vector&lt;Single&gt;</c> of fixed size (samples), e.g. from <c>LoadAudio</c>, which also supplies the sample rate.</description></item>
+/// <item><term>Output</term><description><c>Vector&lt;Single, Bands, Frames&gt;</c>, row-major: value <c>[band, frame]</c> is at <c>band × Frames + frame</c>. Frames = <c>1 + samples / hop</c> when centred. A CNN reshapes it to <c>1 × Bands × Frames</c>; MLNetFusion's encoders read the dimensions from the type.</description></item>
+/// <item><term>Missing audio</term><description>An all-NaN input row (missing modality) gives an all-NaN output row.</description></item>
+/// <item><term>Package</term><description>MLNetFusion.Transforms; the app references TorchSharp-cpu.</description></item>
+/// </list>
+/// </remarks>
+public sealed class MelSpectrogramEstimator : IEstimator<MelSpectrogramTransformer>
+{
+    private readonly MelSpectrogramOptions _options;
+
+    /// <summary>Creates the estimator.</summary>
+    public MelSpectrogramEstimator(MelSpectrogramOptions options)
+    {
+        _options = options?.Clone() ?? throw new ArgumentNullException(nameof(options));
+        MelSpectrogramTransformer.Validate(_options, _options.SampleRate ?? 1_000_000);
+    }
+
+    /// <inheritdoc />
+    public MelSpectrogramTransformer Fit(IDataView input)
+    {
+        var col = SchemaErrors.FindColumn(input.Schema, _options.InputColumnName);
+        int size = SchemaErrors.RequireFloatVector(input.Schema, _options.InputColumnName,
+            "MelSpectrogram needs fixed-length samples: produce them with LoadAudio (which fixes the duration).");
+        int rate = _options.SampleRate ?? ReadRate(col);
+        return new MelSpectrogramTransformer(_options, size, rate);
+    }
+
+    private int ReadRate(DataViewSchema.Column col)
+    {
+        if (col.Annotations.Schema.GetColumnOrNull(AudioAnnotations.SampleRate) is { } a && a.Type == NumberDataViewType.Int32)
+        {
+            int rate = 0;
+            col.Annotations.GetValue(AudioAnnotations.SampleRate, ref rate);
+            if (rate > 0) return rate;
+        }
+        throw new ArgumentException(
+            $"The sample rate of column '{col.Name}' is unknown." + Environment.NewLine +
+            "Hint: produce the column with mlContext.Transforms.LoadAudio (it records the rate), or set MelSpectrogramOptions.SampleRate.");
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        SchemaShapes.RequireFloatVector(inputSchema, _options.InputColumnName);
+        return SchemaShapes.Append(inputSchema, new[] { SchemaShapes.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
+    }
+}
+
+/// <summary>The fitted <see cref="MelSpectrogramEstimator"/>: immutable; holds the window and filter bank as tensors.</summary>
+public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDisposable
+{
+    private readonly Tensor _window;
+    private readonly Tensor _filterBank;     // [freqs, bands]
+    private bool _disposed;
+
+    internal MelSpectrogramTransformer(MelSpectrogramOptions options, int inputLength, int sampleRate) : base(options.BatchSize)
+    {
+        Validate(options, sampleRate);
+        TorchRuntime.EnsureInitialized();
+        Options = options.Clone();
+        Options.SampleRate = sampleRate;
+        InputLength = inputLength;
+        int win = WindowLength;
+        if (Options.Center ? inputLength <= FftSize / 2 : inputLength < FftSize)
+            throw new ArgumentException($"Column '{Options.InputColumnName}' has {inputLength} samples, too few for n_fft = {FftSize}." + Environment.NewLine +
+                "Hint: use a longer duration in LoadAudio or a smaller FftSize.");
+        Frames = Options.Center ? 1 + inputLength / Hop : 1 + (inputLength - FftSize) / Hop;
+        var fb = MelFilterBank(FftSize / 2 + 1, Options.MinFrequency, Options.MaxFrequency ?? sampleRate / 2.0, Bands, sampleRate);
+        using (NewDisposeScope())
+        {
+            _window = (Options.Window switch
+            {
+                SpectrogramWindow.Hann => hann_window(win, periodic: true),
+                SpectrogramWindow.Hamming => hamming_window(win, periodic: true),
+                _ => ones(win),
+            }).MoveToOuterDisposeScope();
+            _filterBank = tensor(fb.Select(v => (float)v).ToArray(), new long[] { FftSize / 2 + 1, Bands }).MoveToOuterDisposeScope();
+        }
+    }
+
+    /// <summary>The options, with the resolved sample rate.</summary>
+    public MelSpectrogramOptions Options { get; }
+
+    /// <summary>Input samples per row.</summary>
+    public int InputLength { get; }
+
+    /// <summary>Mel bands (first dimension of the output).</summary>
+    public int Bands => Options.Bands;
+
+    /// <summary>Frames (second dimension of the output).</summary>
+    public int Frames { get; }
+
+    /// <summary>FFT size.</summary>
+    public int FftSize => Options.FftSize;
+
+    /// <summary>Window length.</summary>
+    public int WindowLength => Options.WindowLength ?? Options.FftSize;
+
+    /// <summary>Hop length.</summary>
+    public int Hop => Options.HopLength ?? WindowLength / 2;
+
+    internal static void Validate(MelSpectrogramOptions o, int sampleRate)
+    {
+        if (o.FftSize < 2) throw new ArgumentOutOfRangeException(nameof(o.FftSize), o.FftSize, "FftSize must be at least 2.");
+        int win = o.WindowLength ?? o.FftSize;
+        if (win <= 0 || win > o.FftSize) throw new ArgumentOutOfRangeException(nameof(o.WindowLength), win, "WindowLength must be in [1, FftSize].");
+        if ((o.HopLength ?? win / 2) <= 0) throw new ArgumentOutOfRangeException(nameof(o.HopLength), o.HopLength, "HopLength must be positive.");
+        if (o.Bands <= 0) throw new ArgumentOutOfRangeException(nameof(o.Bands), o.Bands, "Bands must be positive.");
+        double fmax = o.MaxFrequency ?? sampleRate / 2.0;
+        if (o.MinFrequency < 0 || fmax <= o.MinFrequency || fmax > sampleRate / 2.0 + 1e-9)
+            throw new ArgumentOutOfRangeException(nameof(o.MaxFrequency), fmax, $"Need 0 <= MinFrequency < MaxFrequency <= Nyquist ({sampleRate / 2.0} Hz).");
+        if (!(o.Power > 0)) throw new ArgumentOutOfRangeException(nameof(o.Power), o.Power, "Power must be positive.");
+        if (o.ApplyLog && !(o.LogOffset > 0)) throw new ArgumentOutOfRangeException(nameof(o.LogOffset), o.LogOffset, "LogOffset must be positive when ApplyLog is set.");
+        if (o.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.BatchSize), o.BatchSize, "BatchSize must be positive.");
+    }
+
+    /// <summary>
+    /// The HTK mel filter bank as torchaudio's <c>melscale_fbanks</c> builds it (<c>norm=None</c>): <c>[freqs, bands]</c>, row-major.
+    /// </summary>
+    public static double[] MelFilterBank(int freqs, double fMin, double fMax, int bands, int sampleRate)
+    {
+        static double HzToMel(double f) => 2595.0 * Math.Log10(1.0 + f / 700.0);
+        static double MelToHz(double m) => 700.0 * (Math.Pow(10.0, m / 2595.0) - 1.0);
+        var allFreqs = new double[freqs];
+        for (int i = 0; i < freqs; i++) allFreqs[i] = freqs == 1 ? 0 : (double)(sampleRate / 2) * i / (freqs - 1);
+        double mMin = HzToMel(fMin), mMax = HzToMel(fMax);
+        var fPts = new double[bands + 2];
+        for (int i = 0; i < bands + 2; i++) fPts[i] = MelToHz(mMin + (mMax - mMin) * i / (bands + 1));
+        var fb = new double[freqs * bands];
+        for (int f = 0; f < freqs; f++)
+            for (int b = 0; b < bands; b++)
+            {
+                double down = (allFreqs[f] - fPts[b]) / (fPts[b + 1] - fPts[b]);
+                double up = (fPts[b + 2] - allFreqs[f]) / (fPts[b + 2] - fPts[b + 1]);
+                fb[f * bands + b] = Math.Max(0, Math.Min(down, up));
+            }
+        return fb;
+    }
+
+    /// <summary>Computes spectrograms for <paramref name="count"/> rows of <see cref="InputLength"/> samples; writes <c>count × Bands × Frames</c> values.</summary>
+    public void Compute(float[] samples, int count, float[] output)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = tensor(samples.Length == count * InputLength ? samples : samples.AsSpan(0, count * InputLength).ToArray(), new long[] { count, InputLength });
+        var spec = stft(x, FftSize, Hop, WindowLength, _window, Options.Center, PaddingModes.Reflect, false, true, true);
+        var power = Options.Power == 2.0 ? spec.abs().square() : spec.abs().pow(Options.Power);      // [B, F, T]
+        var mel = power.transpose(1, 2).matmul(_filterBank).transpose(1, 2);                        // [B, M, T]
+        if (Options.ApplyLog) mel = (mel + Options.LogOffset).log();
+        var values = mel.contiguous().data<float>();
+        values.CopyTo(output, 0);
+    }
+
+    /// <inheritdoc />
+    protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
+    {
+        int size = SchemaErrors.RequireFloatVector(inputSchema, Options.InputColumnName);
+        if (size != InputLength)
+            throw SchemaErrors.Mismatch(Options.InputColumnName, $"Vector<Single, {InputLength}>", inputSchema[Options.InputColumnName].Type,
+                "use the same LoadAudio sample rate and duration as when the transform was fitted.");
+        return new[] { new OutputColumn(Options.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, Bands, Frames)) };
+    }
+
+    /// <inheritdoc />
+    protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity) => new Mapper(this, capacity);
+
+    /// <summary>Frees the window and filter-bank tensors.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _window.Dispose();
+        _filterBank.Dispose();
+    }
+
+    private sealed class Mapper : BatchMapper
+    {
+        private readonly MelSpectrogramTransformer _parent;
+        private readonly float[] _samples, _output;
+        private readonly int _outSize;
+        private ValueGetter<VBuffer<float>>? _getter;
+        private VBuffer<float> _buffer;
+
+        public Mapper(MelSpectrogramTransformer parent, int capacity)
+        {
+            _parent = parent;
+            _samples = new float[capacity * parent.InputLength];
+            _outSize = parent.Bands * parent.Frames;
+            _output = new float[capacity * _outSize];
+        }
+
+        public override IReadOnlyList<string> InputColumns => new[] { _parent.Options.InputColumnName };
+
+        public override void Bind(DataViewRow input) => _getter = input.GetGetter<VBuffer<float>>(input.Schema[_parent.Options.InputColumnName]);
+
+        public override void ReadRow(int slot, long position)
+        {
+            _getter!(ref _buffer);
+            var dst = _samples.AsSpan(slot * _parent.InputLength, _parent.InputLength);
+            if (_buffer.Length != _parent.InputLength)
+                throw new InvalidOperationException($"Row {position}: column '{_parent.Options.InputColumnName}' has {_buffer.Length} samples, expected {_parent.InputLength}.");
+            _buffer.CopyTo(dst);
+        }
+
+        public override void Compute(int count, bool[] active) => _parent.Compute(_samples, count, _output);
+
+        public override Delegate GetOutputGetter(int output, Func<int> slot)
+            => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
+            {
+                var editor = VBufferEditor.Create(ref dst, _outSize);
+                _output.AsSpan(slot() * _outSize, _outSize).CopyTo(editor.Values);
+                dst = editor.Commit();
+            });
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.ML;
+using MLNetFusion.Runtime;
+using MLNetFusion.Transforms.Audio;
+
+// Catalog extensions live in Microsoft.ML, as ML.NET's own packages do, so `using Microsoft.ML;` finds them.
+namespace Microsoft.ML;
+
+/// <summary>
+/// Audio featurization on <c>mlContext.Transforms</c>: <see cref="LoadAudio(TransformsCatalog, string, string?, string?, int, double)"/>
+/// and <see cref="MelSpectrogram(TransformsCatalog, string, string, int, int?, int)"/>.
+/// Sample: <c>src/Samples/Samples/AudioFeaturizationSample.cs</c>.
+/// </summary>
+public static class AudioCatalog
+{
+    /// <summary>
+    /// Loads WAV files named by <paramref name="inputColumnName"/> (relative to <paramref name="audioFolder"/>) into
+    /// <c>Vector&lt;Single&gt;</c> of <c>sampleRate × durationSeconds</c> mono samples; resamples and crops/pads
+    /// (keeping the start) as needed. Unreadable files throw; see <see cref="AudioLoadingOptions.OnError"/> to skip them.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">Output column.</param>
+    /// <param name="audioFolder">Folder for relative paths, or <c>null</c>.</param>
+    /// <param name="inputColumnName">Path column; default <paramref name="outputColumnName"/>.</param>
+    /// <param name="sampleRate">Target sample rate. Default 16000.</param>
+    /// <param name="durationSeconds">Output duration. Default 1 s.</param>
+    public static AudioLoadingEstimator LoadAudio(this TransformsCatalog catalog, string outputColumnName, string? audioFolder = null,
+        string? inputColumnName = null, int sampleRate = AudioLoadingOptions.Defaults.SampleRate, double durationSeconds = AudioLoadingOptions.Defaults.DurationSeconds)
+        => new(FusionEnvironment.FromCatalog(catalog), new AudioLoadingOptions
+        {
+            OutputColumnName = outputColumnName, AudioFolder = audioFolder, InputColumnName = inputColumnName, SampleRate = sampleRate,
+            DurationSeconds = durationSeconds,
+        });
+
+    /// <summary>Loads audio with all options.</summary>
+    public static AudioLoadingEstimator LoadAudio(this TransformsCatalog catalog, AudioLoadingOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
+
+    /// <summary>
+    /// Log-mel spectrogram of fixed-length samples (batched <c>torch.stft</c>; matches torchaudio's MelSpectrogram with
+    /// HTK mel scale, Hann window, power 2, centred reflect padding). Output <c>Vector&lt;Single, bands, frames&gt;</c>.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">Output column.</param>
+    /// <param name="inputColumnName">Samples column (from <c>LoadAudio</c>).</param>
+    /// <param name="fftSize">n_fft. Default 400.</param>
+    /// <param name="hopLength">Hop; default fftSize / 2.</param>
+    /// <param name="bands">Mel bands. Default 64.</param>
+    public static MelSpectrogramEstimator MelSpectrogram(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
+        int fftSize = MelSpectrogramOptions.Defaults.FftSize, int? hopLength = null, int bands = MelSpectrogramOptions.Defaults.Bands)
+        => new(new MelSpectrogramOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, FftSize = fftSize, HopLength = hopLength, Bands = bands });
+
+    /// <summary>Log-mel spectrogram with all options.</summary>
+    public static MelSpectrogramEstimator MelSpectrogram(this TransformsCatalog catalog, MelSpectrogramOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new(options);
+    }
+}
