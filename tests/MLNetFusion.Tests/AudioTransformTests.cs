@@ -1,0 +1,178 @@
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.Transforms.Audio;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+public class LoadAudioTests
+{
+    private sealed class PathRow { public string Path { get; set; } = ""; }
+
+    private static (string folder, MLContext ml) Setup()
+    {
+        var folder = TestData.TempFolder("audio");
+        // 0.25 s at 8 kHz: 2000 samples of 0.5; 1.5 s at 16 kHz stereo.
+        WavWriter.Write(Path.Combine(folder, "short.wav"), Enumerable.Repeat(0.5f, 2000).ToArray(), 8000, WavEncoding.Float32);
+        var stereo = new float[24000 * 2];
+        for (int i = 0; i < 24000; i++) { stereo[2 * i] = i < 12000 ? 0.25f : 0.75f; stereo[2 * i + 1] = stereo[2 * i]; }
+        File.WriteAllBytes(Path.Combine(folder, "long.wav"), WavWriter.Encode(stereo, 16000, 2, WavEncoding.Float32));
+        File.WriteAllText(Path.Combine(folder, "broken.wav"), "not audio");
+        return (folder, new MLContext(seed: 1));
+    }
+
+    [Fact]
+    public void PadsCropsAndResamplesToTheTarget()
+    {
+        var (folder, ml) = Setup();
+        var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = "short.wav" }, new PathRow { Path = "long.wav" }, new PathRow { Path = "" } });
+        var est = ml.Transforms.LoadAudio("Audio", folder, "Path", sampleRate: 8000, durationSeconds: 1.0);
+        var model = est.Fit(data);
+        var output = model.Transform(data);
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 8000), output.Schema["Audio"].Type);
+        int rate = 0;
+        output.Schema["Audio"].Annotations.GetValue("SampleRate", ref rate);
+        Assert.Equal(8000, rate);
+        var rows = Columns.Vectors(output, "Audio");
+        // Short clip: the start kept, silence padded at the end.
+        Assert.All(rows[0].Take(1990), v => Assert.Equal(0.5f, v, 3));
+        Assert.All(rows[0].Skip(2010), v => Assert.Equal(0f, v));
+        // Long clip: 16 kHz resampled to 8 kHz, the first second kept (value 0.25 then 0.75 after 0.75 s).
+        Assert.Equal(0.25f, rows[1][3000], 2);
+        Assert.Equal(0.75f, rows[1][7000], 2);
+        // Empty path: modality missing, all NaN, counted.
+        Assert.All(rows[2], v => Assert.True(float.IsNaN(v)));
+        Assert.Equal(1, model.MissingRows);
+    }
+
+    [Fact]
+    public void CenterFitKeepsTheMiddle()
+    {
+        var (folder, ml) = Setup();
+        var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = "short.wav" } });
+        var model = ml.Transforms.LoadAudio(new AudioLoadingOptions { OutputColumnName = "Audio", InputColumnName = "Path", AudioFolder = folder, SampleRate = 8000, Fit = AudioFit.Center }).Fit(data);
+        var row = Columns.Vectors(model.Transform(data), "Audio")[0];
+        Assert.Equal(0f, row[2990]);
+        Assert.Equal(0.5f, row[3010], 3);
+        Assert.Equal(0.5f, row[4990], 3);
+        Assert.Equal(0f, row[5010]);
+    }
+
+    [Fact]
+    public void MissingFileFailsNamingRowAndFile()
+    {
+        var (folder, ml) = Setup();
+        var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = "short.wav" }, new PathRow { Path = "gone.wav" } });
+        var output = ml.Transforms.LoadAudio("Audio", folder, "Path", 8000).Fit(data).Transform(data);
+        var ex = Assert.Throws<InvalidOperationException>(() => Columns.Vectors(output, "Audio"));
+        Assert.StartsWith($"Row 1: cannot load audio '{Path.Combine(folder, "gone.wav")}' from column 'Path': the file does not exist", ex.Message);
+        Assert.Contains("Hint:", ex.Message);
+    }
+
+    [Fact]
+    public void SkipPolicyOutputsNaNCountsAndLogs()
+    {
+        var (folder, ml) = Setup();
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) warnings.Add(e.Message); };
+        var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = "broken.wav" }, new PathRow { Path = "short.wav" } });
+        var model = ml.Transforms.LoadAudio(new AudioLoadingOptions { OutputColumnName = "Audio", InputColumnName = "Path", AudioFolder = folder, SampleRate = 8000, OnError = AudioErrorPolicy.Skip }).Fit(data);
+        var rows = Columns.Vectors(model.Transform(data), "Audio");
+        Assert.All(rows[0], v => Assert.True(float.IsNaN(v)));
+        Assert.Equal(0.5f, rows[1][0], 3);
+        Assert.Equal(1, model.SkippedRows);
+        Assert.Contains(warnings, w => w.Contains("Row 0") && w.Contains("broken.wav") && w.Contains("not a RIFF/WAVE file"));
+        // Users drop skipped rows with ML.NET's own filter.
+        Assert.Equal(1, ml.Data.FilterRowsByMissingValues(model.Transform(data), "Audio").GetColumn<string>("Path").Count());
+    }
+
+    [Fact]
+    public void WrongInputTypeIsRejectedInMLNetWords()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new { Path = 3f } });
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LoadAudio("Audio", null, "Path").Fit(data));
+        Assert.StartsWith("Schema mismatch for input column 'Path': expected String (a file path), got Single.", ex.Message);
+        var ex2 = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.LoadAudio("Audio", null, "Nope").Fit(data));
+        Assert.StartsWith("Could not find input column 'Nope'.", ex2.Message);
+    }
+}
+
+public class MelSpectrogramTests
+{
+    private sealed class SignalRow { public float[] Audio { get; set; } = Array.Empty<float>(); }
+
+    [Fact]
+    public void MatchesTorchaudioReference()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "melspec_reference.json")));
+        var ml = new MLContext(seed: 1);
+        int cases = 0;
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            var cfg = c.GetProperty("config");
+            var signal = c.GetProperty("signal").EnumerateArray().Select(v => v.GetSingle()).ToArray();
+            var reference = c.GetProperty("mel").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            var shape = c.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+            var schema = SchemaDefinition.Create(typeof(SignalRow));
+            schema["Audio"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, signal.Length);
+            var data = ml.Data.LoadFromEnumerable(new[] { new SignalRow { Audio = signal } }, schema);
+            var options = new MelSpectrogramOptions
+            {
+                InputColumnName = "Audio", OutputColumnName = "Mel", SampleRate = cfg.GetProperty("sample_rate").GetInt32(),
+                FftSize = cfg.GetProperty("n_fft").GetInt32(),
+                WindowLength = cfg.GetProperty("win_length").ValueKind == JsonValueKind.Null ? null : cfg.GetProperty("win_length").GetInt32(),
+                HopLength = cfg.GetProperty("hop_length").ValueKind == JsonValueKind.Null ? null : cfg.GetProperty("hop_length").GetInt32(),
+                Bands = cfg.GetProperty("n_mels").GetInt32(), MinFrequency = cfg.GetProperty("f_min").GetDouble(),
+                MaxFrequency = cfg.GetProperty("f_max").ValueKind == JsonValueKind.Null ? null : cfg.GetProperty("f_max").GetDouble(),
+                ApplyLog = false,
+            };
+            using var model = ml.Transforms.MelSpectrogram(options).Fit(data);
+            var output = model.Transform(data);
+            var type = (VectorDataViewType)output.Schema["Mel"].Type;
+            Assert.Equal(shape, type.Dimensions.ToArray());
+            Assert.Equal(shape[1], model.Frames);
+            var mel = Columns.Vectors(output, "Mel")[0];
+            double maxRel = 0;
+            for (int i = 0; i < mel.Length; i++)
+                maxRel = Math.Max(maxRel, Math.Abs(mel[i] - reference[i]) / Math.Max(Math.Abs(reference[i]), 1e-6));
+            Assert.True(maxRel < 1e-4, $"case {cases}: max relative error {maxRel:E2}");
+
+            // The log output is log(mel + offset) of the same values.
+            options.ApplyLog = true;
+            using var logModel = ml.Transforms.MelSpectrogram(options).Fit(data);
+            var logMel = Columns.Vectors(logModel.Transform(data), "Mel")[0];
+            for (int i = 0; i < mel.Length; i += 97) Assert.Equal(Math.Log(reference[i] + 1e-6), logMel[i], 3);
+            cases++;
+        }
+        Assert.Equal(3, cases);
+    }
+
+    [Fact]
+    public void MissingAudioStaysMissingAndRateComesFromLoadAudio()
+    {
+        var folder = TestData.TempFolder("mel");
+        WavWriter.Write(Path.Combine(folder, "a.wav"), Enumerable.Range(0, 8000).Select(i => (float)Math.Sin(i * 0.3)).ToArray(), 8000);
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new { Path = "a.wav" }, new { Path = "" } });
+        var pipeline = ml.Transforms.LoadAudio("Audio", folder, "Path", 8000, 1.0).Append(ml.Transforms.MelSpectrogram("Mel", "Audio", 256, 128, 40));
+        var model = pipeline.Fit(data);
+        var output = model.Transform(data);
+        Assert.Equal(new[] { 40, 63 }, ((VectorDataViewType)output.Schema["Mel"].Type).Dimensions.ToArray());
+        var rows = Columns.Vectors(output, "Mel");
+        Assert.All(rows[0], v => Assert.False(float.IsNaN(v)));
+        Assert.All(rows[1], v => Assert.True(float.IsNaN(v)));
+    }
+
+    [Fact]
+    public void UnknownSampleRateHasAClearError()
+    {
+        var ml = new MLContext(seed: 1);
+        var schema = SchemaDefinition.Create(typeof(SignalRow));
+        schema["Audio"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1000);
+        var data = ml.Data.LoadFromEnumerable(new[] { new SignalRow { Audio = new float[1000] } }, schema);
+        var ex = Assert.Throws<ArgumentException>(() => ml.Transforms.MelSpectrogram("Mel", "Audio").Fit(data));
+        Assert.StartsWith("The sample rate of column 'Audio' is unknown.", ex.Message);
+    }
+}

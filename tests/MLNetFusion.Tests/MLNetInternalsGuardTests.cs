@@ -1,0 +1,49 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.Data;
+using MLNetFusion.Runtime;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+/// <summary>
+/// Guards the two places MLNetFusion reaches past ML.NET's public API. If an ML.NET update breaks either, these fail
+/// with the reason, instead of users seeing odd behaviour.
+/// </summary>
+public class MLNetInternalsGuardTests
+{
+    [Fact]
+    public void CatalogEnvironmentIsReachableAndIsTheContextsOwn()
+    {
+        var ml = new MLContext(seed: 3);
+        var env = FusionEnvironment.FromCatalog(ml.MulticlassClassification.Trainers);
+        Assert.NotNull(env);
+        Assert.NotNull(FusionEnvironment.FromCatalog(ml.Transforms));
+        // Same seed, same derived host randomness: the environment really is the MLContext's.
+        var a = FusionEnvironment.FromCatalog(new MLContext(seed: 3).Transforms).Register("x").Rand.Next();
+        var b = FusionEnvironment.FromCatalog(new MLContext(seed: 3).Transforms).Register("x").Rand.Next();
+        Assert.Equal(a, b);
+        var messages = new List<string>();
+        ml.Log += (_, e) => messages.Add(e.Message);
+        using (var ch = env.Register("Guard").Start("probe")) ch.Info(Microsoft.ML.Runtime.MessageSensitivity.None, "reached the MLContext log");
+        Assert.Contains(messages, m => m.Contains("reached the MLContext log"));
+    }
+
+    [Fact]
+    public void SchemaShapeColumnsCanBeBuiltThroughTheirPublicFields()
+    {
+        var keyValues = new SchemaShape(new[] { SchemaShapes.Column("KeyValues", SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false) });
+        var c = SchemaShapes.Column("Label", SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, keyValues);
+        Assert.Equal("Label", c.Name);
+        Assert.Equal(SchemaShape.Column.VectorKind.Scalar, c.Kind);
+        Assert.Equal(NumberDataViewType.UInt32, c.ItemType);
+        Assert.True(c.IsKey);
+        Assert.Equal("KeyValues", Assert.Single(c.Annotations).Name);
+        // ML.NET's own estimators accept our shape: a real round trip through public API.
+        var shape = new SchemaShape(new[] { c });
+        var output = ml.Transforms.Conversion.MapKeyToValue("Value", "Label").GetOutputSchema(shape);
+        Assert.Contains(output, x => x.Name == "Value");
+    }
+
+    private readonly MLContext ml = new(seed: 1);
+}
