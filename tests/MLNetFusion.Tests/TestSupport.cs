@@ -87,7 +87,8 @@ public sealed class ToyRow
     public static IDataView Load(MLContext ml, IEnumerable<ToyRow> rows)
     {
         var data = ml.Data.LoadFromEnumerable(rows);
-        return ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        // Keys ordered by value, so every split maps labels to the same keys.
+        return ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(data).Transform(data);
     }
 }
 

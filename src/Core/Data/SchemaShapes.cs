@@ -37,6 +37,38 @@ public static class SchemaShapes
         return (SchemaShape.Column)boxed;
     }
 
+    /// <summary>
+    /// The <see cref="SchemaShape"/> of a <see cref="DataViewSchema"/>, as ML.NET's internal <c>SchemaShape.Create</c>
+    /// builds it (visible columns; keys have <c>IsKey</c> and their raw item type; annotations one level deep).
+    /// </summary>
+    public static SchemaShape FromSchema(DataViewSchema schema)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        return new SchemaShape(schema.Where(c => !c.IsHidden).Select(c =>
+        {
+            var (kind, item, isKey) = Describe(c.Type);
+            var annotations = new SchemaShape(c.Annotations.Schema.Select(a =>
+            {
+                var (ak, ai, akey) = Describe(a.Type);
+                return Column(a.Name, ak, ai, akey);
+            }));
+            return Column(c.Name, kind, item, isKey, annotations);
+        }));
+    }
+
+    private static (SchemaShape.Column.VectorKind, DataViewType, bool) Describe(DataViewType type)
+    {
+        var kind = type is VectorDataViewType v ? (v.IsKnownSize ? SchemaShape.Column.VectorKind.Vector : SchemaShape.Column.VectorKind.VariableVector) : SchemaShape.Column.VectorKind.Scalar;
+        var item = type is VectorDataViewType vt ? vt.ItemType : type;
+        if (item is KeyDataViewType key)
+        {
+            var raw = key.RawType == typeof(byte) ? NumberDataViewType.Byte : key.RawType == typeof(ushort) ? NumberDataViewType.UInt16
+                : key.RawType == typeof(ulong) ? NumberDataViewType.UInt64 : (DataViewType)NumberDataViewType.UInt32;
+            return (kind, raw, true);
+        }
+        return (kind, item, false);
+    }
+
     /// <summary>Returns the input columns, with later columns of the same name replacing earlier ones, plus <paramref name="added"/>.</summary>
     public static SchemaShape Append(SchemaShape input, IEnumerable<SchemaShape.Column> added)
     {
