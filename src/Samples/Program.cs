@@ -1,13 +1,56 @@
-using Microsoft.ML;
+using System.CommandLine;
+using MLNetFusion.Samples.Bench;
 using MLNetFusion.Samples.Data;
 using MLNetFusion.Samples.Leaderboard;
 using MLNetFusion.Samples.Pipelines;
-using MLNetFusion.Trainers.CrossModal;
-var ml = new MLContext(seed: 1);
-ml.Log += (s, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info && e.Source.StartsWith("MLNetFusion")) Console.WriteLine(e.Message); };
-var folder = SyntheticMultimodalDataset.EnsureGenerated(Path.Combine(Path.GetTempPath(), "mlnf-synth"));
-var ds = args.Length > 0 ? MultimodalDataset.AvDigits(args[0]) : MultimodalDataset.Synthetic(folder);
-var (train, test, _) = ds.Featurize(ml);
-foreach (var (depth, aux, lr) in new[]{ (1, 0.5, 2e-3), (2, 0.5, 2e-3) }) {
-var c = new Candidate("cross", $"d{depth} aux{aux} lr{lr}", (ml, d, p) => ml.MulticlassClassification.Trainers.CrossModalFusion(new CrossModalFusionOptions { Modalities = d.Modalities(), Depth = depth, AuxiliaryLossWeight = aux, LearningRate = lr, Epochs = 15 }));
-var e = LeaderboardRunner.Run(ml, ds, c, train, test); Console.WriteLine($"{e.Family,-12} {e.Name,-45} acc {e.Accuracy:F3} f1 {e.MacroF1:F3} ll {e.LogLoss:F3} {e.TrainingTime.TotalSeconds:F1}s"); }
+using MLNetFusion.Samples.Samples;
+
+// mlnetfusion [run]   : generate the default dataset, train every fusion family, print the leaderboard, write a chart.
+// mlnetfusion avdigits: the same leaderboard on ../shared/data/avdigits (real data; see its README for attribution).
+// mlnetfusion bench   : benchmarks, one JSON object per line.
+// mlnetfusion sample <name>: run one of the documented samples.
+var dataOption = new Option<string>("--data") { Description = "Dataset folder. 'run' generates the default dataset there if missing.", DefaultValueFactory = _ => Path.Combine("artifacts", "data", "synthetic") };
+var epochsOption = new Option<int>("--epochs") { Description = "Epochs for the neural fusion families.", DefaultValueFactory = _ => Candidates.Epochs };
+var chartOption = new Option<string>("--chart") { Description = "Where to write the leaderboard chart (PNG).", DefaultValueFactory = _ => Path.Combine("artifacts", "leaderboard.png") };
+var seedOption = new Option<int>("--seed") { Description = "MLContext seed.", DefaultValueFactory = _ => 1 };
+
+var run = new Command("run", "Generate the default dataset (if needed), train every fusion family and print the leaderboard.") { dataOption, epochsOption, chartOption, seedOption };
+run.SetAction(r =>
+{
+    var folder = SyntheticMultimodalDataset.EnsureGenerated(r.GetValue(dataOption)!);
+    MainJob.Run(MultimodalDataset.Synthetic(folder), r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: generated default dataset (test split)");
+    return 0;
+});
+
+var avdigitsData = new Option<string>("--data") { Description = "The avdigits folder.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "avdigits") };
+var avdigits = new Command("avdigits", "Leaderboard on avdigits (FSDD spoken digits + corrupted MNIST).") { avdigitsData, epochsOption, chartOption, seedOption };
+avdigits.SetAction(r =>
+{
+    var folder = r.GetValue(avdigitsData)!;
+    if (!File.Exists(Path.Combine(folder, "train.csv")))
+    {
+        Console.Error.WriteLine($"avdigits not found at '{Path.GetFullPath(folder)}'. Hint: pass --data <folder containing train.csv>.");
+        return 2;
+    }
+    MainJob.Run(MultimodalDataset.AvDigits(folder), r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: avdigits (test split)");
+    return 0;
+});
+
+var benchData = new Option<string?>("--avdigits") { Description = "avdigits folder for the audio throughput benchmark (else generated clips)." };
+var benchOnly = new Option<string[]>("--only") { Description = "Run only these benchmarks (audio, fit, transform, latency, streaming).", AllowMultipleArgumentsPerToken = true };
+var benchRows = new Option<int>("--streaming-rows") { Description = "Rows for the large streaming-fit measurement.", DefaultValueFactory = _ => 1_000_000 };
+var bench = new Command("bench", "Benchmarks; prints one JSON object per line.") { benchData, benchOnly, benchRows };
+bench.SetAction(r => Benchmarks.Run(r.GetValue(benchData), r.GetValue(benchOnly) ?? Array.Empty<string>(), r.GetValue(benchRows)));
+
+var sampleName = new Argument<string>("name") { Description = "early-fusion-avdigits | neural-fusion | audio" };
+var sample = new Command("sample", "Run a documented sample.") { sampleName };
+sample.SetAction(r => SampleRunner.Run(r.GetValue(sampleName)!));
+
+var root = new RootCommand("MLNetFusion: multimodal classification for ML.NET.") { run, avdigits, bench, sample, dataOption, epochsOption, chartOption, seedOption };
+root.SetAction(r =>
+{
+    var folder = SyntheticMultimodalDataset.EnsureGenerated(r.GetValue(dataOption)!);
+    MainJob.Run(MultimodalDataset.Synthetic(folder), r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: generated default dataset (test split)");
+    return 0;
+});
+return root.Parse(args).Invoke();

@@ -28,16 +28,18 @@ public static class Candidates
             ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
               .Append(ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
               {
-                  NumberOfIterations = 100, NumberOfLeaves = 15, MinimumExampleCountPerLeaf = 10, LearningRate = 0.1, Seed = 1, NumberOfThreads = Environment.ProcessorCount,
+                  NumberOfIterations = 60, NumberOfLeaves = 15, MinimumExampleCountPerLeaf = 10, LearningRate = 0.15, Seed = 1,
+                  NumberOfThreads = Environment.ProcessorCount,
+                  Booster = new Microsoft.ML.Trainers.LightGbm.GradientBooster.Options { FeatureFraction = 0.3 },
               }))),
         new("early", "Concatenate + FusionMlp", (ml, ds, progress) =>
             ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
               .Append(ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { Epochs = epochs, Progress = progress, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 }))),
-        new("merge", "attention over CNN/MLP embeddings", (ml, ds, progress) =>
+        new("merge", "attention over encoder embeddings", (ml, ds, progress) =>
             ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = ds.Modalities(), Operation = MergeOperation.Attention, Epochs = epochs, Progress = progress })),
-        new("network", "concatenated encoder layers + learned merge", (ml, ds, progress) =>
+        new("network", "concatenated encoder layers", (ml, ds, progress) =>
             ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = ds.Modalities(), Epochs = epochs, Progress = progress })),
-        new("cross-modal", "cross-attention, 2 exchanges", (ml, ds, progress) =>
-            ml.MulticlassClassification.Trainers.CrossModalFusion(new CrossModalFusionOptions { Modalities = ds.Modalities(), Depth = 2, Epochs = epochs, Progress = progress })),
+        new("cross-modal", "cross-attention, one exchange", (ml, ds, progress) =>
+            ml.MulticlassClassification.Trainers.CrossModalFusion(new CrossModalFusionOptions { Modalities = ds.Modalities(), Depth = 1, Epochs = epochs, Progress = progress })),
     };
 }

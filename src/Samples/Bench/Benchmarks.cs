@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.Data;
+using MLNetFusion.Models;
+using MLNetFusion.Runtime;
+using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.Merge;
+using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Training;
+using MLNetFusion.Transforms.Audio;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Samples.Bench;
+
+/// <summary>
+/// Benchmarks, each printed as one JSON object per line so scripts can read them. Ratios compare MLNetFusion's ML.NET
+/// path with a pure TorchSharp loop over the same network on pre-built tensors, measured in the same run.
+/// </summary>
+public static class Benchmarks
+{
+    /// <summary>Runs the selected benchmarks (all when <paramref name="only"/> is empty).</summary>
+    public static int Run(string? avdigits, string[] only, int streamingRows)
+    {
+        bool Want(string name) => only.Length == 0 || only.Contains(name, StringComparer.OrdinalIgnoreCase);
+        TorchRuntime.EnsureInitialized();
+        Emit(new { benchmark = "environment", cores = Environment.ProcessorCount, torch_threads = torch.get_num_threads(), dotnet = Environment.Version.ToString() });
+        if (Want("audio")) AudioThroughput(avdigits);
+        if (Want("fit") || Want("transform") || Want("latency")) Neural(Want("fit"), Want("transform"), Want("latency"));
+        if (Want("streaming")) Streaming(streamingRows);
+        return 0;
+    }
+
+    private static void Emit(object o) => Console.WriteLine(JsonSerializer.Serialize(o));
+
+    /// <summary>LoadAudio + MelSpectrogram throughput on one-second 8 kHz clips.</summary>
+    private static void AudioThroughput(string? avdigits)
+    {
+        var ml = new MLContext(seed: 1);
+        string folder;
+        string[] files;
+        if (avdigits != null && Directory.Exists(Path.Combine(avdigits, "audio")))
+        {
+            folder = Path.Combine(avdigits, "audio");
+            files = Directory.GetFiles(folder, "*.wav").Select(Path.GetFileName).ToArray()!;
+        }
+        else
+        {
+            folder = Path.Combine(Path.GetTempPath(), "mlnetfusion-bench-audio");
+            Directory.CreateDirectory(folder);
+            var r = new Random(1);
+            files = Enumerable.Range(0, 1000).Select(i => $"{i}.wav").ToArray();
+            foreach (var f in files)
+                if (!File.Exists(Path.Combine(folder, f)))
+                    WavWriter.Write(Path.Combine(folder, f), Enumerable.Range(0, 8000).Select(_ => (float)(r.NextDouble() - 0.5)).ToArray(), 8000);
+        }
+        var rows = Enumerable.Range(0, 10_000).Select(i => new PathRow { Path = files[i % files.Length] }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var pipeline = ml.Transforms.LoadAudio("Audio", folder, "Path", 8000, 1.0).Append(ml.Transforms.MelSpectrogram("LogMel", "Audio", 256, 128, 40));
+        var model = pipeline.Fit(data);
+        Consume(model.Transform(ml.Data.LoadFromEnumerable(rows.Take(500))), "LogMel");   // warm-up (file cache, torch)
+        var sw = Stopwatch.StartNew();
+        long n = Consume(model.Transform(data), "LogMel");
+        sw.Stop();
+        Emit(new { benchmark = "audio_featurization", pipeline = "LoadAudio(8 kHz, 1 s) + MelSpectrogram(n_fft 256, hop 128, 40 bands)", source = avdigits != null ? "avdigits" : "generated", clips = n,
+            seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), clips_per_second = Math.Round(n / sw.Elapsed.TotalSeconds), target = 5000 });
+    }
+
+    private static long Consume(IDataView data, string column)
+    {
+        long n = 0;
+        using var cursor = data.GetRowCursor(new[] { data.Schema[column] });
+        var g = cursor.GetGetter<VBuffer<float>>(data.Schema[column]);
+        VBuffer<float> v = default;
+        while (cursor.MoveNext()) { g(ref v); n++; }
+        return n;
+    }
+
+    private sealed class PathRow { public string Path { get; set; } = ""; }
+
+    /// <summary>avdigits-shaped rows: a 1×28×28 image, a 40×63 log-mel, 10 classes.</summary>
+    private sealed class AvRow
+    {
+        public uint Label { get; set; }
+        [VectorType(1, 28, 28)] public float[] Pixels { get; set; } = Array.Empty<float>();
+        [VectorType(40, 63)] public float[] LogMel { get; set; } = Array.Empty<float>();
+    }
+
+    private static List<AvRow> AvShaped(int n, int seed)
+    {
+        var r = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ =>
+        {
+            uint y = (uint)r.Next(10);
+            var px = new float[784]; var mel = new float[40 * 63];
+            for (int i = 0; i < px.Length; i++) px[i] = (float)r.NextDouble();
+            for (int i = 0; i < mel.Length; i++) mel[i] = (float)(r.NextDouble() - 5);
+            px[y * 50] += 3; mel[y * 100] += 3;
+            return new AvRow { Label = y + 1, Pixels = px, LogMel = mel };
+        }).ToList();
+    }
+
+    private static void Neural(bool fit, bool transform, bool latency)
+    {
+        const int rows = 4000, epochs = 3, batch = 64;
+        var ml = new MLContext(seed: 1);
+        var raw = ml.Data.LoadFromEnumerable(AvShaped(rows, 1));
+        var data = ml.Data.Cache(ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw));
+        data.Preview(1);
+        var options = new MergeFusionOptions
+        {
+            Modalities = new() { ModalityOptions.Image("Pixels", "image"), ModalityOptions.Audio("LogMel", "audio") },
+            Epochs = epochs, BatchSize = batch, Operation = MergeOperation.Attention,
+        };
+
+        // ML.NET path: Fit from the IDataView (reading, statistics, training).
+        var trainer = ml.MulticlassClassification.Trainers.MergeFusion(options);
+        trainer.Fit(data).Dispose(); // warm-up
+        var sw = Stopwatch.StartNew();
+        using var model = trainer.Fit(data);
+        double fitSeconds = sw.Elapsed.TotalSeconds;
+
+        // Pure TorchSharp: the same network and loop on pre-built tensors.
+        var px = AvShaped(rows, 1);
+        var x1 = tensor(px.SelectMany(r => r.Pixels).ToArray(), new long[] { rows, 784 });
+        var x2 = tensor(px.SelectMany(r => r.LogMel).ToArray(), new long[] { rows, 2520 });
+        var y = tensor(px.Select(r => (long)r.Label - 1).ToArray());
+        var p1 = ones(rows); var p2 = ones(rows);
+        FusionNetwork Build()
+        {
+            var enc = new ModalityEncoder[]
+            {
+                EncoderFactory.Create(options.Modalities[0], new[] { 1, 28, 28 }, new FeatureStatistics(new float[784], Enumerable.Repeat(1f, 784).ToArray(), 0.5f, 0.3f)),
+                EncoderFactory.Create(options.Modalities[1], new[] { 1, 40, 63 }, new FeatureStatistics(new float[2520], Enumerable.Repeat(1f, 2520).ToArray(), -4.5f, 0.3f)),
+            };
+            return new MergeFusionNetwork(enc, 10, options.Operation, options.Width, options.Rank, options.HeadHiddenWidths, options.HeadDropout, options.ModalityDropout, options.AuxiliaryLossWeight);
+        }
+        double PureFit()
+        {
+            using var net = Build();
+            net.train();
+            var opt = optim.AdamW(net.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
+            var rand = new Random(1);
+            var t = Stopwatch.StartNew();
+            for (int e = 0; e < epochs; e++)
+            {
+                var perm = Enumerable.Range(0, rows).OrderBy(_ => rand.Next()).Select(i => (long)i).ToArray();
+                for (int s = 0; s < rows; s += batch)
+                {
+                    using var scope = NewDisposeScope();
+                    var idx = tensor(perm.AsSpan(s, Math.Min(batch, rows - s)).ToArray());
+                    var b = new FusionBatch(new[] { x1.index_select(0, idx), x2.index_select(0, idx) }, new[] { p1.index_select(0, idx), p2.index_select(0, idx) }, y.index_select(0, idx), (int)idx.shape[0]);
+                    opt.zero_grad();
+                    var o = net.Forward(b);
+                    o.Loss!.backward();
+                    nn.utils.clip_grad_norm_(net.parameters(), options.GradientClipNorm);
+                    opt.step();
+                }
+            }
+            return t.Elapsed.TotalSeconds;
+        }
+        PureFit(); // warm-up
+        double pureSeconds = PureFit();
+        if (fit)
+            Emit(new { benchmark = "fit_throughput", family = "merge(attention), image CNN + audio CNN", rows, epochs, batch,
+                mlnet_samples_per_second = Math.Round(rows * epochs / fitSeconds), pure_torchsharp_samples_per_second = Math.Round(rows * epochs / pureSeconds),
+                ratio = Math.Round(pureSeconds / fitSeconds, 3), target = 0.9 });
+
+        if (transform)
+        {
+            Consume(model.Transform(data), "Score");
+            sw.Restart();
+            long n = Consume(model.Transform(data), "Score");
+            double mlnet = sw.Elapsed.TotalSeconds;
+            var net = model.Network;
+            double PureInfer()
+            {
+                var t = Stopwatch.StartNew();
+                using var _ = no_grad();
+                for (int s = 0; s < rows; s += 256)
+                {
+                    using var scope = NewDisposeScope();
+                    int c = Math.Min(256, rows - s);
+                    var b = new FusionBatch(new[] { x1.narrow(0, s, c), x2.narrow(0, s, c) }, new[] { p1.narrow(0, s, c), p2.narrow(0, s, c) }, null, c);
+                    var probs = nn.functional.softmax(net.Forward(b).Logits, 1).data<float>().ToArray();
+                }
+                return t.Elapsed.TotalSeconds;
+            }
+            PureInfer();
+            double pure = PureInfer();
+            Emit(new { benchmark = "transform_throughput", rows = n, batch = 256, mlnet_rows_per_second = Math.Round(n / mlnet), pure_torchsharp_rows_per_second = Math.Round(rows / pure),
+                ratio = Math.Round(pure / mlnet, 3), target = 0.8 });
+        }
+
+        if (latency)
+        {
+            var engine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(model);
+            var samples = AvShaped(2000, 5);
+            foreach (var s in samples.Take(200)) engine.Predict(s);
+            var times = new double[samples.Count];
+            for (int i = 0; i < samples.Count; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                engine.Predict(samples[i]);
+                times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            Array.Sort(times);
+            Emit(new { benchmark = "prediction_engine_latency", predictions = times.Length, p50_ms = Math.Round(times[times.Length / 2], 3),
+                p99_ms = Math.Round(times[(int)(times.Length * 0.99)], 3), target_p50_ms = 1.0 });
+        }
+        x1.Dispose(); x2.Dispose(); y.Dispose(); p1.Dispose(); p2.Dispose();
+    }
+
+    private sealed class ScoreRow { public float[] Score { get; set; } = Array.Empty<float>(); }
+
+    private sealed class WideRow
+    {
+        public uint Label { get; set; }
+        [VectorType(64)] public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>Peak memory of a streaming fit: it must not grow with the number of rows.</summary>
+    private static void Streaming(int largeRows)
+    {
+        foreach (int n in new[] { largeRows / 10, largeRows })
+        {
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+            var ml = new MLContext(seed: 1);
+            IEnumerable<WideRow> Generate()
+            {
+                var r = new Random(1);
+                var buf = new float[64];
+                for (int i = 0; i < n; i++)
+                {
+                    uint y = (uint)r.Next(4);
+                    var f = new float[64];
+                    for (int k = 0; k < 64; k++) f[k] = (float)r.NextDouble();
+                    f[y] += 1;
+                    yield return new WideRow { Label = y + 1, Features = f };
+                }
+            }
+            var schema = SchemaDefinition.Create(typeof(WideRow));
+            schema["Label"].ColumnType = new KeyDataViewType(typeof(uint), 4);
+            var data = ml.Data.LoadFromEnumerable(Generate(), schema);
+            long baseline = Environment.WorkingSet;
+            long peak = baseline;
+            using var done = new CancellationTokenSource();
+            var sampler = Task.Run(async () =>
+            {
+                while (!done.IsCancellationRequested) { peak = Math.Max(peak, Process.GetCurrentProcess().WorkingSet64); await Task.Delay(20); }
+            });
+            var sw = Stopwatch.StartNew();
+            using (var model = ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions
+            {
+                Epochs = 1, BatchSize = 256, Caching = DataCaching.Streaming, ShuffleBufferRows = 8192, HiddenWidths = new[] { 64 },
+            }).Fit(data)) { }
+            done.Cancel();
+            sampler.Wait();
+            Emit(new { benchmark = "streaming_fit_memory", rows = n, seconds = Math.Round(sw.Elapsed.TotalSeconds, 1), baseline_mb = baseline / 1048576,
+                peak_working_set_mb = peak / 1048576, growth_mb = (peak - baseline) / 1048576 });
+        }
+    }
+}

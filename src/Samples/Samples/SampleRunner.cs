@@ -1,0 +1,20 @@
+namespace MLNetFusion.Samples.Samples;
+
+/// <summary>Runs a documented sample by name (<c>mlnetfusion sample &lt;name&gt;</c>).</summary>
+public static class SampleRunner
+{
+    /// <summary>Runs the sample and returns the exit code.</summary>
+    public static int Run(string name)
+    {
+        switch (name)
+        {
+            case "early-fusion-avdigits": EarlyFusionSample.Example(); return 0;
+            case "neural-fusion": NeuralFusionSample.Example(); return 0;
+            case "audio": AudioFeaturizationSample.Example(); return 0;
+            case "pretrained-image": PretrainedImageFeaturesSample.Example(); return 0;
+            default:
+                Console.Error.WriteLine($"Unknown sample '{name}'. Samples: early-fusion-avdigits, neural-fusion, audio, pretrained-image.");
+                return 2;
+        }
+    }
+}
