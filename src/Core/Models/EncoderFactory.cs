@@ -33,7 +33,7 @@ public static class EncoderFactory
     /// <summary>Creates the encoder.</summary>
     public static ModalityEncoder Create(ModalityOptions options, int[] shape, FeatureStatistics stats) => options.Encoder switch
     {
-        EncoderKind.Mlp => new MlpEncoder(options.Name, options.ColumnName, shape[0], options.HiddenWidths, options.Dropout, stats.Mean, stats.Std),
+        EncoderKind.Mlp => new MlpEncoder(options.Name, options.ColumnName, shape[0], options.HiddenWidths, options.Dropout, stats.Mean, stats.Std, options.InputDropout),
         EncoderKind.Cnn => new ConvEncoder(options.Name, options.ColumnName, shape, options.ConvChannels, options.OutputWidth, options.Dropout,
             options.BatchNorm, stats.ScalarMean, stats.ScalarStd),
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.Encoder, "Unknown encoder kind."),

@@ -8,6 +8,7 @@ namespace MLNetFusion.Models;
 public sealed class MlpEncoder : ModalityEncoder
 {
     private readonly InputStandardizer norm;
+    private readonly Dropout input_dropout;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;
     private readonly int[] _widths;
 
@@ -19,12 +20,14 @@ public sealed class MlpEncoder : ModalityEncoder
     /// <param name="dropout">Dropout after each hidden layer.</param>
     /// <param name="mean">Per-feature input mean (fitted).</param>
     /// <param name="std">Per-feature input standard deviation (fitted).</param>
-    public MlpEncoder(string name, string inputColumn, int inputSize, int[] hidden, double dropout, float[] mean, float[] std)
+    /// <param name="inputDropout">Dropout on the standardised input features (regularises wide, noisy inputs).</param>
+    public MlpEncoder(string name, string inputColumn, int inputSize, int[] hidden, double dropout, float[] mean, float[] std, double inputDropout = 0)
         : base(nameof(MlpEncoder), new EncoderContract(name, inputColumn, new[] { inputSize }, hidden[^1]))
     {
         if (hidden.Length == 0) throw new ArgumentException("At least one hidden layer is required.", nameof(hidden));
         _widths = hidden.ToArray();
         norm = new InputStandardizer(mean, std);
+        input_dropout = nn.Dropout(inputDropout);
         var list = new List<nn.Module<Tensor, Tensor>>();
         int prev = inputSize;
         foreach (int h in hidden)
@@ -48,7 +51,7 @@ public sealed class MlpEncoder : ModalityEncoder
     /// <inheritdoc />
     public override Tensor[] ForwardStages(Tensor x)
     {
-        var h = norm.call(x);
+        var h = input_dropout.call(norm.call(x));
         var stages = new Tensor[layers.Count];
         for (int i = 0; i < layers.Count; i++) stages[i] = h = layers[i].call(h);
         return stages;

@@ -56,6 +56,9 @@ public sealed class ModalityOptions
     /// <summary>Dropout inside the encoder.</summary>
     public double Dropout { get; set; } = Defaults.Dropout;
 
+    /// <summary>Dropout on the standardised inputs of an <see cref="EncoderKind.Mlp"/> encoder. Default 0.</summary>
+    public double InputDropout { get; set; }
+
     /// <summary>Insert BatchNorm after each convolution (not in the reference design). Default false.</summary>
     public bool BatchNorm { get; set; }
 
@@ -75,6 +78,6 @@ public sealed class ModalityOptions
     public ModalityOptions Clone() => new()
     {
         Name = Name, ColumnName = ColumnName, Encoder = Encoder, Shape = Shape?.ToArray(), HiddenWidths = HiddenWidths.ToArray(),
-        ConvChannels = ConvChannels.ToArray(), OutputWidth = OutputWidth, Dropout = Dropout, BatchNorm = BatchNorm,
+        ConvChannels = ConvChannels.ToArray(), OutputWidth = OutputWidth, Dropout = Dropout, BatchNorm = BatchNorm, InputDropout = InputDropout,
     };
 }

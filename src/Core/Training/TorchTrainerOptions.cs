@@ -113,6 +113,16 @@ public abstract class TorchTrainerOptions
     /// <summary>Cancels training between steps; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>Copies the options shared by every TorchSharp trainer to <paramref name="target"/>.</summary>
+    public void CopyTrainingOptionsTo(TorchTrainerOptions target)
+    {
+        target.LabelColumnName = LabelColumnName; target.Epochs = Epochs; target.BatchSize = BatchSize; target.LearningRate = LearningRate;
+        target.WeightDecay = WeightDecay; target.Schedule = Schedule; target.WarmupFraction = WarmupFraction; target.GradientClipNorm = GradientClipNorm;
+        target.ValidationFraction = ValidationFraction; target.EarlyStoppingPatience = EarlyStoppingPatience; target.Caching = Caching;
+        target.ShuffleBufferRows = ShuffleBufferRows; target.InferenceBatchSize = InferenceBatchSize; target.NumberOfThreads = NumberOfThreads;
+        target.Seed = Seed; target.Progress = Progress; target.CancellationToken = CancellationToken;
+    }
+
     /// <summary>Checks the common options and throws <see cref="ArgumentOutOfRangeException"/> naming the bad one.</summary>
     public virtual void Validate()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using MLNetFusion.Samples.Data;
 using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Trainers.Network;

@@ -31,7 +31,7 @@ public sealed record MultimodalDataset(
     string AudioPathColumn = "AudioPath")
 {
     /// <summary>Column names of the featurized modalities.</summary>
-    public const string Pixels = "Pixels", LogMel = "LogMel", Tabular = "Tabular", Features = "Features";
+    public const string Pixels = "Pixels", LogMel = "LogMel", LogMelStats = "LogMelStats", Tabular = "Tabular", Features = "Features";
 
     /// <summary>MLNetFusion's generated default dataset (see <see cref="SyntheticMultimodalDataset"/>).</summary>
     public static MultimodalDataset Synthetic(string folder) => new(folder, "train.csv", "test.csv",
@@ -46,7 +46,7 @@ public sealed record MultimodalDataset(
     /// <summary>Whether the dataset has tabular columns.</summary>
     public bool HasTabular => NumericColumns.Count + CategoricalColumns.Count > 0;
 
-    /// <summary>The featurized modality columns.</summary>
+    /// <summary>The featurized modality columns the neural families read (CNNs see the whole spectrogram).</summary>
     public IReadOnlyList<string> ModalityColumns => HasTabular ? new[] { Pixels, LogMel, Tabular } : new[] { Pixels, LogMel };
 
     /// <summary>Loads a split (CSV with a header) as an <see cref="IDataView"/>.</summary>
@@ -76,7 +76,8 @@ public sealed record MultimodalDataset(
     /// <summary>
     /// The featurization chain: label to key; image → <c>LoadImages</c> → <c>ResizeImages</c> → <c>ExtractPixels</c>
     /// (gray, scaled to [0, 1]) as <see cref="Pixels"/> <c>[1, H, W]</c>; audio → <c>LoadAudio</c> → <c>MelSpectrogram</c>
-    /// as <see cref="LogMel"/> <c>[bands, frames]</c>; tabular → <c>OneHotEncoding</c> + <c>Concatenate</c> +
+    /// as <see cref="LogMel"/> <c>[bands, frames]</c> and its per-band mean/std over time (<c>SummarizeFrames</c>) as
+    /// <see cref="LogMelStats"/>; tabular → <c>OneHotEncoding</c> + <c>Concatenate</c> +
     /// <c>NormalizeMeanVariance</c> as <see cref="Tabular"/>.
     /// </summary>
     public IEstimator<ITransformer> Featurizer(MLContext ml)
@@ -85,12 +86,14 @@ public sealed record MultimodalDataset(
             .Append(ml.Transforms.LoadImages("Image", Folder, ImagePathColumn))
             .Append(ml.Transforms.ResizeImages("Image", ImageWidth, ImageHeight))
             .Append(ml.Transforms.ExtractPixels(Pixels, "Image", ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
+
             .Append(ml.Transforms.LoadAudio(new AudioLoadingOptions
             {
                 OutputColumnName = "Audio", InputColumnName = AudioPathColumn, AudioFolder = Folder, SampleRate = SampleRate,
                 DurationSeconds = ClipSeconds, Fit = AudioFit,
             }))
-            .Append(ml.Transforms.MelSpectrogram(LogMel, "Audio", FftSize, HopLength, MelBands));
+            .Append(ml.Transforms.MelSpectrogram(LogMel, "Audio", FftSize, HopLength, MelBands))
+            .Append(ml.Transforms.SummarizeFrames(LogMelStats, LogMel));
         if (HasTabular)
         {
             var parts = NumericColumns.ToList();
@@ -119,7 +122,7 @@ public sealed record MultimodalDataset(
         var rawTrain = Load(ml, TrainFile);
         var rawTest = Load(ml, TestFile);
         var featurizer = Featurizer(ml).Fit(rawTrain);
-        var keep = ModalityColumns.Append(LabelColumn).ToArray();
+        var keep = ModalityColumns.Append(LogMelStats).Append(LabelColumn).ToArray();
         IDataView Materialize(IDataView raw) => ml.Data.Cache(ml.Transforms.SelectColumns(keep).Fit(featurizer.Transform(raw)).Transform(featurizer.Transform(raw)));
         return (Materialize(rawTrain), Materialize(rawTest), featurizer);
     }

@@ -9,32 +9,48 @@ namespace MLNetFusion.Samples.Samples;
 /// MNIST digits, CC BY-SA 3.0, LeCun, Cortes and Burges; see the dataset's README): per-modality features, then
 /// <c>Concatenate</c>, then any ML.NET multiclass trainer — here L-BFGS maximum entropy and MLNetFusion's TorchSharp MLP.
 /// </summary>
+/// <remarks>
+/// The corrupted images are weak and noisy as raw pixels (about 60% alone) and, concatenated with the spectrogram, only
+/// add variance. A trainable image featurizer (<c>FeaturizeImage</c>: a small CNN fitted on the label) turns them into
+/// 64 learned features (about 80% alone), and then the concatenation beats each modality.
+/// </remarks>
 public static class EarlyFusionSample
 {
+    /// <summary>Per-modality and fused accuracies, as the sample prints them.</summary>
+    public sealed record Result(string Modalities, double LbfgsAccuracy, double MlpAccuracy);
+
     /// <summary>Runs the sample on <c>../shared/data/avdigits</c> (or <paramref name="folder"/>).</summary>
-    public static void Example(string? folder = null)
+    public static List<Result> Example(string? folder = null, bool print = true)
     {
         folder ??= Path.Combine("..", "shared", "data", "avdigits");
         var ml = new MLContext(seed: 1);
         var ds = MultimodalDataset.AvDigits(folder);
 
         // Images: LoadImages -> ResizeImages -> ExtractPixels; audio: LoadAudio -> MelSpectrogram (see MultimodalDataset.Featurizer).
-        var (train, test, _) = ds.Featurize(ml);
+        var (rawTrain, rawTest, _) = ds.Featurize(ml);
+        // Learned image features, fitted on the training split only.
+        var imageFeaturizer = ml.Transforms.FeaturizeImage("ImageEmbedding", MultimodalDataset.Pixels, epochs: 15).Fit(rawTrain);
+        var train = ml.Data.Cache(imageFeaturizer.Transform(rawTrain));
+        var test = ml.Data.Cache(imageFeaturizer.Transform(rawTest));
 
-        foreach (var (name, columns) in new[] { ("image", new[] { "Pixels" }), ("audio", new[] { "LogMel" }), ("image+audio", new[] { "Pixels", "LogMel" }) })
+        var results = new List<Result>();
+        foreach (var (name, columns) in new[] { ("image", new[] { "ImageEmbedding" }), ("audio", new[] { "LogMel" }), ("image+audio", new[] { "ImageEmbedding", "LogMel" }) })
         {
             var linear = ml.Transforms.Concatenate("Features", columns)
                 .Append(ml.Transforms.NormalizeMeanVariance("Features"))
-                .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(l2Regularization: 1f, l1Regularization: 0f));
+                .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(l1Regularization: 0f, l2Regularization: 1f));
             var mlp = ml.Transforms.Concatenate("Features", columns)
                 .Append(ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { Epochs = 30, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 }));
             var a = ml.MulticlassClassification.Evaluate(linear.Fit(train).Transform(test)).MicroAccuracy;
             var b = ml.MulticlassClassification.Evaluate(mlp.Fit(train).Transform(test)).MicroAccuracy;
-            Console.WriteLine($"{name,-12} L-BFGS maxent {a:P1}   FusionMlp {b:P1}");
+            results.Add(new Result(name, a, b));
+            if (print) Console.WriteLine($"{name,-12} L-BFGS maxent {a:P1}   FusionMlp {b:P1}");
         }
-        // Expected output (this machine, seed 1), see README:
-        // image        L-BFGS maxent ~57%   FusionMlp ~66%
-        // audio        L-BFGS maxent ~85%   FusionMlp ~90%
-        // image+audio  L-BFGS maxent ~93%   FusionMlp ~96%
+        imageFeaturizer.Dispose();
+        return results;
+        // Expected output (2-core Linux, seed 1):
+        // image        L-BFGS maxent 82.5 %   FusionMlp 82.0 %
+        // audio        L-BFGS maxent 98.3 %   FusionMlp 99.0 %
+        // image+audio  L-BFGS maxent 99.0 %   FusionMlp 99.5 %
     }
 }

@@ -73,16 +73,28 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
                 throw SchemaErrors.Mismatch(Layout.Columns[i], $"Vector<Single, {Layout.Sizes[i]}>", inputSchema[Layout.Columns[i]].Type,
                     "feed the model the same featurization it was trained with (same image size, audio duration and mel settings).");
         }
-        var cols = new List<OutputColumn>
-        {
-            new(Outputs.Score, new VectorDataViewType(NumberDataViewType.Single, Labels.Count), Labels.ScoreAnnotations()),
-            new(Outputs.PredictedLabel, new KeyDataViewType(typeof(uint), Labels.Count), Labels.KeyAnnotations()),
-        };
-        if (Outputs.Embedding != null)
-            cols.Add(new(Outputs.Embedding, new VectorDataViewType(NumberDataViewType.Single, _network.EmbeddingWidth)));
-        if (Outputs.ModalitiesUsed != null)
-            cols.Add(new(Outputs.ModalitiesUsed, new VectorDataViewType(BooleanDataViewType.Instance, Layout.Columns.Count)));
+        var cols = new List<OutputColumn>();
+        foreach (var kind in OutputKinds())
+            cols.Add(kind switch
+            {
+                OutputKind.Score => new(Outputs.Score!, new VectorDataViewType(NumberDataViewType.Single, Labels.Count), Labels.ScoreAnnotations()),
+                OutputKind.PredictedLabel => new(Outputs.PredictedLabel!, new KeyDataViewType(typeof(uint), Labels.Count), Labels.KeyAnnotations()),
+                OutputKind.Embedding => new(Outputs.Embedding!, new VectorDataViewType(NumberDataViewType.Single, _network.EmbeddingWidth)),
+                _ => new(Outputs.ModalitiesUsed!, new VectorDataViewType(BooleanDataViewType.Instance, Layout.Columns.Count)),
+            });
         return cols;
+    }
+
+    private enum OutputKind { Score, PredictedLabel, Embedding, ModalitiesUsed }
+
+    private List<OutputKind> OutputKinds()
+    {
+        var kinds = new List<OutputKind>();
+        if (Outputs.Score != null) kinds.Add(OutputKind.Score);
+        if (Outputs.PredictedLabel != null) kinds.Add(OutputKind.PredictedLabel);
+        if (Outputs.Embedding != null) kinds.Add(OutputKind.Embedding);
+        if (Outputs.ModalitiesUsed != null) kinds.Add(OutputKind.ModalitiesUsed);
+        return kinds;
     }
 
     /// <inheritdoc />
@@ -164,21 +176,22 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 
         public override void Compute(int count, bool[] active)
         {
-            bool wantEmb = _parent.Outputs.Embedding != null && active.Length > 2 && active[2];
+            var kinds = _parent.OutputKinds();
+            bool wantEmb = Enumerable.Range(0, kinds.Count).Any(i => kinds[i] == OutputKind.Embedding && active[i]);
             (_probs, _emb) = _parent.Predict(_inputs, _present, count, wantEmb);
         }
 
         public override Delegate GetOutputGetter(int output, Func<int> slot)
         {
-            int idx = output;
-            if (idx == 0)
+            var kind = _parent.OutputKinds()[output];
+            if (kind == OutputKind.Score)
                 return (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
                 {
                     var editor = VBufferEditor.Create(ref dst, _classes);
                     _probs.AsSpan(slot() * _classes, _classes).CopyTo(editor.Values);
                     dst = editor.Commit();
                 });
-            if (idx == 1)
+            if (kind == OutputKind.PredictedLabel)
                 return (ValueGetter<uint>)((ref uint dst) =>
                 {
                     var row = _probs.AsSpan(slot() * _classes, _classes);
@@ -186,8 +199,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
                     for (int k = 1; k < row.Length; k++) if (row[k] > row[best]) best = k;
                     dst = (uint)best + 1;
                 });
-            if (_parent.Outputs.Embedding == null) idx++;
-            if (idx == 2)
+            if (kind == OutputKind.Embedding)
                 return (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
                 {
                     var editor = VBufferEditor.Create(ref dst, _width);
@@ -206,8 +218,8 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 }
 
 /// <summary>Names of a fusion model's output columns.</summary>
-/// <param name="Score">Class probabilities. Default <c>Score</c>.</param>
-/// <param name="PredictedLabel">Predicted key. Default <c>PredictedLabel</c>.</param>
+/// <param name="Score">Class probabilities. Default <c>Score</c>; <c>null</c> for none (featurizers).</param>
+/// <param name="PredictedLabel">Predicted key. Default <c>PredictedLabel</c>; <c>null</c> for none (featurizers).</param>
 /// <param name="Embedding">The fused embedding column, or <c>null</c> for none.</param>
 /// <param name="ModalitiesUsed">A <c>Vector&lt;Boolean&gt;</c> of which modalities each row used, or <c>null</c> for none.</param>
-public sealed record FusionOutputColumns(string Score = "Score", string PredictedLabel = "PredictedLabel", string? Embedding = null, string? ModalitiesUsed = null);
+public sealed record FusionOutputColumns(string? Score = "Score", string? PredictedLabel = "PredictedLabel", string? Embedding = null, string? ModalitiesUsed = null);

@@ -44,11 +44,11 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     /// </summary>
     public double AuxiliaryLossWeight { get; set; } = Defaults.AuxiliaryLossWeight;
 
-    /// <summary>Name of the probability column. Default <c>Score</c>.</summary>
-    public string ScoreColumnName { get; set; } = "Score";
+    /// <summary>Name of the probability column. Default <c>Score</c>; <c>null</c> omits it.</summary>
+    public string? ScoreColumnName { get; set; } = "Score";
 
-    /// <summary>Name of the predicted key column. Default <c>PredictedLabel</c>.</summary>
-    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+    /// <summary>Name of the predicted key column. Default <c>PredictedLabel</c>; <c>null</c> omits it.</summary>
+    public string? PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
     /// <summary>If set, also output the fused embedding under this name.</summary>
     public string? EmbeddingColumnName { get; set; }

@@ -16,6 +16,9 @@ public sealed class FusionMlpOptions : FusionTrainerOptions
     /// <summary>Dropout after each hidden layer. Default 0.1.</summary>
     public double Dropout { get; set; } = 0.1;
 
+    /// <summary>Dropout on the standardised input features. Default 0.</summary>
+    public double InputDropout { get; set; }
+
     /// <summary>Creates options with the MLP defaults (no extra head layers: the MLP's last layer feeds the classes).</summary>
     public FusionMlpOptions() => HeadHiddenWidths = Array.Empty<int>();
 
@@ -24,7 +27,7 @@ public sealed class FusionMlpOptions : FusionTrainerOptions
     {
         Modalities = new List<ModalityOptions>
         {
-            new() { Name = "features", ColumnName = FeatureColumnName, Encoder = EncoderKind.Mlp, HiddenWidths = HiddenWidths, Dropout = Dropout },
+            new() { Name = "features", ColumnName = FeatureColumnName, Encoder = EncoderKind.Mlp, HiddenWidths = HiddenWidths, Dropout = Dropout, InputDropout = InputDropout },
         };
         if (HiddenWidths.Length == 0 || HiddenWidths.Any(w => w <= 0))
             throw new ArgumentOutOfRangeException(nameof(HiddenWidths), "HiddenWidths needs at least one positive width.");

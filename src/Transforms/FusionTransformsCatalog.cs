@@ -1,0 +1,110 @@
+using Microsoft.ML;
+using MLNetFusion.Runtime;
+using MLNetFusion.Models;
+using MLNetFusion.Transforms.Audio;
+using MLNetFusion.Transforms.Featurizers;
+
+// Catalog extensions live in Microsoft.ML, as ML.NET's own packages do, so `using Microsoft.ML;` finds them.
+namespace Microsoft.ML;
+
+/// <summary>
+/// MLNetFusion featurization on <c>mlContext.Transforms</c> (audio loading, spectrograms, trainable modality featurizers): <see cref="LoadAudio(TransformsCatalog, string, string?, string?, int, double)"/>
+/// and <see cref="MelSpectrogram(TransformsCatalog, string, string, int, int?, int)"/>.
+/// Sample: <c>src/Samples/Samples/AudioFeaturizationSample.cs</c>.
+/// </summary>
+public static class FusionTransformsCatalog
+{
+    /// <summary>
+    /// Loads WAV files named by <paramref name="inputColumnName"/> (relative to <paramref name="audioFolder"/>) into
+    /// <c>Vector&lt;Single&gt;</c> of <c>sampleRate × durationSeconds</c> mono samples; resamples and crops/pads
+    /// (keeping the start) as needed. Unreadable files throw; see <see cref="AudioLoadingOptions.OnError"/> to skip them.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">Output column.</param>
+    /// <param name="audioFolder">Folder for relative paths, or <c>null</c>.</param>
+    /// <param name="inputColumnName">Path column; default <paramref name="outputColumnName"/>.</param>
+    /// <param name="sampleRate">Target sample rate. Default 16000.</param>
+    /// <param name="durationSeconds">Output duration. Default 1 s.</param>
+    public static AudioLoadingEstimator LoadAudio(this TransformsCatalog catalog, string outputColumnName, string? audioFolder = null,
+        string? inputColumnName = null, int sampleRate = AudioLoadingOptions.Defaults.SampleRate, double durationSeconds = AudioLoadingOptions.Defaults.DurationSeconds)
+        => new(FusionEnvironment.FromCatalog(catalog), new AudioLoadingOptions
+        {
+            OutputColumnName = outputColumnName, AudioFolder = audioFolder, InputColumnName = inputColumnName, SampleRate = sampleRate,
+            DurationSeconds = durationSeconds,
+        });
+
+    /// <summary>Loads audio with all options.</summary>
+    public static AudioLoadingEstimator LoadAudio(this TransformsCatalog catalog, AudioLoadingOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
+
+    /// <summary>
+    /// Log-mel spectrogram of fixed-length samples (batched <c>torch.stft</c>; matches torchaudio's MelSpectrogram with
+    /// HTK mel scale, Hann window, power 2, centred reflect padding). Output <c>Vector&lt;Single, bands, frames&gt;</c>.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">Output column.</param>
+    /// <param name="inputColumnName">Samples column (from <c>LoadAudio</c>).</param>
+    /// <param name="fftSize">n_fft. Default 400.</param>
+    /// <param name="hopLength">Hop; default fftSize / 2.</param>
+    /// <param name="bands">Mel bands. Default 64.</param>
+    public static MelSpectrogramEstimator MelSpectrogram(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
+        int fftSize = MelSpectrogramOptions.Defaults.FftSize, int? hopLength = null, int bands = MelSpectrogramOptions.Defaults.Bands)
+        => new(new MelSpectrogramOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, FftSize = fftSize, HopLength = hopLength, Bands = bands });
+
+    /// <summary>
+    /// Per-band mean and standard deviation over the frames of a <c>[bands, frames]</c> spectrogram:
+    /// <c>Vector&lt;Single, 2, bands&gt;</c>. Compact, shift-invariant audio features for early fusion with linear or tree trainers.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">Output column.</param>
+    /// <param name="inputColumnName">Spectrogram column (from <c>MelSpectrogram</c>).</param>
+    public static FrameStatisticsEstimator SummarizeFrames(this TransformsCatalog catalog, string outputColumnName, string inputColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new(outputColumnName, inputColumnName);
+    }
+
+    /// <summary>Log-mel spectrogram with all options.</summary>
+    public static MelSpectrogramEstimator MelSpectrogram(this TransformsCatalog catalog, MelSpectrogramOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new(options);
+    }
+
+    /// <summary>
+    /// A trainable image featurizer: fits a CNN (two conv+ReLU+maxpool blocks and a projection) on the label and outputs
+    /// its <paramref name="width"/>-wide embedding. Input: <c>Vector&lt;Single&gt;</c> pixels (shape from <c>ExtractPixels</c>).
+    /// </summary>
+    public static ModalityFeaturizerEstimator FeaturizeImage(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
+        string labelColumnName = "Label", int width = ModalityOptions.Defaults.OutputWidth, int epochs = 15)
+        => FeaturizeModality(catalog, new ModalityFeaturizerOptions
+        {
+            OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
+            Modality = new ModalityOptions { Name = "image", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, OutputWidth = width },
+        });
+
+    /// <summary>
+    /// A trainable audio featurizer: fits a CNN over a <c>[bands, frames]</c> log-mel spectrogram on the label and outputs
+    /// its <paramref name="width"/>-wide embedding.
+    /// </summary>
+    public static ModalityFeaturizerEstimator FeaturizeAudio(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
+        string labelColumnName = "Label", int width = ModalityOptions.Defaults.OutputWidth, int epochs = 15)
+        => FeaturizeModality(catalog, new ModalityFeaturizerOptions
+        {
+            OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
+            Modality = new ModalityOptions { Name = "audio", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, OutputWidth = width },
+        });
+
+    /// <summary>A trainable tabular featurizer: fits an MLP on the label and outputs its last hidden layer.</summary>
+    public static ModalityFeaturizerEstimator FeaturizeTabular(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
+        string labelColumnName = "Label", int[]? hiddenWidths = null, int epochs = 15)
+        => FeaturizeModality(catalog, new ModalityFeaturizerOptions
+        {
+            OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
+            Modality = ModalityOptions.Tabular(inputColumnName, "tabular", hiddenWidths ?? ModalityOptions.Defaults.HiddenWidths),
+        });
+
+    /// <summary>A trainable featurizer for any modality, with all options.</summary>
+    public static ModalityFeaturizerEstimator FeaturizeModality(this TransformsCatalog catalog, ModalityFeaturizerOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
+}
