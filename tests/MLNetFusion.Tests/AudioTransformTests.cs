@@ -84,7 +84,7 @@ public class LoadAudioTests
         Assert.Equal(1, model.SkippedRows);
         Assert.Contains(warnings, w => w.Contains("Row 0") && w.Contains("broken.wav") && w.Contains("not a RIFF/WAVE file"));
         // Users drop skipped rows with ML.NET's own filter.
-        Assert.Equal(1, ml.Data.FilterRowsByMissingValues(model.Transform(data), "Audio").GetColumn<string>("Path").Count());
+        Assert.Single(ml.Data.FilterRowsByMissingValues(model.Transform(data), "Audio").GetColumn<string>("Path"));
     }
 
     [Fact]

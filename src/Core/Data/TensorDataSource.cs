@@ -94,16 +94,16 @@ public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
     public static InMemoryTensorSource Load(IDataView data, ColumnLayout layout, Action<string>? warn = null)
     {
         int m = layout.Columns.Count;
-        var feats = new List<float>[m];
-        var pres = new List<float>[m];
-        for (int i = 0; i < m; i++) { feats[i] = new List<float>(); pres[i] = new List<float>(); }
-        var labels = new List<long>();
-        var positions = new List<long>();
+        int capacity = (int)Math.Clamp(data.GetRowCount() ?? 1024, 16, int.MaxValue / 8);
+        var feats = new float[m][];
+        var pres = new float[m][];
+        for (int i = 0; i < m; i++) { feats[i] = new float[(long)capacity * layout.Sizes[i]]; pres[i] = new float[capacity]; }
+        var labels = new long[capacity];
+        var positions = new long[capacity];
         var cols = layout.Columns.Select(c => data.Schema[c]).ToList();
         if (layout.LabelColumn != null) cols.Add(data.Schema[layout.LabelColumn]);
         long skipped = 0;
-        var scratch = layout.Sizes.Select(s => new float[s]).ToArray();
-        var present = new bool[m];
+        int n = 0;
         using (var cursor = data.GetRowCursor(cols))
         {
             var reader = new RowReader(cursor, layout.Columns, layout.Sizes, layout.LabelColumn);
@@ -115,14 +115,21 @@ public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
                     label = reader.ReadLabel();
                     if (label < 0) { skipped++; continue; }
                 }
-                for (int i = 0; i < m; i++) present[i] = reader.Read(i, scratch[i]);
-                for (int i = 0; i < m; i++) { feats[i].AddRange(scratch[i]); pres[i].Add(present[i] ? 1f : 0f); }
-                labels.Add(label);
-                positions.Add(cursor.Position);
+                if (n == capacity)
+                {
+                    capacity = checked(capacity * 2);
+                    for (int i = 0; i < m; i++) { Array.Resize(ref feats[i], capacity * layout.Sizes[i]); Array.Resize(ref pres[i], capacity); }
+                    Array.Resize(ref labels, capacity);
+                    Array.Resize(ref positions, capacity);
+                }
+                for (int i = 0; i < m; i++)
+                    pres[i][n] = reader.Read(i, feats[i].AsSpan(n * layout.Sizes[i], layout.Sizes[i])) ? 1f : 0f;
+                labels[n] = label;
+                positions[n] = cursor.Position;
+                n++;
             }
         }
         if (skipped > 0) warn?.Invoke($"Skipped {skipped} row(s) whose label '{layout.LabelColumn}' is missing (key value 0).");
-        int n = labels.Count;
         if (n == 0)
             throw new InvalidOperationException("The training data has no rows with a label." + Environment.NewLine +
                 "Hint: check that the data view is not empty and that the label column maps to known key values.");
@@ -130,10 +137,27 @@ public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
         var pt = new Tensor[m];
         for (int i = 0; i < m; i++)
         {
-            ft[i] = tensor(feats[i].ToArray(), new long[] { n, layout.Sizes[i] });
-            pt[i] = tensor(pres[i].ToArray(), new long[] { n });
+            int size = layout.Sizes[i];
+            ft[i] = tensor(n == capacity ? feats[i] : feats[i].AsSpan(0, n * size).ToArray(), new long[] { n, size });
+            pt[i] = tensor(n == capacity ? pres[i] : pres[i].AsSpan(0, n).ToArray(), new long[] { n });
         }
-        return new InMemoryTensorSource(ft, pt, tensor(labels.ToArray()), positions.ToArray());
+        return new InMemoryTensorSource(ft, pt, tensor(labels.AsSpan(0, n).ToArray()), positions.AsSpan(0, n).ToArray());
+    }
+
+    /// <summary>Per-modality statistics over present rows, computed on the cached tensors in one pass.</summary>
+    public (double[] sum, double[] sumSq, double count)[] Moments()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var result = new (double[], double[], double)[_features.Length];
+        for (int i = 0; i < _features.Length; i++)
+        {
+            var x = _features[i].to_type(ScalarType.Float64);
+            var p = _present[i].to_type(ScalarType.Float64).unsqueeze(1);
+            var xp = x * p;
+            result[i] = (xp.sum(0L).data<double>().ToArray(), (xp * x).sum(0L).data<double>().ToArray(), p.sum().item<double>());
+        }
+        return result;
     }
 
     /// <summary>Splits rows by their original position.</summary>

@@ -18,6 +18,12 @@ public sealed record FeatureStatistics(float[] Mean, float[] Std, float ScalarMe
         var sum = sizes.Select(s => new double[s]).ToArray();
         var sumSq = sizes.Select(s => new double[s]).ToArray();
         var count = new double[m];
+        if (source is InMemoryTensorSource cached)
+        {
+            var moments = cached.Moments();
+            for (int i = 0; i < m; i++) { sum[i] = moments[i].sum; sumSq[i] = moments[i].sumSq; count[i] = moments[i].count; }
+        }
+        else
         using (no_grad())
         {
             foreach (var batch in source.Batches(1024, null))

@@ -42,7 +42,39 @@ public static class TorchRuntime
             }
             int threads = DefaultThreads();
             torch.set_num_threads(threads);
+            DisableUnavailableNnpack();
             _initialised = true;
+        }
+    }
+
+    private delegate IntPtr GlobalContextFn();
+    private delegate void SetFlagFn(IntPtr context, [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.U1)] bool enabled);
+    [return: System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.U1)]
+    private delegate bool AvailableFn();
+
+    /// <summary>
+    /// On CPUs NNPACK does not support, libtorch tries to initialise it on every eligible convolution and prints
+    /// "Could not initialize NNPACK! Reason: Unsupported hardware." each time (thousands of lines for a prediction loop).
+    /// TorchSharp does not expose <c>torch.backends.nnpack.set_flags</c>, so on Linux x64 this calls libtorch's
+    /// <c>at::globalContext().setUserEnabledNNPACK(false)</c> directly, and only when <c>at::native::_nnpack_available()</c> is false
+    /// (so it never costs speed; that check itself prints the warning once). Any failure leaves libtorch as it was.
+    /// </summary>
+    private static void DisableUnavailableNnpack()
+    {
+        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64) return;
+        try
+        {
+            if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libtorch_cpu.so", typeof(torch).Assembly, null, out var lib)) return;
+            if (!System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "_ZN2at13globalContextEv", out var ctxFn)) return;
+            if (!System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "_ZN2at7Context20setUserEnabledNNPACKEb", out var setFn)) return;
+            if (!System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "_ZN2at6native17_nnpack_availableEv", out var availFn)) return;
+            if (System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<AvailableFn>(availFn)()) return;
+            var context = System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<GlobalContextFn>(ctxFn)();
+            System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<SetFlagFn>(setFn)(context, false);
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException or InvalidOperationException or BadImageFormatException)
+        {
+            // Best effort: without it libtorch only prints warnings.
         }
     }
 

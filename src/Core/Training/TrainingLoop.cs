@@ -50,7 +50,9 @@ public static class TrainingLoop
             {
                 options.CancellationToken.ThrowIfCancellationRequested();
                 module.train();
-                double lossSum = 0; long seen = 0, correct = 0, epochSteps = 0;
+                long seen = 0, epochSteps = 0;
+                using var lossSumT = zeros(1, ScalarType.Float64);
+                using var correctT = zeros(1, ScalarType.Int64);
                 foreach (var batch in train.Batches(options.BatchSize, rand))
                 {
                     using var scope = NewDisposeScope();
@@ -66,8 +68,11 @@ public static class TrainingLoop
                     loss.backward();
                     if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm);
                     optimizer.step();
-                    lossSum += loss.item<float>() * batch.Count;
-                    correct += logits.argmax(1).eq(batch.Labels!).sum().item<long>();
+                    using (no_grad())
+                    {
+                        lossSumT.add_(loss.detach().to_type(ScalarType.Float64) * batch.Count);
+                        correctT.add_(logits.argmax(1).eq(batch.Labels!).sum());
+                    }
                     seen += batch.Count;
                     step++; epochSteps++;
                 }
@@ -87,6 +92,8 @@ public static class TrainingLoop
                 }
                 else bestEpoch = epoch;
 
+                double lossSum = lossSumT.item<double>();
+                long correct = correctT.item<long>();
                 var report = new EpochReport(epoch, options.Epochs, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen),
                     valLoss, valAcc, lr, sw.Elapsed, seen);
                 history.Add(report);

@@ -62,10 +62,21 @@ public static class Benchmarks
         var model = pipeline.Fit(data);
         Consume(model.Transform(ml.Data.LoadFromEnumerable(rows.Take(500))), "LogMel");   // warm-up (file cache, torch)
         var sw = Stopwatch.StartNew();
-        long n = Consume(model.Transform(data), "LogMel");
-        sw.Stop();
+        long loadOnly = Consume(model.Transform(data), "Audio");
+        double loadSeconds = sw.Elapsed.TotalSeconds;
+        long n = 0;
+        var runs = new List<double>();
+        for (int rep = 0; rep < Repetitions; rep++)
+        {
+            sw.Restart();
+            n = Consume(model.Transform(data), "LogMel");
+            runs.Add(sw.Elapsed.TotalSeconds);
+        }
+        double median = Median(runs);
         Emit(new { benchmark = "audio_featurization", pipeline = "LoadAudio(8 kHz, 1 s) + MelSpectrogram(n_fft 256, hop 128, 40 bands)", source = avdigits != null ? "avdigits" : "generated", clips = n,
-            seconds = Math.Round(sw.Elapsed.TotalSeconds, 3), clips_per_second = Math.Round(n / sw.Elapsed.TotalSeconds), target = 5000 });
+            seconds = Math.Round(median, 3), clips_per_second = Math.Round(n / median), target = 5000, repetitions = Repetitions,
+            best_clips_per_second = Math.Round(n / runs.Min()),
+            load_audio_only_clips_per_second = Math.Round(loadOnly / loadSeconds) });
     }
 
     private static long Consume(IDataView data, string column)
@@ -119,7 +130,7 @@ public static class Benchmarks
         var trainer = ml.MulticlassClassification.Trainers.MergeFusion(options);
         trainer.Fit(data).Dispose(); // warm-up
         var sw = Stopwatch.StartNew();
-        using var model = trainer.Fit(data);
+        var model = trainer.Fit(data);
         double fitSeconds = sw.Elapsed.TotalSeconds;
 
         // Pure TorchSharp: the same network and loop on pre-built tensors.
@@ -163,17 +174,31 @@ public static class Benchmarks
         }
         PureFit(); // warm-up
         double pureSeconds = PureFit();
+        // This machine is a shared VM whose speed drifts by tens of percent between runs: alternate the two paths
+        // and compare medians, so both see the same conditions.
+        var mlnetRuns = new List<double> { fitSeconds };
+        var pureRuns = new List<double> { pureSeconds };
+        for (int rep = 1; fit && rep < Repetitions; rep++)
+        {
+            sw.Restart();
+            trainer.Fit(data).Dispose();
+            mlnetRuns.Add(sw.Elapsed.TotalSeconds);
+            pureRuns.Add(PureFit());
+        }
+        fitSeconds = Median(mlnetRuns);
+        pureSeconds = Median(pureRuns);
         if (fit)
             Emit(new { benchmark = "fit_throughput", family = "merge(attention), image CNN + audio CNN", rows, epochs, batch,
                 mlnet_samples_per_second = Math.Round(rows * epochs / fitSeconds), pure_torchsharp_samples_per_second = Math.Round(rows * epochs / pureSeconds),
-                ratio = Math.Round(pureSeconds / fitSeconds, 3), target = 0.9 });
+                ratio = Math.Round(pureSeconds / fitSeconds, 3), target = 0.9, repetitions = mlnetRuns.Count,
+                mlnet_seconds = mlnetRuns.Select(x => Math.Round(x, 2)), pure_seconds = pureRuns.Select(x => Math.Round(x, 2)) });
 
         if (transform)
         {
             Consume(model.Transform(data), "Score");
-            sw.Restart();
-            long n = Consume(model.Transform(data), "Score");
-            double mlnet = sw.Elapsed.TotalSeconds;
+            long n = 0;
+            var mlnetT = new List<double>();
+            var pureT = new List<double>();
             var net = model.Network;
             double PureInfer()
             {
@@ -189,9 +214,16 @@ public static class Benchmarks
                 return t.Elapsed.TotalSeconds;
             }
             PureInfer();
-            double pure = PureInfer();
+            for (int rep = 0; rep < Repetitions; rep++)
+            {
+                sw.Restart();
+                n = Consume(model.Transform(data), "Score");
+                mlnetT.Add(sw.Elapsed.TotalSeconds);
+                pureT.Add(PureInfer());
+            }
+            double mlnet = Median(mlnetT), pure = Median(pureT);
             Emit(new { benchmark = "transform_throughput", rows = n, batch = 256, mlnet_rows_per_second = Math.Round(n / mlnet), pure_torchsharp_rows_per_second = Math.Round(rows / pure),
-                ratio = Math.Round(pure / mlnet, 3), target = 0.8 });
+                ratio = Math.Round(pure / mlnet, 3), target = 0.8, repetitions = Repetitions });
         }
 
         if (latency)
@@ -211,6 +243,16 @@ public static class Benchmarks
                 p99_ms = Math.Round(times[(int)(times.Length * 0.99)], 3), target_p50_ms = 1.0 });
         }
         x1.Dispose(); x2.Dispose(); y.Dispose(); p1.Dispose(); p2.Dispose();
+        model.Dispose();
+    }
+
+    /// <summary>Alternating repetitions per comparison.</summary>
+    private const int Repetitions = 3;
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.OrderBy(x => x).ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 
     private sealed class ScoreRow { public float[] Score { get; set; } = Array.Empty<float>(); }

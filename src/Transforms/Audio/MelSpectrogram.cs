@@ -76,14 +76,14 @@ public sealed class MelSpectrogramOptions
     /// <summary>Offset added before the logarithm. Default 1e-6.</summary>
     public double LogOffset { get; set; } = Defaults.LogOffset;
 
-    /// <summary>Rows processed per <c>torch.stft</c> call. Default 256.</summary>
+    /// <summary>Rows processed together. Default 256.</summary>
     public int BatchSize { get; set; } = 256;
 
     internal MelSpectrogramOptions Clone() => (MelSpectrogramOptions)MemberwiseClone();
 }
 
 /// <summary>
-/// Computes (log-)mel spectrograms of fixed-length audio vectors, batched with <c>torch.stft</c>. Matches
+/// Computes (log-)mel spectrograms of fixed-length audio vectors, batched (one matrix product per batch of rows). Matches
 /// <c>torchaudio.transforms.MelSpectrogram</c> (HTK mel scale, no filter normalisation). Reach it with
 /// <c>mlContext.Transforms.MelSpectrogram(...)</c>.
 /// </summary>
@@ -142,6 +142,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
 {
     private readonly Tensor _window;
     private readonly Tensor _filterBank;     // [freqs, bands]
+    private readonly Tensor _paddedWindow;   // the window centred in n_fft, as torch.stft pads it
     private bool _disposed;
 
     internal MelSpectrogramTransformer(MelSpectrogramOptions options, int inputLength, int sampleRate) : base(options.BatchSize)
@@ -166,6 +167,10 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
                 _ => ones(win),
             }).MoveToOuterDisposeScope();
             _filterBank = tensor(fb.Select(v => (float)v).ToArray(), new long[] { FftSize / 2 + 1, Bands }).MoveToOuterDisposeScope();
+            var pw = new float[FftSize];
+            var wv = _window.data<float>().ToArray();
+            for (int i = 0; i < wv.Length; i++) pw[(FftSize - wv.Length) / 2 + i] = wv[i];
+            _paddedWindow = tensor(pw).MoveToOuterDisposeScope();
         }
     }
 
@@ -229,15 +234,24 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
     }
 
     /// <summary>Computes spectrograms for <paramref name="count"/> rows of <see cref="InputLength"/> samples; writes <c>count × Bands × Frames</c> values.</summary>
+    /// <remarks>
+    /// The STFT is computed as <c>torch.stft</c> defines it — reflect padding when centred, frames of n_fft every hop,
+    /// the window centred in n_fft — but as one batched <c>torch.fft.rfft</c> over every frame of the batch, which
+    /// measured faster here than <c>torch.stft</c> for short FFTs.
+    /// </remarks>
     public void Compute(float[] samples, int count, float[] output)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var x = tensor(samples.Length == count * InputLength ? samples : samples.AsSpan(0, count * InputLength).ToArray(), new long[] { count, InputLength });
-        var spec = stft(x, FftSize, Hop, WindowLength, _window, Options.Center, PaddingModes.Reflect, false, true, true);
-        var power = Options.Power == 2.0 ? spec.abs().square() : spec.abs().pow(Options.Power);      // [B, F, T]
-        var mel = power.transpose(1, 2).matmul(_filterBank).transpose(1, 2);                        // [B, M, T]
+        if (Options.Center)
+            x = nn.functional.pad(x.unsqueeze(1), new long[] { FftSize / 2, FftSize / 2 }, PaddingModes.Reflect).squeeze(1);
+        var frames = x.unfold(1, FftSize, Hop);                                                      // [B, T, n_fft]
+        var spec = torch.fft.rfft(frames * _paddedWindow, dim: -1);                                  // [B, T, F] complex
+        var power = torch.view_as_real(spec).square().sum(-1);                                       // |X|^2
+        if (Options.Power != 2.0) power = power.pow(Options.Power / 2.0);
+        var mel = power.matmul(_filterBank).transpose(1, 2);                                         // [B, M, T]
         if (Options.ApplyLog) mel = (mel + Options.LogOffset).log();
         var values = mel.contiguous().data<float>();
         values.CopyTo(output, 0);
@@ -263,6 +277,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
         _disposed = true;
         _window.Dispose();
         _filterBank.Dispose();
+        _paddedWindow.Dispose();
     }
 
     private sealed class Mapper : BatchMapper
