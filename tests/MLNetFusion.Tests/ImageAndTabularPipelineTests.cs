@@ -23,11 +23,12 @@ public class ImageAndTabularPipelineTests
         // 4 numeric columns + one-hot of a 2-valued category.
         Assert.Equal(6, ((VectorDataViewType)train.Schema[MultimodalDataset.Tabular].Type).Size);
         var pixels = Columns.Vectors(train, MultimodalDataset.Pixels);
-        Assert.Equal(600, pixels.Count);
+        Assert.Equal(1200, pixels.Count);
         Assert.All(pixels.Take(20), p => Assert.InRange(p.Max(), 0.3f, 1f));
         var tab = Columns.Vectors(train, MultimodalDataset.Tabular);
-        Assert.InRange(tab.Average(r => r[0]), -0.1, 0.1);   // NormalizeMeanVariance
-        Assert.Equal(300, Columns.Keys(test, "Label").Count);
+        // NormalizeMeanVariance brought Income (about 50,000) and Age (about 40) to unit scale.
+        Assert.All(tab, r => Assert.All(r.Take(4), v => Assert.InRange(v, -10f, 10f)));
+        Assert.Equal(400, Columns.Keys(test, "Label").Count);
     }
 
     [Fact]
@@ -38,7 +39,7 @@ public class ImageAndTabularPipelineTests
         var (train, test, _) = ds.Featurize(ml);
         double Acc(IEnumerable<MLNetFusion.Models.ModalityOptions> mods)
         {
-            using var model = ml.MulticlassClassification.Trainers.NetworkFusion(mods, epochs: 12).Fit(train);
+            using var model = ml.MulticlassClassification.Trainers.NetworkFusion(mods, epochs: 15).Fit(train);
             return ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
         }
         double fused = Acc(ds.Modalities());
@@ -47,7 +48,7 @@ public class ImageAndTabularPipelineTests
             double single = Acc(new[] { m });
             // Each modality carries one of three binary factors of the 8 classes: at most 25% alone.
             Assert.True(single < 0.3, $"{m.Name} alone: {single:P1}");
-            Assert.True(fused > single + 0.25, $"fused {fused:P1} vs {m.Name} {single:P1}");
+            Assert.True(fused > single + 0.3, $"fused {fused:P1} vs {m.Name} {single:P1}");
         }
     }
 
