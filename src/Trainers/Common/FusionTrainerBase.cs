@@ -41,6 +41,9 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
     /// <summary>The fusion family name.</summary>
     public string Family { get; }
 
+    /// <summary>Lets a family adjust a modality's encoder settings before the encoder is built (default: unchanged).</summary>
+    protected virtual ModalityOptions PrepareModality(ModalityOptions modality) => modality;
+
     /// <summary>Builds the family's network from the encoders.</summary>
     protected abstract FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount);
 
@@ -98,7 +101,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                 TrainingSummary summary;
                 using (new TorchSeedScope(seed))
                 {
-                    var encoders = o.Modalities.Select((m, i) => EncoderFactory.Create(m, shapes[i], stats[i])).ToList();
+                    var encoders = o.Modalities.Select((m, i) => EncoderFactory.Create(PrepareModality(m.Clone()), shapes[i], stats[i])).ToList();
                     network = CreateNetwork(encoders, classes);
                     try
                     {

