@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MLNetFusion.Models;
 using MLNetFusion.Runtime;
 using MLNetFusion.Trainers.CrossModal;
+using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Mlp;
 using MLNetFusion.Trainers.Network;
@@ -95,4 +96,25 @@ public static class FusionTrainersCatalog
     /// <summary>Cross-modal fusion with all options.</summary>
     public static CrossModalFusionTrainer CrossModalFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, CrossModalFusionOptions options)
         => new(FusionEnvironment.FromCatalog(catalog), options);
+
+    /// <summary>
+    /// Late fusion: one multiclass trainer per modality; their class probabilities are combined by <paramref name="combiner"/>.
+    /// Stacking uses L-BFGS maximum entropy (L2 = 1) on out-of-fold member probabilities as its meta-learner.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="members">One member per modality: a name, its feature column and its trainer.</param>
+    /// <param name="combiner">How probabilities are combined; default average.</param>
+    /// <param name="labelColumnName">Key-typed label column.</param>
+    public static LateFusionTrainer LateFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        IEnumerable<LateFusionMember> members, LateFusionCombiner combiner = LateFusionCombiner.Average, string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName)
+        => catalog.LateFusion(new LateFusionOptions { Members = members.ToList(), Combiner = combiner, LabelColumnName = labelColumnName });
+
+    /// <summary>Late fusion with all options; a stacking meta-learner left unset defaults to L-BFGS maximum entropy (L2 = 1).</summary>
+    public static LateFusionTrainer LateFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, LateFusionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Combiner == LateFusionCombiner.Stacking && options.MetaLearner is null)
+            options.MetaLearner = catalog.LbfgsMaximumEntropy(options.LabelColumnName, options.MetaFeatureColumnName, l1Regularization: 0f, l2Regularization: 1f);
+        return new(FusionEnvironment.FromCatalog(catalog), options);
+    }
 }

@@ -1,0 +1,122 @@
+namespace MLNetFusion.Trainers.LateFusion;
+
+/// <summary>How <see cref="LateFusionTrainer"/> combines its members' class probabilities.</summary>
+/// <remarks>
+/// Which to use: <see cref="Average"/> is the robust default when members are similarly good; <see cref="WeightedAverage"/>
+/// when one member is clearly better (weights are fitted on out-of-fold predictions); <see cref="ProductOfExperts"/>
+/// when members are calibrated and each rules classes out (it rewards agreement, but one confident wrong member hurts);
+/// <see cref="MajorityVote"/> for three or more members of uncalibrated quality; <see cref="Stacking"/> when there are
+/// enough rows to learn how members interact (a meta-learner on out-of-fold probabilities).
+/// </remarks>
+public enum LateFusionCombiner
+{
+    /// <summary>Mean of the present members' probabilities.</summary>
+    Average,
+    /// <summary>Weighted mean; weights minimise the log-loss of out-of-fold (or validation) predictions.</summary>
+    WeightedAverage,
+    /// <summary>Normalised geometric mean of the present members' probabilities.</summary>
+    ProductOfExperts,
+    /// <summary>Each present member votes for its top class; ties go to the tied class with the highest mean probability, then to the lowest class index.</summary>
+    MajorityVote,
+    /// <summary>A meta-learner trained on out-of-fold member probabilities from k-fold cross-fitting (never on in-sample predictions).</summary>
+    Stacking,
+}
+
+/// <summary>The combiners' arithmetic, on probability vectors. Pure functions, so their exact values are testable.</summary>
+public static class LateFusionMath
+{
+    /// <summary>Probabilities below this are clamped in products and log-losses.</summary>
+    public const float Epsilon = 1e-7f;
+
+    /// <summary>
+    /// Member scores as probabilities. The rule: a score vector that is finite, within [0, 1] and sums to 1 (±1e-3) is
+    /// already a probability distribution (ML.NET's maximum-entropy, LightGBM and MLNetFusion trainers output those);
+    /// anything else (raw margins, e.g. from one-versus-all linear models) goes through a softmax.
+    /// </summary>
+    public static void ToProbabilities(ReadOnlySpan<float> score, Span<float> probabilities)
+    {
+        double sum = 0;
+        bool inRange = true;
+        foreach (var v in score) { if (!float.IsFinite(v) || v < 0 || v > 1) inRange = false; sum += v; }
+        if (inRange && Math.Abs(sum - 1) <= 1e-3)
+        {
+            for (int i = 0; i < score.Length; i++) probabilities[i] = (float)(score[i] / sum);
+            return;
+        }
+        float max = float.NegativeInfinity;
+        foreach (var v in score) if (float.IsFinite(v) && v > max) max = v;
+        double z = 0;
+        for (int i = 0; i < score.Length; i++) { double e = float.IsFinite(score[i]) ? Math.Exp(score[i] - max) : 0; probabilities[i] = (float)e; z += e; }
+        for (int i = 0; i < score.Length; i++) probabilities[i] = (float)(probabilities[i] / z);
+    }
+
+    /// <summary>Combines member probabilities <paramref name="p"/>[member][class] of the present members into <paramref name="result"/>.</summary>
+    /// <param name="combiner">Any combiner but <see cref="LateFusionCombiner.Stacking"/>.</param>
+    /// <param name="p">Per member, class probabilities.</param>
+    /// <param name="present">Which members take part for this row.</param>
+    /// <param name="weights">Member weights (used by <see cref="LateFusionCombiner.WeightedAverage"/>); renormalised over present members.</param>
+    /// <param name="result">Combined probabilities.</param>
+    public static void Combine(LateFusionCombiner combiner, IReadOnlyList<float[]> p, IReadOnlyList<bool> present, IReadOnlyList<double>? weights, Span<float> result)
+    {
+        int k = result.Length;
+        int n = 0;
+        for (int m = 0; m < p.Count; m++) if (present[m]) n++;
+        if (n == 0) throw new InvalidOperationException("No member is present for this row.");
+        result.Clear();
+        switch (combiner)
+        {
+            case LateFusionCombiner.Average:
+            case LateFusionCombiner.WeightedAverage:
+            {
+                double wsum = 0;
+                var acc = new double[k];
+                for (int m = 0; m < p.Count; m++)
+                {
+                    if (!present[m]) continue;
+                    double w = combiner == LateFusionCombiner.Average ? 1 : weights![m];
+                    wsum += w;
+                    for (int c = 0; c < k; c++) acc[c] += w * p[m][c];
+                }
+                if (wsum <= 0) { wsum = 0; for (int m = 0; m < p.Count; m++) if (present[m]) { wsum++; for (int c = 0; c < k; c++) acc[c] += p[m][c]; } }
+                for (int c = 0; c < k; c++) result[c] = (float)(acc[c] / wsum);
+                break;
+            }
+            case LateFusionCombiner.ProductOfExperts:
+            {
+                var log = new double[k];
+                for (int m = 0; m < p.Count; m++)
+                    if (present[m])
+                        for (int c = 0; c < k; c++) log[c] += Math.Log(Math.Max(p[m][c], Epsilon)) / n;
+                double max = log.Max(), z = 0;
+                for (int c = 0; c < k; c++) { log[c] = Math.Exp(log[c] - max); z += log[c]; }
+                for (int c = 0; c < k; c++) result[c] = (float)(log[c] / z);
+                break;
+            }
+            case LateFusionCombiner.MajorityVote:
+            {
+                var votes = new double[k];
+                var mean = new double[k];
+                for (int m = 0; m < p.Count; m++)
+                {
+                    if (!present[m]) continue;
+                    int best = 0;
+                    for (int c = 1; c < k; c++) if (p[m][c] > p[m][best]) best = c;
+                    votes[best]++;
+                    for (int c = 0; c < k; c++) mean[c] += p[m][c] / n;
+                }
+                // Vote shares; the winner among tied classes (highest mean probability, then lowest index) gets a
+                // tiny bonus so that argmax(Score) is the documented tie-break.
+                double top = votes.Max();
+                int winner = -1;
+                for (int c = 0; c < k; c++)
+                    if (votes[c] == top && (winner < 0 || mean[c] > mean[winner])) winner = c;
+                votes[winner] += 1e-3;
+                double total = votes.Sum();
+                for (int c = 0; c < k; c++) result[c] = (float)(votes[c] / total);
+                break;
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(combiner), combiner, "Stacking combines through its meta-learner.");
+        }
+    }
+}

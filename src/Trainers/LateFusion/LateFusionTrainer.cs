@@ -1,0 +1,279 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetFusion.Data;
+using MLNetFusion.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Trainers.LateFusion;
+
+/// <summary>One late-fusion member: a modality's feature column and any ML.NET multiclass trainer (or a chain ending in one).</summary>
+/// <param name="Name">Member name; its probabilities appear as <c>Score.&lt;Name&gt;</c>.</param>
+/// <param name="FeatureColumnName">The member's input column. A row where it is all NaN lacks this modality: the member is left out for that row.</param>
+/// <param name="Trainer">The member's estimator; it reads the label and its own columns and outputs <paramref name="ScoreColumnName"/>.</param>
+/// <param name="ScoreColumnName">The member's score column. Default <c>Score</c>.</param>
+public sealed record LateFusionMember(string Name, string FeatureColumnName, IEstimator<ITransformer> Trainer, string ScoreColumnName = "Score");
+
+/// <summary>Options for <see cref="LateFusionTrainer"/>.</summary>
+public sealed class LateFusionOptions
+{
+    /// <summary>The members (at least one).</summary>
+    public List<LateFusionMember> Members { get; set; } = new();
+
+    /// <summary>How member probabilities are combined. Default <see cref="LateFusionCombiner.Average"/>.</summary>
+    public LateFusionCombiner Combiner { get; set; } = LateFusionCombiner.Average;
+
+    /// <summary>The key label. Default <c>Label</c>.</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>Folds of the cross-fitting that produces out-of-fold predictions for weights and stacking. Default 5.</summary>
+    public int NumberOfFolds { get; set; } = 5;
+
+    /// <summary>Stacking's meta-learner; it reads <see cref="MetaFeatureColumnName"/>. The catalog defaults it to L-BFGS maximum entropy (L2 = 1).</summary>
+    public IEstimator<ITransformer>? MetaLearner { get; set; }
+
+    /// <summary>The meta-learner's feature column: each member's probabilities (uniform when absent), then presence flags.</summary>
+    public string MetaFeatureColumnName { get; set; } = "LateFusionFeatures";
+
+    /// <summary>Seed of the fold assignment; <c>null</c> derives it from the <c>MLContext</c>.</summary>
+    public int? Seed { get; set; }
+
+    /// <summary>Output probability column. Default <c>Score</c>.</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>Output key column. Default <c>PredictedLabel</c>.</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+}
+
+/// <summary>
+/// Late fusion: one ML.NET multiclass trainer per modality, each on its own features, whose class probabilities are
+/// combined (average, fitted weights, product of experts, majority vote, or stacking on out-of-fold predictions).
+/// Reach it with <c>mlContext.MulticlassClassification.Trainers.LateFusion(...)</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>Input</term><description>The key label and each member's feature column.</description></item>
+/// <item><term>Output</term><description><c>Score</c> (probabilities), <c>PredictedLabel</c> (key with the label's values), and <c>Score.&lt;member&gt;</c> with each member's probabilities.</description></item>
+/// <item><term>Calibration</term><description>Member scores that are already distributions are used as they are; other scores (margins) go through a softmax (<see cref="LateFusionMath.ToProbabilities"/>).</description></item>
+/// <item><term>Missing modality</term><description>A member whose feature vector is all NaN for a row is left out and the others' weights are renormalised; a row with no member gives an error.</description></item>
+/// <item><term>Out-of-fold</term><description>Weights and the stacking meta-learner are fitted on predictions each member made for rows it was not trained on (k-fold cross-fitting): in-sample predictions are overconfident and would teach the combiner to trust whichever member memorised the training set best.</description></item>
+/// </list>
+/// </remarks>
+public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
+{
+    private readonly IHost _host;
+
+    /// <summary>Creates the trainer.</summary>
+    public LateFusionTrainer(IHostEnvironment env, LateFusionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        Options = options ?? throw new ArgumentNullException(nameof(options));
+        if (options.Members.Count == 0) throw new ArgumentException("Late fusion needs at least one member." + Environment.NewLine + "Hint: add a LateFusionMember per modality.", nameof(options));
+        var dup = options.Members.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dup != null) throw new ArgumentException($"Member name '{dup.Key}' is used twice; names must be unique.", nameof(options));
+        if (options.NumberOfFolds < 2) throw new ArgumentOutOfRangeException(nameof(options), options.NumberOfFolds, "NumberOfFolds must be at least 2.");
+        if (options.Combiner == LateFusionCombiner.Stacking && options.MetaLearner is null)
+            throw new ArgumentException("Stacking needs a meta-learner." + Environment.NewLine + "Hint: set LateFusionOptions.MetaLearner, or use the catalog method, which defaults it.", nameof(options));
+        _host = env.Register("MLNetFusion.late");
+    }
+
+    /// <summary>The options.</summary>
+    public LateFusionOptions Options { get; }
+
+    private static string PresenceColumn(LateFusionMember m) => "__present." + m.Name;
+    private static string MemberScoreColumn(LateFusionMember m) => "Score." + m.Name;
+
+    private void Validate(DataViewSchema schema)
+    {
+        SchemaErrors.RequireKeyLabel(schema, Options.LabelColumnName);
+        foreach (var m in Options.Members)
+        {
+            var col = schema.GetColumnOrNull(m.FeatureColumnName);
+            if (col is null)
+                throw new ArgumentOutOfRangeException(nameof(schema), $"Could not find input column '{m.FeatureColumnName}' of late-fusion member '{m.Name}'." + Environment.NewLine +
+                    "Hint: featurize that modality before late fusion, or fix the member's FeatureColumnName.");
+            SchemaErrors.RequireFloatVector(schema, m.FeatureColumnName, $"member '{m.Name}' needs numeric features: featurize the modality (ExtractPixels, MelSpectrogram, Concatenate) first.");
+        }
+    }
+
+    /// <summary>Fits each member on the rows where its modality is present.</summary>
+    private List<ITransformer> FitMembers(IDataView train)
+    {
+        var fitted = new List<ITransformer>();
+        foreach (var m in Options.Members)
+        {
+            var guard = new MemberInputGuard(m.FeatureColumnName, PresenceColumn(m));
+            var present = new RowFilterDataView(guard.Transform(train), new[] { PresenceColumn(m) }, row =>
+            {
+                var g = row.GetGetter<bool>(row.Schema[PresenceColumn(m)]);
+                return () => { bool v = false; g(ref v); return v; };
+            });
+            fitted.Add(m.Trainer.Fit(present));
+        }
+        return fitted;
+    }
+
+    /// <summary>Applies guards, members and score copies: every member's probabilities and presence become columns.</summary>
+    private IDataView ScoreMembers(IDataView data, IReadOnlyList<ITransformer> members, int classes, List<ITransformer>? chain = null)
+    {
+        for (int i = 0; i < members.Count; i++)
+        {
+            var m = Options.Members[i];
+            var steps = new ITransformer[] { new MemberInputGuard(m.FeatureColumnName, PresenceColumn(m)), members[i], new MemberScoreCopy(m.ScoreColumnName, MemberScoreColumn(m), m.Name, classes) };
+            foreach (var t in steps) { data = t.Transform(data); chain?.Add(t); }
+        }
+        return data;
+    }
+
+    /// <inheritdoc />
+    public LateFusionTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        Validate(input.Schema);
+        int classes = SchemaErrors.RequireKeyLabel(input.Schema, Options.LabelColumnName);
+        var labels = LabelKeyValues.FromColumn(input.Schema[Options.LabelColumnName]);
+        int seed = Options.Seed ?? _host.Rand.Next();
+        using var ch = _host.Start("Training");
+
+        double[]? weights = null;
+        ITransformer? meta = null;
+        if (Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking)
+        {
+            var oof = OutOfFold(input, classes, seed);
+            ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
+            if (Options.Combiner == LateFusionCombiner.WeightedAverage)
+            {
+                weights = FitWeights(oof, classes);
+                ch.Info(MessageSensitivity.None, "Late fusion weights: " + string.Join(", ", Options.Members.Select((m, i) => $"{m.Name} {weights[i]:F3}")));
+            }
+            else meta = FitMeta(oof, classes);
+        }
+
+        var members = FitMembers(input);
+        var chain = new List<ITransformer>();
+        ScoreMembers(input, members, classes, chain);
+        var scores = Options.Members.Select(MemberScoreColumn).ToArray();
+        var presence = Options.Members.Select(PresenceColumn).ToArray();
+        if (meta == null)
+            chain.Add(new LateFusionCombinerMapper(scores, presence, labels, Options.Combiner, weights, null, Options.ScoreColumnName, Options.PredictedLabelColumnName));
+        else
+        {
+            chain.Add(new LateFusionCombinerMapper(scores, presence, labels, Options.Combiner, null, Options.MetaFeatureColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName));
+            chain.Add(meta);
+            chain.Add(new MemberScoreCopy("Score", "__meta.Score", "meta-learner", classes));
+            chain.Add(new LateFusionCombinerMapper(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
+                Options.ScoreColumnName, Options.PredictedLabelColumnName));
+        }
+        return new LateFusionTransformer(chain, members, Options.Members, Options.Combiner, weights, labels);
+    }
+
+    internal sealed record OutOfFoldData(List<float[][]> Probabilities, List<bool[]> Present, List<int> Labels);
+
+    /// <summary>
+    /// k-fold cross-fitting: members are fitted on k-1 folds and predict the held-out fold, so every row's
+    /// probabilities come from members that never saw its label.
+    /// </summary>
+    private OutOfFoldData OutOfFold(IDataView input, int classes, int seed)
+    {
+        int k = Options.NumberOfFolds;
+        var result = new OutOfFoldData(new(), new(), new());
+        for (int fold = 0; fold < k; fold++)
+        {
+            int f = fold;
+            Func<DataViewRow, Func<bool>> inFold(bool held) => row => () => (int)(TensorDataSources.Hash(row.Position, seed) * k) == f == held;
+            var train = new RowFilterDataView(input, Array.Empty<string>(), inFold(false));
+            var test = new RowFilterDataView(input, Array.Empty<string>(), inFold(true));
+            var members = FitMembers(train);
+            var scored = ScoreMembers(test, members, classes);
+            var cols = Options.Members.SelectMany(m => new[] { MemberScoreColumn(m), PresenceColumn(m) }).Append(Options.LabelColumnName).Select(c => scored.Schema[c]);
+            using var cursor = scored.GetRowCursor(cols);
+            var sg = Options.Members.Select(m => cursor.GetGetter<VBuffer<float>>(scored.Schema[MemberScoreColumn(m)])).ToArray();
+            var pg = Options.Members.Select(m => cursor.GetGetter<bool>(scored.Schema[PresenceColumn(m)])).ToArray();
+            var lg = cursor.GetGetter<uint>(scored.Schema[Options.LabelColumnName]);
+            VBuffer<float> buf = default;
+            while (cursor.MoveNext())
+            {
+                uint key = 0; lg(ref key);
+                if (key == 0) continue;
+                var probs = new float[sg.Length][];
+                var pres = new bool[sg.Length];
+                for (int i = 0; i < sg.Length; i++) { sg[i](ref buf); probs[i] = buf.DenseValues().ToArray(); pg[i](ref pres[i]); }
+                if (!pres.Any(p => p)) continue;
+                result.Probabilities.Add(probs); result.Present.Add(pres); result.Labels.Add((int)key - 1);
+            }
+            foreach (var t in members) (t as IDisposable)?.Dispose();
+        }
+        return result;
+    }
+
+    /// <summary>Member weights minimising the out-of-fold log-loss of the weighted average (softmax-parametrised, Adam).</summary>
+    internal static double[] FitWeights(OutOfFoldData oof, int classes)
+    {
+        TorchRuntime.EnsureInitialized();
+        int n = oof.Labels.Count, m = oof.Probabilities.Count == 0 ? 0 : oof.Probabilities[0].Length;
+        if (n == 0) return Enumerable.Repeat(1.0 / Math.Max(1, m), m).ToArray();
+        using var scope = NewDisposeScope();
+        var pTrue = new float[n * m];
+        var pres = new float[n * m];
+        for (int r = 0; r < n; r++)
+            for (int i = 0; i < m; i++)
+            {
+                pTrue[r * m + i] = Math.Max(oof.Probabilities[r][i][oof.Labels[r]], LateFusionMath.Epsilon);
+                pres[r * m + i] = oof.Present[r][i] ? 1 : 0;
+            }
+        var pt = tensor(pTrue, new long[] { n, m });
+        var pm = tensor(pres, new long[] { n, m });
+        var theta = zeros(m, requires_grad: true);
+        var opt = optim.Adam(new[] { new TorchSharp.Modules.Parameter(theta) }, 0.05);
+        var param = opt.parameters().First();
+        for (int step = 0; step < 500; step++)
+        {
+            opt.zero_grad();
+            var w = nn.functional.softmax(param, 0) * pm;                       // [n, m]
+            var mix = (w * pt).sum(1) / w.sum(1).clamp_min(1e-12);
+            var loss = -mix.clamp_min(LateFusionMath.Epsilon).log().mean();
+            loss.backward();
+            opt.step();
+        }
+        return nn.functional.softmax(param.detach(), 0).to_type(ScalarType.Float64).data<double>().ToArray();
+    }
+
+    private ITransformer FitMeta(OutOfFoldData oof, int classes)
+    {
+        int m = Options.Members.Count, width = m * classes + m;
+        var rows = new List<MetaRow>();
+        for (int r = 0; r < oof.Labels.Count; r++)
+        {
+            var f = new float[width];
+            LateFusionCombinerMapper.MetaRow(oof.Probabilities[r], oof.Present[r], classes, f);
+            rows.Add(new MetaRow { Label = (uint)oof.Labels[r], Features = f });
+        }
+        var schema = SchemaDefinition.Create(typeof(MetaRow));
+        var labelCol = schema[nameof(MetaRow.Label)];
+        var featureCol = schema[nameof(MetaRow.Features)];
+        // LoadFromEnumerable reads a key field as the 0-based class index.
+        labelCol.ColumnName = Options.LabelColumnName;
+        labelCol.ColumnType = new KeyDataViewType(typeof(uint), classes);
+        featureCol.ColumnName = Options.MetaFeatureColumnName;
+        featureCol.ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
+        var view = new MLContext(_host.Rand.Next()).Data.LoadFromEnumerable(rows, schema);
+        return Options.MetaLearner!.Fit(view);
+    }
+
+    private sealed class MetaRow
+    {
+        public uint Label { get; set; }
+        public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var label = SchemaShapes.RequireKeyLabel(inputSchema, Options.LabelColumnName);
+        foreach (var m in Options.Members) SchemaShapes.RequireFloatVector(inputSchema, m.FeatureColumnName);
+        var added = Options.Members.Select(m => SchemaShapes.Column(MemberScoreColumn(m), SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false)).ToList();
+        added.AddRange(SchemaShapes.MulticlassOutputs(label, Options.ScoreColumnName, Options.PredictedLabelColumnName));
+        return SchemaShapes.Append(inputSchema, added);
+    }
+}

@@ -1,0 +1,207 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Trainers.Mlp;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+public class LateFusionMathTests
+{
+    private static readonly float[][] P = { new[] { 0.6f, 0.3f, 0.1f }, new[] { 0.2f, 0.5f, 0.3f } };
+
+    private static float[] Combine(LateFusionCombiner c, bool[] present, double[]? w = null, float[][]? p = null)
+    {
+        var r = new float[3];
+        LateFusionMath.Combine(c, p ?? P, present, w, r);
+        return r;
+    }
+
+    [Fact]
+    public void AverageAndWeightedAverage()
+    {
+        Assert.Equal(new[] { 0.4f, 0.4f, 0.2f }, Combine(LateFusionCombiner.Average, new[] { true, true }));
+        var w = Combine(LateFusionCombiner.WeightedAverage, new[] { true, true }, new[] { 0.75, 0.25 });
+        Assert.Equal(0.5f, w[0], 6); Assert.Equal(0.35f, w[1], 6); Assert.Equal(0.15f, w[2], 6);
+    }
+
+    [Fact]
+    public void ProductOfExpertsIsTheNormalisedGeometricMean()
+    {
+        var r = Combine(LateFusionCombiner.ProductOfExperts, new[] { true, true });
+        double g0 = Math.Sqrt(0.6 * 0.2), g1 = Math.Sqrt(0.3 * 0.5), g2 = Math.Sqrt(0.1 * 0.3), z = g0 + g1 + g2;
+        Assert.Equal(g0 / z, r[0], 5); Assert.Equal(g1 / z, r[1], 5); Assert.Equal(g2 / z, r[2], 5);
+    }
+
+    [Fact]
+    public void MajorityVoteBreaksTiesByMeanProbabilityThenIndex()
+    {
+        // One vote each for classes 0 and 1: mean probabilities 0.4 and 0.4 tie too, so the lower index (0) wins.
+        var r = Combine(LateFusionCombiner.MajorityVote, new[] { true, true });
+        Assert.True(r[0] > r[1] && r[1] > r[2]);
+        Assert.Equal(0f, r[2]);
+        // A third member for class 1 makes it the majority.
+        var three = new[] { P[0], P[1], new[] { 0.1f, 0.8f, 0.1f } };
+        var r3 = Combine(LateFusionCombiner.MajorityVote, new[] { true, true, true }, p: three);
+        Assert.True(r3[1] > r3[0]);
+        // Tie between classes with different mean probabilities: the higher mean wins.
+        var tie = new[] { new[] { 0.5f, 0.4f, 0.1f }, new[] { 0.05f, 0.9f, 0.05f } };
+        var rt = Combine(LateFusionCombiner.MajorityVote, new[] { true, true }, p: tie);
+        Assert.True(rt[1] > rt[0]);
+    }
+
+    [Fact]
+    public void MissingMembersAreLeftOutAndWeightsRenormalised()
+    {
+        Assert.Equal(P[1], Combine(LateFusionCombiner.Average, new[] { false, true }));
+        Assert.Equal(P[1], Combine(LateFusionCombiner.WeightedAverage, new[] { false, true }, new[] { 0.9, 0.1 }));
+        var pe = Combine(LateFusionCombiner.ProductOfExperts, new[] { true, false });
+        for (int i = 0; i < 3; i++) Assert.Equal(P[0][i], pe[i], 5);
+        Assert.Throws<InvalidOperationException>(() => Combine(LateFusionCombiner.Average, new[] { false, false }));
+    }
+
+    [Fact]
+    public void ScoresBecomeProbabilitiesByTheDocumentedRule()
+    {
+        var p = new float[3];
+        LateFusionMath.ToProbabilities(new[] { 0.2f, 0.3f, 0.5f }, p);
+        Assert.Equal(new[] { 0.2f, 0.3f, 0.5f }, p);
+        LateFusionMath.ToProbabilities(new[] { 1f, 2f, 3f }, p);     // margins: softmax
+        double z = Math.Exp(1) + Math.Exp(2) + Math.Exp(3);
+        Assert.Equal(Math.Exp(3) / z, p[2], 5);
+    }
+}
+
+public class LateFusionTrainerTests
+{
+    private static IDataView Data(MLContext ml, int n, int seed) => ToyRow.Load(ml, ToyRow.Make(n, seed));
+
+    private static List<LateFusionMember> Members(MLContext ml) => new()
+    {
+        new("image", "Image", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Image")),
+        new("tab", "Tab", ml.MulticlassClassification.Trainers.LightGbm("Label", "Tab", numberOfIterations: 30, minimumExampleCountPerLeaf: 5)),
+    };
+
+    [Theory]
+    [InlineData(LateFusionCombiner.Average)]
+    [InlineData(LateFusionCombiner.WeightedAverage)]
+    [InlineData(LateFusionCombiner.ProductOfExperts)]
+    [InlineData(LateFusionCombiner.MajorityVote)]
+    [InlineData(LateFusionCombiner.Stacking)]
+    public void EachCombinerFusesMembersThatEachSeeHalfTheAnswer(LateFusionCombiner combiner)
+    {
+        var ml = new MLContext(seed: 1);
+        var train = Data(ml, 500, 1);
+        var test = Data(ml, 300, 2);
+        var estimator = ml.MulticlassClassification.Trainers.LateFusion(Members(ml), combiner);
+        using var model = estimator.Fit(train);
+        var output = model.Transform(test);
+        var predicted = estimator.GetOutputSchema(MLNetFusion.Data.SchemaShapes.FromSchema(train.Schema));
+        foreach (var c in predicted) Assert.NotNull(output.Schema.GetColumnOrNull(c.Name));
+        var fused = ml.MulticlassClassification.Evaluate(output).MicroAccuracy;
+        double best = 0;
+        foreach (var member in new[] { "image", "tab" })
+        {
+            var alone = Columns.Vectors(output, "Score." + member);
+            var labels = Columns.Keys(output, "Label");
+            double acc = alone.Select((p, i) => Array.IndexOf(p, p.Max()) + 1 == labels[i] ? 1.0 : 0.0).Average();
+            // Each modality carries one bit of the 2-bit label: alone at most ~50%.
+            Assert.True(acc < 0.6, $"{member} alone {acc:P1}");
+            best = Math.Max(best, acc);
+        }
+        switch (combiner)
+        {
+            case LateFusionCombiner.WeightedAverage:
+            case LateFusionCombiner.MajorityVote:
+                // A weighted mean of two half-informative members cannot express "both bits"; it must not lose to the best member.
+                Assert.True(fused >= best - 0.02, $"{combiner}: {fused:P1} vs best member {best:P1}");
+                break;
+            default:
+                Assert.True(fused > best + 0.15, $"{combiner}: {fused:P1} vs best member {best:P1}");
+                break;
+        }
+        if (combiner == LateFusionCombiner.WeightedAverage) Assert.Equal(1.0, model.Weights!.Sum(), 6);
+    }
+
+    [Fact]
+    public void OutOfFoldPredictionsNeverSeeTheirOwnLabel()
+    {
+        // A member that memorises its training rows from pure noise: in-sample it looks perfect, out of fold it is at chance.
+        var ml = new MLContext(seed: 1);
+        var rows = ToyRow.Make(400, 3);
+        var r = new Random(5);
+        foreach (var row in rows) row.Tab = Enumerable.Range(0, 4).Select(_ => (float)r.NextDouble()).ToArray();
+        var data = ToyRow.Load(ml, rows);
+        var memoriser = new LateFusionMember("noise", "Tab", ml.MulticlassClassification.Trainers.LightGbm("Label", "Tab", numberOfLeaves: 64, minimumExampleCountPerLeaf: 1, numberOfIterations: 200));
+        var trainer = ml.MulticlassClassification.Trainers.LateFusion(new[] { memoriser }, LateFusionCombiner.Stacking);
+        using var model = trainer.Fit(data);
+        var inSample = ml.MulticlassClassification.Evaluate(model.Members[0].Transform(data)).MicroAccuracy;
+        Assert.True(inSample > 0.9, $"the memoriser should fit its training rows: {inSample:P1}");
+        var fused = ml.MulticlassClassification.Evaluate(model.Transform(ToyRow.Load(ml, ToyRow.Make(200, 9)))).MicroAccuracy;
+        Assert.True(fused < 0.4, $"stacking fitted on out-of-fold predictions stays at chance on new rows: {fused:P1}");
+        var oof = typeof(LateFusionTrainer).GetMethod("OutOfFold", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
+            .Invoke(trainer, new object[] { data, 4, 11 })!;
+        var probs = (List<float[][]>)oof.GetType().GetProperty("Probabilities")!.GetValue(oof)!;
+        var labels = (List<int>)oof.GetType().GetProperty("Labels")!.GetValue(oof)!;
+        Assert.Equal(400, labels.Count);
+        double oofAcc = probs.Select((p, i) => Array.IndexOf(p[0], p[0].Max()) == labels[i] ? 1.0 : 0.0).Average();
+        Assert.True(oofAcc < 0.4, $"out-of-fold accuracy of the memoriser must be near chance, got {oofAcc:P1}");
+    }
+
+    [Fact]
+    public void MissingModalityUsesTheOtherMembersAndANoModalityRowIsAnError()
+    {
+        var ml = new MLContext(seed: 1);
+        using var model = ml.MulticlassClassification.Trainers.LateFusion(Members(ml)).Fit(Data(ml, 300, 1));
+        var rows = ToyRow.Make(3, 4);
+        rows[0].Tab = Enumerable.Repeat(float.NaN, 4).ToArray();
+        var output = model.Transform(ToyRow.Load(ml, rows));
+        var score = Columns.Vectors(output, "Score");
+        var image = Columns.Vectors(output, "Score.image");
+        Assert.Equal(image[0], score[0]);
+        rows[2].Image = Enumerable.Repeat(float.NaN, 64).ToArray();
+        rows[2].Tab = Enumerable.Repeat(float.NaN, 4).ToArray();
+        var ex = Assert.Throws<InvalidOperationException>(() => Columns.Vectors(model.Transform(ToyRow.Load(ml, rows)), "Score"));
+        Assert.StartsWith("Row 2: no late-fusion member has its input", ex.Message);
+    }
+
+    [Fact]
+    public void MembersOfEachKindAndPredictionEngine()
+    {
+        var ml = new MLContext(seed: 1);
+        var members = new List<LateFusionMember>
+        {
+            new("linear", "Image", ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", "Image", maximumNumberOfIterations: 20)),
+            new("tree", "Tab", ml.MulticlassClassification.Trainers.LightGbm("Label", "Tab", numberOfIterations: 20)),
+            new("torch", "Tab", ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { FeatureColumnName = "Tab", Epochs = 5 })),
+        };
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.LateFusion(members));
+        var model = pipeline.Fit(ml.Data.LoadFromEnumerable(ToyRow.Make(300, 1)));
+        var rows = ToyRow.Make(20, 6);
+        var batch = Columns.Vectors(model.Transform(ml.Data.LoadFromEnumerable(rows)), "Score");
+        var engine = ml.Model.CreatePredictionEngine<ToyRow, ScoreOnly>(model);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var p = engine.Predict(rows[i]).Score;
+            for (int k = 0; k < p.Length; k++) Assert.True(Math.Abs(p[k] - batch[i][k]) <= 1e-5);
+        }
+        model.LastTransformer.Dispose();
+    }
+
+    public sealed class ScoreOnly { public float[] Score { get; set; } = Array.Empty<float>(); }
+
+    [Fact]
+    public void MissingOrMistypedMemberColumnHasAClearError()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = Data(ml, 50, 1);
+        var missing = ml.MulticlassClassification.Trainers.LateFusion(new[] { new LateFusionMember("audio", "LogMel", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "LogMel")) });
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => missing.Fit(data));
+        Assert.StartsWith("Could not find input column 'LogMel' of late-fusion member 'audio'.", ex.Message);
+        var text = ml.Data.LoadFromEnumerable(new[] { new { Label = 1u, Words = "hello" } });
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(text).Transform(text);
+        var mistyped = ml.MulticlassClassification.Trainers.LateFusion(new[] { new LateFusionMember("text", "Words", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Words")) });
+        var ex2 = Assert.Throws<ArgumentOutOfRangeException>(() => mistyped.Fit(keyed));
+        Assert.StartsWith("Schema mismatch for input column 'Words': expected Vector<Single> of known size, got String.", ex2.Message);
+    }
+}
