@@ -59,8 +59,12 @@ public sealed class ModalityOptions
     /// <summary>Dropout on the standardised inputs of an <see cref="EncoderKind.Mlp"/> encoder. Default 0.</summary>
     public double InputDropout { get; set; }
 
-    /// <summary>Insert BatchNorm after each convolution (not in the reference design). Default false.</summary>
-    public bool BatchNorm { get; set; }
+    /// <summary>
+    /// Insert BatchNorm after each convolution. Default true: the reference design (conv, ReLU, max-pool) without it
+    /// trained to very different accuracies depending on the initialisation (on the generated dataset, 43% to 73% test
+    /// accuracy across seeds for the same family). Set false for the reference design exactly.
+    /// </summary>
+    public bool BatchNorm { get; set; } = true;
 
     /// <summary>A tabular modality (MLP encoder).</summary>
     public static ModalityOptions Tabular(string columnName, string? name = null, params int[] hiddenWidths)

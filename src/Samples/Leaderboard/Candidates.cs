@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.CrossModal;
+using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Mlp;
 using MLNetFusion.Trainers.Network;
@@ -21,9 +22,34 @@ public static class Candidates
     /// <summary>Epochs used by the neural families in the main job.</summary>
     public const int Epochs = 15;
 
+    /// <summary>
+    /// Late-fusion members: a CNN per image and spectrogram (MLNetFusion's single-modality network), L-BFGS maximum
+    /// entropy on the tabular columns.
+    /// </summary>
+    public static List<LateFusionMember> LateMembers(MLContext ml, MultimodalDataset ds, int epochs)
+    {
+        var members = new List<LateFusionMember>();
+        foreach (var m in ds.Modalities())
+        {
+            IEstimator<ITransformer> trainer = m.Encoder == MLNetFusion.Models.EncoderKind.Cnn
+                ? ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs })
+                : ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(ds.LabelColumn, m.ColumnName);
+            members.Add(new LateFusionMember(m.Name, m.ColumnName, trainer));
+        }
+        return members;
+    }
+
+    private static Candidate Late(LateFusionCombiner combiner, string name, int epochs) => new("late", name, (ml, ds, _) =>
+        ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions { Members = LateMembers(ml, ds, epochs), Combiner = combiner, NumberOfFolds = 3 }));
+
     /// <summary>All candidates.</summary>
     public static IReadOnlyList<Candidate> All(int epochs = Epochs) => new Candidate[]
     {
+        Late(LateFusionCombiner.Average, "average of member probabilities", epochs),
+        Late(LateFusionCombiner.WeightedAverage, "weights fitted on 3-fold out-of-fold", epochs),
+        Late(LateFusionCombiner.ProductOfExperts, "product of experts", epochs),
+        Late(LateFusionCombiner.MajorityVote, "majority vote", epochs),
+        Late(LateFusionCombiner.Stacking, "stacking, 3-fold, L-BFGS meta-learner", epochs),
         new("early", "Concatenate + LightGBM", (ml, ds, _) =>
             ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
               .Append(ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
