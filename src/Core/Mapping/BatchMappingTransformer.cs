@@ -57,12 +57,12 @@ public abstract class BatchMappingTransformer : ITransformer
 
     /// <summary>
     /// ML.NET 5 keeps <see cref="ModelSaveContext"/>'s members internal, so third-party transformers cannot write
-    /// themselves into ML.NET's model zip. Use <c>MLNetFusion.Persistence.FusionModel.Save</c> instead.
+    /// themselves into ML.NET's model zip. MLNetFusion's own save format is not available yet (see the README).
     /// </summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
         $"{GetType().Name} cannot be saved with mlContext.Model.Save: ML.NET 5 does not let third-party transformers write to its model format." +
-        Environment.NewLine + "Hint: save the whole pipeline with mlContext.Model.SaveFusion(model, inputSchema, path) (MLNetFusion.Persistence), " +
-        "which stores ML.NET's own transformers in ML.NET's format and MLNetFusion's beside them.");
+        Environment.NewLine + "Hint: keep the fitted pipeline in the process that trained it, or refit it from the same data and seed " +
+        "(training is deterministic); MLNetFusion's own save format is planned (README, 'Saving').");
 
     private bool[] ActiveOutputs(DataViewSchema outputSchema, int inputCount, Func<int, bool> isActive)
     {
