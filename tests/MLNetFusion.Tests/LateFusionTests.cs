@@ -190,6 +190,50 @@ public class LateFusionTrainerTests
 
     public sealed class ScoreOnly { public float[] Score { get; set; } = Array.Empty<float>(); }
 
+    public sealed class TextRow
+    {
+        public uint Label { get; set; }
+        public string Text { get; set; } = "";
+        [VectorType(4)] public float[] Tab { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>Generated text: a sentence whose adjective tells bit 0 of the label, padded with filler words; tabular tells bit 1.</summary>
+    private static List<TextRow> TextRows(int n, int seed)
+    {
+        var r = new Random(seed);
+        string[] filler = { "the", "item", "looks", "quite", "very", "somewhat", "today", "in", "light", "box" };
+        string[][] cue = { new[] { "round", "circular", "curved" }, new[] { "angular", "boxy", "cornered" } };
+        return ToyRow.Make(n, seed).Select(t =>
+        {
+            var words = Enumerable.Range(0, 6).Select(_ => filler[r.Next(filler.Length)]).ToList();
+            var pool = cue[(int)(t.Label & 1)];
+            if (r.NextDouble() < 0.9) words.Insert(r.Next(words.Count), pool[r.Next(pool.Length)]);
+            return new TextRow { Label = t.Label, Text = string.Join(' ', words), Tab = t.Tab };
+        }).ToList();
+    }
+
+    [Fact]
+    public void TextIsAFourthModalityThroughFeaturizeText()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView Load(List<TextRow> rows) => ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+            .Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        var members = new List<LateFusionMember>
+        {
+            new("text", "Text", ml.Transforms.Text.FeaturizeText("TextFeatures", "Text").Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", "TextFeatures", maximumNumberOfIterations: 30))),
+            new("tab", "Tab", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Tab")),
+        };
+        using var model = ml.MulticlassClassification.Trainers.LateFusion(members, LateFusionCombiner.ProductOfExperts).Fit(Load(TextRows(500, 1)));
+        var testRows = TextRows(300, 2);
+        testRows[0].Text = "";   // empty text: the text member is left out for this row
+        var output = model.Transform(Load(testRows));
+        var acc = ml.MulticlassClassification.Evaluate(output).MicroAccuracy;
+        Assert.True(acc > 0.8, $"text + tabular late fusion: {acc:P1}");
+        var tab = Columns.Vectors(output, "Score.tab")[0];
+        var fused = Columns.Vectors(output, "Score")[0];
+        for (int k = 0; k < 4; k++) Assert.Equal(tab[k], fused[k], 5);
+    }
+
     [Fact]
     public void MissingOrMistypedMemberColumnHasAClearError()
     {
@@ -198,10 +242,10 @@ public class LateFusionTrainerTests
         var missing = ml.MulticlassClassification.Trainers.LateFusion(new[] { new LateFusionMember("audio", "LogMel", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "LogMel")) });
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => missing.Fit(data));
         Assert.StartsWith("Could not find input column 'LogMel' of late-fusion member 'audio'.", ex.Message);
-        var text = ml.Data.LoadFromEnumerable(new[] { new { Label = 1u, Words = "hello" } });
-        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(text).Transform(text);
-        var mistyped = ml.MulticlassClassification.Trainers.LateFusion(new[] { new LateFusionMember("text", "Words", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Words")) });
+        var ints = ml.Data.LoadFromEnumerable(new[] { new { Label = 1u, Count = 3 } });
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ints).Transform(ints);
+        var mistyped = ml.MulticlassClassification.Trainers.LateFusion(new[] { new LateFusionMember("count", "Count", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Count")) });
         var ex2 = Assert.Throws<ArgumentOutOfRangeException>(() => mistyped.Fit(keyed));
-        Assert.StartsWith("Schema mismatch for input column 'Words': expected Vector<Single> of known size, got String.", ex2.Message);
+        Assert.StartsWith("Schema mismatch for input column 'Count': expected Vector<Single> of known size, got Int32.", ex2.Message);
     }
 }

@@ -6,9 +6,9 @@ using MLNetFusion.Mapping;
 namespace MLNetFusion.Trainers.LateFusion;
 
 /// <summary>
-/// Before a member runs: records whether the member's feature column is present (not all NaN) in
-/// <c>__present.&lt;member&gt;</c>, and hides the column behind a copy where an all-NaN vector becomes zeros, so that no
-/// member ever sees a missing row (its output for such rows is ignored by the combiner).
+/// Before a member runs: records whether the member's feature column is present (a vector not all NaN, or a non-empty
+/// text) in <c>__present.&lt;member&gt;</c>, and hides a numeric column behind a copy where an all-NaN vector becomes
+/// zeros, so that no member ever sees a missing row (its output for such rows is ignored by the combiner).
 /// </summary>
 internal sealed class MemberInputGuard : BatchMappingTransformer
 {
@@ -18,12 +18,28 @@ internal sealed class MemberInputGuard : BatchMappingTransformer
 
     protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
     {
+        var col = SchemaErrors.FindColumn(inputSchema, _column);
+        if (col.Type is TextDataViewType) return new[] { new OutputColumn(_presence, BooleanDataViewType.Instance) };
         SchemaErrors.RequireFloatVector(inputSchema, _column);
-        var col = inputSchema[_column];
         return new[] { new OutputColumn(_presence, BooleanDataViewType.Instance), new OutputColumn(_column, col.Type, col.Annotations) };
     }
 
-    protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity) => new Mapper(_column, inputSchema[_column].Type is VectorDataViewType, capacity);
+    protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity)
+        => inputSchema[_column].Type is TextDataViewType ? new TextMapper(_column, capacity) : new Mapper(_column, inputSchema[_column].Type is VectorDataViewType, capacity);
+
+    private sealed class TextMapper : BatchMapper
+    {
+        private readonly string _column;
+        private readonly bool[] _present;
+        private ValueGetter<ReadOnlyMemory<char>>? _g;
+        private ReadOnlyMemory<char> _text;
+        public TextMapper(string column, int capacity) { _column = column; _present = new bool[capacity]; }
+        public override IReadOnlyList<string> InputColumns => new[] { _column };
+        public override void Bind(DataViewRow input) => _g = input.GetGetter<ReadOnlyMemory<char>>(input.Schema[_column]);
+        public override void ReadRow(int slot, long position) { _g!(ref _text); _present[slot] = !_text.Span.IsWhiteSpace(); }
+        public override void Compute(int count, bool[] active) { }
+        public override Delegate GetOutputGetter(int output, Func<int> slot) => (ValueGetter<bool>)((ref bool dst) => dst = _present[slot()]);
+    }
 
     private sealed class Mapper : BatchMapper
     {

@@ -10,7 +10,7 @@ namespace MLNetFusion.Trainers.LateFusion;
 
 /// <summary>One late-fusion member: a modality's feature column and any ML.NET multiclass trainer (or a chain ending in one).</summary>
 /// <param name="Name">Member name; its probabilities appear as <c>Score.&lt;Name&gt;</c>.</param>
-/// <param name="FeatureColumnName">The member's input column. A row where it is all NaN lacks this modality: the member is left out for that row.</param>
+/// <param name="FeatureColumnName">The member's input column: a <c>Vector&lt;Single&gt;</c>, or text for a text member whose trainer featurizes it (e.g. <c>FeaturizeText</c> then a linear trainer). A row where it is all NaN (or empty text) lacks this modality: the member is left out for that row.</param>
 /// <param name="Trainer">The member's estimator; it reads the label and its own columns and outputs <paramref name="ScoreColumnName"/>.</param>
 /// <param name="ScoreColumnName">The member's score column. Default <c>Score</c>.</param>
 public sealed record LateFusionMember(string Name, string FeatureColumnName, IEstimator<ITransformer> Trainer, string ScoreColumnName = "Score");
@@ -93,7 +93,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             if (col is null)
                 throw new ArgumentOutOfRangeException(nameof(schema), $"Could not find input column '{m.FeatureColumnName}' of late-fusion member '{m.Name}'." + Environment.NewLine +
                     "Hint: featurize that modality before late fusion, or fix the member's FeatureColumnName.");
-            SchemaErrors.RequireFloatVector(schema, m.FeatureColumnName, $"member '{m.Name}' needs numeric features: featurize the modality (ExtractPixels, MelSpectrogram, Concatenate) first.");
+            if (col.Value.Type is TextDataViewType) continue;   // a text member: its own pipeline featurizes it (e.g. FeaturizeText)
+            SchemaErrors.RequireFloatVector(schema, m.FeatureColumnName, $"member '{m.Name}' needs numeric features (or a text column for a text member): featurize the modality (ExtractPixels, MelSpectrogram, Concatenate) first.");
         }
     }
 
@@ -271,7 +272,11 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         var label = SchemaShapes.RequireKeyLabel(inputSchema, Options.LabelColumnName);
-        foreach (var m in Options.Members) SchemaShapes.RequireFloatVector(inputSchema, m.FeatureColumnName);
+        foreach (var m in Options.Members)
+        {
+            var c = SchemaShapes.Find(inputSchema, m.FeatureColumnName);
+            if (!(c.ItemType is TextDataViewType && c.Kind == SchemaShape.Column.VectorKind.Scalar)) SchemaShapes.RequireFloatVector(inputSchema, m.FeatureColumnName);
+        }
         var added = Options.Members.Select(m => SchemaShapes.Column(MemberScoreColumn(m), SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false)).ToList();
         added.AddRange(SchemaShapes.MulticlassOutputs(label, Options.ScoreColumnName, Options.PredictedLabelColumnName));
         return SchemaShapes.Append(inputSchema, added);
