@@ -249,3 +249,24 @@ public class LateFusionTrainerTests
         Assert.StartsWith("Schema mismatch for input column 'Count': expected Vector<Single> of known size, got Int32.", ex2.Message);
     }
 }
+
+/// <summary>NAS-BERT (Microsoft.ML.TorchSharp's TextClassification) downloads its weights on first Fit; without a download we check that it composes.</summary>
+public class NasBertMemberTests
+{
+    [Fact]
+    public void TextClassificationComposesAsALateFusionMemberWithoutDownloading()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = new[] { new { Label = "a", Text = "round box", Tab = new float[] { 1, 2 } } };
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        var shape = MLNetFusion.Data.SchemaShapes.FromSchema(data.Schema);
+        var bert = Microsoft.ML.TorchSharp.TorchSharpCatalog.TextClassification(ml.MulticlassClassification.Trainers, labelColumnName: "Label", sentence1ColumnName: "Text");
+        var bertOut = bert.GetOutputSchema(shape);
+        Assert.Contains(bertOut, c => c.Name == "Score" && c.ItemType == NumberDataViewType.Single);
+        Assert.Contains(bertOut, c => c.Name == "PredictedLabel" && c.IsKey);
+        var late = ml.MulticlassClassification.Trainers.LateFusion(new[] { new LateFusionMember("bert", "Text", bert) });
+        var lateOut = late.GetOutputSchema(shape);
+        Assert.Contains(lateOut, c => c.Name == "Score.bert");
+        Assert.Contains(lateOut, c => c.Name == "PredictedLabel" && c.IsKey);
+    }
+}
