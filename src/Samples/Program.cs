@@ -42,7 +42,7 @@ var benchRows = new Option<int>("--streaming-rows") { Description = "Rows for th
 var bench = new Command("bench", "Benchmarks; prints one JSON object per line.") { benchData, benchOnly, benchRows };
 bench.SetAction(r => Benchmarks.Run(r.GetValue(benchData), r.GetValue(benchOnly) ?? Array.Empty<string>(), r.GetValue(benchRows)));
 
-var sampleName = new Argument<string>("name") { Description = "early-fusion-avdigits | neural-fusion | audio" };
+var sampleName = new Argument<string>("name") { Description = "early-fusion-avdigits | neural-fusion | late-fusion | audio | pretrained-image" };
 var sample = new Command("sample", "Run a documented sample.") { sampleName };
 sample.SetAction(r => SampleRunner.Run(r.GetValue(sampleName)!));
 
