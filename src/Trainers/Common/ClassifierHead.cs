@@ -13,17 +13,8 @@ public sealed class ClassifierHead : nn.Module<Tensor, Tensor>
     /// <summary>Creates the head.</summary>
     public ClassifierHead(int inputWidth, int[] hiddenWidths, double dropout, int classes) : base(nameof(ClassifierHead))
     {
-        var layers = new List<nn.Module<Tensor, Tensor>>();
-        int prev = inputWidth;
-        foreach (int h in hiddenWidths)
-        {
-            layers.Add(nn.Linear(prev, h));
-            layers.Add(nn.ReLU());
-            layers.Add(nn.Dropout(dropout));
-            prev = h;
-        }
-        hidden = nn.Sequential(layers.ToArray());
-        output = nn.Linear(prev, classes);
+        (hidden, int width) = MLNetFusion.Models.Layers.ReluStack(inputWidth, hiddenWidths, dropout);
+        output = nn.Linear(width, classes);
         RegisterComponents();
     }
 

@@ -24,18 +24,8 @@ public sealed class NetworkFusionNetwork : FusionNetwork
     {
         _stages = useIntermediateLayers;
         int input = encoders.Sum(e => useIntermediateLayers ? e.StageWidths.Sum() : e.Contract.OutputWidth) + (encoders.Count > 1 ? encoders.Count : 0);
-        var layers = new List<nn.Module<Tensor, Tensor>>();
-        int prev = input;
-        foreach (int w in fusionWidths)
-        {
-            layers.Add(nn.Linear(prev, w));
-            layers.Add(nn.ReLU());
-            layers.Add(nn.Dropout(fusionDropout));
-            prev = w;
-        }
-        _width = prev;
-        fusion = nn.Sequential(layers.ToArray());
-        head = new ClassifierHead(prev, headWidths, headDropout, classes);
+        (fusion, _width) = Layers.ReluStack(input, fusionWidths, fusionDropout);
+        head = new ClassifierHead(_width, headWidths, headDropout, classes);
         RegisterComponents();
     }
 
