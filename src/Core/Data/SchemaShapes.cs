@@ -115,7 +115,8 @@ public static class SchemaShapes
     }
 
     /// <summary>The standard multiclass output columns (<c>Score</c>, <c>PredictedLabel</c>) as ML.NET's trainers declare them.</summary>
-    public static IEnumerable<SchemaShape.Column> MulticlassOutputs(SchemaShape.Column label, string scoreColumn = "Score", string predictedLabelColumn = "PredictedLabel")
+    /// <remarks>A <c>null</c> name omits that column (featurizers output neither).</remarks>
+    public static IEnumerable<SchemaShape.Column> MulticlassOutputs(SchemaShape.Column label, string? scoreColumn = "Score", string? predictedLabelColumn = "PredictedLabel")
     {
         var scoreAnnotations = new SchemaShape(new[]
         {
@@ -123,9 +124,11 @@ public static class SchemaShapes
             Column(AnnotationNames.ScoreColumnKind, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
             Column(AnnotationNames.ScoreValueKind, SchemaShape.Column.VectorKind.Scalar, TextDataViewType.Instance, false),
         });
-        yield return Column(scoreColumn, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreAnnotations);
+        if (scoreColumn != null)
+            yield return Column(scoreColumn, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, scoreAnnotations);
         var keyValues = label.Annotations.Where(a => a.Name == AnnotationNames.KeyValues).ToArray();
-        yield return Column(predictedLabelColumn, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, new SchemaShape(keyValues));
+        if (predictedLabelColumn != null)
+            yield return Column(predictedLabelColumn, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, new SchemaShape(keyValues));
     }
 
     private static string Describe(SchemaShape.Column c)

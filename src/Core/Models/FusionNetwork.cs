@@ -90,10 +90,6 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
         return new FusionOutput(logits, loss, embedding);
     }
 
-    /// <summary>Per-modality logits of the auxiliary heads, or <c>null</c> when auxiliary losses are off.</summary>
-    public Tensor[]? AuxiliaryLogits(Tensor[] modalityEmbeddings)
-        => aux_heads.Count == 0 ? null : modalityEmbeddings.Select((e, m) => aux_heads[m].call(e)).ToArray();
-
     private Tensor[] DropModalities(Tensor[] present)
     {
         int m = present.Length;

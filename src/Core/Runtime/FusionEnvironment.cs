@@ -34,6 +34,4 @@ public static class FusionEnvironment
             "Hint: this MLNetFusion build supports Microsoft.ML 5.0.x; use the constructors that take an MLContext directly.");
     }
 
-    /// <summary>Registers a named host (its random seed is derived from the context's seed).</summary>
-    public static IHost Register(IHostEnvironment env, string name) => env.Register(name);
 }

@@ -273,7 +273,6 @@ public static class Benchmarks
             IEnumerable<WideRow> Generate()
             {
                 var r = new Random(1);
-                var buf = new float[64];
                 for (int i = 0; i < n; i++)
                 {
                     uint y = (uint)r.Next(4);

@@ -123,7 +123,8 @@ public sealed record MultimodalDataset(
         var rawTest = Load(ml, TestFile);
         var featurizer = Featurizer(ml).Fit(rawTrain);
         var keep = ModalityColumns.Append(LogMelStats).Append(LabelColumn).ToArray();
-        IDataView Materialize(IDataView raw) => ml.Data.Cache(ml.Transforms.SelectColumns(keep).Fit(featurizer.Transform(raw)).Transform(featurizer.Transform(raw)));
+        var select = ml.Transforms.SelectColumns(keep).Fit(featurizer.Transform(rawTrain));
+        IDataView Materialize(IDataView raw) => ml.Data.Cache(select.Transform(featurizer.Transform(raw)));
         return (Materialize(rawTrain), Materialize(rawTest), featurizer);
     }
 }

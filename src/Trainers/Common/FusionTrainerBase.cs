@@ -134,8 +134,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
         ArgumentNullException.ThrowIfNull(inputSchema);
         var label = SchemaShapes.RequireKeyLabel(inputSchema, Options.LabelColumnName);
         foreach (var m in Options.Modalities) SchemaShapes.RequireFloatVector(inputSchema, m.ColumnName);
-        var added = SchemaShapes.MulticlassOutputs(label, Options.ScoreColumnName ?? "", Options.PredictedLabelColumnName ?? "")
-            .Where(c => (c.Name == Options.ScoreColumnName && c.ItemType == NumberDataViewType.Single) || (c.Name == Options.PredictedLabelColumnName && c.IsKey)).ToList();
+        var added = SchemaShapes.MulticlassOutputs(label, Options.ScoreColumnName, Options.PredictedLabelColumnName).ToList();
         if (Options.EmbeddingColumnName != null)
             added.Add(SchemaShapes.Column(Options.EmbeddingColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false));
         if (Options.ModalitiesUsedColumnName != null)

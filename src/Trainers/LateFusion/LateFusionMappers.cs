@@ -105,13 +105,15 @@ internal sealed class MemberScoreCopy : BatchMappingTransformer
         private readonly float[][] _probs;
         private ValueGetter<VBuffer<float>>? _g;
         private VBuffer<float> _buf;
-        public Mapper(MemberScoreCopy p, int capacity) { _p = p; _probs = Enumerable.Range(0, capacity).Select(_ => new float[p._classes]).ToArray(); }
+        private readonly float[] _dense;
+        public Mapper(MemberScoreCopy p, int capacity) { _p = p; _probs = Enumerable.Range(0, capacity).Select(_ => new float[p._classes]).ToArray(); _dense = new float[p._classes]; }
         public override IReadOnlyList<string> InputColumns => new[] { _p._score };
         public override void Bind(DataViewRow input) => _g = input.GetGetter<VBuffer<float>>(input.Schema[_p._score]);
         public override void ReadRow(int slot, long position)
         {
             _g!(ref _buf);
-            LateFusionMath.ToProbabilities(_buf.DenseValues().ToArray(), _probs[slot]);
+            _buf.CopyTo(_dense);
+            LateFusionMath.ToProbabilities(_dense, _probs[slot]);
         }
         public override void Compute(int count, bool[] active) { }
         public override Delegate GetOutputGetter(int output, Func<int> slot) => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>

@@ -139,6 +139,8 @@ public sealed class AudioLoadingTransformer : BatchMappingTransformer
 {
     private readonly IHost _host;
     private long _skipped, _missing;
+    // One polyphase table per source rate, shared by all cursors (Resampler is immutable after construction).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Resampler> _resamplers = new();
 
     internal AudioLoadingTransformer(IHostEnvironment env, AudioLoadingOptions options) : base(options.BatchSize)
     {
@@ -190,7 +192,8 @@ public sealed class AudioLoadingTransformer : BatchMappingTransformer
     private void LoadInto(string fullPath, Span<float> output)
     {
         var clip = WavDecoder.Decode(fullPath);
-        float[] samples = clip.SampleRate == Options.SampleRate ? clip.Samples : new Resampler(clip.SampleRate, Options.SampleRate).Process(clip.Samples);
+        float[] samples = clip.SampleRate == Options.SampleRate ? clip.Samples
+            : _resamplers.GetOrAdd(clip.SampleRate, rate => new Resampler(rate, Options.SampleRate)).Process(clip.Samples);
         Place(samples, output, Options.Fit);
     }
 

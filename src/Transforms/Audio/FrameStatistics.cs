@@ -88,6 +88,7 @@ public sealed class FrameStatisticsTransformer : BatchMappingTransformer
         private readonly List<float[]> _out = new();
         private ValueGetter<VBuffer<float>>? _getter;
         private VBuffer<float> _buffer;
+        private float[] _dense = Array.Empty<float>();
 
         public Mapper(FrameStatisticsTransformer parent, int bands, int frames) { _parent = parent; _bands = bands; _frames = frames; }
 
@@ -100,7 +101,9 @@ public sealed class FrameStatisticsTransformer : BatchMappingTransformer
             _getter!(ref _buffer);
             while (_out.Count <= slot) _out.Add(new float[2 * _bands]);
             var dst = _out[slot];
-            var values = _buffer.DenseValues().ToArray();
+            if (_dense.Length != _buffer.Length) _dense = new float[_buffer.Length];
+            _buffer.CopyTo(_dense);
+            var values = _dense;
             for (int b = 0; b < _bands; b++)
             {
                 double sum = 0, sumSq = 0;
