@@ -108,9 +108,11 @@ public abstract class TorchTrainerOptions
     public int? Seed { get; set; }
 
     /// <summary>Called after every epoch.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public Action<EpochReport>? Progress { get; set; }
 
     /// <summary>Cancels training between steps; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public CancellationToken CancellationToken { get; set; }
 
     /// <summary>Copies the options shared by every TorchSharp trainer to <paramref name="target"/>.</summary>

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
 using MLNetFusion.Models;
+using MLNetFusion.Persistence;
 using MLNetFusion.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -22,8 +23,9 @@ namespace MLNetFusion.Trainers;
 /// <item><term>Ownership</term><description>Holds native TorchSharp memory: dispose it (or the loaded model) when done.</description></item>
 /// </list>
 /// </remarks>
-public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisposable
+public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisposable, IFusionSaveable
 {
+    internal const string Kind = "MLNetFusion.FusionPrediction";
     private readonly FusionNetwork _network;
     private readonly object _gate = new();
     private bool _disposed;
@@ -31,8 +33,13 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     /// <summary>Creates the transformer around a trained network.</summary>
     public FusionPredictionTransformer(FusionNetwork network, ColumnLayout layout, LabelKeyValues labels, FusionOutputColumns outputs,
         int batchSize, TrainingSummary? summary = null, string family = "fusion")
+        : this(network, layout, labels, outputs, batchSize, summary, family, null) { }
+
+    internal FusionPredictionTransformer(FusionNetwork network, ColumnLayout layout, LabelKeyValues labels, FusionOutputColumns outputs,
+        int batchSize, TrainingSummary? summary, string family, NetworkRecipe? recipe)
         : base(batchSize)
     {
+        Recipe = recipe;
         _network = network;
         _network.eval();
         Layout = layout with { LabelColumn = null };
@@ -56,6 +63,22 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 
     /// <summary>The fusion family name (e.g. <c>merge</c>).</summary>
     public string Family { get; }
+
+    /// <summary>How to rebuild the network's architecture (family options and shapes); null for hand-made networks.</summary>
+    internal NetworkRecipe? Recipe { get; }
+
+    string IFusionSaveable.ComponentKind => Kind;
+
+    void IFusionSaveable.Save(ComponentWriter writer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Recipe == null) throw new NotSupportedException(
+            $"This {Family} model was built around a hand-made network, so its architecture cannot be recorded." + Environment.NewLine +
+            "Hint: models returned by MLNetFusion's trainers and featurizers can be saved; wrap custom networks in a trainer.");
+        writer.WriteConfig(new FusionPredictionConfig(Family, Recipe.OptionsJson, Recipe.Shapes, Layout.Columns.ToArray(), Layout.Sizes.ToArray(),
+            Labels.ToData(), Outputs, BatchSize));
+        writer.WriteModule("weights", _network);
+    }
 
     /// <summary>The trained network (a TorchSharp module).</summary>
     public FusionNetwork Network => _network;
@@ -223,3 +246,10 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 /// <param name="Embedding">The fused embedding column, or <c>null</c> for none.</param>
 /// <param name="ModalitiesUsed">A <c>Vector&lt;Boolean&gt;</c> of which modalities each row used, or <c>null</c> for none.</param>
 public sealed record FusionOutputColumns(string? Score = "Score", string? PredictedLabel = "PredictedLabel", string? Embedding = null, string? ModalitiesUsed = null);
+
+/// <summary>What rebuilds a trained network's architecture: the family, its options as JSON, and each modality's shape.</summary>
+internal sealed record NetworkRecipe(string Family, string OptionsJson, int[][] Shapes);
+
+/// <summary>The saved configuration of a <see cref="FusionPredictionTransformer"/>.</summary>
+internal sealed record FusionPredictionConfig(string Family, string Options, int[][] Shapes, string[] Columns, int[] Sizes,
+    LabelKeyValuesData Labels, FusionOutputColumns Outputs, int BatchSize);

@@ -2,7 +2,9 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetFusion.Data;
+using System.Text.Json;
 using MLNetFusion.Models;
+using MLNetFusion.Persistence;
 using MLNetFusion.Runtime;
 using MLNetFusion.Training;
 using TorchSharp;
@@ -114,7 +116,8 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                     }
                 }
                 var outputs = new FusionOutputColumns(o.ScoreColumnName, o.PredictedLabelColumnName, o.EmbeddingColumnName, o.ModalitiesUsedColumnName);
-                return new FusionPredictionTransformer(network, layout, labels, outputs, o.InferenceBatchSize, summary, Family);
+                var recipe = new NetworkRecipe(Family, JsonSerializer.Serialize(o, o.GetType(), PersistenceJson.Options), shapes.ToArray());
+                return new FusionPredictionTransformer(network, layout, labels, outputs, o.InferenceBatchSize, summary, Family, recipe);
             }
             finally
             {
@@ -126,6 +129,24 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
         {
             torch.set_num_threads(previousThreads);
         }
+    }
+
+    /// <summary>
+    /// Rebuilds the untrained network for a saved model: the same encoders and family network, with placeholder input
+    /// statistics (the saved weights, which include the statistics, overwrite everything).
+    /// </summary>
+    internal FusionNetwork BuildNetwork(IReadOnlyList<int[]> shapes, IReadOnlyList<int> sizes, int classes)
+    {
+        if (shapes.Count != Options.Modalities.Count || sizes.Count != shapes.Count)
+            throw new FormatException($"{shapes.Count} shapes and {sizes.Count} sizes for {Options.Modalities.Count} modalities");
+        TorchRuntime.EnsureInitialized();
+        using var seed = new TorchSeedScope(0);
+        var encoders = Options.Modalities.Select((m, i) =>
+        {
+            var placeholder = new FeatureStatistics(new float[sizes[i]], Enumerable.Repeat(1f, sizes[i]).ToArray(), 0, 1);
+            return EncoderFactory.Create(PrepareModality(m.Clone()), EncoderFactory.ResolveShape(m, sizes[i], shapes[i]), placeholder);
+        }).ToList();
+        return CreateNetwork(encoders, classes);
     }
 
     /// <inheritdoc />

@@ -56,6 +56,61 @@ public sealed class LabelKeyValues
         return (copy, dense.Select(v => v?.ToString() ?? "").ToArray());
     }
 
+    /// <summary>The key values as invariant text with their item type, for the model file.</summary>
+    internal LabelKeyValuesData ToData()
+    {
+        if (ItemType == null || Values == null) return new LabelKeyValuesData(Count, null, null);
+        var m = typeof(LabelKeyValues).GetMethod(nameof(FormatValues), BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(ItemType.RawType);
+        return new LabelKeyValuesData(Count, ItemTypeName(ItemType), (string[])m.Invoke(null, new[] { Values })!);
+    }
+
+    /// <summary>Restores key values written by <see cref="ToData"/>.</summary>
+    /// <exception cref="FormatException">The data is inconsistent.</exception>
+    internal static LabelKeyValues FromData(LabelKeyValuesData data)
+    {
+        if (data.Count <= 0 || data.Count > 1_000_000) throw new FormatException($"the class count {data.Count} is out of range");
+        if (data.ItemType == null || data.Values == null)
+            return new LabelKeyValues(data.Count, null, null, Enumerable.Range(0, data.Count).Select(i => i.ToString()).ToArray());
+        if (data.Values.Length != data.Count) throw new FormatException($"{data.Values.Length} key values for {data.Count} classes");
+        var type = ParseItemType(data.ItemType);
+        var m = typeof(LabelKeyValues).GetMethod(nameof(ParseValues), BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(type.RawType);
+        var values = m.Invoke(null, new object[] { data.Values })!;
+        return new LabelKeyValues(data.Count, type, values, data.Values.ToArray());
+    }
+
+    private static readonly (string name, PrimitiveDataViewType type)[] ItemTypes =
+    {
+        ("Text", TextDataViewType.Instance), ("Boolean", BooleanDataViewType.Instance),
+        ("Single", NumberDataViewType.Single), ("Double", NumberDataViewType.Double),
+        ("SByte", NumberDataViewType.SByte), ("Byte", NumberDataViewType.Byte), ("Int16", NumberDataViewType.Int16), ("UInt16", NumberDataViewType.UInt16),
+        ("Int32", NumberDataViewType.Int32), ("UInt32", NumberDataViewType.UInt32), ("Int64", NumberDataViewType.Int64), ("UInt64", NumberDataViewType.UInt64),
+    };
+
+    private static string ItemTypeName(DataViewType t)
+        => ItemTypes.FirstOrDefault(x => x.type.Equals(t)).name ?? throw new NotSupportedException(
+            $"Label key values of type {t} cannot be saved." + Environment.NewLine + "Hint: map the label to text or numbers before MapValueToKey.");
+
+    private static PrimitiveDataViewType ParseItemType(string name)
+        => ItemTypes.FirstOrDefault(x => x.name == name).type ?? throw new FormatException($"unknown key value type '{name}'");
+
+    private static string[] FormatValues<T>(object values)
+        => ((VBuffer<T>)values).DenseValues().Select(v => v switch
+        {
+            ReadOnlyMemory<char> m => m.ToString(),
+            IFormattable f => f.ToString(v is float or double ? "R" : null, System.Globalization.CultureInfo.InvariantCulture),
+            _ => v?.ToString() ?? "",
+        }).ToArray();
+
+    private static object ParseValues<T>(string[] text)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        object Parse(string s) => typeof(T) == typeof(ReadOnlyMemory<char>) ? s.AsMemory()
+            : typeof(T) == typeof(bool) ? bool.Parse(s)
+            : Convert.ChangeType(s, typeof(T), inv);
+        var values = text.Select(s => (T)Parse(s)).ToArray();
+        return new VBuffer<T>(values.Length, values);
+    }
+
     /// <summary>Annotations for a <c>PredictedLabel</c> column (KeyValues).</summary>
     public DataViewSchema.Annotations KeyAnnotations()
     {
@@ -85,3 +140,9 @@ public sealed class LabelKeyValues
         return b.ToAnnotations();
     }
 }
+
+/// <summary>Serialisable form of <see cref="LabelKeyValues"/>.</summary>
+/// <param name="Count">Number of classes.</param>
+/// <param name="ItemType">Key value type name (<c>Text</c>, <c>Single</c>, ...), or null when the label had none.</param>
+/// <param name="Values">The key values as invariant text.</param>
+internal sealed record LabelKeyValuesData(int Count, string? ItemType, string[]? Values);

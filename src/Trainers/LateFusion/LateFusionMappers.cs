@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
+using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Trainers.LateFusion;
 
@@ -10,11 +11,17 @@ namespace MLNetFusion.Trainers.LateFusion;
 /// text) in <c>__present.&lt;member&gt;</c>, and hides a numeric column behind a copy where an all-NaN vector becomes
 /// zeros, so that no member ever sees a missing row (its output for such rows is ignored by the combiner).
 /// </summary>
-internal sealed class MemberInputGuard : BatchMappingTransformer
+internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveable
 {
+    internal const string Kind = "MLNetFusion.LateFusion.InputGuard";
     private readonly string _column, _presence;
 
     public MemberInputGuard(string column, string presence) : base(256) { _column = column; _presence = presence; }
+
+    string IFusionSaveable.ComponentKind => Kind;
+    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new[] { _column, _presence });
+    internal static MemberInputGuard Load(ComponentReader r)
+        => r.ReadConfig<string[]>() is [var column, var presence] ? new(column, presence) : throw r.Invalid("expected two column names");
 
     protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
     {
@@ -80,12 +87,22 @@ internal sealed class MemberInputGuard : BatchMappingTransformer
 }
 
 /// <summary>Copies a member's score into <c>Score.&lt;member&gt;</c> as probabilities (see <see cref="LateFusionMath.ToProbabilities"/>).</summary>
-internal sealed class MemberScoreCopy : BatchMappingTransformer
+internal sealed class MemberScoreCopy : BatchMappingTransformer, IFusionSaveable
 {
+    internal const string Kind = "MLNetFusion.LateFusion.ScoreCopy";
     private readonly string _score, _output, _member;
     private readonly int _classes;
 
-    public MemberScoreCopy(string score, string output, string member, int classes) : base(256) { _score = score; _output = output; _member = member; _classes = classes; }
+    public MemberScoreCopy(string score, string output, string member, int classes) : base(256)
+    {
+        if (classes <= 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The class count must be positive.");
+        _score = score; _output = output; _member = member; _classes = classes;
+    }
+
+    private sealed record Config(string Score, string Output, string Member, int Classes);
+    string IFusionSaveable.ComponentKind => Kind;
+    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new Config(_score, _output, _member, _classes));
+    internal static MemberScoreCopy Load(ComponentReader r) { var c = r.ReadConfig<Config>(); return new(c.Score, c.Output, c.Member, c.Classes); }
 
     protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
     {
@@ -129,8 +146,9 @@ internal sealed class MemberScoreCopy : BatchMappingTransformer
 /// Reads every member's probabilities and presence flag and either combines them (<see cref="LateFusionMath.Combine"/>)
 /// into <c>Score</c>/<c>PredictedLabel</c>, or, for stacking, lays them out as the meta-learner's features.
 /// </summary>
-internal sealed class LateFusionCombinerMapper : BatchMappingTransformer
+internal sealed class LateFusionCombinerMapper : BatchMappingTransformer, IFusionSaveable
 {
+    internal const string Kind = "MLNetFusion.LateFusion.Combiner";
     internal readonly string[] Scores, Presence;
     internal readonly LabelKeyValues Labels;
     internal readonly LateFusionCombiner Combiner;
@@ -143,6 +161,19 @@ internal sealed class LateFusionCombinerMapper : BatchMappingTransformer
     {
         Scores = scores; Presence = presence; Labels = labels; Combiner = combiner; Weights = weights; MetaFeatures = metaFeatures;
         ScoreName = scoreName; PredictedLabelName = predictedLabelName;
+    }
+
+    private sealed record Config(string[] Scores, string?[] Presence, LabelKeyValuesData Labels, LateFusionCombiner Combiner, double[]? Weights,
+        string? MetaFeatures, string ScoreName, string PredictedLabelName);
+    string IFusionSaveable.ComponentKind => Kind;
+    void IFusionSaveable.Save(ComponentWriter writer)
+        => writer.WriteConfig(new Config(Scores, Presence, Labels.ToData(), Combiner, Weights, MetaFeatures, ScoreName, PredictedLabelName));
+    internal static LateFusionCombinerMapper Load(ComponentReader r)
+    {
+        var c = r.ReadConfig<Config>();
+        if (c.Scores.Length == 0 || c.Presence.Length != c.Scores.Length || (c.Weights != null && c.Weights.Length != c.Scores.Length))
+            throw r.Invalid("its score, presence and weight lists do not match");
+        return new(c.Scores, c.Presence!, LabelKeyValues.FromData(c.Labels), c.Combiner, c.Weights, c.MetaFeatures, c.ScoreName, c.PredictedLabelName);
     }
 
     /// <summary>Meta-features per member: its probabilities (uniform when absent), then one presence flag per member.</summary>

@@ -166,7 +166,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             chain.Add(new LateFusionCombinerMapper(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
                 Options.ScoreColumnName, Options.PredictedLabelColumnName));
         }
-        return new LateFusionTransformer(chain, members, Options.Members, Options.Combiner, weights, labels);
+        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels);
     }
 
     internal sealed record OutOfFoldData(List<float[][]> Probabilities, List<bool[]> Present, List<int> Labels);

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Trainers.LateFusion;
 
@@ -7,16 +8,19 @@ namespace MLNetFusion.Trainers.LateFusion;
 /// The fitted <see cref="LateFusionTrainer"/>: the fitted members, then the combiner. It is a row-to-row mapper
 /// (PredictionEngine works) and disposes members that hold native memory.
 /// </summary>
-public sealed class LateFusionTransformer : ITransformer, IDisposable
+public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSaveable
 {
+    internal const string Kind = "MLNetFusion.LateFusion";
     private readonly TransformerChain<ITransformer> _chain;
+    private readonly ITransformer[] _steps;
 
-    internal LateFusionTransformer(IEnumerable<ITransformer> chain, IReadOnlyList<ITransformer> members, IReadOnlyList<LateFusionMember> definitions,
+    internal LateFusionTransformer(IEnumerable<ITransformer> chain, IReadOnlyList<ITransformer> members, IReadOnlyList<string> memberNames,
         LateFusionCombiner combiner, double[]? weights, LabelKeyValues labels)
     {
-        _chain = new TransformerChain<ITransformer>(chain.ToArray());
+        _steps = chain.ToArray();
+        _chain = new TransformerChain<ITransformer>(_steps);
         Members = members;
-        MemberNames = definitions.Select(d => d.Name).ToArray();
+        MemberNames = memberNames.ToArray();
         Combiner = combiner;
         Weights = weights;
         Labels = labels;
@@ -49,9 +53,30 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable
     /// <inheritdoc />
     public IDataView Transform(IDataView input) => _chain.Transform(input);
 
-    /// <summary>Not supported: ML.NET 5 keeps <see cref="ModelSaveContext"/> internal (see the README's persistence note).</summary>
+    /// <summary>Not supported: ML.NET 5 keeps <see cref="ModelSaveContext"/> internal; use <c>mlContext.Model.SaveFusionModel</c>.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
-        "LateFusionTransformer cannot be saved with mlContext.Model.Save: ML.NET 5 does not let third-party transformers write to its model format.");
+        "LateFusionTransformer cannot be saved with mlContext.Model.Save: ML.NET 5 does not let third-party transformers write to its model format." +
+        Environment.NewLine + "Hint: save the pipeline with mlContext.Model.SaveFusionModel and load it with mlContext.Model.LoadFusionModel.");
+
+    string IFusionSaveable.ComponentKind => Kind;
+
+    void IFusionSaveable.Save(ComponentWriter writer)
+    {
+        var memberSteps = Members.Select(m => Array.IndexOf(_steps, m)).ToArray();
+        writer.WriteConfig(new LateFusionConfig(MemberNames.ToArray(), memberSteps, Combiner, Weights?.ToArray(), Labels.ToData()));
+        foreach (var step in _steps) writer.WriteChild(step);
+    }
+
+    internal static LateFusionTransformer Load(ComponentReader reader)
+    {
+        var c = reader.ReadConfig<LateFusionConfig>();
+        if (c.MemberNames.Length != c.MemberSteps.Length || c.MemberSteps.Any(i => i < 0 || i >= reader.ChildCount))
+            throw reader.Invalid("its member list does not match its steps");
+        if (c.Weights != null && c.Weights.Length != c.MemberNames.Length) throw reader.Invalid("its weights do not match its members");
+        var steps = Enumerable.Range(0, reader.ChildCount).Select(reader.ReadChild).ToArray();
+        return new LateFusionTransformer(steps, c.MemberSteps.Select(i => steps[i]).ToArray(), c.MemberNames, c.Combiner, c.Weights,
+            LabelKeyValues.FromData(c.Labels));
+    }
 
     /// <summary>Disposes members that hold native memory.</summary>
     public void Dispose()
@@ -59,3 +84,6 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable
         foreach (var t in _chain) (t as IDisposable)?.Dispose();
     }
 }
+
+/// <summary>The saved configuration of a <see cref="LateFusionTransformer"/>; its steps are the component's children.</summary>
+internal sealed record LateFusionConfig(string[] MemberNames, int[] MemberSteps, LateFusionCombiner Combiner, double[]? Weights, LabelKeyValuesData Labels);

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
+using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Transforms.Audio;
 
@@ -68,6 +69,7 @@ public sealed class AudioLoadingOptions
     public int Threads { get; set; } = Environment.ProcessorCount;
 
     /// <summary>Output samples per row.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int OutputLength => (int)Math.Round(SampleRate * DurationSeconds);
 
     internal void Validate()
@@ -135,8 +137,9 @@ public static class AudioAnnotations
 }
 
 /// <summary>The fitted <see cref="AudioLoadingEstimator"/>. Immutable except for its diagnostic counters.</summary>
-public sealed class AudioLoadingTransformer : BatchMappingTransformer
+public sealed class AudioLoadingTransformer : BatchMappingTransformer, IFusionSaveable
 {
+    internal const string Kind = "MLNetFusion.LoadAudio";
     private readonly IHost _host;
     private long _skipped, _missing;
     // One polyphase table per source rate, shared by all cursors (Resampler is immutable after construction).
@@ -155,6 +158,15 @@ public sealed class AudioLoadingTransformer : BatchMappingTransformer
 
     /// <summary>The options (a copy).</summary>
     public AudioLoadingOptions Options { get; }
+
+    string IFusionSaveable.ComponentKind => Kind;
+    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(Options);
+    internal static AudioLoadingTransformer Load(ComponentReader reader)
+    {
+        var options = reader.ReadConfig<AudioLoadingOptions>();
+        options.Validate();
+        return new AudioLoadingTransformer(reader.Env, options);
+    }
 
     /// <summary>Rows skipped so far because their file could not be read (<see cref="AudioErrorPolicy.Skip"/>).</summary>
     public long SkippedRows => Interlocked.Read(ref _skipped);

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
+using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Transforms.Audio;
 
@@ -46,8 +47,15 @@ public sealed class FrameStatisticsEstimator : IEstimator<FrameStatisticsTransfo
 }
 
 /// <summary>The fitted <see cref="FrameStatisticsEstimator"/> (stateless).</summary>
-public sealed class FrameStatisticsTransformer : BatchMappingTransformer
+public sealed class FrameStatisticsTransformer : BatchMappingTransformer, IFusionSaveable
 {
+    internal const string Kind = "MLNetFusion.SummarizeFrames";
+
+    string IFusionSaveable.ComponentKind => Kind;
+    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new[] { OutputColumnName, InputColumnName });
+    internal static FrameStatisticsTransformer Load(ComponentReader reader)
+        => reader.ReadConfig<string[]>() is [var output, var input] ? new(output, input) : throw reader.Invalid("expected two column names");
+
     internal FrameStatisticsTransformer(string output, string input) : base(64)
     {
         OutputColumnName = output; InputColumnName = input;

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
+using MLNetFusion.Persistence;
 using MLNetFusion.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -138,8 +139,9 @@ public sealed class MelSpectrogramEstimator : IEstimator<MelSpectrogramTransform
 }
 
 /// <summary>The fitted <see cref="MelSpectrogramEstimator"/>: immutable; holds the window and filter bank as tensors.</summary>
-public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDisposable
+public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDisposable, IFusionSaveable
 {
+    internal const string Kind = "MLNetFusion.MelSpectrogram";
     private readonly Tensor _window;
     private readonly Tensor _filterBank;     // [freqs, bands]
     private readonly Tensor _paddedWindow;   // the window centred in n_fft, as torch.stft pads it
@@ -179,6 +181,16 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
 
     /// <summary>Input samples per row.</summary>
     public int InputLength { get; }
+
+    private sealed record Config(MelSpectrogramOptions Options, int InputLength);
+    string IFusionSaveable.ComponentKind => Kind;
+    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new Config(Options, InputLength));
+    internal static MelSpectrogramTransformer Load(ComponentReader reader)
+    {
+        var c = reader.ReadConfig<Config>();
+        if (c.Options?.SampleRate is not int rate || c.InputLength <= 0) throw reader.Invalid("its sample rate or input length is missing");
+        return new MelSpectrogramTransformer(c.Options, c.InputLength, rate);
+    }
 
     /// <summary>Mel bands (first dimension of the output).</summary>
     public int Bands => Options.Bands;
