@@ -9,6 +9,7 @@ using MLNetFusion.Samples.Samples;
 // mlnetfusion avdigits: the same leaderboard on ../shared/data/avdigits (real data; see its README for attribution).
 // mlnetfusion bench   : benchmarks, one JSON object per line.
 // mlnetfusion sample <name>: run one of the documented samples.
+// mlnetfusion predict --model m.zip --input rows.csv --output predictions.csv: serve a saved model (a second process).
 var dataOption = new Option<string>("--data") { Description = "Dataset folder. 'run' generates the default dataset there if missing.", DefaultValueFactory = _ => Path.Combine("artifacts", "data", "synthetic") };
 var epochsOption = new Option<int>("--epochs") { Description = "Epochs for the neural fusion families.", DefaultValueFactory = _ => Candidates.Epochs };
 var chartOption = new Option<string>("--chart") { Description = "Where to write the leaderboard chart (PNG).", DefaultValueFactory = _ => Path.Combine("artifacts", "leaderboard.png") };
@@ -42,11 +43,23 @@ var benchRows = new Option<int>("--streaming-rows") { Description = "Rows for th
 var bench = new Command("bench", "Benchmarks; prints one JSON object per line.") { benchData, benchOnly, benchRows };
 bench.SetAction(r => Benchmarks.Run(r.GetValue(benchData), r.GetValue(benchOnly) ?? Array.Empty<string>(), r.GetValue(benchRows)));
 
-var sampleName = new Argument<string>("name") { Description = "early-fusion-avdigits | neural-fusion | late-fusion | audio | pretrained-image" };
+var modelOption = new Option<string>("--model") { Description = "A file written by mlContext.Model.SaveFusionModel.", Required = true };
+var inputOption = new Option<string>("--input") { Description = "CSV with a header holding the model's input columns.", Required = true };
+var outputOption = new Option<string>("--output") { Description = "Where to write the predictions (CSV).", Required = true };
+var columnsOption = new Option<string[]>("--columns") { Description = "Output columns to write.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => new[] { "PredictedLabel", "Score" } };
+var predict = new Command("predict", "Load a saved fusion model in this process and predict a CSV (serving).") { modelOption, inputOption, outputOption, columnsOption };
+predict.SetAction(r =>
+{
+    int rows = MLNetFusion.Samples.Serving.ModelServer.Predict(r.GetValue(modelOption)!, r.GetValue(inputOption)!, r.GetValue(outputOption)!, r.GetValue(columnsOption)!);
+    Console.WriteLine($"Wrote {rows} predictions to {r.GetValue(outputOption)}.");
+    return 0;
+});
+
+var sampleName = new Argument<string>("name") { Description = "early-fusion-avdigits | neural-fusion | late-fusion | audio | pretrained-image | save-and-serve" };
 var sample = new Command("sample", "Run a documented sample.") { sampleName };
 sample.SetAction(r => SampleRunner.Run(r.GetValue(sampleName)!));
 
-var root = new RootCommand("MLNetFusion: multimodal classification for ML.NET.") { run, avdigits, bench, sample, dataOption, epochsOption, chartOption, seedOption };
+var root = new RootCommand("MLNetFusion: multimodal classification for ML.NET.") { run, avdigits, bench, sample, predict, dataOption, epochsOption, chartOption, seedOption };
 root.SetAction(r =>
 {
     var folder = SyntheticMultimodalDataset.EnsureGenerated(r.GetValue(dataOption)!);

@@ -13,8 +13,9 @@ public static class SampleRunner
             case "audio": AudioFeaturizationSample.Example(); return 0;
             case "pretrained-image": PretrainedImageFeaturesSample.Example(); return 0;
             case "late-fusion": LateFusionSample.Example(); return 0;
+            case "save-and-serve": SaveAndServeSample.Example(); return 0;
             default:
-                Console.Error.WriteLine($"Unknown sample '{name}'. Samples: early-fusion-avdigits, neural-fusion, late-fusion, audio, pretrained-image.");
+                Console.Error.WriteLine($"Unknown sample '{name}'. Samples: early-fusion-avdigits, neural-fusion, late-fusion, audio, pretrained-image, save-and-serve.");
                 return 2;
         }
     }
