@@ -38,7 +38,7 @@ avdigits.SetAction(r =>
 });
 
 var benchData = new Option<string?>("--avdigits") { Description = "avdigits folder for the audio throughput benchmark (else generated clips)." };
-var benchOnly = new Option<string[]>("--only") { Description = "Run only these benchmarks (audio, fit, transform, latency, streaming).", AllowMultipleArgumentsPerToken = true };
+var benchOnly = new Option<string[]>("--only") { Description = "Run only these benchmarks (audio, fit, transform, latency, streaming, soak).", AllowMultipleArgumentsPerToken = true };
 var benchRows = new Option<int>("--streaming-rows") { Description = "Rows for the large streaming-fit measurement.", DefaultValueFactory = _ => 1_000_000 };
 var bench = new Command("bench", "Benchmarks; prints one JSON object per line.") { benchData, benchOnly, benchRows };
 bench.SetAction(r => Benchmarks.Run(r.GetValue(benchData), r.GetValue(benchOnly) ?? Array.Empty<string>(), r.GetValue(benchRows)));
