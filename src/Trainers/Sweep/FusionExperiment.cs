@@ -1,0 +1,307 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.Data;
+using MLNetFusion.Models;
+using MLNetFusion.Training;
+
+namespace MLNetFusion.Trainers.Sweep;
+
+/// <summary>
+/// An AutoML-style search over fusion families and their hyperparameters. Create it with
+/// <c>mlContext.Fusion().CreateExperiment()</c>, configure it with the <c>Set…</c> methods (as AutoML's
+/// <c>AutoMLExperiment</c>), then <see cref="RunAsync"/>. Sample: <c>src/Samples/Samples/SweepSample.cs</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <item><term>Data</term><description>The feature pipeline is fitted once per split (on its training rows) and its output cached; every trial trains on those features.</description></item>
+/// <item><term>Trials</term><description>One at a time; each trial gets its own seed derived from the experiment's seed, so a seed and a trial budget reproduce the same leaderboard.</description></item>
+/// <item><term>Budgets</term><description>A time budget cancels the running TorchSharp trial when it ends (ML.NET trainers finish their fit), so the run ends within one trial's length of the budget; the first trial always finishes, so there is a model to return.</description></item>
+/// <item><term>Memory</term><description>Only the best trial's model is kept; others are disposed when they finish.</description></item>
+/// </list>
+/// </remarks>
+public sealed class FusionExperiment
+{
+    private readonly MLContext _ml;
+    private IEstimator<ITransformer>? _features;
+    private readonly List<ModalityOptions> _modalities = new();
+    private IDataView? _train, _validation, _all;
+    private int _folds;
+    private FusionMetric _metric = FusionMetric.Accuracy;
+    private string _label = TorchTrainerOptions.Defaults.LabelColumnName;
+    private TimeSpan? _timeBudget;
+    private int? _maxTrials;
+    private int _seed;
+    private IFusionTuner? _tuner;
+    private readonly List<IFusionMonitor> _monitors = new();
+    private bool _refit;
+
+    internal FusionExperiment(MLContext ml, int seed) { _ml = ml; _seed = seed; }
+
+    /// <summary>The search space; narrow or widen it in place, or replace it with <see cref="SetSearchSpace"/>.</summary>
+    public FusionSearchSpace SearchSpace { get; private set; } = new();
+
+    /// <summary>The featurization applied before every trial (e.g. image, audio and tabular transforms). Default: none (the data is already featurized).</summary>
+    public FusionExperiment SetFeaturePipeline(IEstimator<ITransformer> pipeline) { _features = pipeline ?? throw new ArgumentNullException(nameof(pipeline)); return this; }
+
+    /// <summary>The modality columns (after the feature pipeline) and their encoders.</summary>
+    public FusionExperiment SetModalities(params ModalityOptions[] modalities)
+    {
+        _modalities.Clear();
+        _modalities.AddRange(modalities.Select(m => m.Clone()));
+        return this;
+    }
+
+    /// <summary>Selects trials on <paramref name="validation"/>; both are fed to the feature pipeline.</summary>
+    public FusionExperiment SetDataset(IDataView train, IDataView validation)
+    {
+        _train = train ?? throw new ArgumentNullException(nameof(train));
+        _validation = validation ?? throw new ArgumentNullException(nameof(validation));
+        _all = null; _folds = 0;
+        return this;
+    }
+
+    /// <summary>Selects trials by k-fold cross-validation on <paramref name="data"/> (the final model is then always refitted on all of it).</summary>
+    public FusionExperiment SetDataset(IDataView data, int folds = 5)
+    {
+        if (folds < 2) throw new ArgumentOutOfRangeException(nameof(folds), folds, "Cross-validation needs at least 2 folds.");
+        _all = data ?? throw new ArgumentNullException(nameof(data));
+        _folds = folds; _train = _validation = null;
+        return this;
+    }
+
+    /// <summary>The metric to optimise and the key-typed label column (after the feature pipeline).</summary>
+    public FusionExperiment SetMulticlassClassificationMetric(FusionMetric metric = FusionMetric.Accuracy, string labelColumn = TorchTrainerOptions.Defaults.LabelColumnName)
+    {
+        _metric = metric; _label = labelColumn ?? throw new ArgumentNullException(nameof(labelColumn));
+        return this;
+    }
+
+    /// <summary>Stops starting trials (and cancels the running TorchSharp trial) after <paramref name="seconds"/>.</summary>
+    public FusionExperiment SetTrainingTimeInSeconds(uint seconds)
+    {
+        if (seconds == 0) throw new ArgumentOutOfRangeException(nameof(seconds), seconds,
+            "A time budget of 0 seconds cannot train any trial." + Environment.NewLine + "Hint: give the sweep at least the time of one trial (a minute is a safe start).");
+        _timeBudget = TimeSpan.FromSeconds(seconds);
+        return this;
+    }
+
+    /// <summary>Runs at most <paramref name="trials"/> trials (AutoML's <c>SetMaxModelToExplore</c>).</summary>
+    public FusionExperiment SetMaxTrials(int trials)
+    {
+        if (trials <= 0) throw new ArgumentOutOfRangeException(nameof(trials), trials, "The trial budget must be at least 1.");
+        _maxTrials = trials;
+        return this;
+    }
+
+    /// <summary>Seeds the tuner and every trial. Default: the seed drawn from the <c>MLContext</c>.</summary>
+    public FusionExperiment SetSeed(int seed) { _seed = seed; return this; }
+
+    /// <summary>Replaces the search space.</summary>
+    public FusionExperiment SetSearchSpace(FusionSearchSpace space) { SearchSpace = space ?? throw new ArgumentNullException(nameof(space)); return this; }
+
+    /// <summary>Uses a custom tuner.</summary>
+    public FusionExperiment SetTuner(IFusionTuner tuner) { _tuner = tuner ?? throw new ArgumentNullException(nameof(tuner)); return this; }
+
+    /// <summary>Random search.</summary>
+    public FusionExperiment SetRandomSearchTuner() => SetTuner(new RandomSearchTuner());
+
+    /// <summary>Grid search (ranges contribute their default unless given grid points).</summary>
+    public FusionExperiment SetGridSearchTuner() => SetTuner(new GridSearchTuner());
+
+    /// <summary>The cost-aware tuner (the default): successive halving on epochs; see <see cref="SuccessiveHalvingTuner"/>.</summary>
+    public FusionExperiment SetCostAwareTuner(int bracketSize = 9, int eta = 3) => SetTuner(new SuccessiveHalvingTuner(bracketSize, eta));
+
+    /// <summary>Adds a monitor (trial started, completed, best, failed).</summary>
+    public FusionExperiment SetMonitor(IFusionMonitor monitor) { _monitors.Add(monitor ?? throw new ArgumentNullException(nameof(monitor))); return this; }
+
+    /// <summary>Calls <paramref name="onTrialCompleted"/> after every trial, whatever its status.</summary>
+    public FusionExperiment SetMonitor(Action<FusionTrialResult> onTrialCompleted) => SetMonitor(new ActionMonitor(onTrialCompleted));
+
+    /// <summary>Refit the best configuration on all the data (training plus validation rows) after the search. Default false.</summary>
+    public FusionExperiment SetRefit(bool refit = true) { _refit = refit; return this; }
+
+    /// <summary>Runs the search.</summary>
+    /// <param name="cancellationToken">Stops the search: the running trial is cancelled and the best completed trial is returned;
+    /// if none completed, <see cref="OperationCanceledException"/> is thrown.</param>
+    /// <returns>The best trial, the leaderboard and the final model.</returns>
+    public Task<FusionExperimentResult> RunAsync(CancellationToken cancellationToken = default)
+    {
+        Validate();
+        return Task.Factory.StartNew(() => Run(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    private void Validate()
+    {
+        if (_train == null && _all == null)
+            throw new InvalidOperationException("No dataset was set." + Environment.NewLine + "Hint: call SetDataset(train, validation) or SetDataset(data, folds).");
+        if (_modalities.Count == 0)
+            throw new InvalidOperationException("No modalities were set." + Environment.NewLine +
+                "Hint: call SetModalities(ModalityOptions.Image(\"Pixels\"), ModalityOptions.Audio(\"LogMel\"), ...) with the feature pipeline's output columns.");
+        if (_timeBudget == null && _maxTrials == null)
+            throw new InvalidOperationException("The sweep has no budget." + Environment.NewLine + "Hint: call SetTrainingTimeInSeconds(...) and/or SetMaxTrials(...).");
+        SearchSpace.Validate();
+    }
+
+    private sealed record Split(IDataView Train, IDataView Validation, ITransformer Featurizer);
+
+    private FusionExperimentResult Run(CancellationToken cancel)
+    {
+        var clock = Stopwatch.StartNew();
+        var splits = PrepareSplits();
+        var builder = new TrialPipelines(_ml, _modalities, _label, SearchSpace);
+        var tuner = _tuner ?? new SuccessiveHalvingTuner();
+        var random = new Random(_seed);
+        var trials = new List<FusionTrialResult>();
+        FusionTrialResult? best = null;
+        ITransformer? bestTrainerModel = null;
+        var tuning = new FusionTuningContext(SearchSpace, random, 0, _metric);
+        try
+        {
+            for (int id = 0; ; id++)
+            {
+                if (_maxTrials is int max && id >= max) break;
+                bool anyCompleted = best != null;
+                if (anyCompleted && (cancel.IsCancellationRequested || (_timeBudget is { } b && clock.Elapsed >= b))) break;
+                if (!anyCompleted && cancel.IsCancellationRequested) break;
+                var settings = tuner.Propose(tuning with { TrialId = id });
+                if (settings == null) break;
+                foreach (var m in _monitors) m.ReportRunningTrial(settings);
+
+                using var trialCancel = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+                if (anyCompleted && _timeBudget is { } budget) trialCancel.CancelAfter(Max(budget - clock.Elapsed, TimeSpan.Zero));
+                var (result, trainerModel) = RunTrial(settings, splits, builder, clock, trialCancel.Token);
+                trials.Add(result);
+                tuner.Report(result);
+                foreach (var m in _monitors)
+                    if (result.Status == FusionTrialStatus.Completed) m.ReportCompletedTrial(result); else m.ReportFailTrial(result);
+
+                if (result.Status == FusionTrialStatus.Completed && (best == null || tuning.IsBetter(result.Metric, best.Metric)))
+                {
+                    if (best != null) { best.Model = null; Dispose(bestTrainerModel); }
+                    best = result; bestTrainerModel = trainerModel;
+                    if (trainerModel != null && splits.Count == 1) result.Model = new TransformerChain<ITransformer>(splits[0].Featurizer, trainerModel);
+                    foreach (var m in _monitors) m.ReportBestTrial(result);
+                }
+                else Dispose(trainerModel);
+            }
+
+            if (best == null)
+            {
+                cancel.ThrowIfCancellationRequested();
+                var failures = trials.Where(t => t.Error != null).Take(3).Select(t => $"trial {t.Settings.TrialId} ({t.Settings.Family}): {t.Error}");
+                throw new InvalidOperationException($"No trial completed in {trials.Count} trials." + Environment.NewLine + string.Join(Environment.NewLine, failures) +
+                    Environment.NewLine + "Hint: check the failures above; a budget too small for one trial also ends here (raise SetTrainingTimeInSeconds or SetMaxTrials).");
+            }
+
+            ITransformer final;
+            bool refitted = _refit || _folds > 0;
+            if (refitted)
+            {
+                var all = _all ?? new AppendedDataView(_train!, _validation!);
+                var featurizer = _features?.Fit(all) ?? new TransformerChain<ITransformer>();
+                var features = _ml.Data.Cache(featurizer.Transform(all));
+                var estimator = builder.Build(best.Settings, TrialSeed(best.Settings), _ => { }, CancellationToken.None);
+                final = new TransformerChain<ITransformer>(featurizer, estimator.Fit(features));
+            }
+            else final = best.Model!;
+            return new FusionExperimentResult(best, trials, final, refitted, _metric, clock.Elapsed);
+        }
+        catch
+        {
+            Dispose(bestTrainerModel);
+            throw;
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private int TrialSeed(FusionTrialSettings s) => unchecked(_seed * 7919 + s.ConfigurationKey.Aggregate(17, (h, c) => h * 31 + c));
+
+    private List<Split> PrepareSplits()
+    {
+        var list = new List<Split>();
+        if (_all != null)
+            foreach (var fold in _ml.Data.CrossValidationSplit(_all, _folds, seed: _seed)) list.Add(Featurize(fold.TrainSet, fold.TestSet));
+        else list.Add(Featurize(_train!, _validation!));
+        var schema = list[0].Train.Schema;
+        SchemaErrors.RequireKeyLabel(schema, _label);
+        foreach (var m in _modalities) SchemaErrors.RequireFloatVector(schema, m.ColumnName);
+        return list;
+    }
+
+    private Split Featurize(IDataView train, IDataView validation)
+    {
+        var featurizer = _features?.Fit(train) ?? new TransformerChain<ITransformer>();
+        return new Split(_ml.Data.Cache(featurizer.Transform(train)), _ml.Data.Cache(featurizer.Transform(validation)), featurizer);
+    }
+
+    private (FusionTrialResult, ITransformer?) RunTrial(FusionTrialSettings settings, List<Split> splits, TrialPipelines builder, Stopwatch clock, CancellationToken cancel)
+    {
+        var watch = Stopwatch.StartNew();
+        int epochs = 0;
+        var metrics = new List<MulticlassClassificationMetrics>();
+        ITransformer? model = null;
+        try
+        {
+            foreach (var split in splits)
+            {
+                if (model != null) { Dispose(model); model = null; }
+                var estimator = builder.Build(settings, TrialSeed(settings), r => { Interlocked.Increment(ref epochs); foreach (var m in _monitors) m.ReportEpoch(settings, r); }, cancel);
+                model = estimator.Fit(split.Train);
+                cancel.ThrowIfCancellationRequested();
+                metrics.Add(_ml.MulticlassClassification.Evaluate(model.Transform(split.Validation), _label));
+            }
+            double acc = metrics.Average(m => m.MicroAccuracy), macro = metrics.Average(m => m.MacroAccuracy);
+            double logLoss = metrics.Average(m => m.LogLoss), f1 = metrics.Average(FusionMetrics.MacroF1);
+            var result = new FusionTrialResult
+            {
+                Settings = settings, Status = FusionTrialStatus.Completed, Accuracy = acc, MacroAccuracy = macro, LogLoss = logLoss, MacroF1 = f1,
+                Metric = _metric switch { FusionMetric.Accuracy => acc, FusionMetric.MacroAccuracy => macro, FusionMetric.LogLoss => logLoss, _ => f1 },
+                Duration = watch.Elapsed, FinishedAt = clock.Elapsed, EpochsTrained = epochs,
+            };
+            if (splits.Count > 1) { Dispose(model); model = null; }
+            return (result, model);
+        }
+        catch (OperationCanceledException)
+        {
+            Dispose(model);
+            return (new FusionTrialResult { Settings = settings, Status = FusionTrialStatus.Stopped, Duration = watch.Elapsed, FinishedAt = clock.Elapsed, EpochsTrained = epochs,
+                Error = "stopped by the time budget or cancellation" }, null);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Dispose(model);
+            return (new FusionTrialResult { Settings = settings, Status = FusionTrialStatus.Failed, Duration = watch.Elapsed, FinishedAt = clock.Elapsed, EpochsTrained = epochs,
+                Error = ex.Message }, null);
+        }
+    }
+
+    private static void Dispose(ITransformer? model)
+    {
+        if (model is IDisposable d) d.Dispose();
+        else if (model is IEnumerable<ITransformer> chain) foreach (var t in chain) (t as IDisposable)?.Dispose();
+    }
+
+    private sealed class ActionMonitor : IFusionMonitor
+    {
+        private readonly Action<FusionTrialResult> _action;
+        public ActionMonitor(Action<FusionTrialResult> action) => _action = action;
+        public void ReportCompletedTrial(FusionTrialResult result) => _action(result);
+        public void ReportFailTrial(FusionTrialResult result) => _action(result);
+    }
+}
+
+/// <summary>Metrics ML.NET does not compute itself.</summary>
+public static class FusionMetrics
+{
+    /// <summary>Macro-averaged F1 from ML.NET's confusion matrix (0 for a class with no precision and recall).</summary>
+    public static double MacroF1(MulticlassClassificationMetrics m)
+    {
+        var p = m.ConfusionMatrix.PerClassPrecision;
+        var r = m.ConfusionMatrix.PerClassRecall;
+        double sum = 0;
+        for (int i = 0; i < p.Count; i++) sum += p[i] + r[i] > 0 ? 2 * p[i] * r[i] / (p[i] + r[i]) : 0;
+        return sum / Math.Max(1, p.Count);
+    }
+}

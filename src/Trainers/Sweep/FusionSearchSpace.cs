@@ -1,0 +1,225 @@
+using System.Globalization;
+using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Trainers.Merge;
+
+namespace MLNetFusion.Trainers.Sweep;
+
+/// <summary>The fusion families a sweep can try.</summary>
+public enum FusionFamily
+{
+    /// <summary>Modality features joined by <c>Concatenate</c>, then one trainer (<see cref="EarlyFusionTrainer"/>).</summary>
+    Early,
+    /// <summary>One trainer per modality, probabilities combined (<see cref="LateFusionTrainer"/>).</summary>
+    Late,
+    /// <summary>Per-modality embeddings merged arithmetically (<see cref="Merge.MergeFusionTrainer"/>).</summary>
+    Merge,
+    /// <summary>Encoder layers concatenated and merged by learned layers (<see cref="Network.NetworkFusionTrainer"/>).</summary>
+    Network,
+    /// <summary>Cross-attention between modalities (<see cref="CrossModal.CrossModalFusionTrainer"/>).</summary>
+    CrossModal,
+}
+
+/// <summary>The trainer after <c>Concatenate</c> in early fusion.</summary>
+public enum EarlyFusionTrainer
+{
+    /// <summary>ML.NET's LightGBM multiclass trainer.</summary>
+    LightGbm,
+    /// <summary>ML.NET's L-BFGS maximum entropy (multinomial logistic regression), after min-max normalisation.</summary>
+    LbfgsMaximumEntropy,
+    /// <summary>MLNetFusion's TorchSharp MLP (<see cref="Mlp.FusionMlpTrainer"/>).</summary>
+    FusionMlp,
+}
+
+/// <summary>Which trainers the late-fusion members use.</summary>
+public enum LateFusionMembers
+{
+    /// <summary>L-BFGS maximum entropy on every modality's features.</summary>
+    Linear,
+    /// <summary>LightGBM on every modality's features.</summary>
+    LightGbm,
+    /// <summary>MLNetFusion's single-modality network (CNN or MLP encoder, as the modality declares) for every modality.</summary>
+    Neural,
+    /// <summary>The neural member for CNN modalities, L-BFGS for MLP (tabular) modalities.</summary>
+    Mixed,
+}
+
+/// <summary>One hyperparameter's values: sampled by random search, enumerated by grid search.</summary>
+public interface ISearchDimension
+{
+    /// <summary>The value used when the dimension is not searched (and by grid search for ranges with one grid point).</summary>
+    object Default { get; }
+    /// <summary>Draws a value.</summary>
+    object Sample(Random random);
+    /// <summary>The values grid search tries.</summary>
+    IReadOnlyList<object> GridValues { get; }
+    /// <summary>Whether there is nothing to choose from.</summary>
+    bool IsEmpty { get; }
+}
+
+/// <summary>A choice among listed values (sampled uniformly; grid search tries each, in order).</summary>
+/// <typeparam name="T">The value type.</typeparam>
+public sealed class Choice<T> : ISearchDimension where T : notnull
+{
+    /// <summary>Creates the choice; the first value is the default.</summary>
+    public Choice(params T[] values) => Values = values.ToList();
+    /// <summary>The values; edit the list to narrow or widen the search.</summary>
+    public List<T> Values { get; }
+    /// <inheritdoc />
+    public object Default => Values.Count > 0 ? Values[0] : throw new InvalidOperationException("The choice is empty.");
+    /// <inheritdoc />
+    public object Sample(Random random) => Values[random.Next(Values.Count)];
+    /// <inheritdoc />
+    public IReadOnlyList<object> GridValues => Values.Cast<object>().ToArray();
+    /// <inheritdoc />
+    public bool IsEmpty => Values.Count == 0;
+    /// <inheritdoc />
+    public override string ToString() => "{" + string.Join(", ", Values) + "}";
+}
+
+/// <summary>A numeric range, uniform or log-uniform, optionally integer.</summary>
+public sealed class NumericRange : ISearchDimension
+{
+    /// <summary>Creates the range.</summary>
+    /// <param name="min">Lower bound.</param>
+    /// <param name="max">Upper bound (≥ <paramref name="min"/>).</param>
+    /// <param name="defaultValue">The default value.</param>
+    /// <param name="logScale">Sample uniformly in log space (for learning rates).</param>
+    /// <param name="integer">Round to integers (for epochs).</param>
+    /// <param name="gridPoints">Values grid search tries: 1 = the default only; more = evenly spaced (in log space when <paramref name="logScale"/>).</param>
+    public NumericRange(double min, double max, double defaultValue, bool logScale = false, bool integer = false, int gridPoints = 1)
+    {
+        if (!(max >= min)) throw new ArgumentOutOfRangeException(nameof(max), max, $"The range is empty: max {max} < min {min}.");
+        if (logScale && min <= 0) throw new ArgumentOutOfRangeException(nameof(min), min, "A log-scale range needs min > 0.");
+        if (defaultValue < min || defaultValue > max) throw new ArgumentOutOfRangeException(nameof(defaultValue), defaultValue, $"The default must be in [{min}, {max}].");
+        if (gridPoints < 1) throw new ArgumentOutOfRangeException(nameof(gridPoints), gridPoints, "gridPoints must be at least 1.");
+        Min = min; Max = max; DefaultValue = defaultValue; LogScale = logScale; Integer = integer; GridPoints = gridPoints;
+    }
+    /// <summary>Lower bound.</summary>
+    public double Min { get; }
+    /// <summary>Upper bound.</summary>
+    public double Max { get; }
+    /// <summary>The default value.</summary>
+    public double DefaultValue { get; }
+    /// <summary>Log-uniform sampling.</summary>
+    public bool LogScale { get; }
+    /// <summary>Integer values.</summary>
+    public bool Integer { get; }
+    /// <summary>Values grid search tries.</summary>
+    public int GridPoints { get; }
+    /// <inheritdoc />
+    public object Default => Round(DefaultValue);
+    /// <inheritdoc />
+    public object Sample(Random random)
+    {
+        double u = random.NextDouble();
+        return Round(LogScale ? Math.Exp(Math.Log(Min) + u * (Math.Log(Max) - Math.Log(Min))) : Min + u * (Max - Min));
+    }
+    /// <inheritdoc />
+    public IReadOnlyList<object> GridValues => GridPoints == 1 ? new[] { Default }
+        : Enumerable.Range(0, GridPoints).Select(i => i / (double)(GridPoints - 1))
+            .Select(u => Round(LogScale ? Math.Exp(Math.Log(Min) + u * (Math.Log(Max) - Math.Log(Min))) : Min + u * (Max - Min))).Distinct().ToArray();
+    /// <inheritdoc />
+    public bool IsEmpty => false;
+    // Six significant digits keep printed and reused values identical.
+    private object Round(double v) => Integer ? (int)Math.Round(v) : double.Parse(v.ToString("G6", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+    /// <inheritdoc />
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"[{Min}, {Max}]{(LogScale ? " log" : "")}{(Integer ? " int" : "")}");
+}
+
+/// <summary>
+/// The search space of a fusion sweep, declared in one place: the families and, per family, its main
+/// hyperparameters. Narrow it by editing the lists (e.g. <c>space.Families = { FusionFamily.Merge }</c>,
+/// <c>space.MergeOperation.Values.Remove(MergeOperation.Max)</c>) or widen it by adding values or replacing ranges.
+/// </summary>
+/// <remarks>
+/// Parameter names (as they appear in <see cref="FusionTrialSettings.Parameters"/>):
+/// <list type="table">
+/// <item><term>early</term><description><c>trainer</c>; with <see cref="EarlyFusionTrainer.FusionMlp"/> also the neural parameters.</description></item>
+/// <item><term>late</term><description><c>combiner</c>, <c>members</c>; with neural members also <c>learningRate</c>, <c>epochs</c>.</description></item>
+/// <item><term>merge</term><description><c>operation</c> and the neural parameters.</description></item>
+/// <item><term>network</term><description><c>intermediateLayers</c> and the neural parameters.</description></item>
+/// <item><term>cross-modal</term><description><c>depth</c> (1 = one exchange) and the neural parameters.</description></item>
+/// <item><term>neural</term><description><c>learningRate</c> (log scale), <c>width</c>, <c>dropout</c>, <c>epochs</c>, <c>modalityDropout</c>, <c>auxiliaryLossWeight</c>.</description></item>
+/// </list>
+/// </remarks>
+public sealed class FusionSearchSpace
+{
+    /// <summary>Families to try. Default: all five.</summary>
+    public List<FusionFamily> Families { get; set; } = Enum.GetValues<FusionFamily>().ToList();
+
+    /// <summary>Early fusion: the trainer after <c>Concatenate</c>.</summary>
+    public Choice<EarlyFusionTrainer> EarlyTrainer { get; set; } = new(EarlyFusionTrainer.LightGbm, EarlyFusionTrainer.LbfgsMaximumEntropy, EarlyFusionTrainer.FusionMlp);
+
+    /// <summary>Late fusion: the combiner.</summary>
+    public Choice<LateFusionCombiner> LateCombiner { get; set; } = new(LateFusionCombiner.Stacking, LateFusionCombiner.WeightedAverage,
+        LateFusionCombiner.Average, LateFusionCombiner.ProductOfExperts, LateFusionCombiner.MajorityVote);
+
+    /// <summary>Late fusion: the member trainers.</summary>
+    public Choice<LateFusionMembers> LateMembers { get; set; } = new(LateFusionMembers.Mixed, LateFusionMembers.Neural, LateFusionMembers.Linear, LateFusionMembers.LightGbm);
+
+    /// <summary>Merge fusion: the merge operation.</summary>
+    public Choice<MergeOperation> MergeOperation { get; set; } = new(Merge.MergeOperation.Attention, Merge.MergeOperation.Mean, Merge.MergeOperation.Sum,
+        Merge.MergeOperation.Gated, Merge.MergeOperation.Product, Merge.MergeOperation.Max, Merge.MergeOperation.LowRankTensor);
+
+    /// <summary>Network fusion: merge the final encoder layers only (false) or every stage (true).</summary>
+    public Choice<bool> NetworkIntermediateLayers { get; set; } = new(false, true);
+
+    /// <summary>Cross-modal fusion: number of exchanges (1 = once; more = at several depths).</summary>
+    public Choice<int> CrossModalDepth { get; set; } = new(1, 2);
+
+    /// <summary>Peak learning rate of the neural trainers, log scale. Default [3e-4, 1e-2], 2e-3.</summary>
+    public NumericRange LearningRate { get; set; } = new(3e-4, 1e-2, 2e-3, logScale: true);
+
+    /// <summary>Fusion width (merge/cross-modal token width, network merge width, MLP hidden width).</summary>
+    public Choice<int> Width { get; set; } = new(64, 32, 128);
+
+    /// <summary>Dropout in the head and merge layers. Default [0, 0.4], 0.2.</summary>
+    public NumericRange Dropout { get; set; } = new(0, 0.4, 0.2);
+
+    /// <summary>Epochs of the neural trainers. Default [5, 20], 15. The cost-aware tuner uses the maximum as a full budget.</summary>
+    public NumericRange Epochs { get; set; } = new(5, 20, 15, integer: true);
+
+    /// <summary>Modality dropout. Default [0, 0.4], 0.25.</summary>
+    public NumericRange ModalityDropout { get; set; } = new(0, 0.4, 0.25);
+
+    /// <summary>Auxiliary per-modality loss weight. Default [0, 1], 0.5.</summary>
+    public NumericRange AuxiliaryLossWeight { get; set; } = new(0, 1, 0.5);
+
+    /// <summary>The parameter names and dimensions a configuration of <paramref name="family"/> draws.</summary>
+    public IReadOnlyList<(string Name, ISearchDimension Dimension)> DimensionsOf(FusionFamily family, IReadOnlyDictionary<string, object>? chosen = null)
+    {
+        var neural = new List<(string, ISearchDimension)>
+        {
+            ("learningRate", LearningRate), ("width", Width), ("dropout", Dropout), ("epochs", Epochs),
+            ("modalityDropout", ModalityDropout), ("auxiliaryLossWeight", AuxiliaryLossWeight),
+        };
+        return family switch
+        {
+            FusionFamily.Early => new List<(string, ISearchDimension)> { ("trainer", EarlyTrainer) }
+                .Concat(chosen != null && chosen.TryGetValue("trainer", out var t) && (EarlyFusionTrainer)t == EarlyFusionTrainer.FusionMlp
+                    ? new (string, ISearchDimension)[] { ("learningRate", LearningRate), ("width", Width), ("dropout", Dropout), ("epochs", Epochs) }
+                    : Array.Empty<(string, ISearchDimension)>()).ToList(),
+            FusionFamily.Late => new List<(string, ISearchDimension)> { ("combiner", LateCombiner), ("members", LateMembers) }
+                .Concat(chosen != null && chosen.TryGetValue("members", out var m) && (LateFusionMembers)m is LateFusionMembers.Neural or LateFusionMembers.Mixed
+                    ? new (string, ISearchDimension)[] { ("learningRate", LearningRate), ("epochs", Epochs) }
+                    : Array.Empty<(string, ISearchDimension)>()).ToList(),
+            FusionFamily.Merge => neural.Prepend(("operation", MergeOperation)).ToList(),
+            FusionFamily.Network => neural.Prepend(("intermediateLayers", NetworkIntermediateLayers)).ToList(),
+            FusionFamily.CrossModal => neural.Prepend(("depth", CrossModalDepth)).ToList(),
+            _ => throw new ArgumentOutOfRangeException(nameof(family), family, "Unknown family."),
+        };
+    }
+
+    /// <summary>Throws a clear error if the space has nothing to search.</summary>
+    public void Validate()
+    {
+        if (Families.Count == 0)
+            throw new ArgumentException("The search space is empty: Families has no fusion family." + Environment.NewLine +
+                "Hint: add at least one FusionFamily to FusionSearchSpace.Families.", nameof(Families));
+        foreach (var f in Families.Distinct())
+            foreach (var (name, dim) in DimensionsOf(f))
+                if (dim.IsEmpty)
+                    throw new ArgumentException($"The search space is empty for family {f}: parameter '{name}' has no values." + Environment.NewLine +
+                        $"Hint: give '{name}' at least one value, or remove {f} from Families.", name);
+    }
+}

@@ -1,0 +1,169 @@
+namespace MLNetFusion.Trainers.Sweep;
+
+/// <summary>What a tuner sees when it proposes a trial.</summary>
+/// <param name="Space">The search space.</param>
+/// <param name="Random">The experiment's seeded generator (use it for every random choice).</param>
+/// <param name="TrialId">Id of the trial to propose.</param>
+/// <param name="Metric">The optimised metric.</param>
+public sealed record FusionTuningContext(FusionSearchSpace Space, Random Random, int TrialId, FusionMetric Metric)
+{
+    /// <summary>Whether <paramref name="a"/> is better than <paramref name="b"/> for <see cref="Metric"/>.</summary>
+    public bool IsBetter(double a, double b) => Metric == FusionMetric.LogLoss ? a < b : a > b;
+}
+
+/// <summary>
+/// Proposes the sweep's trials. Implement it to add a search strategy; the experiment calls <see cref="Propose"/>,
+/// runs the trial, then <see cref="Report"/>, one trial at a time.
+/// </summary>
+public interface IFusionTuner
+{
+    /// <summary>The next trial, or <c>null</c> when the tuner has nothing left to try.</summary>
+    FusionTrialSettings? Propose(FusionTuningContext context);
+
+    /// <summary>Receives the result of the trial last proposed.</summary>
+    void Report(FusionTrialResult result);
+}
+
+/// <summary>Random search: a family uniformly, then every parameter from its dimension.</summary>
+public sealed class RandomSearchTuner : IFusionTuner
+{
+    /// <inheritdoc />
+    public FusionTrialSettings? Propose(FusionTuningContext context)
+    {
+        var space = context.Space;
+        var family = space.Families[context.Random.Next(space.Families.Count)];
+        var values = new Dictionary<string, object>();
+        // Dimensions may depend on earlier choices (e.g. an early-fusion MLP has epochs, LightGBM has none).
+        for (int pass = 0; pass < 2; pass++)
+            foreach (var (name, dim) in space.DimensionsOf(family, values))
+                if (!values.ContainsKey(name)) values[name] = dim.Sample(context.Random);
+        return new FusionTrialSettings(context.TrialId, family, values);
+    }
+
+    /// <inheritdoc />
+    public void Report(FusionTrialResult result) { }
+}
+
+/// <summary>
+/// Grid search: every combination of the choices (and of ranges' grid points), families interleaved so that a trial
+/// budget smaller than the grid still covers every family. Ranges contribute their default unless given grid points.
+/// </summary>
+public sealed class GridSearchTuner : IFusionTuner
+{
+    private List<(FusionFamily family, Dictionary<string, object> values)>? _grid;
+    private int _next;
+
+    /// <summary>Number of configurations in the grid of <paramref name="space"/>.</summary>
+    public static int Count(FusionSearchSpace space) => Enumerate(space).Count;
+
+    /// <inheritdoc />
+    public FusionTrialSettings? Propose(FusionTuningContext context)
+    {
+        _grid ??= Enumerate(context.Space);
+        if (_next >= _grid.Count) return null;
+        var (family, values) = _grid[_next++];
+        return new FusionTrialSettings(context.TrialId, family, new Dictionary<string, object>(values));
+    }
+
+    /// <inheritdoc />
+    public void Report(FusionTrialResult result) { }
+
+    private static List<(FusionFamily, Dictionary<string, object>)> Enumerate(FusionSearchSpace space)
+    {
+        var perFamily = space.Families.Distinct().Select(f => Expand(space, f, new Dictionary<string, object>()).Select(v => (f, v)).ToList()).ToList();
+        var result = new List<(FusionFamily, Dictionary<string, object>)>();
+        for (int i = 0; perFamily.Any(l => i < l.Count); i++)
+            foreach (var l in perFamily) if (i < l.Count) result.Add(l[i]);
+        return result;
+    }
+
+    private static IEnumerable<Dictionary<string, object>> Expand(FusionSearchSpace space, FusionFamily family, Dictionary<string, object> fixedValues)
+    {
+        var dims = space.DimensionsOf(family, fixedValues);
+        var next = dims.FirstOrDefault(d => !fixedValues.ContainsKey(d.Name));
+        if (next.Dimension == null) { yield return fixedValues; yield break; }
+        foreach (var v in next.Dimension.GridValues)
+            foreach (var r in Expand(space, family, new Dictionary<string, object>(fixedValues) { [next.Name] = v }))
+                yield return r;
+    }
+}
+
+/// <summary>
+/// Cost-aware search by successive halving on epochs: a bracket of configurations is first trained with few epochs,
+/// the best 1/<see cref="Eta"/> are retrained with <see cref="Eta"/> times as many, and so on up to the full epochs of
+/// the search space (<see cref="FusionSearchSpace.Epochs"/>' maximum). Bad configurations therefore cost a fraction of a full
+/// training, and configurations without epochs (LightGBM, linear members) are trained once and kept in the ranking.
+/// </summary>
+public sealed class SuccessiveHalvingTuner : IFusionTuner
+{
+    private readonly IFusionTuner _sampler;
+    private readonly Queue<FusionTrialSettings> _pending = new();
+    private readonly List<FusionTrialResult> _rung = new();
+    private int _rungIndex, _rungSize;
+    private int _fullEpochs;
+
+    /// <summary>Creates the tuner.</summary>
+    /// <param name="bracketSize">Configurations per bracket (first rung). Default 9.</param>
+    /// <param name="eta">Keep the best 1/eta per rung and multiply their epochs by eta. Default 3.</param>
+    /// <param name="sampler">Where configurations come from: random search by default, or e.g. a <see cref="GridSearchTuner"/>.</param>
+    public SuccessiveHalvingTuner(int bracketSize = 9, int eta = 3, IFusionTuner? sampler = null)
+    {
+        if (bracketSize < 1) throw new ArgumentOutOfRangeException(nameof(bracketSize), bracketSize, "bracketSize must be at least 1.");
+        if (eta < 2) throw new ArgumentOutOfRangeException(nameof(eta), eta, "eta must be at least 2.");
+        BracketSize = bracketSize; Eta = eta; _sampler = sampler ?? new RandomSearchTuner();
+    }
+
+    /// <summary>Configurations per bracket.</summary>
+    public int BracketSize { get; }
+
+    /// <summary>Reduction factor between rungs.</summary>
+    public int Eta { get; }
+
+    private int Rungs => 1 + (int)Math.Floor(Math.Log(BracketSize) / Math.Log(Eta) + 1e-9);
+
+    private int EpochsAt(int rung) => Math.Max(1, (int)Math.Round(_fullEpochs / Math.Pow(Eta, Rungs - 1 - rung)));
+
+    /// <inheritdoc />
+    public FusionTrialSettings? Propose(FusionTuningContext context)
+    {
+        _fullEpochs = (int)Math.Round(context.Space.Epochs.Max);
+        if (_pending.Count == 0 && _rung.Count == 0) StartBracket(context);
+        if (_pending.Count == 0) return null;
+        return _pending.Dequeue().With(context.TrialId);
+    }
+
+    private void StartBracket(FusionTuningContext context)
+    {
+        _rungIndex = 0;
+        var seen = new HashSet<string>();
+        for (int i = 0; i < BracketSize; i++)
+        {
+            var s = _sampler.Propose(context with { TrialId = context.TrialId + i });
+            if (s == null) break;
+            if (!seen.Add(s.ConfigurationKey)) continue;
+            _pending.Enqueue(s.Epochs > 0 ? s.With(s.TrialId, EpochsAt(0)) : s);
+        }
+        _rungSize = _pending.Count;
+        _context = context;
+    }
+
+    private FusionTuningContext? _context;
+
+    /// <inheritdoc />
+    public void Report(FusionTrialResult result)
+    {
+        _sampler.Report(result);
+        _rung.Add(result);
+        if (_rung.Count < _rungSize || _context == null) return;
+        // The rung is complete: promote the best 1/eta configurations that have epochs to spend.
+        _rungIndex++;
+        var ranked = _rung.Where(r => r.Status == FusionTrialStatus.Completed)
+            .OrderBy(r => r.Metric, Comparer<double>.Create((a, b) => _context.IsBetter(a, b) ? -1 : _context.IsBetter(b, a) ? 1 : 0)).ToList();
+        int keep = (int)Math.Ceiling(_rung.Count / (double)Eta);
+        _rung.Clear();
+        if (_rungIndex >= Rungs) return;
+        foreach (var r in ranked.Take(keep).Where(r => r.Settings.Epochs > 0))
+            _pending.Enqueue(r.Settings.With(r.Settings.TrialId, EpochsAt(_rungIndex)));
+        _rungSize = _pending.Count;
+    }
+}

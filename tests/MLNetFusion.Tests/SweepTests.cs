@@ -1,0 +1,158 @@
+using Microsoft.ML;
+using MLNetFusion.Models;
+using MLNetFusion.Samples.Pipelines;
+using MLNetFusion.Trainers.Merge;
+using MLNetFusion.Trainers.Sweep;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+/// <summary>The sweep on the generated default dataset (featurized once for the class).</summary>
+public class SweepTests : IClassFixture<SweepTests.Featurized>
+{
+    /// <summary>The generated dataset, featurized once: training rows split 80/20 into train and validation, plus the test split.</summary>
+    public sealed class Featurized
+    {
+        public Featurized()
+        {
+            Ml = new MLContext(seed: 1);
+            Dataset = MultimodalDataset.Synthetic(TestData.SyntheticFolder);
+            var (train, test, _) = Dataset.Featurize(Ml);
+            var split = Ml.Data.TrainTestSplit(train, testFraction: 0.2, seed: 1);
+            Train = Ml.Data.Cache(split.TrainSet); Validation = Ml.Data.Cache(split.TestSet); Test = test;
+        }
+        public MLContext Ml { get; }
+        public MultimodalDataset Dataset { get; }
+        public IDataView Train { get; }
+        public IDataView Validation { get; }
+        public IDataView Test { get; }
+    }
+
+    private readonly Featurized _data;
+    public SweepTests(Featurized data) => _data = data;
+
+    /// <summary>A small space: few epochs so a trial takes seconds.</summary>
+    private static FusionSearchSpace Small(params FusionFamily[] families) => new()
+    {
+        Families = families.ToList(),
+        Epochs = new NumericRange(2, 4, 3, integer: true),
+        Width = new Choice<int>(32),
+        LateMembers = new Choice<LateFusionMembers>(LateFusionMembers.Linear),
+    };
+
+    private FusionExperiment Experiment(FusionSearchSpace space, int seed = 3)
+        => new MLContext(seed: 1).Fusion().CreateExperiment()
+            .SetDataset(_data.Train, _data.Validation)
+            .SetModalities(_data.Dataset.Modalities().ToArray())
+            .SetMulticlassClassificationMetric(FusionMetric.Accuracy)
+            .SetSearchSpace(space)
+            .SetSeed(seed);
+
+    private static void DisposeAll(FusionExperimentResult r)
+    {
+        foreach (var t in (IEnumerable<ITransformer>)r.Model) (t as IDisposable)?.Dispose();
+        if (r.BestTrial.Model is IEnumerable<ITransformer> chain) foreach (var t in chain) (t as IDisposable)?.Dispose();
+    }
+
+    [Fact]
+    public async Task TheSameSeedGivesTheSameLeaderboard()
+    {
+        var space = Small(FusionFamily.Early, FusionFamily.Merge, FusionFamily.Late);
+        var a = await Experiment(space).SetRandomSearchTuner().SetMaxTrials(4).RunAsync();
+        var b = await Experiment(space).SetRandomSearchTuner().SetMaxTrials(4).RunAsync();
+        Assert.Equal(a.Trials.Select(t => t.Settings.ToString()), b.Trials.Select(t => t.Settings.ToString()));
+        Assert.Equal(a.Trials.Select(t => t.Accuracy), b.Trials.Select(t => t.Accuracy));
+        Assert.Equal(a.BestTrial.Settings.ToString(), b.BestTrial.Settings.ToString());
+        var c = await Experiment(space, seed: 4).SetRandomSearchTuner().SetMaxTrials(4).RunAsync();
+        Assert.NotEqual(a.Trials.Select(t => t.Settings.ToString()), c.Trials.Select(t => t.Settings.ToString()));
+        DisposeAll(a); DisposeAll(b); DisposeAll(c);
+    }
+
+    [Fact]
+    public async Task TheTimeBudgetIsHonouredWithinOneTrial()
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var result = await Experiment(Small(FusionFamily.Merge, FusionFamily.Network, FusionFamily.CrossModal)).SetRandomSearchTuner().SetTrainingTimeInSeconds(20).RunAsync();
+        var elapsed = watch.Elapsed;
+        var longest = result.Trials.Max(t => t.Duration);
+        Assert.True(result.Trials.Count >= 2, $"only {result.Trials.Count} trials in 20 s");
+        Assert.True(elapsed <= TimeSpan.FromSeconds(20) + longest + TimeSpan.FromSeconds(3), $"ran {elapsed} for a 20 s budget (longest trial {longest})");
+        Assert.Equal(FusionTrialStatus.Completed, result.BestTrial.Status);
+        DisposeAll(result);
+    }
+
+    [Fact]
+    public async Task CancellationStopsTheRunningTrialAndReturnsTheBestSoFar()
+    {
+        using var cts = new CancellationTokenSource();
+        var experiment = Experiment(Small(FusionFamily.Merge)).SetRandomSearchTuner().SetMaxTrials(50)
+            .SetMonitor(r => { if (r.Status == FusionTrialStatus.Completed) cts.CancelAfter(TimeSpan.FromSeconds(1)); });
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var result = await experiment.RunAsync(cts.Token);
+        Assert.True(result.Trials.Count <= 3, $"{result.Trials.Count} trials ran after cancellation");
+        Assert.Contains(result.Trials, t => t.Status == FusionTrialStatus.Completed);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60));
+        DisposeAll(result);
+
+        // Cancelled before any trial completed: there is nothing to return.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Experiment(Small(FusionFamily.Merge)).SetMaxTrials(5).RunAsync(new CancellationToken(true)));
+    }
+
+    [Fact]
+    public async Task TheCostAwareTunerSpendsFewerEpochsThanGridOnTheSameConfigurations()
+    {
+        FusionSearchSpace Space()
+        {
+            var s = Small(FusionFamily.Merge);
+            s.MergeOperation = new Choice<MergeOperation>(MergeOperation.Mean, MergeOperation.Sum, MergeOperation.Attention);
+            s.Epochs = new NumericRange(2, 6, 6, integer: true);
+            return s;
+        }
+        Assert.Equal(3, GridSearchTuner.Count(Space()));
+        var grid = await Experiment(Space()).SetGridSearchTuner().SetMaxTrials(20).RunAsync();
+        var halving = await Experiment(Space()).SetTuner(new SuccessiveHalvingTuner(bracketSize: 3, eta: 3, sampler: new GridSearchTuner())).SetMaxTrials(20).RunAsync();
+        var gridConfigs = grid.Trials.Select(t => t.Settings.ConfigurationKey).ToHashSet();
+        var halvingConfigs = halving.Trials.Select(t => t.Settings.ConfigurationKey).ToHashSet();
+        Assert.Equal(gridConfigs, halvingConfigs);
+        Assert.Equal(3 * 6, grid.TotalEpochs);
+        // Three configurations at 2 epochs, then the best at 6.
+        Assert.Equal(3 * 2 + 6, halving.TotalEpochs);
+        Assert.True(halving.TotalEpochs < grid.TotalEpochs);
+        Assert.Equal(6, halving.Trials.Last().Settings.Epochs);
+        DisposeAll(grid); DisposeAll(halving);
+    }
+
+    [Fact]
+    public async Task NarrowingToOneFamilyOnlyTriesItAndRefitsASavableModel()
+    {
+        var space = Small(FusionFamily.CrossModal);
+        space.Epochs = new NumericRange(6, 8, 8, integer: true);
+        var result = await Experiment(space).SetRandomSearchTuner().SetMaxTrials(2).SetRefit().RunAsync();
+        Assert.All(result.Trials, t => Assert.Equal(FusionFamily.CrossModal, t.Settings.Family));
+        Assert.True(result.Refitted);
+        var metrics = _data.Ml.MulticlassClassification.Evaluate(result.Model.Transform(_data.Test));
+        Assert.True(metrics.MicroAccuracy > 0.125 + 0.1, $"refitted cross-modal accuracy {metrics.MicroAccuracy:P1} is not above chance (12.5%) by 10 points");
+        // The returned model is a normal pipeline that persistence can save.
+        var (loaded, _) = PersistenceTests.RoundTrip(_data.Ml, result.Model, _data.Train.Schema, out _);
+        PersistenceTests.AssertSameOutputs(result.Model.Transform(_data.Test), loaded.Transform(_data.Test));
+        ((IDisposable)loaded).Dispose();
+        DisposeAll(result);
+    }
+
+    [Fact]
+    // Validation runs before RunAsync returns its task, as argument checks in .NET async methods do.
+    public void EmptySpacesAndImpossibleBudgetsAreClearErrors()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => { _ = Experiment(Small()).SetMaxTrials(1).RunAsync(); });
+        Assert.StartsWith("The search space is empty: Families has no fusion family.", ex.Message);
+        var space = Small(FusionFamily.Merge);
+        space.MergeOperation.Values.Clear();
+        var ex2 = Assert.Throws<ArgumentException>(() => { _ = Experiment(space).SetMaxTrials(1).RunAsync(); });
+        Assert.StartsWith("The search space is empty for family Merge: parameter 'operation' has no values.", ex2.Message);
+        var ex3 = Assert.Throws<ArgumentOutOfRangeException>(() => Experiment(Small(FusionFamily.Merge)).SetTrainingTimeInSeconds(0));
+        Assert.StartsWith("A time budget of 0 seconds cannot train any trial.", ex3.Message);
+        var ex4 = Assert.Throws<InvalidOperationException>(() => { _ = Experiment(Small(FusionFamily.Merge)).RunAsync(); });
+        Assert.StartsWith("The sweep has no budget.", ex4.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Experiment(Small(FusionFamily.Merge)).SetMaxTrials(0));
+    }
+}
