@@ -127,8 +127,14 @@ public class SweepTests : IClassFixture<SweepTests.Featurized>
     {
         var space = Small(FusionFamily.CrossModal);
         space.Epochs = new NumericRange(6, 8, 8, integer: true);
-        var result = await Experiment(space).SetRandomSearchTuner().SetMaxTrials(2).SetRefit().RunAsync();
+        var result = await Experiment(space).SetRandomSearchTuner().SetMaxTrials(2).SetRefit().SetModalityRobustnessWeight(0.5).RunAsync();
         Assert.All(result.Trials, t => Assert.Equal(FusionFamily.CrossModal, t.Settings.Family));
+        // Each trial is also measured with its most important modality missing, and ranked by the blend.
+        Assert.All(result.Trials, t =>
+        {
+            Assert.InRange(t.WorstMissingModalityMetric, 0, 1);
+            Assert.Equal(0.5 * t.ValidationMetric + 0.5 * t.WorstMissingModalityMetric, t.Metric, 9);
+        });
         Assert.True(result.Refitted);
         var metrics = _data.Ml.MulticlassClassification.Evaluate(result.Model.Transform(_data.Test));
         Assert.True(metrics.MicroAccuracy > 0.125 + 0.1, $"refitted cross-modal accuracy {metrics.MicroAccuracy:P1} is not above chance (12.5%) by 10 points");

@@ -5,7 +5,10 @@ using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Models;
 using MLNetFusion.Runtime;
+using MLNetFusion.Samples.Leaderboard;
+using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.Sweep;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Mlp;
 using MLNetFusion.Training;
@@ -22,7 +25,7 @@ namespace MLNetFusion.Samples.Bench;
 public static class Benchmarks
 {
     /// <summary>Runs the selected benchmarks (all when <paramref name="only"/> is empty).</summary>
-    public static int Run(string? avdigits, string[] only, int streamingRows)
+    public static int Run(string? avdigits, string[] only, int streamingRows, double sweepMinutes = 10)
     {
         bool Want(string name) => only.Length == 0 || only.Contains(name, StringComparer.OrdinalIgnoreCase);
         TorchRuntime.EnsureInitialized();
@@ -30,6 +33,15 @@ public static class Benchmarks
         if (Want("audio")) AudioThroughput(avdigits);
         if (Want("fit") || Want("transform") || Want("latency")) Neural(Want("fit"), Want("transform"), Want("latency"));
         if (Want("soak")) Soak(100_000);
+        if (only.Contains("sweep", StringComparer.OrdinalIgnoreCase))
+        {
+            if (avdigits == null || !File.Exists(Path.Combine(avdigits, "train.csv")))
+            {
+                Console.Error.WriteLine("The sweep benchmark runs on avdigits. Hint: pass --avdigits ../shared/data/avdigits.");
+                return 2;
+            }
+            SweepAgainstDefaults(avdigits, TimeSpan.FromMinutes(sweepMinutes));
+        }
         if (Want("streaming")) Streaming(streamingRows);
         return 0;
     }
@@ -297,6 +309,40 @@ public static class Benchmarks
             predictions_per_second = Math.Round(predictions / seconds), rss_after_1000_mb = afterFirst / 1048576, rss_peak_mb = peak / 1048576, rss_end_mb = end / 1048576,
             peak_growth_percent = Math.Round(100.0 * (peak - afterFirst) / afterFirst, 2), target_percent = 10, rss_after_dispose_mb = afterDispose / 1048576, samples });
         merge.Dispose();
+    }
+
+    /// <summary>
+    /// The sweep's done-when: on avdigits, the model the sweep chooses within the budget (validated on 20% of the
+    /// training rows, refitted on all of them) against the best family trained with its defaults, both on the test split.
+    /// </summary>
+    private static void SweepAgainstDefaults(string folder, TimeSpan budget)
+    {
+        var ml = new MLContext(seed: 1);
+        var ds = MultimodalDataset.AvDigits(folder);
+        var (train, test, _) = ds.Featurize(ml);
+        train.Preview(1);
+        var defaults = new List<object>();
+        double bestDefault = 0; string bestName = "";
+        var sw = Stopwatch.StartNew();
+        foreach (var c in Candidates.All(Candidates.Epochs))
+        {
+            var e = LeaderboardRunner.Run(ml, ds, c, train, test);
+            defaults.Add(new { family = e.Family, name = e.Name, accuracy = Math.Round(e.Accuracy, 4), seconds = Math.Round(e.TrainingTime.TotalSeconds, 1) });
+            if (e.Accuracy > bestDefault) { bestDefault = e.Accuracy; bestName = $"{e.Family}: {e.Name}"; }
+        }
+        double defaultsSeconds = sw.Elapsed.TotalSeconds;
+        var outcome = SweepJob.Search(ml, ds, train, test, budget, null, new SuccessiveHalvingTuner(), seed: 1);
+        var r = outcome.Result;
+        Emit(new
+        {
+            benchmark = "sweep_vs_family_defaults", dataset = "avdigits", budget_minutes = budget.TotalMinutes, cores = Environment.ProcessorCount,
+            sweep_test_accuracy = Math.Round(outcome.TestAccuracy, 4), sweep_choice = r.BestTrial.Settings.ToString(), sweep_validation_accuracy = Math.Round(r.BestTrial.Accuracy, 4),
+            sweep_trials = r.Trials.Count, sweep_epochs = r.TotalEpochs, sweep_seconds_including_refit = Math.Round(r.Elapsed.TotalSeconds, 1),
+            best_default_test_accuracy = Math.Round(bestDefault, 4), best_default = bestName, defaults_seconds = Math.Round(defaultsSeconds, 1),
+            gap_points = Math.Round(100 * (bestDefault - outcome.TestAccuracy), 2), target_gap_points = 0.5, defaults,
+            trials = r.Trials.Select(t => new { id = t.Settings.TrialId, family = t.Settings.Family.ToString(), status = t.Status.ToString(), accuracy = Math.Round(t.Accuracy, 4), epochs = t.EpochsTrained, seconds = Math.Round(t.Duration.TotalSeconds, 1) }),
+        });
+        foreach (var t in (IEnumerable<ITransformer>)r.Model) (t as IDisposable)?.Dispose();
     }
 
     /// <summary>Alternating repetitions per comparison.</summary>

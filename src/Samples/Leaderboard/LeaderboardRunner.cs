@@ -31,12 +31,5 @@ public static class LeaderboardRunner
     }
 
     /// <summary>Macro-averaged F1 from ML.NET's confusion matrix.</summary>
-    public static double MacroF1(MulticlassClassificationMetrics m)
-    {
-        var p = m.ConfusionMatrix.PerClassPrecision;
-        var r = m.ConfusionMatrix.PerClassRecall;
-        double sum = 0;
-        for (int i = 0; i < p.Count; i++) sum += p[i] + r[i] > 0 ? 2 * p[i] * r[i] / (p[i] + r[i]) : 0;
-        return sum / Math.Max(1, p.Count);
-    }
+    public static double MacroF1(MulticlassClassificationMetrics m) => MLNetFusion.Trainers.Sweep.FusionMetrics.MacroF1(m);
 }

@@ -14,8 +14,9 @@ public static class SampleRunner
             case "pretrained-image": PretrainedImageFeaturesSample.Example(); return 0;
             case "late-fusion": LateFusionSample.Example(); return 0;
             case "save-and-serve": SaveAndServeSample.Example(); return 0;
+            case "sweep": SweepSample.Example(); return 0;
             default:
-                Console.Error.WriteLine($"Unknown sample '{name}'. Samples: early-fusion-avdigits, neural-fusion, late-fusion, audio, pretrained-image, save-and-serve.");
+                Console.Error.WriteLine($"Unknown sample '{name}'. Samples: early-fusion-avdigits, neural-fusion, late-fusion, audio, pretrained-image, save-and-serve, sweep.");
                 return 2;
         }
     }

@@ -35,6 +35,7 @@ public sealed class FusionExperiment
     private IFusionTuner? _tuner;
     private readonly List<IFusionMonitor> _monitors = new();
     private bool _refit;
+    private double _robustness;
 
     internal FusionExperiment(MLContext ml, int seed) { _ml = ml; _seed = seed; }
 
@@ -117,6 +118,19 @@ public sealed class FusionExperiment
 
     /// <summary>Calls <paramref name="onTrialCompleted"/> after every trial, whatever its status.</summary>
     public FusionExperiment SetMonitor(Action<FusionTrialResult> onTrialCompleted) => SetMonitor(new ActionMonitor(onTrialCompleted));
+
+    /// <summary>
+    /// Ranks trials by <c>(1 - weight) × metric + weight × (the metric with the worst single modality missing)</c>, so
+    /// the sweep prefers models that keep working when a modality is absent or shifted (e.g. unseen speakers) over
+    /// models that lean on one modality. Default 0: rank by the metric alone (the missing-modality metric is still
+    /// measured and reported in <see cref="FusionTrialResult.WorstMissingModalityMetric"/>).
+    /// </summary>
+    public FusionExperiment SetModalityRobustnessWeight(double weight)
+    {
+        if (weight < 0 || weight > 1) throw new ArgumentOutOfRangeException(nameof(weight), weight, "The robustness weight must be in [0, 1].");
+        _robustness = weight;
+        return this;
+    }
 
     /// <summary>Refit the best configuration on all the data (training plus validation rows) after the search. Default false.</summary>
     public FusionExperiment SetRefit(bool refit = true) { _refit = refit; return this; }
@@ -214,6 +228,33 @@ public sealed class FusionExperiment
         }
     }
 
+    private static double Select(FusionMetric metric, double acc, double macro, double logLoss, double f1)
+        => metric switch { FusionMetric.Accuracy => acc, FusionMetric.MacroAccuracy => macro, FusionMetric.LogLoss => logLoss, _ => f1 };
+
+    /// <summary>The metric on <paramref name="validation"/> with each modality hidden in turn; the worst one (NaN with one modality).</summary>
+    private double WorstMissingModality(ITransformer model, IDataView validation)
+    {
+        if (_modalities.Count < 2) return double.NaN;
+        double worst = double.NaN;
+        foreach (var m in _modalities)
+        {
+            double value;
+            try
+            {
+                var e = _ml.MulticlassClassification.Evaluate(model.Transform(new ModalityMask(m.ColumnName).Transform(validation)), _label);
+                value = Select(_metric, e.MicroAccuracy, e.MacroAccuracy, e.LogLoss, FusionMetrics.MacroF1(e));
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+            {
+                // A model that cannot predict without this modality at all (e.g. it rejects NaN inputs) is as bad as it gets.
+                value = _metric == FusionMetric.LogLoss ? double.PositiveInfinity : 0;
+            }
+            if (double.IsNaN(value)) value = _metric == FusionMetric.LogLoss ? double.PositiveInfinity : 0;
+            worst = double.IsNaN(worst) ? value : _metric == FusionMetric.LogLoss ? Math.Max(worst, value) : Math.Min(worst, value);
+        }
+        return worst;
+    }
+
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private int TrialSeed(FusionTrialSettings s) => unchecked(_seed * 7919 + s.ConfigurationKey.Aggregate(17, (h, c) => h * 31 + c));
@@ -254,10 +295,13 @@ public sealed class FusionExperiment
             }
             double acc = metrics.Average(m => m.MicroAccuracy), macro = metrics.Average(m => m.MacroAccuracy);
             double logLoss = metrics.Average(m => m.LogLoss), f1 = metrics.Average(FusionMetrics.MacroF1);
+            double metric = Select(_metric, acc, macro, logLoss, f1);
+            double worst = WorstMissingModality(model!, splits[^1].Validation);
             var result = new FusionTrialResult
             {
                 Settings = settings, Status = FusionTrialStatus.Completed, Accuracy = acc, MacroAccuracy = macro, LogLoss = logLoss, MacroF1 = f1,
-                Metric = _metric switch { FusionMetric.Accuracy => acc, FusionMetric.MacroAccuracy => macro, FusionMetric.LogLoss => logLoss, _ => f1 },
+                ValidationMetric = metric, WorstMissingModalityMetric = worst,
+                Metric = _robustness > 0 && !double.IsNaN(worst) ? (1 - _robustness) * metric + _robustness * worst : metric,
                 Duration = watch.Elapsed, FinishedAt = clock.Elapsed, EpochsTrained = epochs,
             };
             if (splits.Count > 1) { Dispose(model); model = null; }

@@ -179,11 +179,15 @@ public sealed class FusionSearchSpace
     /// <summary>Epochs of the neural trainers. Default [5, 20], 15. The cost-aware tuner uses the maximum as a full budget.</summary>
     public NumericRange Epochs { get; set; } = new(5, 20, 15, integer: true);
 
-    /// <summary>Modality dropout. Default [0, 0.4], 0.25.</summary>
-    public NumericRange ModalityDropout { get; set; } = new(0, 0.4, 0.25);
+    /// <summary>
+    /// Modality dropout. Default [0.1, 0.4], 0.25: the default space never switches it off, because a model selected on
+    /// in-distribution validation data could otherwise lean on one modality and collapse when that modality shifts.
+    /// Widen it to [0, …] deliberately.
+    /// </summary>
+    public NumericRange ModalityDropout { get; set; } = new(0.1, 0.4, 0.25);
 
-    /// <summary>Auxiliary per-modality loss weight. Default [0, 1], 0.5.</summary>
-    public NumericRange AuxiliaryLossWeight { get; set; } = new(0, 1, 0.5);
+    /// <summary>Auxiliary per-modality loss weight. Default [0.25, 1], 0.5 (kept on for the same reason as <see cref="ModalityDropout"/>).</summary>
+    public NumericRange AuxiliaryLossWeight { get; set; } = new(0.25, 1, 0.5);
 
     /// <summary>The parameter names and dimensions a configuration of <paramref name="family"/> draws.</summary>
     public IReadOnlyList<(string Name, ISearchDimension Dimension)> DimensionsOf(FusionFamily family, IReadOnlyDictionary<string, object>? chosen = null)

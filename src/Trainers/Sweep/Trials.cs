@@ -61,8 +61,17 @@ public sealed class FusionTrialResult
     public required FusionTrialSettings Settings { get; init; }
     /// <summary>How it ended.</summary>
     public FusionTrialStatus Status { get; init; }
-    /// <summary>The optimised metric (NaN unless completed).</summary>
+    /// <summary>The value trials are ranked by (NaN unless completed): <see cref="ValidationMetric"/>, blended with
+    /// <see cref="WorstMissingModalityMetric"/> when a robustness weight is set.</summary>
     public double Metric { get; init; } = double.NaN;
+    /// <summary>The optimised metric on the validation data.</summary>
+    public double ValidationMetric { get; init; } = double.NaN;
+    /// <summary>
+    /// The optimised metric on the validation data with one modality hidden (all NaN), for the modality whose absence
+    /// hurts most; NaN with a single modality. A value far below <see cref="ValidationMetric"/> means the model leans on
+    /// one modality and will collapse if that modality shifts.
+    /// </summary>
+    public double WorstMissingModalityMetric { get; init; } = double.NaN;
     /// <summary>Micro-accuracy on the validation data.</summary>
     public double Accuracy { get; init; } = double.NaN;
     /// <summary>Macro-accuracy on the validation data.</summary>
