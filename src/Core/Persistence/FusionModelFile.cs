@@ -27,9 +27,12 @@ public static class FusionModelFile
     internal const string MLNetKind = "mlnet";
 
     /// <summary>This library's version, as written to manifests.</summary>
-    public static string LibraryVersion { get; } =
-        typeof(FusionModelFile).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
-        ?? typeof(FusionModelFile).Assembly.GetName().Version?.ToString() ?? "0";
+    public static string LibraryVersion { get; } = ProductVersion(typeof(FusionModelFile).Assembly);
+
+    /// <summary>An assembly's product version (e.g. ML.NET's 5.0.1, where the assembly version is 1.0.0.0).</summary>
+    internal static string ProductVersion(Assembly assembly)
+        => assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+            ?? assembly.GetName().Version?.ToString() ?? "0";
 
     internal static bool IsMLNetAssembly(string name)
         => (name == "Microsoft.ML" || name.StartsWith("Microsoft.ML.", StringComparison.Ordinal)) && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '.');

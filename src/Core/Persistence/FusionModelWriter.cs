@@ -20,8 +20,8 @@ internal sealed class FusionModelWriter
         _manifest.Format = FusionModelFile.FormatName;
         _manifest.FormatVersion = FusionModelFile.FormatVersion;
         _manifest.LibraryVersion = FusionModelFile.LibraryVersion;
-        _manifest.MLNetVersion = typeof(MLContext).Assembly.GetName().Version?.ToString() ?? "";
-        _manifest.TorchSharpVersion = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "";
+        _manifest.MLNetVersion = FusionModelFile.ProductVersion(typeof(MLContext).Assembly);
+        _manifest.TorchSharpVersion = FusionModelFile.ProductVersion(typeof(TorchSharp.torch).Assembly);
         _manifest.CreatedUtc = DateTime.UtcNow.ToString("O");
         _manifest.Root = Add(model);
         if (inputSchema != null) _manifest.InputSchema = SaveSchema(inputSchema);

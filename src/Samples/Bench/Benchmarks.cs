@@ -46,7 +46,9 @@ public static class Benchmarks
         return 0;
     }
 
-    private static void Emit(object o) => Console.WriteLine(JsonSerializer.Serialize(o));
+    private static readonly JsonSerializerOptions JsonOptions = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    private static void Emit(object o) => Console.WriteLine(JsonSerializer.Serialize(o, JsonOptions));
 
     /// <summary>LoadAudio + MelSpectrogram throughput on one-second 8 kHz clips.</summary>
     private static void AudioThroughput(string? avdigits)
@@ -331,6 +333,8 @@ public static class Benchmarks
             if (e.Accuracy > bestDefault) { bestDefault = e.Accuracy; bestName = $"{e.Family}: {e.Name}"; }
         }
         double defaultsSeconds = sw.Elapsed.TotalSeconds;
+        Emit(new { benchmark = "family_defaults", dataset = "avdigits", best_default_test_accuracy = Math.Round(bestDefault, 4), best_default = bestName,
+            seconds = Math.Round(defaultsSeconds, 1), defaults });
         var outcome = SweepJob.Search(ml, ds, train, test, budget, null, new SuccessiveHalvingTuner(), seed: 1);
         var r = outcome.Result;
         Emit(new
@@ -338,9 +342,15 @@ public static class Benchmarks
             benchmark = "sweep_vs_family_defaults", dataset = "avdigits", budget_minutes = budget.TotalMinutes, cores = Environment.ProcessorCount,
             sweep_test_accuracy = Math.Round(outcome.TestAccuracy, 4), sweep_choice = r.BestTrial.Settings.ToString(), sweep_validation_accuracy = Math.Round(r.BestTrial.Accuracy, 4),
             sweep_trials = r.Trials.Count, sweep_epochs = r.TotalEpochs, sweep_seconds_including_refit = Math.Round(r.Elapsed.TotalSeconds, 1),
-            best_default_test_accuracy = Math.Round(bestDefault, 4), best_default = bestName, defaults_seconds = Math.Round(defaultsSeconds, 1),
-            gap_points = Math.Round(100 * (bestDefault - outcome.TestAccuracy), 2), target_gap_points = 0.5, defaults,
-            trials = r.Trials.Select(t => new { id = t.Settings.TrialId, family = t.Settings.Family.ToString(), status = t.Status.ToString(), accuracy = Math.Round(t.Accuracy, 4), epochs = t.EpochsTrained, seconds = Math.Round(t.Duration.TotalSeconds, 1) }),
+            best_default_test_accuracy = Math.Round(bestDefault, 4), best_default = bestName,
+            gap_points = Math.Round(100 * (bestDefault - outcome.TestAccuracy), 2), target_gap_points = 0.5,
+            trials = r.Trials.Select(t => new
+            {
+                id = t.Settings.TrialId, family = t.Settings.Family.ToString(), status = t.Status.ToString(), settings = t.Settings.ToString(),
+                accuracy = double.IsNaN(t.Accuracy) ? (double?)null : Math.Round(t.Accuracy, 4),
+                worst_missing_modality = double.IsNaN(t.WorstMissingModalityMetric) ? (double?)null : Math.Round(t.WorstMissingModalityMetric, 4),
+                epochs = t.EpochsTrained, seconds = Math.Round(t.Duration.TotalSeconds, 1),
+            }),
         });
         foreach (var t in (IEnumerable<ITransformer>)r.Model) (t as IDisposable)?.Dispose();
     }
