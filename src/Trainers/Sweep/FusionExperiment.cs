@@ -176,8 +176,9 @@ public sealed class FusionExperiment
             {
                 if (_maxTrials is int max && id >= max) break;
                 bool anyCompleted = best != null;
-                if (anyCompleted && (cancel.IsCancellationRequested || (_timeBudget is { } b && clock.Elapsed >= b))) break;
-                if (!anyCompleted && cancel.IsCancellationRequested) break;
+                if (cancel.IsCancellationRequested) break;
+                // Out of time: stop, unless nothing has been tried yet (the first trial always runs, so there can be a model).
+                if (_timeBudget is { } b && clock.Elapsed >= b && trials.Count > 0) break;
                 var settings = tuner.Propose(tuning with { TrialId = id });
                 if (settings == null) break;
                 foreach (var m in _monitors) m.ReportRunningTrial(settings);
