@@ -89,10 +89,11 @@ public sealed class GridSearchTuner : IFusionTuner
 }
 
 /// <summary>
-/// Cost-aware search by successive halving on epochs: a bracket of configurations is first trained with few epochs,
-/// the best 1/<see cref="Eta"/> are retrained with <see cref="Eta"/> times as many, and so on up to the full epochs of
-/// the search space (<see cref="FusionSearchSpace.Epochs"/>' maximum). Bad configurations therefore cost a fraction of a full
-/// training, and configurations without epochs (LightGBM, linear members) are trained once and kept in the ranking.
+/// Cost-aware search by successive halving on epochs: a bracket of configurations is first trained with the fewest
+/// epochs the search space allows (<see cref="FusionSearchSpace.Epochs"/>' minimum), the best 1/<see cref="Eta"/> are
+/// retrained with more, and so on up to the space's maximum, the epochs growing geometrically between rungs. Bad
+/// configurations therefore cost a fraction of a full training, and configurations without epochs (LightGBM, linear
+/// members) are trained once and kept in the ranking.
 /// </summary>
 public sealed class SuccessiveHalvingTuner : IFusionTuner
 {
@@ -100,7 +101,7 @@ public sealed class SuccessiveHalvingTuner : IFusionTuner
     private readonly Queue<FusionTrialSettings> _pending = new();
     private readonly List<FusionTrialResult> _rung = new();
     private int _rungIndex, _rungSize;
-    private int _fullEpochs;
+    private double _minEpochs, _maxEpochs;
 
     /// <summary>Creates the tuner.</summary>
     /// <param name="bracketSize">Configurations per bracket (first rung). Default 9.</param>
@@ -121,12 +122,15 @@ public sealed class SuccessiveHalvingTuner : IFusionTuner
 
     private int Rungs => 1 + (int)Math.Floor(Math.Log(BracketSize) / Math.Log(Eta) + 1e-9);
 
-    private int EpochsAt(int rung) => Math.Max(1, (int)Math.Round(_fullEpochs / Math.Pow(Eta, Rungs - 1 - rung)));
+    // The space's minimum at the first rung, its maximum at the last, geometric in between: never fewer epochs than the
+    // user declared sensible (a network trained for 1-2 epochs is still near chance and would rank families by noise).
+    private int EpochsAt(int rung) => Rungs == 1 ? (int)Math.Round(_maxEpochs)
+        : Math.Max(1, (int)Math.Round(_minEpochs * Math.Pow(_maxEpochs / _minEpochs, rung / (double)(Rungs - 1))));
 
     /// <inheritdoc />
     public FusionTrialSettings? Propose(FusionTuningContext context)
     {
-        _fullEpochs = (int)Math.Round(context.Space.Epochs.Max);
+        _minEpochs = Math.Max(1, context.Space.Epochs.Min); _maxEpochs = Math.Max(_minEpochs, context.Space.Epochs.Max);
         if (_pending.Count == 0 && _rung.Count == 0) StartBracket(context);
         if (_pending.Count == 0) return null;
         return _pending.Dequeue().With(context.TrialId);
