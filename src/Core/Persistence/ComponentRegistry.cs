@@ -16,7 +16,7 @@ internal static class ComponentRegistry
     // MLNetFusion's own assemblies, loaded by name (from this list, never from the file) so their registrations run
     // even when the loading process has not touched them yet.
     private static readonly string[] OwnAssemblies = { "MLNetFusion.Trainers", "MLNetFusion.Transforms" };
-    private static int _ensured;
+    private static readonly Lazy<bool> Ensured = new(LoadOwnAssemblies, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Registers the loader of <paramref name="kind"/>.</summary>
     public static void Register(string kind, Func<ComponentReader, ITransformer> loader) => Loaders[kind] = loader;
@@ -34,9 +34,11 @@ internal static class ComponentRegistry
         return Loaders.TryGetValue(kind, out loader!);
     }
 
-    private static void EnsureOwnAssemblies()
+    // Once per process; concurrent loaders wait until every registration has run.
+    private static void EnsureOwnAssemblies() => _ = Ensured.Value;
+
+    private static bool LoadOwnAssemblies()
     {
-        if (Interlocked.Exchange(ref _ensured, 1) == 1) return;
         foreach (var name in OwnAssemblies)
         {
             try
@@ -49,5 +51,6 @@ internal static class ComponentRegistry
                 // The app does not ship this MLNetFusion assembly, so none of its components can be in a file it made.
             }
         }
+        return true;
     }
 }
