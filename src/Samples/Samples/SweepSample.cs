@@ -42,6 +42,7 @@ public static class SweepSample
         ml.Model.SaveFusionModel(result.Model, split.TrainSet.Schema, Path.Combine("artifacts", "sweep-model.zip"));
         foreach (var t in (IEnumerable<ITransformer>)result.Model) (t as IDisposable)?.Dispose();
         // Expected output: one line per trial (4-epoch trials first, the space's minimum, then promotions at 7 and 12), then the best;
-        // the refitted test accuracy is in the range of the leaderboard's best families (60-75% on this dataset).
+        // measured: 17 trials, 95 epochs, best cross-modal (depth 1, 7 epochs), refitted test accuracy 42.5%. Two minutes and at most
+        // 12 epochs are a short sweep: the main leaderboard's 15-epoch merge and cross-modal models reach 66-70% on this dataset.
     }
 }
