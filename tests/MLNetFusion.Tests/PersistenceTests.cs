@@ -406,12 +406,16 @@ public class PersistenceTests
     {
         var ml = new MLContext();
         var data = Raw(ml, 10, 1);
-        var chain = new TransformerChain<ITransformer>(ml.Transforms.Concatenate("F", "Tab").Fit(data),
-            new MissingColumnTransformer("Tab", new VectorDataViewType(NumberDataViewType.Single, 4)));
+        // A CustomMapping without a registered contract name: ML.NET itself cannot save it.
+        var custom = ml.Transforms.CustomMapping<ToyRow, DoubledTab>((src, dst) => dst.Doubled = src.Tab.Select(v => 2 * v).ToArray(), contractName: null).Fit(data);
+        var chain = new TransformerChain<ITransformer>(ml.Transforms.Concatenate("F", "Tab").Fit(data), custom);
         var ex = Assert.Throws<InvalidOperationException>(() => ml.Model.SaveFusionModel(chain, data.Schema, new MemoryStream()));
-        Assert.StartsWith("Component '0:TransformerChain`1, link 1' (MLNetFusion.Tests.MissingColumnTransformer) cannot be saved: MissingColumnTransformer cannot be saved with mlContext.Model.Save", ex.Message);
-        Assert.Contains("Hint:", ex.Message);
+        Assert.StartsWith("Component '0:TransformerChain`1, link 1' (Microsoft.ML.Transforms.CustomMappingTransformer`2", ex.Message);
+        Assert.Contains("cannot be saved:", ex.Message);
+        Assert.Contains("Hint: a fusion model file can hold ML.NET's built-in transformers, MLNetFusion's components and chains of them", ex.Message);
     }
+
+    public sealed class DoubledTab { [VectorType(4)] public float[] Doubled { get; set; } = Array.Empty<float>(); }
 }
 
 /// <summary>Finds each entry's data bytes in a zip file (local headers), to corrupt one entry at a time.</summary>

@@ -117,37 +117,3 @@ public static class Columns
         return result;
     }
 }
-
-/// <summary>Replaces a vector column by an all-NaN column of the same type: that modality is missing in every row.</summary>
-public sealed class MissingColumnTransformer : MLNetFusion.Mapping.BatchMappingTransformer
-{
-    private readonly string _column;
-    private readonly VectorDataViewType _type;
-
-    /// <summary>Creates the transformer.</summary>
-    public MissingColumnTransformer(string column, VectorDataViewType type) : base(64) { _column = column; _type = type; }
-
-    /// <inheritdoc />
-    protected override IReadOnlyList<MLNetFusion.Mapping.OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
-        => new[] { new MLNetFusion.Mapping.OutputColumn(_column, _type) };
-
-    /// <inheritdoc />
-    protected override MLNetFusion.Mapping.BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity) => new Mapper(_type.Size);
-
-    private sealed class Mapper : MLNetFusion.Mapping.BatchMapper
-    {
-        private readonly int _size;
-        public Mapper(int size) => _size = size;
-        public override IReadOnlyList<string> InputColumns => Array.Empty<string>();
-        public override void Bind(DataViewRow input) { }
-        public override void ReadRow(int slot, long position) { }
-        public override void Compute(int count, bool[] active) { }
-        public override Delegate GetOutputGetter(int output, Func<int> slot)
-            => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
-            {
-                var editor = VBufferEditor.Create(ref dst, _size);
-                editor.Values.Fill(float.NaN);
-                dst = editor.Commit();
-            });
-    }
-}
