@@ -37,6 +37,12 @@ public static class LeaderboardChart
         }
         canvas.DrawRect(width - 230, 14, 14, 14, accPaint); canvas.DrawText("accuracy", width - 210, 26, text);
         canvas.DrawRect(width - 120, 14, 14, 14, f1Paint); canvas.DrawText("macro-F1", width - 100, 26, text);
+        SavePng(surface, path);
+    }
+
+    /// <summary>Encodes <paramref name="surface"/> as PNG to <paramref name="path"/>, creating its folder.</summary>
+    internal static void SavePng(SKSurface surface, string path)
+    {
         using var image = surface.Snapshot();
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Samples.Pipelines;
+using MLNetFusion.Trainers.Sweep;
 using MLNetFusion.Training;
 
 namespace MLNetFusion.Samples.Leaderboard;
@@ -21,15 +22,11 @@ public static class LeaderboardRunner
         try
         {
             var m = ml.MulticlassClassification.Evaluate(model.Transform(test), ds.LabelColumn);
-            return new LeaderboardEntry(c.Family, c.Name, m.MicroAccuracy, MacroF1(m), m.LogLoss, sw.Elapsed);
+            return new LeaderboardEntry(c.Family, c.Name, m.MicroAccuracy, FusionMetrics.MacroF1(m), m.LogLoss, sw.Elapsed);
         }
         finally
         {
-            (model as IDisposable)?.Dispose();
-            if (model is TransformerChain<ITransformer> chain) foreach (var t in chain) (t as IDisposable)?.Dispose();
+            (model as IDisposable)?.Dispose(); // a TransformerChain disposes its links
         }
     }
-
-    /// <summary>Macro-averaged F1 from ML.NET's confusion matrix.</summary>
-    public static double MacroF1(MulticlassClassificationMetrics m) => MLNetFusion.Trainers.Sweep.FusionMetrics.MacroF1(m);
 }

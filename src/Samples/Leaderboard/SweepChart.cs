@@ -67,10 +67,6 @@ public static class SweepChart
         }
         canvas.DrawLine(width - right + 18, ly + 5, width - right + 32, ly + 5, bestLine);
         canvas.DrawText("best so far", width - right + 38, ly + 10, text);
-        using var image = surface.Snapshot();
-        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using var fs = File.Create(path);
-        data.SaveTo(fs);
+        LeaderboardChart.SavePng(surface, path);
     }
 }

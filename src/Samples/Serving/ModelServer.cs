@@ -46,7 +46,8 @@ public static class ModelServer
         {
             if (c.IsHidden) continue;
             var itemType = c.Type is VectorDataViewType v ? v.ItemType : c.Type;
-            var kind = KindOf(itemType) ?? throw new NotSupportedException($"Input column '{c.Name}' has type {c.Type}, which a CSV cannot hold.");
+            var kind = KindOf(itemType) ?? throw new NotSupportedException($"Input column '{c.Name}' has type {c.Type}, which a CSV cannot hold." + Environment.NewLine +
+                "Hint: save the model with the schema of the data as loaded from text (before image loading), so every input column is text, a number or a vector of numbers.");
             var key = itemType is KeyDataViewType k ? new KeyCount(k.Count) : null;
             if (c.Type is VectorDataViewType vec)
             {
@@ -84,7 +85,8 @@ public static class ModelServer
     public static int WriteCsv(IDataView data, IReadOnlyList<string> columns, string path)
     {
         var cols = columns.Select(n => data.Schema.GetColumnOrNull(n) ?? throw new InvalidOperationException(
-            $"The model does not output column '{n}' (it outputs: {string.Join(", ", data.Schema.Where(c => !c.IsHidden).Select(c => c.Name))}).")).ToArray();
+            $"The model does not output column '{n}' (it outputs: {string.Join(", ", data.Schema.Where(c => !c.IsHidden).Select(c => c.Name))})." +
+            Environment.NewLine + "Hint: pass --columns with names from that list.")).ToArray();
         var writers = cols.Select(c => Writer(data.Schema, c)).ToArray();
         using var cursor = data.GetRowCursor(cols);
         var getters = writers.Select(w => w(cursor)).ToArray();
@@ -131,7 +133,8 @@ public static class ModelServer
         if (c.Type is PrimitiveDataViewType && typeof(IFormattable).IsAssignableFrom(c.Type.RawType) || c.Type.RawType == typeof(bool))
             return (Func<DataViewRow, Action<StringBuilder>>)typeof(ModelServer).GetMethod(nameof(ScalarWriter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
                 .MakeGenericMethod(c.Type.RawType).Invoke(null, new object[] { c })!;
-        throw new NotSupportedException($"Output column '{c.Name}' has type {c.Type}; write numbers, Vector<Single>, keys or text.");
+        throw new NotSupportedException($"Output column '{c.Name}' has type {c.Type}, which cannot be written to CSV." + Environment.NewLine +
+            "Hint: pass --columns with number, Vector<Single>, key or text columns (e.g. PredictedLabel Score).");
     }
 
     private static Func<DataViewRow, Action<StringBuilder>> ScalarWriter<T>(DataViewSchema.Column c)

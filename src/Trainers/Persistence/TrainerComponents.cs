@@ -57,7 +57,7 @@ internal static class TrainerComponents
         where TOptions : FusionTrainerOptions
     {
         var options = JsonSerializer.Deserialize<TOptions>(c.Options, PersistenceJson.Options) ?? throw reader.Invalid("its options are empty");
-        if (options.Modalities.Count != c.Columns.Length && options is not FusionMlpOptions) throw reader.Invalid("its options do not match its columns");
+        // The trainer validates the options (FusionMlp derives its modality there); BuildNetwork checks them against the shapes.
         return trainer(options).BuildNetwork(c.Shapes, c.Sizes, c.Labels.Count);
     }
 }

@@ -322,11 +322,8 @@ public sealed class FusionExperiment
         }
     }
 
-    private static void Dispose(ITransformer? model)
-    {
-        if (model is IDisposable d) d.Dispose();
-        else if (model is IEnumerable<ITransformer> chain) foreach (var t in chain) (t as IDisposable)?.Dispose();
-    }
+    // TransformerChain is IDisposable and disposes its links.
+    private static void Dispose(ITransformer? model) => (model as IDisposable)?.Dispose();
 
     private sealed class ActionMonitor : IFusionMonitor
     {
