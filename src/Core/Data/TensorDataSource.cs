@@ -34,15 +34,26 @@ public static class TensorDataSources
 {
     /// <summary>
     /// Creates the training source and, if <paramref name="validationFraction"/> &gt; 0, a validation source holding that
-    /// share of rows (chosen by a seeded hash of the row position, identical in both caching modes).
+    /// share of rows, identical in both caching modes: whole groups of <paramref name="samplingKeyColumnName"/> when it
+    /// is given (no group on both sides, see <see cref="SamplingKeyGroups.ValidationGroups"/>), else rows chosen by a
+    /// seeded hash of the row position.
     /// </summary>
     public static (ITensorDataSource train, ITensorDataSource? validation) Create(
         IDataView data, ColumnLayout layout, DataCaching caching, double validationFraction, int seed, int shuffleBufferRows,
-        Action<string>? warn = null)
+        Action<string>? warn = null, string? samplingKeyColumnName = null, Action<string>? log = null)
     {
-        Func<long, bool>? isValidation = validationFraction > 0
-            ? pos => Hash(pos, seed) < validationFraction
-            : null;
+        Func<long, bool>? isValidation = null;
+        if (validationFraction > 0 && samplingKeyColumnName != null)
+        {
+            var groups = SamplingKeyGroups.Read(data, samplingKeyColumnName);
+            var held = groups.ValidationGroups(validationFraction, seed);
+            log?.Invoke($"Validation on whole groups of '{samplingKeyColumnName}': " +
+                string.Join(", ", Enumerable.Range(0, groups.Count).Where(g => held[g]).Select(g => $"'{groups.GroupNames[g]}'")) +
+                $" ({Enumerable.Range(0, groups.Count).Where(g => held[g]).Sum(g => groups.RowsPerGroup[g])} of {groups.RowCount} rows).");
+            isValidation = pos => held[groups.GroupOf(pos)];
+        }
+        else if (validationFraction > 0)
+            isValidation = pos => Hash(pos, seed) < validationFraction;
         if (caching == DataCaching.Streaming)
         {
             var train = new StreamingTensorSource(data, layout, shuffleBufferRows, isValidation == null ? null : p => !isValidation(p), warn);

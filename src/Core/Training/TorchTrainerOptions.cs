@@ -84,6 +84,14 @@ public abstract class TorchTrainerOptions
     public double ValidationFraction { get; set; }
 
     /// <summary>
+    /// ML.NET's <c>samplingKeyColumnName</c>: a column naming each row's group (speaker, microphone, patient, site).
+    /// When set, the <see cref="ValidationFraction"/> hold-out is made of whole groups, so validation and early stopping
+    /// measure how the model does on groups it did not train on. The key may be text, a key type or numeric; missing
+    /// values form one group. Default <c>null</c> (rows at random).
+    /// </summary>
+    public string? SamplingKeyColumnName { get; set; }
+
+    /// <summary>
     /// Stop when the validation loss has not improved for this many epochs, and keep the best epoch's weights.
     /// 0 disables early stopping (the best epoch's weights are still kept when validating). Default 0.
     /// </summary>
@@ -120,7 +128,7 @@ public abstract class TorchTrainerOptions
     {
         target.LabelColumnName = LabelColumnName; target.Epochs = Epochs; target.BatchSize = BatchSize; target.LearningRate = LearningRate;
         target.WeightDecay = WeightDecay; target.Schedule = Schedule; target.WarmupFraction = WarmupFraction; target.GradientClipNorm = GradientClipNorm;
-        target.ValidationFraction = ValidationFraction; target.EarlyStoppingPatience = EarlyStoppingPatience; target.Caching = Caching;
+        target.ValidationFraction = ValidationFraction; target.SamplingKeyColumnName = SamplingKeyColumnName; target.EarlyStoppingPatience = EarlyStoppingPatience; target.Caching = Caching;
         target.ShuffleBufferRows = ShuffleBufferRows; target.InferenceBatchSize = InferenceBatchSize; target.NumberOfThreads = NumberOfThreads;
         target.Seed = Seed; target.Progress = Progress; target.CancellationToken = CancellationToken;
     }

@@ -71,6 +71,9 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
             shapes.Add(EncoderFactory.ResolveShape(m, size, dims));
             sizes.Add(size);
         }
+        if (o.SamplingKeyColumnName != null)
+            SchemaErrors.FindColumn(schema, o.SamplingKeyColumnName,
+                $"the sampling key column '{o.SamplingKeyColumnName}' (TorchTrainerOptions.SamplingKeyColumnName) must be a column of the training data; keep it through the feature pipeline.");
         var layout = new ColumnLayout(o.Modalities.Select(m => m.ColumnName).ToArray(), sizes, o.LabelColumnName);
         if (validationData != null)
         {
@@ -91,7 +94,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
         try
         {
             var (train, valid) = TensorDataSources.Create(trainData, layout, o.Caching, validationData == null ? o.ValidationFraction : 0,
-                seed, o.ShuffleBufferRows, Warn);
+                seed, o.ShuffleBufferRows, Warn, o.SamplingKeyColumnName, Log);
             if (validationData != null)
                 valid = TensorDataSources.Create(validationData, layout, o.Caching, 0, seed, o.ShuffleBufferRows, Warn).train;
             try

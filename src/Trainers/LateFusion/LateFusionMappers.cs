@@ -18,6 +18,9 @@ internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveabl
 
     public MemberInputGuard(string column, string presence) : base(256) { _column = column; _presence = presence; }
 
+    /// <summary>The member's input column.</summary>
+    public string Column => _column;
+
     string IFusionSaveable.ComponentKind => Kind;
     void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new[] { _column, _presence });
     internal static MemberInputGuard Load(ComponentReader r)

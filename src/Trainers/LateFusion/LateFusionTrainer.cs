@@ -30,6 +30,14 @@ public sealed class LateFusionOptions
     /// <summary>Folds of the cross-fitting that produces out-of-fold predictions for weights and stacking. Default 5.</summary>
     public int NumberOfFolds { get; set; } = 5;
 
+    /// <summary>
+    /// ML.NET's <c>samplingKeyColumnName</c>: a column naming each row's group (speaker, microphone, patient, site).
+    /// When set, the out-of-fold folds are made of whole groups, so fitted weights and the stacking meta-learner learn
+    /// how each member does on groups it never saw (the situation in use), not on new rows of familiar groups. Needs at
+    /// least <see cref="NumberOfFolds"/> groups. Default <c>null</c> (rows at random).
+    /// </summary>
+    public string? SamplingKeyColumnName { get; set; }
+
     /// <summary>Stacking's meta-learner; it reads <see cref="MetaFeatureColumnName"/>. The catalog defaults it to L-BFGS maximum entropy (L2 = 1).</summary>
     public IEstimator<ITransformer>? MetaLearner { get; set; }
 
@@ -87,6 +95,9 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     private void Validate(DataViewSchema schema)
     {
         SchemaErrors.RequireKeyLabel(schema, Options.LabelColumnName);
+        if (Options.SamplingKeyColumnName != null)
+            SchemaErrors.FindColumn(schema, Options.SamplingKeyColumnName,
+                $"the sampling key column '{Options.SamplingKeyColumnName}' (LateFusionOptions.SamplingKeyColumnName) must be a column of the training data; keep it through the feature pipeline.");
         foreach (var m in Options.Members)
         {
             var col = schema.GetColumnOrNull(m.FeatureColumnName);
@@ -141,7 +152,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         ITransformer? meta = null;
         if (Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking)
         {
-            var oof = OutOfFold(input, classes, seed);
+            var oof = OutOfFold(input, classes, seed, ch);
             ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
             if (Options.Combiner == LateFusionCombiner.WeightedAverage)
             {
@@ -175,14 +186,23 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     /// k-fold cross-fitting: members are fitted on k-1 folds and predict the held-out fold, so every row's
     /// probabilities come from members that never saw its label.
     /// </summary>
-    private OutOfFoldData OutOfFold(IDataView input, int classes, int seed)
+    private OutOfFoldData OutOfFold(IDataView input, int classes, int seed, IChannel ch)
     {
         int k = Options.NumberOfFolds;
+        Func<long, int> foldOf = pos => (int)(TensorDataSources.Hash(pos, seed) * k);
+        if (Options.SamplingKeyColumnName != null)
+        {
+            var groups = SamplingKeyGroups.Read(input, Options.SamplingKeyColumnName);
+            var foldOfGroup = groups.FoldOfGroup(k, seed);
+            foldOf = pos => groups.FoldOfRow(pos, foldOfGroup);
+            ch.Info(MessageSensitivity.None, $"Late fusion: {k} out-of-fold folds by '{Options.SamplingKeyColumnName}': " +
+                string.Join("; ", Enumerable.Range(0, k).Select(f => string.Join(", ", Enumerable.Range(0, groups.Count).Where(g => foldOfGroup[g] == f).Select(g => groups.GroupNames[g])))));
+        }
         var result = new OutOfFoldData(new(), new(), new());
         for (int fold = 0; fold < k; fold++)
         {
             int f = fold;
-            Func<DataViewRow, Func<bool>> inFold(bool held) => row => () => (int)(TensorDataSources.Hash(row.Position, seed) * k) == f == held;
+            Func<DataViewRow, Func<bool>> inFold(bool held) => row => () => foldOf(row.Position) == f == held;
             var train = new RowFilterDataView(input, Array.Empty<string>(), inFold(false));
             var test = new RowFilterDataView(input, Array.Empty<string>(), inFold(true));
             var members = FitMembers(train);

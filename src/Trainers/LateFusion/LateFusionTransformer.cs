@@ -32,6 +32,9 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     /// <summary>The members' names (their probabilities are in <c>Score.&lt;name&gt;</c>).</summary>
     public IReadOnlyList<string> MemberNames { get; }
 
+    /// <summary>Each member's input column, in member order (the modality columns of this model).</summary>
+    public IReadOnlyList<string> MemberFeatureColumns => _steps.OfType<MemberInputGuard>().Select(g => g.Column).ToArray();
+
     /// <summary>The combiner.</summary>
     public LateFusionCombiner Combiner { get; }
 

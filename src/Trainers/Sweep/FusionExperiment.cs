@@ -27,6 +27,10 @@ public sealed class FusionExperiment
     private readonly List<ModalityOptions> _modalities = new();
     private IDataView? _train, _validation, _all;
     private int _folds;
+    private double _validationFraction;
+    private string? _samplingKey;
+    private int _lateFolds = 3;
+    private string? _lateSamplingKey;
     private FusionMetric _metric = FusionMetric.Accuracy;
     private string _label = TorchTrainerOptions.Defaults.LabelColumnName;
     private TimeSpan? _timeBudget;
@@ -54,20 +58,50 @@ public sealed class FusionExperiment
     }
 
     /// <summary>Selects trials on <paramref name="validation"/>; both are fed to the feature pipeline.</summary>
+    /// <remarks>When the model will be used on groups it never saw (new speakers, sites, patients), make sure no group of
+    /// <paramref name="validation"/> appears in <paramref name="train"/>, or use an overload with <c>samplingKeyColumnName</c>.</remarks>
     public FusionExperiment SetDataset(IDataView train, IDataView validation)
     {
         _train = train ?? throw new ArgumentNullException(nameof(train));
         _validation = validation ?? throw new ArgumentNullException(nameof(validation));
-        _all = null; _folds = 0;
+        _all = null; _folds = 0; _validationFraction = 0; _samplingKey = null;
         return this;
     }
 
-    /// <summary>Selects trials by k-fold cross-validation on <paramref name="data"/> (the final model is then always refitted on all of it).</summary>
-    public FusionExperiment SetDataset(IDataView data, int folds = 5)
+    /// <summary>
+    /// Selects trials by k-fold cross-validation on <paramref name="data"/> (the final model is then always refitted on
+    /// all of it), as AutoML's <c>SetDataset(dataset, fold, samplingKeyColumnName)</c>.
+    /// </summary>
+    /// <param name="data">The data, before the feature pipeline.</param>
+    /// <param name="folds">Number of folds (at least 2; with a sampling key, at most the number of groups).</param>
+    /// <param name="samplingKeyColumnName">A column naming each row's group (speaker, microphone, patient, site). When
+    /// given, folds are made of whole groups, so every trial is validated on groups it did not train on: the measure that
+    /// matters when the model will be used on new groups. With as many folds as groups this is leave-one-group-out. It is
+    /// also passed to late fusion, whose out-of-fold weights and stacking are then grouped too. The key may be text, a
+    /// key type or numeric; missing values form one group.</param>
+    public FusionExperiment SetDataset(IDataView data, int folds = 5, string? samplingKeyColumnName = null)
     {
         if (folds < 2) throw new ArgumentOutOfRangeException(nameof(folds), folds, "Cross-validation needs at least 2 folds.");
         _all = data ?? throw new ArgumentNullException(nameof(data));
-        _folds = folds; _train = _validation = null;
+        _folds = folds; _train = _validation = null; _validationFraction = 0;
+        _samplingKey = samplingKeyColumnName;
+        return this;
+    }
+
+    /// <summary>
+    /// Selects trials on a validation split of <paramref name="data"/> made of whole groups of
+    /// <paramref name="samplingKeyColumnName"/>: groups, in a seeded order, are held out until they hold at least
+    /// <paramref name="validationFraction"/> of the rows (at least one group, never all). No validation row shares a group
+    /// with the training rows. One fit per trial, so cheaper than grouped folds, but the selection then rests on the
+    /// held-out groups only. The final model is refitted on all of <paramref name="data"/>.
+    /// </summary>
+    public FusionExperiment SetDataset(IDataView data, double validationFraction, string samplingKeyColumnName)
+    {
+        if (!(validationFraction > 0 && validationFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(validationFraction), validationFraction, "The validation fraction must be in (0, 1).");
+        _all = data ?? throw new ArgumentNullException(nameof(data));
+        _samplingKey = samplingKeyColumnName ?? throw new ArgumentNullException(nameof(samplingKeyColumnName));
+        _validationFraction = validationFraction; _folds = 0; _train = _validation = null;
         return this;
     }
 
@@ -155,6 +189,9 @@ public sealed class FusionExperiment
         if (_timeBudget == null && _maxTrials == null)
             throw new InvalidOperationException("The sweep has no budget." + Environment.NewLine + "Hint: call SetTrainingTimeInSeconds(...) and/or SetMaxTrials(...).");
         SearchSpace.Validate();
+        if (_samplingKey != null)
+            SchemaErrors.FindColumn(_all!.Schema, _samplingKey,
+                $"the sampling key column '{_samplingKey}' must be a column of the data passed to SetDataset (the groups are read before the feature pipeline).");
     }
 
     private sealed record Split(IDataView Train, IDataView Validation, ITransformer Featurizer);
@@ -163,7 +200,16 @@ public sealed class FusionExperiment
     {
         var clock = Stopwatch.StartNew();
         var splits = PrepareSplits();
-        var builder = new TrialPipelines(_ml, _modalities, _label, SearchSpace);
+        // Modality subsets are searched over this experiment's modalities; the user's space is left as it was afterwards.
+        bool fillSubsets = SearchSpace.Modalities is null && _modalities.Count > 1;
+        if (fillSubsets) SearchSpace.Modalities = new ModalitySubsetChoice(_modalities.Select(m => m.Name).ToArray());
+        try { return Run(cancel, clock, splits); }
+        finally { if (fillSubsets) SearchSpace.Modalities = null; }
+    }
+
+    private FusionExperimentResult Run(CancellationToken cancel, Stopwatch clock, List<Split> splits)
+    {
+        var builder = new TrialPipelines(_ml, _modalities, _label, SearchSpace, _lateSamplingKey, _lateFolds);
         var tuner = _tuner ?? new SuccessiveHalvingTuner();
         var random = new Random(_seed);
         var trials = new List<FusionTrialResult>();
@@ -210,7 +256,7 @@ public sealed class FusionExperiment
             }
 
             ITransformer final;
-            bool refitted = _refit || _folds > 0;
+            bool refitted = _refit || _all != null;
             if (refitted)
             {
                 var all = _all ?? new AppendedDataView(_train!, _validation!);
@@ -233,11 +279,11 @@ public sealed class FusionExperiment
         => metric switch { FusionMetric.Accuracy => acc, FusionMetric.MacroAccuracy => macro, FusionMetric.LogLoss => logLoss, _ => f1 };
 
     /// <summary>The metric on <paramref name="validation"/> with each modality hidden in turn; the worst one (NaN with one modality).</summary>
-    private double WorstMissingModality(ITransformer model, IDataView validation)
+    private double WorstMissingModality(ITransformer model, IDataView validation, IReadOnlyList<ModalityOptions> modalities)
     {
-        if (_modalities.Count < 2) return double.NaN;
+        if (modalities.Count < 2) return double.NaN;
         double worst = double.NaN;
-        foreach (var m in _modalities)
+        foreach (var m in modalities)
         {
             double value;
             try
@@ -263,7 +309,28 @@ public sealed class FusionExperiment
     private List<Split> PrepareSplits()
     {
         var list = new List<Split>();
-        if (_all != null)
+        if (_all != null && _samplingKey != null)
+        {
+            // Whole groups on one side only: a trial is validated on groups it never trained on.
+            var groups = SamplingKeyGroups.Read(_all, _samplingKey);
+            int[] foldOfGroup;
+            if (_folds > 0) foldOfGroup = groups.FoldOfGroup(_folds, _seed);
+            else foldOfGroup = groups.ValidationGroups(_validationFraction, _seed).Select(held => held ? 0 : 1).ToArray();
+            int folds = _folds > 0 ? _folds : 1;
+            int fewestTrainingGroups = int.MaxValue;
+            for (int f = 0; f < folds; f++)
+            {
+                int held = f;
+                var train = new RowFilterDataView(_all, Array.Empty<string>(), row => () => groups.FoldOfRow(row.Position, foldOfGroup) != held);
+                var validation = new RowFilterDataView(_all, Array.Empty<string>(), row => () => groups.FoldOfRow(row.Position, foldOfGroup) == held);
+                list.Add(Featurize(train, validation));
+                fewestTrainingGroups = Math.Min(fewestTrainingGroups, foldOfGroup.Count(x => x != held));
+            }
+            // Late fusion's own out-of-fold folds are grouped too, when every training split has groups enough.
+            _lateFolds = Math.Clamp(fewestTrainingGroups, 2, 3);
+            _lateSamplingKey = fewestTrainingGroups >= 2 ? _samplingKey : null;
+        }
+        else if (_all != null)
             foreach (var fold in _ml.Data.CrossValidationSplit(_all, _folds, seed: _seed)) list.Add(Featurize(fold.TrainSet, fold.TestSet));
         else list.Add(Featurize(_train!, _validation!));
         var schema = list[0].Train.Schema;
@@ -297,7 +364,7 @@ public sealed class FusionExperiment
             double acc = metrics.Average(m => m.MicroAccuracy), macro = metrics.Average(m => m.MacroAccuracy);
             double logLoss = metrics.Average(m => m.LogLoss), f1 = metrics.Average(FusionMetrics.MacroF1);
             double metric = Select(_metric, acc, macro, logLoss, f1);
-            double worst = WorstMissingModality(model!, splits[^1].Validation);
+            double worst = WorstMissingModality(model!, splits[^1].Validation, builder.ModalitiesOf(settings));
             var result = new FusionTrialResult
             {
                 Settings = settings, Status = FusionTrialStatus.Completed, Accuracy = acc, MacroAccuracy = macro, LogLoss = logLoss, MacroF1 = f1,

@@ -127,6 +127,64 @@ public sealed class NumericRange : ISearchDimension
 }
 
 /// <summary>
+/// Which modalities a trial uses: every non-empty subset of the experiment's modalities, written as their names joined
+/// by <c>+</c> (<c>"image+audio"</c>). Random and cost-aware search draw the full set half of the time and a uniformly
+/// chosen smaller subset otherwise, so that when a modality hurts (it is noise, or it shifts between training and use)
+/// the sweep can find out and choose a model without it. Grid search tries only the full set unless
+/// <see cref="GridOverAllSubsets"/> is set.
+/// </summary>
+public sealed class ModalitySubsetChoice : ISearchDimension
+{
+    /// <summary>The separator between modality names in a subset's value.</summary>
+    public const char Separator = '+';
+
+    /// <summary>Creates the choice over the subsets of <paramref name="modalityNames"/> with at least <paramref name="minimumSize"/> modalities.</summary>
+    public ModalitySubsetChoice(IReadOnlyList<string> modalityNames, int minimumSize = 1, bool gridOverAllSubsets = false)
+    {
+        ArgumentNullException.ThrowIfNull(modalityNames);
+        if (modalityNames.Count == 0) throw new ArgumentException("A modality subset choice needs at least one modality.", nameof(modalityNames));
+        var bad = modalityNames.FirstOrDefault(n => string.IsNullOrEmpty(n) || n.Contains(Separator));
+        if (bad != null || modalityNames.Distinct().Count() != modalityNames.Count)
+            throw new ArgumentException($"Modality names must be unique, non-empty and free of '{Separator}' to be searched as subsets (got '{bad ?? "a duplicate"}')." +
+                Environment.NewLine + "Hint: rename the modality (ModalityOptions.Name).", nameof(modalityNames));
+        if (minimumSize < 1 || minimumSize > modalityNames.Count)
+            throw new ArgumentOutOfRangeException(nameof(minimumSize), minimumSize, $"The minimum subset size must be in [1, {modalityNames.Count}].");
+        ModalityNames = modalityNames.ToArray();
+        MinimumSize = minimumSize;
+        GridOverAllSubsets = gridOverAllSubsets;
+        int m = ModalityNames.Count;
+        var subsets = new List<string>();
+        for (int mask = (1 << m) - 1; mask > 0; mask--)   // the full set first
+            if (System.Numerics.BitOperations.PopCount((uint)mask) >= minimumSize)
+                subsets.Add(string.Join(Separator, Enumerable.Range(0, m).Where(i => (mask & (1 << i)) != 0).Select(i => ModalityNames[i])));
+        Subsets = subsets.OrderByDescending(s => s.Split(Separator).Length).ThenBy(s => subsets.IndexOf(s)).ToArray();
+    }
+
+    /// <summary>The experiment's modality names, in order.</summary>
+    public IReadOnlyList<string> ModalityNames { get; }
+    /// <summary>The smallest subset allowed (2 for cross-modal fusion, which needs a pair to exchange).</summary>
+    public int MinimumSize { get; }
+    /// <summary>Whether grid search tries every subset (default: the full set only).</summary>
+    public bool GridOverAllSubsets { get; }
+    /// <summary>Every allowed subset, the full set first.</summary>
+    public IReadOnlyList<string> Subsets { get; }
+    /// <summary>The same names with a larger minimum size.</summary>
+    public ModalitySubsetChoice AtLeast(int size) => size <= MinimumSize ? this : new(ModalityNames, Math.Min(size, ModalityNames.Count), GridOverAllSubsets);
+    /// <inheritdoc />
+    public object Default => Subsets[0];
+    /// <inheritdoc />
+    public object Sample(Random random) => Subsets.Count == 1 || random.NextDouble() < 0.5 ? Subsets[0] : Subsets[1 + random.Next(Subsets.Count - 1)];
+    /// <inheritdoc />
+    public IReadOnlyList<object> GridValues => GridOverAllSubsets ? Subsets.Cast<object>().ToArray() : new[] { Default };
+    /// <inheritdoc />
+    public bool IsEmpty => false;
+    /// <summary>The modality names of a subset value.</summary>
+    public static IReadOnlyList<string> Parse(string subset) => subset.Split(Separator);
+    /// <inheritdoc />
+    public override string ToString() => "{" + string.Join(", ", Subsets) + "}";
+}
+
+/// <summary>
 /// The search space of a fusion sweep, declared in one place: the families and, per family, its main
 /// hyperparameters. Narrow it by editing the lists (e.g. <c>space.Families = { FusionFamily.Merge }</c>,
 /// <c>space.MergeOperation.Values.Remove(MergeOperation.Max)</c>) or widen it by adding values or replacing ranges.
@@ -139,6 +197,7 @@ public sealed class NumericRange : ISearchDimension
 /// <item><term>merge</term><description><c>operation</c> and the neural parameters.</description></item>
 /// <item><term>network</term><description><c>intermediateLayers</c> and the neural parameters.</description></item>
 /// <item><term>cross-modal</term><description><c>depth</c> (1 = one exchange) and the neural parameters.</description></item>
+/// <item><term>every family</term><description><c>modalities</c>: the subset of modalities the trial uses (see <see cref="Modalities"/>).</description></item>
 /// <item><term>neural</term><description><c>learningRate</c> (log scale), <c>width</c>, <c>dropout</c>, <c>epochs</c>, <c>modalityDropout</c>, <c>auxiliaryLossWeight</c>.</description></item>
 /// </list>
 /// </remarks>
@@ -189,8 +248,24 @@ public sealed class FusionSearchSpace
     /// <summary>Auxiliary per-modality loss weight. Default [0.25, 1], 0.5 (kept on for the same reason as <see cref="ModalityDropout"/>).</summary>
     public NumericRange AuxiliaryLossWeight { get; set; } = new(0.25, 1, 0.5);
 
+    /// <summary>
+    /// The modality subsets trials may use (parameter <c>modalities</c>, values like <c>"image+audio"</c>). <c>null</c>
+    /// (the default) lets the experiment fill it with a <see cref="ModalitySubsetChoice"/> over every non-empty subset of
+    /// its modalities when the run starts; set <c>new Choice&lt;string&gt;("image+audio")</c> to always use all of them.
+    /// Cross-modal fusion only draws subsets of two or more.
+    /// </summary>
+    public ISearchDimension? Modalities { get; set; }
+
     /// <summary>The parameter names and dimensions a configuration of <paramref name="family"/> draws.</summary>
     public IReadOnlyList<(string Name, ISearchDimension Dimension)> DimensionsOf(FusionFamily family, IReadOnlyDictionary<string, object>? chosen = null)
+    {
+        var dims = FamilyDimensionsOf(family, chosen);
+        if (Modalities is null) return dims;
+        var subsets = family == FusionFamily.CrossModal && Modalities is ModalitySubsetChoice c ? c.AtLeast(2) : Modalities;
+        return dims.Prepend(("modalities", subsets)).ToList();
+    }
+
+    private IReadOnlyList<(string Name, ISearchDimension Dimension)> FamilyDimensionsOf(FusionFamily family, IReadOnlyDictionary<string, object>? chosen)
     {
         var neural = new List<(string, ISearchDimension)>
         {

@@ -20,9 +20,30 @@ internal sealed class TrialPipelines
     private readonly string _label;
     private readonly FusionSearchSpace _space;
 
-    public TrialPipelines(MLContext ml, IReadOnlyList<ModalityOptions> modalities, string label, FusionSearchSpace space)
+    private readonly string? _samplingKey;
+    private readonly int _lateFolds;
+
+    /// <param name="ml">The context.</param>
+    /// <param name="modalities">The experiment's modalities (a trial may use a subset).</param>
+    /// <param name="label">The key label.</param>
+    /// <param name="space">The search space (defaults of parameters a trial does not set).</param>
+    /// <param name="samplingKey">The sampling key column: late fusion's out-of-fold folds are grouped by it.</param>
+    /// <param name="lateFolds">Late fusion's out-of-fold folds (at most the number of groups in any training split).</param>
+    public TrialPipelines(MLContext ml, IReadOnlyList<ModalityOptions> modalities, string label, FusionSearchSpace space, string? samplingKey = null, int lateFolds = 3)
     {
-        _ml = ml; _modalities = modalities; _label = label; _space = space;
+        _ml = ml; _modalities = modalities; _label = label; _space = space; _samplingKey = samplingKey; _lateFolds = lateFolds;
+    }
+
+    /// <summary>The modalities a trial uses: its <c>modalities</c> subset, else all, in the experiment's order.</summary>
+    public IReadOnlyList<ModalityOptions> ModalitiesOf(FusionTrialSettings s)
+    {
+        var names = s.Modalities;
+        if (names == null) return _modalities;
+        var unknown = names.FirstOrDefault(n => _modalities.All(m => m.Name != n));
+        if (unknown != null)
+            throw new ArgumentException($"Trial {s.TrialId} uses modality '{unknown}', which is not one of the experiment's modalities ({string.Join(", ", _modalities.Select(m => m.Name))})." +
+                Environment.NewLine + "Hint: build FusionSearchSpace.Modalities from the names given to SetModalities, or leave it null.");
+        return _modalities.Where(m => names.Contains(m.Name)).ToList();
     }
 
     private T Get<T>(FusionTrialSettings s, string name, ISearchDimension dim)
@@ -47,17 +68,17 @@ internal sealed class TrialPipelines
         return o;
     }
 
-    private List<ModalityOptions> Mods() => _modalities.Select(m => m.Clone()).ToList();
-
     public IEstimator<ITransformer> Build(FusionTrialSettings s, int seed, Action<EpochReport> progress, CancellationToken cancel)
     {
         var t = _ml.MulticlassClassification.Trainers;
+        var modalities = ModalitiesOf(s);
+        List<ModalityOptions> Mods() => modalities.Select(m => m.Clone()).ToList();
         int width = Get<int>(s, "width", _space.Width);
         switch (s.Family)
         {
             case FusionFamily.Early:
             {
-                var concat = _ml.Transforms.Concatenate(EarlyFeatures, _modalities.Select(m => m.ColumnName).ToArray());
+                var concat = _ml.Transforms.Concatenate(EarlyFeatures, modalities.Select(m => m.ColumnName).ToArray());
                 return Get<EarlyFusionTrainer>(s, "trainer", _space.EarlyTrainer) switch
                 {
                     EarlyFusionTrainer.LightGbm => concat.Append<ITransformer>(t.LightGbm(LightGbm(EarlyFeatures, seed))),
@@ -72,7 +93,7 @@ internal sealed class TrialPipelines
             case FusionFamily.Late:
             {
                 var kind = Get<LateFusionMembers>(s, "members", _space.LateMembers);
-                var members = _modalities.Select((m, i) =>
+                var members = modalities.Select((m, i) =>
                 {
                     bool neural = kind == LateFusionMembers.Neural || (kind == LateFusionMembers.Mixed && m.Encoder == EncoderKind.Cnn);
                     IEstimator<ITransformer> trainer = neural
@@ -83,7 +104,7 @@ internal sealed class TrialPipelines
                 }).ToList();
                 return t.LateFusion(new LateFusionOptions
                 {
-                    Members = members, Combiner = Get<LateFusionCombiner>(s, "combiner", _space.LateCombiner), LabelColumnName = _label, NumberOfFolds = 3, Seed = seed,
+                    Members = members, Combiner = Get<LateFusionCombiner>(s, "combiner", _space.LateCombiner), LabelColumnName = _label, NumberOfFolds = _lateFolds, Seed = seed, SamplingKeyColumnName = _samplingKey,
                 });
             }
             case FusionFamily.Merge:

@@ -25,6 +25,12 @@ public sealed record FusionTrialSettings(int TrialId, FusionFamily Family, IRead
     /// <summary>Epochs of the neural trainers, or 0 when the configuration trains none.</summary>
     public int Epochs => Parameters.TryGetValue("epochs", out var e) ? Convert.ToInt32(e, CultureInfo.InvariantCulture) : 0;
 
+    /// <summary>
+    /// The names of the modalities the trial uses (the <c>modalities</c> parameter), or <c>null</c> when the space does
+    /// not search subsets (then every modality of the experiment is used).
+    /// </summary>
+    public IReadOnlyList<string>? Modalities => Parameters.TryGetValue("modalities", out var m) && m is string s ? ModalitySubsetChoice.Parse(s) : null;
+
     /// <summary>A stable key of the family and parameters except epochs (the cost-aware tuner's identity of a configuration).</summary>
     public string ConfigurationKey => Family + "|" + string.Join(";", Parameters.Where(p => p.Key != "epochs").OrderBy(p => p.Key, StringComparer.Ordinal)
         .Select(p => p.Key + "=" + Convert.ToString(p.Value, CultureInfo.InvariantCulture)));

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MLNetFusion.Trainers.LateFusion;
+namespace MLNetFusion.Data;
 
 /// <summary>A view of the rows of <c>input</c> that a predicate keeps (k-fold splits, rows where a modality is present).</summary>
 internal sealed class RowFilterDataView : IDataView
