@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MLNetFusion.Samples.Bench;
 using MLNetFusion.Samples.Data;
+using MLNetFusion.Samples.Evaluation;
 using MLNetFusion.Samples.Leaderboard;
 using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Samples.Samples;
@@ -11,30 +12,40 @@ using MLNetFusion.Samples.Samples;
 // mlnetfusion bench   : benchmarks, one JSON object per line.
 // mlnetfusion sample <name>: run one of the documented samples.
 // mlnetfusion predict --model m.zip --input rows.csv --output predictions.csv: serve a saved model (a second process).
+// mlnetfusion evaluate --model m.zip --data rows.csv [--group COLUMN] [--json FILE] [--chart FILE]: the modality report.
+// --group COLUMN on run, avdigits and sweep: judge by generalisation to groups (speakers, sites) the model did not train on.
 var dataOption = new Option<string>("--data") { Description = "Dataset folder. 'run' generates the default dataset there if missing.", DefaultValueFactory = _ => Path.Combine("artifacts", "data", "synthetic") };
 var epochsOption = new Option<int>("--epochs") { Description = "Epochs for the neural fusion families.", DefaultValueFactory = _ => Candidates.Epochs };
 var chartOption = new Option<string>("--chart") { Description = "Where to write the leaderboard chart (PNG).", DefaultValueFactory = _ => Path.Combine("artifacts", "leaderboard.png") };
 var seedOption = new Option<int>("--seed") { Description = "MLContext seed.", DefaultValueFactory = _ => 1 };
+var groupOption = new Option<string?>("--group") { Description = "Group column (speaker, site): also score every entry by leave-one-group-out on the training file, and rank by it." };
+var jsonOption = new Option<string?>("--json") { Description = "Also write the result as JSON to this file." };
 
-var run = new Command("run", "Generate the default dataset (if needed), train every fusion family and print the leaderboard.") { dataOption, epochsOption, chartOption, seedOption };
-run.SetAction(r =>
+int RunSynthetic(ParseResult r)
 {
     var folder = SyntheticMultimodalDataset.EnsureGenerated(r.GetValue(dataOption)!);
-    MainJob.Run(MultimodalDataset.Synthetic(folder), r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: generated default dataset (test split)");
+    var ds = MultimodalDataset.Synthetic(folder) with { GroupColumn = r.GetValue(groupOption) };
+    MainJob.Run(ds, r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: generated default dataset (test split)", jsonPath: r.GetValue(jsonOption));
     return 0;
-});
+}
+var run = new Command("run", "Generate the default dataset (if needed), train every fusion family and print the leaderboard.") { dataOption, epochsOption, chartOption, seedOption, groupOption, jsonOption };
+run.SetAction(RunSynthetic);
 
 var avdigitsData = new Option<string>("--data") { Description = "The avdigits folder.", DefaultValueFactory = _ => Path.Combine("..", "shared", "data", "avdigits") };
-var avdigits = new Command("avdigits", "Leaderboard on avdigits (FSDD spoken digits + corrupted MNIST).") { avdigitsData, epochsOption, chartOption, seedOption };
+bool AvDigitsMissing(string folder)
+{
+    if (File.Exists(Path.Combine(folder, "train.csv"))) return false;
+    Console.Error.WriteLine($"avdigits not found at '{Path.GetFullPath(folder)}'. Hint: pass --data <folder containing train.csv>.");
+    return true;
+}
+var avdigits = new Command("avdigits", "Leaderboard on avdigits (FSDD spoken digits + corrupted MNIST); --group Speaker adds leave-one-speaker-out.")
+    { avdigitsData, epochsOption, chartOption, seedOption, groupOption, jsonOption };
 avdigits.SetAction(r =>
 {
     var folder = r.GetValue(avdigitsData)!;
-    if (!File.Exists(Path.Combine(folder, "train.csv")))
-    {
-        Console.Error.WriteLine($"avdigits not found at '{Path.GetFullPath(folder)}'. Hint: pass --data <folder containing train.csv>.");
-        return 2;
-    }
-    MainJob.Run(MultimodalDataset.AvDigits(folder), r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: avdigits (test split)");
+    if (AvDigitsMissing(folder)) return 2;
+    MainJob.Run(MultimodalDataset.AvDigits(folder) with { GroupColumn = r.GetValue(groupOption) }, r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption),
+        "MLNetFusion: avdigits (test split)", jsonPath: r.GetValue(jsonOption));
     return 0;
 });
 
@@ -63,20 +74,34 @@ var sweepMinutes = new Option<double>("--minutes") { Description = "Time budget 
 var sweepTrials = new Option<int?>("--trials") { Description = "Trial budget (optional)." };
 var sweepTuner = new Option<string>("--tuner") { Description = "cost-aware (successive halving, default), random or grid.", DefaultValueFactory = _ => "cost-aware" };
 var sweepChart = new Option<string>("--chart") { Description = "Where to write the metric-vs-time chart (PNG).", DefaultValueFactory = _ => Path.Combine("artifacts", "sweep.png") };
-var sweep = new Command("sweep", "Search over fusion families and hyperparameters within a time budget; live leaderboard and a chart.")
-    { sweepDataset, sweepData, sweepMinutes, sweepTrials, sweepTuner, sweepChart, seedOption };
+var sweepFolds = new Option<int>("--folds") { Description = "Validate trials by k-fold cross-validation (grouped with --group; with as many folds as groups, leave-one-group-out). 0: one 20% hold-out (whole groups with --group).", DefaultValueFactory = _ => 0 };
+var sweepGroup = new Option<string?>("--group") { Description = "Group column (speaker, site): trials are validated on groups they did not train on." };
+var sweep = new Command("sweep", "Search over fusion families, modality subsets and hyperparameters within a time budget; live leaderboard and a chart.")
+    { sweepDataset, sweepData, sweepMinutes, sweepTrials, sweepTuner, sweepChart, seedOption, sweepGroup, sweepFolds, jsonOption };
 sweep.SetAction(r =>
 {
     bool av = r.GetValue(sweepDataset) == "avdigits";
     var folder = r.GetValue(sweepData) ?? (av ? Path.Combine("..", "shared", "data", "avdigits") : Path.Combine("artifacts", "data", "synthetic"));
-    if (av && !File.Exists(Path.Combine(folder, "train.csv")))
-    {
-        Console.Error.WriteLine($"avdigits not found at '{Path.GetFullPath(folder)}'. Hint: pass --data <folder containing train.csv>.");
-        return 2;
-    }
-    var ds = av ? MultimodalDataset.AvDigits(folder) : MultimodalDataset.Synthetic(SyntheticMultimodalDataset.EnsureGenerated(folder));
+    if (av && AvDigitsMissing(folder)) return 2;
+    var ds = (av ? MultimodalDataset.AvDigits(folder) : MultimodalDataset.Synthetic(SyntheticMultimodalDataset.EnsureGenerated(folder))) with { GroupColumn = r.GetValue(sweepGroup) };
     SweepJob.Run(ds, TimeSpan.FromMinutes(r.GetValue(sweepMinutes)), r.GetValue(sweepTrials), SweepJob.Tuner(r.GetValue(sweepTuner)!), r.GetValue(seedOption),
-        r.GetValue(sweepChart)!, av ? "MLNetFusion sweep: avdigits" : "MLNetFusion sweep: generated default dataset");
+        r.GetValue(sweepChart)!, av ? "MLNetFusion sweep: avdigits" : "MLNetFusion sweep: generated default dataset", r.GetValue(sweepFolds), r.GetValue(jsonOption));
+    return 0;
+});
+
+var evalModel = new Option<string>("--model") { Description = "A file written by mlContext.Model.SaveFusionModel (with its input schema).", Required = true };
+var evalData = new Option<string>("--data") { Description = "CSV with a header: the model's input columns and the label.", Required = true };
+var evalGroup = new Option<string?>("--group") { Description = "Group column of the CSV (speaker, site): metrics per group, the worst group and the spread." };
+var evalChart = new Option<string?>("--chart") { Description = "Where to write the chart (PNG): accuracy per modality subset and the reliability diagram." };
+var evalLabel = new Option<string>("--label") { Description = "The label column.", DefaultValueFactory = _ => "Label" };
+var evalModalities = new Option<string[]?>("--modalities") { Description = "Modality columns to hide and permute (default: the fusion model's own; required for early fusion).", AllowMultipleArgumentsPerToken = true };
+var evalPermutations = new Option<int>("--permutations") { Description = "Shuffles per modality for permutation importance.", DefaultValueFactory = _ => 5 };
+var evaluate = new Command("evaluate", "Print the modality report of a saved model on a labelled CSV: every modality subset, importance, calibration, per group.")
+    { evalModel, evalData, evalGroup, jsonOption, evalChart, evalLabel, evalModalities, evalPermutations };
+evaluate.SetAction(r =>
+{
+    EvaluateJob.Run(r.GetValue(evalModel)!, r.GetValue(evalData)!, r.GetValue(evalGroup), r.GetValue(jsonOption), r.GetValue(evalChart), r.GetValue(evalLabel)!,
+        r.GetValue(evalModalities), r.GetValue(evalPermutations));
     return 0;
 });
 
@@ -84,11 +109,7 @@ var sampleName = new Argument<string>("name") { Description = "early-fusion-avdi
 var sample = new Command("sample", "Run a documented sample.") { sampleName };
 sample.SetAction(r => SampleRunner.Run(r.GetValue(sampleName)!));
 
-var root = new RootCommand("MLNetFusion: multimodal classification for ML.NET.") { run, avdigits, sweep, bench, sample, predict, dataOption, epochsOption, chartOption, seedOption };
-root.SetAction(r =>
-{
-    var folder = SyntheticMultimodalDataset.EnsureGenerated(r.GetValue(dataOption)!);
-    MainJob.Run(MultimodalDataset.Synthetic(folder), r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: generated default dataset (test split)");
-    return 0;
-});
+var root = new RootCommand("MLNetFusion: multimodal classification for ML.NET.")
+    { run, avdigits, sweep, evaluate, bench, sample, predict, dataOption, epochsOption, chartOption, seedOption, groupOption, jsonOption };
+root.SetAction(RunSynthetic);   // no command: the main job, as 'run'
 return root.Parse(args).Invoke();

@@ -178,6 +178,32 @@ public sealed class SamplingKeyGroups
         return held;
     }
 
+    /// <summary>
+    /// The rows of <paramref name="data"/> (the view the groups were read from, or one with the same rows in the same
+    /// order) whose group <paramref name="includeGroup"/> keeps.
+    /// </summary>
+    public IDataView Filter(IDataView data, Func<int, bool> includeGroup)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(includeGroup);
+        var keep = Enumerable.Range(0, Count).Select(includeGroup).ToArray();
+        return new RowFilterDataView(data, Array.Empty<string>(), row => () => keep[GroupOf(row.Position)]);
+    }
+
+    /// <summary>
+    /// Leave-one-group-out: for every group, the rows of all other groups (to train on) and that group's rows (to test
+    /// on), in order of first appearance. Throws naming the column when there is a single group.
+    /// </summary>
+    public IEnumerable<(string Group, IDataView Train, IDataView Test)> LeaveOneGroupOut(IDataView data)
+    {
+        RequireSeveralGroups();
+        for (int g = 0; g < Count; g++)
+        {
+            int held = g;
+            yield return (GroupNames[g], Filter(data, x => x != held), Filter(data, x => x == held));
+        }
+    }
+
     /// <summary>Throws naming the column when the data has no rows or all rows are in one group.</summary>
     public void RequireSeveralGroups()
     {

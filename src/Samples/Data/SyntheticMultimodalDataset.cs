@@ -13,6 +13,8 @@ namespace MLNetFusion.Samples.Data;
 /// encode factor C through a noisy linear signal (plus a weakly informative category). Any single modality can at best
 /// tell its own factor apart — 2 of 8 classes, so at most about 25% accuracy — while the three together identify the
 /// class. Noise makes each factor imperfect, so fused accuracy is high but below 100%.
+/// Each row also has a recording <c>Site</c> (one of 4, independent of the label) whose microphone adds a hum of its own
+/// frequency to the clip: a channel effect, so leave-one-site-out (<c>--group Site</c>) measures a small audio shift.
 /// </remarks>
 public static class SyntheticMultimodalDataset
 {
@@ -32,42 +34,48 @@ public static class SyntheticMultimodalDataset
     public static readonly string[] NumericColumns = { "Age", "Income", "Score1", "Score2" };
     /// <summary>The categorical tabular column.</summary>
     public const string CategoryColumn = "Region";
+    /// <summary>The group column: the recording site (4 sites), never a feature.</summary>
+    public const string SiteColumn = "Site";
+    /// <summary>Number of recording sites.</summary>
+    public const int Sites = 4;
 
     /// <summary>Generates the dataset into <paramref name="folder"/> unless a complete copy with the same parameters is there.</summary>
     /// <returns>The folder.</returns>
     public static string EnsureGenerated(string folder, int seed = 42, int trainRows = 1200, int testRows = 400)
     {
         string stamp = Path.Combine(folder, "dataset.txt");
-        string expected = $"MLNetFusion synthetic multimodal dataset v1 seed={seed} train={trainRows} test={testRows}";
+        string expected = $"MLNetFusion synthetic multimodal dataset v2 seed={seed} train={trainRows} test={testRows}";
         if (File.Exists(stamp) && File.ReadAllText(stamp).Trim() == expected) return folder;
         Directory.CreateDirectory(Path.Combine(folder, "images"));
         Directory.CreateDirectory(Path.Combine(folder, "audio"));
         var rand = new Random(seed);
-        WriteSplit(folder, "train.csv", 0, trainRows, rand);
-        WriteSplit(folder, "test.csv", trainRows, testRows, rand);
+        var sites = new Random(unchecked(seed * 31 + 17));   // a stream of its own: every other value is as in v1
+        WriteSplit(folder, "train.csv", 0, trainRows, rand, sites);
+        WriteSplit(folder, "test.csv", trainRows, testRows, rand, sites);
         File.WriteAllText(stamp, expected + Environment.NewLine);
         return folder;
     }
 
-    private static void WriteSplit(string folder, string file, int firstId, int rows, Random rand)
+    private static void WriteSplit(string folder, string file, int firstId, int rows, Random rand, Random sites)
     {
         var csv = new StringBuilder();
-        csv.AppendLine("Id,Label,ImagePath,AudioPath," + string.Join(",", NumericColumns) + "," + CategoryColumn);
+        csv.AppendLine("Id,Label,ImagePath,AudioPath," + string.Join(",", NumericColumns) + "," + CategoryColumn + "," + SiteColumn);
         for (int i = 0; i < rows; i++)
         {
             int id = firstId + i;
             int label = rand.Next(Classes);
+            int site = sites.Next(Sites);
             bool square = (label & 1) != 0, high = (label & 2) != 0, positive = (label & 4) != 0;
             string img = $"images/{id}.png", wav = $"audio/{id}.wav";
             PngWriter.WriteGray(Path.Combine(folder, img), DrawShape(square, rand), ImageSize, ImageSize);
-            WavWriter.Write(Path.Combine(folder, wav), Tone(high, rand), SampleRate);
+            WavWriter.Write(Path.Combine(folder, wav), Tone(high, rand, site), SampleRate);
             double c = positive ? 1 : -1;
             double age = 40 + 10 * Gauss(rand) + 6 * c;
             double income = 50000 + 12000 * Gauss(rand) + 7000 * c;
             double s1 = 0.9 * c + 0.9 * Gauss(rand);
             double s2 = Gauss(rand);
             string region = rand.NextDouble() < (positive ? 0.65 : 0.35) ? "north" : "south";
-            csv.Append(CultureInfo.InvariantCulture, $"{id},{ClassNames[label]},{img},{wav},{age:F2},{income:F0},{s1:F4},{s2:F4},{region}\n");
+            csv.Append(CultureInfo.InvariantCulture, $"{id},{ClassNames[label]},{img},{wav},{age:F2},{income:F0},{s1:F4},{s2:F4},{region},site{site}\n");
         }
         File.WriteAllText(Path.Combine(folder, file), csv.ToString());
     }
@@ -96,7 +104,8 @@ public static class SyntheticMultimodalDataset
         return px;
     }
 
-    private static float[] Tone(bool high, Random rand)
+    /// <summary>A tone with noise, plus the site's microphone hum (a channel effect: 100-250 Hz, below every tone).</summary>
+    private static float[] Tone(bool high, Random rand, int site)
     {
         int len = (int)(SampleRate * ClipSeconds);
         var s = new float[len];
@@ -109,7 +118,8 @@ public static class SyntheticMultimodalDataset
         {
             double t = (i - start) / (double)SampleRate;
             double env = t >= 0 && t <= dur ? Math.Sin(Math.PI * t / dur) : 0;
-            s[i] = (float)Math.Clamp(amp * env * Math.Sin(2 * Math.PI * f * t) + noise * Gauss(rand), -1, 1);
+            double hum = 0.06 * Math.Sin(2 * Math.PI * (100 + 50 * site) * i / SampleRate);
+            s[i] = (float)Math.Clamp(amp * env * Math.Sin(2 * Math.PI * f * t) + noise * Gauss(rand) + hum, -1, 1);
         }
         return s;
     }

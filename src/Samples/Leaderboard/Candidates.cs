@@ -40,16 +40,17 @@ public static class Candidates
     }
 
     private static Candidate Late(LateFusionCombiner combiner, string name, int epochs) => new("late", name, (ml, ds, _) =>
-        ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions { Members = LateMembers(ml, ds, epochs), Combiner = combiner, NumberOfFolds = 3 }));
+        ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions { Members = LateMembers(ml, ds, epochs), Combiner = combiner, NumberOfFolds = 3,
+            SamplingKeyColumnName = ds.GroupColumn }));
 
     /// <summary>All candidates.</summary>
     public static IReadOnlyList<Candidate> All(int epochs = Epochs) => new Candidate[]
     {
         Late(LateFusionCombiner.Average, "average of member probabilities", epochs),
-        Late(LateFusionCombiner.WeightedAverage, "weights fitted on 3-fold out-of-fold", epochs),
+        Late(LateFusionCombiner.WeightedAverage, "weights fitted on 3-fold out-of-fold (grouped with --group)", epochs),
         Late(LateFusionCombiner.ProductOfExperts, "product of experts", epochs),
         Late(LateFusionCombiner.MajorityVote, "majority vote", epochs),
-        Late(LateFusionCombiner.Stacking, "stacking, 3-fold, L-BFGS meta-learner", epochs),
+        Late(LateFusionCombiner.Stacking, "stacking, 3-fold (grouped with --group), L-BFGS meta-learner", epochs),
         new("early", "Concatenate + LightGBM", (ml, ds, _) =>
             ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
               .Append(ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options

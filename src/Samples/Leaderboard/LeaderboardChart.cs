@@ -8,7 +8,9 @@ public static class LeaderboardChart
     /// <summary>Writes the chart to <paramref name="path"/>.</summary>
     public static void Write(string path, string title, IReadOnlyList<LeaderboardEntry> entries)
     {
-        const int rowHeight = 34, left = 360, right = 90, top = 60, bottom = 40, width = 1100;
+        bool groups = entries.Any(e => e.GroupOutAccuracy.HasValue);
+        int rowHeight = groups ? 46 : 34;
+        const int left = 360, right = 90, top = 60, bottom = 40, width = 1100;
         int height = top + bottom + rowHeight * Math.Max(1, entries.Count);
         using var surface = SKSurface.Create(new SKImageInfo(width, height));
         var canvas = surface.Canvas;
@@ -18,6 +20,7 @@ public static class LeaderboardChart
         using var grid = new SKPaint { Color = new SKColor(220, 220, 220), StrokeWidth = 1 };
         using var accPaint = new SKPaint { Color = new SKColor(52, 101, 164) };
         using var f1Paint = new SKPaint { Color = new SKColor(245, 121, 0) };
+        using var groupPaint = new SKPaint { Color = new SKColor(78, 154, 6) };
         canvas.DrawText(title, 20, 32, titlePaint);
         float plotWidth = width - left - right;
         for (int t = 0; t <= 10; t++)
@@ -32,10 +35,18 @@ public static class LeaderboardChart
             float y = top + i * rowHeight;
             canvas.DrawText($"{e.Family}: {Truncate(e.Name, 34)}", 10, y + 21, text);
             canvas.DrawRect(left, y + 4, plotWidth * (float)e.Accuracy, 13, accPaint);
-            canvas.DrawRect(left, y + 17, plotWidth * (float)Math.Max(0, e.MacroF1), 11, f1Paint);
             canvas.DrawText($"{e.Accuracy:P1}", left + plotWidth * (float)e.Accuracy + 6, y + 17, text);
+            float next = y + 17;
+            if (e.GroupOutAccuracy is double g)
+            {
+                canvas.DrawRect(left, next, plotWidth * (float)g, 13, groupPaint);
+                canvas.DrawText($"{g:P1}", left + plotWidth * (float)g + 6, next + 12, text);
+                next += 13;
+            }
+            canvas.DrawRect(left, next, plotWidth * (float)Math.Max(0, e.MacroF1), 11, f1Paint);
         }
-        canvas.DrawRect(width - 230, 14, 14, 14, accPaint); canvas.DrawText("accuracy", width - 210, 26, text);
+        if (groups) { canvas.DrawRect(width - 420, 14, 14, 14, groupPaint); canvas.DrawText("group-out accuracy", width - 400, 26, text); }
+        canvas.DrawRect(width - 250, 14, 14, 14, accPaint); canvas.DrawText("test accuracy", width - 230, 26, text);
         canvas.DrawRect(width - 120, 14, 14, 14, f1Paint); canvas.DrawText("macro-F1", width - 100, 26, text);
         SavePng(surface, path);
     }

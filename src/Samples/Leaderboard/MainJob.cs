@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetFusion.Data;
 using MLNetFusion.Samples.Data;
 using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Trainers.Network;
@@ -15,7 +16,14 @@ namespace MLNetFusion.Samples.Leaderboard;
 public static class MainJob
 {
     /// <summary>Runs the job and returns the leaderboard (best first).</summary>
-    public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true)
+    /// <param name="ds">The dataset; its <see cref="MultimodalDataset.GroupColumn"/>, when set, adds leave-one-group-out scores.</param>
+    /// <param name="chartPath">Where to write the PNG chart.</param>
+    /// <param name="epochs">Epochs of the neural families.</param>
+    /// <param name="seed">MLContext seed.</param>
+    /// <param name="title">Table and chart title.</param>
+    /// <param name="includeSingles">Also train each single modality with the same encoder.</param>
+    /// <param name="jsonPath">Where to write the leaderboard as JSON, or <c>null</c>.</param>
+    public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true, string? jsonPath = null)
     {
         var ml = new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120);
@@ -29,6 +37,16 @@ public static class MainJob
         });
         long Rows(IDataView d) => d.GetColumn<uint>(ds.LabelColumn).LongCount();
         AnsiConsole.MarkupLine($"Featurized {Rows(train)} training and {Rows(test)} test rows in {total.Elapsed.TotalSeconds:F1}s.");
+        SamplingKeyGroups? groups = null;
+        if (ds.GroupColumn != null)
+        {
+            groups = SamplingKeyGroups.Read(train, ds.GroupColumn);
+            groups.RequireSeveralGroups();
+            AnsiConsole.MarkupLine(Markup.Escape($"Leave-one-group-out on '{ds.GroupColumn}': {groups.Count} groups (" +
+                string.Join(", ", groups.GroupNames.Select((n, i) => $"{n}: {groups.RowsPerGroup[i]} rows")) +
+                "); every entry is also trained on all groups but one and tested on that one, and ranked by the mean."));
+        }
+        int fits = 1 + (groups?.Count ?? 0);
 
         var candidates = Candidates.All(epochs).ToList();
         if (includeSingles)
@@ -46,22 +64,39 @@ public static class MainJob
                 {
                     var task = tasks[i];
                     task.StartTask();
-                    var entry = LeaderboardRunner.Run(ml, ds, candidates[i], train, test, r => task.Value = (double)r.Epoch / r.Epochs * 0.99);
+                    var entry = LeaderboardRunner.Run(ml, ds, candidates[i], train, test, r => task.Value = (double)r.Epoch / r.Epochs / fits * 0.99);
+                    if (groups != null)
+                    {
+                        var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, candidates[i], train, groups,
+                            (fold, r) => task.Value = (1 + fold + (double)r.Epoch / r.Epochs) / fits * 0.99);
+                        entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
+                    }
                     task.Value = 1;
-                    task.Description = Markup.Escape($"{entry.Family}: {entry.Name} → {entry.Accuracy:P1}");
+                    task.Description = Markup.Escape($"{entry.Family}: {entry.Name} → {entry.Accuracy:P1}" + (entry.GroupOutAccuracy is double g ? $", group-out {g:P1}" : ""));
                     results.Add(entry);
                 }
             });
 
-        var ordered = results.OrderByDescending(r => r.Accuracy).ToList();
-        var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "family", "configuration", "accuracy", "macro-F1", "log-loss", "train time");
+        // Ranked by generalisation to unseen groups when it was measured: in-distribution accuracy cannot tell which fusion survives a shift.
+        var ordered = results.OrderByDescending(r => r.RankingAccuracy).ThenByDescending(r => r.Accuracy).ToList();
+        var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "family", "configuration", "test accuracy");
+        if (groups != null) table.AddColumns($"leave-one-{ds.GroupColumn}-out", "worst group");
+        table.AddColumns("macro-F1", "log-loss", "train time");
         for (int i = 0; i < ordered.Count; i++)
         {
             var r = ordered[i];
-            table.AddRow((i + 1).ToString(), r.Family, Markup.Escape(r.Name), $"{r.Accuracy:P1}", $"{r.MacroF1:F3}", $"{r.LogLoss:F3}", $"{r.TrainingTime.TotalSeconds:F1}s");
+            var cells = new List<string> { (i + 1).ToString(), r.Family, Markup.Escape(r.Name), $"{r.Accuracy:P1}" };
+            if (groups != null) cells.AddRange(new[] { $"{r.GroupOutAccuracy:P1}", $"{r.WorstGroupAccuracy:P1}" });
+            cells.AddRange(new[] { $"{r.MacroF1:F3}", $"{r.LogLoss:F3}", $"{r.TrainingTime.TotalSeconds:F1}s" });
+            table.AddRow(cells.ToArray());
         }
         AnsiConsole.Write(table);
         LeaderboardChart.Write(chartPath, title, ordered);
+        if (jsonPath != null)
+        {
+            LeaderboardRunner.WriteJson(jsonPath, ordered);
+            AnsiConsole.MarkupLine($"Leaderboard JSON written to [blue]{Markup.Escape(Path.GetFullPath(jsonPath))}[/].");
+        }
         AnsiConsole.MarkupLine($"Chart written to [blue]{Markup.Escape(Path.GetFullPath(chartPath))}[/]. Total time {total.Elapsed.TotalSeconds:F0}s.");
         return ordered;
     }

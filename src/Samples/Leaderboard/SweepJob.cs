@@ -8,7 +8,11 @@ using Spectre.Console.Rendering;
 namespace MLNetFusion.Samples.Leaderboard;
 
 /// <summary>What a sweep run produced: the experiment result and the refitted model's test metrics.</summary>
-public sealed record SweepOutcome(FusionExperimentResult Result, double TestAccuracy, double TestMacroF1);
+/// <param name="Result">The experiment's result.</param>
+/// <param name="TestAccuracy">The refitted model's accuracy on the test split.</param>
+/// <param name="TestMacroF1">Its macro-F1.</param>
+/// <param name="Experiment">The experiment (to rebuild a trial's estimator with <see cref="FusionExperiment.CreateEstimator"/>).</param>
+public sealed record SweepOutcome(FusionExperimentResult Result, double TestAccuracy, double TestMacroF1, FusionExperiment Experiment);
 
 /// <summary>
 /// <c>mlnetfusion sweep</c>: featurize once, hold out 20% of the training rows for validation, sweep every fusion family
@@ -27,7 +31,8 @@ public static class SweepJob
     };
 
     /// <summary>Runs the sweep with a live display and returns the outcome.</summary>
-    public static SweepOutcome Run(MultimodalDataset ds, TimeSpan budget, int? maxTrials, IFusionTuner tuner, int seed, string chartPath, string title)
+    public static SweepOutcome Run(MultimodalDataset ds, TimeSpan budget, int? maxTrials, IFusionTuner tuner, int seed, string chartPath, string title,
+        int folds = 0, string? jsonPath = null)
     {
         var ml = new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 140);
@@ -41,30 +46,45 @@ public static class SweepJob
         AnsiConsole.Live(monitor.Render()).AutoClear(false).Start(ctx =>
         {
             monitor.Refresh = () => { ctx.UpdateTarget(monitor.Render()); ctx.Refresh(); };
-            outcome = Search(ml, ds, train, test, budget, maxTrials, tuner, seed, monitor);
+            outcome = Search(ml, ds, train, test, budget, maxTrials, tuner, seed, monitor, folds);
             monitor.Status = "done";
             monitor.Refresh();
         });
         var result = outcome.Result;
         var best = result.BestTrial;
-        AnsiConsole.MarkupLine($"Best: [green]{Markup.Escape(best.Settings.ToString())}[/] — validation accuracy {best.Accuracy:P1}.");
+        AnsiConsole.MarkupLine($"Best: [green]{Markup.Escape(best.Settings.ToString())}[/] — validation accuracy {best.Accuracy:P1}" +
+            Markup.Escape(ds.GroupColumn != null ? $" on groups of '{ds.GroupColumn}' it did not train on." : ".") +
+            (best.Settings.Modalities is { } mods ? Markup.Escape($" Modalities used: {string.Join(", ", mods)}.") : ""));
         AnsiConsole.MarkupLine($"Refitted on all training rows: [bold]test accuracy {outcome.TestAccuracy:P1}[/], macro-F1 {outcome.TestMacroF1:F3}. " +
             $"{result.Trials.Count} trials, {result.TotalEpochs} epochs, {result.Elapsed.TotalSeconds:F0}s.");
         SweepChart.Write(chartPath, title, result.Trials);
+        if (jsonPath != null)
+        {
+            WriteJson(jsonPath, outcome);
+            AnsiConsole.MarkupLine($"Sweep JSON written to [blue]{Markup.Escape(Path.GetFullPath(jsonPath))}[/].");
+        }
         AnsiConsole.MarkupLine($"Chart written to [blue]{Markup.Escape(Path.GetFullPath(chartPath))}[/].");
         return outcome;
     }
 
     /// <summary>
-    /// The search itself on featurized data: 20% of <paramref name="train"/> validates the trials, the best is refitted on
-    /// all of <paramref name="train"/> and evaluated on <paramref name="test"/>.
+    /// The search itself on featurized data, then the best refitted on all of <paramref name="train"/> and evaluated on
+    /// <paramref name="test"/>. Validation: with <paramref name="folds"/> &gt; 1, k-fold cross-validation; else a 20%
+    /// hold-out. Both are made of whole groups when the dataset has a <see cref="MultimodalDataset.GroupColumn"/>, so
+    /// every trial is judged on groups it did not train on.
     /// </summary>
     public static SweepOutcome Search(MLContext ml, MultimodalDataset ds, IDataView train, IDataView test, TimeSpan budget, int? maxTrials,
-        IFusionTuner tuner, int seed, IFusionMonitor? monitor = null)
+        IFusionTuner tuner, int seed, IFusionMonitor? monitor = null, int folds = 0)
     {
-        var split = ml.Data.TrainTestSplit(train, testFraction: 0.2, seed: seed);
-        var experiment = ml.Fusion().CreateExperiment()
-            .SetDataset(split.TrainSet, split.TestSet)
+        var experiment = ml.Fusion().CreateExperiment();
+        if (folds > 1) experiment.SetDataset(train, folds, ds.GroupColumn);
+        else if (ds.GroupColumn != null) experiment.SetDataset(train, 0.2, ds.GroupColumn);
+        else
+        {
+            var split = ml.Data.TrainTestSplit(train, testFraction: 0.2, seed: seed);
+            experiment.SetDataset(split.TrainSet, split.TestSet);
+        }
+        experiment
             .SetModalities(ds.Modalities().ToArray())
             .SetMulticlassClassificationMetric(FusionMetric.Accuracy, ds.LabelColumn)
             .SetTrainingTimeInSeconds((uint)Math.Max(1, budget.TotalSeconds))
@@ -75,7 +95,39 @@ public static class SweepJob
         if (monitor != null) experiment.SetMonitor(monitor);
         var result = experiment.RunAsync().GetAwaiter().GetResult();
         var metrics = ml.MulticlassClassification.Evaluate(result.Model.Transform(test), ds.LabelColumn);
-        return new SweepOutcome(result, metrics.MicroAccuracy, FusionMetrics.MacroF1(metrics));
+        return new SweepOutcome(result, metrics.MicroAccuracy, FusionMetrics.MacroF1(metrics), experiment);
+    }
+
+    /// <summary>
+    /// Writes the sweep as a JSON object: <c>trials</c> (an array) and <c>chosen</c> with <c>family</c>,
+    /// <c>parameters</c>, <c>modalities</c>, <c>validation_metric</c>, <c>test_accuracy</c> (the refitted model on the
+    /// test file) and <c>test_macro_f1</c>.
+    /// </summary>
+    public static void WriteJson(string path, SweepOutcome outcome)
+    {
+        var r = outcome.Result;
+        static Dictionary<string, object?> Parameters(FusionTrialSettings s) => s.Parameters.ToDictionary(p => p.Key, p => p.Value is Enum e ? e.ToString() : p.Value);
+        var json = new Dictionary<string, object?>
+        {
+            ["metric"] = r.Metric.ToString(),
+            ["trials"] = r.Trials.Select(t => new Dictionary<string, object?>
+            {
+                ["trial_id"] = t.Settings.TrialId, ["family"] = t.Settings.Family.ToString(), ["parameters"] = Parameters(t.Settings),
+                ["modalities"] = t.Settings.Modalities, ["status"] = t.Status.ToString(), ["validation_metric"] = LeaderboardRunner.Finite(t.ValidationMetric),
+                ["accuracy"] = LeaderboardRunner.Finite(t.Accuracy), ["macro_f1"] = LeaderboardRunner.Finite(t.MacroF1), ["log_loss"] = LeaderboardRunner.Finite(t.LogLoss),
+                ["worst_missing_modality_metric"] = LeaderboardRunner.Finite(t.WorstMissingModalityMetric), ["epochs"] = t.EpochsTrained,
+                ["seconds"] = Math.Round(t.Duration.TotalSeconds, 2), ["error"] = t.Error,
+            }).ToList(),
+            ["chosen"] = new Dictionary<string, object?>
+            {
+                ["trial_id"] = r.BestTrial.Settings.TrialId, ["family"] = r.BestTrial.Settings.Family.ToString(), ["parameters"] = Parameters(r.BestTrial.Settings),
+                ["modalities"] = r.BestTrial.Settings.Modalities, ["validation_metric"] = LeaderboardRunner.Finite(r.BestTrial.ValidationMetric),
+                ["test_accuracy"] = outcome.TestAccuracy, ["test_macro_f1"] = outcome.TestMacroF1, ["refitted"] = r.Refitted,
+            },
+        };
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        File.WriteAllText(full, System.Text.Json.JsonSerializer.Serialize(json, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
     }
 
     private sealed class LiveMonitor : IFusionMonitor

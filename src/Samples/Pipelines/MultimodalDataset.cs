@@ -43,6 +43,12 @@ public sealed record MultimodalDataset(
     public static MultimodalDataset AvDigits(string folder) => new(folder, "train.csv", "test.csv", 28, 28, 8000, 1.0, AudioFit.Center,
         256, 128, 40, Array.Empty<string>(), Array.Empty<string>());
 
+    /// <summary>
+    /// The group column (speaker, site, patient), or <c>null</c>. It is loaded as text and kept through featurization,
+    /// never used as a feature; late fusion's out-of-fold folds are grouped by it.
+    /// </summary>
+    public string? GroupColumn { get; init; }
+
     /// <summary>Whether the dataset has tabular columns.</summary>
     public bool HasTabular => NumericColumns.Count + CategoricalColumns.Count > 0;
 
@@ -59,7 +65,8 @@ public sealed record MultimodalDataset(
         int Index(string name)
         {
             int i = Array.IndexOf(header, name);
-            if (i < 0) throw new InvalidOperationException($"'{path}' has no column '{name}' (columns: {string.Join(", ", header)}).");
+            if (i < 0) throw new InvalidOperationException($"'{path}' has no column '{name}' (columns: {string.Join(", ", header)})." + Environment.NewLine +
+                "Hint: check the column name (with --group, the name of the column that identifies each row's group).");
             return i;
         }
         var cols = new List<TextLoader.Column>
@@ -70,6 +77,7 @@ public sealed record MultimodalDataset(
         };
         cols.AddRange(NumericColumns.Select(c => new TextLoader.Column(c, DataKind.Single, Index(c))));
         cols.AddRange(CategoricalColumns.Select(c => new TextLoader.Column(c, DataKind.String, Index(c))));
+        if (GroupColumn != null) cols.Add(new TextLoader.Column(GroupColumn, DataKind.String, Index(GroupColumn)));
         return ml.Data.LoadFromTextFile(path, cols.ToArray(), separatorChar: ',', hasHeader: true);
     }
 
@@ -122,7 +130,7 @@ public sealed record MultimodalDataset(
         var rawTrain = Load(ml, TrainFile);
         var rawTest = Load(ml, TestFile);
         var featurizer = Featurizer(ml).Fit(rawTrain);
-        var keep = ModalityColumns.Append(LogMelStats).Append(LabelColumn).ToArray();
+        var keep = ModalityColumns.Append(LogMelStats).Append(LabelColumn).Concat(GroupColumn == null ? Array.Empty<string>() : new[] { GroupColumn }).ToArray();
         var select = ml.Transforms.SelectColumns(keep).Fit(featurizer.Transform(rawTrain));
         IDataView Materialize(IDataView raw) => ml.Data.Cache(select.Transform(featurizer.Transform(raw)));
         return (Materialize(rawTrain), Materialize(rawTest), featurizer);

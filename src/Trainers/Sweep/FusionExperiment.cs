@@ -169,6 +169,19 @@ public sealed class FusionExperiment
     /// <summary>Refit the best configuration on all the data (training plus validation rows) after the search. Default false.</summary>
     public FusionExperiment SetRefit(bool refit = true) { _refit = refit; return this; }
 
+    /// <summary>
+    /// The estimator a trial of <paramref name="settings"/> trains, on the feature pipeline's output (late fusion's
+    /// out-of-fold folds grouped by the sampling key, when one is set). Use it to refit or cross-validate a chosen
+    /// configuration yourself, for example leave-one-group-out on data the sweep never saw.
+    /// </summary>
+    /// <param name="settings">A trial's settings, e.g. <c>result.BestTrial.Settings</c>.</param>
+    /// <param name="seed">The trainer's seed; default: the seed the sweep gives that configuration.</param>
+    public IEstimator<ITransformer> CreateEstimator(FusionTrialSettings settings, int? seed = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new TrialPipelines(_ml, _modalities, _label, SearchSpace, _samplingKey, 3).Build(settings, seed ?? TrialSeed(settings), _ => { }, CancellationToken.None);
+    }
+
     /// <summary>Runs the search.</summary>
     /// <param name="cancellationToken">Stops the search: the running trial is cancelled and the best completed trial is returned;
     /// if none completed, <see cref="OperationCanceledException"/> is thrown.</param>

@@ -1,0 +1,98 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using MLNetFusion.Models;
+using MLNetFusion.Samples.Evaluation;
+using MLNetFusion.Samples.Leaderboard;
+using MLNetFusion.Samples.Pipelines;
+using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Trainers.Merge;
+using MLNetFusion.Trainers.Sweep;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+/// <summary>The command line's machine-readable outputs: leaderboard, sweep and evaluate JSON, and the evaluate chart.</summary>
+public class CliOutputTests
+{
+    [Fact]
+    public void LeaderboardJsonHasTheDocumentedFields()
+    {
+        var path = Path.Combine(TestData.TempFolder("leaderboard-json"), "board.json");
+        LeaderboardRunner.WriteJson(path, new[]
+        {
+            new LeaderboardEntry("late", "product of experts", 0.99, 0.98, 0.05, TimeSpan.FromSeconds(12.3456), 0.85, 0.61,
+                new Dictionary<string, double> { ["a"] = 0.61, ["b"] = 1.09 - 0.61 }),
+            new LeaderboardEntry("merge", "attention", 0.97, 0.96, double.NaN, TimeSpan.FromSeconds(2)),
+        });
+        var rows = JsonNode.Parse(File.ReadAllText(path))!.AsArray();
+        Assert.Equal(2, rows.Count);
+        foreach (var field in new[] { "family", "configuration", "accuracy", "macro_f1", "log_loss", "group_out_accuracy", "worst_group_accuracy", "train_seconds" })
+            Assert.All(rows, r => Assert.True(r!.AsObject().ContainsKey(field), $"missing field {field}"));
+        Assert.Equal("late", (string)rows[0]!["family"]!);
+        Assert.Equal(0.85, (double)rows[0]!["group_out_accuracy"]!);
+        Assert.Equal(0.61, (double)rows[0]!["worst_group_accuracy"]!);
+        Assert.Equal(12.35, (double)rows[0]!["train_seconds"]!);
+        Assert.Null(rows[1]!["group_out_accuracy"]);   // no --group
+        Assert.Null(rows[1]!["log_loss"]);             // NaN is not JSON: null
+    }
+
+    [Fact]
+    public async Task SweepJsonHasTheDocumentedFields()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ToyRow.Load(ml, ToyRow.Make(200, 1));
+        var test = ToyRow.Load(ml, ToyRow.Make(80, 2));
+        var experiment = ml.Fusion().CreateExperiment().SetDataset(train, test)
+            .SetModalities(ModalityOptions.Image("Image", "image"), ModalityOptions.Tabular("Tab", "tab"))
+            .SetSearchSpace(new FusionSearchSpace { Families = new() { FusionFamily.Late }, LateMembers = new Choice<LateFusionMembers>(LateFusionMembers.Linear) })
+            .SetRandomSearchTuner().SetMaxTrials(3).SetSeed(1);
+        var result = await experiment.RunAsync();
+        var m = ml.MulticlassClassification.Evaluate(result.Model.Transform(test));
+        var path = Path.Combine(TestData.TempFolder("sweep-json"), "sweep.json");
+        SweepJob.WriteJson(path, new SweepOutcome(result, m.MicroAccuracy, FusionMetrics.MacroF1(m), experiment));
+        var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        Assert.Equal(3, json["trials"]!.AsArray().Count);
+        var chosen = json["chosen"]!.AsObject();
+        foreach (var field in new[] { "family", "parameters", "validation_metric", "test_accuracy", "test_macro_f1", "modalities" })
+            Assert.True(chosen.ContainsKey(field), $"missing field {field}");
+        Assert.Equal("Late", (string)chosen["family"]!);
+        Assert.Equal(m.MicroAccuracy, (double)chosen["test_accuracy"]!);
+        Assert.Equal(result.BestTrial.ValidationMetric, (double)chosen["validation_metric"]!);
+        Assert.Equal((string)chosen["parameters"]!["modalities"]!, string.Join("+", chosen["modalities"]!.AsArray().Select(n => (string)n!)));
+        (result.Model as IDisposable)?.Dispose();
+    }
+
+    [Fact]
+    public void EvaluateReportsASavedFilePathModelLikeTheModelInMemory()
+    {
+        var ml = new MLContext(seed: 1);
+        var ds = MultimodalDataset.Synthetic(TestData.SyntheticFolder);
+        var train = ml.Data.TakeRows(ds.Load(ml, ds.TrainFile), 400);
+        var model = ds.Featurizer(ml)
+            .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = ds.Modalities(), Epochs = 2 }))
+            .Fit(train);
+        var folder = TestData.TempFolder("evaluate");
+        string modelPath = Path.Combine(folder, "model.zip"), json = Path.Combine(folder, "report.json"), chart = Path.Combine(folder, "report.png");
+        ml.Model.SaveFusionModel(model, train.Schema, modelPath);
+        // The test CSV has the Site column, which the model never saw: the report groups by it.
+        var testCsv = Path.Combine(ds.Folder, ds.TestFile);
+        var report = EvaluateJob.Run(modelPath, testCsv, "Site", json, chart, permutations: 2);
+
+        var inMemory = ml.MulticlassClassification.EvaluateModalities(model, (ds with { GroupColumn = "Site" }).Load(ml, ds.TestFile), groupColumnName: "Site", permutationCount: 2);
+        Assert.Equal(inMemory.Overall, report.Overall);
+        Assert.Equal(inMemory.Subsets.Select(s => s.Metrics), report.Subsets.Select(s => s.Metrics));
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular" }, report.Modalities);
+        Assert.Equal(7, report.Subsets.Count);
+        Assert.Equal(SyntheticSites(), report.Groups!.Groups.Select(g => g.Group).OrderBy(g => g));
+
+        var parsed = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+        foreach (var field in new[] { "modalities", "overall", "subsets", "importance", "calibration", "groups" }) Assert.True(parsed.ContainsKey(field), field);
+        Assert.Equal(report.Overall.Accuracy, (double)parsed["overall"]!["accuracy"]!);
+        Assert.Equal(15, parsed["calibration"]!["bins"]!.AsArray().Count);
+        Assert.True(parsed["importance"]![0]!.AsObject().ContainsKey("accuracy_drop_when_permuted"));
+        Assert.True(new FileInfo(chart).Length > 10_000);
+        foreach (var t in model) (t as IDisposable)?.Dispose();
+    }
+
+    private static IEnumerable<string> SyntheticSites() => Enumerable.Range(0, MLNetFusion.Samples.Data.SyntheticMultimodalDataset.Sites).Select(i => "site" + i);
+}
