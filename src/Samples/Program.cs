@@ -50,7 +50,7 @@ avdigits.SetAction(r =>
 });
 
 var benchData = new Option<string?>("--avdigits") { Description = "avdigits folder for the audio throughput benchmark (else generated clips)." };
-var benchOnly = new Option<string[]>("--only") { Description = "Run only these benchmarks (audio, fit, transform, latency, streaming, soak; sweep runs only when named: it needs --avdigits and about 15 minutes).", AllowMultipleArgumentsPerToken = true };
+var benchOnly = new Option<string[]>("--only") { Description = "Run only these benchmarks (audio, fit, transform, latency, streaming, soak; sweep and group-sweep run only when named: they need --avdigits; sweep takes about 15 minutes, group-sweep about an hour).", AllowMultipleArgumentsPerToken = true };
 var benchRows = new Option<int>("--streaming-rows") { Description = "Rows for the large streaming-fit measurement.", DefaultValueFactory = _ => 1_000_000 };
 var benchSweepMinutes = new Option<double>("--sweep-minutes") { Description = "Time budget of the sweep benchmark.", DefaultValueFactory = _ => 10 };
 var bench = new Command("bench", "Benchmarks; prints one JSON object per line.") { benchData, benchOnly, benchRows, benchSweepMinutes };
@@ -105,7 +105,7 @@ evaluate.SetAction(r =>
     return 0;
 });
 
-var sampleName = new Argument<string>("name") { Description = "early-fusion-avdigits | neural-fusion | late-fusion | audio | pretrained-image | save-and-serve | sweep" };
+var sampleName = new Argument<string>("name") { Description = "early-fusion-avdigits | neural-fusion | late-fusion | audio | pretrained-image | save-and-serve | sweep | modality-report" };
 var sample = new Command("sample", "Run a documented sample.") { sampleName };
 sample.SetAction(r => SampleRunner.Run(r.GetValue(sampleName)!));
 

@@ -22,7 +22,7 @@ namespace MLNetFusion.Samples.Bench;
 /// Benchmarks, each printed as one JSON object per line so scripts can read them. Ratios compare MLNetFusion's ML.NET
 /// path with a pure TorchSharp loop over the same network on pre-built tensors, measured in the same run.
 /// </summary>
-public static class Benchmarks
+public static partial class Benchmarks
 {
     /// <summary>Runs the selected benchmarks (all when <paramref name="only"/> is empty).</summary>
     public static int Run(string? avdigits, string[] only, int streamingRows, double sweepMinutes = 10)
@@ -41,6 +41,15 @@ public static class Benchmarks
                 return 2;
             }
             SweepAgainstDefaults(avdigits, TimeSpan.FromMinutes(sweepMinutes));
+        }
+        if (only.Contains("group-sweep", StringComparer.OrdinalIgnoreCase))
+        {
+            if (avdigits == null || !File.Exists(Path.Combine(avdigits, "train.csv")))
+            {
+                Console.Error.WriteLine("The grouped sweep benchmark runs on avdigits. Hint: pass --avdigits ../shared/data/avdigits.");
+                return 2;
+            }
+            GroupedSweepAgainstFamilies(avdigits, TimeSpan.FromMinutes(sweepMinutes));
         }
         if (Want("streaming")) Streaming(streamingRows);
         return 0;

@@ -15,8 +15,9 @@ public static class SampleRunner
             case "late-fusion": LateFusionSample.Example(); return 0;
             case "save-and-serve": SaveAndServeSample.Example(); return 0;
             case "sweep": SweepSample.Example(); return 0;
+            case "modality-report": ModalityReportSample.Example(); return 0;
             default:
-                Console.Error.WriteLine($"Unknown sample '{name}'. Samples: early-fusion-avdigits, neural-fusion, late-fusion, audio, pretrained-image, save-and-serve, sweep.");
+                Console.Error.WriteLine($"Unknown sample '{name}'. Samples: early-fusion-avdigits, neural-fusion, late-fusion, audio, pretrained-image, save-and-serve, sweep, modality-report.");
                 return 2;
         }
     }
