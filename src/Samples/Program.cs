@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MLNetFusion.Samples.Bench;
+using MLNetFusion.Samples.Cli;
 using MLNetFusion.Samples.Data;
 using MLNetFusion.Samples.Evaluation;
 using MLNetFusion.Samples.Leaderboard;
@@ -7,6 +8,7 @@ using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Samples.Samples;
 
 // mlnetfusion [run]   : generate the default dataset, train every fusion family, print the leaderboard, write a chart.
+// mlnetfusion leaderboard|sweep|fit --train T.csv [--test S.csv] --label COL [--group COL] [--image COL]...: your own CSV (roles inferred).
 // mlnetfusion avdigits: the same leaderboard on ../shared/data/avdigits (real data; see its README for attribution).
 // mlnetfusion sweep   : AutoML-style search over fusion families within a time budget (live leaderboard, chart).
 // mlnetfusion bench   : benchmarks, one JSON object per line.
@@ -24,8 +26,10 @@ var jsonOption = new Option<string?>("--json") { Description = "Also write the r
 int RunSynthetic(ParseResult r)
 {
     var folder = SyntheticMultimodalDataset.EnsureGenerated(r.GetValue(dataOption)!);
-    var ds = MultimodalDataset.Synthetic(folder) with { GroupColumn = r.GetValue(groupOption) };
-    MainJob.Run(ds, r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: generated default dataset (test split)", jsonPath: r.GetValue(jsonOption));
+    var group = r.GetValue(groupOption);
+    var ds = MultimodalDataset.Synthetic(folder, group);
+    MainJob.Run(ds, r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: generated default dataset (test split)",
+        jsonPath: r.GetValue(jsonOption), leaveOneGroupOut: group != null);
     return 0;
 }
 var run = new Command("run", "Generate the default dataset (if needed), train every fusion family and print the leaderboard.") { dataOption, epochsOption, chartOption, seedOption, groupOption, jsonOption };
@@ -44,8 +48,11 @@ avdigits.SetAction(r =>
 {
     var folder = r.GetValue(avdigitsData)!;
     if (AvDigitsMissing(folder)) return 2;
-    MainJob.Run(MultimodalDataset.AvDigits(folder) with { GroupColumn = r.GetValue(groupOption) }, r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption),
-        "MLNetFusion: avdigits (test split)", jsonPath: r.GetValue(jsonOption));
+    var group = r.GetValue(groupOption);
+    var ds = group == null || group == "Speaker" ? MultimodalDataset.AvDigits(folder)
+        : MultimodalDataset.FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group);
+    MainJob.Run(ds, r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: avdigits (test split)",
+        jsonPath: r.GetValue(jsonOption), leaveOneGroupOut: group != null);
     return 0;
 });
 
@@ -68,24 +75,64 @@ predict.SetAction(r =>
     return 0;
 });
 
-var sweepDataset = new Option<string>("--dataset") { Description = "synthetic (generated, default) or avdigits.", DefaultValueFactory = _ => "synthetic" };
-var sweepData = new Option<string?>("--data") { Description = "Dataset folder (default: artifacts/data/synthetic, or ../shared/data/avdigits)." };
+var sweepDataset = new Option<string>("--dataset") { Description = "Without --train: synthetic (generated, default) or avdigits.", DefaultValueFactory = _ => "synthetic" };
+var sweepData = new Option<string?>("--data") { Description = "Dataset folder for --dataset (default: artifacts/data/synthetic, or ../shared/data/avdigits)." };
 var sweepMinutes = new Option<double>("--minutes") { Description = "Time budget in minutes.", DefaultValueFactory = _ => 5 };
 var sweepTrials = new Option<int?>("--trials") { Description = "Trial budget (optional)." };
 var sweepTuner = new Option<string>("--tuner") { Description = "cost-aware (successive halving, default), random or grid.", DefaultValueFactory = _ => "cost-aware" };
 var sweepChart = new Option<string>("--chart") { Description = "Where to write the metric-vs-time chart (PNG).", DefaultValueFactory = _ => Path.Combine("artifacts", "sweep.png") };
 var sweepFolds = new Option<int>("--folds") { Description = "Validate trials by k-fold cross-validation (grouped with --group; with as many folds as groups, leave-one-group-out). 0: one 20% hold-out (whole groups with --group).", DefaultValueFactory = _ => 0 };
-var sweepGroup = new Option<string?>("--group") { Description = "Group column (speaker, site): trials are validated on groups they did not train on." };
+var sweepDataOptions = new DataOptions();
 var sweep = new Command("sweep", "Search over fusion families, modality subsets and hyperparameters within a time budget; live leaderboard and a chart.")
-    { sweepDataset, sweepData, sweepMinutes, sweepTrials, sweepTuner, sweepChart, seedOption, sweepGroup, sweepFolds, jsonOption };
+    { sweepDataset, sweepData, sweepMinutes, sweepTrials, sweepTuner, sweepChart, seedOption, sweepFolds, jsonOption };
+foreach (var o in sweepDataOptions.All) sweep.Options.Add(o);
 sweep.SetAction(r =>
 {
-    bool av = r.GetValue(sweepDataset) == "avdigits";
-    var folder = r.GetValue(sweepData) ?? (av ? Path.Combine("..", "shared", "data", "avdigits") : Path.Combine("artifacts", "data", "synthetic"));
-    if (av && AvDigitsMissing(folder)) return 2;
-    var ds = (av ? MultimodalDataset.AvDigits(folder) : MultimodalDataset.Synthetic(SyntheticMultimodalDataset.EnsureGenerated(folder))) with { GroupColumn = r.GetValue(sweepGroup) };
+    var group = r.GetValue(sweepDataOptions.Group);
+    MultimodalDataset ds;
+    string title;
+    if (sweepDataOptions.HasTrain(r)) { ds = sweepDataOptions.Build(r); title = "MLNetFusion sweep: " + Path.GetFileName(r.GetValue(sweepDataOptions.Train)); }
+    else
+    {
+        bool av = r.GetValue(sweepDataset) == "avdigits";
+        var folder = r.GetValue(sweepData) ?? (av ? Path.Combine("..", "shared", "data", "avdigits") : Path.Combine("artifacts", "data", "synthetic"));
+        if (av && AvDigitsMissing(folder)) return 2;
+        ds = av ? (group == null || group == "Speaker" ? MultimodalDataset.AvDigits(folder) : MultimodalDataset.FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group))
+            : MultimodalDataset.Synthetic(SyntheticMultimodalDataset.EnsureGenerated(folder), group);
+        title = av ? "MLNetFusion sweep: avdigits" : "MLNetFusion sweep: generated default dataset";
+    }
     SweepJob.Run(ds, TimeSpan.FromMinutes(r.GetValue(sweepMinutes)), r.GetValue(sweepTrials), SweepJob.Tuner(r.GetValue(sweepTuner)!), r.GetValue(seedOption),
-        r.GetValue(sweepChart)!, av ? "MLNetFusion sweep: avdigits" : "MLNetFusion sweep: generated default dataset", r.GetValue(sweepFolds), r.GetValue(jsonOption));
+        r.GetValue(sweepChart)!, title, r.GetValue(sweepFolds), r.GetValue(jsonOption), grouped: group != null);
+    return 0;
+});
+
+var boardData = new DataOptions();
+var leaderboard = new Command("leaderboard", "Your own CSV: infer the column roles, train every fusion family and print the leaderboard (--group adds leave-one-group-out).")
+    { epochsOption, chartOption, seedOption, jsonOption };
+foreach (var o in boardData.All) leaderboard.Options.Add(o);
+leaderboard.SetAction(r =>
+{
+    var ds = boardData.Build(r);
+    MainJob.Run(ds, r.GetValue(chartOption)!, r.GetValue(epochsOption), r.GetValue(seedOption), "MLNetFusion: " + Path.GetFileName(r.GetValue(boardData.Train)) +
+        (ds.TestPath != null ? " (test file)" : $" ({ds.TestFraction:P0} held out)"), jsonPath: r.GetValue(jsonOption), leaveOneGroupOut: ds.GroupColumn != null);
+    return 0;
+});
+
+var fitData = new DataOptions();
+var fitFamily = new Option<string>("--family") { Description = "merge, network, cross-modal, late, early, or best (the sweep's choice within --minutes).", DefaultValueFactory = _ => "merge" };
+var fitOutput = new Option<string>("--output") { Description = "Where to save the fitted pipeline (featurization included) for predict and evaluate.", Required = true };
+var fitMinutes = new Option<double>("--minutes") { Description = "Time budget of the sweep with --family best.", DefaultValueFactory = _ => 5 };
+var fit = new Command("fit", "Your own CSV: train one family (or the sweep's best) with featurization and save it.") { fitFamily, fitOutput, fitMinutes, epochsOption, seedOption };
+foreach (var o in fitData.All) fit.Options.Add(o);
+fit.SetAction(r =>
+{
+    var family = r.GetValue(fitFamily)!;
+    if (!FitJob.Families.Contains(family) && family != "crossmodal")
+    {
+        Console.Error.WriteLine($"Unknown family '{family}'. Hint: use one of {string.Join(", ", FitJob.Families)}.");
+        return 2;
+    }
+    FitJob.Run(fitData.Build(r), family, r.GetValue(fitOutput)!, r.GetValue(epochsOption), r.GetValue(seedOption), r.GetValue(fitMinutes));
     return 0;
 });
 
@@ -110,6 +157,6 @@ var sample = new Command("sample", "Run a documented sample.") { sampleName };
 sample.SetAction(r => SampleRunner.Run(r.GetValue(sampleName)!));
 
 var root = new RootCommand("MLNetFusion: multimodal classification for ML.NET.")
-    { run, avdigits, sweep, evaluate, bench, sample, predict, dataOption, epochsOption, chartOption, seedOption, groupOption, jsonOption };
+    { run, avdigits, leaderboard, sweep, fit, evaluate, bench, sample, predict, dataOption, epochsOption, chartOption, seedOption, groupOption, jsonOption };
 root.SetAction(RunSynthetic);   // no command: the main job, as 'run'
 return root.Parse(args).Invoke();

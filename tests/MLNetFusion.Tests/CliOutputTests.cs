@@ -78,7 +78,7 @@ public class CliOutputTests
         var testCsv = Path.Combine(ds.Folder, ds.TestFile);
         var report = EvaluateJob.Run(modelPath, testCsv, "Site", json, chart, permutations: 2);
 
-        var inMemory = ml.MulticlassClassification.EvaluateModalities(model, (ds with { GroupColumn = "Site" }).Load(ml, ds.TestFile), groupColumnName: "Site", permutationCount: 2);
+        var inMemory = ml.MulticlassClassification.EvaluateModalities(model, MultimodalDataset.Synthetic(TestData.SyntheticFolder, group: "Site").Load(ml, ds.TestFile), groupColumnName: "Site", permutationCount: 2);
         Assert.Equal(inMemory.Overall, report.Overall);
         Assert.Equal(inMemory.Subsets.Select(s => s.Metrics), report.Subsets.Select(s => s.Metrics));
         Assert.Equal(new[] { "Pixels", "LogMel", "Tabular" }, report.Modalities);

@@ -18,7 +18,7 @@ public static partial class Benchmarks
     private static void GroupedSweepAgainstFamilies(string folder, TimeSpan budget)
     {
         var ml = new MLContext(seed: 1);
-        var ds = MultimodalDataset.AvDigits(folder) with { GroupColumn = "Speaker" };
+        var ds = MultimodalDataset.AvDigits(folder);
         var (train, test, _) = ds.Featurize(ml);
         train.Preview(1);
         var groups = SamplingKeyGroups.Read(train, ds.GroupColumn!);
@@ -35,7 +35,7 @@ public static partial class Benchmarks
         Emit(new { benchmark = "family_defaults_leave_one_speaker_out", dataset = "avdigits", best_group_out_accuracy = Math.Round(best, 4), best = bestName,
             seconds = Math.Round(sw.Elapsed.TotalSeconds, 1), families });
 
-        var outcome = SweepJob.Search(ml, ds, train, test, budget, null, new SuccessiveHalvingTuner(), seed: 1, folds: groups.Count);
+        var outcome = SweepJob.Search(ml, ds, train, test, budget, null, new SuccessiveHalvingTuner(), seed: 1, folds: groups.Count, grouped: true);
         var r = outcome.Result;
         var chosen = outcome.Experiment.CreateEstimator(r.BestTrial.Settings);
         var choicePerGroup = new Dictionary<string, double>();

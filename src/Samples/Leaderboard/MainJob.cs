@@ -16,19 +16,22 @@ namespace MLNetFusion.Samples.Leaderboard;
 public static class MainJob
 {
     /// <summary>Runs the job and returns the leaderboard (best first).</summary>
-    /// <param name="ds">The dataset; its <see cref="MultimodalDataset.GroupColumn"/>, when set, adds leave-one-group-out scores.</param>
+    /// <param name="ds">The dataset and its inferred column roles.</param>
     /// <param name="chartPath">Where to write the PNG chart.</param>
     /// <param name="epochs">Epochs of the neural families.</param>
     /// <param name="seed">MLContext seed.</param>
     /// <param name="title">Table and chart title.</param>
     /// <param name="includeSingles">Also train each single modality with the same encoder.</param>
     /// <param name="jsonPath">Where to write the leaderboard as JSON, or <c>null</c>.</param>
-    public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true, string? jsonPath = null)
+    /// <param name="leaveOneGroupOut">Also score every entry by leave-one-group-out on the training file (by the dataset's group column) and rank by it.</param>
+    public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true, string? jsonPath = null,
+        bool leaveOneGroupOut = false)
     {
         var ml = new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120);
         var total = Stopwatch.StartNew();
         AnsiConsole.MarkupLine($"[bold]MLNetFusion leaderboard[/] on [blue]{Markup.Escape(ds.Folder)}[/]");
+        AnsiConsole.Write(RolesTable(ds));
         IDataView train = null!, test = null!;
         AnsiConsole.Status().Start("Featurizing (LoadImages → ExtractPixels, LoadAudio → MelSpectrogram, tabular)…", ctx =>
         {
@@ -38,8 +41,9 @@ public static class MainJob
         long Rows(IDataView d) => d.GetColumn<uint>(ds.LabelColumn).LongCount();
         AnsiConsole.MarkupLine($"Featurized {Rows(train)} training and {Rows(test)} test rows in {total.Elapsed.TotalSeconds:F1}s.");
         SamplingKeyGroups? groups = null;
-        if (ds.GroupColumn != null)
+        if (leaveOneGroupOut)
         {
+            if (ds.GroupColumn == null) throw new InvalidOperationException("Leave-one-group-out needs a group column." + Environment.NewLine + "Hint: pass --group COLUMN.");
             groups = SamplingKeyGroups.Read(train, ds.GroupColumn);
             groups.RequireSeveralGroups();
             AnsiConsole.MarkupLine(Markup.Escape($"Leave-one-group-out on '{ds.GroupColumn}': {groups.Count} groups (" +
@@ -99,5 +103,23 @@ public static class MainJob
         }
         AnsiConsole.MarkupLine($"Chart written to [blue]{Markup.Escape(Path.GetFullPath(chartPath))}[/]. Total time {total.Elapsed.TotalSeconds:F0}s.");
         return ordered;
+    }
+
+    /// <summary>The inferred column roles as a table: column, role, why; then the image and audio settings.</summary>
+    public static Table RolesTable(MultimodalDataset ds)
+    {
+        var c = ds.Columns;
+        var table = new Table().Title(Markup.Escape($"Columns of {Path.GetFileName(c.Path)} ({c.RowCount} rows, {c.ClassCount} classes)")).AddColumns("column", "role", "why");
+        foreach (var col in c.Columns)
+        {
+            string detail = col.Role switch
+            {
+                MLNetFusion.AutoML.ColumnRole.ImagePath when c.Images.TryGetValue(col.Name, out var i) => $"; resized to {i.Width}×{i.Height}, {(i.Grayscale ? "gray" : "RGB")} ({i.FilesDecoded} files decoded)",
+                MLNetFusion.AutoML.ColumnRole.AudioPath when c.Audio.TryGetValue(col.Name, out var a) => $"; {a.SampleRate} Hz, {a.ClipSeconds:0.##} s clips, log-mel {a.MelBands} bands, FFT {a.FftSize}, hop {a.HopLength} ({a.FilesDecoded} files decoded)",
+                _ => "",
+            };
+            table.AddRow(Markup.Escape(col.Name), col.Role.ToString(), Markup.Escape(col.Reason + detail));
+        }
+        return table;
     }
 }

@@ -32,10 +32,11 @@ public static class SweepJob
 
     /// <summary>Runs the sweep with a live display and returns the outcome.</summary>
     public static SweepOutcome Run(MultimodalDataset ds, TimeSpan budget, int? maxTrials, IFusionTuner tuner, int seed, string chartPath, string title,
-        int folds = 0, string? jsonPath = null)
+        int folds = 0, string? jsonPath = null, bool grouped = false)
     {
         var ml = new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 140);
+        AnsiConsole.Write(MainJob.RolesTable(ds));
         AnsiConsole.MarkupLine($"[bold]MLNetFusion sweep[/] on [blue]{Markup.Escape(ds.Folder)}[/]: budget {budget.TotalMinutes:F1} min, tuner {tuner.GetType().Name}, seed {seed}");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         IDataView train = null!, test = null!;
@@ -46,14 +47,14 @@ public static class SweepJob
         AnsiConsole.Live(monitor.Render()).AutoClear(false).Start(ctx =>
         {
             monitor.Refresh = () => { ctx.UpdateTarget(monitor.Render()); ctx.Refresh(); };
-            outcome = Search(ml, ds, train, test, budget, maxTrials, tuner, seed, monitor, folds);
+            outcome = Search(ml, ds, train, test, budget, maxTrials, tuner, seed, monitor, folds, grouped);
             monitor.Status = "done";
             monitor.Refresh();
         });
         var result = outcome.Result;
         var best = result.BestTrial;
         AnsiConsole.MarkupLine($"Best: [green]{Markup.Escape(best.Settings.ToString())}[/] — validation accuracy {best.Accuracy:P1}" +
-            Markup.Escape(ds.GroupColumn != null ? $" on groups of '{ds.GroupColumn}' it did not train on." : ".") +
+            Markup.Escape(grouped ? $" on groups of '{ds.GroupColumn}' it did not train on." : ".") +
             (best.Settings.Modalities is { } mods ? Markup.Escape($" Modalities used: {string.Join(", ", mods)}.") : ""));
         AnsiConsole.MarkupLine($"Refitted on all training rows: [bold]test accuracy {outcome.TestAccuracy:P1}[/], macro-F1 {outcome.TestMacroF1:F3}. " +
             $"{result.Trials.Count} trials, {result.TotalEpochs} epochs, {result.Elapsed.TotalSeconds:F0}s.");
@@ -70,15 +71,16 @@ public static class SweepJob
     /// <summary>
     /// The search itself on featurized data, then the best refitted on all of <paramref name="train"/> and evaluated on
     /// <paramref name="test"/>. Validation: with <paramref name="folds"/> &gt; 1, k-fold cross-validation; else a 20%
-    /// hold-out. Both are made of whole groups when the dataset has a <see cref="MultimodalDataset.GroupColumn"/>, so
-    /// every trial is judged on groups it did not train on.
+    /// hold-out. With <paramref name="grouped"/>, both are made of whole groups of the dataset's group column, so every
+    /// trial is judged on groups it did not train on.
     /// </summary>
     public static SweepOutcome Search(MLContext ml, MultimodalDataset ds, IDataView train, IDataView test, TimeSpan budget, int? maxTrials,
-        IFusionTuner tuner, int seed, IFusionMonitor? monitor = null, int folds = 0)
+        IFusionTuner tuner, int seed, IFusionMonitor? monitor = null, int folds = 0, bool grouped = false)
     {
+        if (grouped && ds.GroupColumn == null) throw new InvalidOperationException("A grouped sweep needs a group column." + Environment.NewLine + "Hint: pass --group COLUMN.");
         var experiment = ml.Fusion().CreateExperiment();
-        if (folds > 1) experiment.SetDataset(train, folds, ds.GroupColumn);
-        else if (ds.GroupColumn != null) experiment.SetDataset(train, 0.2, ds.GroupColumn);
+        if (folds > 1) experiment.SetDataset(train, folds, grouped ? ds.GroupColumn : null);
+        else if (grouped) experiment.SetDataset(train, 0.2, ds.GroupColumn!);
         else
         {
             var split = ml.Data.TrainTestSplit(train, testFraction: 0.2, seed: seed);
@@ -106,7 +108,7 @@ public static class SweepJob
     public static void WriteJson(string path, SweepOutcome outcome)
     {
         var r = outcome.Result;
-        static Dictionary<string, object?> Parameters(FusionTrialSettings s) => s.Parameters.ToDictionary(p => p.Key, p => p.Value is Enum e ? e.ToString() : p.Value);
+        static Dictionary<string, object?> Parameters(FusionTrialSettings s) => s.Parameters.ToDictionary(p => p.Key, p => (object?)(p.Value is Enum e ? e.ToString() : p.Value));
         var json = new Dictionary<string, object?>
         {
             ["metric"] = r.Metric.ToString(),

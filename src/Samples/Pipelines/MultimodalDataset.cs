@@ -1,137 +1,105 @@
 using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.Transforms.Image;
+using MLNetFusion.AutoML;
 using MLNetFusion.Models;
 using MLNetFusion.Samples.Data;
-using MLNetFusion.Transforms;
-using MLNetFusion.Transforms.Audio;
 
 namespace MLNetFusion.Samples.Pipelines;
 
 /// <summary>
-/// Describes a folder of multimodal rows (a CSV with a label, an image path, an audio path and tabular columns) and
-/// builds the idiomatic ML.NET featurization chain for it.
+/// A folder of multimodal rows (a training CSV, and a test CSV or a test fraction) whose column roles come from
+/// <c>mlContext.Fusion().InferColumns</c>, and the idiomatic ML.NET featurization built from them. The generated
+/// dataset and avdigits are two uses of it; so is any user's CSV (<c>mlnetfusion leaderboard --train …</c>).
 /// </summary>
-public sealed record MultimodalDataset(
-    string Folder,
-    string TrainFile,
-    string TestFile,
-    int ImageWidth,
-    int ImageHeight,
-    int SampleRate,
-    double ClipSeconds,
-    AudioFit AudioFit,
-    int FftSize,
-    int HopLength,
-    int MelBands,
-    IReadOnlyList<string> NumericColumns,
-    IReadOnlyList<string> CategoricalColumns,
-    string LabelColumn = "Label",
-    string ImagePathColumn = "ImagePath",
-    string AudioPathColumn = "AudioPath")
+public sealed class MultimodalDataset
 {
-    /// <summary>Column names of the featurized modalities.</summary>
-    public const string Pixels = "Pixels", LogMel = "LogMel", LogMelStats = "LogMelStats", Tabular = "Tabular", Features = "Features";
+    /// <summary>Modality column names when a role has one column; <see cref="Features"/> is early fusion's concatenation.</summary>
+    public const string Pixels = FusionFeaturization.Pixels, LogMel = FusionFeaturization.LogMel, Tabular = FusionFeaturization.Tabular, Features = "Features";
 
-    /// <summary>MLNetFusion's generated default dataset (see <see cref="SyntheticMultimodalDataset"/>).</summary>
-    public static MultimodalDataset Synthetic(string folder) => new(folder, "train.csv", "test.csv",
-        SyntheticMultimodalDataset.ImageSize, SyntheticMultimodalDataset.ImageSize, SyntheticMultimodalDataset.SampleRate,
-        SyntheticMultimodalDataset.ClipSeconds, AudioFit.Start, 256, 128, 32,
-        SyntheticMultimodalDataset.NumericColumns, new[] { SyntheticMultimodalDataset.CategoryColumn });
+    private readonly FusionFeaturization _featurization;
 
-    /// <summary>The avdigits dataset (FSDD spoken digits + corrupted MNIST); see its README for attribution.</summary>
-    public static MultimodalDataset AvDigits(string folder) => new(folder, "train.csv", "test.csv", 28, 28, 8000, 1.0, AudioFit.Center,
-        256, 128, 40, Array.Empty<string>(), Array.Empty<string>());
-
-    /// <summary>
-    /// The group column (speaker, site, patient), or <c>null</c>. It is loaded as text and kept through featurization,
-    /// never used as a feature; late fusion's out-of-fold folds are grouped by it.
-    /// </summary>
-    public string? GroupColumn { get; init; }
-
-    /// <summary>Whether the dataset has tabular columns.</summary>
-    public bool HasTabular => NumericColumns.Count + CategoricalColumns.Count > 0;
-
-    /// <summary>The featurized modality columns the neural families read (CNNs see the whole spectrogram).</summary>
-    public IReadOnlyList<string> ModalityColumns => HasTabular ? new[] { Pixels, LogMel, Tabular } : new[] { Pixels, LogMel };
-
-    /// <summary>Loads a split (CSV with a header) as an <see cref="IDataView"/>.</summary>
-    public IDataView Load(MLContext ml, string file)
+    private MultimodalDataset(ColumnInferenceResult columns, string? testFile, double testFraction)
     {
-        string path = Path.Combine(Folder, file);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Dataset file '{path}' does not exist. Hint: check the dataset folder.", path);
-        var header = File.ReadLines(path).First().Split(',');
-        int Index(string name)
-        {
-            int i = Array.IndexOf(header, name);
-            if (i < 0) throw new InvalidOperationException($"'{path}' has no column '{name}' (columns: {string.Join(", ", header)})." + Environment.NewLine +
-                "Hint: check the column name (with --group, the name of the column that identifies each row's group).");
-            return i;
-        }
-        var cols = new List<TextLoader.Column>
-        {
-            new(LabelColumn, DataKind.String, Index(LabelColumn)),
-            new(ImagePathColumn, DataKind.String, Index(ImagePathColumn)),
-            new(AudioPathColumn, DataKind.String, Index(AudioPathColumn)),
-        };
-        cols.AddRange(NumericColumns.Select(c => new TextLoader.Column(c, DataKind.Single, Index(c))));
-        cols.AddRange(CategoricalColumns.Select(c => new TextLoader.Column(c, DataKind.String, Index(c))));
-        if (GroupColumn != null) cols.Add(new TextLoader.Column(GroupColumn, DataKind.String, Index(GroupColumn)));
-        return ml.Data.LoadFromTextFile(path, cols.ToArray(), separatorChar: ',', hasHeader: true);
+        Columns = columns;
+        TestPath = testFile == null ? null : Path.GetFullPath(testFile);
+        TestFraction = testFraction;
+        _featurization = columns.CreateFeaturizer(new MLContext(0));
     }
 
     /// <summary>
-    /// The featurization chain: label to key; image → <c>LoadImages</c> → <c>ResizeImages</c> → <c>ExtractPixels</c>
-    /// (gray, scaled to [0, 1]) as <see cref="Pixels"/> <c>[1, H, W]</c>; audio → <c>LoadAudio</c> → <c>MelSpectrogram</c>
-    /// as <see cref="LogMel"/> <c>[bands, frames]</c> and its per-band mean/std over time (<c>SummarizeFrames</c>) as
-    /// <see cref="LogMelStats"/>; tabular → <c>OneHotEncoding</c> + <c>Concatenate</c> +
-    /// <c>NormalizeMeanVariance</c> as <see cref="Tabular"/>.
+    /// Infers the roles of <paramref name="trainFile"/>'s columns and describes the dataset.
     /// </summary>
-    public IEstimator<ITransformer> Featurizer(MLContext ml)
+    /// <param name="trainFile">The training CSV.</param>
+    /// <param name="testFile">The test CSV (same header), or <c>null</c> to hold out <paramref name="testFraction"/> of the training rows.</param>
+    /// <param name="label">The label column.</param>
+    /// <param name="group">The group column (speaker, site): never a feature; late fusion's folds are grouped by it.</param>
+    /// <param name="roles">Roles that override inference.</param>
+    /// <param name="testFraction">Share of rows held out for testing when there is no test file (whole groups when there is a group column).</param>
+    /// <param name="dataFolder">Folder relative file paths are resolved against (default: the training CSV's folder).</param>
+    public static MultimodalDataset FromCsv(string trainFile, string? testFile, string label = "Label", string? group = null,
+        IReadOnlyDictionary<string, ColumnRole>? roles = null, double testFraction = 0.2, string? dataFolder = null)
     {
-        IEstimator<ITransformer> chain = ml.Transforms.Conversion.MapValueToKey(LabelColumn)
-            .Append(ml.Transforms.LoadImages("Image", Folder, ImagePathColumn))
-            .Append(ml.Transforms.ResizeImages("Image", ImageWidth, ImageHeight))
-            .Append(ml.Transforms.ExtractPixels(Pixels, "Image", ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
-
-            .Append(ml.Transforms.LoadAudio(new AudioLoadingOptions
-            {
-                OutputColumnName = "Audio", InputColumnName = AudioPathColumn, AudioFolder = Folder, SampleRate = SampleRate,
-                DurationSeconds = ClipSeconds, Fit = AudioFit,
-            }))
-            .Append(ml.Transforms.MelSpectrogram(LogMel, "Audio", FftSize, HopLength, MelBands))
-            .Append(ml.Transforms.SummarizeFrames(LogMelStats, LogMel));
-        if (HasTabular)
-        {
-            var parts = NumericColumns.ToList();
-            foreach (var c in CategoricalColumns)
-            {
-                chain = chain.Append(ml.Transforms.Categorical.OneHotEncoding(c + "OneHot", c));
-                parts.Add(c + "OneHot");
-            }
-            chain = chain.Append(ml.Transforms.Concatenate(Tabular, parts.ToArray()))
-                         .Append(ml.Transforms.NormalizeMeanVariance(Tabular));
-        }
-        return chain;
+        if (testFile == null && !(testFraction > 0 && testFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "Without a test file the test fraction must be in (0, 1)." + Environment.NewLine + "Hint: pass --test FILE or --test-fraction 0.2.");
+        var options = new ColumnInferenceOptions { GroupColumnName = group, DataFolder = dataFolder };
+        if (roles != null) foreach (var (k, v) in roles) options.Roles[k] = v;
+        var columns = new MLContext(0).Fusion().InferColumns(trainFile, label, group, options);
+        if (testFile != null && !File.Exists(testFile))
+            throw new FileNotFoundException($"Test file '{testFile}' does not exist." + Environment.NewLine + "Hint: pass --test with an existing CSV, or --test-fraction to hold out training rows.", testFile);
+        return new MultimodalDataset(columns, testFile, testFraction);
     }
 
-    /// <summary>Modality options for the neural fusion trainers: a CNN for pixels and log-mel, an MLP for tabular.</summary>
-    public List<ModalityOptions> Modalities()
+    /// <summary>MLNetFusion's generated default dataset (see <see cref="SyntheticMultimodalDataset"/>). Its <c>Site</c>
+    /// column is not a feature: it is ignored, or the group with <paramref name="group"/> = "Site".</summary>
+    public static MultimodalDataset Synthetic(string folder, string? group = null) => FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group,
+        group == SyntheticMultimodalDataset.SiteColumn ? null : new Dictionary<string, ColumnRole> { [SyntheticMultimodalDataset.SiteColumn] = ColumnRole.Ignored });
+
+    /// <summary>The avdigits dataset (FSDD spoken digits + corrupted MNIST); see its README for attribution. <c>Speaker</c> is the group.</summary>
+    public static MultimodalDataset AvDigits(string folder) => FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", "Speaker");
+
+    /// <summary>The inferred roles and settings.</summary>
+    public ColumnInferenceResult Columns { get; }
+    /// <summary>The training CSV's folder.</summary>
+    public string Folder => Path.GetDirectoryName(Columns.Path)!;
+    /// <summary>The training CSV's file name (relative to <see cref="Folder"/>).</summary>
+    public string TrainFile => Path.GetFileName(Columns.Path);
+    /// <summary>The test CSV, or <c>null</c> when <see cref="TestFraction"/> of the training rows are held out.</summary>
+    public string? TestPath { get; }
+    /// <summary>The test CSV's path relative to <see cref="Folder"/> when it is there, else its full path.</summary>
+    public string TestFile => TestPath == null ? throw new InvalidOperationException("This dataset has no test file; it holds out TestFraction of the training rows.")
+        : Path.GetDirectoryName(TestPath) == Folder ? Path.GetFileName(TestPath) : TestPath;
+    /// <summary>Share of training rows held out for testing when there is no test file.</summary>
+    public double TestFraction { get; }
+    /// <summary>The label column.</summary>
+    public string LabelColumn => Columns.LabelColumnName;
+    /// <summary>The group column, or <c>null</c>.</summary>
+    public string? GroupColumn => Columns.GroupColumnName;
+    /// <summary>The featurized modality columns the fusion families read.</summary>
+    public IReadOnlyList<string> ModalityColumns => _featurization.ModalityColumns;
+
+    /// <summary>Loads a split (a CSV with the training file's header), <paramref name="file"/> relative to <see cref="Folder"/>.</summary>
+    public IDataView Load(MLContext ml, string file) => Columns.Load(ml, Path.IsPathRooted(file) ? file : Path.Combine(Folder, file));
+
+    /// <summary>The featurization chain (see <see cref="ColumnInferenceResult.CreateFeaturizer"/>).</summary>
+    public IEstimator<ITransformer> Featurizer(MLContext ml) => Columns.CreateFeaturizer(ml).Featurizer;
+
+    /// <summary>Modality options for the neural fusion trainers: a CNN for pixels and log-mel, an MLP for tabular and text (fresh copies).</summary>
+    public List<ModalityOptions> Modalities() => _featurization.Modalities.Select(m => m.Clone()).ToList();
+
+    /// <summary>Loads the training rows and the test rows (the test file, or a held-out share of the training rows).</summary>
+    public (IDataView train, IDataView test) LoadSplits(MLContext ml)
     {
-        var list = new List<ModalityOptions> { ModalityOptions.Image(Pixels, "image"), ModalityOptions.Audio(LogMel, "audio") };
-        if (HasTabular) list.Add(ModalityOptions.Tabular(Tabular, "tabular", 64, 32));
-        return list;
+        var raw = Load(ml, Columns.Path);
+        if (TestPath != null) return (raw, Load(ml, TestPath));
+        var split = ml.Data.TrainTestSplit(raw, TestFraction, GroupColumn, seed: 1);
+        return (split.TrainSet, split.TestSet);
     }
 
-    /// <summary>Featurizes train and test once (fitted on train) and keeps the features in memory.</summary>
+    /// <summary>Featurizes train and test once (fitted on train) and keeps the modality, label and group columns in memory.</summary>
     public (IDataView train, IDataView test, ITransformer featurizer) Featurize(MLContext ml)
     {
-        var rawTrain = Load(ml, TrainFile);
-        var rawTest = Load(ml, TestFile);
+        var (rawTrain, rawTest) = LoadSplits(ml);
         var featurizer = Featurizer(ml).Fit(rawTrain);
-        var keep = ModalityColumns.Append(LogMelStats).Append(LabelColumn).Concat(GroupColumn == null ? Array.Empty<string>() : new[] { GroupColumn }).ToArray();
-        var select = ml.Transforms.SelectColumns(keep).Fit(featurizer.Transform(rawTrain));
+        var select = ml.Transforms.SelectColumns(Columns.CreateFeaturizer(ml).KeptColumns.ToArray()).Fit(featurizer.Transform(rawTrain));
         IDataView Materialize(IDataView raw) => ml.Data.Cache(select.Transform(featurizer.Transform(raw)));
         return (Materialize(rawTrain), Materialize(rawTest), featurizer);
     }

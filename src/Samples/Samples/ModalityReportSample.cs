@@ -15,7 +15,7 @@ public static class ModalityReportSample
     public static void Example()
     {
         var ml = new MLContext(seed: 1);
-        var ds = MultimodalDataset.Synthetic(SyntheticMultimodalDataset.EnsureGenerated(Path.Combine("artifacts", "data", "synthetic"))) with { GroupColumn = "Site" };
+        var ds = MultimodalDataset.Synthetic(SyntheticMultimodalDataset.EnsureGenerated(Path.Combine("artifacts", "data", "synthetic")), group: "Site");
         var (train, test, _) = ds.Featurize(ml);
         using var model = ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions
         {

@@ -152,7 +152,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         ITransformer? meta = null;
         if (Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking)
         {
-            var oof = OutOfFold(input, classes, seed, ch);
+            var oof = OutOfFold(input, classes, seed);
             ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
             if (Options.Combiner == LateFusionCombiner.WeightedAverage)
             {
@@ -186,7 +186,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     /// k-fold cross-fitting: members are fitted on k-1 folds and predict the held-out fold, so every row's
     /// probabilities come from members that never saw its label.
     /// </summary>
-    private OutOfFoldData OutOfFold(IDataView input, int classes, int seed, IChannel ch)
+    private OutOfFoldData OutOfFold(IDataView input, int classes, int seed)
     {
         int k = Options.NumberOfFolds;
         Func<long, int> foldOf = pos => (int)(TensorDataSources.Hash(pos, seed) * k);
@@ -195,6 +195,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             var groups = SamplingKeyGroups.Read(input, Options.SamplingKeyColumnName);
             var foldOfGroup = groups.FoldOfGroup(k, seed);
             foldOf = pos => groups.FoldOfRow(pos, foldOfGroup);
+            using var ch = _host.Start("Grouped folds");
             ch.Info(MessageSensitivity.None, $"Late fusion: {k} out-of-fold folds by '{Options.SamplingKeyColumnName}': " +
                 string.Join("; ", Enumerable.Range(0, k).Select(f => string.Join(", ", Enumerable.Range(0, groups.Count).Where(g => foldOfGroup[g] == f).Select(g => groups.GroupNames[g])))));
         }

@@ -24,15 +24,22 @@ public interface IFusionTuner
     void Report(FusionTrialResult result);
 }
 
-/// <summary>Random search: a family uniformly, then every parameter from its dimension.</summary>
+/// <summary>
+/// Random search: a family uniformly, then every parameter from its dimension. A family's first trial uses all the
+/// modalities (the <c>modalities</c> dimension's default); later trials draw subsets, so a subset is only ever chosen
+/// by comparison with the full set.
+/// </summary>
 public sealed class RandomSearchTuner : IFusionTuner
 {
+    private readonly HashSet<FusionFamily> _tried = new();
+
     /// <inheritdoc />
     public FusionTrialSettings? Propose(FusionTuningContext context)
     {
         var space = context.Space;
         var family = space.Families[context.Random.Next(space.Families.Count)];
         var values = new Dictionary<string, object>();
+        if (_tried.Add(family) && space.Modalities != null) values["modalities"] = space.Modalities.Default;
         // Dimensions may depend on earlier choices (e.g. an early-fusion MLP has epochs, LightGBM has none).
         for (int pass = 0; pass < 2; pass++)
             foreach (var (name, dim) in space.DimensionsOf(family, values))

@@ -1,0 +1,214 @@
+using System.Globalization;
+using Microsoft.ML.Data;
+using MLNetFusion.Transforms.Audio;
+
+namespace MLNetFusion.AutoML.Inference;
+
+/// <summary>
+/// Decides each CSV column's role from a sample of rows (see <see cref="ColumnInferenceOptions"/> for the thresholds):
+/// <list type="number">
+/// <item>roles the user gave win; the label and group columns are what the user named;</item>
+/// <item>a column empty in every sampled row, or with one value in every row, is ignored;</item>
+/// <item>at least 90% of the values ending in an image extension (.png .jpg .jpeg .bmp .gif .webp .tif .tiff) make an image-path column,
+///       ending in .wav an audio-path column; the first files must exist and decode;</item>
+/// <item>numbers: integers unique per row are an id (ignored); integers with few distinct values
+///       (≤ <see cref="ColumnInferenceOptions.MaxIntegerCategories"/> and ≤ a fifth of the rows) are categories; the rest are numeric;</item>
+/// <item>text: values unique per row without spaces are an id (ignored); values of three or more words on average are
+///       free text; few distinct values (≤ <see cref="ColumnInferenceOptions.MaxTextCategories"/> and ≤ half the rows) are
+///       categories; other multi-word values are text; other single words of high cardinality are ignored as identifiers.</item>
+/// </list>
+/// </summary>
+internal static class ColumnInference
+{
+    private static readonly string[] ImageExtensions = { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff" };
+
+    public static ColumnInferenceResult Infer(string path, string labelColumnName, ColumnInferenceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(labelColumnName);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var sample = CsvSample.Read(path, options.Separator, options.RowsToSample);
+        var header = sample.Header;
+        int Require(string name, string what)
+        {
+            int i = Array.IndexOf(header, name);
+            if (i < 0) throw new ArgumentException($"Could not find {what} column '{name}' in '{path}' (columns: {string.Join(", ", header)})." + Environment.NewLine +
+                $"Hint: pass the {what} column's name as it appears in the header.");
+            return i;
+        }
+        int label = Require(labelColumnName, "label");
+        int group = options.GroupColumnName == null ? -1 : Require(options.GroupColumnName, "group");
+        if (group == label) throw new ArgumentException($"'{labelColumnName}' cannot be both the label and the group column." + Environment.NewLine + "Hint: pass the column that identifies each row's group.");
+        foreach (var name in options.Roles.Keys) Require(name, "role override");
+
+        var columns = new List<InferredColumn>();
+        for (int i = 0; i < header.Length; i++)
+        {
+            var values = sample.Rows.Select(r => r[i].Trim()).ToList();
+            var (role, reason) = i == label ? (ColumnRole.Label, "the label column you named")
+                : i == group ? (ColumnRole.Group, "the group column you named: used to split, never a feature")
+                : options.Roles.TryGetValue(header[i], out var given) ? (given, "given by you")
+                : Decide(values, options);
+            columns.Add(new InferredColumn(header[i], i, role, reason));
+        }
+        var classes = LabelClasses(path, options.Separator, label, sample);
+        var result = new ColumnInferenceResult(Path.GetFullPath(path), Path.GetFullPath(options.DataFolder ?? Path.GetDirectoryName(Path.GetFullPath(path))!),
+            options.Separator, columns, labelColumnName, options.GroupColumnName, classes, sample.TotalRows, options);
+        EnsureSettings(result, sample);
+        return result;
+    }
+
+    private static (ColumnRole, string) Decide(List<string> values, ColumnInferenceOptions o)
+    {
+        int n = values.Count;
+        var present = values.Where(v => v.Length > 0).ToList();
+        if (present.Count == 0) return (ColumnRole.Ignored, $"empty in all {n} sampled rows");
+        var distinct = present.Distinct().Count();
+        if (distinct == 1 && present.Count == n) return (ColumnRole.Ignored, $"constant ('{CsvSample.Shorten(present[0])}')");
+        double Share(Func<string, bool> p) => present.Count(p) / (double)present.Count;
+        if (Share(v => ImageExtensions.Any(e => v.EndsWith(e, StringComparison.OrdinalIgnoreCase))) >= 0.9)
+            return (ColumnRole.ImagePath, "paths with image extensions");
+        if (Share(v => v.EndsWith(".wav", StringComparison.OrdinalIgnoreCase)) >= 0.9)
+            return (ColumnRole.AudioPath, "paths to .wav files");
+        var numbers = present.Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : (double?)null).ToList();
+        if (numbers.All(d => d.HasValue))
+        {
+            bool integers = numbers.All(d => Math.Abs(d!.Value - Math.Round(d.Value)) < 1e-9);
+            if (integers && distinct == n) return (ColumnRole.Ignored, "integers unique per row: an id");
+            if (integers && distinct <= o.MaxIntegerCategories && distinct <= Math.Max(2, n / 5))
+                return (ColumnRole.Categorical, $"integers with {distinct} distinct values: categories");
+            return (ColumnRole.Numeric, integers ? $"integers with {distinct} distinct values" : "numbers");
+        }
+        double words = present.Average(v => v.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+        if (distinct == n && words < 2) return (ColumnRole.Ignored, "values unique per row: an id");
+        if (words >= 3) return (ColumnRole.Text, $"free text ({words:F1} words on average, {distinct} distinct values)");
+        if (distinct <= o.MaxTextCategories && distinct <= Math.Max(2, n / 2)) return (ColumnRole.Categorical, $"{distinct} distinct values: categories");
+        if (words >= 2) return (ColumnRole.Text, $"text ({words:F1} words on average, {distinct} distinct values)");
+        return (ColumnRole.Ignored, $"{distinct} distinct single words in {n} rows: an identifier, not a category");
+    }
+
+    /// <summary>The label's classes over the whole file; one class is an error naming the file and column.</summary>
+    private static IReadOnlyList<string> LabelClasses(string path, char separator, int label, CsvSample sample)
+    {
+        var classes = new List<string>();
+        var seen = new HashSet<string>();
+        foreach (var line in File.ReadLines(path).Skip(1))
+        {
+            if (line.Length == 0) continue;
+            var cells = CsvSample.Split(line, separator);
+            if (label >= cells.Length) continue;
+            var v = cells[label].Trim();
+            if (v.Length > 0 && seen.Add(v)) classes.Add(v);
+        }
+        if (classes.Count < 2)
+            throw new InvalidDataException($"The label column '{sample.Header[label]}' of '{path}' has {(classes.Count == 0 ? "no values" : $"a single class ('{classes[0]}')")} in {sample.TotalRows} rows: a classifier needs at least two classes." +
+                Environment.NewLine + "Hint: check the label column's name, or add rows of the other classes.");
+        return classes;
+    }
+
+    /// <summary>Infers image and audio settings for every image and audio column that has none (decoding the first files).</summary>
+    internal static void EnsureSettings(ColumnInferenceResult result, CsvSample? sample = null)
+    {
+        var need = result.Columns.Where(c => (c.Role == ColumnRole.ImagePath && !result.Images.ContainsKey(c.Name)) || (c.Role == ColumnRole.AudioPath && !result.Audio.ContainsKey(c.Name))).ToList();
+        if (need.Count == 0) return;
+        sample ??= CsvSample.Read(result.Path, result.Separator, result.Options.RowsToSample);
+        foreach (var c in need)
+        {
+            var files = new List<(string file, int line)>();
+            for (int r = 0; r < sample.Rows.Count && files.Count < result.Options.FilesToDecode; r++)
+            {
+                var v = sample.Rows[r][c.Index].Trim();
+                if (v.Length > 0) files.Add((v, sample.LineNumbers[r]));
+            }
+            if (files.Count == 0)
+                throw new InvalidDataException($"Column '{c.Name}' of '{result.Path}' has no paths in the first {sample.Rows.Count} rows." + Environment.NewLine +
+                    "Hint: give the column file paths, or mark it Ignored.");
+            if (c.Role == ColumnRole.ImagePath) result.Images[c.Name] = Images(result, c.Name, files);
+            else result.Audio[c.Name] = Audio(result, c.Name, files);
+        }
+    }
+
+    private static string Resolve(ColumnInferenceResult result, string column, string value, int line, string kind)
+    {
+        var full = Path.IsPathRooted(value) ? value : Path.GetFullPath(Path.Combine(result.DataFolder, value));
+        if (Directory.Exists(full))
+            throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': '{value}' is a directory, not {kind} file." + Environment.NewLine +
+                $"Hint: the column must hold one {kind} file path per row.");
+        if (!File.Exists(full))
+            throw new FileNotFoundException($"Line {line} of '{result.Path}', column '{column}': {kind} file '{value}' does not exist (looked for '{full}')." + Environment.NewLine +
+                "Hint: relative paths are resolved against the CSV's folder; pass the folder that holds the files (DataFolder / --data-folder).", full);
+        return full;
+    }
+
+    private static ImageColumnSettings Images(ColumnInferenceResult result, string column, List<(string file, int line)> files)
+    {
+        var sizes = new List<(int w, int h)>();
+        bool gray = true;
+        foreach (var (value, line) in files)
+        {
+            var full = Resolve(result, column, value, line, "an image");
+            MLImage image;
+            try { image = MLImage.CreateFromFile(full); }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': image file '{value}' does not decode ({ex.Message})." + Environment.NewLine +
+                    "Hint: check that the file is a PNG, JPEG, BMP, GIF or WebP image, or mark the column Ignored.", ex);
+            }
+            using (image)
+            {
+                sizes.Add((image.Width, image.Height));
+                if (gray) gray = IsGray(image);
+            }
+        }
+        var (w, h) = sizes.GroupBy(s => s).OrderByDescending(g => g.Count()).First().Key;
+        int side = result.Options.MaxImageSide;
+        if (Math.Max(w, h) > side)
+        {
+            double scale = side / (double)Math.Max(w, h);
+            (w, h) = (Math.Max(1, (int)Math.Round(w * scale)), Math.Max(1, (int)Math.Round(h * scale)));
+        }
+        return new ImageColumnSettings(w, h, gray, files.Count);
+    }
+
+    private static bool IsGray(MLImage image)
+    {
+        var px = image.Pixels;
+        int step = image.BitsPerPixel / 8;
+        if (step < 3) return true;
+        for (int i = 0; i + 2 < px.Length; i += step)
+            if (px[i] != px[i + 1] || px[i] != px[i + 2]) return false;
+        return true;
+    }
+
+    private static AudioColumnSettings Audio(ColumnInferenceResult result, string column, List<(string file, int line)> files)
+    {
+        var rates = new List<int>(); var seconds = new List<double>();
+        foreach (var (value, line) in files)
+        {
+            var full = Resolve(result, column, value, line, "a WAV");
+            WavClip clip;
+            try { clip = WavDecoder.Decode(full); }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': WAV file '{value}' does not decode ({ex.Message})." + Environment.NewLine +
+                    "Hint: MLNetFusion reads PCM and IEEE-float WAV files; convert other formats, or mark the column Ignored.", ex);
+            }
+            if (clip.Samples.Length == 0)
+                throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': WAV file '{value}' has no samples." + Environment.NewLine +
+                    "Hint: remove the row or give it a clip with sound.");
+            rates.Add(clip.SampleRate);
+            seconds.Add(clip.Samples.Length / (double)clip.Channels / clip.SampleRate);
+        }
+        int rate = rates.GroupBy(r => r).OrderByDescending(g => g.Count()).ThenByDescending(g => g.Key).First().Key;
+        if (rates.Max() > 4 * rates.Min())
+            throw new InvalidDataException($"Column '{column}' of '{result.Path}' mixes sample rates from {rates.Min()} Hz to {rates.Max()} Hz in its first {files.Count} files: " +
+                "resampling a clip up by more than 4× invents no content, so those clips would look unlike the others." + Environment.NewLine +
+                "Hint: resample the files to one rate first (e.g. sox in.wav -r 16000 out.wav), or split the data by rate.");
+        var sorted = seconds.OrderBy(s => s).ToList();
+        double p95 = sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(0.95 * sorted.Count) - 1)];
+        double clipSeconds = Math.Min(result.Options.MaxClipSeconds, Math.Max(0.5, Math.Ceiling(p95 * 2 - 1e-9) / 2));
+        int fft = 1; while (fft < 0.032 * rate) fft *= 2;
+        return new AudioColumnSettings(rate, clipSeconds, fft, fft / 2, Math.Min(40, fft / 4), files.Count);
+    }
+}

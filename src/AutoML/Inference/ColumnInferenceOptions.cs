@@ -1,0 +1,54 @@
+namespace MLNetFusion.AutoML;
+
+/// <summary>Options of <c>mlContext.Fusion().InferColumns</c>.</summary>
+public sealed class ColumnInferenceOptions
+{
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>Rows read to decide roles.</summary>
+        public const int RowsToSample = 1000;
+        /// <summary>Files decoded per image or audio column to check them and to infer sizes and rates.</summary>
+        public const int FilesToDecode = 20;
+        /// <summary>Integers with at most this many distinct values (and at most a fifth of the rows) are categories.</summary>
+        public const int MaxIntegerCategories = 20;
+        /// <summary>Text with at most this many distinct values (and at most half the rows) is a category.</summary>
+        public const int MaxTextCategories = 100;
+        /// <summary>Images larger than this on their longer side are resized down to it (aspect kept).</summary>
+        public const int MaxImageSide = 64;
+        /// <summary>Clips are cut to at most this many seconds.</summary>
+        public const double MaxClipSeconds = 10;
+    }
+
+    /// <summary>The group column (speaker, site, patient): never a feature. Default <c>null</c>.</summary>
+    public string? GroupColumnName { get; set; }
+    /// <summary>The separator. Default ','.</summary>
+    public char Separator { get; set; } = ',';
+    /// <summary>The folder relative paths are resolved against. Default: the CSV's folder.</summary>
+    public string? DataFolder { get; set; }
+    /// <summary>Roles given by the user; they override inference (e.g. <c>["Zip"] = ColumnRole.Categorical</c>).</summary>
+    public Dictionary<string, ColumnRole> Roles { get; set; } = new();
+    /// <summary>Rows read to decide roles. Default 1000.</summary>
+    public int RowsToSample { get; set; } = Defaults.RowsToSample;
+    /// <summary>Files decoded per image or audio column. Default 20.</summary>
+    public int FilesToDecode { get; set; } = Defaults.FilesToDecode;
+    /// <summary>See <see cref="Defaults.MaxIntegerCategories"/>.</summary>
+    public int MaxIntegerCategories { get; set; } = Defaults.MaxIntegerCategories;
+    /// <summary>See <see cref="Defaults.MaxTextCategories"/>.</summary>
+    public int MaxTextCategories { get; set; } = Defaults.MaxTextCategories;
+    /// <summary>See <see cref="Defaults.MaxImageSide"/>.</summary>
+    public int MaxImageSide { get; set; } = Defaults.MaxImageSide;
+    /// <summary>See <see cref="Defaults.MaxClipSeconds"/>.</summary>
+    public double MaxClipSeconds { get; set; } = Defaults.MaxClipSeconds;
+
+    internal void Validate()
+    {
+        if (RowsToSample < 1 || RowsToSample > 1_000_000) throw new ArgumentOutOfRangeException(nameof(RowsToSample), RowsToSample, "RowsToSample must be in [1, 1000000].");
+        if (FilesToDecode < 1 || FilesToDecode > 10_000) throw new ArgumentOutOfRangeException(nameof(FilesToDecode), FilesToDecode, "FilesToDecode must be in [1, 10000].");
+        if (MaxIntegerCategories < 2) throw new ArgumentOutOfRangeException(nameof(MaxIntegerCategories), MaxIntegerCategories, "MaxIntegerCategories must be at least 2.");
+        if (MaxTextCategories < 2) throw new ArgumentOutOfRangeException(nameof(MaxTextCategories), MaxTextCategories, "MaxTextCategories must be at least 2.");
+        if (MaxImageSide < 4 || MaxImageSide > 4096) throw new ArgumentOutOfRangeException(nameof(MaxImageSide), MaxImageSide, "MaxImageSide must be in [4, 4096].");
+        if (!(MaxClipSeconds > 0 && MaxClipSeconds <= 600)) throw new ArgumentOutOfRangeException(nameof(MaxClipSeconds), MaxClipSeconds, "MaxClipSeconds must be in (0, 600].");
+        if (Separator is '"' or '\n' or '\r') throw new ArgumentOutOfRangeException(nameof(Separator), Separator, "The separator cannot be a quote or a line break.");
+    }
+}

@@ -1,0 +1,150 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MLNetFusion.AutoML;
+
+/// <summary>What a CSV column is used for.</summary>
+public enum ColumnRole
+{
+    /// <summary>The label to predict (mapped to a key).</summary>
+    Label,
+    /// <summary>The group column (speaker, site, patient): used to split and to evaluate, never a feature (it would leak the group).</summary>
+    Group,
+    /// <summary>Paths of image files (relative to <see cref="ColumnInferenceResult.DataFolder"/> or absolute).</summary>
+    ImagePath,
+    /// <summary>Paths of WAV files.</summary>
+    AudioPath,
+    /// <summary>A number (a tabular feature).</summary>
+    Numeric,
+    /// <summary>A category (one-hot encoded tabular feature).</summary>
+    Categorical,
+    /// <summary>Free text.</summary>
+    Text,
+    /// <summary>Not used: an id, a constant, an empty column, or one the user excluded.</summary>
+    Ignored,
+}
+
+/// <summary>One column of the CSV and the role inference gave it.</summary>
+public sealed class InferredColumn
+{
+    internal InferredColumn(string name, int index, ColumnRole role, string reason) { Name = name; Index = index; Role = role; Reason = reason; }
+    /// <summary>The column name in the header.</summary>
+    public string Name { get; }
+    /// <summary>The 0-based position in the CSV.</summary>
+    public int Index { get; }
+    /// <summary>The role; edit it to override inference (image and audio settings are inferred when needed).</summary>
+    public ColumnRole Role { get; set; }
+    /// <summary>Why inference chose the role.</summary>
+    public string Reason { get; set; }
+    /// <inheritdoc />
+    public override string ToString() => $"{Name}: {Role} ({Reason})";
+}
+
+/// <summary>The preprocessing inferred for an image column.</summary>
+/// <param name="Width">Resize width (the most common size among the decoded files, at most the configured maximum side).</param>
+/// <param name="Height">Resize height.</param>
+/// <param name="Grayscale">Whether every decoded image is gray (one channel), else three channels.</param>
+/// <param name="FilesDecoded">Files decoded to decide.</param>
+public sealed record ImageColumnSettings(int Width, int Height, bool Grayscale, int FilesDecoded)
+{
+    /// <summary>Channels of the extracted pixels.</summary>
+    public int Channels => Grayscale ? 1 : 3;
+}
+
+/// <summary>The preprocessing inferred for an audio column.</summary>
+/// <param name="SampleRate">The most common sample rate; other files are resampled to it.</param>
+/// <param name="ClipSeconds">Clip length: the 95th percentile of the decoded durations, rounded up to half a second, capped.</param>
+/// <param name="FftSize">FFT size: the power of two nearest above 32 ms.</param>
+/// <param name="HopLength">Hop: half the FFT size.</param>
+/// <param name="MelBands">Mel bands.</param>
+/// <param name="FilesDecoded">Files decoded to decide.</param>
+public sealed record AudioColumnSettings(int SampleRate, double ClipSeconds, int FftSize, int HopLength, int MelBands, int FilesDecoded);
+
+/// <summary>
+/// The result of <c>mlContext.Fusion().InferColumns(...)</c>: every column's role and why, the image and audio
+/// preprocessing, and the loader and featurizer they imply. Edit <see cref="InferredColumn.Role"/> to override.
+/// </summary>
+public sealed class ColumnInferenceResult
+{
+    internal ColumnInferenceResult(string path, string dataFolder, char separator, IReadOnlyList<InferredColumn> columns, string label, string? group,
+        IReadOnlyList<string> classes, long rows, ColumnInferenceOptions options)
+    {
+        Path = path; DataFolder = dataFolder; Separator = separator; Columns = columns; LabelColumnName = label; GroupColumnName = group;
+        Classes = classes; RowCount = rows; Options = options;
+    }
+
+    /// <summary>The CSV the roles were inferred from.</summary>
+    public string Path { get; }
+    /// <summary>The folder relative image and audio paths are resolved against (the CSV's folder unless given).</summary>
+    public string DataFolder { get; }
+    /// <summary>The separator.</summary>
+    public char Separator { get; }
+    /// <summary>Every column of the CSV, in order.</summary>
+    public IReadOnlyList<InferredColumn> Columns { get; }
+    /// <summary>The label column.</summary>
+    public string LabelColumnName { get; }
+    /// <summary>The group column, or <c>null</c>.</summary>
+    public string? GroupColumnName { get; }
+    /// <summary>The label's distinct values over the whole file, in order of first appearance.</summary>
+    public IReadOnlyList<string> Classes { get; }
+    /// <summary>Number of classes.</summary>
+    public int ClassCount => Classes.Count;
+    /// <summary>Rows in the file.</summary>
+    public long RowCount { get; }
+    /// <summary>The options inference ran with.</summary>
+    public ColumnInferenceOptions Options { get; }
+    /// <summary>Image settings per image column (filled for every <see cref="ColumnRole.ImagePath"/> column, also after an edit, by <see cref="CreateFeaturizer"/>).</summary>
+    public Dictionary<string, ImageColumnSettings> Images { get; } = new();
+    /// <summary>Audio settings per audio column.</summary>
+    public Dictionary<string, AudioColumnSettings> Audio { get; } = new();
+
+    /// <summary>The names of the columns with <paramref name="role"/>.</summary>
+    public IReadOnlyList<string> ColumnsWith(ColumnRole role) => Columns.Where(c => c.Role == role).Select(c => c.Name).ToArray();
+
+    /// <summary>The column named <paramref name="name"/>.</summary>
+    public InferredColumn this[string name] => Columns.FirstOrDefault(c => c.Name == name)
+        ?? throw new ArgumentException($"'{Path}' has no column '{name}' (columns: {string.Join(", ", Columns.Select(c => c.Name))}).", nameof(name));
+
+    /// <summary>TextLoader columns for every used column: text for label, group, paths, categories and text; Single for numbers.</summary>
+    public TextLoader.Column[] LoaderColumns() => Columns.Where(c => c.Role != ColumnRole.Ignored)
+        .Select(c => new TextLoader.Column(c.Name, c.Role == ColumnRole.Numeric ? DataKind.Single : DataKind.String, c.Index)).ToArray();
+
+    /// <summary>Loads <paramref name="path"/> (default: the inferred file) with the inferred columns; another split must have the same header.</summary>
+    public IDataView Load(MLContext ml, string? path = null)
+    {
+        ArgumentNullException.ThrowIfNull(ml);
+        path ??= Path;
+        if (path != Path)
+        {
+            var header = Inference.CsvSample.Split(File.ReadLines(path).FirstOrDefault() ?? "", Separator).Select(h => h.Trim()).ToArray();
+            foreach (var c in Columns.Where(c => c.Role != ColumnRole.Ignored))
+                if (c.Index >= header.Length || header[c.Index] != c.Name)
+                    throw new InvalidDataException($"'{path}' does not have column '{c.Name}' at position {c.Index + 1} as '{Path}' does (its header: {string.Join(", ", header)})." +
+                        Environment.NewLine + "Hint: every split must have the same header as the file the columns were inferred from.");
+        }
+        return ml.Data.LoadFromTextFile(path, LoaderColumns(), Separator, hasHeader: true, allowQuoting: true);
+    }
+
+    /// <summary>
+    /// The idiomatic ML.NET featurization of the inferred roles and the matching modality options: the label to a key;
+    /// each image column through <c>LoadImages</c> → <c>ResizeImages</c> → <c>ExtractPixels</c>; each audio column through
+    /// <c>LoadAudio</c> → <c>MelSpectrogram</c>; numbers (missing values replaced by the mean) and one-hot categories
+    /// concatenated and normalised into one tabular vector; each text column through <c>FeaturizeText</c>.
+    /// </summary>
+    public FusionFeaturization CreateFeaturizer(MLContext ml) => FusionFeaturizerBuilder.Build(ml, this);
+}
+
+/// <summary>A featurization chain and the modalities it produces, ready for the fusion trainers and the sweep.</summary>
+/// <param name="Featurizer">The estimator chain from the loaded CSV columns to the modality columns.</param>
+/// <param name="Modalities">One <c>ModalityOptions</c> per modality column (CNN for images and spectrograms, MLP for tabular and text).</param>
+/// <param name="LabelColumnName">The key label column.</param>
+/// <param name="KeptColumns">Columns to keep after featurization (modalities, label, group).</param>
+public sealed record FusionFeaturization(IEstimator<ITransformer> Featurizer, IReadOnlyList<MLNetFusion.Models.ModalityOptions> Modalities, string LabelColumnName,
+    IReadOnlyList<string> KeptColumns)
+{
+    /// <summary>The modality column names when a role has one column (with several: the column name plus <c>.Pixels</c>, <c>.LogMel</c>; text: <c>&lt;column&gt;.Text</c>).</summary>
+    public const string Pixels = "Pixels", LogMel = "LogMel", Tabular = "Tabular";
+
+    /// <summary>The modality column names.</summary>
+    public IReadOnlyList<string> ModalityColumns => Modalities.Select(m => m.ColumnName).ToArray();
+}

@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.AutoML;
+using MLNetFusion.Samples.Data;
+using MLNetFusion.Transforms.Audio;
+using SkiaSharp;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+/// <summary>Your own data: column inference, the featurizer built from it, and fit → predict in a second process.</summary>
+public class OwnDataTests
+{
+    private static readonly string[] Classes = { "cat", "dog", "bird" };
+    private static readonly string[] Words = { "quick", "lazy", "small", "happy", "noisy", "calm", "bright", "dark", "soft", "loud", "old", "young" };
+
+    /// <summary>
+    /// A CSV with every role: an id, a group, a number, a category, integer categories, free text, colour image paths,
+    /// WAV paths, the label, a constant and an empty column. The image, the clip and the number each carry the label.
+    /// </summary>
+    internal static string MakeCsv(string folder, string name, int rows, int seed, int firstId = 0)
+    {
+        Directory.CreateDirectory(Path.Combine(folder, "img"));
+        Directory.CreateDirectory(Path.Combine(folder, "wav"));
+        var r = new Random(seed);
+        var csv = new StringBuilder("RowId,Site,Label,Photo,Clip,Weight,Color,Level,Notes,Constant,Empty\n");
+        var inv = CultureInfo.InvariantCulture;
+        for (int i = 0; i < rows; i++)
+        {
+            int id = firstId + i, y = r.Next(3);
+            string photo = $"img/{id}.png", clip = $"wav/{id}.wav";
+            using (var bmp = new SKBitmap(20, 16))
+            {
+                for (int py = 0; py < 16; py++)
+                    for (int px = 0; px < 20; px++)
+                    {
+                        byte noise = (byte)r.Next(60);
+                        bool band = py / 5 == y;
+                        bmp.SetPixel(px, py, new SKColor((byte)(noise + (band ? 180 : 0)), noise, (byte)(noise + 40)));
+                    }
+                using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
+                File.WriteAllBytes(Path.Combine(folder, photo), data.ToArray());
+            }
+            var samples = new float[4000];
+            double f = 300 + 400 * y;
+            for (int k = 0; k < samples.Length; k++) samples[k] = (float)(0.3 * Math.Sin(2 * Math.PI * f * k / 8000) + 0.05 * (r.NextDouble() - 0.5));
+            WavWriter.Write(Path.Combine(folder, clip), samples, 8000);
+            double weight = 10 + 5 * y + r.NextDouble() * 4;
+            string notes = string.Join(' ', Enumerable.Range(0, 5).Select(_ => Words[r.Next(Words.Length)]));
+            csv.Append(inv, $"{id},site{i % 4},{Classes[y]},{photo},{clip},{weight:F3},{new[] { "red", "green", "blue" }[r.Next(3)]},{1 + r.Next(4)},\"{notes}\",A,\n");
+        }
+        var path = Path.Combine(folder, name);
+        File.WriteAllText(path, csv.ToString());
+        return path;
+    }
+
+    [Fact]
+    public void InferenceAssignsEveryRole()
+    {
+        var folder = TestData.TempFolder("own-data");
+        var csv = MakeCsv(folder, "train.csv", 120, 1);
+        var watch = Stopwatch.StartNew();
+        var result = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site");
+        var roles = result.Columns.ToDictionary(c => c.Name, c => c.Role);
+        Assert.Equal(ColumnRole.Ignored, roles["RowId"]);
+        Assert.Equal(ColumnRole.Group, roles["Site"]);
+        Assert.Equal(ColumnRole.Label, roles["Label"]);
+        Assert.Equal(ColumnRole.ImagePath, roles["Photo"]);
+        Assert.Equal(ColumnRole.AudioPath, roles["Clip"]);
+        Assert.Equal(ColumnRole.Numeric, roles["Weight"]);
+        Assert.Equal(ColumnRole.Categorical, roles["Color"]);
+        Assert.Equal(ColumnRole.Categorical, roles["Level"]);
+        Assert.Equal(ColumnRole.Text, roles["Notes"]);
+        Assert.Equal(ColumnRole.Ignored, roles["Constant"]);
+        Assert.Equal(ColumnRole.Ignored, roles["Empty"]);
+        Assert.StartsWith("integers unique per row", result["RowId"].Reason);
+        Assert.Equal(new ImageColumnSettings(20, 16, Grayscale: false, FilesDecoded: 20), result.Images["Photo"]);
+        Assert.Equal(new AudioColumnSettings(8000, 0.5, 256, 128, 40, 20), result.Audio["Clip"]);
+        Assert.Equal(3, result.ClassCount);
+        Assert.Equal(120, result.RowCount);
+
+        // The featurizer it builds runs, and its modalities match the roles.
+        var ml = new MLContext(1);
+        var featurization = result.CreateFeaturizer(ml);
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Text" }, featurization.ModalityColumns);
+        Assert.Equal(new[] { 3, 16, 20 }, featurization.Modalities[0].Shape);
+        var data = result.Load(ml);
+        var features = featurization.Featurizer.Fit(data).Transform(data);
+        Assert.Equal(3 * 16 * 20, ((Microsoft.ML.Data.VectorDataViewType)features.Schema["Pixels"].Type).Size);
+        Assert.DoesNotContain(features.Schema, c => c.Name.StartsWith("Site", StringComparison.Ordinal) && c.Name != "Site");   // the group is never featurized
+        Assert.True(watch.Elapsed < TimeSpan.FromMinutes(1));
+    }
+
+    private sealed class Ambiguous { public int Id; public int Small; public int Age; public double Height; public string Code = ""; }
+
+    [Fact]
+    public void AmbiguousColumnsFollowTheDocumentedRules()
+    {
+        var folder = TestData.TempFolder("ambiguous");
+        var r = new Random(3);
+        var rows = Enumerable.Range(0, 200).Select(i => new Ambiguous { Id = 1000 + 7 * i, Small = r.Next(5), Age = 18 + r.Next(70), Height = 150 + r.NextDouble() * 50, Code = "u" + r.Next(150) }).ToList();
+        var path = Path.Combine(folder, "data.csv");
+        File.WriteAllLines(path, new[] { "Label,Id,Small,Age,Height,Code" }
+            .Concat(rows.Select((x, i) => string.Create(CultureInfo.InvariantCulture, $"{(i % 2 == 0 ? "yes" : "no")},{x.Id},{x.Small},{x.Age},{x.Height:F2},{x.Code}"))));
+        var result = new MLContext(1).Fusion().InferColumns(path, "Label");
+        Assert.Equal(ColumnRole.Ignored, result["Id"].Role);          // integers unique per row: an id
+        Assert.Equal(ColumnRole.Categorical, result["Small"].Role);   // 5 distinct integers ≤ 20 and ≤ a fifth of the rows
+        Assert.Equal(ColumnRole.Numeric, result["Age"].Role);         // ~70 distinct integers: more than 20
+        Assert.Equal(ColumnRole.Numeric, result["Height"].Role);
+        Assert.Equal(ColumnRole.Ignored, result["Code"].Role);        // > half the rows distinct single words: an identifier
+        // A role given by the user wins.
+        var edited = new MLContext(1).Fusion().InferColumns(path, "Label", options: new ColumnInferenceOptions { Roles = { ["Small"] = ColumnRole.Numeric } });
+        Assert.Equal(ColumnRole.Numeric, edited["Small"].Role);
+        Assert.Equal("given by you", edited["Small"].Reason);
+    }
+
+    [Fact]
+    public void BadDataNamesTheFileLineAndColumn()
+    {
+        var folder = TestData.TempFolder("bad-data");
+        var ml = new MLContext(1);
+        string Write(string name, params string[] lines) { var p = Path.Combine(folder, name); File.WriteAllLines(p, lines); return p; }
+
+        var oneClass = Assert.Throws<InvalidDataException>(() => ml.Fusion().InferColumns(Write("one.csv", "Label,X", "a,1", "a,2", "a,3"), "Label"));
+        Assert.StartsWith($"The label column 'Label' of '{Path.Combine(folder, "one.csv")}' has a single class ('a') in 3 rows", oneClass.Message);
+
+        File.WriteAllText(Path.Combine(folder, "broken.png"), "not an image");
+        var image = Assert.Throws<InvalidDataException>(() => ml.Fusion().InferColumns(Write("img.csv", "Label,Photo", "a,broken.png", "b,other.png"), "Label"));
+        Assert.StartsWith($"Line 2 of '{Path.Combine(folder, "img.csv")}', column 'Photo': image file 'broken.png' does not decode", image.Message);
+
+        WavWriter.Write(Path.Combine(folder, "low.wav"), new float[800], 4000);
+        WavWriter.Write(Path.Combine(folder, "high.wav"), new float[8000], 44100);
+        var rates = Assert.Throws<InvalidDataException>(() => ml.Fusion().InferColumns(Write("wav.csv", "Label,Clip", "a,low.wav", "b,high.wav"), "Label"));
+        Assert.StartsWith("Column 'Clip' of", rates.Message);
+        Assert.Contains("mixes sample rates from 4000 Hz to 44100 Hz", rates.Message);
+
+        var missing = Assert.Throws<FileNotFoundException>(() => ml.Fusion().InferColumns(Write("gone.csv", "Label,Clip", "a,nope.wav", "b,nope2.wav"), "Label"));
+        Assert.StartsWith($"Line 2 of '{Path.Combine(folder, "gone.csv")}', column 'Clip': a WAV file 'nope.wav' does not exist", missing.Message);
+
+        var empty = Assert.Throws<InvalidDataException>(() => ml.Fusion().InferColumns(Write("empty.csv"), "Label"));
+        Assert.StartsWith("CSV file", empty.Message);
+        Assert.Contains("is empty: it has no header line.", empty.Message);
+        var noRows = Assert.Throws<InvalidDataException>(() => ml.Fusion().InferColumns(Write("header.csv", "Label,X"), "Label"));
+        Assert.Contains("has a header but no rows.", noRows.Message);
+        var noLabel = Assert.Throws<ArgumentException>(() => ml.Fusion().InferColumns(Write("nolabel.csv", "Class,X", "a,1", "b,2"), "Label"));
+        Assert.StartsWith("Could not find label column 'Label' in", noLabel.Message);
+        var dir = Assert.Throws<ArgumentException>(() => ml.Fusion().InferColumns(folder, "Label"));
+        Assert.Contains("is a directory, not a CSV file.", dir.Message);
+        var ragged = Assert.Throws<InvalidDataException>(() => ml.Fusion().InferColumns(Write("ragged.csv", "Label,X", "a,1", "b,2,3"), "Label"));
+        Assert.StartsWith("Line 3 of", ragged.Message);
+    }
+
+    [Fact]
+    public async Task FitThenPredictRoundTripsInASecondProcess()
+    {
+        var folder = TestData.TempFolder("fit-predict");
+        var train = MakeCsv(folder, "train.csv", 150, 5);
+        var test = MakeCsv(folder, "test.csv", 40, 6, firstId: 1000);
+        var modelPath = Path.Combine(folder, "model.zip");
+        var output = Path.Combine(folder, "predictions.csv");
+        await Cli("fit", "--train", train, "--test", test, "--label", "Label", "--group", "Site", "--family", "late", "--epochs", "3", "--output", modelPath);
+        await Cli("predict", "--model", modelPath, "--input", test, "--output", output, "--columns", "PredictedLabel", "Score");
+
+        var ml = new MLContext(1);
+        using var model = (IDisposable)ml.Model.LoadFusionModel(modelPath, out var schema);
+        var scored = ((ITransformer)model).Transform(ml.Data.LoadFromTextFile(test, MLNetFusion.Samples.Serving.ModelServer.LoaderColumns(schema!, test), ',', hasHeader: true, allowQuoting: true));
+        var predicted = scored.GetColumn<Microsoft.ML.Data.VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToList();
+        var lines = File.ReadAllLines(output);
+        Assert.Equal(41, lines.Length);
+        for (int i = 0; i < 40; i++)
+        {
+            var fields = lines[i + 1].Split(',');
+            for (int k = 0; k < 3; k++) Assert.Equal(predicted[i][k], float.Parse(fields[k + 1], CultureInfo.InvariantCulture));
+        }
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        Assert.True(metrics.MicroAccuracy > 1 / 3.0 + 0.3, $"fitted accuracy {metrics.MicroAccuracy:P1} is not 30 points above chance");
+    }
+
+    private static async Task Cli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("exec"); psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "mlnetfusion.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["MLNETFUSION_TORCH_THREADS"] = "2";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await p.WaitForExitAsync(timeout.Token);
+        Assert.True(p.ExitCode == 0, $"mlnetfusion {string.Join(' ', args)} exited {p.ExitCode}: {await stdout} {await stderr}");
+    }
+}
