@@ -25,7 +25,7 @@ namespace MLNetFusion.Samples.Bench;
 public static partial class Benchmarks
 {
     /// <summary>Runs the selected benchmarks (all when <paramref name="only"/> is empty).</summary>
-    public static int Run(string? avdigits, string[] only, int streamingRows, double sweepMinutes = 10)
+    public static int Run(string? avdigits, string[] only, int streamingRows, double sweepMinutes = 10, string lateMembers = "linear")
     {
         bool Want(string name) => only.Length == 0 || only.Contains(name, StringComparer.OrdinalIgnoreCase);
         TorchRuntime.EnsureInitialized();
@@ -51,6 +51,16 @@ public static partial class Benchmarks
             }
             GroupedSweepAgainstFamilies(avdigits, TimeSpan.FromMinutes(sweepMinutes));
         }
+        if (only.Contains("late-logo", StringComparer.OrdinalIgnoreCase))
+        {
+            if (avdigits == null || !File.Exists(Path.Combine(avdigits, "train.csv")))
+            {
+                Console.Error.WriteLine("The late-fusion benchmark runs on avdigits. Hint: pass --avdigits ../shared/data/avdigits.");
+                return 2;
+            }
+            LateFusionUnderShift(avdigits, lateMembers);
+        }
+        if (Want("infer")) InferenceTime();
         if (Want("streaming")) Streaming(streamingRows);
         return 0;
     }

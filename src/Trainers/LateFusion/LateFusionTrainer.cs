@@ -156,8 +156,10 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
             if (Options.Combiner == LateFusionCombiner.WeightedAverage)
             {
-                weights = FitWeights(oof, classes);
-                ch.Info(MessageSensitivity.None, "Late fusion weights: " + string.Join(", ", Options.Members.Select((m, i) => $"{m.Name} {weights[i]:F3}")));
+                var (fitted, shrinkage) = FitShrunkWeights(oof, classes);
+                weights = fitted;
+                ch.Info(MessageSensitivity.None, "Late fusion weights: " + string.Join(", ", Options.Members.Select((m, i) => $"{m.Name} {fitted[i]:F3}")) +
+                    $" (shrunk {shrinkage:P0} toward equal weights, chosen on held-out {(Options.SamplingKeyColumnName != null ? "groups" : "folds")}).");
             }
             else meta = FitMeta(oof, classes);
         }
@@ -180,7 +182,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels);
     }
 
-    internal sealed record OutOfFoldData(List<float[][]> Probabilities, List<bool[]> Present, List<int> Labels);
+    internal sealed record OutOfFoldData(List<float[][]> Probabilities, List<bool[]> Present, List<int> Labels, List<int> Folds);
 
     /// <summary>
     /// k-fold cross-fitting: members are fitted on k-1 folds and predict the held-out fold, so every row's
@@ -199,7 +201,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             ch.Info(MessageSensitivity.None, $"Late fusion: {k} out-of-fold folds by '{Options.SamplingKeyColumnName}': " +
                 string.Join("; ", Enumerable.Range(0, k).Select(f => string.Join(", ", Enumerable.Range(0, groups.Count).Where(g => foldOfGroup[g] == f).Select(g => groups.GroupNames[g])))));
         }
-        var result = new OutOfFoldData(new(), new(), new());
+        var result = new OutOfFoldData(new(), new(), new(), new());
         for (int fold = 0; fold < k; fold++)
         {
             int f = fold;
@@ -222,28 +224,74 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 var pres = new bool[sg.Length];
                 for (int i = 0; i < sg.Length; i++) { sg[i](ref buf); probs[i] = buf.DenseValues().ToArray(); pg[i](ref pres[i]); }
                 if (!pres.Any(p => p)) continue;
-                result.Probabilities.Add(probs); result.Present.Add(pres); result.Labels.Add((int)key - 1);
+                result.Probabilities.Add(probs); result.Present.Add(pres); result.Labels.Add((int)key - 1); result.Folds.Add(f);
             }
             foreach (var t in members) (t as IDisposable)?.Dispose();
         }
         return result;
     }
 
-    /// <summary>Member weights minimising the out-of-fold log-loss of the weighted average (softmax-parametrised, Adam).</summary>
-    internal static double[] FitWeights(OutOfFoldData oof, int classes)
+    /// <summary>Shrinkage steps tried toward equal weights.</summary>
+    internal static readonly double[] ShrinkageSteps = { 0, 0.25, 0.5, 0.75, 1 };
+
+    /// <summary>
+    /// Weights fitted on all out-of-fold rows, shrunk toward equal weights by the share that held-out folds support:
+    /// for each fold, weights fitted on the other folds are scored (log-loss) on it at every shrinkage step, and the step
+    /// with the lowest total wins (ties go to more shrinkage). With a sampling key each fold holds whole groups, so weights
+    /// that do not carry over to unseen groups (one member looks better only on some groups) end near equal weights,
+    /// and the weighted average is then no worse than the plain average.
+    /// </summary>
+    internal static (double[] weights, double shrinkage) FitShrunkWeights(OutOfFoldData oof, int classes)
+    {
+        var full = FitWeights(oof, classes);
+        int m = full.Length;
+        var folds = oof.Folds.Distinct().ToList();
+        if (m < 2 || folds.Count < 2) return (full, 0);
+        var loss = new double[ShrinkageSteps.Length];
+        foreach (int f in folds)
+        {
+            var w = FitWeights(oof, classes, r => oof.Folds[r] != f);
+            for (int r = 0; r < oof.Labels.Count; r++)
+            {
+                if (oof.Folds[r] != f) continue;
+                for (int a = 0; a < ShrinkageSteps.Length; a++)
+                {
+                    double num = 0, den = 0;
+                    for (int i = 0; i < m; i++)
+                    {
+                        if (!oof.Present[r][i]) continue;
+                        double wi = (1 - ShrinkageSteps[a]) * w[i] + ShrinkageSteps[a] / m;
+                        num += wi * oof.Probabilities[r][i][oof.Labels[r]]; den += wi;
+                    }
+                    loss[a] += -Math.Log(Math.Max(LateFusionMath.Epsilon, den > 0 ? num / den : 0));
+                }
+            }
+        }
+        int best = 0;
+        for (int a = 1; a < loss.Length; a++) if (loss[a] <= loss[best] + 1e-9) best = a;
+        double alpha = ShrinkageSteps[best];
+        return (full.Select(x => (1 - alpha) * x + alpha / m).ToArray(), alpha);
+    }
+
+    /// <summary>Member weights minimising the out-of-fold log-loss of the weighted average (softmax-parametrised, Adam), on the rows <paramref name="include"/> keeps.</summary>
+    internal static double[] FitWeights(OutOfFoldData oof, int classes, Func<int, bool>? include = null)
     {
         TorchRuntime.EnsureInitialized();
-        int n = oof.Labels.Count, m = oof.Probabilities.Count == 0 ? 0 : oof.Probabilities[0].Length;
+        var rows = Enumerable.Range(0, oof.Labels.Count).Where(r => include == null || include(r)).ToArray();
+        int n = rows.Length, m = oof.Probabilities.Count == 0 ? 0 : oof.Probabilities[0].Length;
         if (n == 0) return Enumerable.Repeat(1.0 / Math.Max(1, m), m).ToArray();
         using var scope = NewDisposeScope();
         var pTrue = new float[n * m];
         var pres = new float[n * m];
-        for (int r = 0; r < n; r++)
+        for (int k = 0; k < n; k++)
+        {
+            int r = rows[k];
             for (int i = 0; i < m; i++)
             {
-                pTrue[r * m + i] = Math.Max(oof.Probabilities[r][i][oof.Labels[r]], LateFusionMath.Epsilon);
-                pres[r * m + i] = oof.Present[r][i] ? 1 : 0;
+                pTrue[k * m + i] = Math.Max(oof.Probabilities[r][i][oof.Labels[r]], LateFusionMath.Epsilon);
+                pres[k * m + i] = oof.Present[r][i] ? 1 : 0;
             }
+        }
         var pt = tensor(pTrue, new long[] { n, m });
         var pm = tensor(pres, new long[] { n, m });
         var theta = zeros(m, requires_grad: true);
