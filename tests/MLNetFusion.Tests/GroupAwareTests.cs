@@ -181,3 +181,42 @@ public class GroupAwareTests
         Assert.StartsWith("The sampling key column 'Site' has 3 distinct group(s)", few.Message);
     }
 }
+
+/// <summary>Fitted late-fusion weights are trusted only as far as held-out folds (groups) support them.</summary>
+public class LateFusionShrinkageTests
+{
+    private static LateFusionTrainer.OutOfFoldData Oof(params (int fold, float pMember0, float pMember1, int count)[] blocks)
+    {
+        var oof = new LateFusionTrainer.OutOfFoldData(new(), new(), new(), new());
+        foreach (var (fold, p0, p1, count) in blocks)
+            for (int i = 0; i < count; i++)
+            {
+                oof.Probabilities.Add(new[] { new[] { p0, 1 - p0 }, new[] { p1, 1 - p1 } });
+                oof.Present.Add(new[] { true, true });
+                oof.Labels.Add(0);
+                oof.Folds.Add(fold);
+            }
+        return oof;
+    }
+
+    [Fact]
+    public void WeightsThatDoNotCarryOverToAnotherGroupShrinkToEqualWeights()
+    {
+        // Member 0 is right on group 0, member 1 on group 1: weights fitted on one group fail on the other.
+        var (weights, shrinkage) = LateFusionTrainer.FitShrunkWeights(Oof((0, 0.95f, 0.05f, 40), (1, 0.05f, 0.95f, 60)), 2);
+        Assert.Equal(1.0, shrinkage);
+        Assert.Equal(0.5, weights[0], 9);
+        Assert.Equal(0.5, weights[1], 9);
+    }
+
+    [Fact]
+    public void WeightsThatHoldOnEveryGroupAreKept()
+    {
+        // Member 0 is better on both groups: the fitted weights carry over and are not shrunk away.
+        var oof = Oof((0, 0.9f, 0.3f, 50), (1, 0.85f, 0.35f, 50));
+        var (weights, shrinkage) = LateFusionTrainer.FitShrunkWeights(oof, 2);
+        Assert.True(shrinkage < 0.5, $"shrinkage {shrinkage}");
+        Assert.True(weights[0] > 0.75, $"weight of the better member {weights[0]:F3}");
+        Assert.Equal(1.0, weights.Sum(), 6);
+    }
+}

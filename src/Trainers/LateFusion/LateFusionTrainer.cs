@@ -150,6 +150,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
 
         double[]? weights = null;
         ITransformer? meta = null;
+        double blend = 0;
         if (Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking)
         {
             var oof = OutOfFold(input, classes, seed);
@@ -161,7 +162,12 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 ch.Info(MessageSensitivity.None, "Late fusion weights: " + string.Join(", ", Options.Members.Select((m, i) => $"{m.Name} {fitted[i]:F3}")) +
                     $" (shrunk {shrinkage:P0} toward equal weights, chosen on held-out {(Options.SamplingKeyColumnName != null ? "groups" : "folds")}).");
             }
-            else meta = FitMeta(oof, classes);
+            else
+            {
+                (meta, blend) = FitGuardedMeta(oof, classes);
+                ch.Info(MessageSensitivity.None, $"Late fusion stacking: {blend:P0} of the plain average blended into the meta-learner's output, chosen on held-out " +
+                    $"{(Options.SamplingKeyColumnName != null ? "groups" : "folds")}.");
+            }
         }
 
         var members = FitMembers(input);
@@ -173,11 +179,16 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             chain.Add(new LateFusionCombinerMapper(scores, presence, labels, Options.Combiner, weights, null, Options.ScoreColumnName, Options.PredictedLabelColumnName));
         else
         {
+            if (blend > 0)
+                chain.Add(new LateFusionCombinerMapper(scores, presence, labels, LateFusionCombiner.Average, null, null, "__average.Score", "__average.PredictedLabel"));
             chain.Add(new LateFusionCombinerMapper(scores, presence, labels, Options.Combiner, null, Options.MetaFeatureColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName));
             chain.Add(meta);
             chain.Add(new MemberScoreCopy("Score", "__meta.Score", "meta-learner", classes));
-            chain.Add(new LateFusionCombinerMapper(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
-                Options.ScoreColumnName, Options.PredictedLabelColumnName));
+            chain.Add(blend > 0
+                ? new LateFusionCombinerMapper(new[] { "__meta.Score", "__average.Score" }, new string[] { null!, null! }, labels, LateFusionCombiner.WeightedAverage,
+                    new[] { 1 - blend, blend }, null, Options.ScoreColumnName, Options.PredictedLabelColumnName)
+                : new LateFusionCombinerMapper(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
+                    Options.ScoreColumnName, Options.PredictedLabelColumnName));
         }
         return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels);
     }
@@ -309,12 +320,14 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         return nn.functional.softmax(param.detach(), 0).to_type(ScalarType.Float64).data<double>().ToArray();
     }
 
-    private ITransformer FitMeta(OutOfFoldData oof, int classes)
+    /// <summary>The out-of-fold rows <paramref name="include"/> keeps as the meta-learner's training view.</summary>
+    private IDataView MetaView(OutOfFoldData oof, int classes, Func<int, bool>? include = null)
     {
         int m = Options.Members.Count, width = m * classes + m;
         var rows = new List<MetaRow>();
         for (int r = 0; r < oof.Labels.Count; r++)
         {
+            if (include != null && !include(r)) continue;
             var f = new float[width];
             LateFusionCombinerMapper.MetaRow(oof.Probabilities[r], oof.Present[r], classes, f);
             rows.Add(new MetaRow { Label = (uint)oof.Labels[r], Features = f });
@@ -327,8 +340,53 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         labelCol.ColumnType = new KeyDataViewType(typeof(uint), classes);
         featureCol.ColumnName = Options.MetaFeatureColumnName;
         featureCol.ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
-        var view = new MLContext(_host.Rand.Next()).Data.LoadFromEnumerable(rows, schema);
-        return Options.MetaLearner!.Fit(view);
+        return new MLContext(0).Data.LoadFromEnumerable(rows, schema);
+    }
+
+    /// <summary>
+    /// The meta-learner fitted on all out-of-fold rows, and how much of the plain average to blend into its output: for
+    /// each fold, a meta-learner fitted on the other folds scores its rows at every blend step, and the step with the
+    /// lowest total log-loss wins (ties go to more average). With a sampling key each fold holds whole groups, so a
+    /// meta-learner whose lessons do not carry over to unseen groups is pulled toward the plain average.
+    /// </summary>
+    private (ITransformer meta, double blend) FitGuardedMeta(OutOfFoldData oof, int classes)
+    {
+        var meta = Options.MetaLearner!.Fit(MetaView(oof, classes));
+        var folds = oof.Folds.Distinct().ToList();
+        if (folds.Count < 2) return (meta, 0);
+        var loss = new double[ShrinkageSteps.Length];
+        int m = Options.Members.Count;
+        foreach (int f in folds)
+        {
+            var held = Enumerable.Range(0, oof.Labels.Count).Where(r => oof.Folds[r] == f).ToArray();
+            if (held.Length == 0 || held.Length == oof.Labels.Count) continue;
+            var nested = Options.MetaLearner!.Fit(MetaView(oof, classes, r => oof.Folds[r] != f));
+            var scored = nested.Transform(MetaView(oof, classes, r => oof.Folds[r] == f));
+            int k = 0;
+            using (var cursor = scored.GetRowCursor(new[] { scored.Schema["Score"] }))
+            {
+                var getter = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
+                VBuffer<float> buf = default;
+                while (cursor.MoveNext())
+                {
+                    getter(ref buf);
+                    int r = held[k++];
+                    var raw = buf.DenseValues().ToArray();
+                    var metaP = new float[raw.Length];
+                    LateFusionMath.ToProbabilities(raw, metaP);
+                    int y = oof.Labels[r];
+                    double avg = 0; int present = 0;
+                    for (int i = 0; i < m; i++) if (oof.Present[r][i]) { avg += oof.Probabilities[r][i][y]; present++; }
+                    avg /= Math.Max(1, present);
+                    for (int a = 0; a < ShrinkageSteps.Length; a++)
+                        loss[a] += -Math.Log(Math.Max(LateFusionMath.Epsilon, (1 - ShrinkageSteps[a]) * metaP[y] + ShrinkageSteps[a] * avg));
+                }
+            }
+            (nested as IDisposable)?.Dispose();
+        }
+        int best = 0;
+        for (int a = 1; a < loss.Length; a++) if (loss[a] <= loss[best] + 1e-9) best = a;
+        return (meta, ShrinkageSteps[best]);
     }
 
     private sealed class MetaRow
