@@ -61,8 +61,10 @@ var benchOnly = new Option<string[]>("--only") { Description = "Run only these b
 var benchRows = new Option<int>("--streaming-rows") { Description = "Rows for the large streaming-fit measurement.", DefaultValueFactory = _ => 1_000_000 };
 var benchSweepMinutes = new Option<double>("--sweep-minutes") { Description = "Time budget of the sweep benchmark.", DefaultValueFactory = _ => 10 };
 var benchLateMembers = new Option<string>("--late-members") { Description = "Members of the late-logo benchmark: linear (L-BFGS, minutes) or cnn (the leaderboard's CNN members, an hour).", DefaultValueFactory = _ => "linear" };
-var bench = new Command("bench", "Benchmarks; prints one JSON object per line.") { benchData, benchOnly, benchRows, benchSweepMinutes, benchLateMembers };
-bench.SetAction(r => Benchmarks.Run(r.GetValue(benchData), r.GetValue(benchOnly) ?? Array.Empty<string>(), r.GetValue(benchRows), r.GetValue(benchSweepMinutes), r.GetValue(benchLateMembers)!));
+var benchLateCombiners = new Option<string[]>("--late-combiners") { Description = "Combiners of the late-logo benchmark (default: all).", AllowMultipleArgumentsPerToken = true };
+var bench = new Command("bench", "Benchmarks; prints one JSON object per line.") { benchData, benchOnly, benchRows, benchSweepMinutes, benchLateMembers, benchLateCombiners };
+bench.SetAction(r => Benchmarks.Run(r.GetValue(benchData), r.GetValue(benchOnly) ?? Array.Empty<string>(), r.GetValue(benchRows), r.GetValue(benchSweepMinutes),
+    r.GetValue(benchLateMembers)!, r.GetValue(benchLateCombiners)));
 
 var modelOption = new Option<string>("--model") { Description = "A file written by mlContext.Model.SaveFusionModel.", Required = true };
 var inputOption = new Option<string>("--input") { Description = "CSV with a header holding the model's input columns.", Required = true };
@@ -160,4 +162,17 @@ sample.SetAction(r => SampleRunner.Run(r.GetValue(sampleName)!));
 var root = new RootCommand("MLNetFusion: multimodal classification for ML.NET.")
     { run, avdigits, leaderboard, sweep, fit, evaluate, bench, sample, predict, dataOption, epochsOption, chartOption, seedOption, groupOption, jsonOption };
 root.SetAction(RunSynthetic);   // no command: the main job, as 'run'
-return root.Parse(args).Invoke();
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception ex) when (ex is not OutOfMemoryException)
+{
+    // User errors carry their own message and Hint line; ML.NET wraps some in a worker exception, so the innermost one is shown too.
+    var inner = ex;
+    while (inner.InnerException != null) inner = inner.InnerException;
+    Console.Error.WriteLine("Error: " + ex.Message);
+    if (inner != ex) Console.Error.WriteLine("Cause: " + inner.Message);
+    if (Environment.GetEnvironmentVariable("MLNETFUSION_DEBUG") == "1") Console.Error.WriteLine(ex);
+    return 1;
+}

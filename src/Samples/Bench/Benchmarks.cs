@@ -25,7 +25,7 @@ namespace MLNetFusion.Samples.Bench;
 public static partial class Benchmarks
 {
     /// <summary>Runs the selected benchmarks (all when <paramref name="only"/> is empty).</summary>
-    public static int Run(string? avdigits, string[] only, int streamingRows, double sweepMinutes = 10, string lateMembers = "linear")
+    public static int Run(string? avdigits, string[] only, int streamingRows, double sweepMinutes = 10, string lateMembers = "linear", string[]? lateCombiners = null)
     {
         bool Want(string name) => only.Length == 0 || only.Contains(name, StringComparer.OrdinalIgnoreCase);
         TorchRuntime.EnsureInitialized();
@@ -58,7 +58,7 @@ public static partial class Benchmarks
                 Console.Error.WriteLine("The late-fusion benchmark runs on avdigits. Hint: pass --avdigits ../shared/data/avdigits.");
                 return 2;
             }
-            LateFusionUnderShift(avdigits, lateMembers);
+            LateFusionUnderShift(avdigits, lateMembers, lateCombiners ?? Array.Empty<string>());
         }
         if (Want("infer")) InferenceTime();
         if (Want("streaming")) Streaming(streamingRows);

@@ -73,7 +73,7 @@ public static partial class Benchmarks
     /// scored by leave-one-speaker-out on avdigits' train.csv, with out-of-fold folds grouped by speaker, and each fitted
     /// model's weights or member temperatures. Target: weighted average and stacking at least as good as the plain average.
     /// </summary>
-    private static void LateFusionUnderShift(string folder, string members)
+    private static void LateFusionUnderShift(string folder, string members, string[] combiners)
     {
         var ml = new MLContext(seed: 1);
         var ds = MultimodalDataset.AvDigits(folder);
@@ -82,6 +82,7 @@ public static partial class Benchmarks
         var groups = SamplingKeyGroups.Read(train, ds.GroupColumn!);
         foreach (var combiner in Enum.GetValues<MLNetFusion.Trainers.LateFusion.LateFusionCombiner>())
         {
+            if (combiners.Length > 0 && !combiners.Contains(combiner.ToString(), StringComparer.OrdinalIgnoreCase)) continue;
             var sw = Stopwatch.StartNew();
             var perGroup = new Dictionary<string, double>();
             var details = new List<string>();

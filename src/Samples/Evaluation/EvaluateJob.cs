@@ -43,7 +43,8 @@ public static class EvaluateJob
             var data = ml.Data.LoadFromTextFile(dataCsv, columns.ToArray(), separatorChar: ',', hasHeader: true, allowQuoting: true);
             var report = ml.MulticlassClassification.EvaluateModalities(model, data, new ModalityReportOptions
             {
-                LabelColumnName = labelColumn, GroupColumnName = groupColumn, ModalityColumnNames = modalityColumns, PermutationCount = permutations,
+                LabelColumnName = labelColumn, GroupColumnName = groupColumn, ModalityColumnNames = modalityColumns is { Count: > 0 } ? modalityColumns : null,
+                PermutationCount = permutations,
             });
             Print(report, modelPath, dataCsv);
             if (jsonPath != null)
