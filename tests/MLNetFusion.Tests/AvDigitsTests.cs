@@ -88,5 +88,5 @@ public class AvDigitsTests : IClassFixture<AvDigitsFixture>
 
     /// <summary>The test split with every LogMel vector replaced by NaN (the missing-modality convention).</summary>
     private static IDataView WithoutAudio(MLContext ml, IDataView test)
-        => new MLNetFusion.Trainers.Sweep.ModalityMask(MultimodalDataset.LogMel).Transform(test);
+        => MLNetFusion.Trainers.Evaluation.ModalityColumn.Hide(test.Schema, MultimodalDataset.LogMel).Transform(test);
 }

@@ -301,7 +301,7 @@ public sealed class FusionExperiment
             double value;
             try
             {
-                var e = _ml.MulticlassClassification.Evaluate(model.Transform(new ModalityMask(m.ColumnName).Transform(validation)), _label);
+                var e = _ml.MulticlassClassification.Evaluate(model.Transform(Evaluation.ModalityColumn.Hide(validation.Schema, m.ColumnName).Transform(validation)), _label);
                 value = Select(_metric, e.MicroAccuracy, e.MacroAccuracy, e.LogLoss, FusionMetrics.MacroF1(e));
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
