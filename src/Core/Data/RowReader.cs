@@ -6,7 +6,7 @@ namespace MLNetFusion.Data;
 /// <summary>
 /// Reads feature vectors and a key label from the current row of a cursor into dense float spans, applying
 /// MLNetFusion's missing-modality convention: a modality whose vector is entirely NaN is missing (its mask is 0 and
-/// its values become 0); a vector with only some NaN values is an error.
+/// its values become 0); a vector with only some NaN values, or any infinite value, is an error.
 /// </summary>
 internal sealed class RowReader
 {
@@ -45,6 +45,12 @@ internal sealed class RowReader
         return key == 0 ? -1 : (int)key - 1;
     }
 
+    /// <summary>An infinite value is never read as data: it would become NaN scores or a NaN loss.</summary>
+    private InvalidOperationException Infinite(int m, int count, int index, float value) => new(
+        $"Row {_row.Position}: column '{_names[m]}' has {count} infinite value(s) (the first is {(value > 0 ? "+" : "-")}Inf at index {index})." + Environment.NewLine +
+        "Hint: infinities usually come from a log of zero or a division by zero upstream; clip or replace them before this step " +
+        "(MLNetFusion reads only an entirely NaN vector as 'modality missing').");
+
     /// <summary>Reads modality <paramref name="m"/> into <paramref name="dst"/>; returns false when the modality is missing.</summary>
     public bool Read(int m, Span<float> dst)
     {
@@ -53,6 +59,7 @@ internal sealed class RowReader
             float v = 0;
             sg(ref v);
             if (float.IsNaN(v)) { dst[0] = 0; return false; }
+            if (float.IsInfinity(v)) throw Infinite(m, 1, 0, v);
             dst[0] = v;
             return true;
         }
@@ -70,8 +77,13 @@ internal sealed class RowReader
             var val = _buffer.GetValues();
             for (int i = 0; i < idx.Length; i++) dst[idx[i]] = val[i];
         }
-        int nan = 0;
-        for (int i = 0; i < dst.Length; i++) if (float.IsNaN(dst[i])) nan++;
+        int nan = 0, inf = 0, firstInf = -1;
+        for (int i = 0; i < dst.Length; i++)
+        {
+            if (float.IsNaN(dst[i])) nan++;
+            else if (float.IsInfinity(dst[i])) { inf++; if (firstInf < 0) firstInf = i; }
+        }
+        if (inf > 0) throw Infinite(m, inf, firstInf, dst[firstInf]);
         if (nan == 0) return true;
         if (nan == dst.Length) { dst.Clear(); return false; }
         throw new InvalidOperationException(

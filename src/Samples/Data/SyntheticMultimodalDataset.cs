@@ -36,6 +36,8 @@ public static class SyntheticMultimodalDataset
     public const string CategoryColumn = "Region";
     /// <summary>The group column: the recording site (4 sites), never a feature.</summary>
     public const string SiteColumn = "Site";
+    /// <summary>Log-mel bands the generated clips are described with (their tones lie in 500-1400 Hz).</summary>
+    public const int MelBands = 32;
     /// <summary>Number of recording sites.</summary>
     public const int Sites = 4;
 

@@ -35,23 +35,27 @@ public sealed class MultimodalDataset
     /// <param name="roles">Roles that override inference.</param>
     /// <param name="testFraction">Share of rows held out for testing when there is no test file (whole groups when there is a group column).</param>
     /// <param name="dataFolder">Folder relative file paths are resolved against (default: the training CSV's folder).</param>
+    /// <param name="edit">Edits the inferred result before the featurizer is built (as a user edits roles or settings).</param>
     public static MultimodalDataset FromCsv(string trainFile, string? testFile, string label = "Label", string? group = null,
-        IReadOnlyDictionary<string, ColumnRole>? roles = null, double testFraction = 0.2, string? dataFolder = null)
+        IReadOnlyDictionary<string, ColumnRole>? roles = null, double testFraction = 0.2, string? dataFolder = null, Action<ColumnInferenceResult>? edit = null)
     {
         if (testFile == null && !(testFraction > 0 && testFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "Without a test file the test fraction must be in (0, 1)." + Environment.NewLine + "Hint: pass --test FILE or --test-fraction 0.2.");
         var options = new ColumnInferenceOptions { GroupColumnName = group, DataFolder = dataFolder };
         if (roles != null) foreach (var (k, v) in roles) options.Roles[k] = v;
         var columns = new MLContext(0).Fusion().InferColumns(trainFile, label, group, options);
+        edit?.Invoke(columns);
         if (testFile != null && !File.Exists(testFile))
             throw new FileNotFoundException($"Test file '{testFile}' does not exist." + Environment.NewLine + "Hint: pass --test with an existing CSV, or --test-fraction to hold out training rows.", testFile);
         return new MultimodalDataset(columns, testFile, testFraction);
     }
 
     /// <summary>MLNetFusion's generated default dataset (see <see cref="SyntheticMultimodalDataset"/>). Its <c>Site</c>
-    /// column is not a feature: it is ignored, or the group with <paramref name="group"/> = "Site".</summary>
+    /// column is not a feature: it is ignored, or the group with <paramref name="group"/> = "Site". Its tones lie in
+    /// 500-1400 Hz, so its log-mel keeps the generator's 32 bands instead of the inferred 40.</summary>
     public static MultimodalDataset Synthetic(string folder, string? group = null) => FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group,
-        group == SyntheticMultimodalDataset.SiteColumn ? null : new Dictionary<string, ColumnRole> { [SyntheticMultimodalDataset.SiteColumn] = ColumnRole.Ignored });
+        group == SyntheticMultimodalDataset.SiteColumn ? null : new Dictionary<string, ColumnRole> { [SyntheticMultimodalDataset.SiteColumn] = ColumnRole.Ignored },
+        edit: r => r.Audio["AudioPath"] = r.Audio["AudioPath"] with { MelBands = SyntheticMultimodalDataset.MelBands });
 
     /// <summary>The avdigits dataset (FSDD spoken digits + corrupted MNIST); see its README for attribution. <c>Speaker</c> is the group.</summary>
     public static MultimodalDataset AvDigits(string folder) => FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", "Speaker");
