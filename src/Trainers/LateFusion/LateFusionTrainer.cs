@@ -148,12 +148,21 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         int seed = Options.Seed ?? _host.Rand.Next();
         using var ch = _host.Start("Training");
 
+        // The final members are fitted first, so they are the same models whatever the combiner (the cross-fitting
+        // below draws its seeds after them): combiners can be compared on identical members.
+        var members = FitMembers(input);
         double[]? weights = null;
         ITransformer? meta = null;
         double blend = 0;
         if (Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking)
         {
-            var oof = OutOfFold(input, classes, seed);
+            OutOfFoldData oof;
+            try { oof = OutOfFold(input, classes, seed); }
+            catch
+            {
+                foreach (var t in members) (t as IDisposable)?.Dispose();
+                throw;
+            }
             ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
             if (Options.Combiner == LateFusionCombiner.WeightedAverage)
             {
@@ -170,7 +179,6 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             }
         }
 
-        var members = FitMembers(input);
         var chain = new List<ITransformer>();
         ScoreMembers(input, members, classes, chain);
         var scores = Options.Members.Select(MemberScoreColumn).ToArray();
