@@ -45,8 +45,8 @@ public static class LeaderboardChart
             }
             canvas.DrawRect(left, next, plotWidth * (float)Math.Max(0, e.MacroF1), 11, f1Paint);
         }
-        if (groups) { canvas.DrawRect(width - 420, 14, 14, 14, groupPaint); canvas.DrawText("group-out accuracy", width - 400, 26, text); }
-        canvas.DrawRect(width - 250, 14, 14, 14, accPaint); canvas.DrawText("test accuracy", width - 230, 26, text);
+        if (groups) { canvas.DrawRect(width - 440, 14, 14, 14, groupPaint); canvas.DrawText("group-out accuracy", width - 420, 26, text); }
+        canvas.DrawRect(width - 260, 14, 14, 14, accPaint); canvas.DrawText("test accuracy", width - 240, 26, text);
         canvas.DrawRect(width - 120, 14, 14, 14, f1Paint); canvas.DrawText("macro-F1", width - 100, 26, text);
         SavePng(surface, path);
     }
