@@ -28,7 +28,7 @@ internal static class ColumnInference
         ArgumentNullException.ThrowIfNull(labelColumnName);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var sample = CsvSample.Read(path, options.Separator, options.RowsToSample);
+        var sample = CsvSample.Read(path, options.Separator, options.RowsToSample, labelColumnName);
         var header = sample.Header;
         int Require(string name, string what)
         {
@@ -52,7 +52,7 @@ internal static class ColumnInference
                 : Decide(values, options);
             columns.Add(new InferredColumn(header[i], i, role, reason));
         }
-        var classes = LabelClasses(path, options.Separator, label, sample);
+        var classes = LabelClasses(path, label, sample);
         var result = new ColumnInferenceResult(Path.GetFullPath(path), Path.GetFullPath(options.DataFolder ?? Path.GetDirectoryName(Path.GetFullPath(path))!),
             options.Separator, columns, labelColumnName, options.GroupColumnName, classes, sample.TotalRows, options);
         EnsureSettings(result, sample);
@@ -88,19 +88,10 @@ internal static class ColumnInference
         return (ColumnRole.Ignored, $"{distinct} distinct single words in {n} rows: an identifier, not a category");
     }
 
-    /// <summary>The label's classes over the whole file; one class is an error naming the file and column.</summary>
-    private static IReadOnlyList<string> LabelClasses(string path, char separator, int label, CsvSample sample)
+    /// <summary>The label's classes over the whole file (read in the sampling pass); one class is an error naming the file and column.</summary>
+    private static IReadOnlyList<string> LabelClasses(string path, int label, CsvSample sample)
     {
-        var classes = new List<string>();
-        var seen = new HashSet<string>();
-        foreach (var line in File.ReadLines(path).Skip(1))
-        {
-            if (line.Length == 0) continue;
-            var cells = CsvSample.Split(line, separator);
-            if (label >= cells.Length) continue;
-            var v = cells[label].Trim();
-            if (v.Length > 0 && seen.Add(v)) classes.Add(v);
-        }
+        var classes = sample.Classes;
         if (classes.Count < 2)
             throw new InvalidDataException($"The label column '{sample.Header[label]}' of '{path}' has {(classes.Count == 0 ? "no values" : $"a single class ('{classes[0]}')")} in {sample.TotalRows} rows: a classifier needs at least two classes." +
                 Environment.NewLine + "Hint: check the label column's name, or add rows of the other classes.");

@@ -11,9 +11,12 @@ internal sealed class CsvSample
     public required List<string[]> Rows { get; init; }
     public required List<int> LineNumbers { get; init; }
     public required long TotalRows { get; init; }
+    /// <summary>The distinct values of the class column over every row, in order of first appearance (empty without one).</summary>
+    public required List<string> Classes { get; init; }
 
-    /// <summary>Reads the header and up to <paramref name="maxRows"/> rows (all rows are counted).</summary>
-    public static CsvSample Read(string path, char separator, int maxRows)
+    /// <summary>Reads the header and up to <paramref name="maxRows"/> rows in one pass; all rows are counted, and the distinct
+    /// values of <paramref name="classColumn"/> (when it is a column name) are collected from all of them.</summary>
+    public static CsvSample Read(string path, char separator, int maxRows, string? classColumn = null)
     {
         if (Directory.Exists(path))
             throw new ArgumentException($"'{path}' is a directory, not a CSV file." + Environment.NewLine + "Hint: pass the path of the CSV file (for example data/train.csv).", nameof(path));
@@ -29,6 +32,8 @@ internal sealed class CsvSample
         if (dup != null) throw new InvalidDataException($"CSV file '{path}' names column '{dup.Key}' twice (line 1)." + Environment.NewLine + "Hint: give every column a unique name.");
         var empty = Array.IndexOf(header, "");
         if (empty >= 0) throw new InvalidDataException($"CSV file '{path}' has an unnamed column (column {empty + 1} of line 1)." + Environment.NewLine + "Hint: give every column a name in the header.");
+        int classIndex = classColumn == null ? -1 : Array.IndexOf(header, classColumn);
+        var classes = new List<string>(); var seen = new HashSet<string>();
         var rows = new List<string[]>(); var lines = new List<int>();
         long total = 0;
         string? text;
@@ -37,8 +42,10 @@ internal sealed class CsvSample
             line++;
             if (text.Length == 0) continue;
             total++;
-            if (rows.Count >= maxRows) continue;
+            if (rows.Count >= maxRows && classIndex < 0) continue;
             var cells = Split(text, separator);
+            if (classIndex >= 0 && classIndex < cells.Length && cells[classIndex].Trim() is { Length: > 0 } value && seen.Add(value)) classes.Add(value);
+            if (rows.Count >= maxRows) continue;
             if (cells.Length != header.Length)
                 throw new InvalidDataException($"Line {line} of '{path}' has {cells.Length} fields but the header has {header.Length}: \"{Shorten(text)}\"." + Environment.NewLine +
                     "Hint: quote fields that contain the separator (\"a,b\"), or pass the right separator.");
@@ -46,7 +53,7 @@ internal sealed class CsvSample
         }
         if (total == 0)
             throw new InvalidDataException($"CSV file '{path}' has a header but no rows." + Environment.NewLine + "Hint: add data rows below the header.");
-        return new CsvSample { Path = path, Separator = separator, Header = header, Rows = rows, LineNumbers = lines, TotalRows = total };
+        return new CsvSample { Path = path, Separator = separator, Header = header, Rows = rows, LineNumbers = lines, TotalRows = total, Classes = classes };
     }
 
     /// <summary>Splits one line, honouring double quotes ("" inside quotes is a quote).</summary>

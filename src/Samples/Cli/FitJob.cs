@@ -24,7 +24,7 @@ public static class FitJob
         AnsiConsole.Write(MainJob.RolesTable(ds));
         var (rawTrain, rawTest) = ds.LoadSplits(ml);
         var featurizer = ds.Featurizer(ml).Fit(rawTrain);
-        var select = ml.Transforms.SelectColumns(ds.ModalityColumns.Append(ds.LabelColumn).Concat(ds.GroupColumn == null ? Array.Empty<string>() : new[] { ds.GroupColumn }).ToArray())
+        var select = ml.Transforms.SelectColumns(ds.KeptColumns.ToArray())
             .Fit(featurizer.Transform(rawTrain));
         var train = ml.Data.Cache(select.Transform(featurizer.Transform(rawTrain)));
         ITransformer trainer;

@@ -77,6 +77,9 @@ public sealed class MultimodalDataset
     public string LabelColumn => Columns.LabelColumnName;
     /// <summary>The group column, or <c>null</c>.</summary>
     public string? GroupColumn => Columns.GroupColumnName;
+    /// <summary>The columns kept after featurization: the modalities, the label and the group.</summary>
+    public IReadOnlyList<string> KeptColumns => _featurization.KeptColumns;
+
     /// <summary>The featurized modality columns the fusion families read.</summary>
     public IReadOnlyList<string> ModalityColumns => _featurization.ModalityColumns;
 
@@ -103,7 +106,7 @@ public sealed class MultimodalDataset
     {
         var (rawTrain, rawTest) = LoadSplits(ml);
         var featurizer = Featurizer(ml).Fit(rawTrain);
-        var select = ml.Transforms.SelectColumns(Columns.CreateFeaturizer(ml).KeptColumns.ToArray()).Fit(featurizer.Transform(rawTrain));
+        var select = ml.Transforms.SelectColumns(KeptColumns.ToArray()).Fit(featurizer.Transform(rawTrain));
         IDataView Materialize(IDataView raw) => ml.Data.Cache(select.Transform(featurizer.Transform(raw)));
         return (Materialize(rawTrain), Materialize(rawTest), featurizer);
     }

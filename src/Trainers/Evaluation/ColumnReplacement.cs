@@ -72,8 +72,11 @@ internal static class ModalityColumn
         }
     }
 
-    /// <summary>A transformer giving row <c>p</c> the value <paramref name="column"/> has at row <c>permutation[p]</c>.</summary>
-    public static ITransformer Permute(IDataView data, string column, int[] permutation)
+    /// <summary>
+    /// Reads <paramref name="column"/> once and returns a maker of transformers that give row <c>p</c> the value the
+    /// column has at row <c>permutation[p]</c> (one read, as many shuffles as wanted).
+    /// </summary>
+    public static Func<int[], ITransformer> Permuter(IDataView data, string column)
     {
         var col = Data.SchemaErrors.FindColumn(data.Schema, column);
         switch (col.Type)
@@ -81,20 +84,21 @@ internal static class ModalityColumn
             case VectorDataViewType { ItemType: var t } when t == NumberDataViewType.Single:
             {
                 var values = Read<VBuffer<float>>(data, col, (in VBuffer<float> v) => { VBuffer<float> copy = default; v.CopyTo(ref copy); return copy; });
-                return new ColumnReplacement<VBuffer<float>>(column, (long p, ref VBuffer<float> dst) => values[permutation[p]].CopyTo(ref dst));
+                return perm => new ColumnReplacement<VBuffer<float>>(column, (long p, ref VBuffer<float> dst) => values[perm[p]].CopyTo(ref dst));
             }
             case var t when t == NumberDataViewType.Single:
             {
                 var values = Read<float>(data, col, (in float v) => v);
-                return new ColumnReplacement<float>(column, (long p, ref float dst) => dst = values[permutation[p]]);
+                return perm => new ColumnReplacement<float>(column, (long p, ref float dst) => dst = values[perm[p]]);
             }
             case TextDataViewType:
             {
                 var values = Read<ReadOnlyMemory<char>>(data, col, (in ReadOnlyMemory<char> v) => v.ToString().AsMemory());
-                return new ColumnReplacement<ReadOnlyMemory<char>>(column, (long p, ref ReadOnlyMemory<char> dst) => dst = values[permutation[p]]);
+                return perm => new ColumnReplacement<ReadOnlyMemory<char>>(column, (long p, ref ReadOnlyMemory<char> dst) => dst = values[perm[p]]);
             }
             default:
-                return Hide(data.Schema, column); // throws the schema error
+                Hide(data.Schema, column); // throws the schema error
+                throw new InvalidOperationException("unreachable");
         }
     }
 

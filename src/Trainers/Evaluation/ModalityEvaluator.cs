@@ -115,10 +115,11 @@ internal static class ModalityEvaluator
                 if (without?.Metrics is { } wm) { accHidden = overall.Accuracy - wm.Accuracy; llHidden = wm.LogLoss - overall.LogLoss; }
             }
             var accDrops = new List<double>(); var llIncreases = new List<double>();
+            var permute = ModalityColumn.Permuter(prefixed, columns[i]);
             for (int rep = 0; rep < options.PermutationCount; rep++)
             {
                 var perm = TensorDataSources.Permutation(rows, random);
-                var m = Score(ModalityColumn.Permute(prefixed, columns[i], perm)).Metrics();
+                var m = Score(permute(perm)).Metrics();
                 accDrops.Add(overall.Accuracy - m.Accuracy); llIncreases.Add(m.LogLoss - overall.LogLoss);
             }
             importance.Add(new ModalityImportance(columns[i], accHidden, llHidden, accDrops.Average(), StdDev(accDrops), llIncreases.Average(), StdDev(llIncreases), options.PermutationCount));
