@@ -118,6 +118,17 @@ public class OwnDataTests
     }
 
     [Fact]
+    public void MissingNumbersAreReportedNotSilentlyFilled()
+    {
+        var folder = TestData.TempFolder("missing-numbers");
+        var path = Path.Combine(folder, "data.csv");
+        File.WriteAllLines(path, new[] { "Label,Height" }.Concat(Enumerable.Range(0, 50).Select(i => string.Create(CultureInfo.InvariantCulture, $"{(i % 2 == 0 ? "a" : "b")},{(i % 10 == 3 ? "" : (150 + i * 0.7).ToString("F1", CultureInfo.InvariantCulture))}"))));
+        var result = new MLContext(1).Fusion().InferColumns(path, "Label");
+        Assert.Equal(ColumnRole.Numeric, result["Height"].Role);
+        Assert.EndsWith("5 of 50 sampled rows empty: replaced by the column mean", result["Height"].Reason);
+    }
+
+    [Fact]
     public void BadDataNamesTheFileLineAndColumn()
     {
         var folder = TestData.TempFolder("bad-data");

@@ -78,7 +78,9 @@ internal static class ColumnInference
             if (integers && distinct == n) return (ColumnRole.Ignored, "integers unique per row: an id");
             if (integers && distinct <= o.MaxIntegerCategories && distinct <= Math.Max(2, n / 5))
                 return (ColumnRole.Categorical, $"integers with {distinct} distinct values: categories");
-            return (ColumnRole.Numeric, integers ? $"integers with {distinct} distinct values" : "numbers");
+            int empty = n - present.Count;
+            return (ColumnRole.Numeric, (integers ? $"integers with {distinct} distinct values" : "numbers") +
+                (empty > 0 ? $"; {empty} of {n} sampled rows empty: replaced by the column mean" : ""));
         }
         double words = present.Average(v => v.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
         if (distinct == n && words < 2) return (ColumnRole.Ignored, "values unique per row: an id");
@@ -139,14 +141,8 @@ internal static class ColumnInference
         foreach (var (value, line) in files)
         {
             var full = Resolve(result, column, value, line, "an image");
-            MLImage image;
-            try { image = MLImage.CreateFromFile(full); }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': image file '{value}' does not decode ({ex.Message})." + Environment.NewLine +
-                    "Hint: check that the file is a PNG, JPEG, BMP, GIF or WebP image, or mark the column Ignored.", ex);
-            }
-            using (image)
+            using (var image = Decode(() => MLImage.CreateFromFile(full), result, column, value, line, "image",
+                "check that the file is a PNG, JPEG, BMP, GIF or WebP image, or mark the column Ignored."))
             {
                 sizes.Add((image.Width, image.Height));
                 if (gray) gray = IsGray(image);
@@ -160,6 +156,17 @@ internal static class ColumnInference
             (w, h) = (Math.Max(1, (int)Math.Round(w * scale)), Math.Max(1, (int)Math.Round(h * scale)));
         }
         return new ImageColumnSettings(w, h, gray, files.Count);
+    }
+
+    /// <summary>Decodes a file, turning any decoder failure into an error naming the CSV line, column and file.</summary>
+    private static T Decode<T>(Func<T> decode, ColumnInferenceResult result, string column, string value, int line, string kind, string hint)
+    {
+        try { return decode(); }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': {kind} file '{value}' does not decode ({ex.Message})." +
+                Environment.NewLine + "Hint: " + hint, ex);
+        }
     }
 
     private static bool IsGray(MLImage image)
@@ -178,13 +185,8 @@ internal static class ColumnInference
         foreach (var (value, line) in files)
         {
             var full = Resolve(result, column, value, line, "a WAV");
-            WavClip clip;
-            try { clip = WavDecoder.Decode(full); }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': WAV file '{value}' does not decode ({ex.Message})." + Environment.NewLine +
-                    "Hint: MLNetFusion reads PCM and IEEE-float WAV files; convert other formats, or mark the column Ignored.", ex);
-            }
+            var clip = Decode(() => WavDecoder.Decode(full), result, column, value, line, "WAV",
+                "MLNetFusion reads PCM and IEEE-float WAV files; convert other formats, or mark the column Ignored.");
             if (clip.Samples.Length == 0)
                 throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': WAV file '{value}' has no samples." + Environment.NewLine +
                     "Hint: remove the row or give it a clip with sound.");
