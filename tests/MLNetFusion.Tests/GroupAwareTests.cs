@@ -219,4 +219,18 @@ public class LateFusionShrinkageTests
         Assert.True(weights[0] > 0.75, $"weight of the better member {weights[0]:F3}");
         Assert.Equal(1.0, weights.Sum(), 6);
     }
+
+    [Fact]
+    public void TheOneStandardErrorRuleKeepsTheAverageUnlessEveryFoldAgrees()
+    {
+        // Steps: 0 (fitted) … 4 (equal weights). Fitted weights help a lot on one fold and hurt on another: keep the average.
+        var inconsistent = new double[,] { { 0.20, 0.25, 0.30, 0.35, 0.40 }, { 0.60, 0.58, 0.55, 0.50, 0.45 }, { 0.30, 0.31, 0.32, 0.33, 0.34 } };
+        Assert.Equal(4, LateFusionTrainer.MostShrunkWithinOneStandardError(inconsistent));
+        // Fitted weights are better by about the same amount on every fold: keep them.
+        var consistent = new double[,] { { 0.20, 0.25, 0.30, 0.35, 0.40 }, { 0.22, 0.26, 0.31, 0.36, 0.41 }, { 0.19, 0.24, 0.29, 0.34, 0.39 } };
+        Assert.Equal(0, LateFusionTrainer.MostShrunkWithinOneStandardError(consistent));
+        // The best step is in the middle and the steps beside it are clearly worse on every fold.
+        var middle = new double[,] { { 0.50, 0.40, 0.30, 0.40, 0.50 }, { 0.52, 0.41, 0.31, 0.42, 0.51 } };
+        Assert.Equal(2, LateFusionTrainer.MostShrunkWithinOneStandardError(middle));
+    }
 }

@@ -255,8 +255,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
 
     /// <summary>
     /// Weights fitted on all out-of-fold rows, shrunk toward equal weights by the share that held-out folds support:
-    /// for each fold, weights fitted on the other folds are scored (log-loss) on it at every shrinkage step, and the step
-    /// with the lowest total wins (ties go to more shrinkage). With a sampling key each fold holds whole groups, so weights
+    /// for each fold, weights fitted on the other folds are scored (log-loss) on it at every shrinkage step, and the most
+    /// shrunk step within one standard error (across folds) of the best is chosen. With a sampling key each fold holds whole groups, so weights
     /// that do not carry over to unseen groups (one member looks better only on some groups) end near equal weights,
     /// and the weighted average is then no worse than the plain average.
     /// </summary>
@@ -266,13 +266,15 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         int m = full.Length;
         var folds = oof.Folds.Distinct().ToList();
         if (m < 2 || folds.Count < 2) return (full, 0);
-        var loss = new double[ShrinkageSteps.Length];
-        foreach (int f in folds)
+        var loss = new double[folds.Count, ShrinkageSteps.Length];
+        for (int fi = 0; fi < folds.Count; fi++)
         {
+            int f = folds[fi], rows = 0;
             var w = FitWeights(oof, classes, r => oof.Folds[r] != f);
             for (int r = 0; r < oof.Labels.Count; r++)
             {
                 if (oof.Folds[r] != f) continue;
+                rows++;
                 for (int a = 0; a < ShrinkageSteps.Length; a++)
                 {
                     double num = 0, den = 0;
@@ -282,13 +284,12 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                         double wi = (1 - ShrinkageSteps[a]) * w[i] + ShrinkageSteps[a] / m;
                         num += wi * oof.Probabilities[r][i][oof.Labels[r]]; den += wi;
                     }
-                    loss[a] += -Math.Log(Math.Max(LateFusionMath.Epsilon, den > 0 ? num / den : 0));
+                    loss[fi, a] += -Math.Log(Math.Max(LateFusionMath.Epsilon, den > 0 ? num / den : 0));
                 }
             }
+            for (int a = 0; a < ShrinkageSteps.Length; a++) loss[fi, a] /= Math.Max(1, rows);
         }
-        int best = 0;
-        for (int a = 1; a < loss.Length; a++) if (loss[a] <= loss[best] + 1e-9) best = a;
-        double alpha = ShrinkageSteps[best];
+        double alpha = ShrinkageSteps[MostShrunkWithinOneStandardError(loss)];
         return (full.Select(x => (1 - alpha) * x + alpha / m).ToArray(), alpha);
     }
 
@@ -353,8 +354,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
 
     /// <summary>
     /// The meta-learner fitted on all out-of-fold rows, and how much of the plain average to blend into its output: for
-    /// each fold, a meta-learner fitted on the other folds scores its rows at every blend step, and the step with the
-    /// lowest total log-loss wins (ties go to more average). With a sampling key each fold holds whole groups, so a
+    /// each fold, a meta-learner fitted on the other folds scores its rows at every blend step, and the most averaged step
+    /// within one standard error (across folds) of the best is chosen. With a sampling key each fold holds whole groups, so a
     /// meta-learner whose lessons do not carry over to unseen groups is pulled toward the plain average.
     /// </summary>
     private (ITransformer meta, double blend) FitGuardedMeta(OutOfFoldData oof, int classes)
@@ -362,12 +363,12 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         var meta = Options.MetaLearner!.Fit(MetaView(oof, classes));
         var folds = oof.Folds.Distinct().ToList();
         if (folds.Count < 2) return (meta, 0);
-        var loss = new double[ShrinkageSteps.Length];
+        var loss = new double[folds.Count, ShrinkageSteps.Length];
         int m = Options.Members.Count;
-        foreach (int f in folds)
+        for (int fi = 0; fi < folds.Count; fi++)
         {
+            int f = folds[fi];
             var held = Enumerable.Range(0, oof.Labels.Count).Where(r => oof.Folds[r] == f).ToArray();
-            if (held.Length == 0 || held.Length == oof.Labels.Count) continue;
             var nested = Options.MetaLearner!.Fit(MetaView(oof, classes, r => oof.Folds[r] != f));
             var scored = nested.Transform(MetaView(oof, classes, r => oof.Folds[r] == f));
             int k = 0;
@@ -387,14 +388,36 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                     for (int i = 0; i < m; i++) if (oof.Present[r][i]) { avg += oof.Probabilities[r][i][y]; present++; }
                     avg /= Math.Max(1, present);
                     for (int a = 0; a < ShrinkageSteps.Length; a++)
-                        loss[a] += -Math.Log(Math.Max(LateFusionMath.Epsilon, (1 - ShrinkageSteps[a]) * metaP[y] + ShrinkageSteps[a] * avg));
+                        loss[fi, a] += -Math.Log(Math.Max(LateFusionMath.Epsilon, (1 - ShrinkageSteps[a]) * metaP[y] + ShrinkageSteps[a] * avg));
                 }
             }
+            for (int a = 0; a < ShrinkageSteps.Length; a++) loss[fi, a] /= Math.Max(1, held.Length);
             (nested as IDisposable)?.Dispose();
         }
+        return (meta, ShrinkageSteps[MostShrunkWithinOneStandardError(loss)]);
+    }
+
+    /// <summary>
+    /// The one-standard-error rule (as glmnet's <c>lambda.1se</c>) over held-out folds: the step with the lowest mean
+    /// per-fold log-loss is the best; the chosen step is the most shrunk one whose mean excess loss over the best, across
+    /// folds, is within one standard error of that excess. A fitted combination therefore departs from the plain average
+    /// only as far as every held-out fold (every held-out group, with a sampling key) consistently supports.
+    /// </summary>
+    /// <param name="loss">Mean log-loss per fold (rows) and shrinkage step (columns, in <see cref="ShrinkageSteps"/> order).</param>
+    internal static int MostShrunkWithinOneStandardError(double[,] loss)
+    {
+        int folds = loss.GetLength(0), steps = loss.GetLength(1);
+        double Mean(int a) { double s = 0; for (int f = 0; f < folds; f++) s += loss[f, a]; return s / folds; }
         int best = 0;
-        for (int a = 1; a < loss.Length; a++) if (loss[a] <= loss[best] + 1e-9) best = a;
-        return (meta, ShrinkageSteps[best]);
+        for (int a = 1; a < steps; a++) if (Mean(a) <= Mean(best) + 1e-12) best = a;
+        for (int a = steps - 1; a > best; a--)
+        {
+            var excess = Enumerable.Range(0, folds).Select(f => loss[f, a] - loss[f, best]).ToArray();
+            double mean = excess.Average();
+            double sd = folds > 1 ? Math.Sqrt(excess.Sum(e => (e - mean) * (e - mean)) / (folds - 1)) : 0;
+            if (mean <= sd / Math.Sqrt(folds)) return a;
+        }
+        return best;
     }
 
     private sealed class MetaRow

@@ -25,27 +25,45 @@ public interface IFusionTuner
 }
 
 /// <summary>
-/// Random search: a family uniformly, then every parameter from its dimension. A family's first trial uses all the
-/// modalities (the <c>modalities</c> dimension's default); later trials draw subsets, so a subset is only ever chosen
-/// by comparison with the full set.
+/// Random search, warm-started from each family's defaults: the first trials are every family of the space, in order,
+/// with every dimension at its default (all modalities, the trainers' default hyperparameters), so that a short budget
+/// always compares the families as a user would try them first. After that, a family uniformly, then every parameter
+/// from its dimension; subsets of modalities are drawn only once the full set has been tried.
 /// </summary>
 public sealed class RandomSearchTuner : IFusionTuner
 {
-    private readonly HashSet<FusionFamily> _tried = new();
+    private readonly bool _defaultsFirst;
+    private int _defaultsProposed;
+
+    /// <summary>Creates the tuner.</summary>
+    /// <param name="defaultsFirst">Start with one trial per family at its defaults (default true), as AutoGluon's and FLAML's searches start from known-good configurations.</param>
+    public RandomSearchTuner(bool defaultsFirst = true) => _defaultsFirst = defaultsFirst;
 
     /// <inheritdoc />
     public FusionTrialSettings? Propose(FusionTuningContext context)
     {
         var space = context.Space;
-        var family = space.Families[context.Random.Next(space.Families.Count)];
+        var families = space.Families.Distinct().ToList();
         var values = new Dictionary<string, object>();
-        if (_tried.Add(family) && space.Modalities != null) values["modalities"] = space.Modalities.Default;
-        // Dimensions may depend on earlier choices (e.g. an early-fusion MLP has epochs, LightGBM has none).
+        FusionFamily family;
+        if (_defaultsFirst && _defaultsProposed < families.Count)
+        {
+            family = families[_defaultsProposed++];
+            // Dimensions may depend on earlier choices (e.g. an early-fusion MLP has epochs, LightGBM has none).
+            for (int pass = 0; pass < 2; pass++)
+                foreach (var (name, dim) in space.DimensionsOf(family, values))
+                    if (!values.ContainsKey(name)) values[name] = dim.Default;
+            return new FusionTrialSettings(context.TrialId, family, values);
+        }
+        family = space.Families[context.Random.Next(space.Families.Count)];
+        if (!_defaultsFirst && _tried.Add(family) && space.Modalities != null) values["modalities"] = space.Modalities.Default;
         for (int pass = 0; pass < 2; pass++)
             foreach (var (name, dim) in space.DimensionsOf(family, values))
                 if (!values.ContainsKey(name)) values[name] = dim.Sample(context.Random);
         return new FusionTrialSettings(context.TrialId, family, values);
     }
+
+    private readonly HashSet<FusionFamily> _tried = new();
 
     /// <inheritdoc />
     public void Report(FusionTrialResult result) { }
