@@ -19,8 +19,8 @@ public enum DataCaching
 /// <param name="LabelColumn">The key-typed label column, or <c>null</c> at inference.</param>
 public sealed record ColumnLayout(IReadOnlyList<string> Columns, IReadOnlyList<int> Sizes, string? LabelColumn);
 
-/// <summary>Produces <see cref="FusionBatch"/>es from an <see cref="IDataView"/>.</summary>
-public interface ITensorDataSource
+/// <summary>Produces <see cref="FusionBatch"/>es from an <see cref="IDataView"/>. Dispose it to free cached tensors.</summary>
+public interface ITensorDataSource : IDisposable
 {
     /// <summary>Rows in the source, when known.</summary>
     long? Count { get; }
@@ -53,7 +53,7 @@ public static class TensorDataSources
             isValidation = pos => held[groups.GroupOf(pos)];
         }
         else if (validationFraction > 0)
-            isValidation = pos => Hash(pos, seed) < validationFraction;
+            isValidation = pos => SeededShuffle.Hash(pos, seed) < validationFraction;
         if (caching == DataCaching.Streaming)
         {
             var train = new StreamingTensorSource(data, layout, shuffleBufferRows, isValidation == null ? null : p => !isValidation(p), warn);
@@ -66,27 +66,10 @@ public static class TensorDataSources
         all.Dispose();
         return (t, v.Count > 0 ? v : null);
     }
-
-    internal static double Hash(long position, int seed)
-    {
-        ulong z = (ulong)position * 0x9E3779B97F4A7C15UL + (ulong)(uint)seed * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        z ^= z >> 31;
-        return (z >> 11) * (1.0 / (1UL << 53));
-    }
-
-    internal static int[] Permutation(int n, Random rand)
-    {
-        var p = new int[n];
-        for (int i = 0; i < n; i++) p[i] = i;
-        for (int i = n - 1; i > 0; i--) { int j = rand.Next(i + 1); (p[i], p[j]) = (p[j], p[i]); }
-        return p;
-    }
 }
 
 /// <summary>All rows as one tensor per modality; batches are index selections.</summary>
-public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
+public sealed class InMemoryTensorSource : ITensorDataSource
 {
     private readonly Tensor[] _features;
     private readonly Tensor[] _present;
@@ -104,13 +87,8 @@ public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
     /// <summary>Reads every row of <paramref name="data"/> once.</summary>
     public static InMemoryTensorSource Load(IDataView data, ColumnLayout layout, Action<string>? warn = null)
     {
-        int m = layout.Columns.Count;
-        int capacity = (int)Math.Clamp(data.GetRowCount() ?? 1024, 16, int.MaxValue / 8);
-        var feats = new float[m][];
-        var pres = new float[m][];
-        for (int i = 0; i < m; i++) { feats[i] = new float[(long)capacity * layout.Sizes[i]]; pres[i] = new float[capacity]; }
-        var labels = new long[capacity];
-        var positions = new long[capacity];
+        var rows = new BatchBuilder(layout.Sizes, (int)Math.Clamp(data.GetRowCount() ?? 1024, 16, int.MaxValue / 8));
+        var positions = new long[rows.Capacity];
         var cols = layout.Columns.Select(c => data.Schema[c]).ToList();
         if (layout.LabelColumn != null) cols.Add(data.Schema[layout.LabelColumn]);
         long skipped = 0;
@@ -126,16 +104,8 @@ public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
                     label = reader.ReadLabel();
                     if (label < 0) { skipped++; continue; }
                 }
-                if (n == capacity)
-                {
-                    capacity = checked(capacity * 2);
-                    for (int i = 0; i < m; i++) { Array.Resize(ref feats[i], capacity * layout.Sizes[i]); Array.Resize(ref pres[i], capacity); }
-                    Array.Resize(ref labels, capacity);
-                    Array.Resize(ref positions, capacity);
-                }
-                for (int i = 0; i < m; i++)
-                    pres[i][n] = reader.Read(i, feats[i].AsSpan(n * layout.Sizes[i], layout.Sizes[i])) ? 1f : 0f;
-                labels[n] = label;
+                if (n == rows.Capacity) { rows.Grow(); Array.Resize(ref positions, rows.Capacity); }
+                rows.Read(reader, n, label);
                 positions[n] = cursor.Position;
                 n++;
             }
@@ -144,15 +114,8 @@ public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
         if (n == 0)
             throw new InvalidOperationException("The training data has no rows with a label." + Environment.NewLine +
                 "Hint: check that the data view is not empty and that the label column maps to known key values.");
-        var ft = new Tensor[m];
-        var pt = new Tensor[m];
-        for (int i = 0; i < m; i++)
-        {
-            int size = layout.Sizes[i];
-            ft[i] = tensor(n == capacity ? feats[i] : feats[i].AsSpan(0, n * size).ToArray(), new long[] { n, size });
-            pt[i] = tensor(n == capacity ? pres[i] : pres[i].AsSpan(0, n).ToArray(), new long[] { n });
-        }
-        return new InMemoryTensorSource(ft, pt, tensor(labels.AsSpan(0, n).ToArray()), positions.AsSpan(0, n).ToArray());
+        var all = rows.ToBatch(n, withLabels: true);
+        return new InMemoryTensorSource(all.Features, all.Present, all.Labels!, positions.AsSpan(0, n).ToArray());
     }
 
     /// <summary>Per-modality statistics over present rows, computed on the cached tensors in one pass.</summary>
@@ -193,7 +156,7 @@ public sealed class InMemoryTensorSource : ITensorDataSource, IDisposable
     public IEnumerable<FusionBatch> Batches(int batchSize, Random? shuffle)
     {
         int n = _positions.Length;
-        int[]? perm = shuffle == null ? null : TensorDataSources.Permutation(n, shuffle);
+        int[]? perm = shuffle == null ? null : SeededShuffle.Permutation(n, shuffle);
         for (int start = 0; start < n; start += batchSize)
         {
             int count = Math.Min(batchSize, n - start);
@@ -250,19 +213,8 @@ public sealed class StreamingTensorSource : ITensorDataSource
     /// <inheritdoc />
     public IEnumerable<FusionBatch> Batches(int batchSize, Random? shuffle)
     {
-        int m = _layout.Columns.Count;
-        int cap = shuffle == null ? 1 : _bufferRows;
-        var rowFeats = new float[cap][][];
-        var rowPres = new bool[cap][];
-        var rowLabel = new long[cap];
-        for (int r = 0; r < cap; r++)
-        {
-            rowFeats[r] = _layout.Sizes.Select(s => new float[s]).ToArray();
-            rowPres[r] = new bool[m];
-        }
-        var batchFeats = _layout.Sizes.Select(s => new float[batchSize * s]).ToArray();
-        var batchPres = Enumerable.Range(0, m).Select(_ => new float[batchSize]).ToArray();
-        var batchLabels = new long[batchSize];
+        var buffer = new BatchBuilder(_layout.Sizes, shuffle == null ? 1 : _bufferRows);
+        var batch = new BatchBuilder(_layout.Sizes, batchSize);
         int inBatch = 0, filled = 0;
         long skipped = 0;
 
@@ -270,30 +222,6 @@ public sealed class StreamingTensorSource : ITensorDataSource
         if (_layout.LabelColumn != null) cols.Add(_data.Schema[_layout.LabelColumn]);
         using var cursor = _data.GetRowCursor(cols);
         var reader = new RowReader(cursor, _layout.Columns, _layout.Sizes, _layout.LabelColumn);
-
-        FusionBatch Emit(int count)
-        {
-            var f = new Tensor[m]; var p = new Tensor[m];
-            for (int i = 0; i < m; i++)
-            {
-                int s = _layout.Sizes[i];
-                f[i] = tensor(count == batchSize ? batchFeats[i] : batchFeats[i].AsSpan(0, count * s).ToArray(), new long[] { count, s });
-                p[i] = tensor(count == batchSize ? batchPres[i] : batchPres[i].AsSpan(0, count).ToArray(), new long[] { count });
-            }
-            var l = tensor(count == batchSize ? batchLabels : batchLabels.AsSpan(0, count).ToArray());
-            return new FusionBatch(f, p, l, count);
-        }
-
-        void Put(int r)
-        {
-            for (int i = 0; i < m; i++)
-            {
-                rowFeats[r][i].CopyTo(batchFeats[i], inBatch * _layout.Sizes[i]);
-                batchPres[i][inBatch] = rowPres[r][i] ? 1f : 0f;
-            }
-            batchLabels[inBatch] = rowLabel[r];
-            inBatch++;
-        }
 
         while (cursor.MoveNext())
         {
@@ -305,25 +233,27 @@ public sealed class StreamingTensorSource : ITensorDataSource
                 if (label < 0) { skipped++; continue; }
             }
             int slot;
-            if (filled < cap) slot = filled++;
+            if (filled < buffer.Capacity) slot = filled++;
             else
             {
                 // Buffer full: emit a random buffered row, then overwrite its slot with the new row.
-                slot = shuffle == null ? 0 : shuffle.Next(cap);
-                Put(slot);
-                if (inBatch == batchSize) { yield return Emit(batchSize); inBatch = 0; }
+                slot = shuffle == null ? 0 : shuffle.Next(buffer.Capacity);
+                batch.CopyRow(buffer, slot, inBatch++);
+                if (inBatch == batchSize) { yield return batch.ToBatch(batchSize, withLabels: true); inBatch = 0; }
             }
-            for (int i = 0; i < m; i++) rowPres[slot][i] = reader.Read(i, rowFeats[slot][i]);
-            rowLabel[slot] = label;
+            buffer.Read(reader, slot, label);
         }
         // Drain the buffer in random order.
-        var order = shuffle == null ? Enumerable.Range(0, filled).ToArray() : TensorDataSources.Permutation(filled, shuffle);
+        var order = shuffle == null ? Enumerable.Range(0, filled).ToArray() : SeededShuffle.Permutation(filled, shuffle);
         foreach (int r in order)
         {
-            Put(r);
-            if (inBatch == batchSize) { yield return Emit(batchSize); inBatch = 0; }
+            batch.CopyRow(buffer, r, inBatch++);
+            if (inBatch == batchSize) { yield return batch.ToBatch(batchSize, withLabels: true); inBatch = 0; }
         }
-        if (inBatch > 0) yield return Emit(inBatch);
+        if (inBatch > 0) yield return batch.ToBatch(inBatch, withLabels: true);
         if (skipped > 0) _warn?.Invoke($"Skipped {skipped} row(s) whose label '{_layout.LabelColumn}' is missing (key value 0).");
     }
+
+    /// <inheritdoc />
+    public void Dispose() { }
 }

@@ -7,8 +7,9 @@ using static TorchSharp.torch;
 namespace MLNetFusion.Models;
 
 /// <summary>
-/// Base for every MLNetFusion network: per-modality encoders, modality dropout, masking of missing modalities,
-/// per-modality auxiliary heads and the loss. Families implement only <see cref="Fuse"/>.
+/// Base for every MLNetFusion network: per-modality encoders, modality dropout, masking of missing modalities and
+/// per-modality auxiliary heads. Families implement only <see cref="Fuse"/>. The network returns logits; the loss is
+/// the training's (<see cref="FusionLoss"/>).
 /// </summary>
 /// <remarks>
 /// A modality is missing for a row when its input vector is all NaN (see <see cref="FusionBatch.Present"/>). Missing and
@@ -21,14 +22,14 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     protected readonly ModuleList<ModalityEncoder> encoders;
     private readonly ModuleList<Linear> aux_heads;
     private readonly double _modalityDropout;
-    private readonly double _auxWeight;
 
     /// <summary>Creates the network.</summary>
     /// <param name="name">Module name.</param>
     /// <param name="modalityEncoders">Encoders, one per modality.</param>
     /// <param name="classCount">Number of classes.</param>
     /// <param name="modalityDropout">Probability of dropping each modality of each training row.</param>
-    /// <param name="auxiliaryLossWeight">Weight of the per-modality auxiliary classification losses (0 = none).</param>
+    /// <param name="auxiliaryLossWeight">Weight of the per-modality auxiliary classification losses: above 0, each modality gets
+    /// a linear head on its own embedding, whose logits <see cref="FusionOutput.ModalityLogits"/> returns in training.</param>
     /// <param name="auxiliaryWidths">Width of each modality's own embedding fed to its auxiliary head (default: the encoder's output width).</param>
     protected FusionNetwork(string name, IReadOnlyList<ModalityEncoder> modalityEncoders, int classCount, double modalityDropout, double auxiliaryLossWeight,
         IReadOnlyList<int>? auxiliaryWidths = null)
@@ -36,7 +37,6 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     {
         ClassCount = classCount;
         _modalityDropout = modalityDropout;
-        _auxWeight = auxiliaryLossWeight;
         encoders = nn.ModuleList(modalityEncoders.ToArray());
         aux_heads = nn.ModuleList(auxiliaryLossWeight > 0
             ? modalityEncoders.Select((e, i) => nn.Linear(auxiliaryWidths?[i] ?? e.Contract.OutputWidth, classCount)).ToArray()
@@ -70,24 +70,10 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
         var present = batch.Present;
         if (training && _modalityDropout > 0 && present.Length > 1) present = DropModalities(present);
         var (logits, embedding, modalityEmbeddings) = Fuse(batch.Features, present);
-        Tensor? loss = null;
-        if (batch.Labels is not null)
-        {
-            loss = nn.functional.cross_entropy(logits, batch.Labels);
-            if (_auxWeight > 0 && training)
-            {
-                // Each auxiliary head sees only its own modality and only rows where that modality is really present.
-                Tensor aux = zeros(1);
-                for (int m = 0; m < modalityEmbeddings.Length; m++)
-                {
-                    var mask = batch.Present[m];
-                    var ce = nn.functional.cross_entropy(aux_heads[m].call(modalityEmbeddings[m]), batch.Labels, reduction: nn.Reduction.None);
-                    aux = aux + (ce * mask).sum() / mask.sum().clamp_min(1);
-                }
-                loss = loss + _auxWeight * aux.squeeze() / modalityEmbeddings.Length;
-            }
-        }
-        return new FusionOutput(logits, loss, embedding);
+        Tensor[]? modalityLogits = null;
+        if (training && aux_heads.Count > 0)
+            modalityLogits = Enumerable.Range(0, modalityEmbeddings.Length).Select(m => aux_heads[m].call(modalityEmbeddings[m])).ToArray();
+        return new FusionOutput(logits, embedding, modalityLogits);
     }
 
     private Tensor[] DropModalities(Tensor[] present)
@@ -102,11 +88,4 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
         return Enumerable.Range(0, m).Select(i => kept.select(1, i)).ToArray();
     }
 
-    /// <summary>Runs each encoder and zeroes the embedding of absent modalities.</summary>
-    protected Tensor[] EncodeAll(Tensor[] inputs, Tensor[] present)
-    {
-        var result = new Tensor[inputs.Length];
-        for (int m = 0; m < inputs.Length; m++) result[m] = encoders[m].call(inputs[m]) * present[m].unsqueeze(1);
-        return result;
-    }
 }

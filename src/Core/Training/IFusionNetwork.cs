@@ -3,11 +3,12 @@ using static TorchSharp.torch;
 
 namespace MLNetFusion.Training;
 
-/// <summary>The result of a network's forward pass.</summary>
+/// <summary>The result of a network's forward pass. The loss is computed from it by the training (<see cref="FusionLoss"/>).</summary>
 /// <param name="Logits">Class logits, <c>[B, classes]</c>.</param>
-/// <param name="Loss">Training loss (main plus auxiliary) when the batch has labels, else <c>null</c>.</param>
 /// <param name="Embedding">The fused embedding, <c>[B, width]</c>.</param>
-public sealed record FusionOutput(Tensor Logits, Tensor? Loss, Tensor Embedding);
+/// <param name="ModalityLogits">Per modality, the logits of its auxiliary head on that modality's own embedding
+/// (<c>[B, classes]</c>), in training mode when the network has auxiliary heads; otherwise <c>null</c>.</param>
+public sealed record FusionOutput(Tensor Logits, Tensor Embedding, Tensor[]? ModalityLogits = null);
 
 /// <summary>
 /// What the shared <see cref="TrainingLoop"/> and the fitted transformers need from a network.

@@ -25,9 +25,11 @@ public static class TrainingLoop
     /// <param name="options">Optimisation options.</param>
     /// <param name="shuffleSeed">Seed for the batch order.</param>
     /// <param name="log">Receives one line per epoch (the trainers forward it to <c>MLContext.Log</c>).</param>
+    /// <param name="loss">The training objective (default: cross-entropy of the fused logits).</param>
     public static TrainingSummary Run(IFusionNetwork network, ITensorDataSource train, ITensorDataSource? validation,
-        TorchTrainerOptions options, int shuffleSeed, Action<string>? log = null)
+        TorchTrainerOptions options, int shuffleSeed, Action<string>? log = null, FusionLoss? loss = null)
     {
+        loss ??= new FusionLoss();
         var module = network.Module;
         var parameters = module.parameters().Where(p => p.requires_grad).ToList();
         using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
@@ -63,14 +65,13 @@ public static class TrainingLoop
                     optimizer.zero_grad();
                     var output = network.Forward(batch);
                     var logits = output.Logits;
-                    var loss = output.Loss;
-                    if (loss is null) throw new InvalidOperationException("The network returned no loss for a labelled batch.");
-                    loss.backward();
+                    var batchLoss = loss.Compute(output, batch);
+                    batchLoss.backward();
                     if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm);
                     optimizer.step();
                     using (no_grad())
                     {
-                        lossSumT.add_(loss.detach().to_type(ScalarType.Float64) * batch.Count);
+                        lossSumT.add_(batchLoss.detach().to_type(ScalarType.Float64) * batch.Count);
                         correctT.add_(logits.argmax(1).eq(batch.Labels!).sum());
                     }
                     seen += batch.Count;
@@ -132,7 +133,7 @@ public static class TrainingLoop
                 using var owned = batch;
                 var output = network.Forward(batch);
                 var logits = output.Logits;
-                lossSum += output.Loss!.item<float>() * batch.Count;
+                lossSum += nn.functional.cross_entropy(logits, batch.Labels!).item<float>() * batch.Count;
                 correct += logits.argmax(1).eq(batch.Labels!).sum().item<long>();
                 seen += batch.Count;
             }

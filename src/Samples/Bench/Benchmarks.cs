@@ -186,6 +186,7 @@ public static partial class Benchmarks
         {
             using var net = Build();
             net.train();
+            var loss = new FusionLoss(options.AuxiliaryLossWeight);
             var opt = optim.AdamW(net.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
             var rand = new Random(1);
             var t = Stopwatch.StartNew();
@@ -198,8 +199,7 @@ public static partial class Benchmarks
                     var idx = tensor(perm.AsSpan(s, Math.Min(batch, rows - s)).ToArray());
                     var b = new FusionBatch(new[] { x1.index_select(0, idx), x2.index_select(0, idx) }, new[] { p1.index_select(0, idx), p2.index_select(0, idx) }, y.index_select(0, idx), (int)idx.shape[0]);
                     opt.zero_grad();
-                    var o = net.Forward(b);
-                    o.Loss!.backward();
+                    loss.Compute(net.Forward(b), b).backward();
                     nn.utils.clip_grad_norm_(net.parameters(), options.GradientClipNorm);
                     opt.step();
                 }

@@ -127,24 +127,24 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         return new Mapper(this, capacity);
     }
 
-    /// <summary>Runs the network on flat float arrays (<c>[count, size]</c> per modality). Used by the mapper and benchmarks.</summary>
+    /// <summary>Runs the network on flat float arrays (<c>[count, size]</c> per modality). Used by benchmarks.</summary>
     /// <returns>Probabilities <c>[count, classes]</c> and the embedding <c>[count, width]</c> (or empty).</returns>
     public (float[] probabilities, float[] embedding) Predict(float[][] inputs, float[][] present, int count, bool wantEmbedding)
+    {
+        using var scope = NewDisposeScope();
+        var batch = new FusionBatch(
+            inputs.Select((x, m) => BatchBuilder.Copy(x, count, Layout.Sizes[m])).ToArray(),
+            present.Select(p => BatchBuilder.Copy(p, count, 1).squeeze(1)).ToArray(), null, count);
+        return Predict(batch, wantEmbedding);
+    }
+
+    /// <summary>Runs the network on a batch: probabilities <c>[count, classes]</c> and the embedding (or empty).</summary>
+    private (float[] probabilities, float[] embedding) Predict(FusionBatch batch, bool wantEmbedding)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var feats = new Tensor[inputs.Length];
-        var pres = new Tensor[inputs.Length];
-        for (int m = 0; m < inputs.Length; m++)
-        {
-            int size = Layout.Sizes[m];
-            var x = inputs[m].Length == count * size ? inputs[m] : inputs[m].AsSpan(0, count * size).ToArray();
-            var p = present[m].Length == count ? present[m] : present[m].AsSpan(0, count).ToArray();
-            feats[m] = tensor(x, new long[] { count, size });
-            pres[m] = tensor(p, new long[] { count });
-        }
-        var output = _network.Forward(new FusionBatch(feats, pres, null, count));
+        var output = _network.Forward(batch);
         var probs = nn.functional.softmax(output.Logits, 1).contiguous().data<float>().ToArray();
         var emb = wantEmbedding ? output.Embedding.contiguous().data<float>().ToArray() : Array.Empty<float>();
         return (probs, emb);
@@ -161,8 +161,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     private sealed class Mapper : BatchMapper
     {
         private readonly FusionPredictionTransformer _parent;
-        private readonly float[][] _inputs;
-        private readonly float[][] _present;
+        private readonly BatchBuilder _rows;
         private readonly int _classes, _width, _modalities;
         private float[] _probs = Array.Empty<float>(), _emb = Array.Empty<float>();
         private RowReader? _reader;
@@ -171,8 +170,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         {
             _parent = parent;
             _modalities = parent.Layout.Columns.Count;
-            _inputs = parent.Layout.Sizes.Select(s => new float[capacity * s]).ToArray();
-            _present = Enumerable.Range(0, _modalities).Select(_ => new float[capacity]).ToArray();
+            _rows = new BatchBuilder(parent.Layout.Sizes, capacity);
             _classes = parent.Labels.Count;
             _width = parent._network.EmbeddingWidth;
         }
@@ -183,15 +181,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 
         public override void ReadRow(int slot, long position)
         {
-            bool any = false;
-            for (int m = 0; m < _modalities; m++)
-            {
-                int s = _parent.Layout.Sizes[m];
-                bool p = _reader!.Read(m, _inputs[m].AsSpan(slot * s, s));
-                _present[m][slot] = p ? 1f : 0f;
-                any |= p;
-            }
-            if (!any)
+            if (!_rows.Read(_reader!, slot))
                 throw new InvalidOperationException(
                     $"Row {position}: every modality ({string.Join(", ", _parent.Layout.Columns.Select(c => $"'{c}'"))}) is missing (all NaN), so there is nothing to predict from." +
                     Environment.NewLine + "Hint: provide at least one modality per row, or filter such rows out before prediction.");
@@ -201,7 +191,8 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         {
             var kinds = _parent.OutputKinds();
             bool wantEmb = Enumerable.Range(0, kinds.Count).Any(i => kinds[i] == OutputKind.Embedding && active[i]);
-            (_probs, _emb) = _parent.Predict(_inputs, _present, count, wantEmb);
+            using var batch = _rows.ToBatch(count, withLabels: false);
+            (_probs, _emb) = _parent.Predict(batch, wantEmb);
         }
 
         public override Delegate GetOutputGetter(int output, Func<int> slot)
@@ -233,7 +224,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
             {
                 var editor = VBufferEditor.Create(ref dst, _modalities);
                 int s = slot();
-                for (int m = 0; m < _modalities; m++) editor.Values[m] = _present[m][s] > 0;
+                for (int m = 0; m < _modalities; m++) editor.Values[m] = _rows.IsPresent(m, s);
                 dst = editor.Commit();
             });
         }

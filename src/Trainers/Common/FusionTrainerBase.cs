@@ -49,6 +49,9 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
     /// <summary>Builds the family's network from the encoders.</summary>
     protected abstract FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount);
 
+    /// <summary>The training objective (default: fused cross-entropy plus the auxiliary per-modality losses).</summary>
+    protected virtual FusionLoss CreateLoss() => new(Options.AuxiliaryLossWeight);
+
     /// <inheritdoc />
     public FusionPredictionTransformer Fit(IDataView input) => Fit(input, null);
 
@@ -110,7 +113,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                     network = CreateNetwork(encoders, classes);
                     try
                     {
-                        summary = TrainingLoop.Run(network, train, valid, o, seed, Log);
+                        summary = TrainingLoop.Run(network, train, valid, o, seed, Log, CreateLoss());
                     }
                     catch
                     {
@@ -124,8 +127,8 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
             }
             finally
             {
-                (train as IDisposable)?.Dispose();
-                (valid as IDisposable)?.Dispose();
+                train.Dispose();
+                valid?.Dispose();
             }
         }
         finally

@@ -118,7 +118,7 @@ internal static class ModalityEvaluator
             var permute = ModalityColumn.Permuter(prefixed, columns[i]);
             for (int rep = 0; rep < options.PermutationCount; rep++)
             {
-                var perm = TensorDataSources.Permutation(rows, random);
+                var perm = SeededShuffle.Permutation(rows, random);
                 var m = Score(permute(perm)).Metrics();
                 accDrops.Add(overall.Accuracy - m.Accuracy); llIncreases.Add(m.LogLoss - overall.LogLoss);
             }

@@ -210,7 +210,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     private OutOfFoldData OutOfFold(IDataView input, int classes, int seed)
     {
         int k = Options.NumberOfFolds;
-        Func<long, int> foldOf = pos => (int)(TensorDataSources.Hash(pos, seed) * k);
+        Func<long, int> foldOf = pos => (int)(SeededShuffle.Hash(pos, seed) * k);
         if (Options.SamplingKeyColumnName != null)
         {
             var groups = SamplingKeyGroups.Read(input, Options.SamplingKeyColumnName);
