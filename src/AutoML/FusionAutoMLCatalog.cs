@@ -1,8 +1,34 @@
 using MLNetFusion.AutoML;
 using MLNetFusion.AutoML.Inference;
+using MLNetFusion.AutoML.Sweep;
 
 // Catalog extensions live in Microsoft.ML, as ML.NET's own packages do, so `using Microsoft.ML;` finds them.
 namespace Microsoft.ML;
+
+/// <summary>
+/// MLNetFusion's automated-ML entry points, reached with <c>mlContext.Fusion()</c> (as AutoML's <c>mlContext.Auto()</c>):
+/// the sweep (<see cref="CreateExperiment"/>) and column inference (<see cref="FusionAutoMLCatalog.InferColumns"/>).
+/// </summary>
+public sealed class FusionCatalog
+{
+    private readonly MLContext _ml;
+    internal FusionCatalog(MLContext ml) => _ml = ml;
+
+    /// <summary>Creates a sweep over fusion families and their hyperparameters (see <see cref="FusionExperiment"/>).</summary>
+    public FusionExperiment CreateExperiment() => new(_ml, ((Microsoft.ML.Runtime.IHostEnvironment)_ml).Register("MLNetFusion.Sweep").Rand.Next());
+}
+
+/// <summary>Adds <c>mlContext.Fusion()</c>.</summary>
+public static class FusionCatalogExtensions
+{
+    /// <summary>MLNetFusion's automated-ML entry points: the sweep and column inference.</summary>
+    /// <param name="mlContext">The ML.NET context.</param>
+    public static FusionCatalog Fusion(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return new FusionCatalog(mlContext);
+    }
+}
 
 /// <summary>Column inference on <c>mlContext.Fusion()</c>, the multimodal counterpart of AutoML's <c>mlContext.Auto().InferColumns</c>.</summary>
 public static class FusionAutoMLCatalog

@@ -2,13 +2,12 @@ using Microsoft.ML;
 using MLNetFusion.Runtime;
 using MLNetFusion.Models;
 using MLNetFusion.Transforms.Audio;
-using MLNetFusion.Transforms.Featurizers;
 
 // Catalog extensions live in Microsoft.ML, as ML.NET's own packages do, so `using Microsoft.ML;` finds them.
 namespace Microsoft.ML;
 
 /// <summary>
-/// MLNetFusion featurization on <c>mlContext.Transforms</c> (audio loading, spectrograms, trainable modality featurizers): <see cref="LoadAudio(TransformsCatalog, string, string?, string?, int, double)"/>
+/// MLNetFusion audio featurization on <c>mlContext.Transforms</c> (audio loading, spectrograms, frame statistics; the trainable modality featurizers are in <c>FusionFeaturizersCatalog</c> (MLNetFusion.Trainers)): <see cref="LoadAudio(TransformsCatalog, string, string?, string?, int, double)"/>
 /// and <see cref="MelSpectrogram(TransformsCatalog, string, string, int, int?, int)"/>.
 /// Sample: <c>src/Samples/Samples/AudioFeaturizationSample.cs</c>.
 /// </summary>
@@ -70,41 +69,4 @@ public static class FusionTransformsCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return new(options);
     }
-
-    /// <summary>
-    /// A trainable image featurizer: fits a CNN (two conv+ReLU+maxpool blocks and a projection) on the label and outputs
-    /// its <paramref name="width"/>-wide embedding. Input: <c>Vector&lt;Single&gt;</c> pixels (shape from <c>ExtractPixels</c>).
-    /// </summary>
-    public static ModalityFeaturizerEstimator FeaturizeImage(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        string labelColumnName = "Label", int width = ModalityOptions.Defaults.OutputWidth, int epochs = 15)
-        => FeaturizeModality(catalog, new ModalityFeaturizerOptions
-        {
-            OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
-            Modality = new ModalityOptions { Name = "image", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, OutputWidth = width },
-        });
-
-    /// <summary>
-    /// A trainable audio featurizer: fits a CNN over a <c>[bands, frames]</c> log-mel spectrogram on the label and outputs
-    /// its <paramref name="width"/>-wide embedding.
-    /// </summary>
-    public static ModalityFeaturizerEstimator FeaturizeAudio(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        string labelColumnName = "Label", int width = ModalityOptions.Defaults.OutputWidth, int epochs = 15)
-        => FeaturizeModality(catalog, new ModalityFeaturizerOptions
-        {
-            OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
-            Modality = new ModalityOptions { Name = "audio", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, OutputWidth = width },
-        });
-
-    /// <summary>A trainable tabular featurizer: fits an MLP on the label and outputs its last hidden layer.</summary>
-    public static ModalityFeaturizerEstimator FeaturizeTabular(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        string labelColumnName = "Label", int[]? hiddenWidths = null, int epochs = 15)
-        => FeaturizeModality(catalog, new ModalityFeaturizerOptions
-        {
-            OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
-            Modality = ModalityOptions.Tabular(inputColumnName, "tabular", hiddenWidths ?? ModalityOptions.Defaults.HiddenWidths),
-        });
-
-    /// <summary>A trainable featurizer for any modality, with all options.</summary>
-    public static ModalityFeaturizerEstimator FeaturizeModality(this TransformsCatalog catalog, ModalityFeaturizerOptions options)
-        => new(FusionEnvironment.FromCatalog(catalog), options);
 }

@@ -6,7 +6,7 @@ using MLNetFusion.Samples.Leaderboard;
 using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using Xunit;
 
 namespace MLNetFusion.Tests;

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Models;
 using MLNetFusion.Transforms.Audio;
-using MLNetFusion.Transforms.Featurizers;
+using MLNetFusion.Trainers.Featurizers;
 using Xunit;
 
 namespace MLNetFusion.Tests;

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Models;
 using MLNetFusion.Trainers.LateFusion;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using Xunit;
 
 namespace MLNetFusion.Tests;

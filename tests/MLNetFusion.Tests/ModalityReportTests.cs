@@ -5,7 +5,7 @@ using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.Evaluation;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using Xunit;
 
 namespace MLNetFusion.Tests;

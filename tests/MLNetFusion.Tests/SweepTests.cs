@@ -2,7 +2,7 @@ using Microsoft.ML;
 using MLNetFusion.Models;
 using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using Xunit;
 
 namespace MLNetFusion.Tests;

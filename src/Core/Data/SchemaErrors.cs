@@ -7,7 +7,7 @@ namespace MLNetFusion.Data;
 /// Input validation that reports problems in ML.NET's words ("Could not find input column 'X'",
 /// "Schema mismatch for input column 'X': expected ..., got ...") followed by a <c>Hint:</c> line with the fix.
 /// </summary>
-public static class SchemaErrors
+internal static class SchemaErrors
 {
     /// <summary>Finds a column or throws ML.NET's "Could not find input column" error with a hint.</summary>
     public static DataViewSchema.Column FindColumn(DataViewSchema schema, string name, string? hint = null)

@@ -20,7 +20,7 @@ public enum DataCaching
 public sealed record ColumnLayout(IReadOnlyList<string> Columns, IReadOnlyList<int> Sizes, string? LabelColumn);
 
 /// <summary>Produces <see cref="FusionBatch"/>es from an <see cref="IDataView"/>. Dispose it to free cached tensors.</summary>
-public interface ITensorDataSource : IDisposable
+internal interface ITensorDataSource : IDisposable
 {
     /// <summary>Rows in the source, when known.</summary>
     long? Count { get; }
@@ -30,7 +30,7 @@ public interface ITensorDataSource : IDisposable
 }
 
 /// <summary>Builds training/validation sources from an <see cref="IDataView"/>.</summary>
-public static class TensorDataSources
+internal static class TensorDataSources
 {
     /// <summary>
     /// Creates the training source and, if <paramref name="validationFraction"/> &gt; 0, a validation source holding that
@@ -69,7 +69,7 @@ public static class TensorDataSources
 }
 
 /// <summary>All rows as one tensor per modality; batches are index selections.</summary>
-public sealed class InMemoryTensorSource : ITensorDataSource
+internal sealed class InMemoryTensorSource : ITensorDataSource
 {
     private readonly Tensor[] _features;
     private readonly Tensor[] _present;
@@ -193,7 +193,7 @@ public sealed class InMemoryTensorSource : ITensorDataSource
 /// Streams rows every epoch with a bounded shuffle buffer of <c>bufferRows</c> rows: memory stays
 /// <c>O(bufferRows + batchSize)</c> whatever the number of rows.
 /// </summary>
-public sealed class StreamingTensorSource : ITensorDataSource
+internal sealed class StreamingTensorSource : ITensorDataSource
 {
     private readonly IDataView _data;
     private readonly ColumnLayout _layout;

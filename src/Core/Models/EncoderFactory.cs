@@ -1,7 +1,7 @@
 namespace MLNetFusion.Models;
 
 /// <summary>Builds the encoder a <see cref="ModalityOptions"/> describes.</summary>
-public static class EncoderFactory
+internal static class EncoderFactory
 {
     /// <summary>Resolves the per-row shape of a modality from its options and its column.</summary>
     /// <param name="options">The modality.</param>

@@ -12,7 +12,7 @@ namespace MLNetFusion.Models;
 public sealed record FeatureStatistics(float[] Mean, float[] Std, float ScalarMean, float ScalarStd)
 {
     /// <summary>Computes statistics for every modality in one pass over <paramref name="source"/>.</summary>
-    public static FeatureStatistics[] Compute(ITensorDataSource source, IReadOnlyList<int> sizes)
+    internal static FeatureStatistics[] Compute(ITensorDataSource source, IReadOnlyList<int> sizes)
     {
         int m = sizes.Count;
         var sum = sizes.Select(s => new double[s]).ToArray();

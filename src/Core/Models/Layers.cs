@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace MLNetFusion.Models;
 
 /// <summary>Small building blocks shared by encoders, fusion layers and heads.</summary>
-public static class Layers
+internal static class Layers
 {
     /// <summary><c>(Linear → ReLU → Dropout)</c> for each width; returns the stack and its output width.</summary>
     public static (Sequential stack, int outputWidth) ReluStack(int inputWidth, IReadOnlyList<int> widths, double dropout)

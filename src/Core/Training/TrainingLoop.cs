@@ -16,7 +16,7 @@ public sealed record TrainingSummary(IReadOnlyList<EpochReport> History, int Bes
 /// The one training loop behind every MLNetFusion TorchSharp trainer: AdamW, per-step learning-rate schedule, gradient
 /// clipping, validation with best-epoch restore and early stopping, cancellation, and per-epoch progress.
 /// </summary>
-public static class TrainingLoop
+internal static class TrainingLoop
 {
     /// <summary>Trains <paramref name="network"/> in place.</summary>
     /// <param name="network">The network.</param>

@@ -8,7 +8,7 @@ using MLNetFusion.Runtime;
 using MLNetFusion.Samples.Leaderboard;
 using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Trainers;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Mlp;
 using MLNetFusion.Training;

@@ -3,7 +3,7 @@ using Microsoft.ML;
 using MLNetFusion.Data;
 using MLNetFusion.Samples.Leaderboard;
 using MLNetFusion.Samples.Pipelines;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 
 namespace MLNetFusion.Samples.Bench;
 

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Samples.Leaderboard;
 using MLNetFusion.Samples.Pipelines;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using Spectre.Console;
 
 namespace MLNetFusion.Samples.Cli;

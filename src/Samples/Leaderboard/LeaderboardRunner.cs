@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 using Microsoft.ML;
 using MLNetFusion.Data;
 using MLNetFusion.Samples.Pipelines;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using MLNetFusion.Training;
 
 namespace MLNetFusion.Samples.Leaderboard;

@@ -1,4 +1,4 @@
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using SkiaSharp;
 
 namespace MLNetFusion.Samples.Leaderboard;

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using MLNetFusion.Samples.Pipelines;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 using MLNetFusion.Training;
 using Spectre.Console;
 using Spectre.Console.Rendering;

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using MLNetFusion.Samples.Data;
 using MLNetFusion.Samples.Pipelines;
-using MLNetFusion.Trainers.Sweep;
+using MLNetFusion.AutoML.Sweep;
 
 namespace MLNetFusion.Samples.Samples;
 

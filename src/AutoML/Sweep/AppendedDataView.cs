@@ -1,7 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MLNetFusion.Trainers.Sweep;
+using MLNetFusion.Trainers;
+namespace MLNetFusion.AutoML.Sweep;
 
 /// <summary>The rows of one data view followed by the rows of another with the same schema (for refitting on training plus validation data).</summary>
 internal sealed class AppendedDataView : IDataView

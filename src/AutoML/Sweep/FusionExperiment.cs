@@ -5,7 +5,8 @@ using MLNetFusion.Data;
 using MLNetFusion.Models;
 using MLNetFusion.Training;
 
-namespace MLNetFusion.Trainers.Sweep;
+using MLNetFusion.Trainers;
+namespace MLNetFusion.AutoML.Sweep;
 
 /// <summary>
 /// An AutoML-style search over fusion families and their hyperparameters. Create it with
@@ -301,7 +302,7 @@ public sealed class FusionExperiment
             double value;
             try
             {
-                var e = _ml.MulticlassClassification.Evaluate(model.Transform(Evaluation.ModalityColumn.Hide(validation.Schema, m.ColumnName).Transform(validation)), _label);
+                var e = _ml.MulticlassClassification.Evaluate(model.Transform(MLNetFusion.Trainers.Evaluation.ModalityColumn.Hide(validation.Schema, m.ColumnName).Transform(validation)), _label);
                 value = Select(_metric, e.MicroAccuracy, e.MacroAccuracy, e.LogLoss, FusionMetrics.MacroF1(e));
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)

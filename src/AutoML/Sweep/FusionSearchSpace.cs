@@ -2,7 +2,8 @@ using System.Globalization;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 
-namespace MLNetFusion.Trainers.Sweep;
+using MLNetFusion.Trainers;
+namespace MLNetFusion.AutoML.Sweep;
 
 /// <summary>The fusion families a sweep can try.</summary>
 public enum FusionFamily
@@ -217,8 +218,8 @@ public sealed class FusionSearchSpace
     public Choice<LateFusionMembers> LateMembers { get; set; } = new(LateFusionMembers.Mixed, LateFusionMembers.Neural, LateFusionMembers.Linear, LateFusionMembers.LightGbm);
 
     /// <summary>Merge fusion: the merge operation.</summary>
-    public Choice<MergeOperation> MergeOperation { get; set; } = new(Merge.MergeOperation.Attention, Merge.MergeOperation.Mean, Merge.MergeOperation.Sum,
-        Merge.MergeOperation.Gated, Merge.MergeOperation.Product, Merge.MergeOperation.Max, Merge.MergeOperation.LowRankTensor);
+    public Choice<MergeOperation> MergeOperation { get; set; } = new(MLNetFusion.Trainers.Merge.MergeOperation.Attention, MLNetFusion.Trainers.Merge.MergeOperation.Mean, MLNetFusion.Trainers.Merge.MergeOperation.Sum,
+        MLNetFusion.Trainers.Merge.MergeOperation.Gated, MLNetFusion.Trainers.Merge.MergeOperation.Product, MLNetFusion.Trainers.Merge.MergeOperation.Max, MLNetFusion.Trainers.Merge.MergeOperation.LowRankTensor);
 
     /// <summary>Network fusion: merge the final encoder layers only (false) or every stage (true).</summary>
     public Choice<bool> NetworkIntermediateLayers { get; set; } = new(false, true);

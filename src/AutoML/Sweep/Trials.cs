@@ -1,7 +1,8 @@
 using System.Globalization;
 using Microsoft.ML;
 
-namespace MLNetFusion.Trainers.Sweep;
+using MLNetFusion.Trainers;
+namespace MLNetFusion.AutoML.Sweep;
 
 /// <summary>The metric a sweep optimises (computed with <c>mlContext.MulticlassClassification.Evaluate</c> on validation data).</summary>
 public enum FusionMetric

@@ -1,4 +1,5 @@
-namespace MLNetFusion.Trainers.Sweep;
+using MLNetFusion.Trainers;
+namespace MLNetFusion.AutoML.Sweep;
 
 /// <summary>What a tuner sees when it proposes a trial.</summary>
 /// <param name="Space">The search space.</param>

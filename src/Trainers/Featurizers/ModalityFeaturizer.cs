@@ -7,7 +7,7 @@ using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Training;
 
-namespace MLNetFusion.Transforms.Featurizers;
+namespace MLNetFusion.Trainers.Featurizers;
 
 /// <summary>Options for <see cref="ModalityFeaturizerEstimator"/>.</summary>
 public sealed class ModalityFeaturizerOptions : TorchTrainerOptions

@@ -9,7 +9,8 @@ using MLNetFusion.Trainers.Mlp;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Training;
 
-namespace MLNetFusion.Trainers.Sweep;
+using MLNetFusion.Trainers;
+namespace MLNetFusion.AutoML.Sweep;
 
 /// <summary>Turns a trial's settings into the family's estimator, through the trainers' public options only.</summary>
 internal sealed class TrialPipelines
