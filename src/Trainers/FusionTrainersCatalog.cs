@@ -4,7 +4,7 @@ using MLNetFusion.Runtime;
 using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Training;
 

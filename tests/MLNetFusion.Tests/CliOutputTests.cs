@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using MLNetFusion.Models;
@@ -44,7 +45,7 @@ public class CliOutputTests
         var test = ToyRow.Load(ml, ToyRow.Make(80, 2));
         var experiment = ml.Fusion().CreateExperiment().SetDataset(train, test)
             .SetModalities(ModalityOptions.Image("Image", "image"), ModalityOptions.Tabular("Tab", "tab"))
-            .SetSearchSpace(new FusionSearchSpace { Families = new() { FusionFamily.Late }, LateMembers = new Choice<LateFusionMembers>(LateFusionMembers.Linear) })
+            .SetSearchSpace(new FusionSearchSpace { Families = new() { FusionFamily.Late }, LateMembers = new Choice<LateFusionMemberKind>(LateFusionMemberKind.Linear) })
             .SetRandomSearchTuner().SetMaxTrials(3).SetSeed(1);
         var result = await experiment.RunAsync();
         var m = ml.MulticlassClassification.Evaluate(result.Model.Transform(test));
@@ -55,7 +56,7 @@ public class CliOutputTests
         var chosen = json["chosen"]!.AsObject();
         foreach (var field in new[] { "family", "parameters", "validation_metric", "test_accuracy", "test_macro_f1", "modalities" })
             Assert.True(chosen.ContainsKey(field), $"missing field {field}");
-        Assert.Equal("Late", (string)chosen["family"]!);
+        Assert.Equal("late", (string)chosen["family"]!);   // one spelling of a family everywhere (FusionFamilies.Name)
         Assert.Equal(m.MicroAccuracy, (double)chosen["test_accuracy"]!);
         Assert.Equal(result.BestTrial.ValidationMetric, (double)chosen["validation_metric"]!);
         Assert.Equal((string)chosen["parameters"]!["modalities"]!, string.Join("+", chosen["modalities"]!.AsArray().Select(n => (string)n!)));

@@ -4,7 +4,7 @@ using MLNetFusion.Models;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 using MLNetFusion.Trainers.Network;
 using Xunit;
 

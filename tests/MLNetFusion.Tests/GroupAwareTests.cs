@@ -1,3 +1,5 @@
+using MLNetFusion.Trainers.Early;
+using MLNetFusion.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Data;
@@ -153,9 +155,9 @@ public class GroupAwareTests
         var space = new FusionSearchSpace
         {
             Families = new() { FusionFamily.Late, FusionFamily.Early },
-            LateMembers = new Choice<LateFusionMembers>(LateFusionMembers.Linear),
+            LateMembers = new Choice<LateFusionMemberKind>(LateFusionMemberKind.Linear),
             LateCombiner = new Choice<LateFusionCombiner>(LateFusionCombiner.Stacking, LateFusionCombiner.WeightedAverage),
-            EarlyTrainer = new Choice<EarlyFusionTrainer>(EarlyFusionTrainer.LbfgsMaximumEntropy),
+            EarlyTrainer = new Choice<EarlyFusionLearner>(EarlyFusionLearner.LbfgsMaximumEntropy),
         };
         var result = await ml.Fusion().CreateExperiment()
             .SetFeaturePipeline(features)

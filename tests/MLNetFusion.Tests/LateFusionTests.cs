@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Trainers.LateFusion;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 using Xunit;
 
 namespace MLNetFusion.Tests;

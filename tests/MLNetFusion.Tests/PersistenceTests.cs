@@ -6,7 +6,7 @@ using MLNetFusion.Models;
 using MLNetFusion.Persistence;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.LateFusion;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 using MLNetFusion.Transforms.Audio;
 using Xunit;
 

@@ -1,3 +1,5 @@
+using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Trainers;
 using Microsoft.ML;
 using MLNetFusion.Models;
 using MLNetFusion.Samples.Pipelines;
@@ -37,7 +39,7 @@ public class SweepTests : IClassFixture<SweepTests.Featurized>
         Families = families.ToList(),
         Epochs = new NumericRange(2, 4, 3, integer: true),
         Width = new Choice<int>(32),
-        LateMembers = new Choice<LateFusionMembers>(LateFusionMembers.Linear),
+        LateMembers = new Choice<LateFusionMemberKind>(LateFusionMemberKind.Linear),
     };
 
     private FusionExperiment Experiment(FusionSearchSpace space, int seed = 3)

@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers.Early;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;

@@ -1,48 +1,10 @@
+using MLNetFusion.Trainers.Early;
 using System.Globalization;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 
 using MLNetFusion.Trainers;
 namespace MLNetFusion.AutoML.Sweep;
-
-/// <summary>The fusion families a sweep can try.</summary>
-public enum FusionFamily
-{
-    /// <summary>Modality features joined by <c>Concatenate</c>, then one trainer (<see cref="EarlyFusionTrainer"/>).</summary>
-    Early,
-    /// <summary>One trainer per modality, probabilities combined (<see cref="LateFusionTrainer"/>).</summary>
-    Late,
-    /// <summary>Per-modality embeddings merged arithmetically (<see cref="Merge.MergeFusionTrainer"/>).</summary>
-    Merge,
-    /// <summary>Encoder layers concatenated and merged by learned layers (<see cref="Network.NetworkFusionTrainer"/>).</summary>
-    Network,
-    /// <summary>Cross-attention between modalities (<see cref="CrossModal.CrossModalFusionTrainer"/>).</summary>
-    CrossModal,
-}
-
-/// <summary>The trainer after <c>Concatenate</c> in early fusion.</summary>
-public enum EarlyFusionTrainer
-{
-    /// <summary>ML.NET's LightGBM multiclass trainer.</summary>
-    LightGbm,
-    /// <summary>ML.NET's L-BFGS maximum entropy (multinomial logistic regression), after min-max normalisation.</summary>
-    LbfgsMaximumEntropy,
-    /// <summary>MLNetFusion's TorchSharp MLP (<see cref="Mlp.FusionMlpTrainer"/>).</summary>
-    FusionMlp,
-}
-
-/// <summary>Which trainers the late-fusion members use.</summary>
-public enum LateFusionMembers
-{
-    /// <summary>L-BFGS maximum entropy on every modality's features.</summary>
-    Linear,
-    /// <summary>LightGBM on every modality's features.</summary>
-    LightGbm,
-    /// <summary>MLNetFusion's single-modality network (CNN or MLP encoder, as the modality declares) for every modality.</summary>
-    Neural,
-    /// <summary>The neural member for CNN modalities, L-BFGS for MLP (tabular) modalities.</summary>
-    Mixed,
-}
 
 /// <summary>One hyperparameter's values: sampled by random search, enumerated by grid search.</summary>
 public interface ISearchDimension
@@ -193,7 +155,7 @@ public sealed class ModalitySubsetChoice : ISearchDimension
 /// <remarks>
 /// Parameter names (as they appear in <see cref="FusionTrialSettings.Parameters"/>):
 /// <list type="table">
-/// <item><term>early</term><description><c>trainer</c>; with <see cref="EarlyFusionTrainer.FusionMlp"/> also the neural parameters.</description></item>
+/// <item><term>early</term><description><c>trainer</c>; with <see cref="EarlyFusionLearner.FusionMlp"/> also the neural parameters.</description></item>
 /// <item><term>late</term><description><c>combiner</c>, <c>members</c>; with neural members also <c>learningRate</c>, <c>epochs</c>.</description></item>
 /// <item><term>merge</term><description><c>operation</c> and the neural parameters.</description></item>
 /// <item><term>network</term><description><c>intermediateLayers</c> and the neural parameters.</description></item>
@@ -208,14 +170,14 @@ public sealed class FusionSearchSpace
     public List<FusionFamily> Families { get; set; } = Enum.GetValues<FusionFamily>().ToList();
 
     /// <summary>Early fusion: the trainer after <c>Concatenate</c>.</summary>
-    public Choice<EarlyFusionTrainer> EarlyTrainer { get; set; } = new(EarlyFusionTrainer.LightGbm, EarlyFusionTrainer.LbfgsMaximumEntropy, EarlyFusionTrainer.FusionMlp);
+    public Choice<EarlyFusionLearner> EarlyTrainer { get; set; } = new(EarlyFusionLearner.LightGbm, EarlyFusionLearner.LbfgsMaximumEntropy, EarlyFusionLearner.FusionMlp);
 
     /// <summary>Late fusion: the combiner.</summary>
     public Choice<LateFusionCombiner> LateCombiner { get; set; } = new(LateFusionCombiner.Stacking, LateFusionCombiner.WeightedAverage,
         LateFusionCombiner.Average, LateFusionCombiner.ProductOfExperts, LateFusionCombiner.MajorityVote);
 
     /// <summary>Late fusion: the member trainers.</summary>
-    public Choice<LateFusionMembers> LateMembers { get; set; } = new(LateFusionMembers.Mixed, LateFusionMembers.Neural, LateFusionMembers.Linear, LateFusionMembers.LightGbm);
+    public Choice<LateFusionMemberKind> LateMembers { get; set; } = new(LateFusionMemberKind.Mixed, LateFusionMemberKind.Neural, LateFusionMemberKind.Linear, LateFusionMemberKind.LightGbm);
 
     /// <summary>Merge fusion: the merge operation.</summary>
     public Choice<MergeOperation> MergeOperation { get; set; } = new(MLNetFusion.Trainers.Merge.MergeOperation.Attention, MLNetFusion.Trainers.Merge.MergeOperation.Mean, MLNetFusion.Trainers.Merge.MergeOperation.Sum,
@@ -276,11 +238,11 @@ public sealed class FusionSearchSpace
         return family switch
         {
             FusionFamily.Early => new List<(string, ISearchDimension)> { ("trainer", EarlyTrainer) }
-                .Concat(chosen != null && chosen.TryGetValue("trainer", out var t) && (EarlyFusionTrainer)t == EarlyFusionTrainer.FusionMlp
+                .Concat(chosen != null && chosen.TryGetValue("trainer", out var t) && (EarlyFusionLearner)t == EarlyFusionLearner.FusionMlp
                     ? new (string, ISearchDimension)[] { ("learningRate", LearningRate), ("width", Width), ("dropout", Dropout), ("epochs", Epochs) }
                     : Array.Empty<(string, ISearchDimension)>()).ToList(),
             FusionFamily.Late => new List<(string, ISearchDimension)> { ("combiner", LateCombiner), ("members", LateMembers) }
-                .Concat(chosen != null && chosen.TryGetValue("members", out var m) && (LateFusionMembers)m is LateFusionMembers.Neural or LateFusionMembers.Mixed
+                .Concat(chosen != null && chosen.TryGetValue("members", out var m) && (LateFusionMemberKind)m is LateFusionMemberKind.Neural or LateFusionMemberKind.Mixed
                     ? new (string, ISearchDimension)[] { ("learningRate", LearningRate), ("epochs", Epochs) }
                     : Array.Empty<(string, ISearchDimension)>()).ToList(),
             FusionFamily.Merge => neural.Prepend(("operation", MergeOperation)).ToList(),

@@ -5,7 +5,7 @@ using MLNetFusion.Models;
 using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Training;
 
@@ -80,10 +80,10 @@ internal sealed class TrialPipelines
             case FusionFamily.Early:
             {
                 var concat = _ml.Transforms.Concatenate(EarlyFeatures, modalities.Select(m => m.ColumnName).ToArray());
-                return Get<EarlyFusionTrainer>(s, "trainer", _space.EarlyTrainer) switch
+                return Get<EarlyFusionLearner>(s, "trainer", _space.EarlyTrainer) switch
                 {
-                    EarlyFusionTrainer.LightGbm => concat.Append<ITransformer>(t.LightGbm(LightGbm(EarlyFeatures, seed))),
-                    EarlyFusionTrainer.LbfgsMaximumEntropy => concat.Append<ITransformer>(_ml.Transforms.NormalizeMinMax(EarlyFeatures))
+                    EarlyFusionLearner.LightGbm => concat.Append<ITransformer>(t.LightGbm(LightGbm(EarlyFeatures, seed))),
+                    EarlyFusionLearner.LbfgsMaximumEntropy => concat.Append<ITransformer>(_ml.Transforms.NormalizeMinMax(EarlyFeatures))
                         .Append(t.LbfgsMaximumEntropy(_label, EarlyFeatures)),
                     _ => concat.Append<ITransformer>(t.FusionMlp(Neural(new FusionMlpOptions
                     {
@@ -93,13 +93,13 @@ internal sealed class TrialPipelines
             }
             case FusionFamily.Late:
             {
-                var kind = Get<LateFusionMembers>(s, "members", _space.LateMembers);
+                var kind = Get<LateFusionMemberKind>(s, "members", _space.LateMembers);
                 var members = modalities.Select((m, i) =>
                 {
-                    bool neural = kind == LateFusionMembers.Neural || (kind == LateFusionMembers.Mixed && m.Encoder == EncoderKind.Cnn);
+                    bool neural = kind == LateFusionMemberKind.Neural || (kind == LateFusionMemberKind.Mixed && m.Encoder == EncoderKind.Cnn);
                     IEstimator<ITransformer> trainer = neural
                         ? t.NetworkFusion(Neural(new NetworkFusionOptions { Modalities = new() { m.Clone() } }, s, seed + i, progress, cancel, multimodal: false))
-                        : kind == LateFusionMembers.LightGbm ? t.LightGbm(LightGbm(m.ColumnName, seed + i))
+                        : kind == LateFusionMemberKind.LightGbm ? t.LightGbm(LightGbm(m.ColumnName, seed + i))
                         : _ml.Transforms.NormalizeMinMax("__sweep." + m.Name, m.ColumnName).Append(t.LbfgsMaximumEntropy(_label, "__sweep." + m.Name));
                     return new LateFusionMember(m.Name, m.ColumnName, trainer);
                 }).ToList();

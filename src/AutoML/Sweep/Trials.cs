@@ -45,7 +45,7 @@ public sealed record FusionTrialSettings(int TrialId, FusionFamily Family, IRead
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Family}: " + string.Join(", ", Parameters.Select(p => p.Key + "=" + Format(p.Value)));
+    public override string ToString() => $"{Family.Name()}: " + string.Join(", ", Parameters.Select(p => p.Key + "=" + Format(p.Value)));
 
     private static string Format(object v) => v is double d ? d.ToString("G3", CultureInfo.InvariantCulture) : Convert.ToString(v, CultureInfo.InvariantCulture) ?? "";
 }

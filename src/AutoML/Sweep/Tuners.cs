@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers.Early;
 using MLNetFusion.Trainers;
 namespace MLNetFusion.AutoML.Sweep;
 

@@ -10,7 +10,7 @@ using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.Trainers;
 using MLNetFusion.AutoML.Sweep;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 using MLNetFusion.Training;
 using MLNetFusion.Transforms.Audio;
 using TorchSharp;
@@ -365,7 +365,7 @@ public static partial class Benchmarks
             gap_points = Math.Round(100 * (bestDefault - outcome.TestAccuracy), 2), target_gap_points = 0.5,
             trials = r.Trials.Select(t => new
             {
-                id = t.Settings.TrialId, family = t.Settings.Family.ToString(), status = t.Status.ToString(), settings = t.Settings.ToString(),
+                id = t.Settings.TrialId, family = t.Settings.Family.Name(), status = t.Status.ToString(), settings = t.Settings.ToString(),
                 accuracy = double.IsNaN(t.Accuracy) ? (double?)null : Math.Round(t.Accuracy, 4),
                 worst_missing_modality = double.IsNaN(t.WorstMissingModalityMetric) ? (double?)null : Math.Round(t.WorstMissingModalityMetric, 4),
                 epochs = t.EpochsTrained, seconds = Math.Round(t.Duration.TotalSeconds, 1),

@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using System.Diagnostics;
 using Microsoft.ML;
 using MLNetFusion.Data;
@@ -29,8 +30,8 @@ public static partial class Benchmarks
         {
             var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, c, train, groups);
             double mean = perGroup.Values.Average();
-            families.Add(new { family = c.Family, name = c.Name, group_out_accuracy = Math.Round(mean, 4), worst_group_accuracy = Math.Round(perGroup.Values.Min(), 4) });
-            if (mean > best) { best = mean; bestName = $"{c.Family}: {c.Name}"; }
+            families.Add(new { family = c.FamilyName, name = c.Name, group_out_accuracy = Math.Round(mean, 4), worst_group_accuracy = Math.Round(perGroup.Values.Min(), 4) });
+            if (mean > best) { best = mean; bestName = $"{c.FamilyName}: {c.Name}"; }
         }
         Emit(new { benchmark = "family_defaults_leave_one_speaker_out", dataset = "avdigits", best_group_out_accuracy = Math.Round(best, 4), best = bestName,
             seconds = Math.Round(sw.Elapsed.TotalSeconds, 1), families });

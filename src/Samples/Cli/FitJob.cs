@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Samples.Leaderboard;
@@ -41,7 +42,7 @@ public static class FitJob
         {
             var candidate = Candidate(family, epochs);
             trainer = candidate.Build(ml, ds, null).Fit(train);
-            description = $"{candidate.Family}: {candidate.Name}";
+            description = $"{candidate.FamilyName}: {candidate.Name}";
         }
         var model = new TransformerChain<ITransformer>(featurizer, trainer);
         try
@@ -60,14 +61,8 @@ public static class FitJob
     private static Candidate Candidate(string family, int epochs)
     {
         var all = Candidates.All(epochs);
-        return family switch
-        {
-            "merge" => all.First(c => c.Family == "merge"),
-            "network" => all.First(c => c.Family == "network"),
-            "cross-modal" or "crossmodal" => all.First(c => c.Family == "cross-modal"),
-            "late" => all.First(c => c.Family == "late" && c.Name.StartsWith("product", StringComparison.Ordinal)),
-            "early" => all.First(c => c.Family == "early"),
-            _ => throw new ArgumentException($"Unknown family '{family}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Families)}."),
-        };
+        var f = FusionFamilies.Parse(family);
+        // Late fusion's default here is the product of experts, the best combiner under leave-one-speaker-out.
+        return all.First(c => c.Family == f && (f != FusionFamily.Late || c.Name.StartsWith("product", StringComparison.Ordinal)));
     }
 }

@@ -4,17 +4,21 @@ using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Training;
 
 namespace MLNetFusion.Samples.Leaderboard;
 
 /// <summary>One entry of the leaderboard: a fusion family and the estimator that trains it on featurized data.</summary>
-/// <param name="Family">Fusion family (early, late, merge, network, cross-modal).</param>
+/// <param name="Family">The fusion family, or <c>null</c> for a single-modality baseline.</param>
 /// <param name="Name">A short description of the configuration.</param>
 /// <param name="Build">Builds the estimator; the callback receives per-epoch progress of TorchSharp trainers.</param>
-public sealed record Candidate(string Family, string Name, Func<MLContext, MultimodalDataset, Action<EpochReport>?, IEstimator<ITransformer>> Build);
+public sealed record Candidate(FusionFamily? Family, string Name, Func<MLContext, MultimodalDataset, Action<EpochReport>?, IEstimator<ITransformer>> Build)
+{
+    /// <summary>The family's name (<see cref="FusionFamilies.Name"/>), or <c>single</c> for a single-modality baseline.</summary>
+    public string FamilyName => Family?.Name() ?? "single";
+}
 
 /// <summary>The candidates the main command trains: every fusion family available, with documented defaults.</summary>
 public static class Candidates
@@ -39,7 +43,7 @@ public static class Candidates
         return members;
     }
 
-    private static Candidate Late(LateFusionCombiner combiner, string name, int epochs) => new("late", name, (ml, ds, _) =>
+    private static Candidate Late(LateFusionCombiner combiner, string name, int epochs) => new(FusionFamily.Late, name, (ml, ds, _) =>
         ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions { Members = LateMembers(ml, ds, epochs), Combiner = combiner, NumberOfFolds = 3,
             SamplingKeyColumnName = ds.GroupColumn }));
 
@@ -51,7 +55,7 @@ public static class Candidates
         Late(LateFusionCombiner.ProductOfExperts, "product of experts", epochs),
         Late(LateFusionCombiner.MajorityVote, "majority vote", epochs),
         Late(LateFusionCombiner.Stacking, "stacking, 3-fold (grouped with --group), L-BFGS meta-learner", epochs),
-        new("early", "Concatenate + LightGBM", (ml, ds, _) =>
+        new(FusionFamily.Early, "Concatenate + LightGBM", (ml, ds, _) =>
             ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
               .Append(ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
               {
@@ -59,14 +63,14 @@ public static class Candidates
                   NumberOfThreads = Environment.ProcessorCount,
                   Booster = new Microsoft.ML.Trainers.LightGbm.GradientBooster.Options { FeatureFraction = 0.3 },
               }))),
-        new("early", "Concatenate + FusionMlp", (ml, ds, progress) =>
+        new(FusionFamily.Early, "Concatenate + FusionMlp", (ml, ds, progress) =>
             ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
               .Append(ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { Epochs = epochs, Progress = progress, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 }))),
-        new("merge", "attention over encoder embeddings", (ml, ds, progress) =>
+        new(FusionFamily.Merge, "attention over encoder embeddings", (ml, ds, progress) =>
             ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = ds.Modalities(), Operation = MergeOperation.Attention, Epochs = epochs, Progress = progress })),
-        new("network", "concatenated encoder layers", (ml, ds, progress) =>
+        new(FusionFamily.Network, "concatenated encoder layers", (ml, ds, progress) =>
             ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = ds.Modalities(), Epochs = epochs, Progress = progress })),
-        new("cross-modal", "cross-attention, one exchange", (ml, ds, progress) =>
+        new(FusionFamily.CrossModal, "cross-attention, one exchange", (ml, ds, progress) =>
             ml.MulticlassClassification.Trainers.CrossModalFusion(new CrossModalFusionOptions { Modalities = ds.Modalities(), Depth = 1, Epochs = epochs, Progress = progress })),
     };
 }

@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using SkiaSharp;
 
 namespace MLNetFusion.Samples.Leaderboard;

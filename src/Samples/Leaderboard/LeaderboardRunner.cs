@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -38,7 +39,7 @@ public static class LeaderboardRunner
         try
         {
             var m = ml.MulticlassClassification.Evaluate(model.Transform(test), ds.LabelColumn);
-            return new LeaderboardEntry(c.Family, c.Name, m.MicroAccuracy, FusionMetrics.MacroF1(m), m.LogLoss, sw.Elapsed);
+            return new LeaderboardEntry(c.FamilyName, c.Name, m.MicroAccuracy, FusionMetrics.MacroF1(m), m.LogLoss, sw.Elapsed);
         }
         finally
         {

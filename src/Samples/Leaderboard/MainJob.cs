@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -55,7 +56,7 @@ public static class MainJob
         var candidates = Candidates.All(epochs).ToList();
         if (includeSingles)
             foreach (var m in ds.Modalities())
-                candidates.Add(new Candidate("single", $"{m.Name} only (same encoder)", (ml2, d, p) => ml2.MulticlassClassification.Trainers.NetworkFusion(
+                candidates.Add(new Candidate(null, $"{m.Name} only (same encoder)", (ml2, d, p) => ml2.MulticlassClassification.Trainers.NetworkFusion(
                     new NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs, Progress = p })));
 
         var results = new List<LeaderboardEntry>();
@@ -63,7 +64,7 @@ public static class MainJob
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .Start(ctx =>
             {
-                var tasks = candidates.Select(c => ctx.AddTask(Markup.Escape($"{c.Family}: {c.Name}"), autoStart: false, maxValue: 1)).ToList();
+                var tasks = candidates.Select(c => ctx.AddTask(Markup.Escape($"{c.FamilyName}: {c.Name}"), autoStart: false, maxValue: 1)).ToList();
                 for (int i = 0; i < candidates.Count; i++)
                 {
                     var task = tasks[i];

@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using MLNetFusion.AutoML.Sweep;
 using SkiaSharp;
 
@@ -62,7 +63,7 @@ public static class SweepChart
         {
             using var dot = new SKPaint { Color = color, IsAntialias = true };
             canvas.DrawCircle(width - right + 25, ly + 5, 6, dot);
-            canvas.DrawText($"{family} ({done.Count(t => t.Settings.Family == family)})", width - right + 38, ly + 10, text);
+            canvas.DrawText($"{family.Name()} ({done.Count(t => t.Settings.Family == family)})", width - right + 38, ly + 10, text);
             ly += 26;
         }
         canvas.DrawLine(width - right + 18, ly + 5, width - right + 32, ly + 5, bestLine);

@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using Microsoft.ML;
 using MLNetFusion.Samples.Pipelines;
 using MLNetFusion.AutoML.Sweep;
@@ -114,7 +115,7 @@ public static class SweepJob
             ["metric"] = r.Metric.ToString(),
             ["trials"] = r.Trials.Select(t => new Dictionary<string, object?>
             {
-                ["trial_id"] = t.Settings.TrialId, ["family"] = t.Settings.Family.ToString(), ["parameters"] = Parameters(t.Settings),
+                ["trial_id"] = t.Settings.TrialId, ["family"] = t.Settings.Family.Name(), ["parameters"] = Parameters(t.Settings),
                 ["modalities"] = t.Settings.Modalities, ["status"] = t.Status.ToString(), ["validation_metric"] = LeaderboardRunner.Finite(t.ValidationMetric),
                 ["accuracy"] = LeaderboardRunner.Finite(t.Accuracy), ["macro_f1"] = LeaderboardRunner.Finite(t.MacroF1), ["log_loss"] = LeaderboardRunner.Finite(t.LogLoss),
                 ["worst_missing_modality_metric"] = LeaderboardRunner.Finite(t.WorstMissingModalityMetric), ["epochs"] = t.EpochsTrained,
@@ -122,7 +123,7 @@ public static class SweepJob
             }).ToList(),
             ["chosen"] = new Dictionary<string, object?>
             {
-                ["trial_id"] = r.BestTrial.Settings.TrialId, ["family"] = r.BestTrial.Settings.Family.ToString(), ["parameters"] = Parameters(r.BestTrial.Settings),
+                ["trial_id"] = r.BestTrial.Settings.TrialId, ["family"] = r.BestTrial.Settings.Family.Name(), ["parameters"] = Parameters(r.BestTrial.Settings),
                 ["modalities"] = r.BestTrial.Settings.Modalities, ["validation_metric"] = LeaderboardRunner.Finite(r.BestTrial.ValidationMetric),
                 ["test_accuracy"] = outcome.TestAccuracy, ["test_macro_f1"] = outcome.TestMacroF1, ["refitted"] = r.Refitted,
             },
@@ -155,7 +156,7 @@ public static class SweepJob
             {
                 var t = ranked[i];
                 var parameters = string.Join(", ", t.Settings.Parameters.Select(p => $"{p.Key}={(p.Value is double d ? d.ToString("G3") : p.Value)}"));
-                table.AddRow((i + 1).ToString(), t.Settings.TrialId.ToString(), t.Settings.Family.ToString(), Markup.Escape(parameters.Length > 70 ? parameters[..69] + "…" : parameters),
+                table.AddRow((i + 1).ToString(), t.Settings.TrialId.ToString(), t.Settings.Family.Name(), Markup.Escape(parameters.Length > 70 ? parameters[..69] + "…" : parameters),
                     t.Status == FusionTrialStatus.Completed ? $"{t.Accuracy:P1}" : t.Status.ToString().ToLowerInvariant(),
                     double.IsNaN(t.WorstMissingModalityMetric) ? "" : $"{t.WorstMissingModalityMetric:P1}",
                     double.IsNaN(t.LogLoss) ? "" : $"{t.LogLoss:F3}", t.EpochsTrained.ToString(), $"{t.Duration.TotalSeconds:F1}s");

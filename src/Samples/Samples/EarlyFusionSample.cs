@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using MLNetFusion.Samples.Pipelines;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 
 namespace MLNetFusion.Samples.Samples;
 

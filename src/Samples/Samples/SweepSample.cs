@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers;
 using Microsoft.ML;
 using MLNetFusion.Samples.Data;
 using MLNetFusion.Samples.Pipelines;

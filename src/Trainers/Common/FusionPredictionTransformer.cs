@@ -32,11 +32,11 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 
     /// <summary>Creates the transformer around a trained network.</summary>
     public FusionPredictionTransformer(FusionNetwork network, ColumnLayout layout, LabelKeyValues labels, FusionOutputColumns outputs,
-        int batchSize, TrainingSummary? summary = null, string family = "fusion")
+        int batchSize, TrainingSummary? summary = null, FusionFamily family = FusionFamily.Network)
         : this(network, layout, labels, outputs, batchSize, summary, family, null) { }
 
     internal FusionPredictionTransformer(FusionNetwork network, ColumnLayout layout, LabelKeyValues labels, FusionOutputColumns outputs,
-        int batchSize, TrainingSummary? summary, string family, NetworkRecipe? recipe)
+        int batchSize, TrainingSummary? summary, FusionFamily family, NetworkRecipe? recipe)
         : base(batchSize)
     {
         Recipe = recipe;
@@ -61,8 +61,8 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     /// <summary>What training did (per-epoch history), or <c>null</c> for a loaded model.</summary>
     public TrainingSummary? Summary { get; }
 
-    /// <summary>The fusion family name (e.g. <c>merge</c>).</summary>
-    public string Family { get; }
+    /// <summary>The fusion family (early fusion for <c>FusionMlp</c> and the trainable featurizers' networks).</summary>
+    public FusionFamily Family { get; }
 
     /// <summary>How to rebuild the network's architecture (family options and shapes); null for hand-made networks.</summary>
     internal NetworkRecipe? Recipe { get; }
@@ -73,9 +73,9 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Recipe == null) throw new NotSupportedException(
-            $"This {Family} model was built around a hand-made network, so its architecture cannot be recorded." + Environment.NewLine +
+            $"This {Family.Name()} model was built around a hand-made network, so its architecture cannot be recorded." + Environment.NewLine +
             "Hint: models returned by MLNetFusion's trainers and featurizers can be saved; wrap custom networks in a trainer.");
-        writer.WriteConfig(new FusionPredictionConfig(Family, Recipe.OptionsJson, Recipe.Shapes, Layout.Columns.ToArray(), Layout.Sizes.ToArray(),
+        writer.WriteConfig(new FusionPredictionConfig(Recipe.ModelKey, Recipe.OptionsJson, Recipe.Shapes, Layout.Columns.ToArray(), Layout.Sizes.ToArray(),
             Labels.ToData(), Outputs, BatchSize));
         writer.WriteModule("weights", _network);
     }
@@ -238,9 +238,10 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 /// <param name="ModalitiesUsed">A <c>Vector&lt;Boolean&gt;</c> of which modalities each row used, or <c>null</c> for none.</param>
 public sealed record FusionOutputColumns(string? Score = "Score", string? PredictedLabel = "PredictedLabel", string? Embedding = null, string? ModalitiesUsed = null);
 
-/// <summary>What rebuilds a trained network's architecture: the family, its options as JSON, and each modality's shape.</summary>
-internal sealed record NetworkRecipe(string Family, string OptionsJson, int[][] Shapes);
+/// <summary>What rebuilds a trained network's architecture: the trainer's model key, its options as JSON, and each modality's shape.</summary>
+internal sealed record NetworkRecipe(string ModelKey, string OptionsJson, int[][] Shapes);
 
-/// <summary>The saved configuration of a <see cref="FusionPredictionTransformer"/>.</summary>
+/// <summary>The saved configuration of a <see cref="FusionPredictionTransformer"/>. <c>Family</c> holds the trainer's model key
+/// (<c>merge</c>, <c>network</c>, <c>cross-modal</c>, <c>mlp</c>; earlier files wrote <c>crossmodal</c>).</summary>
 internal sealed record FusionPredictionConfig(string Family, string Options, int[][] Shapes, string[] Columns, int[] Sizes,
     LabelKeyValuesData Labels, FusionOutputColumns Outputs, int BatchSize);

@@ -26,22 +26,28 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
     /// <summary>Creates the trainer.</summary>
     /// <param name="env">The ML.NET environment (an <see cref="MLContext"/>): seed, log and cancellation.</param>
     /// <param name="options">The options; validated here.</param>
-    /// <param name="family">Family name, used in logs.</param>
-    protected FusionTrainerBase(IHostEnvironment env, TOptions options, string family)
+    /// <param name="family">The fusion family (logs, <see cref="FusionPredictionTransformer.Family"/>).</param>
+    /// <param name="modelKey">The key the model file records for rebuilding the network, registered with the family's loader
+    /// (default: the family's name).</param>
+    protected FusionTrainerBase(IHostEnvironment env, TOptions options, FusionFamily family, string? modelKey = null)
     {
         ArgumentNullException.ThrowIfNull(env);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
         Family = family;
-        _host = env.Register("MLNetFusion." + family);
+        ModelKey = modelKey ?? family.Name();
+        _host = env.Register("MLNetFusion." + ModelKey);
     }
 
     /// <summary>The trainer's options.</summary>
     public TOptions Options { get; }
 
-    /// <summary>The fusion family name.</summary>
-    public string Family { get; }
+    /// <summary>The fusion family.</summary>
+    public FusionFamily Family { get; }
+
+    /// <summary>The key the model file records for this trainer's network.</summary>
+    internal string ModelKey { get; }
 
     /// <summary>Lets a family adjust a modality's encoder settings before the encoder is built (default: unchanged).</summary>
     protected virtual ModalityOptions PrepareModality(ModalityOptions modality) => modality;
@@ -103,7 +109,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
             try
             {
                 var stats = FeatureStatistics.Compute(train, sizes);
-                Log($"{Family}: {o.Modalities.Count} modalities ({string.Join(", ", o.Modalities.Select((m, i) => $"{m.Name} [{string.Join("x", shapes[i])}]"))}), " +
+                Log($"{Family.Name()}: {o.Modalities.Count} modalities ({string.Join(", ", o.Modalities.Select((m, i) => $"{m.Name} [{string.Join("x", shapes[i])}]"))}), " +
                     $"{classes} classes, {train.Count?.ToString() ?? "streamed"} training rows, seed {seed}.");
                 FusionNetwork network;
                 TrainingSummary summary;
@@ -122,7 +128,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                     }
                 }
                 var outputs = new FusionOutputColumns(o.ScoreColumnName, o.PredictedLabelColumnName, o.EmbeddingColumnName, o.ModalitiesUsedColumnName);
-                var recipe = new NetworkRecipe(Family, JsonSerializer.Serialize(o, o.GetType(), PersistenceJson.Options), shapes.ToArray());
+                var recipe = new NetworkRecipe(ModelKey, JsonSerializer.Serialize(o, o.GetType(), PersistenceJson.Options), shapes.ToArray());
                 return new FusionPredictionTransformer(network, layout, labels, outputs, o.InferenceBatchSize, summary, Family, recipe);
             }
             finally

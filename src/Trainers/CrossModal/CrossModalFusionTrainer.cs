@@ -50,7 +50,11 @@ public sealed class CrossModalFusionOptions : FusionTrainerOptions
 public sealed class CrossModalFusionTrainer : FusionTrainerBase<CrossModalFusionOptions>
 {
     /// <summary>Creates the trainer.</summary>
-    public CrossModalFusionTrainer(IHostEnvironment env, CrossModalFusionOptions options) : base(env, options, "crossmodal") { }
+    public CrossModalFusionTrainer(IHostEnvironment env, CrossModalFusionOptions options) : base(env, options, FusionFamily.CrossModal) { }
+
+    /// <summary>Registers the cross-modal network's model-file loader (earlier files wrote <c>crossmodal</c>).</summary>
+    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<CrossModalFusionOptions>("cross-modal", FusionFamily.CrossModal,
+        (env, o) => new CrossModalFusionTrainer(env, o), "crossmodal");
 
     /// <inheritdoc />
     protected override ModalityOptions PrepareModality(ModalityOptions modality)

@@ -1,3 +1,4 @@
+using MLNetFusion.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -71,6 +72,15 @@ public sealed class LateFusionOptions
 public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
 {
     private readonly IHost _host;
+
+    /// <summary>Registers late fusion's model-file components: the fitted model, the member guard, the probability copy and the combiner.</summary>
+    internal static void Register()
+    {
+        ComponentRegistry.Register(LateFusionTransformer.Kind, LateFusionTransformer.Load);
+        ComponentRegistry.Register(MemberInputGuard.Kind, MemberInputGuard.Load);
+        ComponentRegistry.Register(MemberScoreCopy.Kind, MemberScoreCopy.Load);
+        ComponentRegistry.Register(LateFusionCombinerMapper.Kind, LateFusionCombinerMapper.Load);
+    }
 
     /// <summary>Creates the trainer.</summary>
     public LateFusionTrainer(IHostEnvironment env, LateFusionOptions options)

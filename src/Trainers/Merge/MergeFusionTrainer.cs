@@ -39,7 +39,10 @@ public sealed class MergeFusionOptions : FusionTrainerOptions
 public sealed class MergeFusionTrainer : FusionTrainerBase<MergeFusionOptions>
 {
     /// <summary>Creates the trainer.</summary>
-    public MergeFusionTrainer(IHostEnvironment env, MergeFusionOptions options) : base(env, options, "merge") { }
+    public MergeFusionTrainer(IHostEnvironment env, MergeFusionOptions options) : base(env, options, FusionFamily.Merge) { }
+
+    /// <summary>Registers the merge network's model-file loader.</summary>
+    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<MergeFusionOptions>("merge", FusionFamily.Merge, (env, o) => new MergeFusionTrainer(env, o));
 
     /// <inheritdoc />
     protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)

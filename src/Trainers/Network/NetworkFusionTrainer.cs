@@ -34,7 +34,10 @@ public sealed class NetworkFusionOptions : FusionTrainerOptions
 public sealed class NetworkFusionTrainer : FusionTrainerBase<NetworkFusionOptions>
 {
     /// <summary>Creates the trainer.</summary>
-    public NetworkFusionTrainer(IHostEnvironment env, NetworkFusionOptions options) : base(env, options, "network") { }
+    public NetworkFusionTrainer(IHostEnvironment env, NetworkFusionOptions options) : base(env, options, FusionFamily.Network) { }
+
+    /// <summary>Registers the network-fusion network's model-file loader.</summary>
+    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<NetworkFusionOptions>("network", FusionFamily.Network, (env, o) => new NetworkFusionTrainer(env, o));
 
     /// <inheritdoc />
     protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)

@@ -5,8 +5,9 @@ using MLNetFusion.Persistence;
 using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Mlp;
+using MLNetFusion.Trainers.Early;
 using MLNetFusion.Trainers.Network;
+using Microsoft.ML.Runtime;
 
 namespace MLNetFusion.Trainers.Persistence;
 
@@ -19,10 +20,12 @@ internal static class TrainerComponents
     internal static void Register()
     {
         ComponentRegistry.Register(FusionPredictionTransformer.Kind, LoadFusionPrediction);
-        ComponentRegistry.Register(LateFusionTransformer.Kind, LateFusionTransformer.Load);
-        ComponentRegistry.Register(MemberInputGuard.Kind, MemberInputGuard.Load);
-        ComponentRegistry.Register(MemberScoreCopy.Kind, MemberScoreCopy.Load);
-        ComponentRegistry.Register(LateFusionCombinerMapper.Kind, LateFusionCombinerMapper.Load);
+        // One line per family: each registers its own network loader (and its other components).
+        MergeFusionTrainer.Register();
+        NetworkFusionTrainer.Register();
+        CrossModalFusionTrainer.Register();
+        FusionMlpTrainer.Register();
+        LateFusionTrainer.Register();
     }
 
     private static FusionPredictionTransformer LoadFusionPrediction(ComponentReader reader)
@@ -31,20 +34,14 @@ internal static class TrainerComponents
         if (c.Columns.Length == 0 || c.Columns.Length != c.Sizes.Length || c.Shapes.Length != c.Sizes.Length
             || c.Sizes.Any(s => s <= 0 || s > 1 << 26) || c.Shapes.Any(s => s.Length == 0 || s.Any(d => d <= 0)))
             throw reader.Invalid("its columns, sizes and shapes do not match");
-        var network = c.Family switch
-        {
-            "merge" => Build<MergeFusionOptions>(reader, c, o => new MergeFusionTrainer(reader.Env, o)),
-            "network" => Build<NetworkFusionOptions>(reader, c, o => new NetworkFusionTrainer(reader.Env, o)),
-            "crossmodal" => Build<CrossModalFusionOptions>(reader, c, o => new CrossModalFusionTrainer(reader.Env, o)),
-            "mlp" => Build<FusionMlpOptions>(reader, c, o => new FusionMlpTrainer(reader.Env, o)),
-            _ => throw reader.Invalid($"unknown fusion family '{c.Family}'"),
-        };
+        if (!Networks.TryGetValue(c.Family, out var entry)) throw reader.Invalid($"unknown fusion network '{c.Family}'");
+        var network = entry.Build(reader, c);
         try
         {
             reader.ReadModule("weights", network);
             var layout = new ColumnLayout(c.Columns, c.Sizes, null);
-            return new FusionPredictionTransformer(network, layout, LabelKeyValues.FromData(c.Labels), c.Outputs, c.BatchSize, null, c.Family,
-                new NetworkRecipe(c.Family, c.Options, c.Shapes));
+            return new FusionPredictionTransformer(network, layout, LabelKeyValues.FromData(c.Labels), c.Outputs, c.BatchSize, null, entry.Family,
+                new NetworkRecipe(entry.Key, c.Options, c.Shapes));
         }
         catch
         {
@@ -53,11 +50,23 @@ internal static class TrainerComponents
         }
     }
 
-    private static Models.FusionNetwork Build<TOptions>(ComponentReader reader, FusionPredictionConfig c, Func<TOptions, FusionTrainerBase<TOptions>> trainer)
-        where TOptions : FusionTrainerOptions
+    private sealed record NetworkLoader(string Key, FusionFamily Family, Func<ComponentReader, FusionPredictionConfig, Models.FusionNetwork> Build);
+
+    private static readonly Dictionary<string, NetworkLoader> Networks = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Registers how a TorchSharp trainer's network is rebuilt from a model file: each family folder calls it once for
+    /// its trainer (the allow-list of network kinds). <paramref name="legacyKeys"/> are keys older files wrote.
+    /// </summary>
+    internal static void RegisterNetwork<TOptions>(string key, FusionFamily family, Func<IHostEnvironment, TOptions, FusionTrainerBase<TOptions>> trainer,
+        params string[] legacyKeys) where TOptions : FusionTrainerOptions
     {
-        var options = JsonSerializer.Deserialize<TOptions>(c.Options, PersistenceJson.Options) ?? throw reader.Invalid("its options are empty");
-        // The trainer validates the options (FusionMlp derives its modality there); BuildNetwork checks them against the shapes.
-        return trainer(options).BuildNetwork(c.Shapes, c.Sizes, c.Labels.Count);
+        var loader = new NetworkLoader(key, family, (reader, c) =>
+        {
+            var options = JsonSerializer.Deserialize<TOptions>(c.Options, PersistenceJson.Options) ?? throw reader.Invalid("its options are empty");
+            // The trainer validates the options (FusionMlp derives its modality there); BuildNetwork checks them against the shapes.
+            return trainer(reader.Env, options).BuildNetwork(c.Shapes, c.Sizes, c.Labels.Count);
+        });
+        foreach (var k in legacyKeys.Prepend(key)) Networks[k] = loader;
     }
 }

@@ -2,7 +2,7 @@ using Microsoft.ML.Runtime;
 using MLNetFusion.Models;
 using MLNetFusion.Trainers.Network;
 
-namespace MLNetFusion.Trainers.Mlp;
+namespace MLNetFusion.Trainers.Early;
 
 /// <summary>Options for <see cref="FusionMlpTrainer"/>.</summary>
 public sealed class FusionMlpOptions : FusionTrainerOptions
@@ -52,7 +52,10 @@ public sealed class FusionMlpOptions : FusionTrainerOptions
 public sealed class FusionMlpTrainer : FusionTrainerBase<FusionMlpOptions>
 {
     /// <summary>Creates the trainer.</summary>
-    public FusionMlpTrainer(IHostEnvironment env, FusionMlpOptions options) : base(env, options, "mlp") { }
+    public FusionMlpTrainer(IHostEnvironment env, FusionMlpOptions options) : base(env, options, FusionFamily.Early, "mlp") { }
+
+    /// <summary>Registers the MLP's model-file loader.</summary>
+    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<FusionMlpOptions>("mlp", FusionFamily.Early, (env, o) => new FusionMlpTrainer(env, o));
 
     /// <inheritdoc />
     protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
