@@ -181,7 +181,7 @@ public sealed class FusionExperiment
     public IEstimator<ITransformer> CreateEstimator(FusionTrialSettings settings, int? seed = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return new TrialPipelines(_ml, _modalities, _label, SearchSpace, _samplingKey, 3).Build(settings, seed ?? TrialSeed(settings), _ => { }, CancellationToken.None);
+        return new TrialContext(_ml, _modalities, _label, SearchSpace, _samplingKey, 3).Build(settings, seed ?? TrialSeed(settings), _ => { }, CancellationToken.None);
     }
 
     /// <summary>Runs the search.</summary>
@@ -224,7 +224,7 @@ public sealed class FusionExperiment
 
     private FusionExperimentResult Run(CancellationToken cancel, Stopwatch clock, List<Split> splits)
     {
-        var builder = new TrialPipelines(_ml, _modalities, _label, SearchSpace, _lateSamplingKey, _lateFolds);
+        var builder = new TrialContext(_ml, _modalities, _label, SearchSpace, _lateSamplingKey, _lateFolds);
         var tuner = _tuner ?? new SuccessiveHalvingTuner();
         var random = new Random(_seed);
         var trials = new List<FusionTrialResult>();
@@ -360,7 +360,7 @@ public sealed class FusionExperiment
         return new Split(_ml.Data.Cache(featurizer.Transform(train)), _ml.Data.Cache(featurizer.Transform(validation)), featurizer);
     }
 
-    private (FusionTrialResult, ITransformer?) RunTrial(FusionTrialSettings settings, List<Split> splits, TrialPipelines builder, Stopwatch clock, CancellationToken cancel)
+    private (FusionTrialResult, ITransformer?) RunTrial(FusionTrialSettings settings, List<Split> splits, TrialContext builder, Stopwatch clock, CancellationToken cancel)
     {
         var watch = Stopwatch.StartNew();
         int epochs = 0;

@@ -1,3 +1,4 @@
+using MLNetFusion.AutoML.Sweep.Families;
 using MLNetFusion.Trainers.Early;
 using System.Globalization;
 using MLNetFusion.Trainers.LateFusion;
@@ -219,37 +220,13 @@ public sealed class FusionSearchSpace
     /// </summary>
     public ISearchDimension? Modalities { get; set; }
 
-    /// <summary>The parameter names and dimensions a configuration of <paramref name="family"/> draws.</summary>
+    /// <summary>The parameter names and dimensions a configuration of <paramref name="family"/> draws, given the values <paramref name="chosen"/> so far.</summary>
     public IReadOnlyList<(string Name, ISearchDimension Dimension)> DimensionsOf(FusionFamily family, IReadOnlyDictionary<string, object>? chosen = null)
     {
-        var dims = FamilyDimensionsOf(family, chosen);
+        var dims = FamilySweeps.Of(family).Parameters(chosen).Select(p => (p.Name, p.DimensionIn(this))).ToList();
         if (Modalities is null) return dims;
         var subsets = family == FusionFamily.CrossModal && Modalities is ModalitySubsetChoice c ? c.AtLeast(2) : Modalities;
-        return dims.Prepend(("modalities", subsets)).ToList();
-    }
-
-    private IReadOnlyList<(string Name, ISearchDimension Dimension)> FamilyDimensionsOf(FusionFamily family, IReadOnlyDictionary<string, object>? chosen)
-    {
-        var neural = new List<(string, ISearchDimension)>
-        {
-            ("learningRate", LearningRate), ("width", Width), ("dropout", Dropout), ("epochs", Epochs),
-            ("modalityDropout", ModalityDropout), ("auxiliaryLossWeight", AuxiliaryLossWeight),
-        };
-        return family switch
-        {
-            FusionFamily.Early => new List<(string, ISearchDimension)> { ("trainer", EarlyTrainer) }
-                .Concat(chosen != null && chosen.TryGetValue("trainer", out var t) && (EarlyFusionLearner)t == EarlyFusionLearner.FusionMlp
-                    ? new (string, ISearchDimension)[] { ("learningRate", LearningRate), ("width", Width), ("dropout", Dropout), ("epochs", Epochs) }
-                    : Array.Empty<(string, ISearchDimension)>()).ToList(),
-            FusionFamily.Late => new List<(string, ISearchDimension)> { ("combiner", LateCombiner), ("members", LateMembers) }
-                .Concat(chosen != null && chosen.TryGetValue("members", out var m) && (LateFusionMemberKind)m is LateFusionMemberKind.Neural or LateFusionMemberKind.Mixed
-                    ? new (string, ISearchDimension)[] { ("learningRate", LearningRate), ("epochs", Epochs) }
-                    : Array.Empty<(string, ISearchDimension)>()).ToList(),
-            FusionFamily.Merge => neural.Prepend(("operation", MergeOperation)).ToList(),
-            FusionFamily.Network => neural.Prepend(("intermediateLayers", NetworkIntermediateLayers)).ToList(),
-            FusionFamily.CrossModal => neural.Prepend(("depth", CrossModalDepth)).ToList(),
-            _ => throw new ArgumentOutOfRangeException(nameof(family), family, "Unknown family."),
-        };
+        return dims.Prepend((SweepParameters.Modalities.Name, subsets)).ToList();
     }
 
     /// <summary>Throws a clear error if the space has nothing to search.</summary>

@@ -58,7 +58,7 @@ public sealed class RandomSearchTuner : IFusionTuner
             return new FusionTrialSettings(context.TrialId, family, values);
         }
         family = space.Families[context.Random.Next(space.Families.Count)];
-        if (!_defaultsFirst && _tried.Add(family) && space.Modalities != null) values["modalities"] = space.Modalities.Default;
+        if (!_defaultsFirst && _tried.Add(family) && space.Modalities != null) values[SweepParameters.Modalities.Name] = space.Modalities.Default;
         for (int pass = 0; pass < 2; pass++)
             foreach (var (name, dim) in space.DimensionsOf(family, values))
                 if (!values.ContainsKey(name)) values[name] = dim.Sample(context.Random);

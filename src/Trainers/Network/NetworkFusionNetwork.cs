@@ -8,7 +8,7 @@ namespace MLNetFusion.Trainers.Network;
 /// <summary>
 /// Network fusion: each encoder's layers (its final embedding, or every stage when <c>useIntermediateLayers</c>) are
 /// concatenated with the modality presence flags and merged by learned fully-connected layers, trained end to end.
-/// With one modality this is a plain MLP classifier (the early-fusion <see cref="Mlp.FusionMlpTrainer"/>).
+/// With one modality this is a plain MLP classifier (the early-fusion <see cref="Early.FusionMlpTrainer"/>).
 /// </summary>
 public sealed class NetworkFusionNetwork : FusionNetwork
 {

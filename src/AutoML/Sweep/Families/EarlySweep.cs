@@ -1,0 +1,39 @@
+using Microsoft.ML;
+using MLNetFusion.Models;
+using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.CrossModal;
+using MLNetFusion.Trainers.Early;
+using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Trainers.Merge;
+using MLNetFusion.Trainers.Network;
+using static MLNetFusion.AutoML.Sweep.SweepParameters;
+
+namespace MLNetFusion.AutoML.Sweep.Families;
+
+/// <summary>Early fusion: <c>Concatenate</c>, then LightGBM, L-BFGS or the FusionMlp (which adds the neural parameters).</summary>
+internal sealed class EarlySweep : FamilySweep
+{
+    public override FusionFamily Family => FusionFamily.Early;
+
+    public override IReadOnlyList<ISweepParameter> Parameters(IReadOnlyDictionary<string, object>? chosen)
+        => EarlyLearner.TryGet(chosen, out var learner) && learner == EarlyFusionLearner.FusionMlp
+            ? new ISweepParameter[] { EarlyLearner, LearningRate, Width, Dropout, Epochs }
+            : new ISweepParameter[] { EarlyLearner };
+
+    public override IEstimator<ITransformer> Build(TrialContext c, FusionTrialSettings s)
+    {
+        var t = c.Ml.MulticlassClassification.Trainers;
+        var concat = c.Ml.Transforms.Concatenate(TrialContext.EarlyFeatures, c.ModalitiesOf(s).Select(m => m.ColumnName).ToArray());
+        int width = c.Value(s, Width);
+        return c.Value(s, EarlyLearner) switch
+        {
+            EarlyFusionLearner.LightGbm => concat.Append<ITransformer>(t.LightGbm(c.LightGbm(TrialContext.EarlyFeatures, c.Seed))),
+            EarlyFusionLearner.LbfgsMaximumEntropy => concat.Append<ITransformer>(c.Ml.Transforms.NormalizeMinMax(TrialContext.EarlyFeatures))
+                .Append(t.LbfgsMaximumEntropy(c.Label, TrialContext.EarlyFeatures)),
+            _ => concat.Append<ITransformer>(t.FusionMlp(c.Neural(new FusionMlpOptions
+            {
+                FeatureColumnName = TrialContext.EarlyFeatures, HiddenWidths = new[] { width * 2, width }, Dropout = c.Value(s, Dropout),
+            }, s, c.Seed, multimodal: false))),
+        };
+    }
+}

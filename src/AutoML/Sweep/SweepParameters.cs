@@ -1,0 +1,91 @@
+using System.Globalization;
+using MLNetFusion.Trainers.Early;
+using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Trainers.Merge;
+
+namespace MLNetFusion.AutoML.Sweep;
+
+/// <summary>A hyperparameter of the sweep, without its value type (what the search space lists).</summary>
+public interface ISweepParameter
+{
+    /// <summary>Its name in <see cref="FusionTrialSettings.Parameters"/>.</summary>
+    string Name { get; }
+
+    /// <summary>Its dimension in <paramref name="space"/>.</summary>
+    ISearchDimension DimensionIn(FusionSearchSpace space);
+}
+
+/// <summary>
+/// A typed hyperparameter of the sweep: its name, where its dimension lives in a <see cref="FusionSearchSpace"/>, and
+/// typed reading of a trial's value. Every parameter is declared once, in <see cref="SweepParameters"/>.
+/// </summary>
+/// <typeparam name="T">The value type.</typeparam>
+public sealed class SweepParameter<T> : ISweepParameter where T : notnull
+{
+    private readonly Func<FusionSearchSpace, ISearchDimension?> _dimension;
+
+    internal SweepParameter(string name, Func<FusionSearchSpace, ISearchDimension?> dimension)
+    {
+        Name = name;
+        _dimension = dimension;
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <inheritdoc />
+    public ISearchDimension DimensionIn(FusionSearchSpace space)
+        => _dimension(space) ?? throw new InvalidOperationException($"The search space has no dimension for '{Name}'.");
+
+    /// <summary>The trial's value, or the dimension's default when the trial does not set it.</summary>
+    public T ValueIn(FusionTrialSettings settings, FusionSearchSpace space)
+        => settings.Parameters.TryGetValue(Name, out var v) ? Convert(v) : Convert(DimensionIn(space).Default);
+
+    /// <summary>The value in a partial set of chosen values (while a tuner is drawing a trial), if chosen.</summary>
+    public bool TryGet(IReadOnlyDictionary<string, object>? chosen, out T value)
+    {
+        if (chosen != null && chosen.TryGetValue(Name, out var v)) { value = Convert(v); return true; }
+        value = default!;
+        return false;
+    }
+
+    // Numeric ranges hold doubles and integer ranges ints; a value read back from JSON or a grid may be either.
+    private T Convert(object v) => v is T t ? t : (T)System.Convert.ChangeType(v, typeof(T), CultureInfo.InvariantCulture);
+
+    /// <inheritdoc />
+    public override string ToString() => Name;
+}
+
+/// <summary>The sweep's hyperparameters, each declared once (the names are those of <see cref="FusionTrialSettings.Parameters"/>).</summary>
+public static class SweepParameters
+{
+    /// <summary>The modality subset a trial uses (<c>"image+audio"</c>).</summary>
+    public static SweepParameter<string> Modalities { get; } = new("modalities", s => s.Modalities);
+    /// <summary>Peak learning rate of the neural trainers.</summary>
+    public static SweepParameter<double> LearningRate { get; } = new("learningRate", s => s.LearningRate);
+    /// <summary>Fusion width.</summary>
+    public static SweepParameter<int> Width { get; } = new("width", s => s.Width);
+    /// <summary>Dropout in the head and merge layers.</summary>
+    public static SweepParameter<double> Dropout { get; } = new("dropout", s => s.Dropout);
+    /// <summary>Epochs of the neural trainers (the cost-aware tuner's budget unit).</summary>
+    public static SweepParameter<int> Epochs { get; } = new("epochs", s => s.Epochs);
+    /// <summary>Modality dropout.</summary>
+    public static SweepParameter<double> ModalityDropout { get; } = new("modalityDropout", s => s.ModalityDropout);
+    /// <summary>Auxiliary per-modality loss weight.</summary>
+    public static SweepParameter<double> AuxiliaryLossWeight { get; } = new("auxiliaryLossWeight", s => s.AuxiliaryLossWeight);
+    /// <summary>Early fusion: the learner after <c>Concatenate</c>.</summary>
+    public static SweepParameter<EarlyFusionLearner> EarlyLearner { get; } = new("trainer", s => s.EarlyTrainer);
+    /// <summary>Late fusion: the combiner.</summary>
+    public static SweepParameter<LateFusionCombiner> LateCombiner { get; } = new("combiner", s => s.LateCombiner);
+    /// <summary>Late fusion: the member trainers.</summary>
+    public static SweepParameter<LateFusionMemberKind> LateMembers { get; } = new("members", s => s.LateMembers);
+    /// <summary>Merge fusion: the merge operation.</summary>
+    public static SweepParameter<MergeOperation> Operation { get; } = new("operation", s => s.MergeOperation);
+    /// <summary>Network fusion: merge every stage, not only the final layers.</summary>
+    public static SweepParameter<bool> IntermediateLayers { get; } = new("intermediateLayers", s => s.NetworkIntermediateLayers);
+    /// <summary>Cross-modal fusion: number of exchanges.</summary>
+    public static SweepParameter<int> CrossModalDepth { get; } = new("depth", s => s.CrossModalDepth);
+
+    /// <summary>The parameters of every neural trainer.</summary>
+    internal static IReadOnlyList<ISweepParameter> Neural { get; } = new ISweepParameter[] { LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight };
+}
