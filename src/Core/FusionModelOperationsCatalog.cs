@@ -7,7 +7,7 @@ namespace Microsoft.ML;
 /// <summary>
 /// Saves and loads fitted pipelines that mix ML.NET's built-in transformers with MLNetFusion's components:
 /// <c>mlContext.Model.SaveFusionModel(model, schema, path)</c> and <c>mlContext.Model.LoadFusionModel(path, out schema)</c>,
-/// the counterparts of <c>mlContext.Model.Save</c>/<c>Load</c>. Sample: <c>src/Samples/Samples/SaveAndServeSample.cs</c>.
+/// the counterparts of <c>mlContext.Model.Save</c>/<c>Load</c>. Sample: <c>src/Samples/SaveAndServeSample.cs</c>.
 /// </summary>
 /// <remarks>
 /// <para>ML.NET 5 keeps its model-saving extension points internal, so third-party transformers cannot be written by

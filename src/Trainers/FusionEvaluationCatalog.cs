@@ -9,7 +9,7 @@ namespace Microsoft.ML;
 
 /// <summary>
 /// MLNetFusion's evaluation entry points on <c>mlContext.MulticlassClassification</c>: what each modality contributes.
-/// Sample: <c>src/Samples/Samples/ModalityReportSample.cs</c>; command line: <c>mlnetfusion evaluate</c>.
+/// Sample: <c>src/Samples/ModalityReportSample.cs</c>; command line: <c>mlnetfusion evaluate</c>.
 /// </summary>
 public static class FusionEvaluationCatalog
 {

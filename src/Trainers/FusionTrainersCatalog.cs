@@ -16,7 +16,7 @@ namespace Microsoft.ML;
 /// <summary>
 /// Catalog entry points for MLNetFusion's TorchSharp trainers on <c>mlContext.MulticlassClassification.Trainers</c>.
 /// Each has a short overload (columns and the knobs people change) and an options overload. Samples:
-/// <c>src/Samples/Samples/EarlyFusionSample.cs</c> and <c>src/Samples/Samples/NeuralFusionSample.cs</c>.
+/// <c>src/Samples/EarlyFusionSample.cs</c> and <c>src/Samples/NeuralFusionSample.cs</c>.
 /// </summary>
 public static class FusionTrainersCatalog
 {

@@ -9,7 +9,7 @@ namespace Microsoft.ML;
 /// <summary>
 /// MLNetFusion audio featurization on <c>mlContext.Transforms</c> (audio loading, spectrograms, frame statistics; the trainable modality featurizers are in <c>FusionFeaturizersCatalog</c> (MLNetFusion.Trainers)): <see cref="LoadAudio(TransformsCatalog, string, string?, string?, int, double)"/>
 /// and <see cref="MelSpectrogram(TransformsCatalog, string, string, int, int?, int)"/>.
-/// Sample: <c>src/Samples/Samples/AudioFeaturizationSample.cs</c>.
+/// Sample: <c>src/Samples/AudioFeaturizationSample.cs</c>.
 /// </summary>
 public static class FusionTransformsCatalog
 {

@@ -1,6 +1,6 @@
 using Microsoft.ML;
-using MLNetFusion.Samples.Pipelines;
-using MLNetFusion.Samples.Samples;
+using MLNetFusion.Datasets;
+using MLNetFusion.Samples;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.Merge;

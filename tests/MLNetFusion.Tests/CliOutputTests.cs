@@ -2,9 +2,9 @@ using MLNetFusion.Trainers;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using MLNetFusion.Models;
-using MLNetFusion.Samples.Evaluation;
-using MLNetFusion.Samples.Leaderboard;
-using MLNetFusion.Samples.Pipelines;
+using MLNetFusion.Cli.Evaluation;
+using MLNetFusion.Cli.Leaderboard;
+using MLNetFusion.Datasets;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.AutoML.Sweep;
@@ -95,5 +95,5 @@ public class CliOutputTests
         foreach (var t in model) (t as IDisposable)?.Dispose();
     }
 
-    private static IEnumerable<string> SyntheticSites() => Enumerable.Range(0, MLNetFusion.Samples.Data.SyntheticMultimodalDataset.Sites).Select(i => "site" + i);
+    private static IEnumerable<string> SyntheticSites() => Enumerable.Range(0, MLNetFusion.Datasets.SyntheticMultimodalDataset.Sites).Select(i => "site" + i);
 }

@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetFusion.Samples.Data;
-using MLNetFusion.Samples.Pipelines;
+using MLNetFusion.Datasets;
 using Xunit;
 
 namespace MLNetFusion.Tests;

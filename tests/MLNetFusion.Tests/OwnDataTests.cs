@@ -4,7 +4,7 @@ using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.AutoML;
-using MLNetFusion.Samples.Data;
+using MLNetFusion.Datasets;
 using MLNetFusion.Transforms.Audio;
 using SkiaSharp;
 using Xunit;

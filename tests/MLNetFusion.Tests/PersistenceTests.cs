@@ -219,7 +219,7 @@ public class PersistenceTests
         // ML.NET's MapValueToKey, LoadImages, ResizeImages, ExtractPixels, OneHotEncoding, Concatenate and
         // NormalizeMeanVariance, MLNetFusion's LoadAudio, MelSpectrogram and SummarizeFrames, then merge fusion.
         var ml = new MLContext(seed: 1);
-        var ds = MLNetFusion.Samples.Pipelines.MultimodalDataset.Synthetic(TestData.SyntheticFolder);
+        var ds = MLNetFusion.Datasets.MultimodalDataset.Synthetic(TestData.SyntheticFolder);
         var train = ml.Data.TakeRows(ds.Load(ml, ds.TrainFile), 300);
         var model = ds.Featurizer(ml)
             .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MLNetFusion.Trainers.Merge.MergeFusionOptions { Modalities = ds.Modalities(), Epochs = 1 }))

@@ -2,7 +2,7 @@ using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers;
 using Microsoft.ML;
 using MLNetFusion.Models;
-using MLNetFusion.Samples.Pipelines;
+using MLNetFusion.Datasets;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.AutoML.Sweep;
 using Xunit;

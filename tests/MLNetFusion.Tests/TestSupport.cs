@@ -38,7 +38,7 @@ public static class TestData
     }
 
     /// <summary>The generated default dataset, shared by tests (generated once per machine; seeded).</summary>
-    public static string SyntheticFolder => Samples.Data.SyntheticMultimodalDataset.EnsureGenerated(
+    public static string SyntheticFolder => Datasets.SyntheticMultimodalDataset.EnsureGenerated(
         Path.Combine(Path.GetTempPath(), "mlnetfusion-tests", "synthetic-v2"), seed: 7, trainRows: 1200, testRows: 400);
 }
 

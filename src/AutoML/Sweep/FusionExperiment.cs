@@ -12,7 +12,7 @@ namespace MLNetFusion.AutoML.Sweep;
 /// <summary>
 /// An AutoML-style search over fusion families and their hyperparameters. Create it with
 /// <c>mlContext.Fusion().CreateExperiment()</c>, configure it with the <c>Set…</c> methods (as AutoML's
-/// <c>AutoMLExperiment</c>), then <see cref="RunAsync"/>. Sample: <c>src/Samples/Samples/SweepSample.cs</c>.
+/// <c>AutoMLExperiment</c>), then <see cref="RunAsync"/>. Sample: <c>src/Samples/SweepSample.cs</c>.
 /// </summary>
 /// <remarks>
 /// <list type="table">

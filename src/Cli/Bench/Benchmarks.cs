@@ -1,0 +1,52 @@
+using MLNetFusion.Datasets;
+using MLNetFusion.Runtime;
+using TorchSharp;
+using static MLNetFusion.Cli.Bench.Measure;
+
+namespace MLNetFusion.Cli.Bench;
+
+/// <summary>What <c>mlnetfusion bench</c> was asked to run.</summary>
+/// <param name="AvDigits">The avdigits folder, if given.</param>
+/// <param name="Only">The benchmarks to run (empty: the default set).</param>
+/// <param name="StreamingRows">Rows of the large streaming fit.</param>
+/// <param name="SweepMinutes">Budget of the sweep benchmarks.</param>
+/// <param name="LateMembers">Members of the late-logo benchmark: linear or cnn.</param>
+/// <param name="LateCombiners">Combiners of the late-logo benchmark (empty: all).</param>
+public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> Only, int StreamingRows, double SweepMinutes = 10,
+    string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null);
+
+/// <summary>
+/// Benchmarks, each printed as one JSON object per line so scripts can read them (one file per benchmark, on the shared
+/// <see cref="Measure"/> helpers). Ratios compare MLNetFusion's ML.NET path with the one pure TorchSharp loop over the
+/// same network on pre-built tensors (<see cref="NeuralThroughputBenchmark"/>), measured in the same run.
+/// </summary>
+public static class Benchmarks
+{
+    /// <summary>The benchmarks run when none is named.</summary>
+    public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "infer", "streaming" };
+
+    /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "sweep", "group-sweep", "late-logo" };
+
+    /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
+    public static int Run(BenchmarkSettings settings)
+    {
+        var unknown = settings.Only.FirstOrDefault(n => !Default.Concat(OnDemand).Contains(n, StringComparer.OrdinalIgnoreCase));
+        if (unknown != null)
+            throw new ArgumentException($"Unknown benchmark '{unknown}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Default.Concat(OnDemand))}.");
+        bool Want(string name) => settings.Only.Count == 0 ? Default.Contains(name) : settings.Only.Contains(name, StringComparer.OrdinalIgnoreCase);
+        // Fail before an hour of work, not after: the avdigits benchmarks check their folder first.
+        MultimodalDataset? avdigits = OnDemand.Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
+        TorchRuntime.EnsureInitialized();
+        Emit(new { benchmark = "environment", cores = Environment.ProcessorCount, torch_threads = torch.get_num_threads(), dotnet = Environment.Version.ToString() });
+        if (Want("audio")) AudioFeaturizationBenchmark.AudioThroughput(settings.AvDigits);
+        if (Want("fit") || Want("transform") || Want("latency")) NeuralThroughputBenchmark.Neural(Want("fit"), Want("transform"), Want("latency"));
+        if (Want("soak")) SoakBenchmark.Soak(100_000);
+        if (Want("sweep")) SweepBenchmark.SweepAgainstDefaults(avdigits!.Folder, TimeSpan.FromMinutes(settings.SweepMinutes));
+        if (Want("group-sweep")) GroupedSweepBenchmark.GroupedSweepAgainstFamilies(avdigits!.Folder, TimeSpan.FromMinutes(settings.SweepMinutes));
+        if (Want("late-logo")) LateFusionShiftBenchmark.LateFusionUnderShift(avdigits!.Folder, settings.LateMembers, settings.LateCombiners ?? Array.Empty<string>());
+        if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();
+        if (Want("streaming")) StreamingBenchmark.Streaming(settings.StreamingRows);
+        return 0;
+    }
+}

@@ -1,0 +1,29 @@
+using System.CommandLine;
+using MLNetFusion.Cli.Bench;
+
+namespace MLNetFusion.Cli.Commands;
+
+/// <summary><c>mlnetfusion bench [--only …]</c>: benchmarks, one JSON object per line.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var avdigits = new Option<string?>("--avdigits") { Description = "avdigits folder (audio throughput uses it when given; sweep, group-sweep and late-logo need it)." };
+        var only = new Option<string[]>("--only")
+        {
+            Description = $"Run only these benchmarks ({string.Join(", ", Benchmarks.Default)} by default; {string.Join(", ", Benchmarks.OnDemand)} only when named: they need --avdigits; sweep takes about 15 minutes, group-sweep about an hour). Several may be given, separated by spaces or commas.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var rows = new Option<int>("--streaming-rows") { Description = "Rows for the large streaming-fit measurement.", DefaultValueFactory = _ => 1_000_000 };
+        var sweepMinutes = new Option<double>("--sweep-minutes") { Description = "Time budget of the sweep benchmarks.", DefaultValueFactory = _ => 10 };
+        var lateMembers = new Option<string>("--late-members") { Description = "Members of the late-logo benchmark: linear (L-BFGS, minutes) or cnn (the leaderboard's CNN members, an hour).", DefaultValueFactory = _ => "linear" };
+        var lateCombiners = new Option<string[]>("--late-combiners") { Description = "Combiners of the late-logo benchmark (default: all), separated by spaces or commas.", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners };
+        command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
+            r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)))));
+        return command;
+    }
+
+    private static string[] Split(string[]? values)
+        => (values ?? Array.Empty<string>()).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+}

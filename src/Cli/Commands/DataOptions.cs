@@ -1,0 +1,57 @@
+using System.CommandLine;
+using MLNetFusion.AutoML;
+using MLNetFusion.Datasets;
+
+namespace MLNetFusion.Cli.Commands;
+
+/// <summary>
+/// The data options shared by <c>leaderboard</c>, <c>sweep</c> and <c>fit</c>: the files, the label and group, and roles
+/// that override column inference.
+/// </summary>
+public sealed class DataOptions
+{
+    /// <summary>The training CSV.</summary>
+    public Option<string?> Train { get; } = new("--train") { Description = "Training CSV with a header line (image and audio paths relative to its folder)." };
+    /// <summary>The test CSV.</summary>
+    public Option<string?> Test { get; } = new("--test") { Description = "Test CSV with the same header (else --test-fraction of the training rows are held out)." };
+    /// <summary>The held-out share without a test file.</summary>
+    public Option<double> TestFraction { get; } = new("--test-fraction") { Description = "Share of training rows held out for testing when there is no --test (whole groups with --group).", DefaultValueFactory = _ => 0.2 };
+    /// <summary>The label column.</summary>
+    public Option<string> Label { get; } = new("--label") { Description = "The label column.", DefaultValueFactory = _ => "Label" };
+    /// <summary>The group column.</summary>
+    public Option<string?> Group { get; } = new("--group") { Description = "Group column (speaker, site, patient): never a feature; results are judged on groups the model did not train on." };
+    /// <summary>Folder for relative file paths.</summary>
+    public Option<string?> DataFolder { get; } = new("--data-folder") { Description = "Folder that relative image and audio paths are resolved against (default: the training CSV's folder)." };
+    private readonly (Option<string[]> option, ColumnRole role)[] _roles =
+    {
+        (Many("--image", "Image path column(s)."), ColumnRole.ImagePath), (Many("--audio", "WAV path column(s)."), ColumnRole.AudioPath),
+        (Many("--text", "Free-text column(s)."), ColumnRole.Text), (Many("--numeric", "Numeric column(s)."), ColumnRole.Numeric),
+        (Many("--categorical", "Categorical column(s)."), ColumnRole.Categorical), (Many("--ignore", "Column(s) not to use."), ColumnRole.Ignored),
+    };
+
+    private static Option<string[]> Many(string name, string description) => new(name)
+    {
+        Description = description + " Overrides inference.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => Array.Empty<string>(),
+    };
+
+    /// <summary>Every option, to add to a command.</summary>
+    public IEnumerable<Option> All => new Option[] { Train, Test, TestFraction, Label, Group, DataFolder }.Concat(_roles.Select(r => r.option));
+
+    /// <summary>Whether <c>--train</c> was given.</summary>
+    public bool HasTrain(ParseResult r) => r.GetValue(Train) != null;
+
+    /// <summary>Infers the roles of the training CSV, applies the overrides, and describes the dataset.</summary>
+    public MultimodalDataset Build(ParseResult r)
+    {
+        var train = r.GetValue(Train) ?? throw new ArgumentException("No training file." + Environment.NewLine + "Hint: pass --train data/train.csv.");
+        var roles = new Dictionary<string, ColumnRole>();
+        foreach (var (option, role) in _roles)
+            foreach (var column in r.GetValue(option) ?? Array.Empty<string>())
+            {
+                if (roles.TryGetValue(column, out var other) && other != role)
+                    throw new ArgumentException($"Column '{column}' is given two roles ({other} and {role})." + Environment.NewLine + "Hint: name each column in one role option only.");
+                roles[column] = role;
+            }
+        return MultimodalDataset.FromCsv(train, r.GetValue(Test), r.GetValue(Label)!, r.GetValue(Group), roles, r.GetValue(TestFraction), r.GetValue(DataFolder));
+    }
+}

@@ -1,0 +1,25 @@
+using System.CommandLine;
+using MLNetFusion.Cli.Leaderboard;
+
+namespace MLNetFusion.Cli.Commands;
+
+/// <summary><c>mlnetfusion leaderboard --train T.csv …</c>: your own CSV, roles inferred, every family trained.</summary>
+internal static class LeaderboardCommand
+{
+    public static Command Create()
+    {
+        var data = new DataOptions();
+        var command = new Command("leaderboard", "Your own CSV: infer the column roles, train every fusion family and print the leaderboard (--group adds leave-one-group-out).")
+            { CommonOptions.Epochs, CommonOptions.LeaderboardChart, CommonOptions.Seed, CommonOptions.Json };
+        foreach (var o in data.All) command.Options.Add(o);
+        command.SetAction(r =>
+        {
+            var ds = data.Build(r);
+            MainJob.Run(ds, r.GetValue(CommonOptions.LeaderboardChart)!, r.GetValue(CommonOptions.Epochs), r.GetValue(CommonOptions.Seed),
+                "MLNetFusion: " + Path.GetFileName(r.GetValue(data.Train)) + (ds.TestPath != null ? " (test file)" : $" ({ds.TestFraction:P0} held out)"),
+                jsonPath: r.GetValue(CommonOptions.Json), leaveOneGroupOut: ds.GroupColumn != null);
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,24 @@
+using System.CommandLine;
+using MLNetFusion.Samples.Serving;
+
+namespace MLNetFusion.Cli.Commands;
+
+/// <summary><c>mlnetfusion predict --model m.zip --input rows.csv --output p.csv</c>: serve a saved model in this process.</summary>
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "A file written by mlContext.Model.SaveFusionModel.", Required = true };
+        var input = new Option<string>("--input") { Description = "CSV with a header holding the model's input columns.", Required = true };
+        var output = new Option<string>("--output") { Description = "Where to write the predictions (CSV).", Required = true };
+        var columns = new Option<string[]>("--columns") { Description = "Output columns to write.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => new[] { "PredictedLabel", "Score" } };
+        var command = new Command("predict", "Load a saved fusion model in this process and predict a CSV (serving).") { model, input, output, columns };
+        command.SetAction(r =>
+        {
+            int rows = ModelServer.Predict(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(columns)!);
+            Console.WriteLine($"Wrote {rows} predictions to {r.GetValue(output)}.");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,66 @@
+using MLNetFusion.Trainers;
+using SkiaSharp;
+
+namespace MLNetFusion.Cli.Leaderboard;
+
+/// <summary>Draws the leaderboard as a horizontal bar chart (accuracy and macro-F1 per entry) to a PNG file.</summary>
+public static class LeaderboardChart
+{
+    /// <summary>Writes the chart to <paramref name="path"/>.</summary>
+    public static void Write(string path, string title, IReadOnlyList<LeaderboardEntry> entries)
+    {
+        bool groups = entries.Any(e => e.GroupOutAccuracy.HasValue);
+        int rowHeight = groups ? 46 : 34;
+        const int left = 360, right = 90, top = 60, bottom = 40, width = 1100;
+        int height = top + bottom + rowHeight * Math.Max(1, entries.Count);
+        using var surface = SKSurface.Create(new SKImageInfo(width, height));
+        var canvas = surface.Canvas;
+        canvas.Clear(SKColors.White);
+        using var text = new SKPaint { Color = SKColors.Black, TextSize = 15, IsAntialias = true };
+        using var titlePaint = new SKPaint { Color = SKColors.Black, TextSize = 20, IsAntialias = true, FakeBoldText = true };
+        using var grid = new SKPaint { Color = new SKColor(220, 220, 220), StrokeWidth = 1 };
+        using var accPaint = new SKPaint { Color = new SKColor(52, 101, 164) };
+        using var f1Paint = new SKPaint { Color = new SKColor(245, 121, 0) };
+        using var groupPaint = new SKPaint { Color = new SKColor(78, 154, 6) };
+        canvas.DrawText(title, 20, 32, titlePaint);
+        float plotWidth = width - left - right;
+        for (int t = 0; t <= 10; t++)
+        {
+            float x = left + plotWidth * t / 10f;
+            canvas.DrawLine(x, top - 5, x, height - bottom, grid);
+            canvas.DrawText($"{t * 10}%", x - 12, height - bottom + 20, text);
+        }
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i];
+            float y = top + i * rowHeight;
+            canvas.DrawText($"{e.Family}: {Truncate(e.Name, 34)}", 10, y + 21, text);
+            canvas.DrawRect(left, y + 4, plotWidth * (float)e.Accuracy, 13, accPaint);
+            canvas.DrawText($"{e.Accuracy:P1}", left + plotWidth * (float)e.Accuracy + 6, y + 17, text);
+            float next = y + 17;
+            if (e.GroupOutAccuracy is double g)
+            {
+                canvas.DrawRect(left, next, plotWidth * (float)g, 13, groupPaint);
+                canvas.DrawText($"{g:P1}", left + plotWidth * (float)g + 6, next + 12, text);
+                next += 13;
+            }
+            canvas.DrawRect(left, next, plotWidth * (float)Math.Max(0, e.MacroF1), 11, f1Paint);
+        }
+        if (groups) { canvas.DrawRect(width - 440, 14, 14, 14, groupPaint); canvas.DrawText("group-out accuracy", width - 420, 26, text); }
+        canvas.DrawRect(width - 260, 14, 14, 14, accPaint); canvas.DrawText("test accuracy", width - 240, 26, text);
+        canvas.DrawRect(width - 120, 14, 14, 14, f1Paint); canvas.DrawText("macro-F1", width - 100, 26, text);
+        SavePng(surface, path);
+    }
+
+    /// <summary>Encodes <paramref name="surface"/> as PNG to <paramref name="path"/>, creating its folder.</summary>
+    internal static void SavePng(SKSurface surface, string path)
+    {
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var fs = File.Create(path);
+        data.SaveTo(fs);
+    }
+
+    private static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
+}

@@ -1,0 +1,136 @@
+using Microsoft.ML;
+using MLNetFusion.AutoML;
+using MLNetFusion.Models;
+using MLNetFusion.Datasets;
+
+namespace MLNetFusion.Datasets;
+
+/// <summary>
+/// A folder of multimodal rows (a training CSV, and a test CSV or a test fraction) whose column roles come from
+/// <c>mlContext.Fusion().InferColumns</c>, and the idiomatic ML.NET featurization built from them. The generated
+/// dataset and avdigits are two uses of it; so is any user's CSV (<c>mlnetfusion leaderboard --train …</c>).
+/// </summary>
+public sealed class MultimodalDataset
+{
+    /// <summary>Modality column names when a role has one column; <see cref="Features"/> is early fusion's concatenation.</summary>
+    public const string Pixels = FusionFeaturization.Pixels, LogMel = FusionFeaturization.LogMel, Tabular = FusionFeaturization.Tabular, Features = "Features";
+
+    private readonly FusionFeaturization _featurization;
+
+    private MultimodalDataset(ColumnInferenceResult columns, string? testFile, double testFraction)
+    {
+        Columns = columns;
+        TestPath = testFile == null ? null : Path.GetFullPath(testFile);
+        TestFraction = testFraction;
+        _featurization = columns.CreateFeaturizer(new MLContext(0));
+    }
+
+    /// <summary>
+    /// Infers the roles of <paramref name="trainFile"/>'s columns and describes the dataset.
+    /// </summary>
+    /// <param name="trainFile">The training CSV.</param>
+    /// <param name="testFile">The test CSV (same header), or <c>null</c> to hold out <paramref name="testFraction"/> of the training rows.</param>
+    /// <param name="label">The label column.</param>
+    /// <param name="group">The group column (speaker, site): never a feature; late fusion's folds are grouped by it.</param>
+    /// <param name="roles">Roles that override inference.</param>
+    /// <param name="testFraction">Share of rows held out for testing when there is no test file (whole groups when there is a group column).</param>
+    /// <param name="dataFolder">Folder relative file paths are resolved against (default: the training CSV's folder).</param>
+    /// <param name="edit">Edits the inferred result before the featurizer is built (as a user edits roles or settings).</param>
+    public static MultimodalDataset FromCsv(string trainFile, string? testFile, string label = "Label", string? group = null,
+        IReadOnlyDictionary<string, ColumnRole>? roles = null, double testFraction = 0.2, string? dataFolder = null, Action<ColumnInferenceResult>? edit = null)
+    {
+        if (testFile == null && !(testFraction > 0 && testFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "Without a test file the test fraction must be in (0, 1)." + Environment.NewLine + "Hint: pass --test FILE or --test-fraction 0.2.");
+        var options = new ColumnInferenceOptions { GroupColumnName = group, DataFolder = dataFolder };
+        if (roles != null) foreach (var (k, v) in roles) options.Roles[k] = v;
+        var columns = new MLContext(0).Fusion().InferColumns(trainFile, label, group, options);
+        edit?.Invoke(columns);
+        if (testFile != null && !File.Exists(testFile))
+            throw new FileNotFoundException($"Test file '{testFile}' does not exist." + Environment.NewLine + "Hint: pass --test with an existing CSV, or --test-fraction to hold out training rows.", testFile);
+        return new MultimodalDataset(columns, testFile, testFraction);
+    }
+
+    /// <summary>MLNetFusion's generated default dataset (see <see cref="SyntheticMultimodalDataset"/>). Its <c>Site</c>
+    /// column is not a feature: it is ignored, or the group with <paramref name="group"/> = "Site". Its tones lie in
+    /// 500-1400 Hz, so its log-mel keeps the generator's 32 bands instead of the inferred 40.</summary>
+    public static MultimodalDataset Synthetic(string folder, string? group = null) => FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group,
+        group == SyntheticMultimodalDataset.SiteColumn ? null : new Dictionary<string, ColumnRole> { [SyntheticMultimodalDataset.SiteColumn] = ColumnRole.Ignored },
+        edit: r => r.Audio["AudioPath"] = r.Audio["AudioPath"] with { MelBands = SyntheticMultimodalDataset.MelBands });
+
+    /// <summary>
+    /// avdigits (<c>../shared/data/avdigits</c>: spoken digits and corrupted MNIST, see its README for attribution) with
+    /// <c>Speaker</c> as the group column, or another group column of its train.csv.
+    /// </summary>
+    /// <param name="folder">The folder holding train.csv and test.csv.</param>
+    /// <param name="group">The group column (default <c>Speaker</c>).</param>
+    /// <exception cref="DirectoryNotFoundException">The folder has no train.csv; the message says how to point to it.</exception>
+    public static MultimodalDataset AvDigits(string folder, string? group = "Speaker")
+    {
+        if (!DefaultPaths.IsAvDigits(folder))
+            throw new DirectoryNotFoundException($"avdigits not found at '{Path.GetFullPath(folder)}' (no train.csv there)." + Environment.NewLine +
+                $"Hint: it lives in {DefaultPaths.AvDigits} next to the repository; pass the folder that contains train.csv and test.csv.");
+        return FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group ?? "Speaker");
+    }
+
+    /// <summary>The inferred roles and settings.</summary>
+    public ColumnInferenceResult Columns { get; }
+    /// <summary>The training CSV's folder.</summary>
+    public string Folder => Path.GetDirectoryName(Columns.Path)!;
+    /// <summary>The training CSV's file name (relative to <see cref="Folder"/>).</summary>
+    public string TrainFile => Path.GetFileName(Columns.Path);
+    /// <summary>The test CSV, or <c>null</c> when <see cref="TestFraction"/> of the training rows are held out.</summary>
+    public string? TestPath { get; }
+    /// <summary>The test CSV's path relative to <see cref="Folder"/> when it is there, else its full path.</summary>
+    public string TestFile => TestPath == null ? throw new InvalidOperationException("This dataset has no test file; it holds out TestFraction of the training rows.")
+        : Path.GetDirectoryName(TestPath) == Folder ? Path.GetFileName(TestPath) : TestPath;
+    /// <summary>Share of training rows held out for testing when there is no test file.</summary>
+    public double TestFraction { get; }
+    /// <summary>The label column.</summary>
+    public string LabelColumn => Columns.LabelColumnName;
+    /// <summary>The group column, or <c>null</c>.</summary>
+    public string? GroupColumn => Columns.GroupColumnName;
+    /// <summary>The columns kept after featurization: the modalities, the label and the group.</summary>
+    public IReadOnlyList<string> KeptColumns => _featurization.KeptColumns;
+
+    /// <summary>The featurized modality columns the fusion families read.</summary>
+    public IReadOnlyList<string> ModalityColumns => _featurization.ModalityColumns;
+
+    /// <summary>Loads a split (a CSV with the training file's header), <paramref name="file"/> relative to <see cref="Folder"/>.</summary>
+    public IDataView Load(MLContext ml, string file) => Columns.Load(ml, Path.IsPathRooted(file) ? file : Path.Combine(Folder, file));
+
+    /// <summary>The featurization chain (see <see cref="ColumnInferenceResult.CreateFeaturizer"/>).</summary>
+    public IEstimator<ITransformer> Featurizer(MLContext ml) => Columns.CreateFeaturizer(ml).Featurizer;
+
+    /// <summary>Modality options for the neural fusion trainers: a CNN for pixels and log-mel, an MLP for tabular and text (fresh copies).</summary>
+    public List<ModalityOptions> Modalities() => _featurization.Modalities.Select(m => m.Clone()).ToList();
+
+    /// <summary>
+    /// Late-fusion members for the dataset's modalities: a CNN per image and spectrogram (MLNetFusion's single-modality
+    /// network), L-BFGS maximum entropy on the tabular columns.
+    /// </summary>
+    /// <param name="ml">The context.</param>
+    /// <param name="epochs">Epochs of the CNN members.</param>
+    public List<Trainers.LateFusion.LateFusionMember> LateFusionMembers(MLContext ml, int epochs)
+        => Modalities().Select(m => new Trainers.LateFusion.LateFusionMember(m.Name, m.ColumnName, m.Encoder == EncoderKind.Cnn
+            ? ml.MulticlassClassification.Trainers.NetworkFusion(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs, LabelColumnName = LabelColumn })
+            : ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LabelColumn, m.ColumnName))).ToList();
+
+    /// <summary>Loads the training rows and the test rows (the test file, or a held-out share of the training rows).</summary>
+    public (IDataView train, IDataView test) LoadSplits(MLContext ml)
+    {
+        var raw = Load(ml, Columns.Path);
+        if (TestPath != null) return (raw, Load(ml, TestPath));
+        var split = ml.Data.TrainTestSplit(raw, TestFraction, GroupColumn, seed: 1);
+        return (split.TrainSet, split.TestSet);
+    }
+
+    /// <summary>Featurizes train and test once (fitted on train) and keeps the modality, label and group columns in memory.</summary>
+    public (IDataView train, IDataView test, ITransformer featurizer) Featurize(MLContext ml)
+    {
+        var (rawTrain, rawTest) = LoadSplits(ml);
+        var featurizer = Featurizer(ml).Fit(rawTrain);
+        var select = ml.Transforms.SelectColumns(KeptColumns.ToArray()).Fit(featurizer.Transform(rawTrain));
+        IDataView Materialize(IDataView raw) => ml.Data.Cache(select.Transform(featurizer.Transform(raw)));
+        return (Materialize(rawTrain), Materialize(rawTest), featurizer);
+    }
+}

@@ -1,0 +1,48 @@
+using MLNetFusion.Trainers;
+using Microsoft.ML;
+using MLNetFusion.Datasets;
+using MLNetFusion.AutoML.Sweep;
+
+namespace MLNetFusion.Samples;
+
+/// <summary>
+/// An AutoML-style sweep over fusion families: the raw CSV columns go through the feature pipeline, the cost-aware tuner
+/// searches a narrowed space for two minutes, the best configuration is refitted and saved.
+/// Run: <c>dotnet run --project src/Cli -c Release -- sample sweep</c>.
+/// </summary>
+public static class SweepSample
+{
+    /// <summary>Runs the sample.</summary>
+    public static void Example()
+    {
+        var ml = new MLContext(seed: 1);
+        var folder = SyntheticMultimodalDataset.EnsureGenerated(DefaultPaths.SyntheticData);
+        var ds = MultimodalDataset.Synthetic(folder);
+        var split = ml.Data.TrainTestSplit(ds.Load(ml, ds.TrainFile), testFraction: 0.2, seed: 1);
+
+        var experiment = ml.Fusion().CreateExperiment()
+            .SetFeaturePipeline(ds.Featurizer(ml))                       // fitted once on the training rows, cached
+            .SetModalities(ds.Modalities().ToArray())
+            .SetDataset(split.TrainSet, split.TestSet)
+            .SetMulticlassClassificationMetric(FusionMetric.MacroAccuracy, ds.LabelColumn)
+            .SetTrainingTimeInSeconds(120)
+            .SetCostAwareTuner()
+            .SetRefit()
+            .SetMonitor(t => Console.WriteLine($"trial {t.Settings.TrialId,2} {t.Status,-9} {t.MacroAccuracy,6:P1}  {t.EpochsTrained,3} epochs  {t.Settings}"));
+        // Narrow the space: no early fusion, merge only by attention or mean, at most 12 epochs.
+        experiment.SearchSpace.Families.Remove(FusionFamily.Early);
+        experiment.SearchSpace.MergeOperation = new Choice<MLNetFusion.Trainers.Merge.MergeOperation>(
+            MLNetFusion.Trainers.Merge.MergeOperation.Attention, MLNetFusion.Trainers.Merge.MergeOperation.Mean);
+        experiment.SearchSpace.Epochs = new NumericRange(4, 12, 12, integer: true);
+
+        var result = experiment.RunAsync().GetAwaiter().GetResult();
+        var test = ml.MulticlassClassification.Evaluate(result.Model.Transform(ds.Load(ml, ds.TestFile)), ds.LabelColumn);
+        Console.WriteLine($"Best: {result.BestTrial.Settings}; validation macro-accuracy {result.BestTrial.MacroAccuracy:P1}; " +
+            $"refitted test accuracy {test.MicroAccuracy:P1} ({result.Trials.Count} trials, {result.TotalEpochs} epochs).");
+        ml.Model.SaveFusionModel(result.Model, split.TrainSet.Schema, DefaultPaths.Artifact("sweep-model.zip"));
+        foreach (var t in (IEnumerable<ITransformer>)result.Model) (t as IDisposable)?.Dispose();
+        // Expected output: one line per trial (4-epoch trials first, the space's minimum, then promotions at 7 and 12), then the best;
+        // measured: 17 trials, 95 epochs, best cross-modal (depth 1, 7 epochs), refitted test accuracy 42.5%. Two minutes and at most
+        // 12 epochs are a short sweep: the main leaderboard's 15-epoch merge and cross-modal models reach 66-70% on this dataset.
+    }
+}
