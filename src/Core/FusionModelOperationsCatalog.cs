@@ -36,6 +36,10 @@ public static class FusionModelOperationsCatalog
     }
 
     /// <summary>Saves <paramref name="model"/> and its input schema to the file <paramref name="filePath"/>.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="model">The fitted model (a transformer or chain).</param>
+    /// <param name="inputSchema">The schema of the data the model was fitted on (saved with it; <c>null</c> if unknown).</param>
+    /// <param name="filePath">The model file.</param>
     public static void SaveFusionModel(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema? inputSchema, string filePath)
     {
         ArgumentException.ThrowIfNullOrEmpty(filePath);
@@ -76,6 +80,9 @@ public static class FusionModelOperationsCatalog
 
     /// <summary>Loads a model from the file <paramref name="filePath"/>.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="filePath">The model file.</param>
+    /// <param name="inputSchema">The schema of the data the model was fitted on (saved with it; <c>null</c> if unknown).</param>
     public static ITransformer LoadFusionModel(this ModelOperationsCatalog catalog, string filePath, out DataViewSchema? inputSchema)
     {
         ArgumentException.ThrowIfNullOrEmpty(filePath);

@@ -16,6 +16,12 @@ public static class FusionFeaturizersCatalog
     /// A trainable image featurizer: fits a CNN (two conv+ReLU+maxpool blocks and a projection) on the label and outputs
     /// its <paramref name="width"/>-wide embedding. Input: <c>Vector&lt;Single&gt;</c> pixels (shape from <c>ExtractPixels</c>).
     /// </summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="outputColumnName">The embedding column to add.</param>
+    /// <param name="inputColumnName">The modality column (<c>Vector&lt;Single&gt;</c>).</param>
+    /// <param name="labelColumnName">Key-typed label column the encoder is trained on.</param>
+    /// <param name="width">Width of the output embedding.</param>
+    /// <param name="epochs">Training epochs of the encoder.</param>
     public static ModalityFeaturizerEstimator FeaturizeImage(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
         string labelColumnName = "Label", int width = ModalityOptions.Defaults.OutputWidth, int epochs = 15)
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
@@ -28,6 +34,12 @@ public static class FusionFeaturizersCatalog
     /// A trainable audio featurizer: fits a CNN over a <c>[bands, frames]</c> log-mel spectrogram on the label and outputs
     /// its <paramref name="width"/>-wide embedding.
     /// </summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="outputColumnName">The embedding column to add.</param>
+    /// <param name="inputColumnName">The modality column (<c>Vector&lt;Single&gt;</c>).</param>
+    /// <param name="labelColumnName">Key-typed label column the encoder is trained on.</param>
+    /// <param name="width">Width of the output embedding.</param>
+    /// <param name="epochs">Training epochs of the encoder.</param>
     public static ModalityFeaturizerEstimator FeaturizeAudio(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
         string labelColumnName = "Label", int width = ModalityOptions.Defaults.OutputWidth, int epochs = 15)
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
@@ -37,6 +49,12 @@ public static class FusionFeaturizersCatalog
         });
 
     /// <summary>A trainable tabular featurizer: fits an MLP on the label and outputs its last hidden layer.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="outputColumnName">The embedding column to add.</param>
+    /// <param name="inputColumnName">The modality column (<c>Vector&lt;Single&gt;</c>).</param>
+    /// <param name="labelColumnName">Key-typed label column the encoder is trained on.</param>
+    /// <param name="hiddenWidths">Hidden layer widths of the MLP (the last is the output width).</param>
+    /// <param name="epochs">Training epochs of the encoder.</param>
     public static ModalityFeaturizerEstimator FeaturizeTabular(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
         string labelColumnName = "Label", int[]? hiddenWidths = null, int epochs = 15)
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
@@ -46,6 +64,8 @@ public static class FusionFeaturizersCatalog
         });
 
     /// <summary>A trainable featurizer for any modality, with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="ModalityFeaturizerOptions"/>).</param>
     public static ModalityFeaturizerEstimator FeaturizeModality(this TransformsCatalog catalog, ModalityFeaturizerOptions options)
         => new(FusionEnvironment.FromCatalog(catalog), options);
 }

@@ -40,6 +40,8 @@ public static class FusionTrainersCatalog
         });
 
     /// <summary>A TorchSharp MLP with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="FusionMlpOptions"/>).</param>
     public static FusionMlpTrainer FusionMlp(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, FusionMlpOptions options)
         => new(FusionEnvironment.FromCatalog(catalog), options);
 
@@ -58,6 +60,8 @@ public static class FusionTrainersCatalog
         });
 
     /// <summary>Merge fusion with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="MergeFusionOptions"/>).</param>
     public static MergeFusionTrainer MergeFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, MergeFusionOptions options)
         => new(FusionEnvironment.FromCatalog(catalog), options);
 
@@ -76,6 +80,8 @@ public static class FusionTrainersCatalog
         });
 
     /// <summary>Network fusion with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="NetworkFusionOptions"/>).</param>
     public static NetworkFusionTrainer NetworkFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, NetworkFusionOptions options)
         => new(FusionEnvironment.FromCatalog(catalog), options);
 
@@ -94,6 +100,8 @@ public static class FusionTrainersCatalog
         });
 
     /// <summary>Cross-modal fusion with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="CrossModalFusionOptions"/>).</param>
     public static CrossModalFusionTrainer CrossModalFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, CrossModalFusionOptions options)
         => new(FusionEnvironment.FromCatalog(catalog), options);
 
@@ -110,6 +118,8 @@ public static class FusionTrainersCatalog
         => catalog.LateFusion(new LateFusionOptions { Members = members.ToList(), Combiner = combiner, LabelColumnName = labelColumnName });
 
     /// <summary>Late fusion with all options; a stacking meta-learner left unset defaults to L-BFGS maximum entropy (L2 = 1).</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="LateFusionOptions"/>).</param>
     public static LateFusionTrainer LateFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, LateFusionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

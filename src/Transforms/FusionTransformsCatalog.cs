@@ -33,6 +33,8 @@ public static class FusionTransformsCatalog
         });
 
     /// <summary>Loads audio with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="AudioLoadingOptions"/>).</param>
     public static AudioLoadingEstimator LoadAudio(this TransformsCatalog catalog, AudioLoadingOptions options)
         => new(FusionEnvironment.FromCatalog(catalog), options);
 
@@ -48,7 +50,7 @@ public static class FusionTransformsCatalog
     /// <param name="bands">Mel bands. Default 64.</param>
     public static MelSpectrogramEstimator MelSpectrogram(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
         int fftSize = MelSpectrogramOptions.Defaults.FftSize, int? hopLength = null, int bands = MelSpectrogramOptions.Defaults.Bands)
-        => new(new MelSpectrogramOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, FftSize = fftSize, HopLength = hopLength, Bands = bands });
+        => new(FusionEnvironment.FromCatalog(catalog), new MelSpectrogramOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, FftSize = fftSize, HopLength = hopLength, Bands = bands });
 
     /// <summary>
     /// Per-band mean and standard deviation over the frames of a <c>[bands, frames]</c> spectrogram:
@@ -60,13 +62,15 @@ public static class FusionTransformsCatalog
     public static FrameStatisticsEstimator SummarizeFrames(this TransformsCatalog catalog, string outputColumnName, string inputColumnName)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new(outputColumnName, inputColumnName);
+        return new(FusionEnvironment.FromCatalog(catalog), new FrameStatisticsOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
     }
 
     /// <summary>Log-mel spectrogram with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="MelSpectrogramOptions"/>).</param>
     public static MelSpectrogramEstimator MelSpectrogram(this TransformsCatalog catalog, MelSpectrogramOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new(options);
+        return new(FusionEnvironment.FromCatalog(catalog), options);
     }
 }

@@ -43,12 +43,13 @@ public sealed class ColumnInferenceOptions
 
     internal void Validate()
     {
-        if (RowsToSample < 1 || RowsToSample > 1_000_000) throw new ArgumentOutOfRangeException(nameof(RowsToSample), RowsToSample, "RowsToSample must be in [1, 1000000].");
-        if (FilesToDecode < 1 || FilesToDecode > 10_000) throw new ArgumentOutOfRangeException(nameof(FilesToDecode), FilesToDecode, "FilesToDecode must be in [1, 10000].");
-        if (MaxIntegerCategories < 2) throw new ArgumentOutOfRangeException(nameof(MaxIntegerCategories), MaxIntegerCategories, "MaxIntegerCategories must be at least 2.");
-        if (MaxTextCategories < 2) throw new ArgumentOutOfRangeException(nameof(MaxTextCategories), MaxTextCategories, "MaxTextCategories must be at least 2.");
-        if (MaxImageSide < 4 || MaxImageSide > 4096) throw new ArgumentOutOfRangeException(nameof(MaxImageSide), MaxImageSide, "MaxImageSide must be in [4, 4096].");
-        if (!(MaxClipSeconds > 0 && MaxClipSeconds <= 600)) throw new ArgumentOutOfRangeException(nameof(MaxClipSeconds), MaxClipSeconds, "MaxClipSeconds must be in (0, 600].");
+        Check.InRange(RowsToSample, 1, 1_000_000);
+        Check.InRange(FilesToDecode, 1, 10_000);
+        Check.InRange(MaxIntegerCategories, 2, int.MaxValue);
+        Check.InRange(MaxTextCategories, 2, int.MaxValue);
+        Check.InRange(MaxImageSide, 4, 4096);
+        Check.Positive(MaxClipSeconds);
+        Check.InRange(MaxClipSeconds, 0, 600);
         if (Separator is '"' or '\n' or '\r') throw new ArgumentOutOfRangeException(nameof(Separator), Separator, "The separator cannot be a quote or a line break.");
     }
 }

@@ -10,14 +10,18 @@ namespace MLNetFusion.Data;
 internal static class SchemaErrors
 {
     /// <summary>Finds a column or throws ML.NET's "Could not find input column" error with a hint.</summary>
-    public static DataViewSchema.Column FindColumn(DataViewSchema schema, string name, string? hint = null)
+    /// <param name="schema">The schema to search.</param>
+    /// <param name="name">The column.</param>
+    /// <param name="hint">The fix, after <c>Hint:</c>.</param>
+    /// <param name="role">Who needs the column, appended to the name (e.g. <c>of late-fusion member 'audio'</c>).</param>
+    public static DataViewSchema.Column FindColumn(DataViewSchema schema, string name, string? hint = null, string? role = null)
     {
         var col = schema.GetColumnOrNull(name);
         if (col is null || col.Value.IsHidden)
         {
             var available = string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"));
             throw new ArgumentOutOfRangeException(nameof(schema),
-                $"Could not find input column '{name}'. Available columns: {available}." + Environment.NewLine +
+                $"Could not find input column '{name}'{(role == null ? "" : " " + role)}. Available columns: {available}." + Environment.NewLine +
                 "Hint: " + (hint ?? $"check the spelling, or add a transform that produces '{name}' before this step."));
         }
         return col.Value;

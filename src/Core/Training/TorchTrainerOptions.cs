@@ -133,18 +133,32 @@ public abstract class TorchTrainerOptions
         target.Seed = Seed; target.Progress = Progress; target.CancellationToken = CancellationToken;
     }
 
+    /// <summary>
+    /// Upper bounds checked by <see cref="Validate"/>, so that a typo cannot start a training run that allocates
+    /// gigabytes or runs for days: epochs ≤ 100,000; batch sizes (training and inference) ≤ 65,536; shuffle buffer ≤ 10,000,000 rows.
+    /// </summary>
+    public static class Limits
+    {
+        /// <summary>Most epochs.</summary>
+        public const int Epochs = 100_000;
+        /// <summary>Largest training or inference batch.</summary>
+        public const int BatchSize = 65_536;
+        /// <summary>Largest shuffle buffer, in rows.</summary>
+        public const int ShuffleBufferRows = 10_000_000;
+    }
+
     /// <summary>Checks the common options and throws <see cref="ArgumentOutOfRangeException"/> naming the bad one.</summary>
     public virtual void Validate()
     {
-        if (Epochs <= 0) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be positive.");
-        if (BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");
-        if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");
-        if (WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be >= 0.");
-        if (ValidationFraction < 0 || ValidationFraction >= 1) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
-        if (WarmupFraction < 0 || WarmupFraction >= 1) throw new ArgumentOutOfRangeException(nameof(WarmupFraction), WarmupFraction, "WarmupFraction must be in [0, 1).");
-        if (GradientClipNorm < 0) throw new ArgumentOutOfRangeException(nameof(GradientClipNorm), GradientClipNorm, "GradientClipNorm must be >= 0.");
-        if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be >= 0.");
-        if (ShuffleBufferRows <= 0) throw new ArgumentOutOfRangeException(nameof(ShuffleBufferRows), ShuffleBufferRows, "ShuffleBufferRows must be positive.");
-        if (InferenceBatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(InferenceBatchSize), InferenceBatchSize, "InferenceBatchSize must be positive.");
+        Check.Positive(Epochs, Limits.Epochs);
+        Check.Positive(BatchSize, Limits.BatchSize);
+        Check.Positive(LearningRate);
+        Check.NonNegative(WeightDecay);
+        Check.Fraction(ValidationFraction);
+        Check.Fraction(WarmupFraction);
+        Check.NonNegative(GradientClipNorm);
+        Check.NonNegative(EarlyStoppingPatience);
+        Check.Positive(ShuffleBufferRows, Limits.ShuffleBufferRows);
+        Check.Positive(InferenceBatchSize, Limits.BatchSize);
     }
 }

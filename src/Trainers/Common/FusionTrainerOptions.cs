@@ -22,6 +22,15 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
         public const double AuxiliaryLossWeight = 0.5;
     }
 
+    /// <summary>Largest fusion width (merge, cross-modal, network widths) that <c>Validate</c> accepts.</summary>
+    public const int MaxWidth = 4096;
+    /// <summary>Most attention heads.</summary>
+    public const int MaxHeads = 64;
+    /// <summary>Most cross-modal exchanges.</summary>
+    public const int MaxDepth = 8;
+    /// <summary>Largest low-rank tensor fusion rank.</summary>
+    public const int MaxRank = 64;
+
     /// <summary>The modalities, in order. Each names its column and encoder; names must be unique.</summary>
     public List<ModalityOptions> Modalities { get; set; } = new();
 
@@ -68,10 +77,10 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
         foreach (var m in Modalities)
         {
             if (string.IsNullOrWhiteSpace(m.ColumnName)) throw new ArgumentException($"Modality '{m.Name}' has no ColumnName.", nameof(Modalities));
-            if (m.Dropout < 0 || m.Dropout >= 1) throw new ArgumentOutOfRangeException(nameof(Modalities), m.Dropout, $"Modality '{m.Name}': Dropout must be in [0, 1).");
+            if (!(m.Dropout >= 0 && m.Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Modalities), m.Dropout, $"Modality '{m.Name}': Dropout must be in [0, 1).");
         }
-        if (ModalityDropout < 0 || ModalityDropout >= 1) throw new ArgumentOutOfRangeException(nameof(ModalityDropout), ModalityDropout, "ModalityDropout must be in [0, 1).");
-        if (AuxiliaryLossWeight < 0) throw new ArgumentOutOfRangeException(nameof(AuxiliaryLossWeight), AuxiliaryLossWeight, "AuxiliaryLossWeight must be >= 0.");
-        if (HeadDropout < 0 || HeadDropout >= 1) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
+        Check.Fraction(ModalityDropout);
+        Check.NonNegative(AuxiliaryLossWeight);
+        Check.Fraction(HeadDropout);
     }
 }

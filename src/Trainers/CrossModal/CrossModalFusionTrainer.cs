@@ -29,9 +29,10 @@ public sealed class CrossModalFusionOptions : FusionTrainerOptions
     public override void Validate()
     {
         base.Validate();
-        if (Width <= 0) throw new ArgumentOutOfRangeException(nameof(Width), Width, "Width must be positive.");
-        if (Heads <= 0 || Width % Heads != 0) throw new ArgumentOutOfRangeException(nameof(Heads), Heads, $"Heads must be positive and divide Width ({Width}).");
-        if (Depth <= 0) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "Depth must be at least 1.");
+        Check.Positive(Width, MaxWidth);
+        Check.Positive(Heads, MaxHeads);
+        if (Width % Heads != 0) throw new ArgumentOutOfRangeException(nameof(Heads), Heads, $"Heads must divide Width ({Width}).");
+        Check.InRange(Depth, 1, MaxDepth);
     }
 }
 

@@ -78,8 +78,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     {
         ComponentRegistry.Register(LateFusionTransformer.Kind, LateFusionTransformer.Load);
         ComponentRegistry.Register(MemberInputGuard.Kind, MemberInputGuard.Load);
-        ComponentRegistry.Register(MemberScoreCopy.Kind, MemberScoreCopy.Load);
-        ComponentRegistry.Register(LateFusionCombinerMapper.Kind, LateFusionCombinerMapper.Load);
+        ComponentRegistry.Register(MemberProbabilityTransformer.Kind, MemberProbabilityTransformer.Load);
+        ComponentRegistry.Register(LateFusionCombinerTransformer.Kind, LateFusionCombinerTransformer.Load);
     }
 
     /// <summary>Creates the trainer.</summary>
@@ -110,11 +110,9 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 $"the sampling key column '{Options.SamplingKeyColumnName}' (LateFusionOptions.SamplingKeyColumnName) must be a column of the training data; keep it through the feature pipeline.");
         foreach (var m in Options.Members)
         {
-            var col = schema.GetColumnOrNull(m.FeatureColumnName);
-            if (col is null)
-                throw new ArgumentOutOfRangeException(nameof(schema), $"Could not find input column '{m.FeatureColumnName}' of late-fusion member '{m.Name}'." + Environment.NewLine +
-                    "Hint: featurize that modality before late fusion, or fix the member's FeatureColumnName.");
-            if (col.Value.Type is TextDataViewType) continue;   // a text member: its own pipeline featurizes it (e.g. FeaturizeText)
+            var col = SchemaErrors.FindColumn(schema, m.FeatureColumnName, "featurize that modality before late fusion, or fix the member's FeatureColumnName.",
+                $"of late-fusion member '{m.Name}'");
+            if (col.Type is TextDataViewType) continue;   // a text member: its own pipeline featurizes it (e.g. FeaturizeText)
             SchemaErrors.RequireFloatVector(schema, m.FeatureColumnName, $"member '{m.Name}' needs numeric features (or a text column for a text member): featurize the modality (ExtractPixels, MelSpectrogram, Concatenate) first.");
         }
     }
@@ -142,7 +140,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         for (int i = 0; i < members.Count; i++)
         {
             var m = Options.Members[i];
-            var steps = new ITransformer[] { new MemberInputGuard(m.FeatureColumnName, PresenceColumn(m)), members[i], new MemberScoreCopy(m.ScoreColumnName, MemberScoreColumn(m), m.Name, classes) };
+            var steps = new ITransformer[] { new MemberInputGuard(m.FeatureColumnName, PresenceColumn(m)), members[i], new MemberProbabilityTransformer(m.ScoreColumnName, MemberScoreColumn(m), m.Name, classes) };
             foreach (var t in steps) { data = t.Transform(data); chain?.Add(t); }
         }
         return data;
@@ -194,18 +192,18 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         var scores = Options.Members.Select(MemberScoreColumn).ToArray();
         var presence = Options.Members.Select(PresenceColumn).ToArray();
         if (meta == null)
-            chain.Add(new LateFusionCombinerMapper(scores, presence, labels, Options.Combiner, weights, null, Options.ScoreColumnName, Options.PredictedLabelColumnName));
+            chain.Add(new LateFusionCombinerTransformer(scores, presence, labels, Options.Combiner, weights, null, Options.ScoreColumnName, Options.PredictedLabelColumnName));
         else
         {
             if (blend > 0)
-                chain.Add(new LateFusionCombinerMapper(scores, presence, labels, LateFusionCombiner.Average, null, null, "__average.Score", "__average.PredictedLabel"));
-            chain.Add(new LateFusionCombinerMapper(scores, presence, labels, Options.Combiner, null, Options.MetaFeatureColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName));
+                chain.Add(new LateFusionCombinerTransformer(scores, presence, labels, LateFusionCombiner.Average, null, null, "__average.Score", "__average.PredictedLabel"));
+            chain.Add(new LateFusionCombinerTransformer(scores, presence, labels, Options.Combiner, null, Options.MetaFeatureColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName));
             chain.Add(meta);
-            chain.Add(new MemberScoreCopy("Score", "__meta.Score", "meta-learner", classes));
+            chain.Add(new MemberProbabilityTransformer("Score", "__meta.Score", "meta-learner", classes));
             chain.Add(blend > 0
-                ? new LateFusionCombinerMapper(new[] { "__meta.Score", "__average.Score" }, new string[] { null!, null! }, labels, LateFusionCombiner.WeightedAverage,
+                ? new LateFusionCombinerTransformer(new[] { "__meta.Score", "__average.Score" }, new string[] { null!, null! }, labels, LateFusionCombiner.WeightedAverage,
                     new[] { 1 - blend, blend }, null, Options.ScoreColumnName, Options.PredictedLabelColumnName)
-                : new LateFusionCombinerMapper(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
+                : new LateFusionCombinerTransformer(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
                     Options.ScoreColumnName, Options.PredictedLabelColumnName));
         }
         return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels);
@@ -348,7 +346,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         {
             if (include != null && !include(r)) continue;
             var f = new float[width];
-            LateFusionCombinerMapper.MetaRow(oof.Probabilities[r], oof.Present[r], classes, f);
+            LateFusionCombinerTransformer.MetaRow(oof.Probabilities[r], oof.Present[r], classes, f);
             rows.Add(new MetaRow { Label = (uint)oof.Labels[r], Features = f });
         }
         var schema = SchemaDefinition.Create(typeof(MetaRow));

@@ -19,8 +19,8 @@ public sealed class MergeFusionOptions : FusionTrainerOptions
     public override void Validate()
     {
         base.Validate();
-        if (Width <= 0) throw new ArgumentOutOfRangeException(nameof(Width), Width, "Width must be positive.");
-        if (Rank <= 0) throw new ArgumentOutOfRangeException(nameof(Rank), Rank, "Rank must be positive.");
+        Check.Positive(Width, MaxWidth);
+        Check.Positive(Rank, MaxRank);
     }
 }
 

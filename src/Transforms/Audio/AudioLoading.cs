@@ -75,9 +75,9 @@ public sealed class AudioLoadingOptions
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(OutputColumnName)) throw new ArgumentException("OutputColumnName is required.", nameof(OutputColumnName));
-        if (SampleRate <= 0) throw new ArgumentOutOfRangeException(nameof(SampleRate), SampleRate, "SampleRate must be positive.");
+        Check.Positive(SampleRate, 384_000);
         if (!(DurationSeconds > 0) || OutputLength < 1) throw new ArgumentOutOfRangeException(nameof(DurationSeconds), DurationSeconds, "DurationSeconds must give at least one sample.");
-        if (BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");
+        Check.Positive(BatchSize, 65_536);
     }
 }
 
@@ -94,36 +94,32 @@ public sealed class AudioLoadingOptions
 /// <item><term>Package</term><description>MLNetFusion.Transforms.</description></item>
 /// </list>
 /// </remarks>
-public sealed class AudioLoadingEstimator : IEstimator<AudioLoadingTransformer>
+public sealed class AudioLoadingEstimator : StatelessEstimator<AudioLoadingTransformer>
 {
     private readonly IHostEnvironment _env;
     private readonly AudioLoadingOptions _options;
 
     /// <summary>Creates the estimator.</summary>
-    public AudioLoadingEstimator(IHostEnvironment env, AudioLoadingOptions options)
+    /// <param name="env">The ML.NET environment (an <see cref="MLContext"/>).</param>
+    /// <param name="options">The options; validated here.</param>
+    public AudioLoadingEstimator(IHostEnvironment env, AudioLoadingOptions options) : base(env, "MLNetFusion.LoadAudio")
     {
-        _env = env ?? throw new ArgumentNullException(nameof(env));
+        _env = env;
         _options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
     }
 
     /// <inheritdoc />
-    public AudioLoadingTransformer Fit(IDataView input)
-    {
-        var t = new AudioLoadingTransformer(_env, _options);
-        t.GetOutputSchema(input.Schema);
-        return t;
-    }
+    protected override AudioLoadingTransformer Create(DataViewSchema inputSchema) => new(_env, _options);
 
     /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         string input = _options.InputColumnName ?? _options.OutputColumnName;
         var col = SchemaShapes.Find(inputSchema, input);
         if (col.Kind != SchemaShape.Column.VectorKind.Scalar || col.ItemType != TextDataViewType.Instance)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema),
-                $"Schema mismatch for input column '{input}': expected String (a file path), got {col.ItemType.RawType.Name}." + Environment.NewLine +
-                "Hint: LoadAudio reads a text column of WAV paths; load it with TextLoader or LoadFromEnumerable as string.");
+            throw SchemaErrors.Mismatch(input, "String (a file path)", col.ItemType,
+                "LoadAudio reads a text column of WAV paths; load it with TextLoader or LoadFromEnumerable as string.");
         var annotations = new SchemaShape(new[] { SchemaShapes.Column(AudioAnnotations.SampleRate, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Int32, false) });
         return SchemaShapes.Append(inputSchema, new[] { SchemaShapes.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false, annotations) });
     }

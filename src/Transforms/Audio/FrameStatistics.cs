@@ -1,3 +1,4 @@
+using Microsoft.ML.Runtime;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Data;
@@ -5,6 +6,15 @@ using MLNetFusion.Mapping;
 using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Transforms.Audio;
+
+/// <summary>Options of <see cref="FrameStatisticsEstimator"/>.</summary>
+public sealed class FrameStatisticsOptions
+{
+    /// <summary>The output column (<c>Vector&lt;Single, 2, bands&gt;</c>).</summary>
+    public string OutputColumnName { get; set; } = "FrameStatistics";
+    /// <summary>The spectrogram column (<c>Vector&lt;Single, bands, frames&gt;</c>).</summary>
+    public string InputColumnName { get; set; } = "LogMel";
+}
 
 /// <summary>
 /// Summarises a <c>[bands, frames]</c> spectrogram over time: for every band its mean and standard deviation over the
@@ -19,27 +29,25 @@ namespace MLNetFusion.Transforms.Audio;
 /// <item><term>Package</term><description>MLNetFusion.Transforms.</description></item>
 /// </list>
 /// </remarks>
-public sealed class FrameStatisticsEstimator : IEstimator<FrameStatisticsTransformer>
+public sealed class FrameStatisticsEstimator : StatelessEstimator<FrameStatisticsTransformer>
 {
     private readonly string _output, _input;
 
     /// <summary>Creates the estimator.</summary>
-    public FrameStatisticsEstimator(string outputColumnName, string inputColumnName)
+    /// <param name="env">The ML.NET environment (an <see cref="MLContext"/>).</param>
+    /// <param name="options">The output and input columns.</param>
+    public FrameStatisticsEstimator(IHostEnvironment env, FrameStatisticsOptions options) : base(env, "MLNetFusion.SummarizeFrames")
     {
-        _output = outputColumnName ?? throw new ArgumentNullException(nameof(outputColumnName));
-        _input = inputColumnName ?? throw new ArgumentNullException(nameof(inputColumnName));
+        ArgumentNullException.ThrowIfNull(options);
+        _output = options.OutputColumnName ?? throw new ArgumentNullException(nameof(options), "FrameStatisticsOptions.OutputColumnName is required.");
+        _input = options.InputColumnName ?? throw new ArgumentNullException(nameof(options), "FrameStatisticsOptions.InputColumnName is required.");
     }
 
     /// <inheritdoc />
-    public FrameStatisticsTransformer Fit(IDataView input)
-    {
-        var t = new FrameStatisticsTransformer(_output, _input);
-        t.GetOutputSchema(input.Schema);
-        return t;
-    }
+    protected override FrameStatisticsTransformer Create(DataViewSchema inputSchema) => new(_output, _input);
 
     /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         SchemaShapes.RequireFloatVector(inputSchema, _input);
         return SchemaShapes.Append(inputSchema, new[] { SchemaShapes.Column(_output, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });

@@ -96,22 +96,24 @@ public sealed class MelSpectrogramOptions
 /// <item><term>Package</term><description>MLNetFusion.Transforms; the app references TorchSharp-cpu.</description></item>
 /// </list>
 /// </remarks>
-public sealed class MelSpectrogramEstimator : IEstimator<MelSpectrogramTransformer>
+public sealed class MelSpectrogramEstimator : StatelessEstimator<MelSpectrogramTransformer>
 {
     private readonly MelSpectrogramOptions _options;
 
     /// <summary>Creates the estimator.</summary>
-    public MelSpectrogramEstimator(MelSpectrogramOptions options)
+    /// <param name="env">The ML.NET environment (an <see cref="MLContext"/>).</param>
+    /// <param name="options">The options (copied); validated here.</param>
+    public MelSpectrogramEstimator(IHostEnvironment env, MelSpectrogramOptions options) : base(env, "MLNetFusion.MelSpectrogram")
     {
         _options = options?.Clone() ?? throw new ArgumentNullException(nameof(options));
         MelSpectrogramTransformer.Validate(_options, _options.SampleRate ?? 1_000_000);
     }
 
     /// <inheritdoc />
-    public MelSpectrogramTransformer Fit(IDataView input)
+    protected override MelSpectrogramTransformer Create(DataViewSchema inputSchema)
     {
-        var col = SchemaErrors.FindColumn(input.Schema, _options.InputColumnName);
-        int size = SchemaErrors.RequireFloatVector(input.Schema, _options.InputColumnName,
+        var col = SchemaErrors.FindColumn(inputSchema, _options.InputColumnName);
+        int size = SchemaErrors.RequireFloatVector(inputSchema, _options.InputColumnName,
             "MelSpectrogram needs fixed-length samples: produce them with LoadAudio (which fixes the duration).");
         int rate = _options.SampleRate ?? ReadRate(col);
         return new MelSpectrogramTransformer(_options, size, rate);
@@ -131,7 +133,7 @@ public sealed class MelSpectrogramEstimator : IEstimator<MelSpectrogramTransform
     }
 
     /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         SchemaShapes.RequireFloatVector(inputSchema, _options.InputColumnName);
         return SchemaShapes.Append(inputSchema, new[] { SchemaShapes.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
@@ -209,17 +211,17 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
 
     internal static void Validate(MelSpectrogramOptions o, int sampleRate)
     {
-        if (o.FftSize < 2) throw new ArgumentOutOfRangeException(nameof(o.FftSize), o.FftSize, "FftSize must be at least 2.");
+        Check.InRange(o.FftSize, 2, 1 << 16);
         int win = o.WindowLength ?? o.FftSize;
         if (win <= 0 || win > o.FftSize) throw new ArgumentOutOfRangeException(nameof(o.WindowLength), win, "WindowLength must be in [1, FftSize].");
         if ((o.HopLength ?? win / 2) <= 0) throw new ArgumentOutOfRangeException(nameof(o.HopLength), o.HopLength, "HopLength must be positive.");
-        if (o.Bands <= 0) throw new ArgumentOutOfRangeException(nameof(o.Bands), o.Bands, "Bands must be positive.");
+        Check.Positive(o.Bands, 1024);
         double fmax = o.MaxFrequency ?? sampleRate / 2.0;
         if (o.MinFrequency < 0 || fmax <= o.MinFrequency || fmax > sampleRate / 2.0 + 1e-9)
             throw new ArgumentOutOfRangeException(nameof(o.MaxFrequency), fmax, $"Need 0 <= MinFrequency < MaxFrequency <= Nyquist ({sampleRate / 2.0} Hz).");
         if (!(o.Power > 0)) throw new ArgumentOutOfRangeException(nameof(o.Power), o.Power, "Power must be positive.");
         if (o.ApplyLog && !(o.LogOffset > 0)) throw new ArgumentOutOfRangeException(nameof(o.LogOffset), o.LogOffset, "LogOffset must be positive when ApplyLog is set.");
-        if (o.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(o.BatchSize), o.BatchSize, "BatchSize must be positive.");
+        Check.Positive(o.BatchSize, 65_536);
     }
 
     /// <summary>

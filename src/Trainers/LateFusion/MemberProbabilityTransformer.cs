@@ -1,0 +1,63 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.Data;
+using MLNetFusion.Mapping;
+using MLNetFusion.Persistence;
+
+namespace MLNetFusion.Trainers.LateFusion;
+
+/// <summary>Copies a member's score into <c>Score.&lt;member&gt;</c> as probabilities (see <see cref="LateFusionMath.ToProbabilities"/>).</summary>
+internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IFusionSaveable
+{
+    internal const string Kind = "MLNetFusion.LateFusion.ScoreCopy";
+    private readonly string _score, _output, _member;
+    private readonly int _classes;
+
+    public MemberProbabilityTransformer(string score, string output, string member, int classes) : base(256)
+    {
+        if (classes <= 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The class count must be positive.");
+        _score = score; _output = output; _member = member; _classes = classes;
+    }
+
+    private sealed record Config(string Score, string Output, string Member, int Classes);
+    string IFusionSaveable.ComponentKind => Kind;
+    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new Config(_score, _output, _member, _classes));
+    internal static MemberProbabilityTransformer Load(ComponentReader r) { var c = r.ReadConfig<Config>(); return new(c.Score, c.Output, c.Member, c.Classes); }
+
+    protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
+    {
+        var col = inputSchema.GetColumnOrNull(_score);
+        if (col is null || col.Value.Type is not VectorDataViewType { ItemType: NumberDataViewType } v || v.Size != _classes)
+            throw new InvalidOperationException(
+                $"Late-fusion member '{_member}' did not produce a '{_score}' column of {_classes} class scores." + Environment.NewLine +
+                "Hint: each member must end with a multiclass trainer (it outputs Score); check the member's pipeline.");
+        return new[] { new OutputColumn(_output, new VectorDataViewType(NumberDataViewType.Single, _classes)) };
+    }
+
+    protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity) => new Mapper(this, capacity);
+
+    private sealed class Mapper : BatchMapper
+    {
+        private readonly MemberProbabilityTransformer _p;
+        private readonly float[][] _probs;
+        private ValueGetter<VBuffer<float>>? _g;
+        private VBuffer<float> _buf;
+        private readonly float[] _dense;
+        public Mapper(MemberProbabilityTransformer p, int capacity) { _p = p; _probs = Enumerable.Range(0, capacity).Select(_ => new float[p._classes]).ToArray(); _dense = new float[p._classes]; }
+        public override IReadOnlyList<string> InputColumns => new[] { _p._score };
+        public override void Bind(DataViewRow input) => _g = input.GetGetter<VBuffer<float>>(input.Schema[_p._score]);
+        public override void ReadRow(int slot, long position)
+        {
+            _g!(ref _buf);
+            _buf.CopyTo(_dense);
+            LateFusionMath.ToProbabilities(_dense, _probs[slot]);
+        }
+        public override void Compute(int count, bool[] active) { }
+        public override Delegate GetOutputGetter(int output, Func<int> slot) => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
+        {
+            var e = VBufferEditor.Create(ref dst, _p._classes);
+            _probs[slot()].CopyTo(e.Values);
+            dst = e.Commit();
+        });
+    }
+}
