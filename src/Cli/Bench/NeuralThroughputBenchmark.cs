@@ -1,19 +1,9 @@
-
-using MLNetFusion.AutoML.Sweep;
-using MLNetFusion.Cli.Leaderboard;
 using MLNetFusion.Data;
-using MLNetFusion.Datasets;
 using MLNetFusion.Models;
-using MLNetFusion.Runtime;
-using MLNetFusion.Trainers.Early;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers;
 using MLNetFusion.Training;
-using MLNetFusion.Transforms.Audio;
-using Microsoft.ML.Data;
 using Microsoft.ML;
 using System.Diagnostics;
-using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
 using static MLNetFusion.Cli.Bench.Measure;

@@ -1,11 +1,6 @@
 using Microsoft.ML;
-using MLNetFusion.Models;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.CrossModal;
-using MLNetFusion.Trainers.Early;
-using MLNetFusion.Trainers.LateFusion;
-using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Network;
 using static MLNetFusion.AutoML.Sweep.SweepParameters;
 
 namespace MLNetFusion.AutoML.Sweep.Families;
