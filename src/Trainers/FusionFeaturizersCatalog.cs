@@ -27,7 +27,7 @@ public static class FusionFeaturizersCatalog
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
         {
             OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
-            Modality = new ModalityOptions { Name = "image", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, OutputWidth = width },
+            Modality = new ModalityOptions { Name = "image", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, Kind = ModalityKind.Image, OutputWidth = width },
         });
 
     /// <summary>
@@ -45,7 +45,7 @@ public static class FusionFeaturizersCatalog
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
         {
             OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
-            Modality = new ModalityOptions { Name = "audio", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, OutputWidth = width },
+            Modality = new ModalityOptions { Name = "audio", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, Kind = ModalityKind.Audio, OutputWidth = width },
         });
 
     /// <summary>A trainable tabular featurizer: fits an MLP on the label and outputs its last hidden layer.</summary>

@@ -32,8 +32,10 @@ public sealed class Choice<T> : ISearchDimension where T : notnull
     public object Default => Values.Count > 0 ? Values[0] : throw new InvalidOperationException("The choice is empty.");
     /// <inheritdoc />
     public object Sample(Random random) => Values[random.Next(Values.Count)];
+    /// <summary>Whether grid search tries every value (default) or only the first.</summary>
+    public bool SearchedByGrid { get; set; } = true;
     /// <inheritdoc />
-    public IReadOnlyList<object> GridValues => Values.Cast<object>().ToArray();
+    public IReadOnlyList<object> GridValues => SearchedByGrid ? Values.Cast<object>().ToArray() : new[] { Default };
     /// <inheritdoc />
     public bool IsEmpty => Values.Count == 0;
     /// <inheritdoc />
@@ -162,7 +164,7 @@ public sealed class ModalitySubsetChoice : ISearchDimension
 /// <item><term>network</term><description><c>intermediateLayers</c> and the neural parameters.</description></item>
 /// <item><term>cross-modal</term><description><c>depth</c> (1 = one exchange) and the neural parameters.</description></item>
 /// <item><term>every family</term><description><c>modalities</c>: the subset of modalities the trial uses (see <see cref="Modalities"/>).</description></item>
-/// <item><term>neural</term><description><c>learningRate</c> (log scale), <c>width</c>, <c>dropout</c>, <c>epochs</c>, <c>modalityDropout</c>, <c>auxiliaryLossWeight</c>.</description></item>
+/// <item><term>neural</term><description><c>learningRate</c> (log scale), <c>width</c>, <c>dropout</c>, <c>epochs</c>, <c>modalityDropout</c>, <c>auxiliaryLossWeight</c>, <c>balancedLearningAlpha</c>, <c>augmentationStrength</c>, <c>perClipNormalization</c>.</description></item>
 /// </list>
 /// </remarks>
 public sealed class FusionSearchSpace
@@ -211,6 +213,19 @@ public sealed class FusionSearchSpace
 
     /// <summary>Auxiliary per-modality loss weight. Default [0.25, 1], 0.5 (kept on for the same reason as <see cref="ModalityDropout"/>).</summary>
     public NumericRange AuxiliaryLossWeight { get; set; } = new(0.25, 1, 0.5);
+
+    /// <summary>
+    /// Balanced learning: OGM-GE strength α of the neural families (0 = off). Default {0, 0.5}. This and the next two
+    /// remedies for modality competition and shift are drawn by random and cost-aware search; grid search keeps their
+    /// first value unless <see cref="Choice{T}.SearchedByGrid"/> is set.
+    /// </summary>
+    public Choice<double> BalancedLearningAlpha { get; set; } = new(0.0, 0.5) { SearchedByGrid = false };
+
+    /// <summary>Training-time augmentation strength of the neural families (0 = off). Default {0, 0.5, 1}.</summary>
+    public Choice<double> AugmentationStrength { get; set; } = new(0.0, 0.5, 1.0) { SearchedByGrid = false };
+
+    /// <summary>Per-clip normalisation (CMVN) of audio modalities in the neural families. Default {false, true}.</summary>
+    public Choice<bool> PerClipAudioNormalization { get; set; } = new(false, true) { SearchedByGrid = false };
 
     /// <summary>
     /// The modality subsets trials may use (parameter <c>modalities</c>, values like <c>"image+audio"</c>). <c>null</c>

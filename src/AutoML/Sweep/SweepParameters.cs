@@ -73,6 +73,12 @@ public static class SweepParameters
     public static SweepParameter<double> ModalityDropout { get; } = new("modalityDropout", s => s.ModalityDropout);
     /// <summary>Auxiliary per-modality loss weight.</summary>
     public static SweepParameter<double> AuxiliaryLossWeight { get; } = new("auxiliaryLossWeight", s => s.AuxiliaryLossWeight);
+    /// <summary>OGM-GE strength α (0 = off).</summary>
+    public static SweepParameter<double> BalancedLearningAlpha { get; } = new("balancedLearningAlpha", s => s.BalancedLearningAlpha);
+    /// <summary>Training-time augmentation strength (0 = off).</summary>
+    public static SweepParameter<double> AugmentationStrength { get; } = new("augmentationStrength", s => s.AugmentationStrength);
+    /// <summary>Per-clip normalisation (CMVN) of audio modalities.</summary>
+    public static SweepParameter<bool> PerClipAudioNormalization { get; } = new("perClipNormalization", s => s.PerClipAudioNormalization);
     /// <summary>Early fusion: the learner after <c>Concatenate</c>.</summary>
     public static SweepParameter<EarlyFusionLearner> EarlyLearner { get; } = new("trainer", s => s.EarlyTrainer);
     /// <summary>Late fusion: the combiner.</summary>
@@ -87,5 +93,6 @@ public static class SweepParameters
     public static SweepParameter<int> CrossModalDepth { get; } = new("depth", s => s.CrossModalDepth);
 
     /// <summary>The parameters of every neural trainer.</summary>
-    internal static IReadOnlyList<ISweepParameter> Neural { get; } = new ISweepParameter[] { LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight };
+    internal static IReadOnlyList<ISweepParameter> Neural { get; } = new ISweepParameter[]
+        { LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, BalancedLearningAlpha, AugmentationStrength, PerClipAudioNormalization };
 }

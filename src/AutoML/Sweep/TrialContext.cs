@@ -61,6 +61,9 @@ internal sealed record TrialContext(MLContext Ml, IReadOnlyList<ModalityOptions>
             o.ModalityDropout = Value(s, SweepParameters.ModalityDropout);
             o.AuxiliaryLossWeight = Value(s, SweepParameters.AuxiliaryLossWeight);
         }
+        o.AugmentationStrength = Value(s, SweepParameters.AugmentationStrength);
+        o.PerClipAudioNormalization = Value(s, SweepParameters.PerClipAudioNormalization);
+        if (multimodal && o.AuxiliaryLossWeight > 0) o.BalancedLearningAlpha = Value(s, SweepParameters.BalancedLearningAlpha);
         o.Seed = seed; o.Progress = Progress; o.CancellationToken = Cancel;
         return o;
     }

@@ -11,6 +11,9 @@ namespace MLNetFusion.Models;
 public sealed class ConvEncoder : ModalityEncoder
 {
     private readonly InputStandardizer norm;
+    private readonly ModalityAugmentation? _augmentation;
+    private readonly double _inputScale;
+    private readonly bool _perClip;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks;
     private readonly Linear projection;
     private readonly Dropout dropout;
@@ -31,10 +34,15 @@ public sealed class ConvEncoder : ModalityEncoder
     /// <param name="batchNorm">Insert BatchNorm after each convolution.</param>
     /// <param name="mean">Scalar input mean (fitted).</param>
     /// <param name="std">Scalar input standard deviation (fitted).</param>
+    /// <param name="augmentation">Training-time augmentation of the standardised input, or <c>null</c>.</param>
+    /// <param name="perClipNormalization">Normalise each row of every channel over the last axis (CMVN of a spectrogram's bands over time) before standardising.</param>
     public ConvEncoder(string name, string inputColumn, int[] shape, int[] channels, int outputWidth, double dropoutRate,
-        bool batchNorm, float mean, float std)
+        bool batchNorm, float mean, float std, ModalityAugmentation? augmentation = null, bool perClipNormalization = false)
         : base(nameof(ConvEncoder), new EncoderContract(name, inputColumn, shape, outputWidth))
     {
+        _augmentation = augmentation;
+        _perClip = perClipNormalization;
+        _inputScale = std > 1e-6f ? 1.0 / std : 1.0;
         if (shape.Length != 3) throw new ArgumentException("The shape must be [channels, height, width].", nameof(shape));
         if (channels.Length == 0) throw new ArgumentException("At least one conv block is required.", nameof(channels));
         _shape = shape.Select(s => (long)s).ToArray();
@@ -73,7 +81,16 @@ public sealed class ConvEncoder : ModalityEncoder
 
     private Tensor FeatureMaps(Tensor x, List<Tensor>? stages)
     {
-        var h = norm.call(x).view(new long[] { -1, _shape[0], _shape[1], _shape[2] });
+        var h = x.view(new long[] { -1, _shape[0], _shape[1], _shape[2] });
+        if (_perClip)
+        {
+            // Already zero-mean and unit-spread per band: the dataset-wide standardiser (fitted on the raw input) is skipped.
+            var centred = h - h.mean(new long[] { 3 }, keepdim: true);
+            var spread = centred.square().mean(new long[] { 3 }, keepdim: true).sqrt();
+            h = centred / spread.clamp_min(1e-3) * spread.gt(1e-3).to_type(h.dtype);   // a constant band becomes 0, never NaN
+        }
+        else h = norm.call(h);
+        if (training && _augmentation != null) h = _augmentation.ApplyToMaps(h, _inputScale);
         foreach (var block in blocks)
         {
             h = block.call(h);

@@ -33,9 +33,12 @@ internal static class EncoderFactory
     /// <summary>Creates the encoder.</summary>
     public static ModalityEncoder Create(ModalityOptions options, int[] shape, FeatureStatistics stats) => options.Encoder switch
     {
-        EncoderKind.Mlp => new MlpEncoder(options.Name, options.ColumnName, shape[0], options.HiddenWidths, options.Dropout, stats.Mean, stats.Std, options.InputDropout),
+        EncoderKind.Mlp => new MlpEncoder(options.Name, options.ColumnName, shape[0], options.HiddenWidths, options.Dropout, stats.Mean, stats.Std, options.InputDropout,
+            Active(options.Augmentation)),
         EncoderKind.Cnn => new ConvEncoder(options.Name, options.ColumnName, shape, options.ConvChannels, options.OutputWidth, options.Dropout,
-            options.BatchNorm, stats.ScalarMean, stats.ScalarStd),
+            options.BatchNorm, stats.ScalarMean, stats.ScalarStd, Active(options.Augmentation), options.PerClipNormalization),
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.Encoder, "Unknown encoder kind."),
     };
+
+    private static ModalityAugmentation? Active(ModalityAugmentation? a) => a is { IsActive: true } ? a.Clone() : null;
 }

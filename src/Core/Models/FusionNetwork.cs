@@ -52,6 +52,9 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     /// <inheritdoc />
     public abstract int EmbeddingWidth { get; }
 
+    /// <summary>The trainable parameters of modality <paramref name="modality"/>'s encoder (for gradient modulation).</summary>
+    internal IEnumerable<TorchSharp.Modules.Parameter> EncoderParameters(int modality) => encoders[modality].parameters();
+
     /// <summary>The encoders' contracts.</summary>
     public IReadOnlyList<EncoderContract> Contracts => encoders.Select(e => e.Contract).ToArray();
 

@@ -8,6 +8,7 @@ namespace MLNetFusion.Models;
 public sealed class MlpEncoder : ModalityEncoder
 {
     private readonly InputStandardizer norm;
+    private readonly ModalityAugmentation? _augmentation;
     private readonly Dropout input_dropout;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;
     private readonly int[] _widths;
@@ -21,9 +22,12 @@ public sealed class MlpEncoder : ModalityEncoder
     /// <param name="mean">Per-feature input mean (fitted).</param>
     /// <param name="std">Per-feature input standard deviation (fitted).</param>
     /// <param name="inputDropout">Dropout on the standardised input features (regularises wide, noisy inputs).</param>
-    public MlpEncoder(string name, string inputColumn, int inputSize, int[] hidden, double dropout, float[] mean, float[] std, double inputDropout = 0)
+    /// <param name="augmentation">Training-time augmentation of the standardised input, or <c>null</c>.</param>
+    public MlpEncoder(string name, string inputColumn, int inputSize, int[] hidden, double dropout, float[] mean, float[] std, double inputDropout = 0,
+        ModalityAugmentation? augmentation = null)
         : base(nameof(MlpEncoder), new EncoderContract(name, inputColumn, new[] { inputSize }, hidden[^1]))
     {
+        _augmentation = augmentation;
         if (hidden.Length == 0) throw new ArgumentException("At least one hidden layer is required.", nameof(hidden));
         _widths = hidden.ToArray();
         norm = new InputStandardizer(mean, std);
@@ -51,7 +55,9 @@ public sealed class MlpEncoder : ModalityEncoder
     /// <inheritdoc />
     public override Tensor[] ForwardStages(Tensor x)
     {
-        var h = input_dropout.call(norm.call(x));
+        var h = norm.call(x);
+        if (training && _augmentation != null) h = _augmentation.ApplyToFeatures(h);
+        h = input_dropout.call(h);
         var stages = new Tensor[layers.Count];
         for (int i = 0; i < layers.Count; i++) stages[i] = h = layers[i].call(h);
         return stages;

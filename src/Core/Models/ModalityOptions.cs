@@ -66,22 +66,39 @@ public sealed class ModalityOptions
     /// </summary>
     public bool BatchNorm { get; set; } = true;
 
+    /// <summary>What the modality is (set by <see cref="Tabular"/>, <see cref="Image"/> and <see cref="Audio"/>); picks augmentation presets.</summary>
+    public ModalityKind Kind { get; set; } = ModalityKind.Tabular;
+
+    /// <summary>
+    /// Training-time augmentation of this modality (<c>null</c>: none, or the trainer's <c>AugmentationStrength</c>
+    /// preset for <see cref="Kind"/>). Never applied at inference.
+    /// </summary>
+    public ModalityAugmentation? Augmentation { get; set; }
+
+    /// <summary>
+    /// For a spectrogram (<see cref="EncoderKind.Cnn"/> over <c>[1, bands, frames]</c>): normalise each band over the
+    /// clip's frames inside the encoder (CMVN, as <c>MelSpectrogramOptions.Normalization</c> does in featurization), so
+    /// that a trainer or a sweep can choose it. A silent clip gives zeros, never NaN. Default false.
+    /// </summary>
+    public bool PerClipNormalization { get; set; }
+
     /// <summary>A tabular modality (MLP encoder).</summary>
     public static ModalityOptions Tabular(string columnName, string? name = null, params int[] hiddenWidths)
-        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Mlp, HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths : Defaults.HiddenWidths.ToArray() };
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Mlp, Kind = ModalityKind.Tabular, HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths : Defaults.HiddenWidths.ToArray() };
 
     /// <summary>An image modality (CNN encoder). Shape comes from the column (ExtractPixels) unless given.</summary>
     public static ModalityOptions Image(string columnName, string? name = null, int[]? shape = null)
-        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Cnn, Shape = shape };
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Cnn, Kind = ModalityKind.Image, Shape = shape };
 
     /// <summary>An audio modality: a CNN over a <c>[bands, frames]</c> log-mel spectrogram.</summary>
     public static ModalityOptions Audio(string columnName, string? name = null, int[]? shape = null)
-        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Cnn, Shape = shape };
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Cnn, Kind = ModalityKind.Audio, Shape = shape };
 
     /// <summary>A deep copy.</summary>
     public ModalityOptions Clone() => new()
     {
         Name = Name, ColumnName = ColumnName, Encoder = Encoder, Shape = Shape?.ToArray(), HiddenWidths = HiddenWidths.ToArray(),
         ConvChannels = ConvChannels.ToArray(), OutputWidth = OutputWidth, Dropout = Dropout, BatchNorm = BatchNorm, InputDropout = InputDropout,
+        Kind = Kind, Augmentation = Augmentation?.Clone(), PerClipNormalization = PerClipNormalization,
     };
 }

@@ -38,6 +38,15 @@ public class FusionLoss
         return loss;
     }
 
+    /// <summary>
+    /// Called after the loss's backward pass and before gradient clipping and the optimiser step, to change the gradients
+    /// (balanced-learning methods such as <see cref="BalancedFusionLoss"/>). The default does nothing.
+    /// </summary>
+    /// <param name="network">The network being trained.</param>
+    /// <param name="output">Its output on <paramref name="batch"/>.</param>
+    /// <param name="batch">The batch.</param>
+    public virtual void AfterBackward(IFusionNetwork network, FusionOutput output, FusionBatch batch) { }
+
     /// <summary>Sum over modalities of each head's mean cross-entropy over the rows where its modality is present, <c>[1]</c>.</summary>
     protected static Tensor Auxiliary(Tensor[] modalityLogits, FusionBatch batch)
     {

@@ -67,6 +67,7 @@ internal static class TrainingLoop
                     var logits = output.Logits;
                     var batchLoss = loss.Compute(output, batch);
                     batchLoss.backward();
+                    loss.AfterBackward(network, output, batch);
                     if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm);
                     optimizer.step();
                     using (no_grad())
@@ -98,7 +99,8 @@ internal static class TrainingLoop
                 var report = new EpochReport(epoch, options.Epochs, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen),
                     valLoss, valAcc, lr, sw.Elapsed, seen);
                 history.Add(report);
-                log?.Invoke(Format(report));
+                log?.Invoke(Format(report) + (loss is BalancedFusionLoss balanced
+                    ? ", OGM-GE mean coefficients " + string.Join("/", balanced.TakeMeanCoefficients().Select(c => c.ToString("F2"))) : ""));
                 options.Progress?.Invoke(report);
 
                 if (validation != null && options.EarlyStoppingPatience > 0 && sinceBest >= options.EarlyStoppingPatience)

@@ -56,7 +56,17 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
     protected abstract FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount);
 
     /// <summary>The training objective (default: fused cross-entropy plus the auxiliary per-modality losses).</summary>
-    protected virtual FusionLoss CreateLoss() => new(Options.AuxiliaryLossWeight);
+    protected virtual FusionLoss CreateLoss() => Options.BalancedLearningAlpha > 0 && Options.Modalities.Count > 1
+        ? new BalancedFusionLoss(Options.AuxiliaryLossWeight, Options.BalancedLearningAlpha)
+        : new FusionLoss(Options.AuxiliaryLossWeight);
+
+    /// <summary>The modality with the trainer-wide settings applied: the augmentation preset when it sets none of its own, and per-clip normalisation of audio. Used when training and when rebuilding a saved network, so both see the same encoder.</summary>
+    private ModalityOptions WithAugmentation(ModalityOptions m)
+    {
+        if (m.Augmentation == null && Options.AugmentationStrength > 0) m.Augmentation = ModalityAugmentation.For(m.Kind, Options.AugmentationStrength);
+        if (Options.PerClipAudioNormalization && m.Kind == ModalityKind.Audio && m.Encoder == EncoderKind.Cnn) m.PerClipNormalization = true;
+        return m;
+    }
 
     /// <inheritdoc />
     public FusionPredictionTransformer Fit(IDataView input) => Fit(input, null);
@@ -115,7 +125,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                 TrainingSummary summary;
                 using (new TorchSeedScope(seed))
                 {
-                    var encoders = o.Modalities.Select((m, i) => EncoderFactory.Create(PrepareModality(m.Clone()), shapes[i], stats[i])).ToList();
+                    var encoders = o.Modalities.Select((m, i) => EncoderFactory.Create(PrepareModality(WithAugmentation(m.Clone())), shapes[i], stats[i])).ToList();
                     network = CreateNetwork(encoders, classes);
                     try
                     {
@@ -156,7 +166,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
         var encoders = Options.Modalities.Select((m, i) =>
         {
             var placeholder = new FeatureStatistics(new float[sizes[i]], Enumerable.Repeat(1f, sizes[i]).ToArray(), 0, 1);
-            return EncoderFactory.Create(PrepareModality(m.Clone()), EncoderFactory.ResolveShape(m, sizes[i], shapes[i]), placeholder);
+            return EncoderFactory.Create(PrepareModality(WithAugmentation(m.Clone())), EncoderFactory.ResolveShape(m, sizes[i], shapes[i]), placeholder);
         }).ToList();
         return CreateNetwork(encoders, classes);
     }

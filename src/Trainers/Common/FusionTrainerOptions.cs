@@ -53,6 +53,28 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     /// </summary>
     public double AuxiliaryLossWeight { get; set; } = Defaults.AuxiliaryLossWeight;
 
+    /// <summary>
+    /// Balanced multimodal learning: the strength α of OGM-GE gradient modulation (<see cref="BalancedFusionLoss"/>;
+    /// Peng et al., CVPR 2022), which slows the encoder of whichever modality dominates each batch so that the others
+    /// keep learning. 0 (default) is off; the paper uses 0.1 to 1. Needs <see cref="AuxiliaryLossWeight"/> above 0.
+    /// </summary>
+    public double BalancedLearningAlpha { get; set; }
+
+    /// <summary>
+    /// Training-time augmentation of every modality that does not set its own <see cref="ModalityOptions.Augmentation"/>:
+    /// the preset of its <see cref="ModalityOptions.Kind"/> at this strength (<see cref="ModalityAugmentation.For"/>:
+    /// SpecAugment masks, time shift and gain for audio; erasing and translation for images; noise and feature dropout
+    /// for tabular). 0 (default) is off. Never applied at inference.
+    /// </summary>
+    public double AugmentationStrength { get; set; }
+
+    /// <summary>
+    /// Per-clip normalisation (CMVN) of every audio modality (<see cref="ModalityKind.Audio"/>) inside its encoder:
+    /// each mel band minus its mean over the clip, divided by its spread (<see cref="ModalityOptions.PerClipNormalization"/>).
+    /// Default false.
+    /// </summary>
+    public bool PerClipAudioNormalization { get; set; }
+
     /// <summary>Name of the probability column. Default <c>Score</c>; <c>null</c> omits it.</summary>
     public string? ScoreColumnName { get; set; } = "Score";
 
@@ -82,5 +104,11 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
         Check.Fraction(ModalityDropout);
         Check.NonNegative(AuxiliaryLossWeight);
         Check.Fraction(HeadDropout);
+        Check.InRange(BalancedLearningAlpha, 0, 10);
+        Check.InRange(AugmentationStrength, 0, 4);
+        if (BalancedLearningAlpha > 0 && !(AuxiliaryLossWeight > 0))
+            throw new ArgumentOutOfRangeException(nameof(BalancedLearningAlpha), BalancedLearningAlpha, "BalancedLearningAlpha needs the auxiliary per-modality heads." +
+                Environment.NewLine + "Hint: keep AuxiliaryLossWeight above 0 (default 0.5), or set BalancedLearningAlpha to 0.");
+        foreach (var m in Modalities) m.Augmentation?.Validate();
     }
 }

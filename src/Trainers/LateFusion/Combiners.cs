@@ -29,6 +29,25 @@ public static class LateFusionMath
     public const float Epsilon = 1e-7f;
 
     /// <summary>
+    /// Temperature scaling of a probability vector in place: <c>p_k ∝ exp(log p_k / T)</c>. T above 1 softens an
+    /// over-confident distribution, below 1 sharpens it; zero probabilities stay zero.
+    /// </summary>
+    /// <param name="probabilities">A probability vector.</param>
+    /// <param name="temperature">The temperature T (above 0).</param>
+    public static void Temper(Span<float> probabilities, double temperature)
+    {
+        double max = double.NegativeInfinity;
+        for (int k = 0; k < probabilities.Length; k++) if (probabilities[k] > 0) max = Math.Max(max, Math.Log(probabilities[k]) / temperature);
+        double sum = 0;
+        for (int k = 0; k < probabilities.Length; k++)
+        {
+            double v = probabilities[k] > 0 ? Math.Exp(Math.Log(probabilities[k]) / temperature - max) : 0;
+            probabilities[k] = (float)v; sum += v;
+        }
+        if (sum > 0) for (int k = 0; k < probabilities.Length; k++) probabilities[k] = (float)(probabilities[k] / sum);
+    }
+
+    /// <summary>
     /// Member scores as probabilities. The rule: a score vector that is finite, within [0, 1] and sums to 1 (±1e-3) is
     /// already a probability distribution (ML.NET's maximum-entropy, LightGBM and MLNetFusion trainers output those);
     /// anything else (raw margins, e.g. from one-versus-all linear models) goes through a softmax.

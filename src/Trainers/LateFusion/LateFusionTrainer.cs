@@ -48,6 +48,16 @@ public sealed class LateFusionOptions
     /// <summary>Seed of the fold assignment; <c>null</c> derives it from the <c>MLContext</c>.</summary>
     public int? Seed { get; set; }
 
+    /// <summary>
+    /// Calibrate each member before combining: <see cref="MemberCalibration.Temperature"/> fits one temperature per
+    /// member on out-of-fold predictions (grouped folds with <see cref="SamplingKeyColumnName"/>) and divides the
+    /// member's log-probabilities by it, so over-confident members stop dominating averages and products. Out-of-fold
+    /// predictions are computed for every combiner then (k extra fits per member). Default
+    /// <see cref="MemberCalibration.None"/>. The fitted temperatures and each member's ECE before and after are in
+    /// <see cref="LateFusionTransformer.Calibration"/>.
+    /// </summary>
+    public MemberCalibration MemberCalibration { get; set; } = MemberCalibration.None;
+
     /// <summary>Output probability column. Default <c>Score</c>.</summary>
     public string ScoreColumnName { get; set; } = "Score";
 
@@ -135,12 +145,13 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     }
 
     /// <summary>Applies guards, members and score copies: every member's probabilities and presence become columns.</summary>
-    private IDataView ScoreMembers(IDataView data, IReadOnlyList<ITransformer> members, int classes, List<ITransformer>? chain = null)
+    private IDataView ScoreMembers(IDataView data, IReadOnlyList<ITransformer> members, int classes, List<ITransformer>? chain = null, double[]? temperatures = null)
     {
         for (int i = 0; i < members.Count; i++)
         {
             var m = Options.Members[i];
-            var steps = new ITransformer[] { new MemberInputGuard(m.FeatureColumnName, PresenceColumn(m)), members[i], new MemberProbabilityTransformer(m.ScoreColumnName, MemberScoreColumn(m), m.Name, classes) };
+            var steps = new ITransformer[] { new MemberInputGuard(m.FeatureColumnName, PresenceColumn(m)), members[i],
+                new MemberProbabilityTransformer(m.ScoreColumnName, MemberScoreColumn(m), m.Name, classes, temperatures?[i] ?? 1) };
             foreach (var t in steps) { data = t.Transform(data); chain?.Add(t); }
         }
         return data;
@@ -162,7 +173,10 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         double[]? weights = null;
         ITransformer? meta = null;
         double blend = 0;
-        if (Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking)
+        double[]? temperatures = null;
+        List<MemberCalibrationResult>? calibration = null;
+        bool calibrate = Options.MemberCalibration == MemberCalibration.Temperature;
+        if (calibrate || Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking)
         {
             OutOfFoldData oof;
             try { oof = OutOfFold(input, classes, seed); }
@@ -172,6 +186,12 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 throw;
             }
             ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
+            if (calibrate)
+            {
+                (temperatures, calibration) = FitTemperatures(oof, classes);
+                ch.Info(MessageSensitivity.None, "Late fusion member temperatures: " + string.Join(", ", calibration.Select(c =>
+                    $"{c.Member} {c.Temperature:F2} (ECE {c.EceBefore:F3} → {c.EceAfter:F3})")) + ".");
+            }
             if (Options.Combiner == LateFusionCombiner.WeightedAverage)
             {
                 var (fitted, shrinkage) = FitShrunkWeights(oof, classes);
@@ -179,7 +199,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 ch.Info(MessageSensitivity.None, "Late fusion weights: " + string.Join(", ", Options.Members.Select((m, i) => $"{m.Name} {fitted[i]:F3}")) +
                     $" (shrunk {shrinkage:P0} toward equal weights, chosen on held-out {(Options.SamplingKeyColumnName != null ? "groups" : "folds")}).");
             }
-            else
+            else if (Options.Combiner == LateFusionCombiner.Stacking)
             {
                 (meta, blend) = FitGuardedMeta(oof, classes);
                 ch.Info(MessageSensitivity.None, $"Late fusion stacking: {blend:P0} of the plain average blended into the meta-learner's output, chosen on held-out " +
@@ -188,7 +208,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         }
 
         var chain = new List<ITransformer>();
-        ScoreMembers(input, members, classes, chain);
+        ScoreMembers(input, members, classes, chain, temperatures);
         var scores = Options.Members.Select(MemberScoreColumn).ToArray();
         var presence = Options.Members.Select(PresenceColumn).ToArray();
         if (meta == null)
@@ -206,7 +226,68 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 : new LateFusionCombinerTransformer(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
                     Options.ScoreColumnName, Options.PredictedLabelColumnName));
         }
-        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels);
+        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels, calibration);
+    }
+
+    /// <summary>
+    /// One temperature per member minimising its out-of-fold log-loss (a 1-D search over [0.05, 20] on a log grid, then
+    /// refined), with its ECE before and after; the out-of-fold probabilities are tempered in place, so weights and
+    /// stacking are fitted on calibrated members.
+    /// </summary>
+    internal (double[] temperatures, List<MemberCalibrationResult> report) FitTemperatures(OutOfFoldData oof, int classes)
+    {
+        int m = Options.Members.Count;
+        var temperatures = new double[m];
+        var report = new List<MemberCalibrationResult>();
+        for (int i = 0; i < m; i++)
+        {
+            var rows = Enumerable.Range(0, oof.Labels.Count).Where(r => oof.Present[r][i]).ToArray();
+            var probs = rows.Select(r => oof.Probabilities[r][i]).ToArray();
+            var labels = rows.Select(r => oof.Labels[r]).ToArray();
+            double t = FitTemperature(probs, labels);
+            double before = rows.Length > 0 ? Evaluation.ScoredRows.From(probs, labels, classes).Calibration(15).ExpectedCalibrationError : double.NaN;
+            foreach (int r in rows) LateFusionMath.Temper(oof.Probabilities[r][i], t);
+            double after = rows.Length > 0 ? Evaluation.ScoredRows.From(probs, labels, classes).Calibration(15).ExpectedCalibrationError : double.NaN;
+            temperatures[i] = t;
+            report.Add(new MemberCalibrationResult(Options.Members[i].Name, t, before, after));
+        }
+        return (temperatures, report);
+    }
+
+    /// <summary>The temperature minimising the log-loss of <paramref name="probabilities"/> (1 when there are no rows).</summary>
+    internal static double FitTemperature(IReadOnlyList<float[]> probabilities, IReadOnlyList<int> labels)
+    {
+        if (probabilities.Count == 0) return 1;
+        var logs = probabilities.Select(p => p.Select(v => Math.Log(Math.Max(v, LateFusionMath.Epsilon))).ToArray()).ToArray();
+        double Loss(double t)
+        {
+            double sum = 0;
+            for (int r = 0; r < logs.Length; r++)
+            {
+                var l = logs[r];
+                double max = double.NegativeInfinity;
+                for (int k = 0; k < l.Length; k++) max = Math.Max(max, l[k] / t);
+                double z = 0;
+                for (int k = 0; k < l.Length; k++) z += Math.Exp(l[k] / t - max);
+                sum -= l[labels[r]] / t - max - Math.Log(z);
+            }
+            return sum / logs.Length;
+        }
+        double lo = Math.Log(0.05), hi = Math.Log(20), best = 0, bestLoss = double.PositiveInfinity;
+        for (int g = 0; g <= 60; g++)
+        {
+            double x = lo + (hi - lo) * g / 60, loss = Loss(Math.Exp(x));
+            if (loss < bestLoss) { bestLoss = loss; best = x; }
+        }
+        // Golden-section refinement within one grid step either side.
+        double step = (hi - lo) / 60, a = best - step, b = best + step, phi = (Math.Sqrt(5) - 1) / 2;
+        for (int it = 0; it < 40; it++)
+        {
+            double c = b - phi * (b - a), d = a + phi * (b - a);
+            if (Loss(Math.Exp(c)) < Loss(Math.Exp(d))) b = d; else a = c;
+        }
+        double refined = (a + b) / 2;
+        return Math.Exp(Loss(Math.Exp(refined)) <= bestLoss ? refined : best);
     }
 
     internal sealed record OutOfFoldData(List<float[][]> Probabilities, List<bool[]> Present, List<int> Labels, List<int> Folds);
@@ -448,3 +529,19 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         return SchemaShapes.Append(inputSchema, added);
     }
 }
+
+/// <summary>How late fusion calibrates its members (<see cref="LateFusionOptions.MemberCalibration"/>).</summary>
+public enum MemberCalibration
+{
+    /// <summary>Members' probabilities are combined as they come.</summary>
+    None,
+    /// <summary>Temperature scaling (Guo et al., 2017): one temperature per member, fitted on out-of-fold predictions by log-loss.</summary>
+    Temperature,
+}
+
+/// <summary>A member's calibration: its temperature and its expected calibration error (15 bins) on out-of-fold predictions before and after.</summary>
+/// <param name="Member">The member's name.</param>
+/// <param name="Temperature">The fitted temperature (above 1: the member was over-confident).</param>
+/// <param name="EceBefore">ECE of the member's out-of-fold probabilities as they came.</param>
+/// <param name="EceAfter">ECE after dividing its log-probabilities by <paramref name="Temperature"/>.</param>
+public sealed record MemberCalibrationResult(string Member, double Temperature, double EceBefore, double EceAfter);

@@ -15,8 +15,9 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     private readonly ITransformer[] _steps;
 
     internal LateFusionTransformer(IEnumerable<ITransformer> chain, IReadOnlyList<ITransformer> members, IReadOnlyList<string> memberNames,
-        LateFusionCombiner combiner, double[]? weights, LabelKeyValues labels)
+        LateFusionCombiner combiner, double[]? weights, LabelKeyValues labels, IReadOnlyList<MemberCalibrationResult>? calibration = null)
     {
+        Calibration = calibration;
         _steps = chain.ToArray();
         _chain = new TransformerChain<ITransformer>(_steps);
         Members = members;
@@ -25,6 +26,9 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
         Weights = weights;
         Labels = labels;
     }
+
+    /// <summary>Each member's temperature and ECE before and after (with <see cref="LateFusionOptions.MemberCalibration"/>), else <c>null</c>.</summary>
+    public IReadOnlyList<MemberCalibrationResult>? Calibration { get; }
 
     /// <summary>The fitted members, in order.</summary>
     public IReadOnlyList<ITransformer> Members { get; }
@@ -66,7 +70,7 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     void IFusionSaveable.Save(ComponentWriter writer)
     {
         var memberSteps = Members.Select(m => Array.IndexOf(_steps, m)).ToArray();
-        writer.WriteConfig(new LateFusionConfig(MemberNames.ToArray(), memberSteps, Combiner, Weights?.ToArray(), Labels.ToData()));
+        writer.WriteConfig(new LateFusionConfig(MemberNames.ToArray(), memberSteps, Combiner, Weights?.ToArray(), Labels.ToData(), Calibration?.ToArray()));
         foreach (var step in _steps) writer.WriteChild(step);
     }
 
@@ -77,8 +81,9 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
             throw reader.Invalid("its member list does not match its steps");
         if (c.Weights != null && c.Weights.Length != c.MemberNames.Length) throw reader.Invalid("its weights do not match its members");
         var steps = Enumerable.Range(0, reader.ChildCount).Select(reader.ReadChild).ToArray();
+        if (c.Calibration != null && c.Calibration.Length != c.MemberNames.Length) throw reader.Invalid("its calibration does not match its members");
         return new LateFusionTransformer(steps, c.MemberSteps.Select(i => steps[i]).ToArray(), c.MemberNames, c.Combiner, c.Weights,
-            LabelKeyValues.FromData(c.Labels));
+            LabelKeyValues.FromData(c.Labels), c.Calibration);
     }
 
     /// <summary>Disposes members that hold native memory.</summary>
@@ -89,4 +94,5 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
 }
 
 /// <summary>The saved configuration of a <see cref="LateFusionTransformer"/>; its steps are the component's children.</summary>
-internal sealed record LateFusionConfig(string[] MemberNames, int[] MemberSteps, LateFusionCombiner Combiner, double[]? Weights, LabelKeyValuesData Labels);
+internal sealed record LateFusionConfig(string[] MemberNames, int[] MemberSteps, LateFusionCombiner Combiner, double[]? Weights, LabelKeyValuesData Labels,
+    MemberCalibrationResult[]? Calibration = null);

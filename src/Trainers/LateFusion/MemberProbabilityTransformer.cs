@@ -6,23 +6,34 @@ using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Trainers.LateFusion;
 
-/// <summary>Copies a member's score into <c>Score.&lt;member&gt;</c> as probabilities (see <see cref="LateFusionMath.ToProbabilities"/>).</summary>
+/// <summary>
+/// Copies a member's score into <c>Score.&lt;member&gt;</c> as probabilities (see <see cref="LateFusionMath.ToProbabilities"/>),
+/// tempered by the member's calibration temperature: <c>p_k ∝ p_k^(1/T)</c>.
+/// </summary>
 internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IFusionSaveable
 {
     internal const string Kind = "MLNetFusion.LateFusion.ScoreCopy";
     private readonly string _score, _output, _member;
     private readonly int _classes;
+    private readonly double _temperature;
 
-    public MemberProbabilityTransformer(string score, string output, string member, int classes) : base(256)
+    public MemberProbabilityTransformer(string score, string output, string member, int classes, double temperature = 1) : base(256)
     {
         if (classes <= 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The class count must be positive.");
-        _score = score; _output = output; _member = member; _classes = classes;
+        if (!(temperature > 0) || double.IsInfinity(temperature)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "The temperature must be a finite number above 0.");
+        _score = score; _output = output; _member = member; _classes = classes; _temperature = temperature;
     }
 
-    private sealed record Config(string Score, string Output, string Member, int Classes);
+    // Files written before temperature scaling have no Temperature: 1 leaves the probabilities as they are.
+    private sealed record Config(string Score, string Output, string Member, int Classes, double Temperature = 1);
     string IFusionSaveable.ComponentKind => Kind;
-    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new Config(_score, _output, _member, _classes));
-    internal static MemberProbabilityTransformer Load(ComponentReader r) { var c = r.ReadConfig<Config>(); return new(c.Score, c.Output, c.Member, c.Classes); }
+    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new Config(_score, _output, _member, _classes, _temperature));
+    internal static MemberProbabilityTransformer Load(ComponentReader r)
+    {
+        var c = r.ReadConfig<Config>();
+        if (!(c.Temperature > 0) || double.IsInfinity(c.Temperature)) throw r.Invalid($"member '{c.Member}' has temperature {c.Temperature}");
+        return new(c.Score, c.Output, c.Member, c.Classes, c.Temperature);
+    }
 
     protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
     {
@@ -51,6 +62,7 @@ internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IF
             _g!(ref _buf);
             _buf.CopyTo(_dense);
             LateFusionMath.ToProbabilities(_dense, _probs[slot]);
+            if (_p._temperature != 1) LateFusionMath.Temper(_probs[slot], _p._temperature);
         }
         public override void Compute(int count, bool[] active) { }
         public override Delegate GetOutputGetter(int output, Func<int> slot) => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>

@@ -21,6 +21,17 @@ public enum SpectrogramWindow
     Rectangular,
 }
 
+/// <summary>Per-clip normalisation of a spectrogram (<see cref="MelSpectrogramOptions.Normalization"/>).</summary>
+public enum SpectrogramNormalization
+{
+    /// <summary>None: the log-mel as computed.</summary>
+    None,
+    /// <summary>Subtract each band's mean over the clip (cepstral mean normalisation).</summary>
+    PerClipMean,
+    /// <summary>Subtract each band's mean and divide by its standard deviation over the clip (CMVN).</summary>
+    PerClipMeanVariance,
+}
+
 /// <summary>Options for <see cref="MelSpectrogramEstimator"/>. Defaults follow <c>torchaudio.transforms.MelSpectrogram</c> except <see cref="Bands"/> (64) and <see cref="ApplyLog"/>.</summary>
 public sealed class MelSpectrogramOptions
 {
@@ -79,6 +90,13 @@ public sealed class MelSpectrogramOptions
 
     /// <summary>Rows processed together. Default 256.</summary>
     public int BatchSize { get; set; } = 256;
+
+    /// <summary>
+    /// Per-clip normalisation of each band over time (cepstral mean and variance normalisation, CMVN, on the log-mel):
+    /// the standard remedy for speaker and channel shift, since a microphone or a voice mostly adds a per-band offset to
+    /// the log spectrum. Default <see cref="SpectrogramNormalization.None"/>.
+    /// </summary>
+    public SpectrogramNormalization Normalization { get; set; } = SpectrogramNormalization.None;
 
     internal MelSpectrogramOptions Clone() => (MelSpectrogramOptions)MemberwiseClone();
 }
@@ -267,8 +285,24 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
         if (Options.Power != 2.0) power = power.pow(Options.Power / 2.0);
         var mel = power.matmul(_filterBank).transpose(1, 2);                                         // [B, M, T]
         if (Options.ApplyLog) mel = (mel + Options.LogOffset).log();
+        mel = Normalize(mel, Options.Normalization);
         var values = mel.contiguous().data<float>();
         values.CopyTo(output, 0);
+    }
+
+    /// <summary>
+    /// Per-clip normalisation of <c>[B, bands, frames]</c>: each band minus its mean over the clip's frames, and divided
+    /// by its standard deviation for <see cref="SpectrogramNormalization.PerClipMeanVariance"/>. A band that is constant
+    /// (a silent clip) has no spread: it becomes 0, never NaN. Missing rows (all NaN) stay all NaN.
+    /// </summary>
+    internal static Tensor Normalize(Tensor mel, SpectrogramNormalization normalization)
+    {
+        if (normalization == SpectrogramNormalization.None) return mel;
+        var centred = mel - mel.mean(new long[] { 2 }, keepdim: true);
+        if (normalization == SpectrogramNormalization.PerClipMean) return centred;
+        var std = centred.square().mean(new long[] { 2 }, keepdim: true).sqrt();
+        // A band with no spread (below 1e-3 in log units: silence, or float error around a constant) becomes exactly 0.
+        return centred / std.clamp_min(1e-3) * std.gt(1e-3).to_type(mel.dtype);
     }
 
     /// <inheritdoc />
