@@ -169,15 +169,19 @@ public sealed class ModalitySubsetChoice : ISearchDimension
 /// </remarks>
 public sealed class FusionSearchSpace
 {
-    /// <summary>Families to try. Default: all five.</summary>
-    public List<FusionFamily> Families { get; set; } = Enum.GetValues<FusionFamily>().ToList();
+    /// <summary>
+    /// Families to try. Default: all five, in the order the sweep trains their defaults first: best measured
+    /// leave-one-speaker-out accuracy on avdigits first (network 91.2%, late product of experts 90.1%, cross-modal 84.8%,
+    /// merge 84.5%, early LightGBM 43.6%), so a short budget measures the strongest families before it runs out.
+    /// </summary>
+    public List<FusionFamily> Families { get; set; } = new() { FusionFamily.Network, FusionFamily.Late, FusionFamily.CrossModal, FusionFamily.Merge, FusionFamily.Early };
 
     /// <summary>Early fusion: the trainer after <c>Concatenate</c>.</summary>
     public Choice<EarlyFusionLearner> EarlyTrainer { get; set; } = new(EarlyFusionLearner.LightGbm, EarlyFusionLearner.LbfgsMaximumEntropy, EarlyFusionLearner.FusionMlp);
 
-    /// <summary>Late fusion: the combiner.</summary>
-    public Choice<LateFusionCombiner> LateCombiner { get; set; } = new(LateFusionCombiner.Stacking, LateFusionCombiner.WeightedAverage,
-        LateFusionCombiner.Average, LateFusionCombiner.ProductOfExperts, LateFusionCombiner.MajorityVote);
+    /// <summary>Late fusion: the combiner. The product of experts comes first (its default): the best combiner under leave-one-speaker-out, and it needs no out-of-fold fits.</summary>
+    public Choice<LateFusionCombiner> LateCombiner { get; set; } = new(LateFusionCombiner.ProductOfExperts, LateFusionCombiner.Stacking,
+        LateFusionCombiner.WeightedAverage, LateFusionCombiner.Average, LateFusionCombiner.MajorityVote);
 
     /// <summary>Late fusion: the member trainers.</summary>
     public Choice<LateFusionMemberKind> LateMembers { get; set; } = new(LateFusionMemberKind.Mixed, LateFusionMemberKind.Neural, LateFusionMemberKind.Linear, LateFusionMemberKind.LightGbm);
@@ -242,6 +246,17 @@ public sealed class FusionSearchSpace
         if (Modalities is null) return dims;
         var subsets = family == FusionFamily.CrossModal && Modalities is ModalitySubsetChoice c ? c.AtLeast(2) : Modalities;
         return dims.Prepend((SweepParameters.Modalities.Name, subsets)).ToList();
+    }
+
+    /// <summary>A family's configuration with every dimension at its default (all modalities, the trainers' defaults).</summary>
+    public Dictionary<string, object> DefaultsOf(FusionFamily family)
+    {
+        var values = new Dictionary<string, object>();
+        // Dimensions may depend on earlier choices (e.g. an early-fusion MLP has epochs, LightGBM has none).
+        for (int pass = 0; pass < 2; pass++)
+            foreach (var (name, dim) in DimensionsOf(family, values))
+                if (!values.ContainsKey(name)) values[name] = dim.Default;
+        return values;
     }
 
     /// <summary>Throws a clear error if the space has nothing to search.</summary>

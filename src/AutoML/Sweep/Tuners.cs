@@ -51,11 +51,7 @@ public sealed class RandomSearchTuner : IFusionTuner
         if (_defaultsFirst && _defaultsProposed < families.Count)
         {
             family = families[_defaultsProposed++];
-            // Dimensions may depend on earlier choices (e.g. an early-fusion MLP has epochs, LightGBM has none).
-            for (int pass = 0; pass < 2; pass++)
-                foreach (var (name, dim) in space.DimensionsOf(family, values))
-                    if (!values.ContainsKey(name)) values[name] = dim.Default;
-            return new FusionTrialSettings(context.TrialId, family, values);
+            return new FusionTrialSettings(context.TrialId, family, space.DefaultsOf(family));
         }
         family = space.Families[context.Random.Next(space.Families.Count)];
         if (!_defaultsFirst && _tried.Add(family) && space.Modalities != null) values[SweepParameters.Modalities.Name] = space.Modalities.Default;
@@ -116,15 +112,21 @@ public sealed class GridSearchTuner : IFusionTuner
 }
 
 /// <summary>
-/// Cost-aware search by successive halving on epochs: a bracket of configurations is first trained with the fewest
-/// epochs the search space allows (<see cref="FusionSearchSpace.Epochs"/>' minimum), the best 1/<see cref="Eta"/> are
-/// retrained with more, and so on up to the space's maximum, the epochs growing geometrically between rungs. Bad
-/// configurations therefore cost a fraction of a full training, and configurations without epochs (LightGBM, linear
-/// members) are trained once and kept in the ranking.
+/// Cost-aware search by successive halving on epochs, warm-started from each family's defaults: first every family of
+/// the space is trained once with its defaults (at the default epochs, in the order of
+/// <see cref="FusionSearchSpace.Families"/>), so the known-good configurations are always measured as a user would
+/// train them; then brackets of sampled configurations are first trained with the fewest epochs the search space allows
+/// (<see cref="FusionSearchSpace.Epochs"/>' minimum), the best 1/<see cref="Eta"/> are retrained with more, and so on
+/// up to the space's maximum, the epochs growing geometrically between rungs. Bad configurations therefore cost a
+/// fraction of a full training, and configurations without epochs (LightGBM, linear members) are trained once and kept
+/// in the ranking.
 /// </summary>
 public sealed class SuccessiveHalvingTuner : IFusionTuner
 {
     private readonly IFusionTuner _sampler;
+    private readonly bool _defaultsFirst;
+    private readonly HashSet<int> _warmStartTrials = new();
+    private bool _warmStarted;
     private readonly Queue<FusionTrialSettings> _pending = new();
     private readonly List<FusionTrialResult> _rung = new();
     private int _rungIndex, _rungSize;
@@ -134,11 +136,14 @@ public sealed class SuccessiveHalvingTuner : IFusionTuner
     /// <param name="bracketSize">Configurations per bracket (first rung). Default 9.</param>
     /// <param name="eta">Keep the best 1/eta per rung and multiply their epochs by eta. Default 3.</param>
     /// <param name="sampler">Where configurations come from: random search by default, or e.g. a <see cref="GridSearchTuner"/>.</param>
-    public SuccessiveHalvingTuner(int bracketSize = 9, int eta = 3, IFusionTuner? sampler = null)
+    /// <param name="defaultsFirst">Train each family's defaults at their default epochs before the brackets (default: true
+    /// with the built-in random sampler, false with a sampler of your own, such as a grid, which decides the order itself).</param>
+    public SuccessiveHalvingTuner(int bracketSize = 9, int eta = 3, IFusionTuner? sampler = null, bool? defaultsFirst = null)
     {
+        _defaultsFirst = defaultsFirst ?? sampler == null;
         if (bracketSize < 1) throw new ArgumentOutOfRangeException(nameof(bracketSize), bracketSize, "bracketSize must be at least 1.");
         if (eta < 2) throw new ArgumentOutOfRangeException(nameof(eta), eta, "eta must be at least 2.");
-        BracketSize = bracketSize; Eta = eta; _sampler = sampler ?? new RandomSearchTuner();
+        BracketSize = bracketSize; Eta = eta; _sampler = sampler ?? new RandomSearchTuner(defaultsFirst: false);
     }
 
     /// <summary>Configurations per bracket.</summary>
@@ -158,6 +163,17 @@ public sealed class SuccessiveHalvingTuner : IFusionTuner
     public FusionTrialSettings? Propose(FusionTuningContext context)
     {
         _minEpochs = Math.Max(1, context.Space.Epochs.Min); _maxEpochs = Math.Max(_minEpochs, context.Space.Epochs.Max);
+        if (_defaultsFirst && !_warmStarted)
+        {
+            _warmStarted = true;
+            foreach (var family in context.Space.Families.Distinct())
+            {
+                var s = new FusionTrialSettings(context.TrialId + _warmStartTrials.Count, family, context.Space.DefaultsOf(family));
+                _warmStartTrials.Add(s.TrialId);
+                _warmStart.Enqueue(s);
+            }
+        }
+        if (_warmStart.Count > 0) return _warmStart.Dequeue().With(context.TrialId);
         if (_pending.Count == 0 && _rung.Count == 0) StartBracket(context);
         if (_pending.Count == 0) return null;
         return _pending.Dequeue().With(context.TrialId);
@@ -179,10 +195,12 @@ public sealed class SuccessiveHalvingTuner : IFusionTuner
     }
 
     private FusionTuningContext? _context;
+    private readonly Queue<FusionTrialSettings> _warmStart = new();
 
     /// <inheritdoc />
     public void Report(FusionTrialResult result)
     {
+        if (_warmStartTrials.Contains(result.Settings.TrialId)) return;   // the defaults are not part of any bracket
         _sampler.Report(result);
         _rung.Add(result);
         if (_rung.Count < _rungSize || _context == null) return;

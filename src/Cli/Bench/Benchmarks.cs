@@ -12,8 +12,9 @@ namespace MLNetFusion.Cli.Bench;
 /// <param name="SweepMinutes">Budget of the sweep benchmarks.</param>
 /// <param name="LateMembers">Members of the late-logo benchmark: linear or cnn.</param>
 /// <param name="LateCombiners">Combiners of the late-logo benchmark (empty: all).</param>
+/// <param name="Families">Families of the balance benchmark: merge, network, cross-modal, late (empty: all).</param>
 public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> Only, int StreamingRows, double SweepMinutes = 10,
-    string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null);
+    string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null);
 
 /// <summary>
 /// Benchmarks, each printed as one JSON object per line so scripts can read them (one file per benchmark, on the shared
@@ -26,7 +27,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
-    public static IReadOnlyList<string> OnDemand { get; } = new[] { "sweep", "group-sweep", "late-logo" };
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "sweep", "group-sweep", "late-logo", "balance" };
 
     /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
     public static int Run(BenchmarkSettings settings)
@@ -45,6 +46,7 @@ public static class Benchmarks
         if (Want("sweep")) SweepBenchmark.SweepAgainstDefaults(avdigits!.Folder, TimeSpan.FromMinutes(settings.SweepMinutes));
         if (Want("group-sweep")) GroupedSweepBenchmark.GroupedSweepAgainstFamilies(avdigits!.Folder, TimeSpan.FromMinutes(settings.SweepMinutes));
         if (Want("late-logo")) LateFusionShiftBenchmark.LateFusionUnderShift(avdigits!.Folder, settings.LateMembers, settings.LateCombiners ?? Array.Empty<string>());
+        if (Want("balance")) BalancedLearningBenchmark.Run(avdigits!.Folder, settings.Families ?? Array.Empty<string>());
         if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();
         if (Want("streaming")) StreamingBenchmark.Streaming(settings.StreamingRows);
         return 0;

@@ -18,9 +18,10 @@ internal static class BenchCommand
         var sweepMinutes = new Option<double>("--sweep-minutes") { Description = "Time budget of the sweep benchmarks.", DefaultValueFactory = _ => 10 };
         var lateMembers = new Option<string>("--late-members") { Description = "Members of the late-logo benchmark: linear (L-BFGS, minutes) or cnn (the leaderboard's CNN members, an hour).", DefaultValueFactory = _ => "linear" };
         var lateCombiners = new Option<string[]>("--late-combiners") { Description = "Combiners of the late-logo benchmark (default: all), separated by spaces or commas.", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners };
+        var families = new Option<string[]>("--families") { Description = "Families of the balance benchmark: merge, network, cross-modal, late (default: all).", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
-            r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)))));
+            r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)))));
         return command;
     }
 
