@@ -1,3 +1,4 @@
+using MLNetFusion.Transforms.Audio;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Models;
@@ -36,4 +37,97 @@ public class NonFiniteInputTests
         var ex = Assert.Throws<InvalidOperationException>(() => scored.GetColumn<Microsoft.ML.Data.VBuffer<float>>("Score").ToList());
         Assert.StartsWith("Row 7: column 'Image' has 1 infinite value(s) (the first is -Inf at index 3).", ex.Message);
     }
+}
+
+/// <summary>Reliability: divergence, audio files that are not audio, paths that leave their folder, options that are not numbers.</summary>
+public class ReliabilityTests
+{
+    [Fact]
+    public void ADivergentRunIsAnErrorNamingTheEpochAndTheLearningRate()
+    {
+        double first = double.NaN;
+        TrainingLoopProbe.Check(2.3, ref first, 1, 1, 1e-3);                 // a normal first batch
+        TrainingLoopProbe.Check(1.9, ref first, 1, 2, 1e-3);
+        var nan = Assert.Throws<InvalidOperationException>(() => TrainingLoopProbe.Check(double.NaN, ref first, 3, 7, 0.5));
+        Assert.StartsWith("Training diverged in epoch 3, batch 7: the loss became NaN at learning rate 0.5.", nan.Message);
+        Assert.Contains("Hint: lower LearningRate (for example to 0.05)", nan.Message);
+        var exploded = Assert.Throws<InvalidOperationException>(() => TrainingLoopProbe.Check(5000, ref first, 4, 1, 0.5));
+        Assert.Contains("times the first batch's", exploded.Message);
+
+        // End to end: an absurd learning rate makes the loss non-finite, and Fit says so instead of returning a broken model.
+        var ml = new MLContext(seed: 1);
+        var trainer = ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions
+        {
+            Modalities = new() { ModalityOptions.Image("Image", "image"), ModalityOptions.Tabular("Tab", "tab", 16) }, Epochs = 3, Seed = 1,
+            LearningRate = 1e12, GradientClipNorm = 0, WeightDecay = 0,
+        });
+        var fit = Assert.Throws<InvalidOperationException>(() => trainer.Fit(ToyRow.Load(ml, ToyRow.Make(120, 1))));
+        Assert.StartsWith("Training diverged in epoch", fit.Message);
+    }
+
+    private sealed class PathRow { public string Path { get; set; } = ""; }
+
+    [Fact]
+    public void AudioThatIsNotAudioIsAClearError()
+    {
+        var folder = TestData.TempFolder("reliability-audio");
+        var sub = Path.Combine(folder, "clips");
+        Directory.CreateDirectory(sub);
+        Directory.CreateDirectory(Path.Combine(sub, "adir.wav"));
+        WavWriter.Write(Path.Combine(sub, "empty.wav"), ReadOnlySpan<float>.Empty, 8000);
+        WavWriter.Write(Path.Combine(sub, "nan.wav"), new[] { 0.1f, float.NaN, 0.2f }, 8000, WavEncoding.Float32);
+        WavWriter.Write(Path.Combine(sub, "huge.wav"), new[] { 0.1f, 1e30f }, 8000, WavEncoding.Float32);
+        WavWriter.Write(Path.Combine(folder, "outside.wav"), new[] { 0.1f, 0.2f }, 8000);
+        var ml = new MLContext(seed: 1);
+        string Error(string path, AudioErrorPolicy policy = AudioErrorPolicy.Fail)
+        {
+            var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = path } });
+            var model = ml.Transforms.LoadAudio(new AudioLoadingOptions { OutputColumnName = "Audio", InputColumnName = "Path", AudioFolder = sub, SampleRate = 8000, OnError = policy }).Fit(data);
+            return Assert.Throws<InvalidOperationException>(() => model.Transform(data).GetColumn<VBuffer<float>>("Audio").ToList()).Message;
+        }
+        Assert.Contains("is a directory, not a WAV file", Error("adir.wav"));
+        Assert.Contains("holds no samples", Error("empty.wav"));
+        Assert.Contains("sample 1 is NaN", Error("nan.wav"));
+        Assert.Contains("sample 1 is 1E+30", Error("huge.wav"));
+        var outside = Error("../outside.wav");
+        Assert.StartsWith("Row 0: column 'Path': '../outside.wav' leaves the audio folder", outside);
+        Assert.Contains("AllowPathsOutsideFolder", outside);
+        Assert.Contains("leaves the audio folder", Error(Path.Combine(folder, "outside.wav")));
+        // Even under Skip, leaving the folder is an error (it is not an unreadable file); an empty file is counted as missing.
+        Assert.Contains("leaves the audio folder", Error("../outside.wav", AudioErrorPolicy.Skip));
+        var skip = ml.Transforms.LoadAudio(new AudioLoadingOptions { OutputColumnName = "Audio", InputColumnName = "Path", AudioFolder = sub, SampleRate = 8000, OnError = AudioErrorPolicy.Skip });
+        var rows = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = "empty.wav" } });
+        var skipped = skip.Fit(rows);
+        Assert.All(skipped.Transform(rows).GetColumn<VBuffer<float>>("Audio").Single().DenseValues(), v => Assert.True(float.IsNaN(v)));
+        Assert.Equal(1, skipped.SkippedRows);
+        // Allowed on purpose: the same path loads.
+        var allowed = ml.Transforms.LoadAudio(new AudioLoadingOptions { OutputColumnName = "Audio", InputColumnName = "Path", AudioFolder = sub, SampleRate = 8000, AllowPathsOutsideFolder = true });
+        var outsideRow = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = "../outside.wav" } });
+        Assert.Equal(0.1f, allowed.Fit(outsideRow).Transform(outsideRow).GetColumn<VBuffer<float>>("Audio").Single().GetValues()[0], 3);
+    }
+
+    [Fact]
+    public void SpectrogramOptionsThatAreNotNumbersAreErrors()
+    {
+        var ml = new MLContext(seed: 1);
+        foreach (var (options, parameter) in new (MelSpectrogramOptions, string)[]
+        {
+            (new() { SampleRate = 8000, MaxFrequency = double.NaN }, "MaxFrequency"),
+            (new() { SampleRate = 8000, MaxFrequency = double.PositiveInfinity }, "MaxFrequency"),
+            (new() { SampleRate = 8000, MinFrequency = -5 }, "MinFrequency"),
+            (new() { SampleRate = 8000, MinFrequency = double.NaN }, "MinFrequency"),
+            (new() { SampleRate = 8000, Power = double.NaN }, "Power"),
+            (new() { SampleRate = 8000, LogOffset = double.PositiveInfinity }, "LogOffset"),
+        })
+        {
+            var ex = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.MelSpectrogram(options));
+            Assert.Equal(parameter, ex.ParamName);
+        }
+    }
+}
+
+/// <summary>Reaches the training loop's divergence check.</summary>
+internal static class TrainingLoopProbe
+{
+    public static void Check(double loss, ref double first, int epoch, long batch, double lr) => MLNetFusion.Training.TrainingLoop.CheckDivergence(loss, ref first, epoch, batch, lr);
 }

@@ -84,7 +84,10 @@ internal sealed class InMemoryTensorSource : ITensorDataSource
     /// <inheritdoc />
     public long? Count => _positions.Length;
 
-    /// <summary>Reads every row of <paramref name="data"/> once.</summary>
+    /// <summary>A modality missing in more than this share of the training rows is reported through the log as a warning.</summary>
+    public const double MissingShareWarning = 0.5;
+
+    /// <summary>Reads every row of <paramref name="data"/> once; warns (through <paramref name="warn"/>) about modalities mostly or entirely missing.</summary>
     public static InMemoryTensorSource Load(IDataView data, ColumnLayout layout, Action<string>? warn = null)
     {
         var rows = new BatchBuilder(layout.Sizes, (int)Math.Clamp(data.GetRowCount() ?? 1024, 16, int.MaxValue / 8));
@@ -115,6 +118,16 @@ internal sealed class InMemoryTensorSource : ITensorDataSource
             throw new InvalidOperationException("The training data has no rows with a label." + Environment.NewLine +
                 "Hint: check that the data view is not empty and that the label column maps to known key values.");
         var all = rows.ToBatch(n, withLabels: true);
+        for (int m = 0; m < layout.Columns.Count; m++)
+        {
+            long present = (long)all.Present[m].sum().item<float>();
+            if (present == 0)
+                warn?.Invoke($"Column '{layout.Columns[m]}' is missing (entirely NaN) in all {n} training rows, so its modality learns nothing. " +
+                    "Check its featurization: an empty path, or a file skipped by OnError = Skip, gives a missing row.");
+            else if (n - present > MissingShareWarning * n)
+                warn?.Invoke($"Column '{layout.Columns[m]}' is missing (entirely NaN) in {n - present} of {n} training rows ({(double)(n - present) / n:P0}, " +
+                    $"more than {MissingShareWarning:P0}); its modality learns from the other {present} only.");
+        }
         return new InMemoryTensorSource(all.Features, all.Present, all.Labels!, positions.AsSpan(0, n).ToArray());
     }
 

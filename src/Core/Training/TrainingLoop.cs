@@ -45,6 +45,7 @@ internal static class TrainingLoop
         Dictionary<string, Tensor>? bestState = null;
         bool stoppedEarly = false;
         double lr = options.LearningRate;
+        double firstLoss = double.NaN;
 
         try
         {
@@ -66,6 +67,7 @@ internal static class TrainingLoop
                     var output = network.Forward(batch);
                     var logits = output.Logits;
                     var batchLoss = loss.Compute(output, batch);
+                    CheckDivergence(batchLoss.item<float>(), ref firstLoss, epoch, epochSteps + 1, lr);
                     batchLoss.backward();
                     loss.AfterBackward(network, output, batch);
                     if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm);
@@ -142,6 +144,25 @@ internal static class TrainingLoop
         }
         if (wasTraining) module.train();
         return (lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen));
+    }
+
+    /// <summary>A loss this many times the first batch's means training has exploded.</summary>
+    internal const double ExplosionFactor = 1000;
+
+    /// <summary>
+    /// Stops a divergent run: a loss that is NaN or infinite, or that exceeds <see cref="ExplosionFactor"/> times the first
+    /// batch's loss (cross-entropy starts near ln(classes) and only falls when training works), is an error naming the
+    /// epoch, the batch and the learning rate, instead of a model that predicts the first class for everything.
+    /// </summary>
+    internal static void CheckDivergence(double loss, ref double firstLoss, int epoch, long batch, double learningRate)
+    {
+        if (double.IsNaN(firstLoss) && double.IsFinite(loss)) firstLoss = Math.Max(loss, 1e-3);
+        bool exploded = double.IsFinite(loss) && loss > ExplosionFactor * firstLoss;
+        if (double.IsFinite(loss) && !exploded) return;
+        throw new InvalidOperationException(
+            $"Training diverged in epoch {epoch}, batch {batch}: the loss became {(exploded ? $"{loss:G4} ({loss / firstLoss:F0} times the first batch's {firstLoss:G4})" : loss.ToString())} " +
+            $"at learning rate {learningRate:G3}." + Environment.NewLine +
+            $"Hint: lower LearningRate (for example to {learningRate / 10:G2}), keep GradientClipNorm on (default 5), and check the inputs for extreme values.");
     }
 
     internal static double ScheduledRate(TorchTrainerOptions o, long step, long totalSteps)

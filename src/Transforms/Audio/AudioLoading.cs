@@ -59,6 +59,13 @@ public sealed class AudioLoadingOptions
     /// <summary>Crop/pad policy. Default <see cref="AudioFit.Start"/>.</summary>
     public AudioFit Fit { get; set; } = AudioFit.Start;
 
+    /// <summary>
+    /// Allow paths that leave <see cref="AudioFolder"/> (absolute paths elsewhere, or <c>../</c>). Default false: with
+    /// an audio folder set, such a path is an error naming the row, so a CSV cannot make the transform read files
+    /// outside the folder its author chose. Ignored when <see cref="AudioFolder"/> is <c>null</c>.
+    /// </summary>
+    public bool AllowPathsOutsideFolder { get; set; }
+
     /// <summary>Unreadable files: fail (default) or skip with a logged warning.</summary>
     public AudioErrorPolicy OnError { get; set; } = AudioErrorPolicy.Fail;
 
@@ -148,7 +155,7 @@ public sealed class AudioLoadingTransformer : BatchMappingTransformer, IFusionSa
         {
             OutputColumnName = options.OutputColumnName, InputColumnName = options.InputColumnName ?? options.OutputColumnName,
             AudioFolder = options.AudioFolder, SampleRate = options.SampleRate, DurationSeconds = options.DurationSeconds, Fit = options.Fit,
-            OnError = options.OnError, BatchSize = options.BatchSize, Threads = options.Threads,
+            OnError = options.OnError, BatchSize = options.BatchSize, Threads = options.Threads, AllowPathsOutsideFolder = options.AllowPathsOutsideFolder,
         };
     }
 
@@ -191,11 +198,27 @@ public sealed class AudioLoadingTransformer : BatchMappingTransformer, IFusionSa
     public float[] LoadFile(string path)
     {
         var output = new float[Options.OutputLength];
+        if (Outside(path) is { } reason) throw OutsideError(reason, null);
         LoadInto(ResolvePath(path), output);
         return output;
     }
 
     private string ResolvePath(string path) => Options.AudioFolder is null || Path.IsPathRooted(path) ? path : Path.Combine(Options.AudioFolder, path);
+
+    /// <summary>The reason <paramref name="path"/> may not be read, or <c>null</c>: it must stay inside the audio folder.</summary>
+    private string? Outside(string path)
+    {
+        if (Options.AudioFolder is null || Options.AllowPathsOutsideFolder || path.Length == 0) return null;
+        var root = Path.GetFullPath(Options.AudioFolder);
+        var full = Path.GetFullPath(ResolvePath(path));
+        var relative = Path.GetRelativePath(root, full);
+        return relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative)
+            ? $"'{path}' leaves the audio folder '{root}'" : null;
+    }
+
+    private InvalidOperationException OutsideError(string reason, long? row) => new(
+        $"{(row is long r ? $"Row {r}: " : "")}column '{Options.InputColumnName}': {reason}." + Environment.NewLine +
+        "Hint: keep audio paths relative to AudioFolder (no '..' or absolute paths), or set AudioLoadingOptions.AllowPathsOutsideFolder = true if you mean it.");
 
     private void LoadInto(string fullPath, Span<float> output)
     {
@@ -249,6 +272,7 @@ public sealed class AudioLoadingTransformer : BatchMappingTransformer, IFusionSa
             _getter!(ref _text);
             _paths[slot] = _text.Span.Trim().ToString();
             _positions[slot] = position;
+            if (_parent.Outside(_paths[slot]) is { } reason) throw _parent.OutsideError(reason, position);
         }
 
         public override void Compute(int count, bool[] active)

@@ -235,10 +235,12 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
         if ((o.HopLength ?? win / 2) <= 0) throw new ArgumentOutOfRangeException(nameof(o.HopLength), o.HopLength, "HopLength must be positive.");
         Check.Positive(o.Bands, 1024);
         double fmax = o.MaxFrequency ?? sampleRate / 2.0;
-        if (o.MinFrequency < 0 || fmax <= o.MinFrequency || fmax > sampleRate / 2.0 + 1e-9)
-            throw new ArgumentOutOfRangeException(nameof(o.MaxFrequency), fmax, $"Need 0 <= MinFrequency < MaxFrequency <= Nyquist ({sampleRate / 2.0} Hz).");
-        if (!(o.Power > 0)) throw new ArgumentOutOfRangeException(nameof(o.Power), o.Power, "Power must be positive.");
-        if (o.ApplyLog && !(o.LogOffset > 0)) throw new ArgumentOutOfRangeException(nameof(o.LogOffset), o.LogOffset, "LogOffset must be positive when ApplyLog is set.");
+        // Written so that NaN fails every comparison: a NaN or infinite frequency is an error, not a NaN filter bank.
+        if (!(o.MinFrequency >= 0 && fmax > o.MinFrequency && fmax <= sampleRate / 2.0 + 1e-9))
+            throw new ArgumentOutOfRangeException(double.IsNaN(fmax) || fmax > sampleRate / 2.0 ? nameof(o.MaxFrequency) : nameof(o.MinFrequency), fmax,
+                $"Need 0 <= MinFrequency ({o.MinFrequency}) < MaxFrequency ({fmax}) <= Nyquist ({sampleRate / 2.0} Hz), all finite.");
+        Check.Positive(o.Power);
+        if (o.ApplyLog) Check.Positive(o.LogOffset);
         Check.Positive(o.BatchSize, 65_536);
     }
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 
 namespace MLNetFusion.Transforms.Audio;
 
-/// <summary>A decoded clip: mono samples in [-1, 1] and their sample rate.</summary>
+/// <summary>A decoded clip: mono samples (PCM in [-1, 1]; IEEE float as stored, finite and within ±<see cref="WavDecoder.MaxFloatAmplitude"/>) and their sample rate.</summary>
 /// <param name="Samples">Mono samples (multi-channel input is averaged).</param>
 /// <param name="SampleRate">Samples per second.</param>
 /// <param name="Channels">Channels in the file before the downmix.</param>
@@ -36,6 +36,7 @@ public static class WavDecoder
     /// <exception cref="WavFormatException">The file is not a decodable WAV file.</exception>
     public static WavClip Decode(string path)
     {
+        if (Directory.Exists(path)) throw new WavFormatException($"'{path}' is a directory, not a WAV file.");
         if (!File.Exists(path)) throw new FileNotFoundException($"Audio file '{path}' does not exist.", path);
         return Decode(File.ReadAllBytes(path), path);
     }
@@ -107,6 +108,7 @@ public static class WavDecoder
             throw new WavFormatException($"'{name}' is truncated: its data holds {data.Length} bytes, not a whole number of {blockAlign}-byte frames.");
 
         int frames = data.Length / blockAlign;
+        if (frames == 0) throw new WavFormatException($"'{name}' holds no samples (its 'data' chunk is empty).");
         var mono = new float[frames];
         float inv = 1f / channels;
         for (int i = 0; i < frames; i++)
@@ -115,9 +117,15 @@ public static class WavDecoder
             float sum = 0;
             for (int c = 0; c < channels; c++) sum += Sample(frame.Slice(c * container, container), format, container);
             mono[i] = sum * inv;
+            if (format == FormatIeeeFloat && !(Math.Abs(mono[i]) <= MaxFloatAmplitude))
+                throw new WavFormatException($"'{name}': sample {i} is {mono[i]}; float WAV samples must be finite and within ±{MaxFloatAmplitude} " +
+                    "(nominally ±1; larger values overflow the spectrogram).");
         }
         return new WavClip(mono, rate, channels, format, bits);
     }
+
+    /// <summary>Largest magnitude accepted for an IEEE-float sample (nominal full scale is 1).</summary>
+    public const float MaxFloatAmplitude = 1000;
 
     private static float Sample(ReadOnlySpan<byte> s, int format, int container)
     {
