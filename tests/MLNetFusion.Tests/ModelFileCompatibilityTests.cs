@@ -66,3 +66,42 @@ public class ModelFileCompatibilityTests
         }
     }
 }
+
+/// <summary>A crafted model file (valid hashes) whose configuration claims a network far larger than its weights.</summary>
+public class CraftedModelFileTests
+{
+    [Fact]
+    public void ASmallFileThatClaimsAHugeNetworkIsRejectedBeforeAllocating()
+    {
+        var source = Path.Combine(AppContext.BaseDirectory, "Fixtures", "models", "merge.mlnetfusion.zip");
+        var path = Path.Combine(TestData.TempFolder("crafted-model"), "huge.zip");
+        File.Copy(source, path, overwrite: true);
+        using (var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            var manifestEntry = zip.GetEntry("manifest.json")!;
+            System.Text.Json.Nodes.JsonNode manifest;
+            using (var s = manifestEntry.Open()) manifest = System.Text.Json.Nodes.JsonNode.Parse(s)!;
+            var component = manifest["components"]!.AsArray().First(c => (string?)c!["kind"] == "MLNetFusion.FusionPrediction")!;
+            var info = component["entries"]!["config"]!;
+            var configEntry = zip.GetEntry((string)info["path"]!)!;
+            System.Text.Json.Nodes.JsonNode config;
+            using (var s = configEntry.Open()) config = System.Text.Json.Nodes.JsonNode.Parse(s)!;
+            // The tabular modality now claims 2^26 inputs into 4,096 units: 2.7e11 parameters, a terabyte of floats.
+            var options = System.Text.Json.Nodes.JsonNode.Parse((string)config["options"]!)!;
+            options["modalities"]![1]!["hiddenWidths"] = new System.Text.Json.Nodes.JsonArray(4096, 64);
+            config["options"] = options.ToJsonString();
+            config["sizes"]![1] = 1 << 26;
+            var bytes = System.Text.Encoding.UTF8.GetBytes(config.ToJsonString());
+            configEntry.Delete();
+            using (var s = zip.CreateEntry((string)info["path"]!).Open()) s.Write(bytes);
+            info["size"] = bytes.Length;
+            info["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+            manifestEntry.Delete();
+            using (var s = zip.CreateEntry("manifest.json").Open()) s.Write(System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString()));
+        }
+        var ml = new MLContext(seed: 1);
+        var ex = Assert.Throws<MLNetFusion.Persistence.FusionModelFormatException>(() => ml.Model.LoadFusionModel(path, out _));
+        Assert.Contains("its configuration describes a network of at least 2.75E+11 parameters", ex.Message);
+        Assert.Contains("but its weights hold", ex.Message);
+    }
+}

@@ -72,6 +72,10 @@ internal sealed class ComponentReader
     /// <summary>Fills <paramref name="module"/>'s parameters and buffers from entry <paramref name="name"/>.</summary>
     public void ReadModule(string name, nn.Module module) => TensorStore.Read(module, ReadEntry(name), EntryPath(name));
 
+    /// <summary>The size in bytes the manifest declares for entry <paramref name="name"/> (verified against the archive when read).</summary>
+    public long EntrySize(string name)
+        => _info.Entries.TryGetValue(name, out var e) ? e.Size : throw Invalid($"its entry '{name}' is missing from the manifest");
+
     /// <summary>Reads a verified entry.</summary>
     public byte[] ReadEntry(string name)
     {
