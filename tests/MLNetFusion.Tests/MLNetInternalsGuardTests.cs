@@ -45,5 +45,22 @@ public class MLNetInternalsGuardTests
         Assert.Contains(output, x => x.Name == "Value");
     }
 
+    /// <summary>
+    /// MLNetFusion writes its own model file because ML.NET keeps its model format's extension points internal. Checked on
+    /// ML.NET 6.0.0: still so. If a release opens them, this fails, and the native format should be used instead.
+    /// </summary>
+    [Fact]
+    public void MLNetModelFormatExtensionPointsAreStillInternal()
+    {
+        var core = typeof(ICanSaveModel).Assembly;
+        var saveContext = core.GetType("Microsoft.ML.ModelSaveContext", throwOnError: true)!;
+        Assert.Empty(saveContext.GetConstructors());                       // no public way to create one
+        Assert.DoesNotContain(saveContext.GetMethods(), m => m.Name is "SaveModel" or "SaveBinaryStream");
+        var loadable = core.GetType("Microsoft.ML.LoadableClassAttribute");
+        Assert.True(loadable == null || !loadable.IsPublic, "LoadableClassAttribute is public now: register MLNetFusion's components with ML.NET's loader.");
+        var mlnet = typeof(MLContext).Assembly.GetName().Version!;
+        Assert.True(mlnet.Major >= 1, $"ML.NET {mlnet}");
+    }
+
     private readonly MLContext ml = new(seed: 1);
 }

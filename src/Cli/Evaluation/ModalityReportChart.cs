@@ -14,52 +14,52 @@ public static class ModalityReportChart
         using var surface = SKSurface.Create(new SKImageInfo(width, height));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
-        using var text = new SKPaint { Color = SKColors.Black, TextSize = 14, IsAntialias = true };
-        using var small = new SKPaint { Color = SKColors.Black, TextSize = 12, IsAntialias = true };
-        using var titlePaint = new SKPaint { Color = SKColors.Black, TextSize = 20, IsAntialias = true, FakeBoldText = true };
+        using var text = new ChartText(14);
+        using var small = new ChartText(12);
+        using var titlePaint = new ChartText(20, bold: true);
         using var grid = new SKPaint { Color = new SKColor(225, 225, 225), StrokeWidth = 1 };
         using var bar = new SKPaint { Color = new SKColor(52, 101, 164) };
         using var gap = new SKPaint { Color = new SKColor(204, 0, 0), StrokeWidth = 2, IsAntialias = true };
         using var diagonal = new SKPaint { Color = new SKColor(150, 150, 150), StrokeWidth = 1, IsAntialias = true, PathEffect = SKPathEffect.CreateDash(new[] { 6f, 4f }, 0) };
-        canvas.DrawText(title, 20, 32, titlePaint);
+        titlePaint.Draw(canvas, title, 20, 32);
 
         // Left panel: horizontal bars, one per subset, labels measured so none is cut.
         var subsets = report.Subsets;
-        float labelWidth = subsets.Max(s => text.MeasureText(string.Join(" + ", s.Modalities))) + 20;
+        float labelWidth = subsets.Max(s => text.Measure(string.Join(" + ", s.Modalities))) + 20;
         float left = 20 + labelWidth, right = 620, plot = right - left - 60;
         float row = Math.Min(40, (height - top - bottom) / (float)Math.Max(1, subsets.Count));
-        canvas.DrawText("accuracy by modalities present", left, top - 12, text);
+        text.Draw(canvas, "accuracy by modalities present", left, top - 12);
         for (int t = 0; t <= 4; t++)
         {
             float x = left + plot * t / 4f;
             canvas.DrawLine(x, top, x, top + row * subsets.Count, grid);
-            canvas.DrawText($"{t * 25}%", x - 12, top + row * subsets.Count + 18, small);
+            small.Draw(canvas, $"{t * 25}%", x - 12, top + row * subsets.Count + 18);
         }
         for (int i = 0; i < subsets.Count; i++)
         {
             var s = subsets[i];
             float y = top + i * row;
             string label = string.Join(" + ", s.Modalities);
-            canvas.DrawText(label, left - 10 - text.MeasureText(label), y + row * 0.6f, text);
+            text.Draw(canvas, label, left - 10 - text.Measure(label), y + row * 0.6f);
             double acc = s.Metrics?.Accuracy ?? double.NaN;
             if (double.IsFinite(acc))
             {
                 canvas.DrawRect(left, y + row * 0.2f, plot * (float)acc, row * 0.6f, bar);
-                canvas.DrawText($"{acc:P1}", left + plot * (float)acc + 6, y + row * 0.6f, small);
+                small.Draw(canvas, $"{acc:P1}", left + plot * (float)acc + 6, y + row * 0.6f);
             }
-            else canvas.DrawText("cannot predict", left + 6, y + row * 0.6f, small);
+            else small.Draw(canvas, "cannot predict", left + 6, y + row * 0.6f);
         }
 
         // Right panel: reliability diagram.
         float px = 720, py = top, size = height - top - bottom;
-        canvas.DrawText($"reliability (ECE {report.Calibration.ExpectedCalibrationError:F3})", px, top - 12, text);
+        text.Draw(canvas, $"reliability (ECE {report.Calibration.ExpectedCalibrationError:F3})", px, top - 12);
         for (int t = 0; t <= 4; t++)
         {
             float v = t / 4f;
             canvas.DrawLine(px + size * v, py, px + size * v, py + size, grid);
             canvas.DrawLine(px, py + size * (1 - v), px + size, py + size * (1 - v), grid);
-            canvas.DrawText($"{v:F2}", px + size * v - 12, py + size + 18, small);
-            canvas.DrawText($"{v:F2}", px - 36, py + size * (1 - v) + 4, small);
+            small.Draw(canvas, $"{v:F2}", px + size * v - 12, py + size + 18);
+            small.Draw(canvas, $"{v:F2}", px - 36, py + size * (1 - v) + 4);
         }
         canvas.DrawLine(px, py + size, px + size, py, diagonal);
         foreach (var b in report.Calibration.Bins.Where(b => b.Count > 0))
@@ -70,8 +70,8 @@ public static class ModalityReportChart
             float yc = py + size * (1 - (float)b.MeanConfidence);
             canvas.DrawLine(x0 + 1, yc, x0 + w - 1, yc, gap);
         }
-        canvas.DrawText("confidence", px + size / 2 - 30, py + size + 40, text);
-        canvas.DrawText("accuracy (bars); mean confidence (red)", px, py + size + 58, small);
+        text.Draw(canvas, "confidence", px + size / 2 - 30, py + size + 40);
+        small.Draw(canvas, "accuracy (bars); mean confidence (red)", px, py + size + 58);
         LeaderboardChart.SavePng(surface, path);
     }
 }

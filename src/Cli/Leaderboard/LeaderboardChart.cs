@@ -16,39 +16,39 @@ public static class LeaderboardChart
         using var surface = SKSurface.Create(new SKImageInfo(width, height));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
-        using var text = new SKPaint { Color = SKColors.Black, TextSize = 15, IsAntialias = true };
-        using var titlePaint = new SKPaint { Color = SKColors.Black, TextSize = 20, IsAntialias = true, FakeBoldText = true };
+        using var text = new ChartText(15);
+        using var titlePaint = new ChartText(20, bold: true);
         using var grid = new SKPaint { Color = new SKColor(220, 220, 220), StrokeWidth = 1 };
         using var accPaint = new SKPaint { Color = new SKColor(52, 101, 164) };
         using var f1Paint = new SKPaint { Color = new SKColor(245, 121, 0) };
         using var groupPaint = new SKPaint { Color = new SKColor(78, 154, 6) };
-        canvas.DrawText(title, 20, 32, titlePaint);
+        titlePaint.Draw(canvas, title, 20, 32);
         float plotWidth = width - left - right;
         for (int t = 0; t <= 10; t++)
         {
             float x = left + plotWidth * t / 10f;
             canvas.DrawLine(x, top - 5, x, height - bottom, grid);
-            canvas.DrawText($"{t * 10}%", x - 12, height - bottom + 20, text);
+            text.Draw(canvas, $"{t * 10}%", x - 12, height - bottom + 20);
         }
         for (int i = 0; i < entries.Count; i++)
         {
             var e = entries[i];
             float y = top + i * rowHeight;
-            canvas.DrawText($"{e.Family}: {Truncate(e.Name, 34)}", 10, y + 21, text);
+            text.Draw(canvas, $"{e.Family}: {Truncate(e.Name, 34)}", 10, y + 21);
             canvas.DrawRect(left, y + 4, plotWidth * (float)e.Accuracy, 13, accPaint);
-            canvas.DrawText($"{e.Accuracy:P1}", left + plotWidth * (float)e.Accuracy + 6, y + 17, text);
+            text.Draw(canvas, $"{e.Accuracy:P1}", left + plotWidth * (float)e.Accuracy + 6, y + 17);
             float next = y + 17;
             if (e.GroupOutAccuracy is double g)
             {
                 canvas.DrawRect(left, next, plotWidth * (float)g, 13, groupPaint);
-                canvas.DrawText($"{g:P1}", left + plotWidth * (float)g + 6, next + 12, text);
+                text.Draw(canvas, $"{g:P1}", left + plotWidth * (float)g + 6, next + 12);
                 next += 13;
             }
             canvas.DrawRect(left, next, plotWidth * (float)Math.Max(0, e.MacroF1), 11, f1Paint);
         }
-        if (groups) { canvas.DrawRect(width - 440, 14, 14, 14, groupPaint); canvas.DrawText("group-out accuracy", width - 420, 26, text); }
-        canvas.DrawRect(width - 260, 14, 14, 14, accPaint); canvas.DrawText("test accuracy", width - 240, 26, text);
-        canvas.DrawRect(width - 120, 14, 14, 14, f1Paint); canvas.DrawText("macro-F1", width - 100, 26, text);
+        if (groups) { canvas.DrawRect(width - 440, 14, 14, 14, groupPaint); text.Draw(canvas, "group-out accuracy", width - 420, 26); }
+        canvas.DrawRect(width - 260, 14, 14, 14, accPaint); text.Draw(canvas, "test accuracy", width - 240, 26);
+        canvas.DrawRect(width - 120, 14, 14, 14, f1Paint); text.Draw(canvas, "macro-F1", width - 100, 26);
         SavePng(surface, path);
     }
 

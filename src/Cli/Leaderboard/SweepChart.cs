@@ -26,20 +26,20 @@ public static class SweepChart
         using var surface = SKSurface.Create(new SKImageInfo(width, height));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
-        using var text = new SKPaint { Color = SKColors.Black, TextSize = 14, IsAntialias = true };
-        using var titlePaint = new SKPaint { Color = SKColors.Black, TextSize = 20, IsAntialias = true, FakeBoldText = true };
+        using var text = new ChartText(14);
+        using var titlePaint = new ChartText(20, bold: true);
         using var grid = new SKPaint { Color = new SKColor(225, 225, 225), StrokeWidth = 1 };
         using var bestLine = new SKPaint { Color = SKColors.Black, StrokeWidth = 2, IsAntialias = true, Style = SKPaintStyle.Stroke };
-        canvas.DrawText(title + " — validation accuracy vs. time", 20, 32, titlePaint);
+        titlePaint.Draw(canvas, title + " — validation accuracy vs. time", 20, 32);
         for (int i = 0; i <= 5; i++)
         {
             double a = yMin + (yMax - yMin) * i / 5;
             canvas.DrawLine(left, Y(a), width - right, Y(a), grid);
-            canvas.DrawText($"{a:P0}", 20, Y(a) + 5, text);
+            text.Draw(canvas, $"{a:P0}", 20, Y(a) + 5);
             double s = tMax * i / 5;
-            canvas.DrawText($"{s:F0}s", X(s) - 12, height - bottom + 22, text);
+            text.Draw(canvas, $"{s:F0}s", X(s) - 12, height - bottom + 22);
         }
-        canvas.DrawText("time since the sweep started", width / 2 - 100, height - 15, text);
+        text.Draw(canvas, "time since the sweep started", width / 2 - 100, height - 15);
 
         double best = double.NegativeInfinity; var prev = (x: (float)left, y: float.NaN);
         foreach (var t in done.OrderBy(t => t.FinishedAt))
@@ -63,11 +63,11 @@ public static class SweepChart
         {
             using var dot = new SKPaint { Color = color, IsAntialias = true };
             canvas.DrawCircle(width - right + 25, ly + 5, 6, dot);
-            canvas.DrawText($"{family.Name()} ({done.Count(t => t.Settings.Family == family)})", width - right + 38, ly + 10, text);
+            text.Draw(canvas, $"{family.Name()} ({done.Count(t => t.Settings.Family == family)})", width - right + 38, ly + 10);
             ly += 26;
         }
         canvas.DrawLine(width - right + 18, ly + 5, width - right + 32, ly + 5, bestLine);
-        canvas.DrawText("best so far", width - right + 38, ly + 10, text);
+        text.Draw(canvas, "best so far", width - right + 38, ly + 10);
         LeaderboardChart.SavePng(surface, path);
     }
 }

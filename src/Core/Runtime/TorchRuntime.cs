@@ -33,17 +33,46 @@ public static class TorchRuntime
             }
             catch (Exception ex) when (ex is DllNotFoundException or NotSupportedException or TypeInitializationException or BadImageFormatException)
             {
+                var (cause, hint) = DiagnoseNativeLoad(ex);
                 throw new InvalidOperationException(
-                    "TorchSharp's native library (LibTorchSharp/libtorch) could not be loaded: " + ex.Message + Environment.NewLine +
-                    "Hint: the application (not a library) must reference the 'TorchSharp-cpu' package (or a CUDA variant) so that " +
-                    "runtimes/<rid>/native/ is copied to the output. On Linux with a libstdc++ older than GCC 13, build through " +
-                    "MLNetFusion's Directory.Build.targets (or import build/TorchSharpNativeFix.targets) so the copied " +
-                    "libLibTorchSharp.so is patched.", ex);
+                    "TorchSharp's native library (LibTorchSharp/libtorch) could not be loaded: " + cause + Environment.NewLine + "Hint: " + hint, ex);
             }
             int threads = DefaultThreads();
             torch.set_num_threads(threads);
             DisableUnavailableNnpack();
             _initialised = true;
+        }
+    }
+
+    private const string PackageHint = "the application (not a library) must reference the 'TorchSharp-cpu' package (or a CUDA variant) " +
+        "so that runtimes/<rid>/native/ is copied to the output.";
+
+    /// <summary>
+    /// The real cause of a failed native load. TorchSharp reports any failure as a missing libtorch package; on Linux the
+    /// library is loaded here directly, so the loader's own message (for example a missing GLIBCXX version) is shown.
+    /// </summary>
+    private static (string cause, string hint) DiagnoseNativeLoad(Exception ex)
+    {
+        if (!OperatingSystem.IsLinux()) return (ex.Message, PackageHint);
+        var candidates = new[] { Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"), Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so") };
+        var file = candidates.FirstOrDefault(File.Exists);
+        if (file == null) return ($"there is no libLibTorchSharp.so in '{AppContext.BaseDirectory}'.", PackageHint);
+        try
+        {
+            System.Runtime.InteropServices.NativeLibrary.Free(System.Runtime.InteropServices.NativeLibrary.Load(file));
+            return (ex.Message, PackageHint);
+        }
+        catch (DllNotFoundException load) when (load.Message.Contains("GLIBCXX", StringComparison.Ordinal))
+        {
+            return ($"'{file}' needs a libstdc++ symbol version this system lacks ({load.Message}).",
+                "this system's libstdc++ is older than the one TorchSharp was built against. MLNetFusion's build step patches the copy of " +
+                "libLibTorchSharp.so in your output (it marks that version need weak; nothing is changed elsewhere): make sure the app references " +
+                "MLNetFusion as a package or imports build/TorchSharpNativeFix.targets, that MLNetFusionPatchTorchSharpNative is not set to false, " +
+                "and rebuild; or install GCC 13's libstdc++.");
+        }
+        catch (DllNotFoundException load)
+        {
+            return (load.Message, PackageHint);
         }
     }
 
