@@ -270,3 +270,38 @@ public class NasBertMemberTests
         Assert.Contains(lateOut, c => c.Name == "PredictedLabel" && c.IsKey);
     }
 }
+
+/// <summary>A member that returns NaN scores is an error naming the row and the member, never a NaN fused score.</summary>
+public class LateFusionNonFiniteMemberTests
+{
+    public sealed class ScoreOnly
+    {
+        [Microsoft.ML.Data.VectorType(4)] public float[] Score { get; set; } = new float[4];
+    }
+
+    public sealed class TabOnly
+    {
+        [Microsoft.ML.Data.VectorType(5)] public float[] Tab { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void ANaNMemberScoreIsAnErrorNamingTheRowAndTheMember()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ToyRow.Load(ml, ToyRow.Make(80, 1));
+        // A "member" whose scores are NaN on rows where the tabular modality is present.
+        var broken = ml.Transforms.CustomMapping<TabOnly, ScoreOnly>((input, output) =>
+        {
+            output.Score = input.Tab[0] > 0.5f ? new[] { float.NaN, 0, 0, 0 } : new[] { 0.25f, 0.25f, 0.25f, 0.25f };
+        }, contractName: null);
+        var members = new List<LateFusionMember>
+        {
+            new("image", "Image", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Image")),
+            new("broken", "Tab", broken),
+        };
+        using var model = ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions { Members = members, Combiner = LateFusionCombiner.Average }).Fit(data);
+        var ex = Assert.Throws<InvalidOperationException>(() => model.Transform(data).GetColumn<Microsoft.ML.Data.VBuffer<float>>("Score").ToList());
+        Assert.Matches(@"^Row \d+: late-fusion member 'broken' produced a non-finite score \(NaN for class 0\) in 'Score'\.", ex.Message);
+        Assert.Contains("Hint: the member's trainer diverged", ex.Message);
+    }
+}

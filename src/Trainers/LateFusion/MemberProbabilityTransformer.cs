@@ -61,6 +61,14 @@ internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IF
         {
             _g!(ref _buf);
             _buf.CopyTo(_dense);
+            // Missing modalities never reach a member (MemberInputGuard feeds it zeros and marks the row absent), so a
+            // non-finite score is a broken member: an error, never a NaN fused score.
+            for (int k = 0; k < _dense.Length; k++)
+                if (!float.IsFinite(_dense[k]))
+                    throw new InvalidOperationException(
+                        $"Row {position}: late-fusion member '{_p._member}' produced a non-finite score ({_dense[k]} for class {k}) in '{_p._score}'." + Environment.NewLine +
+                        "Hint: the member's trainer diverged or cannot handle this row's values; fit and check that member alone. " +
+                        "(Missing modalities are handled before members run and never produce NaN scores.)");
             LateFusionMath.ToProbabilities(_dense, _probs[slot]);
             if (_p._temperature != 1) LateFusionMath.Temper(_probs[slot], _p._temperature);
         }
