@@ -59,27 +59,45 @@ public static class MainJob
                     new NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs, Progress = p })));
 
         var results = new List<LeaderboardEntry>();
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx =>
+        LeaderboardEntry RunOne(int i, Action<double> progress)
+        {
+            var entry = LeaderboardRunner.Run(ml, ds, candidates[i], train, test, r => progress((double)r.Epoch / r.Epochs / fits * 0.99));
+            if (groups != null)
             {
-                var tasks = candidates.Select(c => ctx.AddTask(Markup.Escape($"{c.FamilyName}: {c.Name}"), autoStart: false, maxValue: 1)).ToList();
-                for (int i = 0; i < candidates.Count; i++)
+                var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, candidates[i], train, groups,
+                    (fold, r) => progress((1 + fold + (double)r.Epoch / r.Epochs) / fits * 0.99));
+                entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
+            }
+            results.Add(entry);
+            return entry;
+        }
+        string Done(LeaderboardEntry e) => $"{e.Family}: {e.Name} → {e.Accuracy:P1}" + (e.GroupOutAccuracy is double g ? $", group-out {g:P1}" : "");
+        if (Console.IsOutputRedirected)
+        {
+            // Piped or logged: one line per finished entry, not a snapshot of the live progress display per refresh.
+            for (int i = 0; i < candidates.Count; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                var entry = RunOne(i, _ => { });
+                Console.WriteLine($"[{i + 1}/{candidates.Count}] {Done(entry)} ({sw.Elapsed.TotalSeconds:F0} s)");
+            }
+        }
+        else
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(ctx =>
                 {
-                    var task = tasks[i];
-                    task.StartTask();
-                    var entry = LeaderboardRunner.Run(ml, ds, candidates[i], train, test, r => task.Value = (double)r.Epoch / r.Epochs / fits * 0.99);
-                    if (groups != null)
+                    var tasks = candidates.Select(c => ctx.AddTask(Markup.Escape($"{c.FamilyName}: {c.Name}"), autoStart: false, maxValue: 1)).ToList();
+                    for (int i = 0; i < candidates.Count; i++)
                     {
-                        var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, candidates[i], train, groups,
-                            (fold, r) => task.Value = (1 + fold + (double)r.Epoch / r.Epochs) / fits * 0.99);
-                        entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
+                        var task = tasks[i];
+                        task.StartTask();
+                        var entry = RunOne(i, v => task.Value = v);
+                        task.Value = 1;
+                        task.StopTask();   // its timer stops with the row
+                        task.Description = Markup.Escape(Done(entry));
                     }
-                    task.Value = 1;
-                    task.Description = Markup.Escape($"{entry.Family}: {entry.Name} → {entry.Accuracy:P1}" + (entry.GroupOutAccuracy is double g ? $", group-out {g:P1}" : ""));
-                    results.Add(entry);
-                }
-            });
+                });
 
         // Ranked by generalisation to unseen groups when it was measured: in-distribution accuracy cannot tell which fusion survives a shift.
         var ordered = results.OrderByDescending(r => r.RankingAccuracy).ThenByDescending(r => r.Accuracy).ToList();
