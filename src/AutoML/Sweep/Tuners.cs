@@ -35,6 +35,7 @@ public interface IFusionTuner
 public sealed class RandomSearchTuner : IFusionTuner
 {
     private readonly bool _defaultsFirst;
+    private readonly HashSet<FusionFamily> _tried = new();
     private int _defaultsProposed;
 
     /// <summary>Creates the tuner.</summary>
@@ -46,22 +47,21 @@ public sealed class RandomSearchTuner : IFusionTuner
     {
         var space = context.Space;
         var families = space.Families.Distinct().ToList();
-        var values = new Dictionary<string, object>();
-        FusionFamily family;
         if (_defaultsFirst && _defaultsProposed < families.Count)
         {
-            family = families[_defaultsProposed++];
-            return new FusionTrialSettings(context.TrialId, family, space.DefaultsOf(family));
+            var first = families[_defaultsProposed++];
+            return new FusionTrialSettings(context.TrialId, first, space.DefaultsOf(first));
         }
-        family = space.Families[context.Random.Next(space.Families.Count)];
+        var family = space.Families[context.Random.Next(space.Families.Count)];
+        var values = new Dictionary<string, object>();
+        // Without the warm start, a family's first trial still uses every modality, so a subset is only chosen against the full set.
         if (!_defaultsFirst && _tried.Add(family) && space.Modalities != null) values[SweepParameters.Modalities.Name] = space.Modalities.Default;
+        // Dimensions may depend on earlier choices (e.g. an early-fusion MLP has epochs, LightGBM has none).
         for (int pass = 0; pass < 2; pass++)
             foreach (var (name, dim) in space.DimensionsOf(family, values))
                 if (!values.ContainsKey(name)) values[name] = dim.Sample(context.Random);
         return new FusionTrialSettings(context.TrialId, family, values);
     }
-
-    private readonly HashSet<FusionFamily> _tried = new();
 
     /// <inheritdoc />
     public void Report(FusionTrialResult result) { }

@@ -41,4 +41,28 @@ internal static class EncoderFactory
     };
 
     private static ModalityAugmentation? Active(ModalityAugmentation? a) => a is { IsActive: true } ? a.Clone() : null;
+
+    /// <summary>
+    /// A lower bound on the parameters of the encoders <see cref="Create"/> builds, from their options alone: each
+    /// modality's first dense layer (an MLP's input layer, a CNN's projection from its last feature map). Computed in
+    /// doubles, so a configuration claiming more than <c>long</c> can count cannot overflow. The model reader uses it
+    /// to reject a file whose weights cannot hold the network its configuration describes.
+    /// </summary>
+    public static double MinimumParameters(IReadOnlyList<ModalityOptions> modalities, int[][] shapes, int[] sizes)
+    {
+        double total = 0;
+        for (int i = 0; i < Math.Min(modalities.Count, sizes.Length); i++)
+        {
+            var m = modalities[i];
+            if (m.Encoder == EncoderKind.Mlp && m.HiddenWidths.Length > 0) total += (double)sizes[i] * m.HiddenWidths[0];
+            else if (m.Encoder == EncoderKind.Cnn && m.ConvChannels.Length > 0 && i < shapes.Length && shapes[i].Length >= 2)
+            {
+                // Each conv block halves height and width (ConvEncoder's max-pooling).
+                double scale = Math.Pow(2, m.ConvChannels.Length);
+                double h = Math.Max(1, Math.Floor(shapes[i][^2] / scale)), w = Math.Max(1, Math.Floor(shapes[i][^1] / scale));
+                total += m.ConvChannels[^1] * h * w * m.OutputWidth;
+            }
+        }
+        return total;
+    }
 }

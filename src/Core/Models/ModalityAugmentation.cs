@@ -81,7 +81,7 @@ public sealed class ModalityAugmentation
     /// <summary>Throws a clear error for a setting out of range.</summary>
     public void Validate()
     {
-        Check.NonNegative(TimeMasks); Check.InRange(TimeMasks, 0, 16);
+        Check.InRange(TimeMasks, 0, 16);
         Check.Fraction(TimeMaskWidth, allowOne: true);
         Check.InRange(FrequencyMasks, 0, 16);
         Check.Fraction(FrequencyMaskWidth, allowOne: true);

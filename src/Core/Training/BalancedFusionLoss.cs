@@ -108,7 +108,7 @@ public sealed class BalancedFusionLoss : FusionLoss
                     if (grad is null) continue;
                     if (k[m] < 1) grad.mul_(k[m]);
                     if (GaussianEnhancement && grad.dim() > 1 && grad.numel() > 1)
-                        grad.add_(randn_like(grad) * (grad.std().item<float>() + 1e-8));
+                        grad.add_(randn_like(grad) * (grad.std() + 1e-8));   // stays on the tensor side: no host sync per parameter
                 }
     }
 }

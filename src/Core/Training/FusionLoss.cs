@@ -18,8 +18,7 @@ public class FusionLoss
     /// <param name="auxiliaryWeight">Weight of the per-modality auxiliary losses (0 = fused cross-entropy only).</param>
     public FusionLoss(double auxiliaryWeight = 0)
     {
-        if (!(auxiliaryWeight >= 0) || double.IsInfinity(auxiliaryWeight))
-            throw new ArgumentOutOfRangeException(nameof(auxiliaryWeight), auxiliaryWeight, "The auxiliary loss weight must be a finite number >= 0.");
+        Check.NonNegative(auxiliaryWeight);
         AuxiliaryWeight = auxiliaryWeight;
     }
 

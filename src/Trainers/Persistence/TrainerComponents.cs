@@ -1,3 +1,4 @@
+using MLNetFusion.Models;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using MLNetFusion.Data;
@@ -50,28 +51,6 @@ internal static class TrainerComponents
         }
     }
 
-    /// <summary>
-    /// A lower bound on a network's parameter count from its configuration alone: each modality's first dense layer
-    /// (an MLP's input layer, a CNN's projection from its last feature map). Computed in doubles, so claims beyond
-    /// <c>long</c> cannot overflow.
-    /// </summary>
-    internal static double MinimumParameters(IReadOnlyList<Models.ModalityOptions> modalities, int[][] shapes, int[] sizes)
-    {
-        double total = 0;
-        for (int i = 0; i < Math.Min(modalities.Count, sizes.Length); i++)
-        {
-            var m = modalities[i];
-            if (m.Encoder == Models.EncoderKind.Mlp && m.HiddenWidths.Length > 0) total += (double)sizes[i] * m.HiddenWidths[0];
-            else if (m.Encoder == Models.EncoderKind.Cnn && m.ConvChannels.Length > 0 && shapes[i].Length >= 2)
-            {
-                int blocks = m.ConvChannels.Length;
-                double h = Math.Floor(shapes[i][^2] / Math.Pow(2, blocks)), w = Math.Floor(shapes[i][^1] / Math.Pow(2, blocks));
-                total += (double)m.ConvChannels[^1] * Math.Max(1, h) * Math.Max(1, w) * m.OutputWidth;
-            }
-        }
-        return total;
-    }
-
     private sealed record NetworkLoader(string Key, FusionFamily Family, Func<ComponentReader, FusionPredictionConfig, Models.FusionNetwork> Build);
 
     private static readonly Dictionary<string, NetworkLoader> Networks = new(StringComparer.Ordinal);
@@ -90,7 +69,7 @@ internal static class TrainerComponents
             var built = trainer(reader.Env, options);
             // Before anything is allocated: the weights must be able to hold the network the configuration describes, so a
             // small file that claims a huge network is rejected here, not after allocating gigabytes.
-            double minimum = MinimumParameters(built.Options.Modalities, c.Shapes, c.Sizes);
+            double minimum = EncoderFactory.MinimumParameters(built.Options.Modalities, c.Shapes, c.Sizes);
             long stored = reader.EntrySize("weights");
             if (minimum * sizeof(float) > stored)
                 throw reader.Invalid($"its configuration describes a network of at least {minimum:G3} parameters ({minimum * sizeof(float) / 1048576:F1} MB), " +
