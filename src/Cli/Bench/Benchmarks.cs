@@ -13,8 +13,9 @@ namespace MLNetFusion.Cli.Bench;
 /// <param name="LateMembers">Members of the late-logo benchmark: linear or cnn.</param>
 /// <param name="LateCombiners">Combiners of the late-logo benchmark (empty: all).</param>
 /// <param name="Families">Families of the balance benchmark: merge, network, cross-modal, late (empty: all).</param>
+/// <param name="WeakCopies">Generated copies (dataset seeds) of the weak-modality benchmark.</param>
 public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> Only, int StreamingRows, double SweepMinutes = 10,
-    string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null);
+    string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null, int WeakCopies = 3);
 
 /// <summary>
 /// Benchmarks, each printed as one JSON object per line so scripts can read them (one file per benchmark, on the shared
@@ -27,7 +28,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
-    public static IReadOnlyList<string> OnDemand { get; } = new[] { "sweep", "group-sweep", "late-logo", "balance" };
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "sweep", "group-sweep", "late-logo", "balance", "weak" };
 
     /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
     public static int Run(BenchmarkSettings settings)
@@ -37,7 +38,7 @@ public static class Benchmarks
             throw new ArgumentException($"Unknown benchmark '{unknown}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Default.Concat(OnDemand))}.");
         bool Want(string name) => settings.Only.Count == 0 ? Default.Contains(name) : settings.Only.Contains(name, StringComparer.OrdinalIgnoreCase);
         // Fail before an hour of work, not after: the avdigits benchmarks check their folder first.
-        MultimodalDataset? avdigits = OnDemand.Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
+        MultimodalDataset? avdigits = OnDemand.Where(n => n != "weak").Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
         TorchRuntime.EnsureInitialized();
         Emit(new { benchmark = "environment", cores = Environment.ProcessorCount, torch_threads = torch.get_num_threads(), dotnet = Environment.Version.ToString() });
         if (Want("audio")) AudioFeaturizationBenchmark.AudioThroughput(settings.AvDigits);
@@ -47,6 +48,7 @@ public static class Benchmarks
         if (Want("group-sweep")) GroupedSweepBenchmark.GroupedSweepAgainstFamilies(avdigits!.Folder, TimeSpan.FromMinutes(settings.SweepMinutes));
         if (Want("late-logo")) LateFusionShiftBenchmark.LateFusionUnderShift(avdigits!.Folder, settings.LateMembers, settings.LateCombiners ?? Array.Empty<string>());
         if (Want("balance")) BalancedLearningBenchmark.Run(avdigits!.Folder, settings.Families ?? Array.Empty<string>());
+        if (Want("weak")) WeakModalityBenchmark.Run(settings.WeakCopies);
         if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();
         if (Want("streaming")) StreamingBenchmark.Streaming(settings.StreamingRows);
         return 0;

@@ -11,7 +11,7 @@ internal static class BenchCommand
         var avdigits = new Option<string?>("--avdigits") { Description = "avdigits folder (audio throughput uses it when given; sweep, group-sweep and late-logo need it)." };
         var only = new Option<string[]>("--only")
         {
-            Description = $"Run only these benchmarks ({string.Join(", ", Benchmarks.Default)} by default; {string.Join(", ", Benchmarks.OnDemand)} only when named: they need --avdigits; sweep takes about 15 minutes, group-sweep about an hour). Several may be given, separated by spaces or commas.",
+            Description = $"Run only these benchmarks ({string.Join(", ", Benchmarks.Default)} by default; {string.Join(", ", Benchmarks.OnDemand)} only when named: all but weak need --avdigits; sweep takes about 15 minutes, group-sweep about an hour). Several may be given, separated by spaces or commas.",
             AllowMultipleArgumentsPerToken = true,
         };
         var rows = new Option<int>("--streaming-rows") { Description = "Rows for the large streaming-fit measurement.", DefaultValueFactory = _ => 1_000_000 };

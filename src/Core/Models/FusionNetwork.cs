@@ -22,6 +22,7 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     protected readonly ModuleList<ModalityEncoder> encoders;
     private readonly ModuleList<Linear> aux_heads;
     private readonly double _modalityDropout;
+    private bool[]? _disabled;
 
     /// <summary>Creates the network.</summary>
     /// <param name="name">Module name.</param>
@@ -55,6 +56,32 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     /// <summary>The trainable parameters of modality <paramref name="modality"/>'s encoder (for gradient modulation).</summary>
     internal IEnumerable<TorchSharp.Modules.Parameter> EncoderParameters(int modality) => encoders[modality].parameters();
 
+    /// <summary>
+    /// Modalities switched off because held-out evidence showed they do not help (<see cref="ModalitySelection"/>), one
+    /// flag per modality; <c>null</c> when every modality is used. A switched-off modality is treated as missing in every
+    /// row that has a modality still in use, and is used only by rows that have nothing else.
+    /// </summary>
+    public IReadOnlyList<bool>? DisabledModalities
+    {
+        get => _disabled;
+        set
+        {
+            if (value != null && value.Count != encoders.Count)
+                throw new ArgumentException($"{value.Count} flags for {encoders.Count} modalities.", nameof(value));
+            if (value != null && value.All(d => d)) throw new ArgumentException("At least one modality must stay in use.", nameof(value));
+            _disabled = value == null || !value.Any(d => d) ? null : value.ToArray();
+        }
+    }
+
+    /// <summary>Whether a row uses modality <paramref name="m"/>, given which of its modalities are present.</summary>
+    public bool Uses(int m, Func<int, bool> isPresent)
+    {
+        if (!isPresent(m)) return false;
+        if (_disabled == null || !_disabled[m]) return true;
+        for (int k = 0; k < _disabled.Length; k++) if (!_disabled[k] && isPresent(k)) return false;
+        return true;
+    }
+
     /// <summary>The encoders' contracts.</summary>
     public IReadOnlyList<EncoderContract> Contracts => encoders.Select(e => e.Contract).ToArray();
 
@@ -70,13 +97,23 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     /// <inheritdoc />
     public override FusionOutput forward(FusionBatch batch)
     {
-        var present = batch.Present;
+        var present = _disabled == null ? batch.Present : WithoutDisabled(batch.Present);
         if (training && _modalityDropout > 0 && present.Length > 1) present = DropModalities(present);
         var (logits, embedding, modalityEmbeddings) = Fuse(batch.Features, present);
         Tensor[]? modalityLogits = null;
         if (training && aux_heads.Count > 0)
             modalityLogits = Enumerable.Range(0, modalityEmbeddings.Length).Select(m => aux_heads[m].call(modalityEmbeddings[m])).ToArray();
         return new FusionOutput(logits, embedding, modalityLogits);
+    }
+
+    /// <summary>Masks switched-off modalities in rows that have a modality still in use.</summary>
+    private Tensor[] WithoutDisabled(Tensor[] present)
+    {
+        Tensor? enabled = null;
+        for (int m = 0; m < present.Length; m++)
+            if (!_disabled![m]) enabled = enabled is null ? present[m] : enabled + present[m];
+        var nothingElse = enabled!.eq(0).to_type(ScalarType.Float32);
+        return present.Select((p, m) => _disabled![m] ? p * nothingElse : p).ToArray();
     }
 
     private Tensor[] DropModalities(Tensor[] present)

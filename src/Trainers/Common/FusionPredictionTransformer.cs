@@ -76,12 +76,19 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
             $"This {Family.Name()} model was built around a hand-made network, so its architecture cannot be recorded." + Environment.NewLine +
             "Hint: models returned by MLNetFusion's trainers and featurizers can be saved; wrap custom networks in a trainer.");
         writer.WriteConfig(new FusionPredictionConfig(Recipe.ModelKey, Recipe.OptionsJson, Recipe.Shapes, Layout.Columns.ToArray(), Layout.Sizes.ToArray(),
-            Labels.ToData(), Outputs, BatchSize));
+            Labels.ToData(), Outputs, BatchSize, _network.DisabledModalities?.ToArray()));
         writer.WriteModule("weights", _network);
     }
 
     /// <summary>The trained network (a TorchSharp module).</summary>
     public FusionNetwork Network => _network;
+
+    /// <summary>
+    /// The modalities that modality selection switched off (<see cref="FusionTrainerOptions.SelectModalities"/>): the
+    /// model treats them as missing in every row that has another modality. Empty when every modality is used.
+    /// </summary>
+    public IReadOnlyList<string> UnusedModalities => _network.DisabledModalities is { } d
+        ? Encoders.Where((_, i) => d[i]).Select(e => e.Name).ToArray() : Array.Empty<string>();
 
     /// <summary>The encoders' contracts (name, input column, shape, width).</summary>
     public IReadOnlyList<EncoderContract> Encoders => _network.Contracts;
@@ -224,7 +231,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
             {
                 var editor = VBufferEditor.Create(ref dst, _modalities);
                 int s = slot();
-                for (int m = 0; m < _modalities; m++) editor.Values[m] = _rows.IsPresent(m, s);
+                for (int m = 0; m < _modalities; m++) editor.Values[m] = _parent._network.Uses(m, k => _rows.IsPresent(k, s));
                 dst = editor.Commit();
             });
         }
@@ -242,6 +249,7 @@ public sealed record FusionOutputColumns(string? Score = "Score", string? Predic
 internal sealed record NetworkRecipe(string ModelKey, string OptionsJson, int[][] Shapes);
 
 /// <summary>The saved configuration of a <see cref="FusionPredictionTransformer"/>. <c>Family</c> holds the trainer's model key
-/// (<c>merge</c>, <c>network</c>, <c>cross-modal</c>, <c>mlp</c>; earlier files wrote <c>crossmodal</c>).</summary>
+/// (<c>merge</c>, <c>network</c>, <c>cross-modal</c>, <c>mlp</c>; earlier files wrote <c>crossmodal</c>).
+/// <c>Disabled</c> flags the modalities that modality selection switched off (absent in files written before it: all used).</summary>
 internal sealed record FusionPredictionConfig(string Family, string Options, int[][] Shapes, string[] Columns, int[] Sizes,
-    LabelKeyValuesData Labels, FusionOutputColumns Outputs, int BatchSize);
+    LabelKeyValuesData Labels, FusionOutputColumns Outputs, int BatchSize, bool[]? Disabled = null);

@@ -130,6 +130,11 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                     try
                     {
                         summary = TrainingLoop.Run(network, train, valid, o, seed, Log, CreateLoss());
+                        if (o.SelectModalities && o.Modalities.Count > 1)
+                        {
+                            if (valid != null) ModalitySelection.Select(network, valid, o.InferenceBatchSize, o.Modalities.Select(m => m.Name).ToArray(), Log);
+                            else Log("Modality selection skipped: no validation rows (set ValidationFraction or pass validation data to Fit); every modality is used.");
+                        }
                     }
                     catch
                     {

@@ -75,6 +75,17 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     /// </summary>
     public bool PerClipAudioNormalization { get; set; }
 
+    /// <summary>
+    /// After training, switch off each modality whose absence lowers the validation loss by more than one standard error
+    /// (backward elimination, one modality at a time; the network was trained with modality dropout, so it
+    /// predicts from any subset). A weak modality that the network overfits then cannot drag the fused model below the
+    /// others. It needs validation rows: <see cref="TorchTrainerOptions.ValidationFraction"/> above 0 (with
+    /// <see cref="TorchTrainerOptions.SamplingKeyColumnName"/>, whole groups) or validation data passed to <c>Fit</c>;
+    /// without them every modality is used. A switched-off modality is still used by rows that have no other. The choice
+    /// is logged, saved with the model and shown by <see cref="FusionPredictionTransformer.UnusedModalities"/>. Default true.
+    /// </summary>
+    public bool SelectModalities { get; set; } = true;
+
     /// <summary>Name of the probability column. Default <c>Score</c>; <c>null</c> omits it.</summary>
     public string? ScoreColumnName { get; set; } = "Score";
 

@@ -35,11 +35,14 @@ internal static class TrainerComponents
         if (c.Columns.Length == 0 || c.Columns.Length != c.Sizes.Length || c.Shapes.Length != c.Sizes.Length
             || c.Sizes.Any(s => s <= 0 || s > 1 << 26) || c.Shapes.Any(s => s.Length == 0 || s.Any(d => d <= 0)))
             throw reader.Invalid("its columns, sizes and shapes do not match");
+        if (c.Disabled != null && (c.Disabled.Length != c.Columns.Length || c.Disabled.All(d => d)))
+            throw reader.Invalid("its disabled-modality flags do not match its columns");
         if (!Networks.TryGetValue(c.Family, out var entry)) throw reader.Invalid($"unknown fusion network '{c.Family}'");
         var network = entry.Build(reader, c);
         try
         {
             reader.ReadModule("weights", network);
+            network.DisabledModalities = c.Disabled;
             var layout = new ColumnLayout(c.Columns, c.Sizes, null);
             return new FusionPredictionTransformer(network, layout, LabelKeyValues.FromData(c.Labels), c.Outputs, c.BatchSize, null, entry.Family,
                 new NetworkRecipe(entry.Key, c.Options, c.Shapes));

@@ -1,0 +1,81 @@
+using Microsoft.ML;
+using MLNetFusion.Models;
+using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.Network;
+using MLNetFusion.Training;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+/// <summary>Evidence-based modality selection: a modality that does not help on held-out rows is switched off, and the choice is saved.</summary>
+public class ModalitySelectionTests
+{
+    private static NetworkFusionOptions Options(bool select) => new()
+    {
+        Modalities = new()
+        {
+            new ModalityOptions { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 8, 16 }, OutputWidth = 32 },
+            ModalityOptions.Tabular("Tab", "tab", 32, 16),
+        },
+        Epochs = 12, Seed = 3, SelectModalities = select, ModalitiesUsedColumnName = "Used",
+    };
+
+    /// <summary>Validation rows whose image tells the wrong half of the label: the image misleads there.</summary>
+    private static List<ToyRow> Misleading(int n, int seed)
+    {
+        var rows = ToyRow.Make(n, seed);
+        foreach (var r in rows) r.Label ^= 1;   // the image shows bit 0 of the old label; the tabular bit 1 is unchanged
+        return rows;
+    }
+
+    [Fact]
+    public void AModalityThatHurtsOnValidationRowsIsSwitchedOffAndTheChoiceIsSaved()
+    {
+        var ml = new MLContext(1);
+        var train = ToyRow.Load(ml, ToyRow.Make(400, 1));
+        var validation = ToyRow.Load(ml, Misleading(200, 2));
+        using var model = ml.MulticlassClassification.Trainers.NetworkFusion(Options(select: true)).Fit(train, validation);
+        Assert.Equal(new[] { "image" }, model.UnusedModalities);
+        var test = ToyRow.Load(ml, ToyRow.Make(100, 3));
+        var scored = model.Transform(test);
+        // Every row has its tabular part, so no row uses the image.
+        Assert.All(Columns.Vectors(scored, "Score"), s => Assert.Equal(1, s.Sum(), 3));
+        using (var cursor = scored.GetRowCursor(new[] { scored.Schema["Used"] }))
+        {
+            var getter = cursor.GetGetter<Microsoft.ML.Data.VBuffer<bool>>(scored.Schema["Used"]);
+            Microsoft.ML.Data.VBuffer<bool> used = default;
+            while (cursor.MoveNext()) { getter(ref used); Assert.Equal(new[] { false, true }, used.DenseValues().ToArray()); }
+        }
+        // Switched off, the image no longer changes predictions: the same rows with other rows' images score the same.
+        var rows = ToyRow.Make(100, 3);
+        var shuffled = rows.Select((r, i) => new ToyRow { Label = r.Label, Tab = r.Tab, Image = rows[(i + 37) % rows.Count].Image }).ToList();
+        Assert.Equal(Columns.Vectors(scored, "Score"), Columns.Vectors(model.Transform(ToyRow.Load(ml, shuffled)), "Score"));
+
+        using var ms = new MemoryStream();
+        ml.Model.SaveFusionModel(model, train.Schema, ms);
+        using var loaded = (FusionPredictionTransformer)new MLContext(2).Model.LoadFusionModel(new MemoryStream(ms.ToArray()), out _);
+        Assert.Equal(new[] { "image" }, loaded.UnusedModalities);
+        Assert.Equal(Columns.Vectors(scored, "Score"), Columns.Vectors(loaded.Transform(test), "Score"));
+    }
+
+    [Fact]
+    public void ModalitiesThatHelpAreKeptAndTheOptionTurnsSelectionOff()
+    {
+        var ml = new MLContext(1);
+        var train = ToyRow.Load(ml, ToyRow.Make(400, 1));
+        using (var both = ml.MulticlassClassification.Trainers.NetworkFusion(Options(select: true)).Fit(train, ToyRow.Load(ml, ToyRow.Make(200, 2))))
+            Assert.Empty(both.UnusedModalities);
+        using var off = ml.MulticlassClassification.Trainers.NetworkFusion(Options(select: false)).Fit(train, ToyRow.Load(ml, Misleading(200, 2)));
+        Assert.Empty(off.UnusedModalities);
+    }
+
+    [Fact]
+    public void PairedGainIsTheMeanDifferenceAndItsStandardError()
+    {
+        var (gain, se) = ModalitySelection.PairedGain(new double[] { 1, 2, 3, 4 }, new double[] { 0.5, 1.5, 3, 3 });
+        // differences 0.5, 0.5, 0, 1: mean 0.5, sample variance 1/6, standard error sqrt(1/6 / 4)
+        Assert.Equal(0.5, gain, 12);
+        Assert.Equal(Math.Sqrt(1.0 / 6 / 4), se, 12);
+        Assert.Equal(double.PositiveInfinity, ModalitySelection.PairedGain(new double[] { 1 }, new double[] { 0 }).standardError);
+    }
+}
