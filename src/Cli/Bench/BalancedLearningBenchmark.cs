@@ -29,10 +29,11 @@ internal static class BalancedLearningBenchmark
         new("ogm-ge 0.5", o => o.BalancedLearningAlpha = 0.5),
         new("augmentation 1", o => o.AugmentationStrength = 1),
         new("per-clip normalisation", o => o.PerClipAudioNormalization = true),
+        new("20% validation (modality selection)", o => o.ValidationFraction = 0.2),
         new("all three", o => { o.BalancedLearningAlpha = 0.5; o.AugmentationStrength = 1; o.PerClipAudioNormalization = true; }),
     };
 
-    public static void Run(string folder, IReadOnlyList<string> families)
+    public static void Run(string folder, IReadOnlyList<string> families, IReadOnlyList<string> remedies)
     {
         var known = new[] { "merge", "network", "cross-modal", "late" };
         var unknown = families.FirstOrDefault(f => !known.Contains(f));
@@ -54,7 +55,7 @@ internal static class BalancedLearningBenchmark
         foreach (var (family, options, trainer) in neural)
         {
             if (families.Count > 0 && !families.Contains(family)) continue;
-            foreach (var remedy in Remedies)
+            foreach (var remedy in Remedies.Where(r => remedies.Count == 0 || remedies.Any(n => r.Name.StartsWith(n, StringComparison.OrdinalIgnoreCase))))
                 Score(ml, ds, train, test, groups, family, remedy.Name, () => { var o = options(); remedy.Apply(o); return trainer(ml, o); });
         }
         if (families.Count > 0 && !families.Contains("late")) return;

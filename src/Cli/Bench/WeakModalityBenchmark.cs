@@ -3,6 +3,9 @@ using Microsoft.ML;
 using MLNetFusion.Cli.Leaderboard;
 using MLNetFusion.Datasets;
 using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.CrossModal;
+using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Network;
 using static MLNetFusion.Cli.Bench.Measure;
 
@@ -16,7 +19,7 @@ namespace MLNetFusion.Cli.Bench;
 /// </summary>
 internal static class WeakModalityBenchmark
 {
-    public static void Run(int copies)
+    public static void Run(int copies, bool remediesOnly = false)
     {
         var results = new Dictionary<string, List<double>>();
         for (int copy = 0; copy < copies; copy++)
@@ -31,11 +34,23 @@ internal static class WeakModalityBenchmark
             foreach (var m in ds.Modalities())
                 candidates.Add(new Candidate(null, $"{m.Name} only (same encoder)", (c, d, p) => c.MulticlassClassification.Trainers.NetworkFusion(
                     new NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = Candidates.Epochs, Progress = p })));
+            // The remedies: a validation hold-out, so that modality selection (on by default) can switch off a modality that
+            // does not help, and temperature-scaled late-fusion members.
+            candidates.Add(new Candidate(FusionFamily.Merge, "attention, 20% validation (modality selection)", (c, d, p) => c.MulticlassClassification.Trainers.MergeFusion(
+                new MergeFusionOptions { Modalities = d.Modalities(), Operation = MergeOperation.Attention, Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = p })));
+            candidates.Add(new Candidate(FusionFamily.Network, "20% validation (modality selection)", (c, d, p) => c.MulticlassClassification.Trainers.NetworkFusion(
+                new NetworkFusionOptions { Modalities = d.Modalities(), Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = p })));
+            candidates.Add(new Candidate(FusionFamily.CrossModal, "one exchange, 20% validation (modality selection)", (c, d, p) => c.MulticlassClassification.Trainers.CrossModalFusion(
+                new CrossModalFusionOptions { Modalities = d.Modalities(), Depth = 1, Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = p })));
+            foreach (var combiner in new[] { LateFusionCombiner.Average, LateFusionCombiner.ProductOfExperts })
+                candidates.Add(new Candidate(FusionFamily.Late, $"{combiner}, temperature-scaled members", (c, d, _) => c.MulticlassClassification.Trainers.LateFusion(
+                    new LateFusionOptions { Members = d.LateFusionMembers(c, Candidates.Epochs), Combiner = combiner, NumberOfFolds = 3, MemberCalibration = MemberCalibration.Temperature })));
             var tabular = ds.Modalities().First(m => m.Kind == MLNetFusion.Models.ModalityKind.Tabular);
             candidates.Add(new Candidate(null, $"{tabular.Name} only (L-BFGS)", (c, d, _) =>
                 c.Transforms.NormalizeMinMax("__n", tabular.ColumnName).Append(c.MulticlassClassification.Trainers.LbfgsMaximumEntropy(d.LabelColumn, "__n"))));
             foreach (var c in candidates)
             {
+                if (remediesOnly && !c.Name.Contains("validation") && !c.Name.Contains("temperature") && c.Family != null) continue;
                 var sw = Stopwatch.StartNew();
                 var entry = LeaderboardRunner.Run(ml, ds, c, train, test);
                 string key = $"{c.FamilyName}: {c.Name}";

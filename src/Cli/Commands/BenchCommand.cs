@@ -19,9 +19,12 @@ internal static class BenchCommand
         var lateMembers = new Option<string>("--late-members") { Description = "Members of the late-logo benchmark: linear (L-BFGS, minutes) or cnn (the leaderboard's CNN members, an hour).", DefaultValueFactory = _ => "linear" };
         var lateCombiners = new Option<string[]>("--late-combiners") { Description = "Combiners of the late-logo benchmark (default: all), separated by spaces or commas.", AllowMultipleArgumentsPerToken = true };
         var families = new Option<string[]>("--families") { Description = "Families of the balance benchmark: merge, network, cross-modal, late (default: all).", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families };
+        var remedies = new Option<string[]>("--remedies") { Description = "Remedies of the balance benchmark, by the start of their name (default: all): defaults, ogm-ge, augmentation, per-clip, 20% validation, all.", AllowMultipleArgumentsPerToken = true };
+        var weakCopies = new Option<int>("--weak-copies") { Description = "Generated copies (dataset seeds) of the weak benchmark.", DefaultValueFactory = _ => 3 };
+        var weakRemediesOnly = new Option<bool>("--weak-remedies-only") { Description = "The weak benchmark trains the single modalities and the remedies only, not every default candidate." };
+        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, weakCopies, weakRemediesOnly };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
-            r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)))));
+            r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly))));
         return command;
     }
 

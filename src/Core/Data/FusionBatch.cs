@@ -27,6 +27,27 @@ public sealed class FusionBatch : IDisposable
     /// <summary>Rows in the batch.</summary>
     public int Count { get; }
 
+    /// <summary>
+    /// The batch on <paramref name="device"/>: this batch when it is there already, else a copy, and this batch is disposed.
+    /// </summary>
+    public FusionBatch To(Device device)
+    {
+        if (Features.Length == 0 || OnDevice(Features[0], device)) return this;
+        var moved = new FusionBatch(Features.Select(t => t.to(device)).ToArray(), Present.Select(t => t.to(device)).ToArray(), Labels?.to(device), Count);
+        Dispose();
+        return moved;
+    }
+
+    internal static bool OnDevice(Tensor t, Device device)
+        => t.device_type == device.type && (device.type == DeviceType.CPU || t.device_index == Math.Max(0, device.index));
+
+    /// <summary>The device of <paramref name="module"/>'s first parameter or buffer (the CPU when it has none).</summary>
+    internal static Device DeviceOf(nn.Module module)
+    {
+        var first = module.parameters().Select(p => (Tensor)p).Concat(module.buffers()).FirstOrDefault();
+        return first is null ? CPU : first.device;
+    }
+
     /// <summary>Moves the batch's tensors out of the current dispose scope.</summary>
     public FusionBatch MoveToOuterDisposeScope()
     {

@@ -104,7 +104,7 @@ public sealed class ModalityAugmentation
         if (GainDecibels > 0)
         {
             // g dB on power is g/10·ln 10 on a natural-log spectrogram; in standardised units, times the input scale.
-            var gain = (rand(b, 1, 1, 1) * 2 - 1) * (GainDecibels / 10 * Math.Log(10) * scale);
+            var gain = (rand(new long[] { b, 1, 1, 1 }, device: x.device) * 2 - 1) * (GainDecibels / 10 * Math.Log(10) * scale);
             x = x + gain;
         }
         if (TimeShift > 0) x = Shift(x, 3, w, (long)Math.Round(TimeShift * w));
@@ -119,13 +119,13 @@ public sealed class ModalityAugmentation
         {
             // One rectangle per chosen row, sides drawn so that the area is at most ErasingArea.
             var side = Math.Sqrt(ErasingArea);
-            var hh = (rand(b) * side * h).floor().clamp_min(1).view(b, 1, 1, 1);
-            var ww = (rand(b) * side * w).floor().clamp_min(1).view(b, 1, 1, 1);
-            var top = (rand(b).view(b, 1, 1, 1) * (h - hh + 1)).floor();
-            var left = (rand(b).view(b, 1, 1, 1) * (w - ww + 1)).floor();
-            var rows = arange(h, ScalarType.Float32).view(1, 1, h, 1);
-            var cols = arange(w, ScalarType.Float32).view(1, 1, 1, w);
-            var chosen = (rand(b) < ErasingProbability).view(b, 1, 1, 1);
+            var hh = (rand(new long[] { b }, device: x.device) * side * h).floor().clamp_min(1).view(b, 1, 1, 1);
+            var ww = (rand(new long[] { b }, device: x.device) * side * w).floor().clamp_min(1).view(b, 1, 1, 1);
+            var top = (rand(new long[] { b }, device: x.device).view(b, 1, 1, 1) * (h - hh + 1)).floor();
+            var left = (rand(new long[] { b }, device: x.device).view(b, 1, 1, 1) * (w - ww + 1)).floor();
+            var rows = arange(h, ScalarType.Float32, device: x.device).view(1, 1, h, 1);
+            var cols = arange(w, ScalarType.Float32, device: x.device).view(1, 1, 1, w);
+            var chosen = (rand(new long[] { b }, device: x.device) < ErasingProbability).view(b, 1, 1, 1);
             var erase = (rows >= top).logical_and(rows < top + hh).logical_and(cols >= left).logical_and(cols < left + ww).logical_and(chosen);
             x = x.masked_fill(erase, 0);
         }
@@ -145,8 +145,8 @@ public sealed class ModalityAugmentation
     {
         if (max <= 0 || size < 2) return x;
         long b = x.shape[0];
-        var offset = randint(-max, max + 1, new long[] { b }).view(b, 1);
-        var index = (arange(size).view(1, size) - offset).clamp(0, size - 1);        // [B, size]
+        var offset = randint(-max, max + 1, new long[] { b }, device: x.device).view(b, 1);
+        var index = (arange(size, device: x.device).view(1, size) - offset).clamp(0, size - 1);        // [B, size]
         var shape = new long[] { b, 1, 1, 1 };
         shape[dim] = size;
         return x.gather(dim, index.view(shape).expand(x.shape));
@@ -157,11 +157,11 @@ public sealed class ModalityAugmentation
     {
         if (max <= 0) return x;
         long b = x.shape[0];
-        var width = randint(0, max + 1, new long[] { b }).to_type(ScalarType.Float32);
-        var start = (rand(b) * (size - width + 1)).floor();
+        var width = randint(0, max + 1, new long[] { b }, device: x.device).to_type(ScalarType.Float32);
+        var start = (rand(new long[] { b }, device: x.device) * (size - width + 1)).floor();
         var shape = new long[] { 1, 1, 1, 1 };
         shape[dim] = size;
-        var pos = arange(size, ScalarType.Float32).view(shape);
+        var pos = arange(size, ScalarType.Float32, device: x.device).view(shape);
         var bshape = new long[] { b, 1, 1, 1 };
         var masked = (pos >= start.view(bshape)).logical_and(pos < (start + width).view(bshape));
         return x.masked_fill(masked, 0);

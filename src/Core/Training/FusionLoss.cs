@@ -49,7 +49,7 @@ public class FusionLoss
     /// <summary>Sum over modalities of each head's mean cross-entropy over the rows where its modality is present, <c>[1]</c>.</summary>
     protected static Tensor Auxiliary(Tensor[] modalityLogits, FusionBatch batch)
     {
-        Tensor aux = zeros(1);
+        Tensor aux = zeros(1, device: batch.Labels!.device);
         for (int m = 0; m < modalityLogits.Length; m++)
         {
             var mask = batch.Present[m];

@@ -72,11 +72,12 @@ internal static class ModalitySelection
         bool wasTraining = network.training;
         network.eval();
         var losses = new List<double>();
+        var device = FusionBatch.DeviceOf(network);
         using (no_grad())
-            foreach (var batch in data.Batches(batchSize, null))
+            foreach (var rows in data.Batches(batchSize, null))
             {
                 using var scope = NewDisposeScope();
-                using var owned = batch;
+                using var batch = rows.To(device);
                 var logits = network.Forward(batch).Logits;
                 var loss = nn.functional.cross_entropy(logits, batch.Labels!, reduction: nn.Reduction.None).to_type(ScalarType.Float64).cpu();
                 losses.AddRange(loss.data<double>().ToArray());

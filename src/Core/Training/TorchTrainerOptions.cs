@@ -112,6 +112,14 @@ public abstract class TorchTrainerOptions
     /// </summary>
     public int? NumberOfThreads { get; set; }
 
+    /// <summary>
+    /// Where to train and predict: <c>auto</c> (default: CUDA when TorchSharp has it, else the CPU), <c>cpu</c>,
+    /// <c>cuda</c> or <c>cuda:N</c> (<see cref="Runtime.FusionDevice"/>). CUDA needs <c>TorchSharp-cuda-linux</c> or
+    /// <c>-windows</c> in place of <c>TorchSharp-cpu</c>. A saved model loads on the CPU; move it with
+    /// <c>FusionPredictionTransformer.ToDevice</c>. Results are reproducible for a seed on one device and thread count.
+    /// </summary>
+    public string Device { get; set; } = Runtime.FusionDevice.Auto;
+
     /// <summary>Seed for weights, dropout and shuffling. <c>null</c> derives it from the <c>MLContext</c> seed.</summary>
     public int? Seed { get; set; }
 
@@ -130,7 +138,7 @@ public abstract class TorchTrainerOptions
         target.WeightDecay = WeightDecay; target.Schedule = Schedule; target.WarmupFraction = WarmupFraction; target.GradientClipNorm = GradientClipNorm;
         target.ValidationFraction = ValidationFraction; target.SamplingKeyColumnName = SamplingKeyColumnName; target.EarlyStoppingPatience = EarlyStoppingPatience; target.Caching = Caching;
         target.ShuffleBufferRows = ShuffleBufferRows; target.InferenceBatchSize = InferenceBatchSize; target.NumberOfThreads = NumberOfThreads;
-        target.Seed = Seed; target.Progress = Progress; target.CancellationToken = CancellationToken;
+        target.Device = Device; target.Seed = Seed; target.Progress = Progress; target.CancellationToken = CancellationToken;
     }
 
     /// <summary>
@@ -160,5 +168,6 @@ public abstract class TorchTrainerOptions
         Check.NonNegative(EarlyStoppingPatience);
         Check.Positive(ShuffleBufferRows, Limits.ShuffleBufferRows);
         Check.Positive(InferenceBatchSize, Limits.BatchSize);
+        Runtime.FusionDevice.Validate(Device, nameof(Device));
     }
 }

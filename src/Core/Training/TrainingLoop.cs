@@ -32,6 +32,7 @@ internal static class TrainingLoop
         loss ??= new FusionLoss();
         var module = network.Module;
         var parameters = module.parameters().Where(p => p.requires_grad).ToList();
+        var device = FusionBatch.DeviceOf(module);
         using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
         var rand = new Random(shuffleSeed);
         var sw = Stopwatch.StartNew();
@@ -54,12 +55,12 @@ internal static class TrainingLoop
                 options.CancellationToken.ThrowIfCancellationRequested();
                 module.train();
                 long seen = 0, epochSteps = 0;
-                using var lossSumT = zeros(1, ScalarType.Float64);
-                using var correctT = zeros(1, ScalarType.Int64);
-                foreach (var batch in train.Batches(options.BatchSize, rand))
+                using var lossSumT = zeros(1, ScalarType.Float64, device: device);
+                using var correctT = zeros(1, ScalarType.Int64, device: device);
+                foreach (var rows in train.Batches(options.BatchSize, rand))
                 {
                     using var scope = NewDisposeScope();
-                    using var owned = batch;
+                    using var batch = rows.To(device);
                     options.CancellationToken.ThrowIfCancellationRequested();
                     lr = ScheduledRate(options, step, totalSteps);
                     foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
@@ -126,15 +127,16 @@ internal static class TrainingLoop
     public static (double loss, double accuracy) Evaluate(IFusionNetwork network, ITensorDataSource data, int batchSize)
     {
         var module = network.Module;
+        var device = FusionBatch.DeviceOf(module);
         bool wasTraining = module.training;
         module.eval();
         double lossSum = 0; long seen = 0, correct = 0;
         using (no_grad())
         {
-            foreach (var batch in data.Batches(batchSize, null))
+            foreach (var rows in data.Batches(batchSize, null))
             {
                 using var scope = NewDisposeScope();
-                using var owned = batch;
+                using var batch = rows.To(device);
                 var output = network.Forward(batch);
                 var logits = output.Logits;
                 lossSum += nn.functional.cross_entropy(logits, batch.Labels!).item<float>() * batch.Count;

@@ -4,6 +4,7 @@ using MLNetFusion.Data;
 using MLNetFusion.Mapping;
 using MLNetFusion.Models;
 using MLNetFusion.Persistence;
+using MLNetFusion.Runtime;
 using MLNetFusion.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -151,11 +152,27 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var output = _network.Forward(batch);
-        var probs = nn.functional.softmax(output.Logits, 1).contiguous().data<float>().ToArray();
-        var emb = wantEmbedding ? output.Embedding.contiguous().data<float>().ToArray() : Array.Empty<float>();
+        var output = _network.Forward(batch.To(FusionBatch.DeviceOf(_network)));
+        var probs = nn.functional.softmax(output.Logits, 1).cpu().contiguous().data<float>().ToArray();
+        var emb = wantEmbedding ? output.Embedding.cpu().contiguous().data<float>().ToArray() : Array.Empty<float>();
         return (probs, emb);
     }
+
+    /// <summary>
+    /// Moves the network to <paramref name="device"/> (<c>auto</c>, <c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>; see
+    /// <see cref="FusionDevice"/>) for the following <c>Transform</c> calls. A loaded model starts on the CPU.
+    /// </summary>
+    /// <returns>This transformer.</returns>
+    public FusionPredictionTransformer ToDevice(string device)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var target = FusionDevice.Resolve(device);
+        lock (_gate) _network.to(target);
+        return this;
+    }
+
+    /// <summary>The device the network is on (<c>cpu</c>, <c>cuda:0</c>, …).</summary>
+    public string Device => FusionBatch.DeviceOf(_network).ToString();
 
     /// <summary>Frees the network's native memory.</summary>
     public void Dispose()

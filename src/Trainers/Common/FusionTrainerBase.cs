@@ -8,6 +8,7 @@ using MLNetFusion.Persistence;
 using MLNetFusion.Runtime;
 using MLNetFusion.Training;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace MLNetFusion.Trainers;
 
@@ -103,6 +104,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                         "featurize the validation data exactly as the training data.");
         }
 
+        var device = FusionDevice.Resolve(o.Device);   // before reading any data: a missing CUDA backend fails fast
         int seed = o.Seed ?? _host.Rand.Next();
         using var ch = _host.Start("Training");
         void Log(string msg) => ch.Info(MessageSensitivity.None, msg);
@@ -129,6 +131,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                     network = CreateNetwork(encoders, classes);
                     try
                     {
+                        if (device.type != DeviceType.CPU) network.to(device);
                         summary = TrainingLoop.Run(network, train, valid, o, seed, Log, CreateLoss());
                         if (o.SelectModalities && o.Modalities.Count > 1)
                         {

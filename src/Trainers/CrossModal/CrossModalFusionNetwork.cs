@@ -64,7 +64,7 @@ public sealed class CrossModalFusionNetwork : FusionNetwork
         if (m > 1)
         {
             var nullTok = null_token.expand(b, 1, _width);
-            var nullMask = zeros(b, 1);
+            var nullMask = zeros(new long[] { b, 1 }, device: inputs[0].device);
             for (int d = 0; d < _depth; d++)
             {
                 var next = new Tensor[m];
