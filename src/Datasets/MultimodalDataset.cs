@@ -95,25 +95,28 @@ public sealed class MultimodalDataset
     /// <summary>The featurized modality columns the fusion families read.</summary>
     public IReadOnlyList<string> ModalityColumns => _featurization.ModalityColumns;
 
+    /// <summary>The columns of fixed features per modality, which early fusion concatenates (text: its n-gram vector).</summary>
+    public IReadOnlyList<string> FeatureColumns => _featurization.FeatureColumns;
+
     /// <summary>Loads a split (a CSV with the training file's header), <paramref name="file"/> relative to <see cref="Folder"/>.</summary>
     public IDataView Load(MLContext ml, string file) => Columns.Load(ml, Path.IsPathRooted(file) ? file : Path.Combine(Folder, file));
 
     /// <summary>The featurization chain (see <see cref="ColumnInferenceResult.CreateFeaturizer"/>).</summary>
     public IEstimator<ITransformer> Featurizer(MLContext ml) => Columns.CreateFeaturizer(ml).Featurizer;
 
-    /// <summary>Modality options for the neural fusion trainers: a CNN for pixels and log-mel, an MLP for tabular and text (fresh copies).</summary>
+    /// <summary>Modality options for the neural fusion trainers: a CNN for pixels and log-mel, an MLP for tabular, an embedding bag for text (fresh copies).</summary>
     public List<ModalityOptions> Modalities() => _featurization.Modalities.Select(m => m.Clone()).ToList();
 
     /// <summary>
     /// Late-fusion members for the dataset's modalities: a CNN per image and spectrogram (MLNetFusion's single-modality
-    /// network), L-BFGS maximum entropy on the tabular columns.
+    /// network), L-BFGS maximum entropy on the tabular columns and on text n-grams.
     /// </summary>
     /// <param name="ml">The context.</param>
     /// <param name="epochs">Epochs of the CNN members.</param>
     public List<Trainers.LateFusion.LateFusionMember> LateFusionMembers(MLContext ml, int epochs)
-        => Modalities().Select(m => new Trainers.LateFusion.LateFusionMember(m.Name, m.ColumnName, m.Encoder == EncoderKind.Cnn
+        => Modalities().Select(m => new Trainers.LateFusion.LateFusionMember(m.Name, m.Encoder == EncoderKind.Cnn ? m.ColumnName : m.FeaturesColumn, m.Encoder == EncoderKind.Cnn
             ? ml.MulticlassClassification.Trainers.NetworkFusion(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs, LabelColumnName = LabelColumn })
-            : ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LabelColumn, m.ColumnName))).ToList();
+            : ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LabelColumn, m.FeaturesColumn))).ToList();
 
     /// <summary>Loads the training rows and the test rows (the test file, or a held-out share of the training rows).</summary>
     public (IDataView train, IDataView test) LoadSplits(MLContext ml)

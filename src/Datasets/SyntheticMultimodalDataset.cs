@@ -15,6 +15,9 @@ namespace MLNetFusion.Datasets;
 /// class. Noise makes each factor imperfect, so fused accuracy is high but below 100%.
 /// Each row also has a recording <c>Site</c> (one of 4, independent of the label) whose microphone adds a hum of its own
 /// frequency to the clip: a channel effect, so leave-one-site-out (<c>--group Site</c>) measures a small audio shift.
+/// A free-text <c>Notes</c> column (a short note of filler words and one or two words of outlook) carries factor C a
+/// second time, independently of the tabular columns: its outlook words agree with the factor in 75% of rows, and 10%
+/// of the notes are empty (a missing modality). Fusing all four modalities therefore beats fusing three.
 /// </remarks>
 public static class SyntheticMultimodalDataset
 {
@@ -38,6 +41,8 @@ public static class SyntheticMultimodalDataset
     public const string SiteColumn = "Site";
     /// <summary>Log-mel bands the generated clips are described with (their tones lie in 500-1400 Hz).</summary>
     public const int MelBands = 32;
+    /// <summary>The free-text column.</summary>
+    public const string NotesColumn = "Notes";
     /// <summary>Number of recording sites.</summary>
     public const int Sites = 4;
 
@@ -46,22 +51,23 @@ public static class SyntheticMultimodalDataset
     public static string EnsureGenerated(string folder, int seed = 42, int trainRows = 1200, int testRows = 400)
     {
         string stamp = Path.Combine(folder, "dataset.txt");
-        string expected = $"MLNetFusion synthetic multimodal dataset v2 seed={seed} train={trainRows} test={testRows}";
+        string expected = $"MLNetFusion synthetic multimodal dataset v3 seed={seed} train={trainRows} test={testRows}";
         if (File.Exists(stamp) && File.ReadAllText(stamp).Trim() == expected) return folder;
         Directory.CreateDirectory(Path.Combine(folder, "images"));
         Directory.CreateDirectory(Path.Combine(folder, "audio"));
         var rand = new Random(seed);
         var sites = new Random(unchecked(seed * 31 + 17));   // a stream of its own: every other value is as in v1
-        WriteSplit(folder, "train.csv", 0, trainRows, rand, sites);
-        WriteSplit(folder, "test.csv", trainRows, testRows, rand, sites);
+        var notes = new Random(unchecked(seed * 53 + 29));   // likewise for the notes (v3)
+        WriteSplit(folder, "train.csv", 0, trainRows, rand, sites, notes);
+        WriteSplit(folder, "test.csv", trainRows, testRows, rand, sites, notes);
         File.WriteAllText(stamp, expected + Environment.NewLine);
         return folder;
     }
 
-    private static void WriteSplit(string folder, string file, int firstId, int rows, Random rand, Random sites)
+    private static void WriteSplit(string folder, string file, int firstId, int rows, Random rand, Random sites, Random notes)
     {
         var csv = new StringBuilder();
-        csv.AppendLine("Id,Label,ImagePath,AudioPath," + string.Join(",", NumericColumns) + "," + CategoryColumn + "," + SiteColumn);
+        csv.AppendLine("Id,Label,ImagePath,AudioPath," + string.Join(",", NumericColumns) + "," + CategoryColumn + "," + SiteColumn + "," + NotesColumn);
         for (int i = 0; i < rows; i++)
         {
             int id = firstId + i;
@@ -77,9 +83,24 @@ public static class SyntheticMultimodalDataset
             double s1 = 0.9 * c + 0.9 * Gauss(rand);
             double s2 = Gauss(rand);
             string region = rand.NextDouble() < (positive ? 0.65 : 0.35) ? "north" : "south";
-            csv.Append(CultureInfo.InvariantCulture, $"{id},{ClassNames[label]},{img},{wav},{age:F2},{income:F0},{s1:F4},{s2:F4},{region},site{site}\n");
+            csv.Append(CultureInfo.InvariantCulture, $"{id},{ClassNames[label]},{img},{wav},{age:F2},{income:F0},{s1:F4},{s2:F4},{region},site{site},{Note(positive, notes)}\n");
         }
         File.WriteAllText(Path.Combine(folder, file), csv.ToString());
+    }
+
+    private static readonly string[] Upbeat = { "promising", "strong", "upbeat", "growing", "solid", "confident" };
+    private static readonly string[] Downbeat = { "weak", "declining", "poor", "uncertain", "flat", "hesitant" };
+    private static readonly string[] Filler = { "the", "client", "meeting", "notes", "quarter", "review", "call", "follow", "up", "update", "team", "plan", "after", "during", "with" };
+
+    /// <summary>A short note: filler words and one or two outlook words that agree with factor C in 75% of rows; 10% are empty.</summary>
+    private static string Note(bool positive, Random r)
+    {
+        if (r.NextDouble() < 0.1) return "";
+        bool agrees = r.NextDouble() < 0.75;
+        var outlook = positive == agrees ? Upbeat : Downbeat;
+        var words = Enumerable.Range(0, 4 + r.Next(5)).Select(_ => Filler[r.Next(Filler.Length)]).ToList();
+        for (int k = 0, n = 1 + r.Next(2); k < n; k++) words.Insert(r.Next(words.Count + 1), outlook[r.Next(outlook.Length)]);
+        return string.Join(' ', words);
     }
 
     private static byte[] DrawShape(bool square, Random rand)

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using MLNetFusion.Runtime;
 using MLNetFusion.Models;
 using MLNetFusion.Transforms.Audio;
+using MLNetFusion.Transforms.Text;
 
 // Catalog extensions live in Microsoft.ML, as ML.NET's own packages do, so `using Microsoft.ML;` finds them.
 namespace Microsoft.ML;
@@ -64,6 +65,25 @@ public static class FusionTransformsCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return new(FusionEnvironment.FromCatalog(catalog), new FrameStatisticsOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
     }
+
+    /// <summary>
+    /// Hashed token ids of a text column for MLNetFusion's trainable text encoder (<c>ModalityOptions.Text</c>): words,
+    /// word bigrams and character trigrams, hashed into 65,536 buckets, in <c>Vector&lt;Single, 128&gt;</c>. An empty
+    /// text is a missing modality (all NaN). See <see cref="TextTokenHashingEstimator"/>.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">Output column.</param>
+    /// <param name="inputColumnName">Text column; default <paramref name="outputColumnName"/>.</param>
+    /// <param name="maximumTokens">Token slots per row. Default 128.</param>
+    public static TextTokenHashingEstimator HashTextTokens(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null,
+        int maximumTokens = TextTokenHashingOptions.Defaults.MaximumTokens)
+        => new(FusionEnvironment.FromCatalog(catalog), new TextTokenHashingOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, MaximumTokens = maximumTokens });
+
+    /// <summary>Hashed text tokens with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="TextTokenHashingOptions"/>).</param>
+    public static TextTokenHashingEstimator HashTextTokens(this TransformsCatalog catalog, TextTokenHashingOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
 
     /// <summary>Log-mel spectrogram with all options.</summary>
     /// <param name="catalog">The catalog the method extends.</param>

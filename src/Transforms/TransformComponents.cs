@@ -15,5 +15,6 @@ internal static class TransformComponents
         ComponentRegistry.Register(AudioLoadingTransformer.Kind, AudioLoadingTransformer.Load);
         ComponentRegistry.Register(MelSpectrogramTransformer.Kind, MelSpectrogramTransformer.Load);
         ComponentRegistry.Register(FrameStatisticsTransformer.Kind, FrameStatisticsTransformer.Load);
+        ComponentRegistry.Register(Text.TextTokenHashingTransformer.Kind, Text.TextTokenHashingTransformer.Load);
     }
 }

@@ -19,6 +19,8 @@ public class ImageAndTabularPipelineTests
         var (train, test, _) = ds.Featurize(ml);
         Assert.Equal(new[] { 1, 32, 32 }, ((VectorDataViewType)train.Schema[MultimodalDataset.Pixels].Type).Dimensions.ToArray());
         Assert.Equal(new[] { 32, 32 }, ((VectorDataViewType)train.Schema[MultimodalDataset.LogMel].Type).Dimensions.ToArray());
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, ds.ModalityColumns);
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Text" }, ds.FeatureColumns);
         // 4 numeric columns + one-hot of a 2-valued category.
         Assert.Equal(6, ((VectorDataViewType)train.Schema[MultimodalDataset.Tabular].Type).Size);
         var pixels = Columns.Vectors(train, MultimodalDataset.Pixels);
@@ -42,7 +44,8 @@ public class ImageAndTabularPipelineTests
             return ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
         }
         double fused = Acc(ds.Modalities());
-        foreach (var m in ds.Modalities())
+        // Text alone cannot predict the 10% of rows with an empty note (a model with no modality present is an error), so it is measured with the others in TextModalityTests.
+        foreach (var m in ds.Modalities().Where(m => m.Kind != MLNetFusion.Models.ModalityKind.Text))
         {
             double single = Acc(new[] { m });
             // Each modality carries one of three binary factors of the 8 classes: at most 25% alone.

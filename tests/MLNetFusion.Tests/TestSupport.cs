@@ -39,7 +39,7 @@ public static class TestData
 
     /// <summary>The generated default dataset, shared by tests (generated once per machine; seeded).</summary>
     public static string SyntheticFolder => Datasets.SyntheticMultimodalDataset.EnsureGenerated(
-        Path.Combine(Path.GetTempPath(), "mlnetfusion-tests", "synthetic-v2"), seed: 7, trainRows: 1200, testRows: 400);
+        Path.Combine(Path.GetTempPath(), "mlnetfusion-tests", "synthetic-v3"), seed: 7, trainRows: 1200, testRows: 400);
 }
 
 /// <summary>A fact that runs only when <c>../shared/data/avdigits</c> exists, and says why it skipped otherwise.</summary>

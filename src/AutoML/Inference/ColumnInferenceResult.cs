@@ -129,14 +129,14 @@ public sealed class ColumnInferenceResult
     /// The idiomatic ML.NET featurization of the inferred roles and the matching modality options: the label to a key;
     /// each image column through <c>LoadImages</c> → <c>ResizeImages</c> → <c>ExtractPixels</c>; each audio column through
     /// <c>LoadAudio</c> → <c>MelSpectrogram</c>; numbers (missing values replaced by the mean) and one-hot categories
-    /// concatenated and normalised into one tabular vector; each text column through <c>FeaturizeText</c>.
+    /// concatenated and normalised into one tabular vector; each text column through <c>HashTextTokens</c> (token ids for the text encoder) and <c>FeaturizeText</c> (n-grams for early fusion and linear members).
     /// </summary>
     public FusionFeaturization CreateFeaturizer(MLContext ml) => FusionFeaturizerBuilder.Build(ml, this);
 }
 
 /// <summary>A featurization chain and the modalities it produces, ready for the fusion trainers and the sweep.</summary>
 /// <param name="Featurizer">The estimator chain from the loaded CSV columns to the modality columns.</param>
-/// <param name="Modalities">One <c>ModalityOptions</c> per modality column (CNN for images and spectrograms, MLP for tabular and text).</param>
+/// <param name="Modalities">One <c>ModalityOptions</c> per modality column (CNN for images and spectrograms, MLP for tabular, embedding bag for text).</param>
 /// <param name="LabelColumnName">The key label column.</param>
 /// <param name="KeptColumns">Columns to keep after featurization (modalities, label, group).</param>
 public sealed record FusionFeaturization(IEstimator<ITransformer> Featurizer, IReadOnlyList<MLNetFusion.Models.ModalityOptions> Modalities, string LabelColumnName,
@@ -145,6 +145,9 @@ public sealed record FusionFeaturization(IEstimator<ITransformer> Featurizer, IR
     /// <summary>The modality column names when a role has one column (with several: the column name plus <c>.Pixels</c>, <c>.LogMel</c>; text: <c>&lt;column&gt;.Text</c>).</summary>
     public const string Pixels = "Pixels", LogMel = "LogMel", Tabular = "Tabular";
 
-    /// <summary>The modality column names.</summary>
+    /// <summary>The modality column names (what the neural families' encoders read).</summary>
     public IReadOnlyList<string> ModalityColumns => Modalities.Select(m => m.ColumnName).ToArray();
+
+    /// <summary>The columns of fixed features per modality, for early fusion's <c>Concatenate</c> and linear members (text: its n-gram vector, not its token ids).</summary>
+    public IReadOnlyList<string> FeatureColumns => Modalities.Select(m => m.FeaturesColumn).ToArray();
 }

@@ -66,14 +66,19 @@ internal static class FusionFeaturizerBuilder
         var text = r.ColumnsWith(ColumnRole.Text);
         foreach (var c in text)
         {
-            string features = c + ".Text";
-            chain = chain.Append(ml.Transforms.Text.FeaturizeText(features, c));
-            modalities.Add(ModalityOptions.Tabular(features, text.Count == 1 ? "text" : c, 64, 32));
+            // Token ids for the neural families' embedding-bag encoder (an empty text is a missing modality), and
+            // FeaturizeText's n-gram vector for early fusion and linear late-fusion members.
+            string tokens = c + ".Tokens", features = c + ".Text";
+            chain = chain.Append(ml.Transforms.HashTextTokens(tokens, c)).Append(ml.Transforms.Text.FeaturizeText(features, c));
+            var m = ModalityOptions.Text(tokens, text.Count == 1 ? "text" : c);
+            m.FeaturesColumnName = features;
+            modalities.Add(m);
         }
         if (modalities.Count == 0)
             throw new InvalidOperationException($"No column of '{r.Path}' is an image path, audio path, number, category or text: there is nothing to learn from." +
                 Environment.NewLine + "Hint: check the roles (InferredColumn.Role, or --image/--audio/--numeric/--categorical/--text on the command line).");
-        var kept = modalities.Select(m => m.ColumnName).Append(r.LabelColumnName).ToList();
+        var kept = modalities.Select(m => m.ColumnName).Concat(modalities.Where(m => m.FeaturesColumnName != null).Select(m => m.FeaturesColumn))
+            .Append(r.LabelColumnName).ToList();
         if (r.GroupColumnName != null) kept.Add(r.GroupColumnName);
         return new FusionFeaturization(chain, modalities, r.LabelColumnName, kept);
     }

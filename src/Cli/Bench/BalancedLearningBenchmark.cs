@@ -64,8 +64,8 @@ internal static class BalancedLearningBenchmark
                 Score(ml, ds, train, test, groups, "late " + combiner, calibration == MemberCalibration.None ? "defaults" : "temperature-scaled members", () =>
                     ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions
                     {
-                        Members = ds.Modalities().Select(m => new LateFusionMember(m.Name, m.ColumnName,
-                            ml.Transforms.NormalizeMinMax("__n." + m.Name, m.ColumnName).Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(ds.LabelColumn, "__n." + m.Name)))).ToList(),
+                        Members = ds.Modalities().Select(m => new LateFusionMember(m.Name, m.FeaturesColumn,
+                            ml.Transforms.NormalizeMinMax("__n." + m.Name, m.FeaturesColumn).Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(ds.LabelColumn, "__n." + m.Name)))).ToList(),
                         Combiner = combiner, MemberCalibration = calibration, NumberOfFolds = 3, SamplingKeyColumnName = ds.GroupColumn, Seed = 1,
                     }));
     }

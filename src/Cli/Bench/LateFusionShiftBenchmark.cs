@@ -37,8 +37,8 @@ internal static class LateFusionShiftBenchmark
             foreach (var (group, foldTrain, foldTest) in groups.LeaveOneGroupOut(train))
             {
                 var memberList = members == "cnn" ? ds.LateFusionMembers(ml, Candidates.Epochs)
-                    : ds.Modalities().Select(m => new MLNetFusion.Trainers.LateFusion.LateFusionMember(m.Name, m.ColumnName,
-                        ml.Transforms.NormalizeMinMax("__n." + m.Name, m.ColumnName).Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(ds.LabelColumn, "__n." + m.Name)))).ToList();
+                    : ds.Modalities().Select(m => new MLNetFusion.Trainers.LateFusion.LateFusionMember(m.Name, m.FeaturesColumn,
+                        ml.Transforms.NormalizeMinMax("__n." + m.Name, m.FeaturesColumn).Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(ds.LabelColumn, "__n." + m.Name)))).ToList();
                 using var model = ml.MulticlassClassification.Trainers.LateFusion(new MLNetFusion.Trainers.LateFusion.LateFusionOptions
                 {
                     Members = memberList, Combiner = combiner, NumberOfFolds = 3, SamplingKeyColumnName = ds.GroupColumn, Seed = 1,

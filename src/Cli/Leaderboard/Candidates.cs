@@ -39,7 +39,7 @@ public static class Candidates
         Late(LateFusionCombiner.MajorityVote, "majority vote", epochs),
         Late(LateFusionCombiner.Stacking, "stacking, 3-fold (grouped with --group), L-BFGS meta-learner", epochs),
         new(FusionFamily.Early, "Concatenate + LightGBM", (ml, ds, _) =>
-            ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
+            ml.Transforms.Concatenate(MultimodalDataset.Features, ds.FeatureColumns.ToArray())
               .Append(ml.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
               {
                   NumberOfIterations = 60, NumberOfLeaves = 15, MinimumExampleCountPerLeaf = 10, LearningRate = 0.15, Seed = 1,
@@ -47,7 +47,7 @@ public static class Candidates
                   Booster = new Microsoft.ML.Trainers.LightGbm.GradientBooster.Options { FeatureFraction = 0.3 },
               }))),
         new(FusionFamily.Early, "Concatenate + FusionMlp", (ml, ds, progress) =>
-            ml.Transforms.Concatenate(MultimodalDataset.Features, ds.ModalityColumns.ToArray())
+            ml.Transforms.Concatenate(MultimodalDataset.Features, ds.FeatureColumns.ToArray())
               .Append(ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { Epochs = epochs, Progress = progress, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 }))),
         new(FusionFamily.Merge, "attention over encoder embeddings", (ml, ds, progress) =>
             ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = ds.Modalities(), Operation = MergeOperation.Attention, Epochs = epochs, Progress = progress })),

@@ -10,7 +10,7 @@ internal static class EncoderFactory
     /// <exception cref="ArgumentException">The shape does not match the column; the message says how to fix it.</exception>
     public static int[] ResolveShape(ModalityOptions options, int size, IReadOnlyList<int> dimensions)
     {
-        if (options.Encoder == EncoderKind.Mlp) return new[] { size };
+        if (options.Encoder is EncoderKind.Mlp or EncoderKind.EmbeddingBag) return new[] { size };
         int[]? shape = options.Shape;
         if (shape == null && dimensions.Count >= 2 && dimensions.All(d => d > 0)) shape = dimensions.ToArray();
         if (shape == null)
@@ -37,6 +37,8 @@ internal static class EncoderFactory
             Active(options.Augmentation)),
         EncoderKind.Cnn => new ConvEncoder(options.Name, options.ColumnName, shape, options.ConvChannels, options.OutputWidth, options.Dropout,
             options.BatchNorm, stats.ScalarMean, stats.ScalarStd, Active(options.Augmentation), options.PerClipNormalization),
+        EncoderKind.EmbeddingBag => new TextEncoder(options.Name, options.ColumnName, shape[0], options.TextBuckets, options.OutputWidth, options.HiddenWidths,
+            options.Dropout, Active(options.Augmentation)),
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.Encoder, "Unknown encoder kind."),
     };
 
@@ -55,6 +57,7 @@ internal static class EncoderFactory
         {
             var m = modalities[i];
             if (m.Encoder == EncoderKind.Mlp && m.HiddenWidths.Length > 0) total += (double)sizes[i] * m.HiddenWidths[0];
+            else if (m.Encoder == EncoderKind.EmbeddingBag) total += ((double)m.TextBuckets + 1) * m.OutputWidth;
             else if (m.Encoder == EncoderKind.Cnn && m.ConvChannels.Length > 0 && i < shapes.Length && shapes[i].Length >= 2)
             {
                 // Each conv block halves height and width (ConvEncoder's max-pooling).

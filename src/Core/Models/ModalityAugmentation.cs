@@ -42,7 +42,7 @@ public sealed class ModalityAugmentation
     public double Translate { get; set; }
     /// <summary>Standard deviation of Gaussian noise added to standardised tabular features.</summary>
     public double Noise { get; set; }
-    /// <summary>Probability of setting each standardised tabular feature to its mean.</summary>
+    /// <summary>Probability of setting each standardised tabular feature to its mean (for text: of dropping each token).</summary>
     public double FeatureDropout { get; set; }
 
     /// <summary>SpecAugment-style spectrogram augmentation of the given strength (1 = two masks of up to 10% each way, 10% shift, ±6 dB).</summary>
@@ -64,6 +64,10 @@ public sealed class ModalityAugmentation
     /// <param name="strength">Scale of every setting; 0 is off.</param>
     public static ModalityAugmentation Tabular(double strength = 1) => new() { Noise = 0.1 * strength, FeatureDropout = Math.Min(0.5, 0.1 * strength) };
 
+    /// <summary>Text augmentation of the given strength (1 = 10% of the tokens dropped, <see cref="FeatureDropout"/> on token ids).</summary>
+    /// <param name="strength">Scale of every setting; 0 is off.</param>
+    public static ModalityAugmentation Text(double strength = 1) => new() { FeatureDropout = Math.Min(0.5, 0.1 * strength) };
+
     /// <summary>The preset for a kind of modality.</summary>
     /// <param name="kind">The modality's kind.</param>
     /// <param name="strength">Scale of every setting; 0 is off.</param>
@@ -71,6 +75,7 @@ public sealed class ModalityAugmentation
     {
         ModalityKind.Audio => Spectrogram(strength),
         ModalityKind.Image => Image(strength),
+        ModalityKind.Text => Text(strength),
         _ => Tabular(strength),
     };
 
@@ -177,4 +182,6 @@ public enum ModalityKind
     Image,
     /// <summary>Audio as a <c>[bands, frames]</c> spectrogram.</summary>
     Audio,
+    /// <summary>Text as hashed token ids (<c>HashTextTokens</c>), read by the embedding-bag text encoder.</summary>
+    Text,
 }

@@ -7,6 +7,11 @@ public enum EncoderKind
     Mlp,
     /// <summary>A 2-D CNN over <c>C×H×W</c> (images) or <c>bands×frames</c> (spectrograms).</summary>
     Cnn,
+    /// <summary>
+    /// A text encoder over hashed token ids (<c>mlContext.Transforms.HashTextTokens</c>): an embedding per hash bucket,
+    /// averaged over the row's tokens (an embedding bag of words, word bigrams and character trigrams), then an MLP.
+    /// </summary>
+    EmbeddingBag,
 }
 
 /// <summary>
@@ -34,6 +39,18 @@ public sealed class ModalityOptions
 
     /// <summary>The <c>Vector&lt;Single&gt;</c> input column.</summary>
     public string ColumnName { get; set; } = "";
+
+    /// <summary>
+    /// For the consumers that read fixed features rather than this modality's encoder input — early fusion's
+    /// <c>Concatenate</c>, linear late-fusion members, the sweep's early and late families — a column of such features
+    /// (for text: <c>FeaturizeText</c>'s n-gram vector, while <see cref="ColumnName"/> holds token ids). <c>null</c>
+    /// (default): <see cref="ColumnName"/>.
+    /// </summary>
+    public string? FeaturesColumnName { get; set; }
+
+    /// <summary>The column of fixed features: <see cref="FeaturesColumnName"/>, else <see cref="ColumnName"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string FeaturesColumn => FeaturesColumnName ?? ColumnName;
 
     /// <summary>The encoder architecture.</summary>
     public EncoderKind Encoder { get; set; } = EncoderKind.Mlp;
@@ -82,6 +99,12 @@ public sealed class ModalityOptions
     /// </summary>
     public bool PerClipNormalization { get; set; }
 
+    /// <summary>
+    /// Hash buckets of an <see cref="EncoderKind.EmbeddingBag"/> encoder: rows of its embedding table. Default 65,536, as
+    /// <c>HashTextTokens</c>; ids above it are folded in (id mod buckets), so a smaller table still works.
+    /// </summary>
+    public int TextBuckets { get; set; } = 1 << 16;
+
     /// <summary>A tabular modality (MLP encoder).</summary>
     public static ModalityOptions Tabular(string columnName, string? name = null, params int[] hiddenWidths)
         => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Mlp, Kind = ModalityKind.Tabular, HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths : Defaults.HiddenWidths.ToArray() };
@@ -94,11 +117,20 @@ public sealed class ModalityOptions
     public static ModalityOptions Audio(string columnName, string? name = null, int[]? shape = null)
         => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Cnn, Kind = ModalityKind.Audio, Shape = shape };
 
+    /// <summary>
+    /// A text modality: the trainable embedding-bag encoder over a column of hashed token ids from
+    /// <c>mlContext.Transforms.HashTextTokens</c>. Each token's embedding has <see cref="OutputWidth"/> values (default 64);
+    /// the mean over the row's tokens goes through <see cref="HiddenWidths"/> (default 64). An empty text is a missing modality.
+    /// </summary>
+    public static ModalityOptions Text(string columnName, string? name = null, params int[] hiddenWidths)
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.EmbeddingBag, Kind = ModalityKind.Text,
+            HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths : new[] { 64 } };
+
     /// <summary>A deep copy.</summary>
     public ModalityOptions Clone() => new()
     {
         Name = Name, ColumnName = ColumnName, Encoder = Encoder, Shape = Shape?.ToArray(), HiddenWidths = HiddenWidths.ToArray(),
         ConvChannels = ConvChannels.ToArray(), OutputWidth = OutputWidth, Dropout = Dropout, BatchNorm = BatchNorm, InputDropout = InputDropout,
-        Kind = Kind, Augmentation = Augmentation?.Clone(), PerClipNormalization = PerClipNormalization,
+        Kind = Kind, Augmentation = Augmentation?.Clone(), PerClipNormalization = PerClipNormalization, TextBuckets = TextBuckets, FeaturesColumnName = FeaturesColumnName,
     };
 }

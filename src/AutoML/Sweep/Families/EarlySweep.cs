@@ -18,7 +18,7 @@ internal sealed class EarlySweep : FamilySweep
     public override IEstimator<ITransformer> Build(TrialContext c, FusionTrialSettings s)
     {
         var t = c.Ml.MulticlassClassification.Trainers;
-        var concat = c.Ml.Transforms.Concatenate(TrialContext.EarlyFeatures, c.ModalitiesOf(s).Select(m => m.ColumnName).ToArray());
+        var concat = c.Ml.Transforms.Concatenate(TrialContext.EarlyFeatures, c.ModalitiesOf(s).Select(m => m.FeaturesColumn).ToArray());
         int width = c.Value(s, Width);
         return c.Value(s, EarlyLearner) switch
         {

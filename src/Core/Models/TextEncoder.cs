@@ -1,0 +1,83 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNetFusion.Models;
+
+/// <summary>
+/// Text encoder over hashed token ids (<c>HashTextTokens</c>; 0 pads): an embedding per bucket, averaged over the row's
+/// tokens (an embedding bag, as fastText), then <c>Linear → ReLU → Dropout</c> per hidden layer. Its tokens for
+/// cross-modal fusion are the token embeddings themselves (padding gives zeros).
+/// </summary>
+public sealed class TextEncoder : ModalityEncoder
+{
+    private readonly Embedding embedding;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;
+    private readonly ModalityAugmentation? _augmentation;
+    private readonly int _buckets, _tokens, _width;
+    private readonly int[] _widths;
+
+    /// <summary>Creates the encoder.</summary>
+    /// <param name="name">Modality name.</param>
+    /// <param name="inputColumn">Input column (token ids).</param>
+    /// <param name="tokens">Token slots per row.</param>
+    /// <param name="buckets">Hash buckets (embedding rows besides padding).</param>
+    /// <param name="width">Embedding width.</param>
+    /// <param name="hidden">Hidden widths after pooling; the last is the output width.</param>
+    /// <param name="dropout">Dropout after each hidden layer.</param>
+    /// <param name="augmentation">Training-time token dropout (<see cref="ModalityAugmentation.FeatureDropout"/>), or <c>null</c>.</param>
+    public TextEncoder(string name, string inputColumn, int tokens, int buckets, int width, int[] hidden, double dropout, ModalityAugmentation? augmentation = null)
+        : base(nameof(TextEncoder), new EncoderContract(name, inputColumn, new[] { tokens }, hidden.Length > 0 ? hidden[^1] : width))
+    {
+        if (buckets <= 0) throw new ArgumentOutOfRangeException(nameof(buckets), buckets, "At least one bucket is required.");
+        _buckets = buckets; _tokens = tokens; _width = width; _augmentation = augmentation;
+        _widths = hidden.Length > 0 ? hidden.ToArray() : new[] { width };
+        embedding = nn.Embedding(buckets + 1, width, padding_idx: 0);
+        var list = new List<nn.Module<Tensor, Tensor>>();
+        int prev = width;
+        foreach (int h in hidden)
+        {
+            list.Add(nn.Sequential(nn.Linear(prev, h), nn.ReLU(), nn.Dropout(dropout)));
+            prev = h;
+        }
+        layers = nn.ModuleList(list.ToArray());
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<int> StageWidths => _widths;
+
+    /// <inheritdoc />
+    public override int TokenWidth => _width;
+
+    /// <inheritdoc />
+    public override int TokenCount => _tokens;
+
+    /// <summary>Token ids as int64 in [0, buckets] (0 pads; larger ids fold in), with training-time token dropout.</summary>
+    private Tensor Ids(Tensor x)
+    {
+        var ids = x.nan_to_num(0).clamp_min(0).round().to_type(ScalarType.Int64);
+        ids = where(ids > 0, (ids - 1).remainder(_buckets) + 1, ids);
+        if (training && _augmentation is { FeatureDropout: > 0 } a)
+            ids = ids.masked_fill(rand(ids.shape, device: ids.device) < a.FeatureDropout, 0);
+        return ids;
+    }
+
+    /// <inheritdoc />
+    public override Tensor[] ForwardStages(Tensor x)
+    {
+        var ids = Ids(x);
+        var mask = (ids > 0).unsqueeze(-1).to_type(ScalarType.Float32);               // [B, T, 1]
+        var h = (embedding.call(ids) * mask).sum(1) / mask.sum(1).clamp_min(1);        // [B, width]
+        if (layers.Count == 0) return new[] { h };
+        var stages = new Tensor[layers.Count];
+        for (int i = 0; i < layers.Count; i++) stages[i] = h = layers[i].call(h);
+        return stages;
+    }
+
+    /// <inheritdoc />
+    public override Tensor Tokens(Tensor x) => embedding.call(Ids(x));
+
+    /// <inheritdoc />
+    public override (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x) => (forward(x), Tokens(x));
+}
