@@ -2,6 +2,7 @@ using MLNetFusion.Transforms.Audio;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Models;
+using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.Merge;
 using Xunit;
 
@@ -36,6 +37,37 @@ public class NonFiniteInputTests
         var scored = ((ITransformer)model).Transform(ToyRow.Load(ml, rows));
         var ex = Assert.Throws<InvalidOperationException>(() => scored.GetColumn<Microsoft.ML.Data.VBuffer<float>>("Score").ToList());
         Assert.StartsWith("Row 7: column 'Image' has 1 infinite value(s) (the first is -Inf at index 3).", ex.Message);
+    }
+
+    [Fact]
+    public void OptingInPredictsACorruptModalityAsMissingAndCountsTheRows()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ToyRow.Load(ml, ToyRow.Make(60, 1));
+        using var model = ml.MulticlassClassification.Trainers.MergeFusion(new MLNetFusion.Trainers.Merge.MergeFusionOptions
+        {
+            Modalities = new() { ModalityOptions.Tabular("Tab", "tab", 16), new ModalityOptions { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4 }, OutputWidth = 16 } },
+            Epochs = 2, NonFiniteInputs = NonFiniteInputHandling.TreatAsMissing,
+        }).Fit(train);
+        var rows = ToyRow.Make(10, 2);
+        rows[7].Image[3] = float.NegativeInfinity;
+        rows[3].Image[5] = float.NaN;                       // partly NaN: corrupt, not missing
+        var missing = ToyRow.Make(10, 2);
+        missing[7].Image = Enumerable.Repeat(float.NaN, 64).ToArray();
+        missing[3].Image = Enumerable.Repeat(float.NaN, 64).ToArray();
+        var expected = Columns.Vectors(model.Transform(ToyRow.Load(ml, missing)), "Score");
+        Assert.Equal(0, model.RowsWithNonFiniteInputs);
+        Assert.Equal(expected, Columns.Vectors(model.Transform(ToyRow.Load(ml, rows)), "Score"));
+        Assert.Equal(2, model.RowsWithNonFiniteInputs);
+
+        using var ms = new MemoryStream();
+        ml.Model.SaveFusionModel(model, train.Schema, ms);
+        using var loaded = (FusionPredictionTransformer)ml.Model.LoadFusionModel(new MemoryStream(ms.ToArray()), out _);
+        Assert.Equal(NonFiniteInputHandling.TreatAsMissing, loaded.NonFiniteInputs);
+        Assert.Equal(expected, Columns.Vectors(loaded.Transform(ToyRow.Load(ml, rows)), "Score"));
+        loaded.NonFiniteInputs = NonFiniteInputHandling.Error;
+        var ex = Assert.Throws<InvalidOperationException>(() => Columns.Vectors(loaded.Transform(ToyRow.Load(ml, rows)), "Score"));
+        Assert.StartsWith("Row 3: column 'Image' has 1 NaN values out of 64.", ex.Message);
     }
 }
 

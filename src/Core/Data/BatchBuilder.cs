@@ -36,15 +36,20 @@ internal sealed class BatchBuilder
     /// <summary>Whether modality <paramref name="m"/> is present in row <paramref name="slot"/>.</summary>
     public bool IsPresent(int m, int slot) => _present[m][slot] > 0;
 
+    /// <summary>Whether the last <see cref="Read"/> read a modality with non-finite values as missing (the reader's opt-in).</summary>
+    public bool LastRowHadNonFinite { get; private set; }
+
     /// <summary>Reads every modality of the reader's current row into <paramref name="slot"/>; returns whether any is present.</summary>
     public bool Read(RowReader reader, int slot, long label = 0)
     {
         bool any = false;
+        LastRowHadNonFinite = false;
         for (int m = 0; m < _sizes.Length; m++)
         {
             bool p = reader.Read(m, Row(m, slot));
             _present[m][slot] = p ? 1f : 0f;
             any |= p;
+            LastRowHadNonFinite |= reader.TreatedAsMissing;
         }
         _labels[slot] = label;
         return any;

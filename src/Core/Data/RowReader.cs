@@ -17,9 +17,17 @@ internal sealed class RowReader
     private readonly int[] _sizes;
     private readonly DataViewRow _row;
     private VBuffer<float> _buffer;
+    private readonly bool _nonFiniteAsMissing;
 
-    public RowReader(DataViewRow row, IReadOnlyList<string> columns, IReadOnlyList<int> sizes, string? labelColumn)
+    /// <param name="row">The row to read.</param>
+    /// <param name="columns">The modality columns.</param>
+    /// <param name="sizes">Their vector sizes.</param>
+    /// <param name="labelColumn">The key label, or <c>null</c>.</param>
+    /// <param name="nonFiniteAsMissing">Read a modality with NaN or infinite values (not entirely NaN) as missing instead of
+    /// throwing, and set <see cref="TreatedAsMissing"/> (prediction's opt-in <c>NonFiniteInputHandling.TreatAsMissing</c>).</param>
+    public RowReader(DataViewRow row, IReadOnlyList<string> columns, IReadOnlyList<int> sizes, string? labelColumn, bool nonFiniteAsMissing = false)
     {
+        _nonFiniteAsMissing = nonFiniteAsMissing;
         _row = row;
         _names = columns.ToArray();
         _sizes = sizes.ToArray();
@@ -33,6 +41,9 @@ internal sealed class RowReader
         }
         if (labelColumn != null) _label = row.GetGetter<uint>(row.Schema[labelColumn]);
     }
+
+    /// <summary>Whether the last <see cref="Read"/> found non-finite values and read the modality as missing (opt-in only).</summary>
+    public bool TreatedAsMissing { get; private set; }
 
     /// <summary>Number of modalities read.</summary>
     public int Count => _names.Length;
@@ -54,11 +65,13 @@ internal sealed class RowReader
     /// <summary>Reads modality <paramref name="m"/> into <paramref name="dst"/>; returns false when the modality is missing.</summary>
     public bool Read(int m, Span<float> dst)
     {
+        TreatedAsMissing = false;
         if (_scalarGetters[m] is { } sg)
         {
             float v = 0;
             sg(ref v);
             if (float.IsNaN(v)) { dst[0] = 0; return false; }
+            if (float.IsInfinity(v) && _nonFiniteAsMissing) { dst[0] = 0; TreatedAsMissing = true; return false; }
             if (float.IsInfinity(v)) throw Infinite(m, 1, 0, v);
             dst[0] = v;
             return true;
@@ -83,9 +96,10 @@ internal sealed class RowReader
             if (float.IsNaN(dst[i])) nan++;
             else if (float.IsInfinity(dst[i])) { inf++; if (firstInf < 0) firstInf = i; }
         }
-        if (inf > 0) throw Infinite(m, inf, firstInf, dst[firstInf]);
-        if (nan == 0) return true;
+        if (nan == 0 && inf == 0) return true;
         if (nan == dst.Length) { dst.Clear(); return false; }
+        if (_nonFiniteAsMissing) { dst.Clear(); TreatedAsMissing = true; return false; }
+        if (inf > 0) throw Infinite(m, inf, firstInf, dst[firstInf]);
         throw new InvalidOperationException(
             $"Row {_row.Position}: column '{_names[m]}' has {nan} NaN values out of {dst.Length}." + Environment.NewLine +
             "Hint: MLNetFusion reads a vector that is entirely NaN as 'modality missing'. Replace partial missing values first " +

@@ -77,7 +77,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
             $"This {Family.Name()} model was built around a hand-made network, so its architecture cannot be recorded." + Environment.NewLine +
             "Hint: models returned by MLNetFusion's trainers and featurizers can be saved; wrap custom networks in a trainer.");
         writer.WriteConfig(new FusionPredictionConfig(Recipe.ModelKey, Recipe.OptionsJson, Recipe.Shapes, Layout.Columns.ToArray(), Layout.Sizes.ToArray(),
-            Labels.ToData(), Outputs, BatchSize, _network.DisabledModalities?.ToArray()));
+            Labels.ToData(), Outputs, BatchSize, _network.DisabledModalities?.ToArray(), NonFiniteInputs));
         writer.WriteModule("weights", _network);
     }
 
@@ -90,6 +90,19 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     /// </summary>
     public IReadOnlyList<string> UnusedModalities => _network.DisabledModalities is { } d
         ? Encoders.Where((_, i) => d[i]).Select(e => e.Name).ToArray() : Array.Empty<string>();
+
+    /// <summary>
+    /// What <c>Transform</c> does with a row whose present modality holds NaN or infinite values (other than an entirely
+    /// NaN vector, which is a missing modality): <see cref="NonFiniteInputHandling.Error"/> (default) throws naming the
+    /// row and column; <see cref="NonFiniteInputHandling.TreatAsMissing"/> predicts the row from its other modalities and
+    /// counts it in <see cref="RowsWithNonFiniteInputs"/>. Set from <see cref="FusionTrainerOptions.NonFiniteInputs"/>,
+    /// saved with the model, and settable on a loaded model.
+    /// </summary>
+    public NonFiniteInputHandling NonFiniteInputs { get; set; }
+
+    /// <summary>Rows whose non-finite modality values were read as missing under <see cref="NonFiniteInputHandling.TreatAsMissing"/>, since the model was created or loaded.</summary>
+    public long RowsWithNonFiniteInputs => Interlocked.Read(ref _nonFiniteRows);
+    private long _nonFiniteRows;
 
     /// <summary>The encoders' contracts (name, input column, shape, width).</summary>
     public IReadOnlyList<EncoderContract> Encoders => _network.Contracts;
@@ -201,11 +214,14 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 
         public override IReadOnlyList<string> InputColumns => _parent.Layout.Columns;
 
-        public override void Bind(DataViewRow input) => _reader = new RowReader(input, _parent.Layout.Columns, _parent.Layout.Sizes, null);
+        public override void Bind(DataViewRow input)
+            => _reader = new RowReader(input, _parent.Layout.Columns, _parent.Layout.Sizes, null, _parent.NonFiniteInputs == NonFiniteInputHandling.TreatAsMissing);
 
         public override void ReadRow(int slot, long position)
         {
-            if (!_rows.Read(_reader!, slot))
+            bool any = _rows.Read(_reader!, slot);
+            if (_rows.LastRowHadNonFinite) Interlocked.Increment(ref _parent._nonFiniteRows);
+            if (!any)
                 throw new InvalidOperationException(
                     $"Row {position}: every modality ({string.Join(", ", _parent.Layout.Columns.Select(c => $"'{c}'"))}) is missing (all NaN), so there is nothing to predict from." +
                     Environment.NewLine + "Hint: provide at least one modality per row, or filter such rows out before prediction.");
@@ -267,6 +283,16 @@ internal sealed record NetworkRecipe(string ModelKey, string OptionsJson, int[][
 
 /// <summary>The saved configuration of a <see cref="FusionPredictionTransformer"/>. <c>Family</c> holds the trainer's model key
 /// (<c>merge</c>, <c>network</c>, <c>cross-modal</c>, <c>mlp</c>; earlier files wrote <c>crossmodal</c>).
-/// <c>Disabled</c> flags the modalities that modality selection switched off (absent in files written before it: all used).</summary>
+/// <c>Disabled</c> flags the modalities that modality selection switched off (absent in files written before it: all used);
+/// <c>NonFiniteInputs</c> is <see cref="FusionPredictionTransformer.NonFiniteInputs"/> (absent before it: Error).</summary>
 internal sealed record FusionPredictionConfig(string Family, string Options, int[][] Shapes, string[] Columns, int[] Sizes,
-    LabelKeyValuesData Labels, FusionOutputColumns Outputs, int BatchSize, bool[]? Disabled = null);
+    LabelKeyValuesData Labels, FusionOutputColumns Outputs, int BatchSize, bool[]? Disabled = null, NonFiniteInputHandling NonFiniteInputs = NonFiniteInputHandling.Error);
+
+/// <summary>What a fusion model does at prediction with NaN or infinite values in a present modality.</summary>
+public enum NonFiniteInputHandling
+{
+    /// <summary>Throw an error naming the row and the column (default): corrupt input is never silently predicted.</summary>
+    Error,
+    /// <summary>Read that modality as missing for that row, predict from the others, and count the row (<see cref="FusionPredictionTransformer.RowsWithNonFiniteInputs"/>).</summary>
+    TreatAsMissing,
+}

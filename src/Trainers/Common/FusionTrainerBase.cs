@@ -147,7 +147,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                 }
                 var outputs = new FusionOutputColumns(o.ScoreColumnName, o.PredictedLabelColumnName, o.EmbeddingColumnName, o.ModalitiesUsedColumnName);
                 var recipe = new NetworkRecipe(ModelKey, JsonSerializer.Serialize(o, o.GetType(), PersistenceJson.Options), shapes.ToArray());
-                return new FusionPredictionTransformer(network, layout, labels, outputs, o.InferenceBatchSize, summary, Family, recipe);
+                return new FusionPredictionTransformer(network, layout, labels, outputs, o.InferenceBatchSize, summary, Family, recipe) { NonFiniteInputs = o.NonFiniteInputs };
             }
             finally
             {

@@ -86,6 +86,14 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     /// </summary>
     public bool SelectModalities { get; set; } = true;
 
+    /// <summary>
+    /// What the fitted model's <c>Transform</c> does with NaN or infinite values in a present modality (an entirely NaN
+    /// vector is a missing modality either way): <see cref="NonFiniteInputHandling.Error"/> (default) or
+    /// <see cref="NonFiniteInputHandling.TreatAsMissing"/>, which predicts such rows from their other modalities and counts
+    /// them (<see cref="FusionPredictionTransformer.RowsWithNonFiniteInputs"/>). Training data with such values is always an error.
+    /// </summary>
+    public NonFiniteInputHandling NonFiniteInputs { get; set; }
+
     /// <summary>Name of the probability column. Default <c>Score</c>; <c>null</c> omits it.</summary>
     public string? ScoreColumnName { get; set; } = "Score";
 

@@ -44,8 +44,9 @@ internal static class TrainerComponents
             reader.ReadModule("weights", network);
             network.DisabledModalities = c.Disabled;
             var layout = new ColumnLayout(c.Columns, c.Sizes, null);
+            if (!Enum.IsDefined(c.NonFiniteInputs)) throw reader.Invalid($"unknown non-finite input handling {(int)c.NonFiniteInputs}");
             return new FusionPredictionTransformer(network, layout, LabelKeyValues.FromData(c.Labels), c.Outputs, c.BatchSize, null, entry.Family,
-                new NetworkRecipe(entry.Key, c.Options, c.Shapes));
+                new NetworkRecipe(entry.Key, c.Options, c.Shapes)) { NonFiniteInputs = c.NonFiniteInputs };
         }
         catch
         {
