@@ -63,6 +63,15 @@ public static class FusionModelOperationsCatalog
     /// <returns>The model; a chain comes back as <c>TransformerChain&lt;ITransformer&gt;</c>. Dispose it when done.</returns>
     /// <exception cref="FusionModelFormatException">The file is damaged, tampered with, newer than this library, or names an unknown component.</exception>
     public static ITransformer LoadFusionModel(this ModelOperationsCatalog catalog, Stream stream, out DataViewSchema? inputSchema)
+        => catalog.LoadFusionModel(stream, out inputSchema, null);
+
+    /// <summary>Loads a model with limits of your own (<see cref="FusionModelLoadOptions"/>: most parameters per network, largest entry).</summary>
+    /// <param name="catalog">The model catalog (<c>mlContext.Model</c>) of the context that will use the model.</param>
+    /// <param name="stream">A readable stream.</param>
+    /// <param name="inputSchema">The saved input schema, or <c>null</c> if none was saved.</param>
+    /// <param name="limits">The limits; <c>null</c> for the defaults (250 million parameters per network, 2 GiB per entry).</param>
+    /// <exception cref="FusionModelFormatException">The file is damaged, exceeds a limit, is newer than this library, or names an unknown component.</exception>
+    public static ITransformer LoadFusionModel(this ModelOperationsCatalog catalog, Stream stream, out DataViewSchema? inputSchema, FusionModelLoadOptions? limits)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(stream);
@@ -74,7 +83,7 @@ public static class FusionModelOperationsCatalog
             copy.Position = 0;
             source = copy;
         }
-        using var reader = new FusionModelReader(catalog, FusionEnvironment.FromCatalog(catalog), source);
+        using var reader = new FusionModelReader(catalog, FusionEnvironment.FromCatalog(catalog), source, limits);
         return reader.Load(out inputSchema);
     }
 

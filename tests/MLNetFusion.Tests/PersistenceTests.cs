@@ -290,6 +290,18 @@ public class PersistenceTests
     }
 
     [Fact]
+    public void TheCallerSetsTheParameterLimitOfALoad()
+    {
+        var file = SmallModelFile(out _, out var test);
+        var ml = new MLContext(seed: 1);
+        var ex = Assert.Throws<FusionModelFormatException>(() => ml.Model.LoadFusionModel(new MemoryStream(file), out _, new FusionModelLoadOptions { MaximumParameters = 100 }));
+        Assert.Matches(@"^The model's '[a-z-]+' network stores \d+ weights, more than the 100 parameters this load allows \(FusionModelLoadOptions.MaximumParameters\)\.", ex.Message);
+        Assert.Contains("Hint: if you trust the file, raise the limit", ex.Message);
+        using var loaded = (IDisposable)ml.Model.LoadFusionModel(new MemoryStream(file), out _, new FusionModelLoadOptions { MaximumParameters = 10_000_000 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Model.LoadFusionModel(new MemoryStream(file), out _, new FusionModelLoadOptions { MaximumEntryBytes = 1L << 32 }));
+    }
+
+    [Fact]
     public void TruncatedFilesGiveAClearError()
     {
         var file = SmallModelFile(out _, out _);

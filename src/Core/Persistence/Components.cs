@@ -55,6 +55,9 @@ internal sealed class ComponentReader
     /// <summary>The component's kind.</summary>
     public string Kind => _info.Kind;
 
+    /// <summary>The caller's load limits.</summary>
+    public FusionModelLoadOptions Limits => _model.Limits;
+
     /// <summary>Number of children.</summary>
     public int ChildCount => _info.Children.Count;
 

@@ -15,7 +15,7 @@ namespace MLNetFusion.Persistence;
 internal sealed class FusionModelReader : IDisposable
 {
     private const long MaxManifestBytes = 4 << 20;
-    private const long MaxEntryBytes = 1L << 31;
+    private long MaxEntryBytes => Limits.MaximumEntryBytes;
     private const int MaxDepth = 64;
 
     private readonly ModelOperationsCatalog _catalog;
@@ -25,8 +25,10 @@ internal sealed class FusionModelReader : IDisposable
     private ModelManifest _manifest = null!;
     private int _depth;
 
-    public FusionModelReader(ModelOperationsCatalog catalog, IHostEnvironment env, Stream stream)
+    public FusionModelReader(ModelOperationsCatalog catalog, IHostEnvironment env, Stream stream, FusionModelLoadOptions? limits = null)
     {
+        Limits = limits ?? new FusionModelLoadOptions();
+        Limits.Validate();
         _catalog = catalog;
         Env = env;
         try
@@ -43,6 +45,9 @@ internal sealed class FusionModelReader : IDisposable
     }
 
     public IHostEnvironment Env { get; }
+
+    /// <summary>The caller's limits.</summary>
+    public FusionModelLoadOptions Limits { get; }
 
     public ITransformer Load(out DataViewSchema? inputSchema)
     {

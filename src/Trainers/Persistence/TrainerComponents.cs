@@ -78,6 +78,11 @@ internal static class TrainerComponents
             if (minimum * sizeof(float) > stored)
                 throw reader.Invalid($"its configuration describes a network of at least {minimum:G3} parameters ({minimum * sizeof(float) / 1048576:F1} MB), " +
                     $"but its weights hold {stored} bytes");
+            long limit = reader.Limits.MaximumParameters;
+            if (stored / sizeof(float) > limit)
+                throw new FusionModelFormatException($"The model's '{key}' network stores {stored / sizeof(float)} weights, more than the " +
+                    $"{limit} parameters this load allows (FusionModelLoadOptions.MaximumParameters)." + Environment.NewLine +
+                    "Hint: if you trust the file, raise the limit: mlContext.Model.LoadFusionModel(stream, out _, new FusionModelLoadOptions { MaximumParameters = … }).");
             return built.BuildNetwork(c.Shapes, c.Sizes, c.Labels.Count);
         });
         foreach (var k in legacyKeys.Prepend(key)) Networks[k] = loader;
