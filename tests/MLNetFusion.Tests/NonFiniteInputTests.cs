@@ -39,6 +39,28 @@ public class NonFiniteInputTests
         Assert.StartsWith("Row 7: column 'Image' has 1 infinite value(s) (the first is -Inf at index 3).", ex.Message);
     }
 
+    [Theory]
+    [InlineData(MLNetFusion.Data.DataCaching.InMemory)]
+    [InlineData(MLNetFusion.Data.DataCaching.Streaming)]
+    public void AModalityMostlyMissingInTrainingIsAWarningNamingTheColumn(MLNetFusion.Data.DataCaching caching)
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+        var rows = ToyRow.Make(200, 1);
+        for (int i = 0; i < 140; i++) rows[i].Image = Enumerable.Repeat(float.NaN, 64).ToArray();
+        var options = new MergeFusionOptions
+        {
+            Modalities = new() { ModalityOptions.Image("Image", "image"), ModalityOptions.Tabular("Tab", "tab", 16) }, Epochs = 2, Seed = 1, Caching = caching,
+        };
+        using (ml.MulticlassClassification.Trainers.MergeFusion(options).Fit(ToyRow.Load(ml, rows))) { }
+        lock (messages)
+        {
+            Assert.Single(messages, m => m.Contains("Column 'Image' is missing (entirely NaN) in 140 of 200 training rows"));
+            Assert.DoesNotContain(messages, m => m.Contains("Column 'Tab' is missing"));
+        }
+    }
+
     [Fact]
     public void OptingInPredictsACorruptModalityAsMissingAndCountsTheRows()
     {

@@ -118,17 +118,22 @@ internal sealed class InMemoryTensorSource : ITensorDataSource
             throw new InvalidOperationException("The training data has no rows with a label." + Environment.NewLine +
                 "Hint: check that the data view is not empty and that the label column maps to known key values.");
         var all = rows.ToBatch(n, withLabels: true);
+        WarnAboutMissing(layout, n, Enumerable.Range(0, layout.Columns.Count).Select(m => (long)all.Present[m].sum().item<float>()).ToArray(), warn);
+        return new InMemoryTensorSource(all.Features, all.Present, all.Labels!, positions.AsSpan(0, n).ToArray());
+    }
+
+    /// <summary>Warns about modalities entirely missing, or missing in more than <see cref="MissingShareWarning"/> of the <paramref name="rows"/> training rows.</summary>
+    internal static void WarnAboutMissing(ColumnLayout layout, long rows, IReadOnlyList<long> present, Action<string>? warn)
+    {
         for (int m = 0; m < layout.Columns.Count; m++)
         {
-            long present = (long)all.Present[m].sum().item<float>();
-            if (present == 0)
-                warn?.Invoke($"Column '{layout.Columns[m]}' is missing (entirely NaN) in all {n} training rows, so its modality learns nothing. " +
+            if (present[m] == 0)
+                warn?.Invoke($"Column '{layout.Columns[m]}' is missing (entirely NaN) in all {rows} training rows, so its modality learns nothing. " +
                     "Check its featurization: an empty path, or a file skipped by OnError = Skip, gives a missing row.");
-            else if (n - present > MissingShareWarning * n)
-                warn?.Invoke($"Column '{layout.Columns[m]}' is missing (entirely NaN) in {n - present} of {n} training rows ({(double)(n - present) / n:P0}, " +
-                    $"more than {MissingShareWarning:P0}); its modality learns from the other {present} only.");
+            else if (rows - present[m] > MissingShareWarning * rows)
+                warn?.Invoke($"Column '{layout.Columns[m]}' is missing (entirely NaN) in {rows - present[m]} of {rows} training rows ({(double)(rows - present[m]) / rows:P0}, " +
+                    $"more than {MissingShareWarning:P0}); its modality learns from the other {present[m]} only.");
         }
-        return new InMemoryTensorSource(all.Features, all.Present, all.Labels!, positions.AsSpan(0, n).ToArray());
     }
 
     /// <summary>Per-modality statistics over present rows, computed on the cached tensors in one pass.</summary>
@@ -213,6 +218,7 @@ internal sealed class StreamingTensorSource : ITensorDataSource
     private readonly int _bufferRows;
     private readonly Func<long, bool>? _include;
     private readonly Action<string>? _warn;
+    private bool _checkedMissing;
 
     /// <summary>Creates a streaming source over <paramref name="data"/>.</summary>
     public StreamingTensorSource(IDataView data, ColumnLayout layout, int bufferRows, Func<long, bool>? include = null, Action<string>? warn = null)
@@ -235,6 +241,9 @@ internal sealed class StreamingTensorSource : ITensorDataSource
         if (_layout.LabelColumn != null) cols.Add(_data.Schema[_layout.LabelColumn]);
         using var cursor = _data.GetRowCursor(cols);
         var reader = new RowReader(cursor, _layout.Columns, _layout.Sizes, _layout.LabelColumn);
+        // The first pass counts each modality's present rows, to warn as the in-memory source does.
+        var present = new long[_layout.Columns.Count];
+        long rows = 0;
 
         while (cursor.MoveNext())
         {
@@ -255,6 +264,13 @@ internal sealed class StreamingTensorSource : ITensorDataSource
                 if (inBatch == batchSize) { yield return batch.ToBatch(batchSize, withLabels: true); inBatch = 0; }
             }
             buffer.Read(reader, slot, label);
+            rows++;
+            for (int m = 0; m < present.Length; m++) if (buffer.IsPresent(m, slot)) present[m]++;
+        }
+        if (!_checkedMissing)
+        {
+            _checkedMissing = true;
+            InMemoryTensorSource.WarnAboutMissing(_layout, rows, present, _warn);
         }
         // Drain the buffer in random order.
         var order = shuffle == null ? Enumerable.Range(0, filled).ToArray() : SeededShuffle.Permutation(filled, shuffle);
