@@ -20,7 +20,7 @@ public static class EarlyFusionSample
     public sealed record Result(string Modalities, double LbfgsAccuracy, double MlpAccuracy);
 
     /// <summary>Runs the sample on <c>../shared/data/avdigits</c> (or <paramref name="folder"/>).</summary>
-    public static List<Result> Example(string? folder = null, bool print = true)
+    public static List<Result> Example(string? folder = null, bool print = true, int epochs = 15)
     {
         folder ??= DefaultPaths.AvDigits;
         var ml = new MLContext(seed: 1);
@@ -29,7 +29,7 @@ public static class EarlyFusionSample
         // Images: LoadImages -> ResizeImages -> ExtractPixels; audio: LoadAudio -> MelSpectrogram (see MultimodalDataset.Featurizer).
         var (rawTrain, rawTest, _) = ds.Featurize(ml);
         // Learned image features, fitted on the training split only.
-        var imageFeaturizer = ml.Transforms.FeaturizeImage("ImageEmbedding", MultimodalDataset.Pixels, epochs: 15).Fit(rawTrain);
+        var imageFeaturizer = ml.Transforms.FeaturizeImage("ImageEmbedding", MultimodalDataset.Pixels, epochs: epochs).Fit(rawTrain);
         var train = ml.Data.Cache(imageFeaturizer.Transform(rawTrain));
         var test = ml.Data.Cache(imageFeaturizer.Transform(rawTest));
 
@@ -40,7 +40,7 @@ public static class EarlyFusionSample
                 .Append(ml.Transforms.NormalizeMeanVariance("Features"))
                 .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(l1Regularization: 0f, l2Regularization: 1f));
             var mlp = ml.Transforms.Concatenate("Features", columns)
-                .Append(ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { Epochs = 30, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 }));
+                .Append(ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { Epochs = 2 * epochs, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 }));
             var a = ml.MulticlassClassification.Evaluate(linear.Fit(train).Transform(test)).MicroAccuracy;
             var b = ml.MulticlassClassification.Evaluate(mlp.Fit(train).Transform(test)).MicroAccuracy;
             results.Add(new Result(name, a, b));

@@ -20,7 +20,7 @@ namespace MLNetFusion.Samples;
 public static class LateFusionSample
 {
     /// <summary>Runs the sample.</summary>
-    public static void Example()
+    public static void Example(int epochs = 15)
     {
         var ml = new MLContext(seed: 1);
         var ds = MultimodalDataset.Synthetic(SyntheticMultimodalDataset.EnsureGenerated(DefaultPaths.SyntheticData));
@@ -29,7 +29,7 @@ public static class LateFusionSample
         {
             using var model = ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions
             {
-                Members = ds.LateFusionMembers(ml, epochs: 15), Combiner = combiner, NumberOfFolds = 3,
+                Members = ds.LateFusionMembers(ml, epochs: epochs), Combiner = combiner, NumberOfFolds = 3,
             }).Fit(train);
             var output = model.Transform(test);
             var m = ml.MulticlassClassification.Evaluate(output);

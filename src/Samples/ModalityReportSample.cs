@@ -11,14 +11,14 @@ namespace MLNetFusion.Samples;
 public static class ModalityReportSample
 {
     /// <summary>Runs the sample.</summary>
-    public static void Example()
+    public static void Example(int epochs = 10)
     {
         var ml = new MLContext(seed: 1);
         var ds = MultimodalDataset.Synthetic(SyntheticMultimodalDataset.EnsureGenerated(DefaultPaths.SyntheticData), group: "Site");
         var (train, test, _) = ds.Featurize(ml);
         using var model = ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions
         {
-            Modalities = ds.Modalities(), Operation = MergeOperation.Attention, Epochs = 10,
+            Modalities = ds.Modalities(), Operation = MergeOperation.Attention, Epochs = epochs,
         }).Fit(train);
 
         var report = ml.MulticlassClassification.EvaluateModalities(model, test, groupColumnName: "Site");

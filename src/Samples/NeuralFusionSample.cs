@@ -11,7 +11,7 @@ namespace MLNetFusion.Samples;
 public static class NeuralFusionSample
 {
     /// <summary>Runs the sample.</summary>
-    public static void Example()
+    public static void Example(int epochs = 15)
     {
         var ml = new MLContext(seed: 1);
         var folder = SyntheticMultimodalDataset.EnsureGenerated(DefaultPaths.SyntheticData);
@@ -21,7 +21,7 @@ public static class NeuralFusionSample
 
         var pipeline = ds.Featurizer(ml)
             .AppendCacheCheckpoint(ml)
-            .Append(ml.MulticlassClassification.Trainers.MergeFusion(ds.Modalities(), MergeOperation.Attention, epochs: 15))
+            .Append(ml.MulticlassClassification.Trainers.MergeFusion(ds.Modalities(), MergeOperation.Attention, epochs: epochs))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"));
         var model = pipeline.Fit(trainRaw);
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(testRaw));

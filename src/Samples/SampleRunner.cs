@@ -7,19 +7,28 @@ public static class SampleRunner
     public static IReadOnlyList<string> Names { get; } = new[]
         { "early-fusion-avdigits", "neural-fusion", "late-fusion", "audio", "pretrained-image", "save-and-serve", "sweep", "modality-report" };
 
+    /// <summary>The samples that train networks, and so take <c>--epochs</c>.</summary>
+    public static IReadOnlyList<string> WithEpochs { get; } = new[] { "early-fusion-avdigits", "neural-fusion", "late-fusion", "save-and-serve", "sweep", "modality-report" };
+
     /// <summary>Runs the sample and returns the exit code.</summary>
-    public static int Run(string name)
+    /// <param name="name">The sample (<see cref="Names"/>).</param>
+    /// <param name="epochs">Epochs of its networks (the sweep's most), or <c>null</c> for the sample's own (8 to 15).</param>
+    public static int Run(string name, int? epochs = null)
     {
+        if (epochs is int e && (e < 1 || e > 1000))
+            throw new ArgumentOutOfRangeException(nameof(epochs), e, "--epochs must be between 1 and 1000." + Environment.NewLine + "Hint: a few epochs give a quick look; the samples' defaults are 8 to 15.");
+        if (epochs != null && Names.Contains(name) && !WithEpochs.Contains(name))
+            throw new ArgumentException($"Sample '{name}' trains no network, so --epochs does not apply." + Environment.NewLine + $"Hint: --epochs applies to {string.Join(", ", WithEpochs)}.");
         switch (name)
         {
-            case "early-fusion-avdigits": EarlyFusionSample.Example(); return 0;
-            case "neural-fusion": NeuralFusionSample.Example(); return 0;
+            case "early-fusion-avdigits": EarlyFusionSample.Example(epochs: epochs ?? 15); return 0;
+            case "neural-fusion": NeuralFusionSample.Example(epochs ?? 15); return 0;
             case "audio": AudioFeaturizationSample.Example(); return 0;
             case "pretrained-image": PretrainedImageFeaturesSample.Example(); return 0;
-            case "late-fusion": LateFusionSample.Example(); return 0;
-            case "save-and-serve": SaveAndServeSample.Example(); return 0;
-            case "sweep": SweepSample.Example(); return 0;
-            case "modality-report": ModalityReportSample.Example(); return 0;
+            case "late-fusion": LateFusionSample.Example(epochs ?? 15); return 0;
+            case "save-and-serve": SaveAndServeSample.Example(epochs ?? 8); return 0;
+            case "sweep": SweepSample.Example(epochs ?? 12); return 0;
+            case "modality-report": ModalityReportSample.Example(epochs ?? 10); return 0;
             default:
                 throw new ArgumentException($"Unknown sample '{name}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Names)}.");
         }

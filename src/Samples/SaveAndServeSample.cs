@@ -14,7 +14,7 @@ namespace MLNetFusion.Samples;
 public static class SaveAndServeSample
 {
     /// <summary>Runs the sample.</summary>
-    public static void Example()
+    public static void Example(int epochs = 8)
     {
         var folder = SyntheticMultimodalDataset.EnsureGenerated(DefaultPaths.SyntheticData);
         var dataset = MultimodalDataset.Synthetic(folder);
@@ -23,7 +23,7 @@ public static class SaveAndServeSample
 
         // 1. Train: the featurization chain and the fusion model form one ML.NET pipeline over the raw CSV columns.
         var pipeline = dataset.Featurizer(ml)
-            .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = dataset.Modalities(), Epochs = 8 }))
+            .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = dataset.Modalities(), Epochs = epochs }))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"));
         using var model = pipeline.Fit(train);
 

@@ -13,7 +13,7 @@ namespace MLNetFusion.Samples;
 public static class SweepSample
 {
     /// <summary>Runs the sample.</summary>
-    public static void Example()
+    public static void Example(int maxEpochs = 12)
     {
         var ml = new MLContext(seed: 1);
         var folder = SyntheticMultimodalDataset.EnsureGenerated(DefaultPaths.SyntheticData);
@@ -33,7 +33,7 @@ public static class SweepSample
         experiment.SearchSpace.Families.Remove(FusionFamily.Early);
         experiment.SearchSpace.MergeOperation = new Choice<MLNetFusion.Trainers.Merge.MergeOperation>(
             MLNetFusion.Trainers.Merge.MergeOperation.Attention, MLNetFusion.Trainers.Merge.MergeOperation.Mean);
-        experiment.SearchSpace.Epochs = new NumericRange(4, 12, 12, integer: true);
+        experiment.SearchSpace.Epochs = new NumericRange(Math.Min(4, maxEpochs), maxEpochs, maxEpochs, integer: true);
 
         var result = experiment.RunAsync().GetAwaiter().GetResult();
         var test = ml.MulticlassClassification.Evaluate(result.Model.Transform(ds.Load(ml, ds.TestFile)), ds.LabelColumn);

@@ -96,4 +96,13 @@ public class CliOutputTests
     }
 
     private static IEnumerable<string> SyntheticSites() => Enumerable.Range(0, MLNetFusion.Datasets.SyntheticMultimodalDataset.Sites).Select(i => "site" + i);
+
+    [Fact]
+    public void SampleEpochsAreCheckedAndApplyOnlyToSamplesThatTrain()
+    {
+        var e = Assert.Throws<ArgumentException>(() => MLNetFusion.Samples.SampleRunner.Run("audio", 3));
+        Assert.Equal("Sample 'audio' trains no network, so --epochs does not apply." + Environment.NewLine +
+            "Hint: --epochs applies to early-fusion-avdigits, neural-fusion, late-fusion, save-and-serve, sweep, modality-report.", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => MLNetFusion.Samples.SampleRunner.Run("neural-fusion", 0));
+    }
 }

@@ -9,8 +9,9 @@ internal static class SampleCommand
     public static Command Create()
     {
         var name = new Argument<string>("name") { Description = string.Join(" | ", SampleRunner.Names) };
-        var command = new Command("sample", "Run a documented sample.") { name };
-        command.SetAction(r => SampleRunner.Run(r.GetValue(name)!));
+        var epochs = new Option<int?>("--epochs") { Description = $"Epochs of the sample's networks (the sweep's most); default: the sample's own. Applies to {string.Join(", ", SampleRunner.WithEpochs)}." };
+        var command = new Command("sample", "Run a documented sample.") { name, epochs };
+        command.SetAction(r => SampleRunner.Run(r.GetValue(name)!, r.GetValue(epochs)));
         return command;
     }
 }
