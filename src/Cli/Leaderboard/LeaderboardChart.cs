@@ -10,13 +10,18 @@ public static class LeaderboardChart
     public static void Write(string path, string title, IReadOnlyList<LeaderboardEntry> entries)
     {
         bool groups = entries.Any(e => e.GroupOutAccuracy.HasValue);
-        int rowHeight = groups ? 46 : 34;
-        const int left = 360, right = 90, top = 60, bottom = 40, width = 1100;
+        int rowHeight = groups ? 50 : 38;
+        using var text = new ChartText(15);
+        using var small = new ChartText(12);
+        // The label column is as wide as the longest label, so no label is cut off; the plot keeps its width.
+        string Label(LeaderboardEntry e) => $"{e.Family}: {e.Name}";
+        int left = 20 + (int)Math.Ceiling(entries.Select(e => text.Measure(Label(e))).DefaultIfEmpty(0).Max());
+        const int right = 90, top = 60, bottom = 40, plot = 740;
+        int width = Math.Max(left + plot + right, 900);
         int height = top + bottom + rowHeight * Math.Max(1, entries.Count);
         using var surface = SKSurface.Create(new SKImageInfo(width, height));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
-        using var text = new ChartText(15);
         using var titlePaint = new ChartText(20, bold: true);
         using var grid = new SKPaint { Color = new SKColor(220, 220, 220), StrokeWidth = 1 };
         using var accPaint = new SKPaint { Color = new SKColor(52, 101, 164) };
@@ -34,7 +39,7 @@ public static class LeaderboardChart
         {
             var e = entries[i];
             float y = top + i * rowHeight;
-            text.Draw(canvas, $"{e.Family}: {Truncate(e.Name, 34)}", 10, y + 21);
+            text.Draw(canvas, Label(e), 10, y + 21);
             canvas.DrawRect(left, y + 4, plotWidth * (float)e.Accuracy, 13, accPaint);
             text.Draw(canvas, $"{e.Accuracy:P1}", left + plotWidth * (float)e.Accuracy + 6, y + 17);
             float next = y + 17;
@@ -44,7 +49,9 @@ public static class LeaderboardChart
                 text.Draw(canvas, $"{g:P1}", left + plotWidth * (float)g + 6, next + 12);
                 next += 13;
             }
-            canvas.DrawRect(left, next, plotWidth * (float)Math.Max(0, e.MacroF1), 11, f1Paint);
+            float f1 = (float)Math.Max(0, e.MacroF1);
+            canvas.DrawRect(left, next, plotWidth * f1, 11, f1Paint);
+            small.Draw(canvas, $"{f1:F3}", left + plotWidth * f1 + 6, next + 10);
         }
         if (groups) { canvas.DrawRect(width - 440, 14, 14, 14, groupPaint); text.Draw(canvas, "group-out accuracy", width - 420, 26); }
         canvas.DrawRect(width - 260, 14, 14, 14, accPaint); text.Draw(canvas, "test accuracy", width - 240, 26);
@@ -61,6 +68,4 @@ public static class LeaderboardChart
         using var fs = File.Create(path);
         data.SaveTo(fs);
     }
-
-    private static string Truncate(string s, int n) => s.Length <= n ? s : s[..(n - 1)] + "…";
 }
