@@ -289,6 +289,72 @@ public class PersistenceTests
         AssertSameOutputs(model.Transform(test), ((ITransformer)loaded).Transform(test));
     }
 
+    private static JsonNode FusionPrediction(JsonNode manifest)
+        => manifest["components"]!.AsArray().First(c => (string)c!["kind"]! == "MLNetFusion.FusionPrediction")!;
+
+    [Fact]
+    public void ComponentsRecordTheirVersionAndANewerOneIsRefused()
+    {
+        var file = SmallModelFile(out var model, out var test);
+        Assert.Equal(2, (int)FusionPrediction(Manifest(file))["version"]!);
+        var ex = LoadFails(Rewrite(file, m => FusionPrediction(m)["version"] = 3));
+        Assert.Matches(@"^Component \d+ \('MLNetFusion.FusionPrediction'\) was written as version 3 \(by MLNetFusion [^)]+\), but this MLNetFusion \([^)]+\) reads it up to version 2\.", ex.Message);
+        // Version 1 (and files from before components were versioned) had no selection flags: the loader's branch ignores them.
+        var ml = new MLContext();
+        foreach (var old in new[] { Rewrite(file, m => FusionPrediction(m)["version"] = 1), Rewrite(file, m => FusionPrediction(m).AsObject().Remove("version")) })
+        {
+            using var loaded = (IDisposable)ml.Model.LoadFusionModel(new MemoryStream(old), out _);
+            AssertSameOutputs(model.Transform(test), ((ITransformer)loaded).Transform(test));
+        }
+    }
+
+    [Fact]
+    public void ATensorTheNetworkDoesNotHaveNamesAVersionMismatch()
+    {
+        var file = SmallModelFile(out _, out _);
+        var manifest = Manifest(file);
+        var weights = FusionPrediction(manifest)["entries"]!["weights"]!;
+        string path = (string)weights["path"]!;
+        byte[] data;
+        using (var zip = new ZipArchive(new MemoryStream(file), ZipArchiveMode.Read))
+        using (var s = zip.GetEntry(path)!.Open())
+        using (var copy = new MemoryStream()) { s.CopyTo(copy); data = copy.ToArray(); }
+        // Rename the first tensor, keeping its length, as a renamed module field would, and re-hash: only the names differ.
+        int at = data.AsSpan().IndexOf("encoders."u8);
+        Assert.True(at > 0);
+        var renamed = (byte[])data.Clone();
+        "encodexs."u8.CopyTo(renamed.AsSpan(at));
+        var edited = RewriteEntry(file, path, renamed);
+        var ex = LoadFails(edited);
+        Assert.Matches($@"^Entry '{System.Text.RegularExpressions.Regex.Escape(path)}' holds tensor 'encodexs\.[^']+', which this version's network does not have \(it expects 'encoders\.", ex.Message);
+        Assert.Contains("a version mismatch", ex.Message);
+    }
+
+    /// <summary>Replaces entry <paramref name="path"/> and updates its size and SHA-256 in the manifest, so only the content checks can object.</summary>
+    private static byte[] RewriteEntry(byte[] file, string path, byte[] data)
+    {
+        var withHash = Rewrite(file, m =>
+        {
+            foreach (var c in m["components"]!.AsArray())
+                foreach (var (_, e) in c!["entries"]!.AsObject())
+                    if ((string)e!["path"]! == path)
+                    {
+                        e["size"] = data.Length;
+                        e["sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data));
+                    }
+        });
+        using var src = new ZipArchive(new MemoryStream(withHash), ZipArchiveMode.Read);
+        using var ms = new MemoryStream();
+        using (var dst = new ZipArchive(ms, ZipArchiveMode.Create, leaveOpen: true))
+            foreach (var e in src.Entries)
+            {
+                using var input = e.Open();
+                using var output = dst.CreateEntry(e.FullName).Open();
+                if (e.FullName == path) output.Write(data); else input.CopyTo(output);
+            }
+        return ms.ToArray();
+    }
+
     [Fact]
     public void TheCallerSetsTheParameterLimitOfALoad()
     {

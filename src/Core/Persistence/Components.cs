@@ -55,6 +55,9 @@ internal sealed class ComponentReader
     /// <summary>The component's kind.</summary>
     public string Kind => _info.Kind;
 
+    /// <summary>The version the component was written as (1 for files written before components were versioned); loaders branch on it.</summary>
+    public int Version => Math.Max(1, _info.Version);
+
     /// <summary>The caller's load limits.</summary>
     public FusionModelLoadOptions Limits => _model.Limits;
 

@@ -208,6 +208,11 @@ internal sealed class FusionModelReader : IDisposable
             else
             {
                 ComponentRegistry.TryGet(info.Kind, out var loader);
+                int newest = ComponentRegistry.VersionOf(info.Kind);
+                if (info.Version > newest)
+                    throw new FusionModelFormatException($"Component {info.Id} ('{info.Kind}') was written as version {info.Version} (by MLNetFusion {_manifest.LibraryVersion}), " +
+                        $"but this MLNetFusion ({FusionModelFile.LibraryVersion}) reads it up to version {newest}." + Environment.NewLine +
+                        $"Hint: load the model with MLNetFusion {_manifest.LibraryVersion} or later.");
                 var reader = new ComponentReader(this, info);
                 try { result = loader(reader); }
                 catch (Exception ex) when (ex is not FusionModelFormatException and not OutOfMemoryException)

@@ -56,6 +56,7 @@ internal sealed class FusionModelWriter
             if (transformer is IFusionSaveable own)
             {
                 info.Kind = own.ComponentKind;
+                info.Version = ComponentRegistry.VersionOf(own.ComponentKind);
                 own.Save(new ComponentWriter(this, info));
             }
             else if (AsChain(transformer) is { } links && ContainsFusion(transformer))

@@ -37,6 +37,11 @@ internal sealed class ComponentInfo
     public int Id { get; set; }
     /// <summary>Allow-listed component kind (e.g. <c>chain</c>, <c>mlnet</c>, <c>MLNetFusion.FusionPrediction</c>).</summary>
     public string Kind { get; set; } = "";
+    /// <summary>
+    /// The component's own version (<c>ComponentRegistry.Register</c>): what its configuration and entries hold. Files
+    /// written before components were versioned have none (0), read as version 1.
+    /// </summary>
+    public int Version { get; set; }
     /// <summary>The .NET type it was saved from (informational; never used to create objects).</summary>
     public string? ClrType { get; set; }
     /// <summary>Child component ids (chain links, late-fusion steps).</summary>

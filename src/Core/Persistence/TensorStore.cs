@@ -53,7 +53,15 @@ internal static class TensorStore
             for (int i = 0; i < count; i++)
             {
                 string name = r.ReadString();
-                if (!state.TryGetValue(name, out var target) || !seen.Add(name)) throw Bad($"unexpected tensor '{name}'");
+                if (!seen.Add(name)) throw Bad($"tensor '{name}' appears twice");
+                if (!state.TryGetValue(name, out var target))
+                {
+                    var unread = state.Keys.Where(k => !seen.Contains(k)).ToList();
+                    throw new FusionModelFormatException($"Entry '{entry}' holds tensor '{name}', which this version's network does not have " +
+                        $"(it expects {string.Join(", ", unread.Take(8).Select(k => $"'{k}'"))}{(unread.Count > 8 ? ", …" : "")})." + Environment.NewLine +
+                        "Hint: the file was written by an MLNetFusion version whose network had other parts (a version mismatch), or it was modified; " +
+                        "load it with the version that wrote it (see the manifest's libraryVersion), or save the model again.");
+                }
                 var dtype = (ScalarType)r.ReadInt32();
                 int rank = r.ReadInt32();
                 if (dtype != target.dtype || rank != target.shape.Length) throw Bad($"tensor '{name}' has the wrong type or rank");

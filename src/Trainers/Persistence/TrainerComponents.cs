@@ -20,7 +20,8 @@ internal static class TrainerComponents
 #pragma warning restore CA2255
     internal static void Register()
     {
-        ComponentRegistry.Register(FusionPredictionTransformer.Kind, LoadFusionPrediction);
+        // Version 2 added the modalities switched off by selection and the non-finite input handling.
+        ComponentRegistry.Register(FusionPredictionTransformer.Kind, LoadFusionPrediction, version: 2);
         // One line per family: each registers its own network loader (and its other components).
         MergeFusionTrainer.Register();
         NetworkFusionTrainer.Register();
@@ -32,6 +33,7 @@ internal static class TrainerComponents
     private static FusionPredictionTransformer LoadFusionPrediction(ComponentReader reader)
     {
         var c = reader.ReadConfig<FusionPredictionConfig>();
+        if (reader.Version < 2) c = c with { Disabled = null, NonFiniteInputs = NonFiniteInputHandling.Error };   // version 1 had neither
         if (c.Columns.Length == 0 || c.Columns.Length != c.Sizes.Length || c.Shapes.Length != c.Sizes.Length
             || c.Sizes.Any(s => s <= 0 || s > 1 << 26) || c.Shapes.Any(s => s.Length == 0 || s.Any(d => d <= 0)))
             throw reader.Invalid("its columns, sizes and shapes do not match");
