@@ -164,3 +164,49 @@ public class SweepTests : IClassFixture<SweepTests.Featurized>
         Assert.Throws<ArgumentOutOfRangeException>(() => Experiment(Small(FusionFamily.Merge)).SetMaxTrials(0));
     }
 }
+
+/// <summary>The sweep and the trainers fail fast on data no configuration can learn from.</summary>
+public class UnusableDataTests
+{
+    private static IDataView Toy(MLContext ml, int n, int seed, bool oneClass = false)
+    {
+        var rows = ToyRow.Make(n, seed);
+        if (oneClass) foreach (var r in rows) r.Label = 2;
+        return ToyRow.Load(ml, rows);
+    }
+
+    [Fact]
+    public void OneClassIsAClearErrorInEveryTrainerAndBeforeTheFirstTrial()
+    {
+        var ml = new MLContext(1);
+        var data = Toy(ml, 40, 1, oneClass: true);
+        const string expected = "The training data has only one class (key 1, in all 40 labelled rows) in label column 'Label': a classifier needs at least two classes.";
+        var e = Assert.Throws<InvalidOperationException>(() => FusionTrainerTests.Make(ml, "network", epochs: 1).Fit(data));
+        Assert.StartsWith(expected, e.Message);
+        var late = ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions
+        {
+            Members = new() { new LateFusionMember("tab", "Tab", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Tab")) },
+        });
+        Assert.StartsWith(expected, Assert.Throws<InvalidOperationException>(() => late.Fit(data)).Message);
+        var sweep = ml.Fusion().CreateExperiment().SetDataset(data, Toy(ml, 20, 2)).SetModalities(ModalityOptions.Tabular("Tab", "tab", 16)).SetMaxTrials(50);
+        var s = Assert.Throws<AggregateException>(() => sweep.RunAsync().Wait()).InnerException!;
+        Assert.StartsWith(expected, s.Message);
+    }
+
+    [Fact]
+    public void TheSweepStopsWhenEveryTrialFailsTheSameWay()
+    {
+        var ml = new MLContext(1);
+        var trials = new List<FusionTrialResult>();
+        // The image shape does not fit the column, so every merge trial fails identically.
+        var sweep = ml.Fusion().CreateExperiment().SetDataset(Toy(ml, 60, 1), Toy(ml, 20, 2))
+            .SetModalities(ModalityOptions.Image("Image", "image", new[] { 1, 9, 9 }), ModalityOptions.Tabular("Tab", "tab", 16))
+            .SetSearchSpace(new FusionSearchSpace { Families = new() { FusionFamily.Merge }, Epochs = new NumericRange(1, 2, 2, integer: true) })
+            .SetMaxTrials(200)
+            .SetMonitor(trials.Add);
+        var e = Assert.Throws<AggregateException>(() => sweep.RunAsync().Wait()).InnerException!;
+        Assert.StartsWith($"The sweep stopped: {FusionExperiment.RepeatedFailureLimit} trials in a row failed with the same error and none has completed", e.Message);
+        Assert.Contains("Shape [1, 9, 9] holds 81 values, but column 'Image' has 64.", e.Message);
+        Assert.Equal(FusionExperiment.RepeatedFailureLimit, trials.Count);
+    }
+}

@@ -211,6 +211,9 @@ public sealed class FusionExperiment
 
     private sealed record Split(IDataView Train, IDataView Validation, ITransformer Featurizer);
 
+    /// <summary>When this many trials in a row fail with the same error before any trial has completed, the sweep stops with that error.</summary>
+    public const int RepeatedFailureLimit = 3;
+
     private FusionExperimentResult Run(CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
@@ -231,6 +234,8 @@ public sealed class FusionExperiment
         FusionTrialResult? best = null;
         ITransformer? bestTrainerModel = null;
         var tuning = new FusionTuningContext(SearchSpace, random, 0, _metric);
+        string? lastError = null;
+        int sameFailures = 0;
         try
         {
             for (int id = 0; ; id++)
@@ -248,6 +253,8 @@ public sealed class FusionExperiment
                 if (anyCompleted && _timeBudget is { } budget) trialCancel.CancelAfter(Max(budget - clock.Elapsed, TimeSpan.Zero));
                 var (result, trainerModel) = RunTrial(settings, splits, builder, clock, trialCancel.Token);
                 trials.Add(result);
+                if (result.Status == FusionTrialStatus.Failed && result.Error == lastError) sameFailures++;
+                else (lastError, sameFailures) = result.Status == FusionTrialStatus.Failed ? (result.Error, 1) : (null, 0);
                 tuner.Report(result);
                 foreach (var m in _monitors)
                     if (result.Status == FusionTrialStatus.Completed) m.ReportCompletedTrial(result); else m.ReportFailTrial(result);
@@ -260,6 +267,11 @@ public sealed class FusionExperiment
                     foreach (var m in _monitors) m.ReportBestTrial(result);
                 }
                 else Dispose(trainerModel);
+                // Nothing has worked and the same error keeps coming: the data or the space is at fault, not a configuration.
+                if (best == null && sameFailures >= RepeatedFailureLimit)
+                    throw new InvalidOperationException($"The sweep stopped: {sameFailures} trials in a row failed with the same error and none has completed, so every configuration would fail." +
+                        Environment.NewLine + lastError + Environment.NewLine +
+                        "Hint: fix the cause above (the data or the search space), then run the sweep again.");
             }
 
             if (best == null)
@@ -348,9 +360,12 @@ public sealed class FusionExperiment
         else if (_all != null)
             foreach (var fold in _ml.Data.CrossValidationSplit(_all, _folds, seed: _seed)) list.Add(Featurize(fold.TrainSet, fold.TestSet));
         else list.Add(Featurize(_train!, _validation!));
+        // The data is checked once, before the first trial: a label with two classes or more in every training split, and
+        // modality columns of the right type. Otherwise every trial would fail the same way until the budget ends.
         var schema = list[0].Train.Schema;
         SchemaErrors.RequireKeyLabel(schema, _label);
         foreach (var m in _modalities) SchemaErrors.RequireFloatVector(schema, m.ColumnName);
+        foreach (var split in list) SchemaErrors.RequireSeveralClasses(split.Train, _label);
         return list;
     }
 

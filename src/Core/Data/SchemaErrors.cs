@@ -55,6 +55,33 @@ internal static class SchemaErrors
             $"map the label to a key first: mlContext.Transforms.Conversion.MapValueToKey(\"{name}\").");
     }
 
+    /// <summary>
+    /// Requires at least two classes among the rows of key label <paramref name="name"/>: a classifier trained on one class
+    /// would predict it for every row. Reads only the label column and stops at the second class it sees.
+    /// </summary>
+    public static void RequireSeveralClasses(IDataView data, string name)
+    {
+        var column = data.Schema[name];
+        uint first = 0;
+        long rows = 0;
+        using (var cursor = data.GetRowCursor(new[] { column }))
+        {
+            var getter = cursor.GetGetter<uint>(column);
+            uint key = 0;
+            while (cursor.MoveNext())
+            {
+                getter(ref key);
+                if (key == 0) continue;
+                rows++;
+                if (first == 0) first = key;
+                else if (key != first) return;
+            }
+        }
+        string which = first == 0 ? "no labelled row" : $"only one class (key {first}, in all {rows} labelled rows)";
+        throw new InvalidOperationException($"The training data has {which} in label column '{name}': a classifier needs at least two classes." + Environment.NewLine +
+            "Hint: check the split or filter that produced the training rows (a group-wise split can leave one class on a side), and that the label column is the one you meant.");
+    }
+
     /// <summary>A readable type name, as ML.NET prints it.</summary>
     public static string Describe(DataViewType type) => type switch
     {

@@ -81,6 +81,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
         var o = Options;
         var schema = trainData.Schema;
         int classes = SchemaErrors.RequireKeyLabel(schema, o.LabelColumnName);
+        SchemaErrors.RequireSeveralClasses(trainData, o.LabelColumnName);
         var labels = LabelKeyValues.FromColumn(schema[o.LabelColumnName]);
         var sizes = new List<int>();
         var shapes = new List<int[]>();

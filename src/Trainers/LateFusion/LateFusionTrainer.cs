@@ -163,6 +163,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         ArgumentNullException.ThrowIfNull(input);
         Validate(input.Schema);
         int classes = SchemaErrors.RequireKeyLabel(input.Schema, Options.LabelColumnName);
+        SchemaErrors.RequireSeveralClasses(input, Options.LabelColumnName);
         var labels = LabelKeyValues.FromColumn(input.Schema[Options.LabelColumnName]);
         int seed = Options.Seed ?? _host.Rand.Next();
         using var ch = _host.Start("Training");
