@@ -63,3 +63,48 @@ public class SeparateProcessTests
         public uint PredictedValue { get; set; }
     }
 }
+
+/// <summary>Serving errors a person can act on: CSV line numbers, quoted bad text, and no partial output.</summary>
+public class ServingErrorTests
+{
+    [Fact]
+    public void BadRowsNameTheirCsvLineAndLeaveTheOutputUntouched()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.LoadFromEnumerable(ToyRow.Make(100, 1));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(FusionTrainerTests.Make(ml, "network", epochs: 1)).Fit(train);
+        var folder = TestData.TempFolder("serving-errors");
+        var modelPath = Path.Combine(folder, "model.zip");
+        ml.Model.SaveFusionModel(model, train.Schema, modelPath);
+        ((IDisposable)((IEnumerable<ITransformer>)model).Last()).Dispose();
+
+        var inv = CultureInfo.InvariantCulture;
+        var header = string.Join(",", new[] { "Label" }.Concat(Enumerable.Range(0, 64).Select(i => $"Image.{i}")).Concat(Enumerable.Range(0, 4).Select(i => $"Tab.{i}")));
+        List<string[]> Rows() => ToyRow.Make(8, 9).Select(r => new[] { r.Label.ToString(inv) }.Concat(r.Image.Concat(r.Tab).Select(v => v.ToString("R", inv))).ToArray()).ToList();
+        string Write(string name, List<string[]> rows)
+        {
+            var path = Path.Combine(folder, name);
+            File.WriteAllLines(path, rows.Select(f => string.Join(",", f)).Prepend(header));
+            return path;
+        }
+        var output = Path.Combine(folder, "predictions.csv");
+        File.WriteAllText(output, "earlier predictions\n");
+
+        var text = Rows();
+        text[2][1 + 64 + 2] = "abc";                       // data row 2 is CSV line 4; Tab.2
+        var input = Write("text.csv", text);
+        var e = Assert.Throws<InvalidDataException>(() => MLNetFusion.Samples.Serving.ModelServer.Predict(modelPath, input, output, new[] { "PredictedLabel" }));
+        Assert.StartsWith($"'{input}' line 4, column 'Tab.2': \"abc\" is not a number.", e.Message);
+
+        var partial = Rows();
+        partial[5][1 + 3] = "";                            // an empty field in a present image: partly NaN, CSV line 7
+        input = Write("partial.csv", partial);
+        e = Assert.Throws<InvalidDataException>(() => MLNetFusion.Samples.Serving.ModelServer.Predict(modelPath, input, output, new[] { "PredictedLabel" }));
+        Assert.StartsWith($"'{input}' line 7: column 'Image' has 1 NaN values out of 64.", e.Message);
+        Assert.Equal("earlier predictions\n", File.ReadAllText(output));   // all or nothing
+        Assert.False(File.Exists(output + ".partial"));
+
+        Assert.Equal(8, MLNetFusion.Samples.Serving.ModelServer.Predict(modelPath, Write("good.csv", Rows()), output, new[] { "PredictedLabel" }));
+        Assert.Equal(9, File.ReadAllLines(output).Length);
+    }
+}

@@ -13,28 +13,118 @@ namespace MLNetFusion.Samples.Serving;
 /// </summary>
 public static class ModelServer
 {
-    /// <summary>Predicts every row of <paramref name="inputCsv"/> and writes <paramref name="columns"/> to <paramref name="outputCsv"/>.</summary>
+    /// <summary>
+    /// Predicts every row of <paramref name="inputCsv"/> and writes <paramref name="columns"/> to <paramref name="outputCsv"/>,
+    /// all or nothing: the predictions go to a temporary file that replaces <paramref name="outputCsv"/> only when every row
+    /// succeeded, so a failure leaves no partial output (and an earlier output file untouched).
+    /// </summary>
     /// <param name="modelPath">A file written by <c>mlContext.Model.SaveFusionModel</c> with its input schema.</param>
     /// <param name="inputCsv">CSV with a header. A scalar input column is found by name; a vector column of size n by
     /// <c>name.0 … name.(n-1)</c>, or as n columns starting at <c>name</c>.</param>
     /// <param name="outputCsv">Where to write one line per row.</param>
     /// <param name="columns">Output columns to write (a key column is written as its key value, a vector slot by slot).</param>
     /// <returns>Rows written.</returns>
+    /// <exception cref="InvalidDataException">A row cannot be predicted. The message names the CSV line (the header is line 1),
+    /// the column and, for text that is not a number, the text itself in quotes.</exception>
     public static int Predict(string modelPath, string inputCsv, string outputCsv, IReadOnlyList<string> columns)
     {
         var ml = new MLContext(seed: 0);
         var model = ml.Model.LoadFusionModel(modelPath, out var schema);
+        string partial = outputCsv + ".partial";
         try
         {
             if (schema == null) throw new InvalidOperationException($"Model '{modelPath}' was saved without its input schema. Hint: pass data.Schema to SaveFusionModel.");
-            var data = ml.Data.LoadFromTextFile(inputCsv, LoaderColumns(schema, inputCsv), separatorChar: ',', hasHeader: true, allowQuoting: true);
-            var scored = model.Transform(data);
-            return WriteCsv(scored, columns, outputCsv);
+            var loaderColumns = LoaderColumns(schema, inputCsv);
+            CheckNumbers(inputCsv, loaderColumns);
+            // An empty numeric field is a missing value (NaN), never a silent 0: a row whose vector is all empty is a missing
+            // modality, one with some empty fields an error naming its line.
+            var data = ml.Data.CreateTextLoader(new TextLoader.Options
+            {
+                Columns = loaderColumns, Separators = new[] { ',' }, HasHeader = true, AllowQuoting = true, MissingRealsAsNaNs = true,
+            }).Load(inputCsv);
+            int rows;
+            try { rows = WriteCsv(model.Transform(data), columns, partial); }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                var cause = Unwrap(ex);
+                if (RowPosition(cause) is not long row) throw;
+                // TextLoader numbers rows from 0 after the header: CSV line = row + 2 (one line per row, as CheckNumbers ensured).
+                throw new InvalidDataException($"'{inputCsv}' line {row + 2}: " + cause.Message[(cause.Message.IndexOf(':') + 1)..].TrimStart(), cause);
+            }
+            File.Move(partial, outputCsv, overwrite: true);
+            return rows;
         }
         finally
         {
+            if (File.Exists(partial)) File.Delete(partial);
             (model as IDisposable)?.Dispose();
         }
+    }
+
+    /// <summary>The exception behind ML.NET's wrappers (parallel cursors report a worker's failure as "Splitter/consolidator worker encountered exception").</summary>
+    private static Exception Unwrap(Exception ex)
+    {
+        while (ex.InnerException != null && (ex is AggregateException or System.Reflection.TargetInvocationException || RowPosition(ex) == null)) ex = ex.InnerException;
+        return ex;
+    }
+
+    /// <summary>The row position an MLNetFusion error starts with ("Row 12: …"), or <c>null</c>.</summary>
+    private static long? RowPosition(Exception ex)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(ex.Message, @"^Row (\d+):");
+        return m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>
+    /// Every field the model reads as a number must be one: TextLoader would read "abc" as NaN, a value MLNetFusion then
+    /// reports without the text. An empty field is a missing value, as in ML.NET.
+    /// </summary>
+    private static void CheckNumbers(string csv, TextLoader.Column[] columns)
+    {
+        var numeric = columns.Where(c => c.DataKind is DataKind.Single or DataKind.Double or DataKind.Int32 or DataKind.Int64 or DataKind.UInt32 or DataKind.UInt64)
+            .SelectMany(c => c.Source.SelectMany(r => Enumerable.Range(r.Min, (r.Max ?? r.Min) - r.Min + 1))).ToArray();
+        int needed = columns.SelectMany(c => c.Source).Max(r => r.Max ?? r.Min) + 1;
+        using var reader = new StreamReader(csv);
+        var header = SplitCsv(reader.ReadLine() ?? "");
+        int lineNumber = 1;
+        for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
+        {
+            lineNumber++;
+            var fields = SplitCsv(line);
+            if (fields.Count < needed)
+                throw new InvalidDataException($"'{csv}' line {lineNumber} has {fields.Count} fields, but the model's input columns need {needed}." + Environment.NewLine +
+                    "Hint: every row needs a value (or an empty field) for each column of the header; quote fields that contain commas.");
+            foreach (int i in numeric)
+            {
+                var text = fields[i].Trim();
+                if (text.Length > 0 && !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+                    throw new InvalidDataException($"'{csv}' line {lineNumber}, column '{(i < header.Count ? header[i] : $"#{i + 1}")}': \"{text}\" is not a number." + Environment.NewLine +
+                        "Hint: write numbers with '.' as the decimal separator, and leave the field empty for a missing value.");
+            }
+        }
+    }
+
+    /// <summary>Splits one CSV line at commas outside double quotes (a doubled quote inside quotes is a quote).</summary>
+    private static List<string> SplitCsv(string line)
+    {
+        var fields = new List<string>();
+        var field = new StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
+                else if (c == '"') quoted = false;
+                else field.Append(c);
+            }
+            else if (c == '"') quoted = true;
+            else if (c == ',') { fields.Add(field.ToString()); field.Clear(); }
+            else field.Append(c);
+        }
+        fields.Add(field.ToString());
+        return fields;
     }
 
     /// <summary>TextLoader columns for <paramref name="schema"/>, located by the CSV header.</summary>
