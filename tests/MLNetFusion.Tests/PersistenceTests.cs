@@ -416,6 +416,134 @@ public class PersistenceTests
         Assert.True(watch.Elapsed < TimeSpan.FromMinutes(3), $"mutations took {watch.Elapsed}");
     }
 
+    /// <summary>
+    /// 1,000 mutated files: 400 with flipped bytes, and 600 whose configuration JSON (the fusion model's, the late-fusion
+    /// combiner's, the featurizers') was edited — a number made extreme, a field removed, a string changed — with the
+    /// entry's size and SHA-256 recomputed, so that only the configuration checks can catch it. Every file must give
+    /// <see cref="FusionModelFormatException"/>, or load and transform to finite scores: no other exception at load or
+    /// at the first Transform.
+    /// </summary>
+    [Fact]
+    public void AThousandMutatedFilesFailCleanlyOrLoadAndScoreFinitely()
+    {
+        var ml = new MLContext(seed: 1);
+        var test = Raw(ml, 10, 2);
+        var bases = new[] { SmallModelFile(out _, out _), LateModelFile(ml) };
+        var r = new Random(7);
+        var extremes = new JsonNode?[] { 0, -1, 1, 2, 3, 7, 20_000, int.MaxValue, int.MinValue, 1e9, -1e9, 1e300, 0.5, -0.5, "x", true, null };
+        int flips = 0, edits = 0, loaded = 0, rejected = 0;
+        var failures = new List<string>();
+        for (int i = 0; i < 1000; i++)
+        {
+            var file = bases[i % bases.Length];
+            byte[] mutated;
+            string what;
+            if (i % 5 < 2)
+            {
+                var entries = ZipLayout.LocalEntries(file);
+                var (name, start, length) = entries[r.Next(entries.Count)];
+                mutated = file.ToArray();
+                mutated[start + r.Next(length)] ^= (byte)(1 << r.Next(8));
+                what = $"flip in {name}";
+                flips++;
+            }
+            else
+            {
+                var manifest = Manifest(file);
+                var configs = manifest["components"]!.AsArray().Select(c => c!["entries"]!["config"]).Where(e => e != null).Select(e => (string)e!["path"]!).ToList();
+                string path = configs[r.Next(configs.Count)];
+                var json = JsonNode.Parse(ReadEntry(file, path))!;
+                what = $"{path}: " + MutateJson(json, r, extremes);
+                mutated = RewriteEntry(file, path, System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()));
+                edits++;
+            }
+            try
+            {
+                var model = new MLContext(seed: 1).Model.LoadFusionModel(new MemoryStream(mutated), out _);
+                try
+                {
+                    var scores = Columns.Vectors(model.Transform(test), "Score");
+                    if (scores.Any(v => v.Any(x => !float.IsFinite(x)))) failures.Add($"{what}: non-finite scores");
+                    loaded++;
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or ArgumentException && ex.Message.Contains("Hint:"))
+                {
+                    // A loaded model may still refuse data it was not made for, with an actionable message.
+                    loaded++;
+                }
+                finally { (model as IDisposable)?.Dispose(); }
+            }
+            catch (FusionModelFormatException ex)
+            {
+                if (!ex.Message.Contains("Hint:")) failures.Add($"{what}: no hint: {ex.Message}");
+                rejected++;
+            }
+            catch (Exception ex)
+            {
+                failures.Add($"{what}: {ex.GetType().Name}: {ex.Message.Split('\n')[0]}");
+            }
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} of 1000 mutated files failed uncleanly ({flips} flips, {edits} edits; {loaded} loaded, {rejected} rejected):\n" +
+            string.Join("\n", failures.Take(15)));
+        Assert.True(edits >= 500 && flips >= 300);
+    }
+
+    private static byte[] LateModelFile(MLContext ml)
+    {
+        var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions
+        {
+            Members = new()
+            {
+                new LateFusionMember("image", "Image", ml.Transforms.NormalizeMinMax("__n", "Image").Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "__n"))),
+                new LateFusionMember("tab", "Tab", ml.MulticlassClassification.Trainers.NetworkFusion(new() { Modalities = new() { ModalityOptions.Tabular("Tab", "tab", 8) }, Epochs = 1, Seed = 2 })),
+            },
+            Combiner = LateFusionCombiner.Stacking, NumberOfFolds = 2, Seed = 1, MemberCalibration = MemberCalibration.Temperature,
+        })).Fit(Raw(ml, 80, 1));
+        using var ms = new MemoryStream();
+        ml.Model.SaveFusionModel(model, Raw(ml, 1, 1).Schema, ms);
+        (model as IDisposable)?.Dispose();
+        return ms.ToArray();
+    }
+
+    private static byte[] ReadEntry(byte[] file, string path)
+    {
+        using var zip = new ZipArchive(new MemoryStream(file), ZipArchiveMode.Read);
+        using var s = zip.GetEntry(path)!.Open();
+        using var copy = new MemoryStream();
+        s.CopyTo(copy);
+        return copy.ToArray();
+    }
+
+    /// <summary>Changes one value somewhere in <paramref name="root"/> (nested option JSON strings included); returns what it did.</summary>
+    private static string MutateJson(JsonNode root, Random r, JsonNode?[] extremes)
+    {
+        var slots = new List<(JsonNode parent, object key, JsonNode? value)>();
+        void Walk(JsonNode? node)
+        {
+            if (node is JsonObject o) foreach (var (k, v) in o.ToList()) { slots.Add((o, k, v)); Walk(v); }
+            else if (node is JsonArray a) for (int i = 0; i < a.Count; i++) { slots.Add((a, i, a[i])); Walk(a[i]); }
+        }
+        // The trainer options are JSON inside a string: mutate inside them half the time.
+        if (root is JsonObject top && top["options"] is JsonValue v && v.TryGetValue<string>(out var inner) && inner.StartsWith('{') && r.Next(2) == 0)
+        {
+            var options = JsonNode.Parse(inner)!;
+            string did = "options." + MutateJson(options, r, extremes);
+            top["options"] = options.ToJsonString();
+            return did;
+        }
+        Walk(root);
+        if (slots.Count == 0) return "nothing";
+        var (parent, key, value) = slots[r.Next(slots.Count)];
+        var replacement = extremes[r.Next(extremes.Length)]?.DeepClone();
+        if (parent is JsonObject po)
+        {
+            if (r.Next(6) == 0) { po.Remove((string)key); return $"removed {key}"; }
+            po[(string)key] = replacement;
+        }
+        else ((JsonArray)parent)[(int)key] = replacement;
+        return $"{key}: {value?.ToJsonString() ?? "null"} -> {replacement?.ToJsonString() ?? "null"}";
+    }
+
     [Fact]
     public void ANewerFormatVersionStatesBothVersions()
     {

@@ -27,7 +27,7 @@ public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> O
 public static class Benchmarks
 {
     /// <summary>The benchmarks run when none is named.</summary>
-    public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "infer", "streaming" };
+    public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "crafted", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
     public static IReadOnlyList<string> OnDemand { get; } = new[] { "sweep", "group-sweep", "late-logo", "balance", "weak" };
@@ -51,6 +51,7 @@ public static class Benchmarks
         if (Want("late-logo")) LateFusionShiftBenchmark.LateFusionUnderShift(avdigits!.Folder, settings.LateMembers, settings.LateCombiners ?? Array.Empty<string>());
         if (Want("balance")) BalancedLearningBenchmark.Run(avdigits!.Folder, settings.Families ?? Array.Empty<string>(), settings.Remedies ?? Array.Empty<string>());
         if (Want("weak")) WeakModalityBenchmark.Run(settings.WeakCopies, settings.WeakRemediesOnly);
+        if (Want("crafted")) CraftedModelBenchmark.Run();
         if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();
         if (Want("streaming")) StreamingBenchmark.Streaming(settings.StreamingRows);
         return 0;

@@ -126,6 +126,45 @@ public sealed class ModalityOptions
         => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.EmbeddingBag, Kind = ModalityKind.Text,
             HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths : new[] { 64 } };
 
+    /// <summary>Widest encoder layer <see cref="Validate"/> accepts (hidden widths, output width, CNN channels).</summary>
+    public const int MaxWidth = 4096;
+
+    /// <summary>
+    /// Checks every setting and throws <see cref="ArgumentException"/> naming the modality and the setting: names, widths
+    /// and channels in [1, 4096], dropouts in [0, 1), a positive shape, buckets in [1, 2^24], and the augmentation.
+    /// Trainers call it, and so does loading a saved model.
+    /// </summary>
+    public void Validate()
+    {
+        string who = $"Modality '{Name}'";
+        if (string.IsNullOrWhiteSpace(Name)) throw new ArgumentException($"A modality (column '{ColumnName}') has no Name.", nameof(Name));
+        if (string.IsNullOrWhiteSpace(ColumnName)) throw new ArgumentException($"{who} has no ColumnName.", nameof(ColumnName));
+        if (!Enum.IsDefined(Encoder)) throw new ArgumentOutOfRangeException(nameof(Encoder), Encoder, $"{who}: unknown encoder.");
+        if (!Enum.IsDefined(Kind)) throw new ArgumentOutOfRangeException(nameof(Kind), Kind, $"{who}: unknown kind.");
+        void Fraction(double v, string setting)
+        {
+            if (!(v >= 0 && v < 1)) throw new ArgumentOutOfRangeException(setting, v, $"{who}: {setting} must be in [0, 1).");
+        }
+        void Width(int v, string setting)
+        {
+            if (v < 1 || v > MaxWidth) throw new ArgumentOutOfRangeException(setting, v, $"{who}: {setting} must be in [1, {MaxWidth}].");
+        }
+        Fraction(Dropout, nameof(Dropout));
+        Fraction(InputDropout, nameof(InputDropout));
+        if (HiddenWidths == null || (Encoder != EncoderKind.Cnn && Encoder != EncoderKind.EmbeddingBag && HiddenWidths.Length == 0))
+            throw new ArgumentException($"{who}: HiddenWidths needs at least one width for an MLP encoder.", nameof(HiddenWidths));
+        if (HiddenWidths.Length > 16) throw new ArgumentOutOfRangeException(nameof(HiddenWidths), HiddenWidths.Length, $"{who}: at most 16 hidden layers.");
+        foreach (int w in HiddenWidths) Width(w, nameof(HiddenWidths));
+        if (ConvChannels == null || (Encoder == EncoderKind.Cnn && ConvChannels.Length == 0) || ConvChannels.Length > 8)
+            throw new ArgumentException($"{who}: ConvChannels needs 1 to 8 blocks for a CNN encoder.", nameof(ConvChannels));
+        foreach (int c in ConvChannels) Width(c, nameof(ConvChannels));
+        Width(OutputWidth, nameof(OutputWidth));
+        if (Shape != null && (Shape.Length is < 2 or > 3 || Shape.Any(d => d < 1 || d > 1 << 16)))
+            throw new ArgumentOutOfRangeException(nameof(Shape), $"{who}: Shape must be [channels, height, width] or [height, width] of positive sizes.");
+        if (TextBuckets < 1 || TextBuckets > 1 << 24) throw new ArgumentOutOfRangeException(nameof(TextBuckets), TextBuckets, $"{who}: TextBuckets must be in [1, 2^24].");
+        Augmentation?.Validate();
+    }
+
     /// <summary>A deep copy.</summary>
     public ModalityOptions Clone() => new()
     {

@@ -59,7 +59,9 @@ internal sealed class FusionModelReader : IDisposable
             CheckGraph(_manifest);
             RegisterMLNetAssemblies();
             inputSchema = _manifest.InputSchema is { } s ? LoadSchema(s) : null;
-            return Build(_manifest.Root);
+            var model = Build(_manifest.Root);
+            if (inputSchema != null) CheckAcceptsInput(model, inputSchema);
+            return model;
         }
         catch (Exception ex)
         {
@@ -109,6 +111,20 @@ internal sealed class FusionModelReader : IDisposable
             throw new FusionModelFormatException($"The manifest does not describe an MLNetFusion model (format '{m?.Format}')." + Environment.NewLine +
                 "Hint: use LoadFusionModel only for files written by SaveFusionModel.");
         return m;
+    }
+
+    /// <summary>
+    /// A loaded model must accept the input schema it was saved with: a configuration that would fail at the first
+    /// <c>Transform</c> (a column name removed, an unknown column, key values gone) fails here, at load, instead.
+    /// </summary>
+    private static void CheckAcceptsInput(ITransformer model, DataViewSchema inputSchema)
+    {
+        try { model.GetOutputSchema(inputSchema); }
+        catch (Exception ex) when (ex is not OutOfMemoryException and not FusionModelFormatException)
+        {
+            throw new FusionModelFormatException($"The loaded model does not accept the input schema it was saved with: {ex.Message.Split('\n')[0].TrimEnd()}" + Environment.NewLine +
+                "Hint: the file's configuration was modified after it was saved, or it was written by an incompatible MLNetFusion version; save the model again.", ex);
+        }
     }
 
     internal static void CheckVersion(ModelManifest m)

@@ -68,7 +68,8 @@ internal static class PersistenceJson
     {
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new JsonStringEnumConverter() },
+        // Enums are written by name and read only by name: a number (say 1000000000 for a merge operation) is not a value.
+        Converters = { new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false) },
         MaxDepth = 32,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };

@@ -115,11 +115,7 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
                 "Hint: add at least one ModalityOptions (e.g. ModalityOptions.Image(\"Pixels\"), ModalityOptions.Audio(\"LogMel\")).", nameof(Modalities));
         var dup = Modalities.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
         if (dup != null) throw new ArgumentException($"Modality name '{dup.Key}' is used twice; names must be unique.", nameof(Modalities));
-        foreach (var m in Modalities)
-        {
-            if (string.IsNullOrWhiteSpace(m.ColumnName)) throw new ArgumentException($"Modality '{m.Name}' has no ColumnName.", nameof(Modalities));
-            if (!(m.Dropout >= 0 && m.Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Modalities), m.Dropout, $"Modality '{m.Name}': Dropout must be in [0, 1).");
-        }
+        foreach (var m in Modalities) m.Validate();
         Check.Fraction(ModalityDropout);
         Check.NonNegative(AuxiliaryLossWeight);
         Check.Fraction(HeadDropout);
@@ -128,6 +124,5 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
         if (BalancedLearningAlpha > 0 && !(AuxiliaryLossWeight > 0))
             throw new ArgumentOutOfRangeException(nameof(BalancedLearningAlpha), BalancedLearningAlpha, "BalancedLearningAlpha needs the auxiliary per-modality heads." +
                 Environment.NewLine + "Hint: keep AuxiliaryLossWeight above 0 (default 0.5), or set BalancedLearningAlpha to 0.");
-        foreach (var m in Modalities) m.Augmentation?.Validate();
     }
 }
