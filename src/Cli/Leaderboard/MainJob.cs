@@ -33,7 +33,7 @@ public static class MainJob
         AnsiConsole.MarkupLine($"[bold]MLNetFusion leaderboard[/] on [blue]{Markup.Escape(ds.Folder)}[/]");
         AnsiConsole.Write(RolesTable(ds));
         IDataView train = null!, test = null!;
-        AnsiConsole.Status().Start("Featurizing (LoadImages → ExtractPixels, LoadAudio → MelSpectrogram, tabular)…", ctx =>
+        AnsiConsole.Status().Start("Featurizing each column by its role (the chain the roles table implies)…", ctx =>
         {
             (train, test, var _) = ds.Featurize(ml);
             train.Preview(1); // fill the cache
