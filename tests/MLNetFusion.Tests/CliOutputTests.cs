@@ -105,4 +105,20 @@ public class CliOutputTests
             "Hint: --epochs applies to early-fusion-avdigits, neural-fusion, late-fusion, save-and-serve, sweep, modality-report.", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => MLNetFusion.Samples.SampleRunner.Run("neural-fusion", 0));
     }
+
+    [Fact]
+    public void TheMainJobTrainsEveryCandidateOnTheGeneratedDataToTheEnd()
+    {
+        // The README's main command, at one epoch: every family and every single modality (text through its n-grams,
+        // since an empty note leaves a text-only model nothing to predict from) finishes, and the chart and JSON are written.
+        var folder = TestData.TempFolder("main-job");
+        var ds = MultimodalDataset.Synthetic(TestData.SyntheticFolder);
+        var entries = MainJob.Run(ds, Path.Combine(folder, "leaderboard.png"), epochs: 1, seed: 1, "main job at one epoch", includeSingles: true,
+            jsonPath: Path.Combine(folder, "leaderboard.json"));
+        Assert.Equal(Candidates.All(1).Count + ds.Modalities().Count, entries.Count);
+        Assert.Contains(entries, e => e.Name == "text only (its n-gram features, MLP)");
+        Assert.All(entries, e => Assert.InRange(e.Accuracy, 0, 1));
+        Assert.True(new FileInfo(Path.Combine(folder, "leaderboard.png")).Length > 10_000);
+        Assert.Equal(entries.Count, JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "leaderboard.json")))!.AsArray().Count);
+    }
 }

@@ -1,3 +1,4 @@
+using MLNetFusion.Models;
 using MLNetFusion.Trainers;
 using System.Diagnostics;
 using Microsoft.ML;
@@ -55,8 +56,14 @@ public static class MainJob
         var candidates = Candidates.All(epochs).ToList();
         if (includeSingles)
             foreach (var m in ds.Modalities())
-                candidates.Add(new Candidate(null, $"{m.Name} only (same encoder)", (ml2, d, p) => ml2.MulticlassClassification.Trainers.NetworkFusion(
-                    new NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs, Progress = p })));
+            {
+                // A modality that can be missing (an empty text) cannot predict its rows alone; its fixed features (text
+                // n-grams, zero for an empty text) can, through the same network with an MLP encoder.
+                var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(m.FeaturesColumn, m.Name, 64, 32);
+                string how = m.FeaturesColumnName == null ? "same encoder" : "its n-gram features, MLP";
+                candidates.Add(new Candidate(null, $"{m.Name} only ({how})", (ml2, d, p) => ml2.MulticlassClassification.Trainers.NetworkFusion(
+                    new NetworkFusionOptions { Modalities = new() { alone.Clone() }, Epochs = epochs, Progress = p })));
+            }
 
         var results = new List<LeaderboardEntry>();
         LeaderboardEntry RunOne(int i, Action<double> progress)
