@@ -82,8 +82,8 @@ public class CliOutputTests
         var inMemory = ml.MulticlassClassification.EvaluateModalities(model, MultimodalDataset.Synthetic(TestData.SyntheticFolder, group: "Site").Load(ml, ds.TestFile), groupColumnName: "Site", permutationCount: 2);
         Assert.Equal(inMemory.Overall, report.Overall);
         Assert.Equal(inMemory.Subsets.Select(s => s.Metrics), report.Subsets.Select(s => s.Metrics));
-        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular" }, report.Modalities);
-        Assert.Equal(7, report.Subsets.Count);
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, report.Modalities);
+        Assert.Equal(15, report.Subsets.Count);   // every non-empty subset of four modalities
         Assert.Equal(SyntheticSites(), report.Groups!.Groups.Select(g => g.Group).OrderBy(g => g));
 
         var parsed = JsonNode.Parse(File.ReadAllText(json))!.AsObject();

@@ -85,7 +85,9 @@ public class OwnDataTests
         // The featurizer it builds runs, and its modalities match the roles.
         var ml = new MLContext(1);
         var featurization = result.CreateFeaturizer(ml);
-        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Text" }, featurization.ModalityColumns);
+        // Text: token ids for the neural families' text encoder, n-grams for early fusion and linear members.
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, featurization.ModalityColumns);
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Text" }, featurization.FeatureColumns);
         Assert.Equal(new[] { 3, 16, 20 }, featurization.Modalities[0].Shape);
         var data = result.Load(ml);
         var features = featurization.Featurizer.Fit(data).Transform(data);

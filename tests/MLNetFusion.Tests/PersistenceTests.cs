@@ -356,6 +356,17 @@ public class PersistenceTests
     }
 
     [Fact]
+    public void AnAbsurdBatchSizeFailsAtLoadNotAtTheFirstTransform()
+    {
+        var file = SmallModelFile(out _, out _);
+        string path = (string)FusionPrediction(Manifest(file))["entries"]!["config"]!["path"]!;
+        var config = JsonNode.Parse(ReadEntry(file, path))!;
+        config["batchSize"] = 1_000_000_000;
+        var ex = LoadFails(RewriteEntry(file, path, System.Text.Encoding.UTF8.GetBytes(config.ToJsonString())));
+        Assert.Contains("is invalid: its inference batch size 1000000000 is outside [1, 65536].", ex.Message);
+    }
+
+    [Fact]
     public void TheCallerSetsTheParameterLimitOfALoad()
     {
         var file = SmallModelFile(out _, out var test);

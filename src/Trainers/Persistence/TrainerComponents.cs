@@ -37,6 +37,8 @@ internal static class TrainerComponents
         if (c.Columns.Length == 0 || c.Columns.Length != c.Sizes.Length || c.Shapes.Length != c.Sizes.Length
             || c.Sizes.Any(s => s <= 0 || s > 1 << 26) || c.Shapes.Any(s => s.Length == 0 || s.Any(d => d <= 0)))
             throw reader.Invalid("its columns, sizes and shapes do not match");
+        if (c.BatchSize < 1 || c.BatchSize > Training.TorchTrainerOptions.Limits.BatchSize)
+            throw reader.Invalid($"its inference batch size {c.BatchSize} is outside [1, {Training.TorchTrainerOptions.Limits.BatchSize}]");
         if (c.Disabled != null && (c.Disabled.Length != c.Columns.Length || c.Disabled.All(d => d)))
             throw reader.Invalid("its disabled-modality flags do not match its columns");
         if (!Networks.TryGetValue(c.Family, out var entry)) throw reader.Invalid($"unknown fusion network '{c.Family}'");
