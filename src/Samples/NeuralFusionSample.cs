@@ -32,7 +32,8 @@ public static class NeuralFusionSample
         var p = engine.Predict(first);
         Console.WriteLine($"Row 0: true {first.Label}, predicted {p.PredictedClass} ({p.Score.Max():P0})");
         foreach (var t in model) (t as IDisposable)?.Dispose();
-        // Expected output (seed 1): accuracy around 70-80%; each modality alone is at most ~25% (see the leaderboard).
+        // Expected output (seed 1, 2 cores, measured): "Merge fusion (attention): accuracy 68.8 %, log-loss 0.860" in about 20 s;
+        // each modality alone is at most ~25% (see the leaderboard).
     }
 
     /// <summary>A raw row of the generated dataset.</summary>
@@ -46,6 +47,7 @@ public static class NeuralFusionSample
         public float Score1 { get; set; }
         public float Score2 { get; set; }
         public string Region { get; set; } = "";
+        public string Notes { get; set; } = "";
     }
 
     /// <summary>The prediction.</summary>
