@@ -7,7 +7,7 @@ namespace MLNetFusion.Samples;
 
 /// <summary>
 /// An AutoML-style sweep over fusion families: the raw CSV columns go through the feature pipeline, the cost-aware tuner
-/// searches a narrowed space for two minutes, the best configuration is refitted and saved.
+/// searches a narrowed space for one minute, the best configuration is refitted and saved.
 /// Run: <c>dotnet run --project src/Cli -c Release -- sample sweep</c>.
 /// </summary>
 public static class SweepSample
@@ -25,7 +25,7 @@ public static class SweepSample
             .SetModalities(ds.Modalities().ToArray())
             .SetDataset(split.TrainSet, split.TestSet)
             .SetMulticlassClassificationMetric(FusionMetric.MacroAccuracy, ds.LabelColumn)
-            .SetTrainingTimeInSeconds(120)
+            .SetTrainingTimeInSeconds(60)
             .SetCostAwareTuner()
             .SetRefit()
             .SetMonitor(t => Console.WriteLine($"trial {t.Settings.TrialId,2} {t.Status,-9} {t.MacroAccuracy,6:P1}  {t.EpochsTrained,3} epochs  {t.Settings}"));
@@ -41,8 +41,9 @@ public static class SweepSample
             $"refitted test accuracy {test.MicroAccuracy:P1} ({result.Trials.Count} trials, {result.TotalEpochs} epochs).");
         ml.Model.SaveFusionModel(result.Model, split.TrainSet.Schema, DefaultPaths.Artifact("sweep-model.zip"));
         foreach (var t in (IEnumerable<ITransformer>)result.Model) (t as IDisposable)?.Dispose();
-        // Expected output: one line per trial (4-epoch trials first, the space's minimum, then promotions at 7 and 12), then the best;
-        // measured: 17 trials, 95 epochs, best cross-modal (depth 1, 7 epochs), refitted test accuracy 42.5%. Two minutes and at most
-        // 12 epochs are a short sweep: the main leaderboard's 15-epoch merge and cross-modal models reach 66-70% on this dataset.
+        // Expected output: one line per trial (each family's defaults first, then 4-epoch trials, the space's minimum), then the best;
+        // measured (seed 1, 2 cores, 73 s in all): 5 trials, 62 epochs, best network fusion at its defaults (12 epochs), validation
+        // macro-accuracy 71.6%, refitted test accuracy 55.7%. A one-minute sweep with at most 12 epochs is short: the main
+        // leaderboard's 15-epoch models reach 66-72% on this dataset.
     }
 }
