@@ -78,4 +78,30 @@ public class ModalitySelectionTests
         Assert.Equal(Math.Sqrt(1.0 / 6 / 4), se, 12);
         Assert.Equal(double.PositiveInfinity, ModalitySelection.PairedGain(new double[] { 1 }, new double[] { 0 }).standardError);
     }
+
+    [Fact]
+    public void AModalitysLearningRateMultiplierScalesItsEncoderAndZeroFreezesIt()
+    {
+        var ml = new MLContext(1);
+        var train = ToyRow.Load(ml, ToyRow.Make(200, 1));
+        Dictionary<string, float[]> Weights(double imageRate, int epochs)
+        {
+            var o = Options(select: false);
+            o.Epochs = epochs;
+            o.Modalities[0].LearningRateMultiplier = imageRate;
+            using var model = ml.MulticlassClassification.Trainers.NetworkFusion(o).Fit(train);
+            return model.Network.named_parameters().ToDictionary(p => p.name, p => p.parameter.data<float>().ToArray());
+        }
+        // The same seed builds the same initial network, so a frozen encoder ends where it started, however long it trains.
+        var frozen1 = Weights(0, 1); var frozen3 = Weights(0, 3);
+        var image = frozen1.Keys.Where(k => k.StartsWith("encoders.0.", StringComparison.Ordinal)).ToList();
+        var tabular = frozen1.Keys.Where(k => k.StartsWith("encoders.1.", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(image);
+        Assert.All(image, k => Assert.Equal(frozen1[k], frozen3[k]));
+        Assert.Contains(tabular, k => !frozen1[k].SequenceEqual(frozen3[k]));
+        var free1 = Weights(1, 1); var free3 = Weights(1, 3);
+        Assert.Contains(image, k => !free1[k].SequenceEqual(free3[k]));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => { var o = Options(true); o.Modalities[0].LearningRateMultiplier = -1; o.Validate(); });
+        Assert.StartsWith("Modality 'image': LearningRateMultiplier must be in [0, 10].", e.Message);
+    }
 }

@@ -21,7 +21,7 @@ internal static class BenchCommand
         var families = new Option<string[]>("--families") { Description = "Families of the balance benchmark: merge, network, cross-modal, late (default: all).", AllowMultipleArgumentsPerToken = true };
         var remedies = new Option<string[]>("--remedies") { Description = "Remedies of the balance benchmark, by the start of their name (default: all): defaults, ogm-ge, augmentation, per-clip, 20% validation, all.", AllowMultipleArgumentsPerToken = true };
         var weakCopies = new Option<int>("--weak-copies") { Description = "Generated copies (dataset seeds) of the weak benchmark.", DefaultValueFactory = _ => 3 };
-        var weakRemediesOnly = new Option<bool>("--weak-remedies-only") { Description = "The weak benchmark trains the single modalities and the remedies only, not every default candidate." };
+        var weakRemediesOnly = new Option<bool>("--weak-remedies-only") { Description = "The weak benchmark trains the single modalities and the per-modality learning-rate remedy only, not every candidate." };
         var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, weakCopies, weakRemediesOnly };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
             r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly))));

@@ -31,7 +31,14 @@ internal static class EncoderFactory
     }
 
     /// <summary>Creates the encoder.</summary>
-    public static ModalityEncoder Create(ModalityOptions options, int[] shape, FeatureStatistics stats) => options.Encoder switch
+    public static ModalityEncoder Create(ModalityOptions options, int[] shape, FeatureStatistics stats)
+    {
+        var encoder = Build(options, shape, stats);
+        encoder.LearningRateMultiplier = options.LearningRateMultiplier;
+        return encoder;
+    }
+
+    private static ModalityEncoder Build(ModalityOptions options, int[] shape, FeatureStatistics stats) => options.Encoder switch
     {
         EncoderKind.Mlp => new MlpEncoder(options.Name, options.ColumnName, shape[0], options.HiddenWidths, options.Dropout, stats.Mean, stats.Std, options.InputDropout,
             Active(options.Augmentation)),

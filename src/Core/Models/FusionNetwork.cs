@@ -82,6 +82,10 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
         return true;
     }
 
+    /// <summary>The encoders whose learning rate differs from the trainer's, with their multipliers (for the optimiser's parameter groups).</summary>
+    internal IEnumerable<(ModalityEncoder encoder, double multiplier)> ScaledEncoders()
+        => encoders.Where(e => e.LearningRateMultiplier != 1).Select(e => (e, e.LearningRateMultiplier));
+
     /// <summary>The encoders' contracts.</summary>
     public IReadOnlyList<EncoderContract> Contracts => encoders.Select(e => e.Contract).ToArray();
 

@@ -32,6 +32,12 @@ public abstract class ModalityEncoder : nn.Module<Tensor, Tensor>
     /// <summary>The encoder's contract.</summary>
     public EncoderContract Contract { get; }
 
+    /// <summary>
+    /// This encoder's learning rate as a multiple of the trainer's (<see cref="ModalityOptions.LearningRateMultiplier"/>):
+    /// the training loop gives its parameters an optimiser group of their own. 0 freezes the encoder.
+    /// </summary>
+    public double LearningRateMultiplier { get; set; } = 1;
+
     /// <summary>Widths of <see cref="ForwardStages"/>' outputs; the last equals <see cref="EncoderContract.OutputWidth"/>.</summary>
     public abstract IReadOnlyList<int> StageWidths { get; }
 

@@ -100,6 +100,13 @@ public sealed class ModalityOptions
     public bool PerClipNormalization { get; set; }
 
     /// <summary>
+    /// This modality's encoder learns at this multiple of the trainer's learning rate (its own AdamW parameter group,
+    /// under the same schedule). Below 1 it slows a modality that dominates or overfits (a weak, noisy image branch); 0
+    /// freezes the encoder at its initialisation. Default 1; at most 10.
+    /// </summary>
+    public double LearningRateMultiplier { get; set; } = 1;
+
+    /// <summary>
     /// Hash buckets of an <see cref="EncoderKind.EmbeddingBag"/> encoder: rows of its embedding table. Default 65,536, as
     /// <c>HashTextTokens</c>; ids above it are folded in (id mod buckets), so a smaller table still works.
     /// </summary>
@@ -161,6 +168,8 @@ public sealed class ModalityOptions
         Width(OutputWidth, nameof(OutputWidth));
         if (Shape != null && (Shape.Length is < 2 or > 3 || Shape.Any(d => d < 1 || d > 1 << 16)))
             throw new ArgumentOutOfRangeException(nameof(Shape), $"{who}: Shape must be [channels, height, width] or [height, width] of positive sizes.");
+        if (!(LearningRateMultiplier >= 0 && LearningRateMultiplier <= 10))
+            throw new ArgumentOutOfRangeException(nameof(LearningRateMultiplier), LearningRateMultiplier, $"{who}: LearningRateMultiplier must be in [0, 10].");
         if (TextBuckets < 1 || TextBuckets > 1 << 24) throw new ArgumentOutOfRangeException(nameof(TextBuckets), TextBuckets, $"{who}: TextBuckets must be in [1, 2^24].");
         Augmentation?.Validate();
     }
@@ -170,6 +179,6 @@ public sealed class ModalityOptions
     {
         Name = Name, ColumnName = ColumnName, Encoder = Encoder, Shape = Shape?.ToArray(), HiddenWidths = HiddenWidths.ToArray(),
         ConvChannels = ConvChannels.ToArray(), OutputWidth = OutputWidth, Dropout = Dropout, BatchNorm = BatchNorm, InputDropout = InputDropout,
-        Kind = Kind, Augmentation = Augmentation?.Clone(), PerClipNormalization = PerClipNormalization, TextBuckets = TextBuckets, FeaturesColumnName = FeaturesColumnName,
+        Kind = Kind, Augmentation = Augmentation?.Clone(), PerClipNormalization = PerClipNormalization, TextBuckets = TextBuckets, FeaturesColumnName = FeaturesColumnName, LearningRateMultiplier = LearningRateMultiplier,
     };
 }

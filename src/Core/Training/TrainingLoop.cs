@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using MLNetFusion.Data;
+using MLNetFusion.Models;
+using TorchSharp.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -33,7 +35,23 @@ internal static class TrainingLoop
         var module = network.Module;
         var parameters = module.parameters().Where(p => p.requires_grad).ToList();
         var device = FusionBatch.DeviceOf(module);
-        using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
+        // One AdamW parameter group per encoder whose learning rate is scaled (ModalityOptions.LearningRateMultiplier), one for the rest.
+        var groups = new List<(List<TorchSharp.Modules.Parameter> parameters, double multiplier)>();
+        if (module is FusionNetwork fusion)
+        {
+            var scaled = new HashSet<IntPtr>();
+            foreach (var (encoder, multiplier) in fusion.ScaledEncoders())
+            {
+                var own = encoder.parameters().Where(p => p.requires_grad).ToList();
+                foreach (var p in own) scaled.Add(p.Handle);
+                groups.Add((own, multiplier));
+            }
+            groups.Insert(0, (parameters.Where(p => !scaled.Contains(p.Handle)).ToList(), 1.0));
+        }
+        else groups.Add((parameters, 1.0));
+        using var optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.parameters, lr: options.LearningRate * g.multiplier,
+            beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: options.WeightDecay)), options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
+        var multipliers = groups.Select(g => g.multiplier).ToArray();
         var rand = new Random(shuffleSeed);
         var sw = Stopwatch.StartNew();
         var history = new List<EpochReport>();
@@ -63,7 +81,8 @@ internal static class TrainingLoop
                     using var batch = rows.To(device);
                     options.CancellationToken.ThrowIfCancellationRequested();
                     lr = ScheduledRate(options, step, totalSteps);
-                    foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                    int group = 0;
+                    foreach (var g in optimizer.ParamGroups) g.LearningRate = lr * multipliers[group++];
                     optimizer.zero_grad();
                     var output = network.Forward(batch);
                     var logits = output.Logits;
