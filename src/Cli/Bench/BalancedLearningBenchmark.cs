@@ -30,6 +30,7 @@ internal static class BalancedLearningBenchmark
         new("augmentation 1", o => o.AugmentationStrength = 1),
         new("per-clip normalisation", o => o.PerClipAudioNormalization = true),
         new("20% validation (modality selection)", o => o.ValidationFraction = 0.2),
+        new("image learning rate x0.1", o => { foreach (var m in o.Modalities.Where(m => m.Kind == MLNetFusion.Models.ModalityKind.Image)) m.LearningRateMultiplier = 0.1; }),
         new("all three", o => { o.BalancedLearningAlpha = 0.5; o.AugmentationStrength = 1; o.PerClipAudioNormalization = true; }),
     };
 
