@@ -32,14 +32,7 @@ public sealed class MlpEncoder : ModalityEncoder
         _widths = hidden.ToArray();
         norm = new InputStandardizer(mean, std);
         input_dropout = nn.Dropout(inputDropout);
-        var list = new List<nn.Module<Tensor, Tensor>>();
-        int prev = inputSize;
-        foreach (int h in hidden)
-        {
-            list.Add(nn.Sequential(nn.Linear(prev, h), nn.ReLU(), nn.Dropout(dropout)));
-            prev = h;
-        }
-        layers = nn.ModuleList(list.ToArray());
+        layers = Layers.ReluStages(inputSize, hidden, dropout);
         RegisterComponents();
     }
 
@@ -58,9 +51,7 @@ public sealed class MlpEncoder : ModalityEncoder
         var h = norm.call(x);
         if (training && _augmentation != null) h = _augmentation.ApplyToFeatures(h);
         h = input_dropout.call(h);
-        var stages = new Tensor[layers.Count];
-        for (int i = 0; i < layers.Count; i++) stages[i] = h = layers[i].call(h);
-        return stages;
+        return Layers.RunStages(layers, h);
     }
 
     /// <inheritdoc />

@@ -33,14 +33,7 @@ public sealed class TextEncoder : ModalityEncoder
         _buckets = buckets; _tokens = tokens; _width = width; _augmentation = augmentation;
         _widths = hidden.Length > 0 ? hidden.ToArray() : new[] { width };
         embedding = nn.Embedding(buckets + 1, width, padding_idx: 0);
-        var list = new List<nn.Module<Tensor, Tensor>>();
-        int prev = width;
-        foreach (int h in hidden)
-        {
-            list.Add(nn.Sequential(nn.Linear(prev, h), nn.ReLU(), nn.Dropout(dropout)));
-            prev = h;
-        }
-        layers = nn.ModuleList(list.ToArray());
+        layers = Layers.ReluStages(width, hidden, dropout);
         RegisterComponents();
     }
 
@@ -64,20 +57,24 @@ public sealed class TextEncoder : ModalityEncoder
     }
 
     /// <inheritdoc />
-    public override Tensor[] ForwardStages(Tensor x)
+    public override Tensor[] ForwardStages(Tensor x) => Stages(Ids(x)).stages;
+
+    /// <summary>The stages and the token embeddings from one draw of ids (token dropout included).</summary>
+    private (Tensor[] stages, Tensor tokens) Stages(Tensor ids)
     {
-        var ids = Ids(x);
+        var tokens = embedding.call(ids);                                              // [B, T, width]
         var mask = (ids > 0).unsqueeze(-1).to_type(ScalarType.Float32);               // [B, T, 1]
-        var h = (embedding.call(ids) * mask).sum(1) / mask.sum(1).clamp_min(1);        // [B, width]
-        if (layers.Count == 0) return new[] { h };
-        var stages = new Tensor[layers.Count];
-        for (int i = 0; i < layers.Count; i++) stages[i] = h = layers[i].call(h);
-        return stages;
+        var pooled = (tokens * mask).sum(1) / mask.sum(1).clamp_min(1);               // [B, width]
+        return (Layers.RunStages(layers, pooled), tokens);
     }
 
     /// <inheritdoc />
     public override Tensor Tokens(Tensor x) => embedding.call(Ids(x));
 
     /// <inheritdoc />
-    public override (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x) => (forward(x), Tokens(x));
+    public override (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x)
+    {
+        var (stages, tokens) = Stages(Ids(x));   // one draw: the pooled embedding and the tokens see the same dropped tokens
+        return (stages[^1], tokens);
+    }
 }

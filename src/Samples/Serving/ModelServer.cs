@@ -85,46 +85,23 @@ public static class ModelServer
             .SelectMany(c => c.Source.SelectMany(r => Enumerable.Range(r.Min, (r.Max ?? r.Min) - r.Min + 1))).ToArray();
         int needed = columns.SelectMany(c => c.Source).Max(r => r.Max ?? r.Min) + 1;
         using var reader = new StreamReader(csv);
-        var header = SplitCsv(reader.ReadLine() ?? "");
+        var header = MLNetFusion.AutoML.Inference.CsvSample.Split(reader.ReadLine() ?? "", ',');
         int lineNumber = 1;
         for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
         {
             lineNumber++;
-            var fields = SplitCsv(line);
-            if (fields.Count < needed)
-                throw new InvalidDataException($"'{csv}' line {lineNumber} has {fields.Count} fields, but the model's input columns need {needed}." + Environment.NewLine +
+            var fields = MLNetFusion.AutoML.Inference.CsvSample.Split(line, ',');
+            if (fields.Length < needed)
+                throw new InvalidDataException($"'{csv}' line {lineNumber} has {fields.Length} fields, but the model's input columns need {needed}." + Environment.NewLine +
                     "Hint: every row needs a value (or an empty field) for each column of the header; quote fields that contain commas.");
             foreach (int i in numeric)
             {
                 var text = fields[i].Trim();
                 if (text.Length > 0 && !double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-                    throw new InvalidDataException($"'{csv}' line {lineNumber}, column '{(i < header.Count ? header[i] : $"#{i + 1}")}': \"{text}\" is not a number." + Environment.NewLine +
+                    throw new InvalidDataException($"'{csv}' line {lineNumber}, column '{(i < header.Length ? header[i] : $"#{i + 1}")}': \"{text}\" is not a number." + Environment.NewLine +
                         "Hint: write numbers with '.' as the decimal separator, and leave the field empty for a missing value.");
             }
         }
-    }
-
-    /// <summary>Splits one CSV line at commas outside double quotes (a doubled quote inside quotes is a quote).</summary>
-    private static List<string> SplitCsv(string line)
-    {
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { field.Append('"'); i++; }
-                else if (c == '"') quoted = false;
-                else field.Append(c);
-            }
-            else if (c == '"') quoted = true;
-            else if (c == ',') { fields.Add(field.ToString()); field.Clear(); }
-            else field.Append(c);
-        }
-        fields.Add(field.ToString());
-        return fields;
     }
 
     /// <summary>TextLoader columns for <paramref name="schema"/>, located by the CSV header.</summary>
