@@ -29,6 +29,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     internal const string Kind = "MLNetFusion.FusionPrediction";
     private readonly FusionNetwork _network;
     private readonly object _gate = new();
+    private torch.Device _device;   // where the network is: read once, not per batch (ToDevice changes it)
     private bool _disposed;
 
     /// <summary>Creates the transformer around a trained network.</summary>
@@ -43,6 +44,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         Recipe = recipe;
         _network = network;
         _network.eval();
+        _device = FusionBatch.DeviceOf(network);
         Layout = layout with { LabelColumn = null };
         Labels = labels;
         Outputs = outputs;
@@ -165,7 +167,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var output = _network.Forward(batch.To(FusionBatch.DeviceOf(_network)));
+        var output = _network.Forward(batch.To(_device));
         var probs = nn.functional.softmax(output.Logits, 1).cpu().contiguous().data<float>().ToArray();
         var emb = wantEmbedding ? output.Embedding.cpu().contiguous().data<float>().ToArray() : Array.Empty<float>();
         return (probs, emb);
@@ -180,12 +182,12 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var target = FusionDevice.Resolve(device);
-        lock (_gate) _network.to(target);
+        lock (_gate) { _network.to(target); _device = target; }
         return this;
     }
 
     /// <summary>The device the network is on (<c>cpu</c>, <c>cuda:0</c>, …).</summary>
-    public string Device => FusionBatch.DeviceOf(_network).ToString();
+    public string Device => _device.ToString();
 
     /// <summary>Frees the network's native memory.</summary>
     public void Dispose()

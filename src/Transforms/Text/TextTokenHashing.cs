@@ -62,7 +62,7 @@ public sealed class TextTokenHashingOptions
 /// <remarks>
 /// <list type="table">
 /// <item><term>Input</term><description>A <c>String</c> column.</description></item>
-/// <item><term>Output</term><description><c>Vector&lt;Single, MaximumTokens&gt;</c> of ids (exact integers). An empty or whitespace-only text gives an all-NaN vector: the row's text modality is missing, as the fusion trainers define it.</description></item>
+/// <item><term>Output</term><description><c>Vector&lt;Single, MaximumTokens&gt;</c> of ids (exact integers). An empty or whitespace-only text gives an all-NaN vector: the row's text modality is missing, as the fusion trainers define it. A text with no letters or digits (only punctuation) is present but has no tokens: all 0, an empty bag.</description></item>
 /// <item><term>Package</term><description>MLNetFusion.Transforms.</description></item>
 /// </list>
 /// </remarks>
