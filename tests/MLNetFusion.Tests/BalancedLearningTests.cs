@@ -55,6 +55,38 @@ public class BalancedLearningTests
     }
 
     [Fact]
+    public void SpeakerPerturbationMovesABandAndAFrameWithinItsLimits()
+    {
+        TorchRuntime.EnsureInitialized();
+        // 64 copies of a 40-band × 41-frame spectrogram, 0 everywhere but band 20 and frame 30, which are 10.
+        const int bands = 40, frames = 41, band = 20, frame = 30;
+        using var x = zeros(64, 1, bands, frames);
+        x[.., .., band, ..] = 10;
+        x[.., .., .., frame] = 10;
+        var warp = new ModalityAugmentation { FrequencyWarp = 0.1, TimeStretch = 0.1 };
+        Tensor y;
+        using (new TorchSeedScope(7)) y = warp.ApplyToMaps(x, 1);
+        Assert.True(warp.IsActive);
+        Assert.Equal(x.shape, y.shape);
+        Assert.True(y.isfinite().all().item<bool>());
+        // Output band i reads input band i / f with f in [0.9, 1.1], so the bright band lands within [18, 22];
+        // output frame i reads 20 + (i − 20) / f, so frame 30 lands within [29, 31] (the centre, frame 20, stays).
+        var peakBands = y[.., 0, .., 0].argmax(1).data<long>().ToArray();
+        var peakFrames = y[.., 0, 0, ..].argmax(1).data<long>().ToArray();
+        Assert.All(peakBands, b => Assert.InRange(b, (long)Math.Floor(band * 0.9), (long)Math.Ceiling(band * 1.1)));
+        Assert.All(peakFrames, f => Assert.InRange(f, frame - 1L, frame + 1L));
+        Assert.True(peakBands.Distinct().Count() >= 3, "the warp should move the band by different amounts in different rows");
+        // Linear interpolation keeps values within the input's range, and a constant spectrogram stays constant.
+        Assert.InRange(y.min().item<float>(), 0f, 0f);
+        Assert.InRange(y.max().item<float>(), 0f, 10f);
+        using var flat = full(8, 1, bands, frames, 3f);
+        using (new TorchSeedScope(8)) Assert.All(warp.ApplyToMaps(flat, 1).data<float>().ToArray(), v => Assert.Equal(3f, v, 5));
+        // Deterministic for a seed.
+        using (new TorchSeedScope(7)) Assert.Equal(y.data<float>().ToArray(), warp.ApplyToMaps(x, 1).data<float>().ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ModalityAugmentation { FrequencyWarp = 0.6 }.Validate());
+    }
+
+    [Fact]
     public void OgmGeCoefficientsFollowThePaperOnAHandMadeBatch()
     {
         TorchRuntime.EnsureInitialized();

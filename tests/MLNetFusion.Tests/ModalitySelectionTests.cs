@@ -104,4 +104,37 @@ public class ModalitySelectionTests
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => { var o = Options(true); o.Modalities[0].LearningRateMultiplier = -1; o.Validate(); });
         Assert.StartsWith("Modality 'image': LearningRateMultiplier must be in [0, 10].", e.Message);
     }
+
+    [Fact]
+    public void ModalityHeadsJoinThePredictionAsAProductOfExpertsAndAreSaved()
+    {
+        var ml = new MLContext(1);
+        var train = ToyRow.Load(ml, ToyRow.Make(300, 1));
+        var test = ToyRow.Load(ml, ToyRow.Make(60, 3));
+        var o = Options(select: false);
+        o.Epochs = 4;
+        o.ModalityHeadWeight = 1;
+        using var model = ml.MulticlassClassification.Trainers.NetworkFusion(o).Fit(train);
+        Assert.Equal(1, model.Network.ModalityHeadWeight);
+        var s1 = Columns.Vectors(model.Transform(test), "Score");
+        model.Network.ModalityHeadWeight = 0;
+        var s0 = Columns.Vectors(model.Transform(test), "Score");
+        model.Network.ModalityHeadWeight = 2;
+        var s2 = Columns.Vectors(model.Transform(test), "Score");
+        model.Network.ModalityHeadWeight = 1;
+        Assert.NotEqual(s0, s1);
+        // Score(w) ∝ p_fused · Π p_head^w, so log s2 − 2 log s1 + log s0 is the same for every class of a row.
+        for (int r = 0; r < s0.Count; r++)
+        {
+            var d = Enumerable.Range(0, s0[r].Length).Select(k => Math.Log(s2[r][k]) - 2 * Math.Log(s1[r][k]) + Math.Log(s0[r][k])).ToArray();
+            Assert.True(d.Max() - d.Min() < 1e-3, $"row {r}: {string.Join(", ", d.Select(v => v.ToString("F5")))}");
+        }
+        using var ms = new MemoryStream();
+        ml.Model.SaveFusionModel(model, train.Schema, ms);
+        using var loaded = (FusionPredictionTransformer)new MLContext(2).Model.LoadFusionModel(new MemoryStream(ms.ToArray()), out _);
+        Assert.Equal(1, loaded.Network.ModalityHeadWeight);
+        Assert.Equal(s1, Columns.Vectors(loaded.Transform(test), "Score"));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => { var bad = Options(true); bad.ModalityHeadWeight = 1; bad.AuxiliaryLossWeight = 0; bad.Validate(); });
+        Assert.StartsWith("ModalityHeadWeight needs the auxiliary per-modality heads." + Environment.NewLine + "Hint: keep AuxiliaryLossWeight above 0", e.Message);
+    }
 }

@@ -31,6 +31,13 @@ internal static class BalancedLearningBenchmark
         new("per-clip normalisation", o => o.PerClipAudioNormalization = true),
         new("20% validation (modality selection)", o => o.ValidationFraction = 0.2),
         new("image learning rate x0.1", o => { foreach (var m in o.Modalities.Where(m => m.Kind == MLNetFusion.Models.ModalityKind.Image)) m.LearningRateMultiplier = 0.1; }),
+        new("audio augmentation 1", o => { foreach (var m in o.Modalities.Where(m => m.Kind == MLNetFusion.Models.ModalityKind.Audio)) m.Augmentation = MLNetFusion.Models.ModalityAugmentation.Spectrogram(1); }),
+        new("modality dropout 0.5", o => o.ModalityDropout = 0.5),
+        new("auxiliary weight 1", o => o.AuxiliaryLossWeight = 1),
+        new("speaker perturbation 1", o => { foreach (var m in o.Modalities.Where(m => m.Kind == MLNetFusion.Models.ModalityKind.Audio)) m.Augmentation = MLNetFusion.Models.ModalityAugmentation.Speaker(1); }),
+        new("speaker perturbation 2", o => { foreach (var m in o.Modalities.Where(m => m.Kind == MLNetFusion.Models.ModalityKind.Audio)) m.Augmentation = MLNetFusion.Models.ModalityAugmentation.Speaker(2); }),
+        new("modality heads 1", o => o.ModalityHeadWeight = 1),
+        new("modality heads 0.5", o => o.ModalityHeadWeight = 0.5),
         new("all three", o => { o.BalancedLearningAlpha = 0.5; o.AugmentationStrength = 1; o.PerClipAudioNormalization = true; }),
     };
 

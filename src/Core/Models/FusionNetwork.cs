@@ -73,6 +73,23 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
         }
     }
 
+    /// <summary>
+    /// Weight of each present modality's own (auxiliary) head at prediction: outside training, the logits are the fused
+    /// head's log-probabilities plus this weight times each present modality's head's log-probabilities. 0 (default)
+    /// returns the fused head's logits. Needs auxiliary heads.
+    /// </summary>
+    public double ModalityHeadWeight
+    {
+        get => _modalityHeadWeight;
+        set
+        {
+            if (!(value >= 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "The weight must be finite and at least 0.");
+            if (value > 0 && aux_heads.Count == 0) throw new InvalidOperationException("This network has no per-modality heads (it was built with AuxiliaryLossWeight 0).");
+            _modalityHeadWeight = value;
+        }
+    }
+    private double _modalityHeadWeight;
+
     /// <summary>Whether a row uses modality <paramref name="m"/>, given which of its modalities are present.</summary>
     public bool Uses(int m, Func<int, bool> isPresent)
     {
@@ -107,6 +124,17 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
         Tensor[]? modalityLogits = null;
         if (training && aux_heads.Count > 0)
             modalityLogits = Enumerable.Range(0, modalityEmbeddings.Length).Select(m => aux_heads[m].call(modalityEmbeddings[m])).ToArray();
+        else if (!training && _modalityHeadWeight > 0)
+        {
+            // A product of experts of the fused head and the heads of the modalities each row uses.
+            var combined = nn.functional.log_softmax(logits, 1);
+            for (int m = 0; m < modalityEmbeddings.Length; m++)
+            {
+                var head = nn.functional.log_softmax(aux_heads[m].call(modalityEmbeddings[m]), 1) * _modalityHeadWeight;
+                combined = combined + where(present[m].gt(0).unsqueeze(1), head, zeros_like(head));   // where, not a product: an absent row's head may be anything
+            }
+            logits = combined;
+        }
         return new FusionOutput(logits, embedding, modalityLogits);
     }
 

@@ -11,7 +11,10 @@ namespace MLNetFusion.Models;
 /// <list type="table">
 /// <item><term>Spectrograms</term><description>SpecAugment (Park et al., 2019): <see cref="TimeMasks"/> and
 /// <see cref="FrequencyMasks"/> set random bands of frames or mel bands to the clip's mean (0 after standardisation);
-/// <see cref="TimeShift"/> moves the clip in time (edges repeated); <see cref="GainDecibels"/> adds a random level.</description></item>
+/// <see cref="TimeShift"/> moves the clip in time (edges repeated); <see cref="GainDecibels"/> adds a random level;
+/// <see cref="FrequencyWarp"/> stretches the band axis from its low end (vocal tract length perturbation, Jaitly and Hinton,
+/// 2013: a shorter or longer vocal tract scales the formants), and <see cref="TimeStretch"/> stretches the time axis about
+/// the clip's centre (a faster or slower speaker). Both interpolate linearly and repeat the edge values.</description></item>
 /// <item><term>Images</term><description>Random erasing (Zhong et al., 2020) with <see cref="ErasingProbability"/> of a
 /// rectangle up to <see cref="ErasingArea"/> of the image; random translation up to <see cref="Translate"/> of each side.</description></item>
 /// <item><term>Tabular</term><description>Gaussian noise of <see cref="Noise"/> standard deviations and feature dropout
@@ -34,6 +37,11 @@ public sealed class ModalityAugmentation
     public double TimeShift { get; set; }
     /// <summary>Largest random gain, ± this many dB (on a natural-log spectrogram).</summary>
     public double GainDecibels { get; set; }
+    /// <summary>Largest frequency warp: each clip's band axis is scaled by a factor drawn from [1 − w, 1 + w] (VTLP). The
+    /// factor acts on mel bands, which approximates a linear warp of the frequencies.</summary>
+    public double FrequencyWarp { get; set; }
+    /// <summary>Largest time stretch: each clip's time axis is scaled about its centre by a factor drawn from [1 − s, 1 + s].</summary>
+    public double TimeStretch { get; set; }
     /// <summary>Probability of erasing a rectangle of an image.</summary>
     public double ErasingProbability { get; set; }
     /// <summary>Largest erased area, as a share of the image.</summary>
@@ -52,6 +60,11 @@ public sealed class ModalityAugmentation
         TimeMasks = strength > 0 ? 2 : 0, TimeMaskWidth = 0.1 * strength, FrequencyMasks = strength > 0 ? 2 : 0, FrequencyMaskWidth = 0.1 * strength,
         TimeShift = 0.1 * strength, GainDecibels = 6 * strength,
     };
+
+    /// <summary>Speaker perturbation of the given strength (1 = frequency warp and time stretch of up to ±10%): the
+    /// augmentation that targets a new voice, where <see cref="Spectrogram"/> targets noise and occlusion.</summary>
+    /// <param name="strength">Scale of every setting; 0 is off.</param>
+    public static ModalityAugmentation Speaker(double strength = 1) => new() { FrequencyWarp = Math.Min(0.5, 0.1 * strength), TimeStretch = Math.Min(0.5, 0.1 * strength) };
 
     /// <summary>Image augmentation of the given strength (1 = erasing half the time up to 20% of the area, translations up to 10%).</summary>
     /// <param name="strength">Scale of every setting; 0 is off.</param>
@@ -80,7 +93,7 @@ public sealed class ModalityAugmentation
     };
 
     /// <summary>Whether any setting is on.</summary>
-    public bool IsActive => (TimeMasks > 0 && TimeMaskWidth > 0) || (FrequencyMasks > 0 && FrequencyMaskWidth > 0) || TimeShift > 0 || GainDecibels > 0
+    public bool IsActive => (TimeMasks > 0 && TimeMaskWidth > 0) || (FrequencyMasks > 0 && FrequencyMaskWidth > 0) || TimeShift > 0 || GainDecibels > 0 || FrequencyWarp > 0 || TimeStretch > 0
         || (ErasingProbability > 0 && ErasingArea > 0) || Translate > 0 || Noise > 0 || FeatureDropout > 0;
 
     /// <summary>Throws a clear error for a setting out of range.</summary>
@@ -92,6 +105,8 @@ public sealed class ModalityAugmentation
         Check.Fraction(FrequencyMaskWidth, allowOne: true);
         Check.Fraction(TimeShift, allowOne: true);
         Check.InRange(GainDecibels, 0, 60);
+        Check.InRange(FrequencyWarp, 0, 0.5);
+        Check.InRange(TimeStretch, 0, 0.5);
         Check.Fraction(ErasingProbability, allowOne: true);
         Check.Fraction(ErasingArea, allowOne: true);
         Check.Fraction(Translate, allowOne: true);
@@ -112,6 +127,8 @@ public sealed class ModalityAugmentation
             var gain = (rand(new long[] { b, 1, 1, 1 }, device: x.device) * 2 - 1) * (GainDecibels / 10 * Math.Log(10) * scale);
             x = x + gain;
         }
+        if (FrequencyWarp > 0) x = Warp(x, 2, h, FrequencyWarp, anchor: 0);
+        if (TimeStretch > 0) x = Warp(x, 3, w, TimeStretch, anchor: (w - 1) / 2.0);
         if (TimeShift > 0) x = Shift(x, 3, w, (long)Math.Round(TimeShift * w));
         if (Translate > 0)
         {
@@ -155,6 +172,24 @@ public sealed class ModalityAugmentation
         var shape = new long[] { b, 1, 1, 1 };
         shape[dim] = size;
         return x.gather(dim, index.view(shape).expand(x.shape));
+    }
+
+    // Scales each row's axis about `anchor` by a factor in [1 - max, 1 + max]: output position i reads input position
+    // anchor + (i - anchor) / factor, interpolated linearly, clamped to the edges.
+    private static Tensor Warp(Tensor x, int dim, long size, double max, double anchor)
+    {
+        if (max <= 0 || size < 2) return x;
+        long b = x.shape[0];
+        var factor = (rand(new long[] { b, 1 }, device: x.device) * 2 - 1) * max + 1;                                 // [B, 1]
+        var source = ((arange(size, ScalarType.Float32, device: x.device).view(1, size) - anchor) / factor + anchor).clamp(0, size - 1);
+        var low = source.floor();
+        var frac = source - low;
+        var lowIndex = low.to_type(ScalarType.Int64);
+        var highIndex = (lowIndex + 1).clamp_max(size - 1);
+        var shape = new long[] { b, 1, 1, 1 };
+        shape[dim] = size;
+        Tensor Along(Tensor t) => t.view(shape).expand(x.shape);
+        return x.gather(dim, Along(lowIndex)) * Along(1 - frac) + x.gather(dim, Along(highIndex)) * Along(frac);
     }
 
     // Sets a random band of up to max positions along a dimension to 0 (the mean, after standardisation), per row.

@@ -130,6 +130,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                 {
                     var encoders = o.Modalities.Select((m, i) => EncoderFactory.Create(PrepareModality(WithAugmentation(m.Clone())), shapes[i], stats[i])).ToList();
                     network = CreateNetwork(encoders, classes);
+                    network.ModalityHeadWeight = o.Modalities.Count > 1 ? o.ModalityHeadWeight : 0;
                     try
                     {
                         if (device.type != DeviceType.CPU) network.to(device);
@@ -177,7 +178,9 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
             var placeholder = new FeatureStatistics(new float[sizes[i]], Enumerable.Repeat(1f, sizes[i]).ToArray(), 0, 1);
             return EncoderFactory.Create(PrepareModality(WithAugmentation(m.Clone())), EncoderFactory.ResolveShape(m, sizes[i], shapes[i]), placeholder);
         }).ToList();
-        return CreateNetwork(encoders, classes);
+        var network = CreateNetwork(encoders, classes);
+        network.ModalityHeadWeight = Options.Modalities.Count > 1 ? Options.ModalityHeadWeight : 0;
+        return network;
     }
 
     /// <inheritdoc />

@@ -54,6 +54,16 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     public double AuxiliaryLossWeight { get; set; } = Defaults.AuxiliaryLossWeight;
 
     /// <summary>
+    /// Weight of each modality's own head in the prediction. The auxiliary heads (<see cref="AuxiliaryLossWeight"/>) are
+    /// unimodal classifiers; above 0, the network predicts from the fused head's log-probabilities plus this weight times
+    /// each present modality's head's log-probabilities (a product of experts inside the network, as late fusion's
+    /// <c>ProductOfExperts</c> combines separate models). A modality the fused head leans on then cannot outvote the others'
+    /// evidence alone, which keeps predictions up when one modality shifts. 0 (default) predicts from the fused head only.
+    /// Used in validation, modality selection and prediction; training is unchanged. Needs <see cref="AuxiliaryLossWeight"/> above 0.
+    /// </summary>
+    public double ModalityHeadWeight { get; set; }
+
+    /// <summary>
     /// Balanced multimodal learning: the strength α of OGM-GE gradient modulation (<see cref="BalancedFusionLoss"/>;
     /// Peng et al., CVPR 2022), which slows the encoder of whichever modality dominates each batch so that the others
     /// keep learning. 0 (default) is off; the paper uses 0.1 to 1. Needs <see cref="AuxiliaryLossWeight"/> above 0.
@@ -121,6 +131,10 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
         Check.Fraction(HeadDropout);
         Check.InRange(BalancedLearningAlpha, 0, 10);
         Check.InRange(AugmentationStrength, 0, 4);
+        Check.InRange(ModalityHeadWeight, 0, 10);
+        if (ModalityHeadWeight > 0 && !(AuxiliaryLossWeight > 0))
+            throw new ArgumentOutOfRangeException(nameof(ModalityHeadWeight), ModalityHeadWeight, "ModalityHeadWeight needs the auxiliary per-modality heads." +
+                Environment.NewLine + "Hint: keep AuxiliaryLossWeight above 0 (default 0.5), or set ModalityHeadWeight to 0.");
         if (BalancedLearningAlpha > 0 && !(AuxiliaryLossWeight > 0))
             throw new ArgumentOutOfRangeException(nameof(BalancedLearningAlpha), BalancedLearningAlpha, "BalancedLearningAlpha needs the auxiliary per-modality heads." +
                 Environment.NewLine + "Hint: keep AuxiliaryLossWeight above 0 (default 0.5), or set BalancedLearningAlpha to 0.");
