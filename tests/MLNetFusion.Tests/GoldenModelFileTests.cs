@@ -9,7 +9,7 @@ using Xunit;
 namespace MLNetFusion.Tests;
 
 /// <summary>
-/// Golden model files written by this version (component versions recorded; FusionPrediction version 2): every family,
+/// Golden model files written with component versions recorded (FusionPrediction version 2, before the modality heads): every family,
 /// a model whose modality selection switched a modality off, and a mixed chain of ML.NET transforms, an MLNetFusion
 /// featurizer and a fusion trainer. They must keep loading and scoring as written; a change that breaks old files fails
 /// here. Regenerate only on purpose (with a loader branch for the old files): MLNETFUSION_WRITE_MODEL_FIXTURES=1.

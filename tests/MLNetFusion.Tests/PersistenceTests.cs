@@ -296,12 +296,13 @@ public class PersistenceTests
     public void ComponentsRecordTheirVersionAndANewerOneIsRefused()
     {
         var file = SmallModelFile(out var model, out var test);
-        Assert.Equal(2, (int)FusionPrediction(Manifest(file))["version"]!);
-        var ex = LoadFails(Rewrite(file, m => FusionPrediction(m)["version"] = 3));
-        Assert.Matches(@"^Component \d+ \('MLNetFusion.FusionPrediction'\) was written as version 3 \(by MLNetFusion [^)]+\), but this MLNetFusion \([^)]+\) reads it up to version 2\.", ex.Message);
-        // Version 1 (and files from before components were versioned) had no selection flags: the loader's branch ignores them.
+        Assert.Equal(3, (int)FusionPrediction(Manifest(file))["version"]!);
+        var ex = LoadFails(Rewrite(file, m => FusionPrediction(m)["version"] = 4));
+        Assert.Matches(@"^Component \d+ \('MLNetFusion.FusionPrediction'\) was written as version 4 \(by MLNetFusion [^)]+\), but this MLNetFusion \([^)]+\) reads it up to version 3\.", ex.Message);
+        // Versions 1 and 2 (and files from before components were versioned) lack later fields: the loader's branches ignore them.
         var ml = new MLContext();
-        foreach (var old in new[] { Rewrite(file, m => FusionPrediction(m)["version"] = 1), Rewrite(file, m => FusionPrediction(m).AsObject().Remove("version")) })
+        foreach (var old in new[] { Rewrite(file, m => FusionPrediction(m)["version"] = 1), Rewrite(file, m => FusionPrediction(m)["version"] = 2),
+                     Rewrite(file, m => FusionPrediction(m).AsObject().Remove("version")) })
         {
             using var loaded = (IDisposable)ml.Model.LoadFusionModel(new MemoryStream(old), out _);
             AssertSameOutputs(model.Transform(test), ((ITransformer)loaded).Transform(test));

@@ -16,8 +16,10 @@ namespace MLNetFusion.Cli.Bench;
 /// <param name="WeakCopies">Generated copies (dataset seeds) of the weak-modality benchmark.</param>
 /// <param name="WeakRemediesOnly">The weak benchmark trains the single modalities and the remedies only.</param>
 /// <param name="Remedies">Remedies of the balance benchmark, by the start of their name (empty: all).</param>
+/// <param name="Seeds">Trainer seeds of the balance benchmark (empty: 1).</param>
 public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> Only, int StreamingRows, double SweepMinutes = 10,
-    string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null, int WeakCopies = 3, IReadOnlyList<string>? Remedies = null, bool WeakRemediesOnly = false);
+    string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null, int WeakCopies = 3, IReadOnlyList<string>? Remedies = null, bool WeakRemediesOnly = false,
+    IReadOnlyList<int>? Seeds = null);
 
 /// <summary>
 /// Benchmarks, each printed as one JSON object per line so scripts can read them (one file per benchmark, on the shared
@@ -49,7 +51,7 @@ public static class Benchmarks
         if (Want("sweep")) SweepBenchmark.SweepAgainstDefaults(avdigits!.Folder, TimeSpan.FromMinutes(settings.SweepMinutes));
         if (Want("group-sweep")) GroupedSweepBenchmark.GroupedSweepAgainstFamilies(avdigits!.Folder, TimeSpan.FromMinutes(settings.SweepMinutes));
         if (Want("late-logo")) LateFusionShiftBenchmark.LateFusionUnderShift(avdigits!.Folder, settings.LateMembers, settings.LateCombiners ?? Array.Empty<string>());
-        if (Want("balance")) BalancedLearningBenchmark.Run(avdigits!.Folder, settings.Families ?? Array.Empty<string>(), settings.Remedies ?? Array.Empty<string>());
+        if (Want("balance")) BalancedLearningBenchmark.Run(avdigits!.Folder, settings.Families ?? Array.Empty<string>(), settings.Remedies ?? Array.Empty<string>(), settings.Seeds ?? Array.Empty<int>());
         if (Want("weak")) WeakModalityBenchmark.Run(settings.WeakCopies, settings.WeakRemediesOnly);
         if (Want("crafted")) CraftedModelBenchmark.Run();
         if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();

@@ -19,12 +19,15 @@ internal static class BenchCommand
         var lateMembers = new Option<string>("--late-members") { Description = "Members of the late-logo benchmark: linear (L-BFGS, minutes) or cnn (the leaderboard's CNN members, an hour).", DefaultValueFactory = _ => "linear" };
         var lateCombiners = new Option<string[]>("--late-combiners") { Description = "Combiners of the late-logo benchmark (default: all), separated by spaces or commas.", AllowMultipleArgumentsPerToken = true };
         var families = new Option<string[]>("--families") { Description = "Families of the balance benchmark: merge, network, cross-modal, late (default: all).", AllowMultipleArgumentsPerToken = true };
-        var remedies = new Option<string[]>("--remedies") { Description = "Remedies of the balance benchmark, by the start of their name (default: all): defaults, ogm-ge, augmentation, per-clip, 20% validation, image learning rate, all.", AllowMultipleArgumentsPerToken = true };
+        var remedies = new Option<string[]>("--remedies") { Description = "Remedies of the balance benchmark, by the start of their name (default: all), e.g. defaults, ogm-ge, augmentation, audio augmentation, per-clip, speaker perturbation, 20% validation, image learning rate; 'a+b' applies both.", AllowMultipleArgumentsPerToken = true };
+        var seeds = new Option<string[]>("--seeds") { Description = "Trainer seeds of the balance benchmark's neural families; each configuration is trained once per seed and the accuracies are averaged (default: 1).", AllowMultipleArgumentsPerToken = true };
         var weakCopies = new Option<int>("--weak-copies") { Description = "Generated copies (dataset seeds) of the weak benchmark.", DefaultValueFactory = _ => 3 };
         var weakRemediesOnly = new Option<bool>("--weak-remedies-only") { Description = "The weak benchmark trains the single modalities and the per-modality learning-rate remedy only, not every candidate." };
-        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, weakCopies, weakRemediesOnly };
+        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
-            r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly))));
+            r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly),
+            Split(r.GetValue(seeds)).Select(s => int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v
+                : throw new ArgumentException($"--seeds takes integers; '{s}' is not one." + Environment.NewLine + "Hint: --seeds 1,2,3")).ToArray())));
         return command;
     }
 

@@ -90,6 +90,9 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     }
     private double _modalityHeadWeight;
 
+    /// <summary>Whether the network has per-modality (auxiliary) heads.</summary>
+    public bool HasModalityHeads => aux_heads.Count > 0;
+
     /// <summary>Whether a row uses modality <paramref name="m"/>, given which of its modalities are present.</summary>
     public bool Uses(int m, Func<int, bool> isPresent)
     {

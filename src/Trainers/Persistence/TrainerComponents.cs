@@ -20,8 +20,9 @@ internal static class TrainerComponents
 #pragma warning restore CA2255
     internal static void Register()
     {
-        // Version 2 added the modalities switched off by selection and the non-finite input handling.
-        ComponentRegistry.Register(FusionPredictionTransformer.Kind, LoadFusionPrediction, version: 2);
+        // Version 2 added the modalities switched off by selection and the non-finite input handling; version 3 the
+        // weight of the modality heads in the prediction (FusionNetwork.ModalityHeadWeight).
+        ComponentRegistry.Register(FusionPredictionTransformer.Kind, LoadFusionPrediction, version: 3);
         // One line per family: each registers its own network loader (and its other components).
         MergeFusionTrainer.Register();
         NetworkFusionTrainer.Register();
@@ -34,6 +35,8 @@ internal static class TrainerComponents
     {
         var c = reader.ReadConfig<FusionPredictionConfig>();
         if (reader.Version < 2) c = c with { Disabled = null, NonFiniteInputs = NonFiniteInputHandling.Error };   // version 1 had neither
+        if (reader.Version < 3) c = c with { ModalityHeadWeight = 0 };   // predicted from the fused head alone
+        if (!(c.ModalityHeadWeight >= 0 && c.ModalityHeadWeight <= 10)) throw reader.Invalid($"its modality head weight {c.ModalityHeadWeight} is outside [0, 10]");
         if (c.Columns.Length == 0 || c.Columns.Length != c.Sizes.Length || c.Shapes.Length != c.Sizes.Length
             || c.Sizes.Any(s => s <= 0 || s > 1 << 26) || c.Shapes.Any(s => s.Length == 0 || s.Any(d => d <= 0)))
             throw reader.Invalid("its columns, sizes and shapes do not match");
@@ -47,6 +50,8 @@ internal static class TrainerComponents
         {
             reader.ReadModule("weights", network);
             network.DisabledModalities = c.Disabled;
+            if (c.ModalityHeadWeight > 0 && !network.HasModalityHeads) throw reader.Invalid("it weights modality heads that its network does not have");
+            network.ModalityHeadWeight = c.ModalityHeadWeight;
             var layout = new ColumnLayout(c.Columns, c.Sizes, null);
             if (!Enum.IsDefined(c.NonFiniteInputs)) throw reader.Invalid($"unknown non-finite input handling {(int)c.NonFiniteInputs}");
             return new FusionPredictionTransformer(network, layout, LabelKeyValues.FromData(c.Labels), c.Outputs, c.BatchSize, null, entry.Family,
