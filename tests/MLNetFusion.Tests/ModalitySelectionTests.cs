@@ -134,7 +134,14 @@ public class ModalitySelectionTests
         using var loaded = (FusionPredictionTransformer)new MLContext(2).Model.LoadFusionModel(new MemoryStream(ms.ToArray()), out _);
         Assert.Equal(1, loaded.Network.ModalityHeadWeight);
         Assert.Equal(s1, Columns.Vectors(loaded.Transform(test), "Score"));
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => { var bad = Options(true); bad.ModalityHeadWeight = 1; bad.AuxiliaryLossWeight = 0; bad.Validate(); });
-        Assert.StartsWith("ModalityHeadWeight needs the auxiliary per-modality heads." + Environment.NewLine + "Hint: keep AuxiliaryLossWeight above 0", e.Message);
+        // Without auxiliary heads the fused head predicts alone, whatever the weight, and setting one is an error.
+        var noHeads = Options(select: false);
+        noHeads.Epochs = 1;
+        noHeads.AuxiliaryLossWeight = 0;
+        using var plain = ml.MulticlassClassification.Trainers.NetworkFusion(noHeads).Fit(train);
+        Assert.False(plain.Network.HasModalityHeads);
+        Assert.Equal(0, plain.Network.ModalityHeadWeight);
+        var e = Assert.Throws<InvalidOperationException>(() => plain.Network.ModalityHeadWeight = 1);
+        Assert.Equal("This network has no per-modality heads (it was built with AuxiliaryLossWeight 0).", e.Message);
     }
 }

@@ -164,7 +164,7 @@ public sealed class ModalitySubsetChoice : ISearchDimension
 /// <item><term>network</term><description><c>intermediateLayers</c> and the neural parameters.</description></item>
 /// <item><term>cross-modal</term><description><c>depth</c> (1 = one exchange) and the neural parameters.</description></item>
 /// <item><term>every family</term><description><c>modalities</c>: the subset of modalities the trial uses (see <see cref="Modalities"/>).</description></item>
-/// <item><term>neural</term><description><c>learningRate</c> (log scale), <c>width</c>, <c>dropout</c>, <c>epochs</c>, <c>modalityDropout</c>, <c>auxiliaryLossWeight</c>, <c>balancedLearningAlpha</c>, <c>augmentationStrength</c>, <c>perClipNormalization</c>.</description></item>
+/// <item><term>neural</term><description><c>learningRate</c> (log scale), <c>width</c>, <c>dropout</c>, <c>epochs</c>, <c>modalityDropout</c>, <c>auxiliaryLossWeight</c>, <c>modalityHeadWeight</c>, <c>balancedLearningAlpha</c>, <c>augmentationStrength</c>, <c>audioAugmentationStrength</c>, <c>perClipNormalization</c>.</description></item>
 /// </list>
 /// </remarks>
 public sealed class FusionSearchSpace
@@ -219,6 +219,12 @@ public sealed class FusionSearchSpace
     public NumericRange AuxiliaryLossWeight { get; set; } = new(0.25, 1, 0.5);
 
     /// <summary>
+    /// Weight of each modality's own head in the neural families' prediction (<see cref="FusionTrainerOptions.ModalityHeadWeight"/>;
+    /// 0 = the fused head alone). Default {the trainers' default, 0, 0.5, 1} without repeats.
+    /// </summary>
+    public Choice<double> ModalityHeadWeight { get; set; } = new(new[] { FusionTrainerOptions.Defaults.ModalityHeadWeight, 0.0, 0.5, 1.0 }.Distinct().ToArray()) { SearchedByGrid = false };
+
+    /// <summary>
     /// Balanced learning: OGM-GE strength α of the neural families (0 = off). Default {0, 0.5}. This and the next two
     /// remedies for modality competition and shift are drawn by random and cost-aware search; grid search keeps their
     /// first value unless <see cref="Choice{T}.SearchedByGrid"/> is set.
@@ -227,6 +233,12 @@ public sealed class FusionSearchSpace
 
     /// <summary>Training-time augmentation strength of the neural families (0 = off). Default {0, 0.5, 1}.</summary>
     public Choice<double> AugmentationStrength { get; set; } = new(0.0, 0.5, 1.0) { SearchedByGrid = false };
+
+    /// <summary>
+    /// Spectrogram augmentation strength of audio modalities in the neural families, when <see cref="AugmentationStrength"/>
+    /// draws 0 (<see cref="FusionTrainerOptions.AudioAugmentationStrength"/>). Default {the trainers' default, 0, 0.5, 1} without repeats.
+    /// </summary>
+    public Choice<double> AudioAugmentationStrength { get; set; } = new(new[] { FusionTrainerOptions.Defaults.AudioAugmentationStrength, 0.0, 0.5, 1.0 }.Distinct().ToArray()) { SearchedByGrid = false };
 
     /// <summary>Per-clip normalisation (CMVN) of audio modalities in the neural families. Default {false, true}.</summary>
     public Choice<bool> PerClipAudioNormalization { get; set; } = new(false, true) { SearchedByGrid = false };

@@ -73,10 +73,14 @@ public static class SweepParameters
     public static SweepParameter<double> ModalityDropout { get; } = new("modalityDropout", s => s.ModalityDropout);
     /// <summary>Auxiliary per-modality loss weight.</summary>
     public static SweepParameter<double> AuxiliaryLossWeight { get; } = new("auxiliaryLossWeight", s => s.AuxiliaryLossWeight);
+    /// <summary>Weight of the modality heads in the prediction (0 = the fused head alone).</summary>
+    public static SweepParameter<double> ModalityHeadWeight { get; } = new("modalityHeadWeight", s => s.ModalityHeadWeight);
     /// <summary>OGM-GE strength α (0 = off).</summary>
     public static SweepParameter<double> BalancedLearningAlpha { get; } = new("balancedLearningAlpha", s => s.BalancedLearningAlpha);
     /// <summary>Training-time augmentation strength (0 = off).</summary>
     public static SweepParameter<double> AugmentationStrength { get; } = new("augmentationStrength", s => s.AugmentationStrength);
+    /// <summary>Spectrogram augmentation strength of audio modalities when <c>augmentationStrength</c> is 0 (0 = off).</summary>
+    public static SweepParameter<double> AudioAugmentationStrength { get; } = new("audioAugmentationStrength", s => s.AudioAugmentationStrength);
     /// <summary>Per-clip normalisation (CMVN) of audio modalities.</summary>
     public static SweepParameter<bool> PerClipAudioNormalization { get; } = new("perClipNormalization", s => s.PerClipAudioNormalization);
     /// <summary>Early fusion: the learner after <c>Concatenate</c>.</summary>
@@ -94,5 +98,5 @@ public static class SweepParameters
 
     /// <summary>The parameters of every neural trainer.</summary>
     internal static IReadOnlyList<ISweepParameter> Neural { get; } = new ISweepParameter[]
-        { LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, BalancedLearningAlpha, AugmentationStrength, PerClipAudioNormalization };
+        { LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, ModalityHeadWeight, BalancedLearningAlpha, AugmentationStrength, AudioAugmentationStrength, PerClipAudioNormalization };
 }

@@ -62,8 +62,13 @@ internal sealed record TrialContext(MLContext Ml, IReadOnlyList<ModalityOptions>
             o.AuxiliaryLossWeight = Value(s, SweepParameters.AuxiliaryLossWeight);
         }
         o.AugmentationStrength = Value(s, SweepParameters.AugmentationStrength);
+        o.AudioAugmentationStrength = Value(s, SweepParameters.AudioAugmentationStrength);
         o.PerClipAudioNormalization = Value(s, SweepParameters.PerClipAudioNormalization);
-        if (multimodal && o.AuxiliaryLossWeight > 0) o.BalancedLearningAlpha = Value(s, SweepParameters.BalancedLearningAlpha);
+        if (multimodal && o.AuxiliaryLossWeight > 0)
+        {
+            o.BalancedLearningAlpha = Value(s, SweepParameters.BalancedLearningAlpha);
+            o.ModalityHeadWeight = Value(s, SweepParameters.ModalityHeadWeight);
+        }
         o.Seed = seed; o.Progress = Progress; o.CancellationToken = Cancel;
         return o;
     }

@@ -87,8 +87,9 @@ public sealed class ModalityOptions
     public ModalityKind Kind { get; set; } = ModalityKind.Tabular;
 
     /// <summary>
-    /// Training-time augmentation of this modality (<c>null</c>: none, or the trainer's <c>AugmentationStrength</c>
-    /// preset for <see cref="Kind"/>). Never applied at inference.
+    /// Training-time augmentation of this modality (<c>null</c>: the trainer's <c>AugmentationStrength</c> preset for
+    /// <see cref="Kind"/>, or for audio its <c>AudioAugmentationStrength</c> spectrogram preset, on by default). Set
+    /// <c>new ModalityAugmentation()</c> (every setting 0) to switch it off for this modality. Never applied at inference.
     /// </summary>
     public ModalityAugmentation? Augmentation { get; set; }
 

@@ -61,13 +61,18 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
         ? new BalancedFusionLoss(Options.AuxiliaryLossWeight, Options.BalancedLearningAlpha)
         : new FusionLoss(Options.AuxiliaryLossWeight);
 
-    /// <summary>The modality with the trainer-wide settings applied: the augmentation preset when it sets none of its own, and per-clip normalisation of audio. Used when training and when rebuilding a saved network, so both see the same encoder.</summary>
+    /// <summary>The modality with the trainer-wide settings applied: the augmentation preset when it sets none of its own (every kind's at <c>AugmentationStrength</c>, else audio's at <c>AudioAugmentationStrength</c>), and per-clip normalisation of audio. Used when training and when rebuilding a saved network, so both see the same encoder.</summary>
     private ModalityOptions WithAugmentation(ModalityOptions m)
     {
         if (m.Augmentation == null && Options.AugmentationStrength > 0) m.Augmentation = ModalityAugmentation.For(m.Kind, Options.AugmentationStrength);
+        else if (m.Augmentation == null && m.Kind == ModalityKind.Audio && Options.AudioAugmentationStrength > 0)
+            m.Augmentation = ModalityAugmentation.Spectrogram(Options.AudioAugmentationStrength);
         if (Options.PerClipAudioNormalization && m.Kind == ModalityKind.Audio && m.Encoder == EncoderKind.Cnn) m.PerClipNormalization = true;
         return m;
     }
+
+    // The modality heads join the prediction when there are several modalities and the network has heads.
+    private double HeadWeight(FusionNetwork network) => Options.Modalities.Count > 1 && network.HasModalityHeads ? Options.ModalityHeadWeight : 0;
 
     /// <inheritdoc />
     public FusionPredictionTransformer Fit(IDataView input) => Fit(input, null);
@@ -130,7 +135,9 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                 {
                     var encoders = o.Modalities.Select((m, i) => EncoderFactory.Create(PrepareModality(WithAugmentation(m.Clone())), shapes[i], stats[i])).ToList();
                     network = CreateNetwork(encoders, classes);
-                    network.ModalityHeadWeight = o.Modalities.Count > 1 ? o.ModalityHeadWeight : 0;
+                    network.ModalityHeadWeight = HeadWeight(network);
+                    if (o.ModalityHeadWeight > 0 && o.Modalities.Count > 1 && network.ModalityHeadWeight == 0)
+                        Log("The modality heads are not part of the prediction: AuxiliaryLossWeight is 0, so there are none.");
                     try
                     {
                         if (device.type != DeviceType.CPU) network.to(device);
@@ -179,7 +186,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
             return EncoderFactory.Create(PrepareModality(WithAugmentation(m.Clone())), EncoderFactory.ResolveShape(m, sizes[i], shapes[i]), placeholder);
         }).ToList();
         var network = CreateNetwork(encoders, classes);
-        network.ModalityHeadWeight = Options.Modalities.Count > 1 ? Options.ModalityHeadWeight : 0;
+        network.ModalityHeadWeight = HeadWeight(network);
         return network;
     }
 
