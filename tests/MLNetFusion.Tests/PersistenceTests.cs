@@ -299,7 +299,11 @@ public class PersistenceTests
         Assert.Equal(3, (int)FusionPrediction(Manifest(file))["version"]!);
         var ex = LoadFails(Rewrite(file, m => FusionPrediction(m)["version"] = 4));
         Assert.Matches(@"^Component \d+ \('MLNetFusion.FusionPrediction'\) was written as version 4 \(by MLNetFusion [^)]+\), but this MLNetFusion \([^)]+\) reads it up to version 3\.", ex.Message);
-        // Versions 1 and 2 (and files from before components were versioned) lack later fields: the loader's branches ignore them.
+        // Versions 1 and 2 (and files from before components were versioned) lack later fields: the loader's branches ignore
+        // them. Before version 3 a network predicted from its fused head alone, whatever the file's head weight says.
+        var network = ((IEnumerable<ITransformer>)model).OfType<FusionPredictionTransformer>().Single().Network;
+        Assert.Equal(1, network.ModalityHeadWeight);
+        network.ModalityHeadWeight = 0;
         var ml = new MLContext();
         foreach (var old in new[] { Rewrite(file, m => FusionPrediction(m)["version"] = 1), Rewrite(file, m => FusionPrediction(m)["version"] = 2),
                      Rewrite(file, m => FusionPrediction(m).AsObject().Remove("version")) })
