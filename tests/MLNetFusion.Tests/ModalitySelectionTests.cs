@@ -142,6 +142,10 @@ public class ModalitySelectionTests
         Assert.False(plain.Network.HasModalityHeads);
         Assert.Equal(0, plain.Network.ModalityHeadWeight);
         var e = Assert.Throws<InvalidOperationException>(() => plain.Network.ModalityHeadWeight = 1);
-        Assert.Equal("This network has no per-modality heads (it was built with AuxiliaryLossWeight 0).", e.Message);
+        Assert.Equal("This network has no per-modality heads (it was built with AuxiliaryLossWeight 0)." + Environment.NewLine +
+            "Hint: retrain with AuxiliaryLossWeight above 0 (default 0.5) to use the heads in the prediction.", e.Message);
+        // Every weight a network accepts can be saved and loaded: the setter holds the loader's range.
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Network.ModalityHeadWeight = FusionNetwork.MaxModalityHeadWeight + 1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Network.ModalityHeadWeight = double.NaN);
     }
 }

@@ -83,11 +83,18 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
         get => _modalityHeadWeight;
         set
         {
-            if (!(value >= 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "The weight must be finite and at least 0.");
-            if (value > 0 && aux_heads.Count == 0) throw new InvalidOperationException("This network has no per-modality heads (it was built with AuxiliaryLossWeight 0).");
+            if (!(value >= 0 && value <= MaxModalityHeadWeight))
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"The modality head weight must be in [0, {MaxModalityHeadWeight}]." +
+                    Environment.NewLine + "Hint: 1 (the trainers' default) weighs each modality's head like the fused head; 0 predicts from the fused head alone.");
+            if (value > 0 && aux_heads.Count == 0)
+                throw new InvalidOperationException("This network has no per-modality heads (it was built with AuxiliaryLossWeight 0)." +
+                    Environment.NewLine + "Hint: retrain with AuxiliaryLossWeight above 0 (default 0.5) to use the heads in the prediction.");
             _modalityHeadWeight = value;
         }
     }
+
+    /// <summary>Largest <see cref="ModalityHeadWeight"/> (the trainers' options and model files are held to it too).</summary>
+    public const double MaxModalityHeadWeight = 10;
     private double _modalityHeadWeight;
 
     /// <summary>Whether the network has per-modality (auxiliary) heads.</summary>

@@ -148,7 +148,7 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
         Check.InRange(BalancedLearningAlpha, 0, 10);
         Check.InRange(AugmentationStrength, 0, 4);
         Check.InRange(AudioAugmentationStrength, 0, 4);
-        Check.InRange(ModalityHeadWeight, 0, 10);
+        Check.InRange(ModalityHeadWeight, 0, Models.FusionNetwork.MaxModalityHeadWeight);
         if (BalancedLearningAlpha > 0 && !(AuxiliaryLossWeight > 0))
             throw new ArgumentOutOfRangeException(nameof(BalancedLearningAlpha), BalancedLearningAlpha, "BalancedLearningAlpha needs the auxiliary per-modality heads." +
                 Environment.NewLine + "Hint: keep AuxiliaryLossWeight above 0 (default 0.5), or set BalancedLearningAlpha to 0.");

@@ -36,7 +36,8 @@ internal static class TrainerComponents
         var c = reader.ReadConfig<FusionPredictionConfig>();
         if (reader.Version < 2) c = c with { Disabled = null, NonFiniteInputs = NonFiniteInputHandling.Error };   // version 1 had neither
         if (reader.Version < 3) c = c with { ModalityHeadWeight = 0 };   // predicted from the fused head alone
-        if (!(c.ModalityHeadWeight >= 0 && c.ModalityHeadWeight <= 10)) throw reader.Invalid($"its modality head weight {c.ModalityHeadWeight} is outside [0, 10]");
+        if (!(c.ModalityHeadWeight >= 0 && c.ModalityHeadWeight <= FusionNetwork.MaxModalityHeadWeight))
+            throw reader.Invalid($"its modality head weight {c.ModalityHeadWeight} is outside [0, {FusionNetwork.MaxModalityHeadWeight}]");
         if (c.Columns.Length == 0 || c.Columns.Length != c.Sizes.Length || c.Shapes.Length != c.Sizes.Length
             || c.Sizes.Any(s => s <= 0 || s > 1 << 26) || c.Shapes.Any(s => s.Length == 0 || s.Any(d => d <= 0)))
             throw reader.Invalid("its columns, sizes and shapes do not match");
