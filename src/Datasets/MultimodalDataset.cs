@@ -85,8 +85,10 @@ public sealed class MultimodalDataset
         : Path.GetDirectoryName(TestPath) == Folder ? Path.GetFileName(TestPath) : TestPath;
     /// <summary>Share of training rows held out for testing when there is no test file.</summary>
     public double TestFraction { get; }
-    /// <summary>The label column.</summary>
-    public string LabelColumn => Columns.LabelColumnName;
+    /// <summary>The key label column the featurizer writes and the trainers read (<c>Label</c>, whatever the CSV calls its label).</summary>
+    public string LabelColumn => _featurization.LabelColumnName;
+    /// <summary>The CSV's label column (for example <c>digit</c>).</summary>
+    public string LabelSourceColumn => Columns.LabelColumnName;
     /// <summary>The group column, or <c>null</c>.</summary>
     public string? GroupColumn => Columns.GroupColumnName;
     /// <summary>The columns kept after featurization: the modalities, the label and the group.</summary>
@@ -98,11 +100,20 @@ public sealed class MultimodalDataset
     /// <summary>The columns of fixed features per modality, which early fusion concatenates (text: its n-gram vector).</summary>
     public IReadOnlyList<string> FeatureColumns => _featurization.FeatureColumns;
 
+    /// <summary>The columns of fixed features for dense trainers: <see cref="FeatureColumns"/> with each text column's n-grams replaced by its bounded hashed bag (see <see cref="FusionFeaturization.DenseFeatureColumns"/>).</summary>
+    public IReadOnlyList<string> DenseFeatureColumns => _featurization.DenseFeatureColumns;
+
     /// <summary>Loads a split (a CSV with the training file's header), <paramref name="file"/> relative to <see cref="Folder"/>.</summary>
     public IDataView Load(MLContext ml, string file) => Columns.Load(ml, Path.IsPathRooted(file) ? file : Path.Combine(Folder, file));
 
-    /// <summary>The featurization chain (see <see cref="ColumnInferenceResult.CreateFeaturizer"/>).</summary>
-    public IEstimator<ITransformer> Featurizer(MLContext ml) => Columns.CreateFeaturizer(ml).Featurizer;
+    /// <summary>The training featurization: the label to the key <see cref="LabelColumn"/>, then <see cref="FeatureChain"/> (see <see cref="ColumnInferenceResult.CreateFeaturizer"/>).</summary>
+    public IEstimator<ITransformer> Featurizer(MLContext ml) => Columns.CreateFeaturizer(ml).WithLabel;
+
+    /// <summary>The feature chain alone: it reads neither the label nor the group, so a model built on it serves unlabelled rows.</summary>
+    public IEstimator<ITransformer> FeatureChain(MLContext ml) => Columns.CreateFeaturizer(ml).Featurizer;
+
+    /// <summary>Maps the CSV's label column to the key <see cref="LabelColumn"/> (classes sorted by value, <see cref="ColumnInferenceResult.Classes"/>).</summary>
+    public IEstimator<ITransformer> LabelToKey(MLContext ml) => Columns.CreateFeaturizer(ml).LabelToKey;
 
     /// <summary>Modality options for the neural fusion trainers: a CNN for pixels and log-mel, an MLP for tabular, an embedding bag for text (fresh copies).</summary>
     public List<ModalityOptions> Modalities() => _featurization.Modalities.Select(m => m.Clone()).ToList();
@@ -113,9 +124,10 @@ public sealed class MultimodalDataset
     /// </summary>
     /// <param name="ml">The context.</param>
     /// <param name="epochs">Epochs of the CNN members.</param>
-    public List<Trainers.LateFusion.LateFusionMember> LateFusionMembers(MLContext ml, int epochs)
+    /// <param name="progress">Per-epoch progress of the CNN members, or <c>null</c>.</param>
+    public List<Trainers.LateFusion.LateFusionMember> LateFusionMembers(MLContext ml, int epochs, Action<Training.EpochReport>? progress = null)
         => Modalities().Select(m => new Trainers.LateFusion.LateFusionMember(m.Name, m.Encoder == EncoderKind.Cnn ? m.ColumnName : m.FeaturesColumn, m.Encoder == EncoderKind.Cnn
-            ? ml.MulticlassClassification.Trainers.NetworkFusion(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs, LabelColumnName = LabelColumn })
+            ? ml.MulticlassClassification.Trainers.NetworkFusion(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs, LabelColumnName = LabelColumn, Progress = progress })
             : ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LabelColumn, m.FeaturesColumn))).ToList();
 
     /// <summary>Loads the training rows and the test rows (the test file, or a held-out share of the training rows).</summary>

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using MLNetFusion.Datasets;
-using MLNetFusion.Samples.Serving;
+using MLNetFusion.Serving;
 using MLNetFusion.Trainers.Merge;
 
 namespace MLNetFusion.Samples;

@@ -82,7 +82,8 @@ public class CliOutputTests
         var inMemory = ml.MulticlassClassification.EvaluateModalities(model, MultimodalDataset.Synthetic(TestData.SyntheticFolder, group: "Site").Load(ml, ds.TestFile), groupColumnName: "Site", permutationCount: 2);
         Assert.Equal(inMemory.Overall, report.Overall);
         Assert.Equal(inMemory.Subsets.Select(s => s.Metrics), report.Subsets.Select(s => s.Metrics));
-        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, report.Modalities);
+        // The report names modalities by the user's columns, not by internal ones (Pixels, LogMel, Tabular, Notes.Tokens).
+        Assert.Equal(new[] { "ImagePath", "AudioPath", "Age + Income + Score1 + Score2 + Region", "Notes" }, report.Modalities);
         Assert.Equal(15, report.Subsets.Count);   // every non-empty subset of four modalities
         Assert.Equal(SyntheticSites(), report.Groups!.Groups.Select(g => g.Group).OrderBy(g => g));
 
@@ -115,8 +116,9 @@ public class CliOutputTests
         var ds = MultimodalDataset.Synthetic(TestData.SyntheticFolder);
         var entries = MainJob.Run(ds, Path.Combine(folder, "leaderboard.png"), epochs: 1, seed: 1, "main job at one epoch", includeSingles: true,
             jsonPath: Path.Combine(folder, "leaderboard.json"));
-        Assert.Equal(Candidates.All(1).Count + ds.Modalities().Count, entries.Count);
-        Assert.Contains(entries, e => e.Name == "text only (its n-gram features, MLP)");
+        Assert.Equal(Candidates.All(ds, 1).Count + ds.Modalities().Count, entries.Count);
+        Assert.Contains(entries, e => e.Name == "Notes only (its hashed words, MLP)");
+        Assert.All(entries, e => Assert.Null(e.Error));
         Assert.All(entries, e => Assert.InRange(e.Accuracy, 0, 1));
         Assert.True(new FileInfo(Path.Combine(folder, "leaderboard.png")).Length > 10_000);
         Assert.Equal(entries.Count, JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "leaderboard.json")))!.AsArray().Count);

@@ -15,7 +15,7 @@ public class ModalityReportTests
 {
     private static IEstimator<ITransformer> Merge(MLContext ml) => ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions
     {
-        Modalities = new() { ModalityOptions.Image("Image", "image"), ModalityOptions.Tabular("Tab", "tab", 16) },
+        Modalities = new() { ModalityOptions.Image("Image", "Image"), ModalityOptions.Tabular("Tab", "Tab", 16) },
         // 15 epochs: at 6 the per-modality heads, which join the prediction by default, are still under-trained and cost
         // accuracy (README, "Remedies").
         Operation = MergeOperation.Mean, Epochs = 15, Seed = 3,
@@ -78,8 +78,8 @@ public class ModalityReportTests
         {
             Members = new()
             {
-                new LateFusionMember("image", "Image", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Image")),
-                new LateFusionMember("tab", "Tab", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Tab")),
+                new LateFusionMember("Image", "Image", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Image")),
+                new LateFusionMember("Tab", "Tab", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Tab")),
             },
             Combiner = LateFusionCombiner.Average,
         });
@@ -127,7 +127,7 @@ public class ModalityReportTests
         var train = ToyRow.Load(ml, rows.Take(200));
         using var model = ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions
         {
-            Members = new() { new LateFusionMember("image", "Image", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Image")) },
+            Members = new() { new LateFusionMember("Image", "Image", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Image")) },
         }).Fit(train);
         // Group "bad" has its image replaced by noise: it is the worst group.
         var r = new Random(1);

@@ -179,7 +179,7 @@ public class OwnDataTests
 
         var ml = new MLContext(1);
         using var model = (IDisposable)ml.Model.LoadFusionModel(modelPath, out var schema);
-        var scored = ((ITransformer)model).Transform(ml.Data.LoadFromTextFile(test, MLNetFusion.Samples.Serving.ModelServer.LoaderColumns(schema!, test), ',', hasHeader: true, allowQuoting: true));
+        var scored = ((ITransformer)model).Transform(ml.Data.LoadFromTextFile(test, MLNetFusion.Serving.ModelServer.LoaderColumns(schema!, test), ',', hasHeader: true, allowQuoting: true));
         var predicted = scored.GetColumn<Microsoft.ML.Data.VBuffer<float>>("Score").Select(v => v.DenseValues().ToArray()).ToList();
         var lines = File.ReadAllLines(output);
         Assert.Equal(41, lines.Length);

@@ -93,18 +93,18 @@ public class ServingErrorTests
         var text = Rows();
         text[2][1 + 64 + 2] = "abc";                       // data row 2 is CSV line 4; Tab.2
         var input = Write("text.csv", text);
-        var e = Assert.Throws<InvalidDataException>(() => MLNetFusion.Samples.Serving.ModelServer.Predict(modelPath, input, output, new[] { "PredictedLabel" }));
+        var e = Assert.Throws<InvalidDataException>(() => MLNetFusion.Serving.ModelServer.Predict(modelPath, input, output, new[] { "PredictedLabel" }));
         Assert.StartsWith($"'{input}' line 4, column 'Tab.2': \"abc\" is not a number.", e.Message);
 
         var partial = Rows();
         partial[5][1 + 3] = "";                            // an empty field in a present image: partly NaN, CSV line 7
         input = Write("partial.csv", partial);
-        e = Assert.Throws<InvalidDataException>(() => MLNetFusion.Samples.Serving.ModelServer.Predict(modelPath, input, output, new[] { "PredictedLabel" }));
+        e = Assert.Throws<InvalidDataException>(() => MLNetFusion.Serving.ModelServer.Predict(modelPath, input, output, new[] { "PredictedLabel" }));
         Assert.StartsWith($"'{input}' line 7: column 'Image' has 1 NaN values out of 64.", e.Message);
         Assert.Equal("earlier predictions\n", File.ReadAllText(output));   // all or nothing
         Assert.False(File.Exists(output + ".partial"));
 
-        Assert.Equal(8, MLNetFusion.Samples.Serving.ModelServer.Predict(modelPath, Write("good.csv", Rows()), output, new[] { "PredictedLabel" }));
+        Assert.Equal(8, MLNetFusion.Serving.ModelServer.Predict(modelPath, Write("good.csv", Rows()), output, new[] { "PredictedLabel" }));
         Assert.Equal(9, File.ReadAllLines(output).Length);
     }
 }

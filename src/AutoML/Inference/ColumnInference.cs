@@ -49,8 +49,8 @@ internal static class ColumnInference
             var (role, reason) = i == label ? (ColumnRole.Label, "the label column you named")
                 : i == group ? (ColumnRole.Group, "the group column you named: used to split, never a feature")
                 : options.Roles.TryGetValue(header[i], out var given) ? (given, "given by you")
-                : Decide(values, options);
-            columns.Add(new InferredColumn(header[i], i, role, reason));
+                : Decide(header[i], values, options);
+            columns.Add(new InferredColumn(header[i], i, role, reason, values.Where(v => v.Length > 0).Distinct().Count(), values.Count(v => v.Length == 0)));
         }
         var classes = LabelClasses(path, label, sample);
         var result = new ColumnInferenceResult(Path.GetFullPath(path), Path.GetFullPath(options.DataFolder ?? Path.GetDirectoryName(Path.GetFullPath(path))!),
@@ -59,7 +59,11 @@ internal static class ColumnInference
         return result;
     }
 
-    private static (ColumnRole, string) Decide(List<string> values, ColumnInferenceOptions o)
+    /// <summary>Column names that say "this number is a code": id, code, zip, postal, postcode (as a word or a suffix such as CustomerId).</summary>
+    private static readonly System.Text.RegularExpressions.Regex CodeName = new(
+        @"(^|[^a-z])(id|ids|code|codes|zip|zipcode|postal|postcode)([^a-z]|$)|[a-z](Id|ID|Code|Zip)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    private static (ColumnRole, string) Decide(string name, List<string> values, ColumnInferenceOptions o)
     {
         int n = values.Count;
         var present = values.Where(v => v.Length > 0).ToList();
@@ -71,23 +75,40 @@ internal static class ColumnInference
             return (ColumnRole.ImagePath, "paths with image extensions");
         if (Share(v => v.EndsWith(".wav", StringComparison.OrdinalIgnoreCase)) >= 0.9)
             return (ColumnRole.AudioPath, "paths to .wav files");
+        int empty = n - present.Count;
+        string emptyNote = empty > 0 ? $"; {empty} of {n} sampled rows empty" : "";
+        bool repeats = distinct <= present.Count / 2;   // on average every value appears at least twice
+        string cardinality = distinct > o.MaxOneHotCategories ? $", hashed to {1 << ColumnInferenceOptions.Defaults.HashBits} slots (more than {o.MaxOneHotCategories} values)" : ", one-hot";
         var numbers = present.Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : (double?)null).ToList();
         if (numbers.All(d => d.HasValue))
         {
             bool integers = numbers.All(d => Math.Abs(d!.Value - Math.Round(d.Value)) < 1e-9);
             if (integers && distinct == n) return (ColumnRole.Ignored, "integers unique per row: an id");
             if (integers && distinct <= o.MaxIntegerCategories && distinct <= Math.Max(2, n / 5))
-                return (ColumnRole.Categorical, $"integers with {distinct} distinct values: categories");
-            int empty = n - present.Count;
-            return (ColumnRole.Numeric, (integers ? $"integers with {distinct} distinct values" : "numbers") +
-                (empty > 0 ? $"; {empty} of {n} sampled rows empty: replaced by the column mean" : ""));
+                return (ColumnRole.Categorical, $"integers with {distinct} distinct values: categories, one-hot" + emptyNote);
+            if (integers && repeats)
+            {
+                // Codes: their order means nothing (a zip code, a store or customer id that repeats).
+                bool leadingZeros = present.Any(v => v.Length > 1 && v[0] == '0' && char.IsDigit(v[1]));
+                bool codeName = CodeName.IsMatch(name);
+                if (leadingZeros || codeName)
+                    return (ColumnRole.Categorical, $"integer codes ({distinct} distinct values that repeat; {(leadingZeros ? "leading zeros" : $"the name '{name}'")}): categories{cardinality}" + emptyNote);
+                var widths = present.Select(v => v.TrimStart('-').Length).Distinct().ToList();
+                if (widths.Count == 1 && widths[0] >= 3)
+                    return (ColumnRole.NumericAndCategorical, $"{widths[0]}-digit integers with {distinct} distinct values that repeat, like a zip code: a category{cardinality}, and also a number" + emptyNote);
+            }
+            return (ColumnRole.Numeric, (integers ? $"integers with {distinct} distinct values" : "numbers") + emptyNote + (empty > 0 ? ": replaced by the column mean, with a missing-value indicator" : ""));
         }
         double words = present.Average(v => v.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
         if (distinct == n && words < 2) return (ColumnRole.Ignored, "values unique per row: an id");
+        // Few values, each repeated many times, are categories even when they have several words ("Eastern Time (US & Canada)").
+        if (distinct <= o.MaxTextCategories && distinct <= Math.Max(2, present.Count / 5))
+            return (ColumnRole.Categorical, $"{distinct} distinct values, each repeated ({present.Count / (double)distinct:F0} rows per value on average): categories{cardinality}" + emptyNote);
         if (words >= 3) return (ColumnRole.Text, $"free text ({words:F1} words on average, {distinct} distinct values)");
-        if (distinct <= o.MaxTextCategories && distinct <= Math.Max(2, n / 2)) return (ColumnRole.Categorical, $"{distinct} distinct values: categories");
+        if (distinct <= o.MaxTextCategories && distinct <= Math.Max(2, n / 2)) return (ColumnRole.Categorical, $"{distinct} distinct values: categories{cardinality}" + emptyNote);
+        if (repeats && words < 3) return (ColumnRole.Categorical, $"{distinct} distinct short values that repeat: categories{cardinality}" + emptyNote);
         if (words >= 2) return (ColumnRole.Text, $"text ({words:F1} words on average, {distinct} distinct values)");
-        return (ColumnRole.Ignored, $"{distinct} distinct single words in {n} rows: an identifier, not a category");
+        return (ColumnRole.Ignored, $"{distinct} distinct single words in {n} rows, mostly unique: an identifier, not a category");
     }
 
     /// <summary>The label's classes over the whole file (read in the sampling pass); one class is an error naming the file and column.</summary>
@@ -97,7 +118,17 @@ internal static class ColumnInference
         if (classes.Count < 2)
             throw new InvalidDataException($"The label column '{sample.Header[label]}' of '{path}' has {(classes.Count == 0 ? "no values" : $"a single class ('{classes[0]}')")} in {sample.TotalRows} rows: a classifier needs at least two classes." +
                 Environment.NewLine + "Hint: check the label column's name, or add rows of the other classes.");
-        return classes;
+        return SortClasses(classes);
+    }
+
+    /// <summary>Class values sorted as a reader expects: numerically when every value is a number ("2" before "10"), else ordinally.</summary>
+    internal static IReadOnlyList<string> SortClasses(IEnumerable<string> classes)
+    {
+        var list = classes.ToList();
+        var numbers = list.Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : (double?)null).ToList();
+        return numbers.All(d => d.HasValue)
+            ? list.Zip(numbers).OrderBy(p => p.Second!.Value).ThenBy(p => p.First, StringComparer.Ordinal).Select(p => p.First).ToArray()
+            : list.OrderBy(v => v, StringComparer.Ordinal).ToArray();
     }
 
     /// <summary>Infers image and audio settings for every image and audio column that has none (decoding the first files).</summary>

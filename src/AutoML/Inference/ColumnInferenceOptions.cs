@@ -14,6 +14,10 @@ public sealed class ColumnInferenceOptions
         public const int MaxIntegerCategories = 20;
         /// <summary>Text with at most this many distinct values (and at most half the rows) is a category.</summary>
         public const int MaxTextCategories = 100;
+        /// <summary>Categories with more distinct values than this are hashed (<see cref="HashBits"/>) instead of one-hot encoded.</summary>
+        public const int MaxOneHotCategories = 100;
+        /// <summary>Bits of the hashed encoding of high-cardinality categories: 2^10 = 1,024 slots.</summary>
+        public const int HashBits = 10;
         /// <summary>Images larger than this on their longer side are resized down to it (aspect kept).</summary>
         public const int MaxImageSide = 64;
         /// <summary>Clips are cut to at most this many seconds.</summary>
@@ -36,6 +40,8 @@ public sealed class ColumnInferenceOptions
     public int MaxIntegerCategories { get; set; } = Defaults.MaxIntegerCategories;
     /// <summary>See <see cref="Defaults.MaxTextCategories"/>.</summary>
     public int MaxTextCategories { get; set; } = Defaults.MaxTextCategories;
+    /// <summary>See <see cref="Defaults.MaxOneHotCategories"/>.</summary>
+    public int MaxOneHotCategories { get; set; } = Defaults.MaxOneHotCategories;
     /// <summary>See <see cref="Defaults.MaxImageSide"/>.</summary>
     public int MaxImageSide { get; set; } = Defaults.MaxImageSide;
     /// <summary>See <see cref="Defaults.MaxClipSeconds"/>.</summary>
@@ -47,6 +53,7 @@ public sealed class ColumnInferenceOptions
         Check.InRange(FilesToDecode, 1, 10_000);
         Check.InRange(MaxIntegerCategories, 2, int.MaxValue);
         Check.InRange(MaxTextCategories, 2, int.MaxValue);
+        Check.InRange(MaxOneHotCategories, 2, 100_000);
         Check.InRange(MaxImageSide, 4, 4096);
         Check.Positive(MaxClipSeconds);
         Check.InRange(MaxClipSeconds, 0, 600);

@@ -16,8 +16,10 @@ public enum ColumnRole
     AudioPath,
     /// <summary>A number (a tabular feature).</summary>
     Numeric,
-    /// <summary>A category (one-hot encoded tabular feature).</summary>
+    /// <summary>A category: a one-hot tabular feature, hashed when it has many values.</summary>
     Categorical,
+    /// <summary>A number that is also tried as a category (integer codes such as a zip code): both encodings join the tabular features.</summary>
+    NumericAndCategorical,
     /// <summary>Free text.</summary>
     Text,
     /// <summary>Not used: an id, a constant, an empty column, or one the user excluded.</summary>
@@ -27,7 +29,14 @@ public enum ColumnRole
 /// <summary>One column of the CSV and the role inference gave it.</summary>
 public sealed class InferredColumn
 {
-    internal InferredColumn(string name, int index, ColumnRole role, string reason) { Name = name; Index = index; Role = role; Reason = reason; }
+    internal InferredColumn(string name, int index, ColumnRole role, string reason, int distinctValues = 0, int emptyValues = 0)
+    {
+        Name = name; Index = index; Role = role; Reason = reason; DistinctValues = distinctValues; EmptyValues = emptyValues;
+    }
+    /// <summary>Empty values in the sampled rows (a number with some gets a missing-value indicator).</summary>
+    public int EmptyValues { get; }
+    /// <summary>Distinct non-empty values in the sampled rows (decides one-hot or hashed encoding of a category).</summary>
+    public int DistinctValues { get; }
     /// <summary>The column name in the header.</summary>
     public string Name { get; }
     /// <summary>The 0-based position in the CSV.</summary>
@@ -85,7 +94,11 @@ public sealed class ColumnInferenceResult
     public string LabelColumnName { get; }
     /// <summary>The group column, or <c>null</c>.</summary>
     public string? GroupColumnName { get; }
-    /// <summary>The label's distinct values over the whole file, in order of first appearance.</summary>
+    /// <summary>
+    /// The label's distinct values over the whole file, sorted by value (numerically when every value is a number, else
+    /// ordinally): the order of the key the featurizer maps the label to, so slot <c>i</c> of every model's <c>Score</c>
+    /// is the probability of <c>Classes[i]</c>.
+    /// </summary>
     public IReadOnlyList<string> Classes { get; }
     /// <summary>Number of classes.</summary>
     public int ClassCount => Classes.Count;
@@ -126,24 +139,44 @@ public sealed class ColumnInferenceResult
     }
 
     /// <summary>
-    /// The idiomatic ML.NET featurization of the inferred roles and the matching modality options: the label to a key;
-    /// each image column through <c>LoadImages</c> → <c>ResizeImages</c> → <c>ExtractPixels</c>; each audio column through
+    /// The idiomatic ML.NET featurization of the inferred roles and the matching modality options: the label to a key
+    /// (<see cref="FusionFeaturization.LabelToKey"/>, kept apart so a fitted model serves rows without a label); each image column through <c>LoadImages</c> → <c>ResizeImages</c> → <c>ExtractPixels</c>; each audio column through
     /// <c>LoadAudio</c> → <c>MelSpectrogram</c>; numbers (missing values replaced by the mean) and one-hot categories
     /// concatenated and normalised into one tabular vector; each text column through <c>HashTextTokens</c> (token ids for the text encoder) and <c>FeaturizeText</c> (n-grams for early fusion and linear members).
     /// </summary>
     public FusionFeaturization CreateFeaturizer(MLContext ml) => FusionFeaturizerBuilder.Build(ml, this);
 }
 
-/// <summary>A featurization chain and the modalities it produces, ready for the fusion trainers and the sweep.</summary>
-/// <param name="Featurizer">The estimator chain from the loaded CSV columns to the modality columns.</param>
+/// <summary>
+/// A featurization chain and the modalities it produces, ready for the fusion trainers and the sweep. Train on
+/// <c>LabelToKey.Append(Featurizer)</c> (or fit <see cref="LabelToKey"/> first and keep it out of the saved model): a
+/// model made of <see cref="Featurizer"/> and a trainer reads neither the label nor the group, so it serves unlabelled rows.
+/// </summary>
+/// <param name="Featurizer">The estimator chain from the loaded CSV feature columns to the modality columns; it reads no label and no group.</param>
 /// <param name="Modalities">One <c>ModalityOptions</c> per modality column (CNN for images and spectrograms, MLP for tabular, embedding bag for text).</param>
-/// <param name="LabelColumnName">The key label column.</param>
+/// <param name="LabelColumnName">The key label column the trainers read: always <see cref="LabelKeyColumnName"/> (<c>Label</c>, ML.NET's default), whatever the CSV calls its label.</param>
 /// <param name="KeptColumns">Columns to keep after featurization (modalities, label, group).</param>
 public sealed record FusionFeaturization(IEstimator<ITransformer> Featurizer, IReadOnlyList<MLNetFusion.Models.ModalityOptions> Modalities, string LabelColumnName,
     IReadOnlyList<string> KeptColumns)
 {
     /// <summary>The modality column names when a role has one column (with several: the column name plus <c>.Pixels</c>, <c>.LogMel</c>; text: <c>&lt;column&gt;.Text</c>).</summary>
     public const string Pixels = "Pixels", LogMel = "LogMel", Tabular = "Tabular";
+
+    /// <summary>The key label column the featurizer writes and every trainer reads by default: <c>Label</c>.</summary>
+    public const string LabelKeyColumnName = "Label";
+
+    /// <summary>Maps the CSV's label column to the key <see cref="LabelKeyColumnName"/>, whose values are <see cref="ColumnInferenceResult.Classes"/> in that order.</summary>
+    public required IEstimator<ITransformer> LabelToKey { get; init; }
+
+    /// <summary>
+    /// The columns of fixed features per modality for trainers that need dense input (an MLP on concatenated features):
+    /// as <see cref="FeatureColumns"/>, but a text column gives its bag of words and word pairs hashed to 1,024 slots
+    /// (<c>&lt;column&gt;.Hashed</c>), never a dense copy of its vocabulary-wide n-grams.
+    /// </summary>
+    public required IReadOnlyList<string> DenseFeatureColumns { get; init; }
+
+    /// <summary>The training chain: <see cref="LabelToKey"/> then <see cref="Featurizer"/>.</summary>
+    public IEstimator<ITransformer> WithLabel => LabelToKey.Append(Featurizer);
 
     /// <summary>The modality column names (what the neural families' encoders read).</summary>
     public IReadOnlyList<string> ModalityColumns => Modalities.Select(m => m.ColumnName).ToArray();

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLNetFusion.Models;
 using MLNetFusion.Transforms.Audio;
@@ -8,6 +9,9 @@ namespace MLNetFusion.AutoML;
 /// <summary>Builds the ML.NET featurization chain for inferred column roles.</summary>
 internal static class FusionFeaturizerBuilder
 {
+    /// <summary>Hash bits of a text column's bounded bag of words and word pairs for dense trainers (1,024 slots).</summary>
+    internal const int DenseTextBits = 10;
+
     private const string Pixels = FusionFeaturization.Pixels, LogMel = FusionFeaturization.LogMel, Tabular = FusionFeaturization.Tabular;
 
     public static FusionFeaturization Build(MLContext ml, ColumnInferenceResult r)
@@ -15,7 +19,16 @@ internal static class FusionFeaturizerBuilder
         ArgumentNullException.ThrowIfNull(ml);
         Inference.ColumnInference.EnsureSettings(r);
         var modalities = new List<ModalityOptions>();
-        IEstimator<ITransformer> chain = ml.Transforms.Conversion.MapValueToKey(r.LabelColumnName);
+        var dense = new Dictionary<string, string>();
+        const string key = FusionFeaturization.LabelKeyColumnName;
+        var clash = r.Columns.FirstOrDefault(c => c.Name == key && c.Name != r.LabelColumnName && c.Role != ColumnRole.Ignored);
+        if (clash != null)
+            throw new InvalidOperationException($"Column '{key}' of '{r.Path}' is used as {clash.Role}, but '{key}' is where the featurizer writes the key of the label column '{r.LabelColumnName}'." +
+                Environment.NewLine + $"Hint: rename the column '{key}' in the CSV, or mark it Ignored (--ignore {key}).");
+        // The label's classes, in the documented order of every Score slot: sorted by value (numerically when every value is a number).
+        var classData = ml.Data.LoadFromEnumerable(r.Classes.Select(c => new ClassValue { Value = c }));
+        var labelToKey = ml.Transforms.Conversion.MapValueToKey(key, r.LabelColumnName, keyData: classData);
+        IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
 
         var images = r.ColumnsWith(ColumnRole.ImagePath);
         foreach (var c in images)
@@ -27,7 +40,7 @@ internal static class FusionFeaturizerBuilder
                 .Append(ml.Transforms.ResizeImages(loaded, s.Width, s.Height))
                 .Append(ml.Transforms.ExtractPixels(pixels, loaded, s.Grayscale ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb,
                     scaleImage: 1f / 255));
-            modalities.Add(ModalityOptions.Image(pixels, single ? "image" : c, new[] { s.Channels, s.Height, s.Width }));
+            modalities.Add(ModalityOptions.Image(pixels, c, new[] { s.Channels, s.Height, s.Width }));
         }
 
         var audio = r.ColumnsWith(ColumnRole.AudioPath);
@@ -41,26 +54,45 @@ internal static class FusionFeaturizerBuilder
                     OutputColumnName = samples, InputColumnName = c, AudioFolder = r.DataFolder, SampleRate = s.SampleRate, DurationSeconds = s.ClipSeconds, Fit = AudioFit.Center,
                 }))
                 .Append(ml.Transforms.MelSpectrogram(mel, samples, s.FftSize, s.HopLength, s.MelBands));
-            modalities.Add(ModalityOptions.Audio(mel, single ? "audio" : c));
+            modalities.Add(ModalityOptions.Audio(mel, c));
         }
 
-        var numeric = r.ColumnsWith(ColumnRole.Numeric);
-        var categorical = r.ColumnsWith(ColumnRole.Categorical);
+        var numeric = r.ColumnsWith(ColumnRole.Numeric).Concat(r.ColumnsWith(ColumnRole.NumericAndCategorical)).ToList();
+        var categorical = r.ColumnsWith(ColumnRole.Categorical).Concat(r.ColumnsWith(ColumnRole.NumericAndCategorical)).ToList();
         if (numeric.Count + categorical.Count > 0)
         {
             var parts = new List<string>();
             foreach (var c in numeric)
             {
-                chain = chain.Append(ml.Transforms.ReplaceMissingValues(c + ".Filled", c));
-                parts.Add(c + ".Filled");
+                // A column that is also a category is loaded as text; its number comes from a conversion (empty: missing).
+                string source = c;
+                if (r[c].Role == ColumnRole.NumericAndCategorical)
+                {
+                    source = c + ".Number";
+                    chain = chain.Append(ml.Transforms.Conversion.ConvertType(source, c, Microsoft.ML.Data.DataKind.Single));
+                }
+                // Missing values: the mean, plus an indicator where the column has gaps, so a model can tell an imputed value from a real one.
+                if (r[c].EmptyValues > 0)
+                {
+                    chain = chain.Append(ml.Transforms.IndicateMissingValues(c + ".Missing", source))
+                        .Append(ml.Transforms.Conversion.ConvertType(c + ".MissingFlag", c + ".Missing", Microsoft.ML.Data.DataKind.Single));
+                    parts.Add(c + ".MissingFlag");
+                }
+                chain = chain.Append(ml.Transforms.ReplaceMissingValues(c + ".Filled", source));
+                parts.Insert(parts.Count - (r[c].EmptyValues > 0 ? 1 : 0), c + ".Filled");
             }
             foreach (var c in categorical)
             {
-                chain = chain.Append(ml.Transforms.Categorical.OneHotEncoding(c + "OneHot", c));
+                // Many values are hashed to a bounded width (sparse), never one-hot into thousands of columns.
+                chain = r[c].DistinctValues > r.Options.MaxOneHotCategories
+                    ? chain.Append(ml.Transforms.Categorical.OneHotHashEncoding(c + "OneHot", c, numberOfBits: ColumnInferenceOptions.Defaults.HashBits))
+                    : chain.Append(ml.Transforms.Categorical.OneHotEncoding(c + "OneHot", c));
                 parts.Add(c + "OneHot");
             }
             chain = chain.Append(ml.Transforms.Concatenate(Tabular, parts.ToArray())).Append(ml.Transforms.NormalizeMeanVariance(Tabular));
-            modalities.Add(ModalityOptions.Tabular(Tabular, "tabular", 64, 32));
+            // Named by the user's columns, so reports and leaderboards speak of "mic + loudness", not of an internal vector.
+            var tabularColumns = numeric.Concat(categorical).Distinct().ToList();
+            modalities.Add(ModalityOptions.Tabular(Tabular, tabularColumns.Count <= 6 ? string.Join(" + ", tabularColumns) : $"{string.Join(" + ", tabularColumns.Take(3))} + {tabularColumns.Count - 3} more", 64, 32));
         }
 
         var text = r.ColumnsWith(ColumnRole.Text);
@@ -68,18 +100,32 @@ internal static class FusionFeaturizerBuilder
         {
             // Token ids for the neural families' embedding-bag encoder (an empty text is a missing modality), and
             // FeaturizeText's n-gram vector for early fusion and linear late-fusion members.
-            string tokens = c + ".Tokens", features = c + ".Text";
-            chain = chain.Append(ml.Transforms.HashTextTokens(tokens, c)).Append(ml.Transforms.Text.FeaturizeText(features, c));
-            var m = ModalityOptions.Text(tokens, text.Count == 1 ? "text" : c);
+            // FeaturizeText's vector is as wide as the vocabulary (hundreds of thousands of slots on real text) and sparse:
+            // sparse-aware trainers (linear, LightGBM) read it; dense trainers read the bounded hashed bag instead.
+            string tokens = c + ".Tokens", features = c + ".Text", hashed = c + ".Hashed";
+            chain = chain.Append(ml.Transforms.HashTextTokens(tokens, c)).Append(ml.Transforms.Text.FeaturizeText(features, c))
+                .Append(ml.Transforms.Text.ProduceHashedWordBags(hashed, c, numberOfBits: DenseTextBits, ngramLength: 2))
+                .Append(ml.Transforms.NormalizeLpNorm(hashed));
+            var m = ModalityOptions.Text(tokens, c);
             m.FeaturesColumnName = features;
             modalities.Add(m);
+            dense[tokens] = hashed;
         }
         if (modalities.Count == 0)
             throw new InvalidOperationException($"No column of '{r.Path}' is an image path, audio path, number, category or text: there is nothing to learn from." +
                 Environment.NewLine + "Hint: check the roles (InferredColumn.Role, or --image/--audio/--numeric/--categorical/--text on the command line).");
         var kept = modalities.Select(m => m.ColumnName).Concat(modalities.Where(m => m.FeaturesColumnName != null).Select(m => m.FeaturesColumn))
-            .Append(r.LabelColumnName).ToList();
+            .Concat(dense.Values).Append(key).ToList();
         if (r.GroupColumnName != null) kept.Add(r.GroupColumnName);
-        return new FusionFeaturization(chain, modalities, r.LabelColumnName, kept);
+        return new FusionFeaturization(chain, modalities, key, kept)
+        {
+            LabelToKey = labelToKey,
+            DenseFeatureColumns = modalities.Select(m => dense.TryGetValue(m.ColumnName, out var h) ? h : m.FeaturesColumn).ToArray(),
+        };
+    }
+
+    private sealed class ClassValue
+    {
+        public string Value { get; set; } = "";
     }
 }

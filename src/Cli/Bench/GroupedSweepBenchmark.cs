@@ -27,7 +27,7 @@ internal static class GroupedSweepBenchmark
         var families = new List<object>();
         double best = 0; string bestName = "";
         var sw = Stopwatch.StartNew();
-        foreach (var c in Candidates.All(Candidates.Epochs))
+        foreach (var c in Candidates.All(ds, Candidates.Epochs))
         {
             var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, c, train, groups);
             double mean = perGroup.Values.Average();

@@ -24,7 +24,7 @@ internal static class SweepBenchmark
         var defaults = new List<object>();
         double bestDefault = 0; string bestName = "";
         var sw = Stopwatch.StartNew();
-        foreach (var c in Candidates.All(Candidates.Epochs))
+        foreach (var c in Candidates.All(ds, Candidates.Epochs))
         {
             var e = LeaderboardRunner.Run(ml, ds, c, train, test);
             defaults.Add(new { family = e.Family, name = e.Name, accuracy = Math.Round(e.Accuracy, 4), seconds = Math.Round(e.TrainingTime.TotalSeconds, 1) });

@@ -32,18 +32,18 @@ internal static class WeakModalityBenchmark
             var ml = new MLContext(seed: 1);
             var (train, test, _) = ds.Featurize(ml);
             train.Preview(1);
-            var candidates = Candidates.All().ToList();
+            var candidates = Candidates.All(ds).ToList();
             foreach (var m in ds.Modalities())
                 candidates.Add(new Candidate(null, $"{m.Name} only (same encoder)", (c, d, p) => c.MulticlassClassification.Trainers.NetworkFusion(
-                    new NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = Candidates.Epochs, Progress = p })));
+                    new NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = Candidates.Epochs, Progress = Candidates.EpochProgress(p) })));
             // The remedies: a validation hold-out, so that modality selection (on by default) can switch off a modality that
             // does not help, and temperature-scaled late-fusion members.
             candidates.Add(new Candidate(FusionFamily.Merge, "attention, 20% validation (modality selection)", (c, d, p) => c.MulticlassClassification.Trainers.MergeFusion(
-                new MergeFusionOptions { Modalities = d.Modalities(), Operation = MergeOperation.Attention, Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = p })));
+                new MergeFusionOptions { Modalities = d.Modalities(), Operation = MergeOperation.Attention, Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = Candidates.EpochProgress(p) })));
             candidates.Add(new Candidate(FusionFamily.Network, "20% validation (modality selection)", (c, d, p) => c.MulticlassClassification.Trainers.NetworkFusion(
-                new NetworkFusionOptions { Modalities = d.Modalities(), Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = p })));
+                new NetworkFusionOptions { Modalities = d.Modalities(), Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = Candidates.EpochProgress(p) })));
             candidates.Add(new Candidate(FusionFamily.CrossModal, "one exchange, 20% validation (modality selection)", (c, d, p) => c.MulticlassClassification.Trainers.CrossModalFusion(
-                new CrossModalFusionOptions { Modalities = d.Modalities(), Depth = 1, Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = p })));
+                new CrossModalFusionOptions { Modalities = d.Modalities(), Depth = 1, Epochs = Candidates.Epochs, ValidationFraction = 0.2, Progress = Candidates.EpochProgress(p) })));
             // Per-modality learning rates: the image encoder at a tenth of the trainer's rate, so it cannot overfit its noise first.
             List<MLNetFusion.Models.ModalityOptions> SlowImage(MultimodalDataset d)
             {
@@ -52,11 +52,11 @@ internal static class WeakModalityBenchmark
                 return mods;
             }
             candidates.Add(new Candidate(FusionFamily.Merge, "attention, image learning rate x0.1", (c, d, p) => c.MulticlassClassification.Trainers.MergeFusion(
-                new MergeFusionOptions { Modalities = SlowImage(d), Operation = MergeOperation.Attention, Epochs = Candidates.Epochs, Progress = p })));
+                new MergeFusionOptions { Modalities = SlowImage(d), Operation = MergeOperation.Attention, Epochs = Candidates.Epochs, Progress = Candidates.EpochProgress(p) })));
             candidates.Add(new Candidate(FusionFamily.Network, "image learning rate x0.1", (c, d, p) => c.MulticlassClassification.Trainers.NetworkFusion(
-                new NetworkFusionOptions { Modalities = SlowImage(d), Epochs = Candidates.Epochs, Progress = p })));
+                new NetworkFusionOptions { Modalities = SlowImage(d), Epochs = Candidates.Epochs, Progress = Candidates.EpochProgress(p) })));
             candidates.Add(new Candidate(FusionFamily.CrossModal, "one exchange, image learning rate x0.1", (c, d, p) => c.MulticlassClassification.Trainers.CrossModalFusion(
-                new CrossModalFusionOptions { Modalities = SlowImage(d), Depth = 1, Epochs = Candidates.Epochs, Progress = p })));
+                new CrossModalFusionOptions { Modalities = SlowImage(d), Depth = 1, Epochs = Candidates.Epochs, Progress = Candidates.EpochProgress(p) })));
             foreach (var combiner in new[] { LateFusionCombiner.Average, LateFusionCombiner.ProductOfExperts })
                 candidates.Add(new Candidate(FusionFamily.Late, $"{combiner}, temperature-scaled members", (c, d, _) => c.MulticlassClassification.Trainers.LateFusion(
                     new LateFusionOptions { Members = d.LateFusionMembers(c, Candidates.Epochs), Combiner = combiner, NumberOfFolds = 3, MemberCalibration = MemberCalibration.Temperature })));

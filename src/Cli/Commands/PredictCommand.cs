@@ -1,5 +1,5 @@
 using System.CommandLine;
-using MLNetFusion.Samples.Serving;
+using MLNetFusion.Serving;
 
 namespace MLNetFusion.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MLNetFusion.Samples.Serving;
+using MLNetFusion.Serving;
 using MLNetFusion.Trainers.Evaluation;
 using Spectre.Console;
 
@@ -31,16 +31,26 @@ public static class EvaluateJob
         try
         {
             if (schema == null) throw new InvalidOperationException($"Model '{modelPath}' was saved without its input schema." + Environment.NewLine + "Hint: pass data.Schema to SaveFusionModel.");
-            var columns = ModelServer.LoaderColumns(schema, dataCsv).ToList();
-            if (groupColumn != null && columns.All(c => c.Name != groupColumn))
+            var required = ModelServer.RequiredInputColumns(model, schema);
+            var columns = ModelServer.LoaderColumns(required, dataCsv).ToList();
+            var header = ModelServer.ReadHeader(dataCsv);
+            foreach (var (name, what, hint) in new[] { (labelColumn, "label", "--label names the CSV column that holds each row's class."),
+                         (groupColumn, "group", "--group names the CSV column that identifies each row's group (speaker, site).") })
             {
-                var header = File.ReadLines(dataCsv).First().Split(',');
-                int i = Array.IndexOf(header, groupColumn);
-                if (i < 0) throw new InvalidOperationException($"'{dataCsv}' has no column '{groupColumn}' (columns: {string.Join(", ", header)})." +
-                    Environment.NewLine + "Hint: --group names the CSV column that identifies each row's group (speaker, site).");
-                columns.Add(new TextLoader.Column(groupColumn, DataKind.String, i));
+                if (name == null || columns.Any(c => c.Name == name)) continue;
+                int i = Array.IndexOf(header, name);
+                if (i < 0) throw new InvalidOperationException($"'{dataCsv}' has no {what} column '{name}' (columns: {string.Join(", ", header)})." + Environment.NewLine + "Hint: " + hint);
+                columns.Add(new TextLoader.Column(name, DataKind.String, i));
             }
-            var data = ml.Data.LoadFromTextFile(dataCsv, columns.ToArray(), separatorChar: ',', hasHeader: true, allowQuoting: true);
+            IDataView data = ml.Data.LoadFromTextFile(dataCsv, columns.ToArray(), separatorChar: ',', hasHeader: true, allowQuoting: true);
+            if (required.GetColumnOrNull(labelColumn) == null)
+            {
+                // The model does not map the label itself (mlnetfusion fit keeps the label out of the model so it serves
+                // unlabelled rows): map it to the key of the model's classes, in the order of its Score slots.
+                var classes = ClassesOf(model, data.Schema);
+                var keys = ml.Data.LoadFromEnumerable(classes.Select(c => new ClassValue { Value = c }));
+                data = ml.Transforms.Conversion.MapValueToKey(labelColumn, labelColumn, keyData: keys).Fit(data).Transform(data);
+            }
             var report = ml.MulticlassClassification.EvaluateModalities(model, data, new ModalityReportOptions
             {
                 LabelColumnName = labelColumn, GroupColumnName = groupColumn, ModalityColumnNames = modalityColumns is { Count: > 0 } ? modalityColumns : null,
@@ -63,6 +73,21 @@ public static class EvaluateJob
         {
             (model as IDisposable)?.Dispose();
         }
+    }
+
+    private sealed class ClassValue { public string Value { get; set; } = ""; }
+
+    /// <summary>The model's classes: the slot names of its <c>Score</c> column.</summary>
+    private static string[] ClassesOf(ITransformer model, DataViewSchema input)
+    {
+        var score = model.GetOutputSchema(input).GetColumnOrNull("Score")
+            ?? throw new InvalidOperationException("The model has no Score column, so its classes are unknown." + Environment.NewLine + "Hint: evaluate a model that ends in a multiclass trainer.");
+        if (score.Annotations.Schema.GetColumnOrNull("SlotNames") == null)
+            throw new InvalidOperationException("The model's Score column has no slot names, so its classes are unknown." + Environment.NewLine +
+                "Hint: map the label to a key inside the pipeline (MapValueToKey) before the trainer, or train with mlnetfusion fit.");
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        score.GetSlotNames(ref names);
+        return names.DenseValues().Select(n => n.ToString()).ToArray();
     }
 
     private static string Pct(double v) => double.IsFinite(v) ? $"{v:P1}" : "—";

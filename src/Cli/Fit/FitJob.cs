@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using MLNetFusion.Cli.Leaderboard;
 using MLNetFusion.Datasets;
 using MLNetFusion.AutoML.Sweep;
+using MLNetFusion.Cli.Progress;
 using Spectre.Console;
 
 namespace MLNetFusion.Cli.Fit;
@@ -25,22 +26,31 @@ public static class FitJob
             throw new ArgumentException($"Unknown family '{family}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Families)}.");
     }
 
-    /// <summary>Fits, evaluates on the test split, saves to <paramref name="output"/> and returns the test accuracy.</summary>
+    /// <summary>
+    /// Fits, evaluates on the test split, saves to <paramref name="output"/> and returns the test accuracy. The saved
+    /// model is the feature chain, the trainer and <c>MapKeyToValue("PredictedLabel")</c>: it reads neither the label
+    /// nor the group, its <c>PredictedLabel</c> is the label's value, and its <c>Score</c> slots are the classes sorted by value.
+    /// </summary>
     public static double Run(MultimodalDataset ds, string family, string output, int epochs, int seed, double sweepMinutes)
     {
         CheckFamily(family);
         var ml = new MLContext(seed: seed);
+        var total = System.Diagnostics.Stopwatch.StartNew();
         AnsiConsole.Write(MainJob.RolesTable(ds));
         var (rawTrain, rawTest) = ds.LoadSplits(ml);
-        var featurizer = ds.Featurizer(ml).Fit(rawTrain);
-        var select = ml.Transforms.SelectColumns(ds.KeptColumns.ToArray())
-            .Fit(featurizer.Transform(rawTrain));
-        var train = ml.Data.Cache(select.Transform(featurizer.Transform(rawTrain)));
+        Console.WriteLine("Featurizing the training rows…");
+        // The label is mapped to its key apart from the saved chain, so the model serves rows without a label.
+        var labelToKey = ds.LabelToKey(ml).Fit(rawTrain);
+        var labelledTrain = labelToKey.Transform(rawTrain);
+        var featurizer = ds.FeatureChain(ml).Fit(labelledTrain);
+        var select = ml.Transforms.SelectColumns(ds.KeptColumns.ToArray()).Fit(featurizer.Transform(labelledTrain));
+        var train = ml.Data.Cache(select.Transform(featurizer.Transform(labelledTrain)));
+        Console.WriteLine($"Featurized in {ProgressLine.Format(total.Elapsed)}.");
         ITransformer trainer;
         string description;
         if (family == "best")
         {
-            var test = ml.Data.Cache(select.Transform(featurizer.Transform(rawTest)));
+            var test = ml.Data.Cache(select.Transform(featurizer.Transform(labelToKey.Transform(rawTest))));
             var outcome = SweepJob.Search(ml, ds, train, test, TimeSpan.FromMinutes(sweepMinutes), null, new SuccessiveHalvingTuner(), seed,
                 grouped: ds.GroupColumn != null);
             trainer = outcome.Result.Model;
@@ -48,16 +58,23 @@ public static class FitJob
         }
         else
         {
-            var candidate = Candidate(family, epochs);
-            trainer = candidate.Build(ml, ds, null).Fit(train);
+            var candidate = Candidate(ds, family, epochs);
             description = $"{candidate.FamilyName}: {candidate.Name}";
+            using var line = new ProgressLine("fit " + description);
+            trainer = candidate.Build(ml, ds, line.Report).Fit(train);
         }
-        var model = new TransformerChain<ITransformer>(featurizer, trainer);
+        var toValue = ml.Transforms.Conversion.MapKeyToValue(PredictedLabel).Fit(trainer.Transform(train));
+        var model = new TransformerChain<ITransformer>(featurizer, trainer, toValue);
         try
         {
-            var metrics = ml.MulticlassClassification.Evaluate(model.Transform(rawTest), ds.LabelColumn);
+            var scored = trainer.Transform(featurizer.Transform(labelToKey.Transform(rawTest)));
+            var metrics = ml.MulticlassClassification.Evaluate(scored, ds.LabelColumn);
             ml.Model.SaveFusionModel(model, rawTrain.Schema, output);
-            AnsiConsole.MarkupLine(Markup.Escape($"Fitted {description}. Test accuracy {metrics.MicroAccuracy:P1}, macro-F1 {FusionMetrics.MacroF1(metrics):F3}. Saved to {Path.GetFullPath(output)}."));
+            // One plain line: a console's width must not wrap the result.
+            Console.WriteLine($"Fitted {description}. Test accuracy {metrics.MicroAccuracy:P1}, macro-F1 {FusionMetrics.MacroF1(metrics):F3}. " +
+                $"Saved to {Path.GetFullPath(output)} ({ProgressLine.Format(total.Elapsed)} in all).");
+            Console.WriteLine($"The model reads {string.Join(", ", ds.Columns.Columns.Where(c => c.Role is not (AutoML.ColumnRole.Ignored or AutoML.ColumnRole.Label or AutoML.ColumnRole.Group)).Select(c => c.Name))}; " +
+                $"its Score slots are the classes {string.Join(", ", ds.Columns.Classes)} in that order.");
             return metrics.MicroAccuracy;
         }
         finally
@@ -66,9 +83,11 @@ public static class FitJob
         }
     }
 
-    private static Candidate Candidate(string family, int epochs)
+    private const string PredictedLabel = "PredictedLabel";
+
+    private static Candidate Candidate(MultimodalDataset ds, string family, int epochs)
     {
-        var all = Candidates.All(epochs);
+        var all = Candidates.All(ds, epochs);
         var f = FusionFamilies.Parse(family);
         // Late fusion's default here is the product of experts, the best combiner under leave-one-speaker-out.
         return all.First(c => c.Family == f && (f != FusionFamily.Late || c.Name.StartsWith("product", StringComparison.Ordinal)));

@@ -3,11 +3,18 @@ using SkiaSharp;
 
 namespace MLNetFusion.Cli.Leaderboard;
 
-/// <summary>Draws the leaderboard as a horizontal bar chart (accuracy and macro-F1 per entry) to a PNG file.</summary>
+/// <summary>
+/// Draws the leaderboard as a horizontal bar chart to a PNG file: accuracy (and group-out accuracy) and macro-F1 per
+/// entry on one 0-to-1 axis, each bar labelled with its value, and a dashed line at chance (1 / classes).
+/// </summary>
 public static class LeaderboardChart
 {
     /// <summary>Writes the chart to <paramref name="path"/>.</summary>
-    public static void Write(string path, string title, IReadOnlyList<LeaderboardEntry> entries)
+    /// <param name="path">The PNG file.</param>
+    /// <param name="title">The chart title.</param>
+    /// <param name="entries">The entries, best first.</param>
+    /// <param name="classes">Number of classes, for the chance line (0: none).</param>
+    public static void Write(string path, string title, IReadOnlyList<LeaderboardEntry> entries, int classes = 0)
     {
         bool groups = entries.Any(e => e.GroupOutAccuracy.HasValue);
         int rowHeight = groups ? 50 : 38;
@@ -18,7 +25,7 @@ public static class LeaderboardChart
         int left = 20 + (int)Math.Ceiling(entries.Select(e => text.Measure(Label(e))).DefaultIfEmpty(0).Max());
         const int right = 90, top = 60, bottom = 40, plot = 740;
         int width = Math.Max(left + plot + right, 900);
-        int height = top + bottom + rowHeight * Math.Max(1, entries.Count);
+        int height = top + bottom + 24 + rowHeight * Math.Max(1, entries.Count);
         using var surface = SKSurface.Create(new SKImageInfo(width, height));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
@@ -29,11 +36,27 @@ public static class LeaderboardChart
         using var groupPaint = new SKPaint { Color = new SKColor(78, 154, 6) };
         titlePaint.Draw(canvas, title, 20, 32);
         float plotWidth = width - left - right;
+        int axis = height - bottom - 24;
         for (int t = 0; t <= 10; t++)
         {
             float x = left + plotWidth * t / 10f;
-            canvas.DrawLine(x, top - 5, x, height - bottom, grid);
-            text.Draw(canvas, $"{t * 10}%", x - 12, height - bottom + 20);
+            canvas.DrawLine(x, top - 5, x, axis, grid);
+            text.Draw(canvas, $"{t / 10.0:0.0}", x - 10, axis + 20);
+        }
+        small.Draw(canvas, "accuracy (shown as %) and macro-F1, both from 0 to 1", left, axis + 40);
+        if (classes > 1)
+        {
+            float x = left + plotWidth / classes;
+            using var chance = new SKPaint { Color = new SKColor(204, 0, 0), StrokeWidth = 1.5f, PathEffect = SKPathEffect.CreateDash(new[] { 6f, 4f }, 0) };
+            canvas.DrawLine(x, top - 5, x, axis, chance);
+            small.Draw(canvas, $"chance {1.0 / classes:P0}", x + 4, top - 8);
+        }
+        using var labelBack = new SKPaint { Color = SKColors.White };
+        void Value(ChartText font, string value, float x, float baseline, float size)
+        {
+            // A white box under each value label, so gridlines never cross the digits.
+            canvas.DrawRect(x - 2, baseline - size, font.Measure(value) + 4, size + 3, labelBack);
+            font.Draw(canvas, value, x, baseline);
         }
         for (int i = 0; i < entries.Count; i++)
         {
@@ -41,17 +64,17 @@ public static class LeaderboardChart
             float y = top + i * rowHeight;
             text.Draw(canvas, Label(e), 10, y + 21);
             canvas.DrawRect(left, y + 4, plotWidth * (float)e.Accuracy, 13, accPaint);
-            text.Draw(canvas, $"{e.Accuracy:P1}", left + plotWidth * (float)e.Accuracy + 6, y + 17);
+            Value(text, $"{e.Accuracy:P1}", left + plotWidth * (float)e.Accuracy + 6, y + 17, 14);
             float next = y + 17;
             if (e.GroupOutAccuracy is double g)
             {
                 canvas.DrawRect(left, next, plotWidth * (float)g, 13, groupPaint);
-                text.Draw(canvas, $"{g:P1}", left + plotWidth * (float)g + 6, next + 12);
+                Value(text, $"{g:P1}", left + plotWidth * (float)g + 6, next + 12, 14);
                 next += 13;
             }
             float f1 = (float)Math.Max(0, e.MacroF1);
             canvas.DrawRect(left, next, plotWidth * f1, 11, f1Paint);
-            small.Draw(canvas, $"{f1:F3}", left + plotWidth * f1 + 6, next + 10);
+            Value(small, $"{f1:F3}", left + plotWidth * f1 + 6, next + 10, 11);
         }
         if (groups) { canvas.DrawRect(width - 440, 14, 14, 14, groupPaint); text.Draw(canvas, "group-out accuracy", width - 420, 26); }
         canvas.DrawRect(width - 260, 14, 14, 14, accPaint); text.Draw(canvas, "test accuracy", width - 240, 26);

@@ -20,9 +20,19 @@ namespace MLNetFusion.Cli.Leaderboard;
 /// <param name="GroupOutAccuracy">Leave-one-group-out accuracy on the training file (mean over groups), when a group column is given.</param>
 /// <param name="WorstGroupAccuracy">The lowest held-out group's accuracy, when a group column is given.</param>
 /// <param name="GroupAccuracies">Each held-out group's accuracy, when a group column is given.</param>
+/// <param name="Error">Why the candidate failed (its metrics are then NaN), or <c>null</c>.</param>
 public sealed record LeaderboardEntry(string Family, string Name, double Accuracy, double MacroF1, double LogLoss, TimeSpan TrainingTime,
-    double? GroupOutAccuracy = null, double? WorstGroupAccuracy = null, IReadOnlyDictionary<string, double>? GroupAccuracies = null)
+    double? GroupOutAccuracy = null, double? WorstGroupAccuracy = null, IReadOnlyDictionary<string, double>? GroupAccuracies = null, string? Error = null)
 {
+    /// <summary>A candidate that failed: its error (the innermost message, ML.NET's worker wrappers removed), no metrics.</summary>
+    public static LeaderboardEntry Failed(string family, string name, Exception ex, TimeSpan elapsed)
+    {
+        var inner = ex;
+        while (inner.InnerException != null && (inner is AggregateException or System.Reflection.TargetInvocationException || inner.Message.Contains("worker encountered exception", StringComparison.Ordinal)))
+            inner = inner.InnerException;
+        return new(family, name, double.NaN, double.NaN, double.NaN, elapsed, Error: inner.Message.Split('\n')[0].Trim());
+    }
+
     /// <summary>The ranking value: the group-out accuracy when measured, else the test accuracy.</summary>
     public double RankingAccuracy => GroupOutAccuracy ?? Accuracy;
 }
@@ -31,7 +41,7 @@ public sealed record LeaderboardEntry(string Family, string Name, double Accurac
 public static class LeaderboardRunner
 {
     /// <summary>Trains and evaluates one candidate on the test split.</summary>
-    public static LeaderboardEntry Run(MLContext ml, MultimodalDataset ds, Candidate c, IDataView train, IDataView test, Action<EpochReport>? progress = null)
+    public static LeaderboardEntry Run(MLContext ml, MultimodalDataset ds, Candidate c, IDataView train, IDataView test, Action<double, string>? progress = null)
     {
         var sw = Stopwatch.StartNew();
         var model = c.Build(ml, ds, progress).Fit(train);
@@ -52,14 +62,14 @@ public static class LeaderboardRunner
     /// measure accuracy on it. Returns each group's accuracy.
     /// </summary>
     public static Dictionary<string, double> LeaveOneGroupOut(MLContext ml, MultimodalDataset ds, Candidate c, IDataView train, SamplingKeyGroups groups,
-        Action<int, EpochReport>? progress = null)
+        Action<int, double, string>? progress = null)
     {
         var result = new Dictionary<string, double>();
         int fold = 0;
         foreach (var (group, foldTrain, foldTest) in groups.LeaveOneGroupOut(train))
         {
             int f = fold++;
-            var model = c.Build(ml, ds, progress == null ? null : r => progress(f, r)).Fit(ml.Data.Cache(foldTrain));
+            var model = c.Build(ml, ds, progress == null ? null : (v, stage) => progress(f, v, stage)).Fit(ml.Data.Cache(foldTrain));
             try { result[group] = ml.MulticlassClassification.Evaluate(model.Transform(foldTest), ds.LabelColumn).MicroAccuracy; }
             finally { (model as IDisposable)?.Dispose(); }
         }
@@ -71,7 +81,8 @@ public static class LeaderboardRunner
     /// <summary>
     /// Writes the leaderboard as a JSON array with the fields <c>family</c>, <c>configuration</c>, <c>accuracy</c>,
     /// <c>macro_f1</c>, <c>log_loss</c>, <c>group_out_accuracy</c> (null without a group column),
-    /// <c>worst_group_accuracy</c>, <c>group_accuracies</c> and <c>train_seconds</c>.
+    /// <c>worst_group_accuracy</c>, <c>group_accuracies</c>, <c>train_seconds</c> and <c>error</c> (null unless the entry failed).
+    /// The file is replaced whole (written to a temporary file first), so a reader never sees half of it.
     /// </summary>
     public static void WriteJson(string path, IEnumerable<LeaderboardEntry> entries)
     {
@@ -79,11 +90,12 @@ public static class LeaderboardRunner
         {
             ["family"] = e.Family, ["configuration"] = e.Name, ["accuracy"] = Finite(e.Accuracy), ["macro_f1"] = Finite(e.MacroF1),
             ["log_loss"] = Finite(e.LogLoss), ["group_out_accuracy"] = e.GroupOutAccuracy, ["worst_group_accuracy"] = e.WorstGroupAccuracy,
-            ["group_accuracies"] = e.GroupAccuracies, ["train_seconds"] = Math.Round(e.TrainingTime.TotalSeconds, 2),
+            ["group_accuracies"] = e.GroupAccuracies, ["train_seconds"] = Math.Round(e.TrainingTime.TotalSeconds, 2), ["error"] = e.Error,
         });
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        File.WriteAllText(full, JsonSerializer.Serialize(rows, Json));
+        File.WriteAllText(full + ".partial", JsonSerializer.Serialize(rows, Json));
+        File.Move(full + ".partial", full, overwrite: true);
     }
 
     /// <summary>JSON has no NaN: a non-finite metric is written as null.</summary>

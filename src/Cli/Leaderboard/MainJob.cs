@@ -6,6 +6,7 @@ using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Datasets;
 using MLNetFusion.Trainers.Network;
+using MLNetFusion.Cli.Progress;
 using Spectre.Console;
 
 namespace MLNetFusion.Cli.Leaderboard;
@@ -53,74 +54,96 @@ public static class MainJob
         }
         int fits = 1 + (groups?.Count ?? 0);
 
-        var candidates = Candidates.All(epochs).ToList();
+        var candidates = Candidates.All(ds, epochs).ToList();
         if (includeSingles)
             foreach (var m in ds.Modalities())
             {
                 // A modality that can be missing (an empty text) cannot predict its rows alone; its fixed features (text
-                // n-grams, zero for an empty text) can, through the same network with an MLP encoder.
-                var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(m.FeaturesColumn, m.Name, 64, 32);
-                string how = m.FeaturesColumnName == null ? "same encoder" : "its n-gram features, MLP";
+                // as a bounded hashed bag of words, zero for an empty text) can, through the same network with an MLP encoder.
+                int index = ds.Modalities().FindIndex(x => x.ColumnName == m.ColumnName);
+                var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(ds.DenseFeatureColumns[index], m.Name, 64, 32);
+                string how = m.FeaturesColumnName == null ? "same encoder" : "its hashed words, MLP";
                 candidates.Add(new Candidate(null, $"{m.Name} only ({how})", (ml2, d, p) => ml2.MulticlassClassification.Trainers.NetworkFusion(
-                    new NetworkFusionOptions { Modalities = new() { alone.Clone() }, Epochs = epochs, Progress = p })));
+                    new NetworkFusionOptions { Modalities = new() { alone.Clone() }, Epochs = epochs, Progress = Candidates.EpochProgress(p), LabelColumnName = d.LabelColumn })));
             }
 
         var results = new List<LeaderboardEntry>();
-        LeaderboardEntry RunOne(int i, Action<double> progress)
+        LeaderboardEntry RunOne(int i, Action<double, string> progress)
         {
-            var entry = LeaderboardRunner.Run(ml, ds, candidates[i], train, test, r => progress((double)r.Epoch / r.Epochs / fits * 0.99));
-            if (groups != null)
+            var c = candidates[i];
+            var clock = Stopwatch.StartNew();
+            try
             {
-                var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, candidates[i], train, groups,
-                    (fold, r) => progress((1 + fold + (double)r.Epoch / r.Epochs) / fits * 0.99));
-                entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
+                var entry = LeaderboardRunner.Run(ml, ds, c, train, test, (f, stage) => progress(f / fits, groups == null ? stage : $"all rows, {stage}"));
+                if (groups != null)
+                {
+                    var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, c, train, groups,
+                        (fold, f, stage) => progress((1 + fold + f) / fits, $"without {ds.GroupColumn} '{groups.GroupNames[fold]}' ({fold + 1}/{groups.Count}), {stage}"));
+                    entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
+                }
+                return entry;
             }
-            results.Add(entry);
-            return entry;
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // One failing candidate is a row with its error; the others go on.
+                return LeaderboardEntry.Failed(c.FamilyName, c.Name, ex, clock.Elapsed);
+            }
         }
-        string Done(LeaderboardEntry e) => $"{e.Family}: {e.Name} → {e.Accuracy:P1}" + (e.GroupOutAccuracy is double g ? $", group-out {g:P1}" : "");
+        string Done(LeaderboardEntry e) => e.Error != null ? $"{e.Family}: {e.Name} → failed: {e.Error}"
+            : $"{e.Family}: {e.Name} → {e.Accuracy:P1}" + (e.GroupOutAccuracy is double g ? $", group-out {g:P1}" : "");
+        void Finished(LeaderboardEntry entry)
+        {
+            results.Add(entry);
+            // Every finished entry is on disk at once: a run stopped later (killed, cancelled) keeps what it measured.
+            if (jsonPath != null) LeaderboardRunner.WriteJson(jsonPath, results);
+        }
         if (Console.IsOutputRedirected)
         {
-            // Piped or logged: one line per finished entry, not a snapshot of the live progress display per refresh.
+            // Piped or logged: plain progress lines (at most one per 10 s) and one line per finished entry.
             for (int i = 0; i < candidates.Count; i++)
             {
-                var sw = Stopwatch.StartNew();
-                var entry = RunOne(i, _ => { });
-                Console.WriteLine($"[{i + 1}/{candidates.Count}] {Done(entry)} ({sw.Elapsed.TotalSeconds:F0} s)");
+                string what = $"[{i + 1}/{candidates.Count}] {candidates[i].FamilyName}: {candidates[i].Name}";
+                LeaderboardEntry entry;
+                using (var line = new ProgressLine(what)) entry = RunOne(i, line.Report);
+                Finished(entry);
+                Console.WriteLine($"[{i + 1}/{candidates.Count}] {Done(entry)} ({ProgressLine.Format(entry.TrainingTime)}; {ProgressLine.Format(total.Elapsed)} in all)");
             }
         }
         else
             AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
                     var tasks = candidates.Select(c => ctx.AddTask(Markup.Escape($"{c.FamilyName}: {c.Name}"), autoStart: false, maxValue: 1)).ToList();
                     for (int i = 0; i < candidates.Count; i++)
                     {
                         var task = tasks[i];
+                        string name = $"{candidates[i].FamilyName}: {candidates[i].Name}";
                         task.StartTask();
-                        var entry = RunOne(i, v => task.Value = v);
+                        var entry = RunOne(i, (v, stage) => { task.Value = Math.Min(0.99, v); task.Description = Markup.Escape($"{name} · {stage}"); });
                         task.Value = 1;
                         task.StopTask();   // its timer stops with the row
                         task.Description = Markup.Escape(Done(entry));
+                        Finished(entry);
                     }
                 });
 
         // Ranked by generalisation to unseen groups when it was measured: in-distribution accuracy cannot tell which fusion survives a shift.
-        var ordered = results.OrderByDescending(r => r.RankingAccuracy).ThenByDescending(r => r.Accuracy).ToList();
+        var ordered = results.OrderBy(r => r.Error != null).ThenByDescending(r => r.RankingAccuracy).ThenByDescending(r => r.Accuracy).ToList();
         var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "family", "configuration", "test accuracy");
         if (groups != null) table.AddColumns($"leave-one-{ds.GroupColumn}-out", "worst group");
         table.AddColumns("macro-F1", "log-loss", "train time");
         for (int i = 0; i < ordered.Count; i++)
         {
             var r = ordered[i];
-            var cells = new List<string> { (i + 1).ToString(), r.Family, Markup.Escape(r.Name), $"{r.Accuracy:P1}" };
-            if (groups != null) cells.AddRange(new[] { $"{r.GroupOutAccuracy:P1}", $"{r.WorstGroupAccuracy:P1}" });
-            cells.AddRange(new[] { $"{r.MacroF1:F3}", $"{r.LogLoss:F3}", $"{r.TrainingTime.TotalSeconds:F1}s" });
+            var cells = new List<string> { (i + 1).ToString(), r.Family, Markup.Escape(r.Name), r.Error != null ? "[red]failed[/]" : $"{r.Accuracy:P1}" };
+            if (groups != null) cells.AddRange(new[] { r.Error != null ? "—" : $"{r.GroupOutAccuracy:P1}", r.Error != null ? "—" : $"{r.WorstGroupAccuracy:P1}" });
+            cells.AddRange(r.Error != null ? new[] { "—", Markup.Escape(r.Error), $"{r.TrainingTime.TotalSeconds:F1}s" }
+                : new[] { $"{r.MacroF1:F3}", $"{r.LogLoss:F3}", $"{r.TrainingTime.TotalSeconds:F1}s" });
             table.AddRow(cells.ToArray());
         }
         AnsiConsole.Write(table);
-        LeaderboardChart.Write(chartPath, title, ordered);
+        LeaderboardChart.Write(chartPath, title, ordered.Where(r => r.Error == null).ToList(), ds.Columns.ClassCount);
         if (jsonPath != null)
         {
             LeaderboardRunner.WriteJson(jsonPath, ordered);

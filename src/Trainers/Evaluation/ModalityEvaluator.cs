@@ -69,7 +69,7 @@ internal static class ModalityEvaluator
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var (prefix, suffix, columns) = Locate(model, data.Schema, options.ModalityColumnNames);
+        var (prefix, suffix, columns, display) = Locate(model, data.Schema, options.ModalityColumnNames);
         var prefixed = prefix.Transform(data);
         if (prefixed.Schema.All(c => c.Type is PrimitiveDataViewType || c.Type is VectorDataViewType { ItemType: PrimitiveDataViewType }))
             prefixed = new MLContext(options.Seed).Data.Cache(prefixed);   // featurize once for every scoring pass
@@ -89,7 +89,7 @@ internal static class ModalityEvaluator
         var subsets = new List<ModalitySubsetMetrics>();
         foreach (var present in Subsets(columns.Count))
         {
-            var names = present.Select(i => columns[i]).ToArray();
+            var names = present.Select(i => display[i]).ToArray();
             if (names.Length == columns.Count) { subsets.Add(new ModalitySubsetMetrics(names, overall)); continue; }
             try
             {
@@ -111,7 +111,7 @@ internal static class ModalityEvaluator
             double accHidden = double.NaN, llHidden = double.NaN;
             if (columns.Count > 1)
             {
-                var without = subsets.FirstOrDefault(s => s.Modalities.Count == columns.Count - 1 && !s.Modalities.Contains(columns[i]));
+                var without = subsets.FirstOrDefault(s => s.Modalities.Count == columns.Count - 1 && !s.Modalities.Contains(display[i]));
                 if (without?.Metrics is { } wm) { accHidden = overall.Accuracy - wm.Accuracy; llHidden = wm.LogLoss - overall.LogLoss; }
             }
             var accDrops = new List<double>(); var llIncreases = new List<double>();
@@ -122,7 +122,7 @@ internal static class ModalityEvaluator
                 var m = Score(permute(perm)).Metrics();
                 accDrops.Add(overall.Accuracy - m.Accuracy); llIncreases.Add(m.LogLoss - overall.LogLoss);
             }
-            importance.Add(new ModalityImportance(columns[i], accHidden, llHidden, accDrops.Average(), StdDev(accDrops), llIncreases.Average(), StdDev(llIncreases), options.PermutationCount));
+            importance.Add(new ModalityImportance(display[i], accHidden, llHidden, accDrops.Average(), StdDev(accDrops), llIncreases.Average(), StdDev(llIncreases), options.PermutationCount));
         }
 
         GroupReport? groups = null;
@@ -139,10 +139,13 @@ internal static class ModalityEvaluator
             groups = new GroupReport(options.GroupColumnName, per, per.MinBy(x => x.Metrics.Accuracy)!, mean,
                 Math.Sqrt(accs.Average(a => (a - mean) * (a - mean))), accs.Max() - accs.Min());
         }
-        return new ModalityReport(columns, overall, subsets, importance, full.Calibration(options.CalibrationBins), groups);
+        return new ModalityReport(display, overall, subsets, importance, full.Calibration(options.CalibrationBins), groups);
     }
 
-    /// <summary>Non-empty subsets as index sets: the full set first, then by decreasing size. Above the limit: full, leave-one-out and singles.</summary>
+    /// <summary>
+    /// Non-empty subsets as index sets: the full set first, then by decreasing size and, within a size, in the order of
+    /// the modalities ({0,1} before {0,2} before {1,2}). Above the limit: full, leave-one-out and singles.
+    /// </summary>
     internal static IEnumerable<int[]> Subsets(int m)
     {
         var all = new List<int[]>();
@@ -157,24 +160,36 @@ internal static class ModalityEvaluator
             for (int i = 0; i < m; i++) all.Add(Enumerable.Range(0, m).Where(j => j != i).ToArray());
             for (int i = 0; i < m; i++) all.Add(new[] { i });
         }
-        return all.OrderByDescending(s => s.Length);
+        return all.OrderByDescending(s => s.Length).ThenBy(s => s, Comparer<int[]>.Create((a, b) =>
+        {
+            for (int i = 0; i < Math.Min(a.Length, b.Length); i++) if (a[i] != b[i]) return a[i].CompareTo(b[i]);
+            return a.Length.CompareTo(b.Length);
+        }));
     }
 
-    /// <summary>Splits the model where its modality columns are: links before (featurization) and from there on.</summary>
-    internal static (ITransformer prefix, ITransformer suffix, IReadOnlyList<string> columns) Locate(ITransformer model, DataViewSchema input, IReadOnlyList<string>? columns)
+    /// <summary>
+    /// Splits the model where its modality columns are: links before (featurization) and from there on; also returns
+    /// each modality's name as its model calls it (a fusion network's modality names, late fusion's member names; the
+    /// column names when the caller named the columns), which the report uses.
+    /// </summary>
+    internal static (ITransformer prefix, ITransformer suffix, IReadOnlyList<string> columns, IReadOnlyList<string> names) Locate(ITransformer model, DataViewSchema input, IReadOnlyList<string>? columns)
     {
         var links = Flatten(model).ToList();
         if (columns == null)
         {
             for (int i = links.Count - 1; i >= 0; i--)
             {
-                IReadOnlyList<string>? found = links[i] switch
+                (IReadOnlyList<string> columns, IReadOnlyList<string> names)? found = links[i] switch
                 {
-                    FusionPredictionTransformer f => f.Layout.Columns,
-                    LateFusionTransformer l => l.MemberFeatureColumns,
+                    FusionPredictionTransformer f => (f.Layout.Columns, f.Encoders.Select(e => e.Name).ToArray()),
+                    LateFusionTransformer l => (l.MemberFeatureColumns, l.MemberNames),
                     _ => null,
                 };
-                if (found != null) return (Chain(links.Take(i)), Chain(links.Skip(i)), found.ToArray());
+                if (found is { } x)
+                {
+                    var names = x.names.Count == x.columns.Count && x.names.Distinct().Count() == x.names.Count ? x.names : x.columns;
+                    return (Chain(links.Take(i)), Chain(links.Skip(i)), x.columns.ToArray(), names.ToArray());
+                }
             }
             throw new ArgumentException(
                 "The model holds no MLNetFusion fusion transformer (merge, network, cross-modal, FusionMlp or late fusion) whose modality columns could be found." +
@@ -184,7 +199,7 @@ internal static class ModalityEvaluator
         var schema = input;
         for (int k = 0; ; k++)
         {
-            if (columns.All(c => schema.GetColumnOrNull(c) is { IsHidden: false })) return (Chain(links.Take(k)), Chain(links.Skip(k)), columns.ToArray());
+            if (columns.All(c => schema.GetColumnOrNull(c) is { IsHidden: false })) return (Chain(links.Take(k)), Chain(links.Skip(k)), columns.ToArray(), columns.ToArray());
             if (k == links.Count) break;
             schema = links[k].GetOutputSchema(schema);
         }

@@ -63,7 +63,22 @@ public sealed class LateFusionOptions
 
     /// <summary>Output key column. Default <c>PredictedLabel</c>.</summary>
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>
+    /// Called as each member fit starts (the final members, then every member of every cross-fitting fold) and once when
+    /// fitting ends, so a caller can show which fit is running and how many remain. A member's own epochs are reported by
+    /// its trainer's progress option. Default <c>null</c>.
+    /// </summary>
+    public Action<LateFusionProgress>? Progress { get; set; }
 }
+
+/// <summary>Where a late-fusion fit is: member fit <see cref="Step"/> of <see cref="Steps"/> (0-based; <c>Step == Steps</c> when done).</summary>
+/// <param name="Step">Member fits finished before this one.</param>
+/// <param name="Steps">Member fits in all: the members, plus members × folds when out-of-fold predictions are needed.</param>
+/// <param name="Member">The member being fitted (empty when done).</param>
+/// <param name="Fold">The cross-fitting fold (1-based), or <c>null</c> for the final members.</param>
+/// <param name="Elapsed">Time since the fit started.</param>
+public sealed record LateFusionProgress(int Step, int Steps, string Member, int? Fold, TimeSpan Elapsed);
 
 /// <summary>
 /// Late fusion: one ML.NET multiclass trainer per modality, each on its own features, whose class probabilities are
@@ -127,12 +142,16 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         }
     }
 
+    private int _step, _steps;
+    private System.Diagnostics.Stopwatch _clock = new();
+
     /// <summary>Fits each member on the rows where its modality is present.</summary>
-    private List<ITransformer> FitMembers(IDataView train)
+    private List<ITransformer> FitMembers(IDataView train, int? fold = null)
     {
         var fitted = new List<ITransformer>();
         foreach (var m in Options.Members)
         {
+            Options.Progress?.Invoke(new LateFusionProgress(_step++, _steps, m.Name, fold, _clock.Elapsed));
             var guard = new MemberInputGuard(m.FeatureColumnName, PresenceColumn(m));
             var present = new RowFilterDataView(guard.Transform(train), new[] { PresenceColumn(m) }, row =>
             {
@@ -167,6 +186,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         var labels = LabelKeyValues.FromColumn(input.Schema[Options.LabelColumnName]);
         int seed = Options.Seed ?? _host.Rand.Next();
         using var ch = _host.Start("Training");
+        bool needsOutOfFold = Options.MemberCalibration == MemberCalibration.Temperature || Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking;
+        (_step, _steps, _clock) = (0, Options.Members.Count * (needsOutOfFold ? 1 + Options.NumberOfFolds : 1), System.Diagnostics.Stopwatch.StartNew());
 
         // The final members are fitted first, so they are the same models whatever the combiner (the cross-fitting
         // below draws its seeds after them): combiners can be compared on identical members.
@@ -227,6 +248,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 : new LateFusionCombinerTransformer(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
                     Options.ScoreColumnName, Options.PredictedLabelColumnName));
         }
+        Options.Progress?.Invoke(new LateFusionProgress(_steps, _steps, "", null, _clock.Elapsed));
         return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels, calibration);
     }
 
@@ -317,7 +339,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             Func<DataViewRow, Func<bool>> inFold(bool held) => row => () => foldOf(row.Position) == f == held;
             var train = new RowFilterDataView(input, Array.Empty<string>(), inFold(false));
             var test = new RowFilterDataView(input, Array.Empty<string>(), inFold(true));
-            var members = FitMembers(train);
+            var members = FitMembers(train, f + 1);
             var scored = ScoreMembers(test, members, classes);
             var cols = Options.Members.SelectMany(m => new[] { MemberScoreColumn(m), PresenceColumn(m) }).Append(Options.LabelColumnName).Select(c => scored.Schema[c]);
             using var cursor = scored.GetRowCursor(cols);

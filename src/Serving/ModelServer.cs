@@ -2,15 +2,22 @@ using System.Globalization;
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
 using MLNetFusion.Data;
 
-namespace MLNetFusion.Samples.Serving;
+namespace MLNetFusion.Serving;
 
 /// <summary>
 /// The serving side of a saved fusion model, as a batch job or a second process would run it: load the file with a
-/// fresh <see cref="MLContext"/>, read a CSV whose columns follow the saved input schema, and write predictions.
+/// fresh <see cref="MLContext"/>, read a CSV holding the input columns the model reads (<see cref="RequiredInputColumns"/>:
+/// never the label or the group of a model fitted by <c>mlnetfusion fit</c>), and write predictions.
 /// Nothing here knows which fusion family or featurizers the model holds.
 /// </summary>
+/// <remarks>
+/// The output CSV writes a key column (<c>PredictedLabel</c>) as its value and a vector column slot by slot; a vector
+/// with slot names (a <c>Score</c> column, whose slots are the classes sorted by value) gets one column per slot named
+/// <c>Score.&lt;class&gt;</c>, so <c>Score.7</c> is the probability of class 7.
+/// </remarks>
 public static class ModelServer
 {
     /// <summary>
@@ -29,13 +36,16 @@ public static class ModelServer
     public static int Predict(string modelPath, string inputCsv, string outputCsv, IReadOnlyList<string> columns)
     {
         var ml = new MLContext(seed: 0);
+        if (!File.Exists(inputCsv))
+            throw new FileNotFoundException($"Input file '{inputCsv}' does not exist." + Environment.NewLine + "Hint: pass --input with a CSV of the rows to predict.", inputCsv);
         var model = ml.Model.LoadFusionModel(modelPath, out var schema);
         string partial = outputCsv + ".partial";
         try
         {
-            if (schema == null) throw new InvalidOperationException($"Model '{modelPath}' was saved without its input schema. Hint: pass data.Schema to SaveFusionModel.");
-            var loaderColumns = LoaderColumns(schema, inputCsv);
+            if (schema == null) throw new InvalidOperationException($"Model '{modelPath}' was saved without its input schema." + Environment.NewLine + "Hint: pass data.Schema to SaveFusionModel.");
+            var loaderColumns = LoaderColumns(RequiredInputColumns(model, schema), inputCsv);
             CheckNumbers(inputCsv, loaderColumns);
+            CheckImages(model, inputCsv, loaderColumns);
             // An empty numeric field is a missing value (NaN), never a silent 0: a row whose vector is all empty is a missing
             // modality, one with some empty fields an error naming its line.
             var data = ml.Data.CreateTextLoader(new TextLoader.Options
@@ -47,7 +57,12 @@ public static class ModelServer
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 var cause = Unwrap(ex);
-                if (RowPosition(cause) is not long row) throw;
+                if (RowPosition(cause) is not long row)
+                {
+                    if (cause == ex) throw;
+                    throw new InvalidDataException($"'{inputCsv}' could not be predicted: {cause.Message}" + (cause.Message.Contains("Hint:", StringComparison.Ordinal) ? "" :
+                        Environment.NewLine + "Hint: check that the rows hold what the training CSV held in each column (paths that exist, numbers, text)."), cause);
+                }
                 // TextLoader numbers rows from 0 after the header: CSV line = row + 2 (one line per row, as CheckNumbers ensured).
                 throw new InvalidDataException($"'{inputCsv}' line {row + 2}: " + cause.Message[(cause.Message.IndexOf(':') + 1)..].TrimStart(), cause);
             }
@@ -59,6 +74,87 @@ public static class ModelServer
             if (File.Exists(partial)) File.Delete(partial);
             (model as IDisposable)?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The columns of <paramref name="inputSchema"/> that <paramref name="model"/> reads: a column is required when the
+    /// model's output schema cannot be computed without it. A label or group column that the model only carried along
+    /// (or a model file whose schema lists every column of the training CSV) is not required, so unlabelled rows serve.
+    /// </summary>
+    public static DataViewSchema RequiredInputColumns(ITransformer model, DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var kept = inputSchema.Where(c => !c.IsHidden).ToList();
+        foreach (var c in inputSchema.Where(c => !c.IsHidden).ToList())
+        {
+            var without = kept.Where(k => k.Name != c.Name).ToList();
+            try { model.GetOutputSchema(Schema(without)); kept = without; }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or KeyNotFoundException or FormatException or NotSupportedException) { }
+        }
+        return Schema(kept);
+    }
+
+    private static DataViewSchema Schema(IEnumerable<DataViewSchema.Column> columns)
+    {
+        var b = new DataViewSchema.Builder();
+        foreach (var c in columns) b.AddColumn(c.Name, c.Type, c.Annotations);
+        return b.ToSchema();
+    }
+
+    /// <summary>
+    /// Every image path the model will load must be there: ML.NET's image loader reports a missing file from a worker
+    /// thread, and an empty path as a disposed object. The message names the CSV line, the column and the file.
+    /// </summary>
+    private static void CheckImages(ITransformer model, string csv, TextLoader.Column[] columns)
+    {
+        var loaders = Links(model).OfType<ImageLoadingTransformer>().ToList();
+        if (loaders.Count == 0) return;
+        var header = AutoML.Inference.CsvSample.Split(File.ReadLines(csv).First(), ',').Select(h => h.Trim()).ToArray();
+        var checks = loaders.SelectMany(l => ImageInputColumns(l).Select(c => (column: c, folder: l.ImageFolder)))
+            .Select(c => (c.column, c.folder, index: Array.IndexOf(header, c.column))).Where(c => c.index >= 0).ToList();
+        if (checks.Count == 0) return;
+        using var reader = new StreamReader(csv);
+        reader.ReadLine();
+        int lineNumber = 1;
+        for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
+        {
+            lineNumber++;
+            var fields = AutoML.Inference.CsvSample.Split(line, ',');
+            foreach (var (column, folder, index) in checks)
+            {
+                var value = index < fields.Length ? fields[index].Trim() : "";
+                if (value.Length == 0)
+                    throw new InvalidDataException($"'{csv}' line {lineNumber}, column '{column}': the image path is empty, and this model needs an image in every row." + Environment.NewLine +
+                        "Hint: give the row an image file (a blank image if there is none), or leave the row out.");
+                var full = Path.IsPathRooted(value) || string.IsNullOrEmpty(folder) ? Path.GetFullPath(value) : Path.GetFullPath(Path.Combine(folder, value));
+                if (!File.Exists(full))
+                    throw new FileNotFoundException($"'{csv}' line {lineNumber}, column '{column}': image file '{value}' does not exist (looked for '{full}')." + Environment.NewLine +
+                        (string.IsNullOrEmpty(folder) ? "Hint: relative paths are resolved from the current folder; run from the folder the paths are relative to, or write absolute paths."
+                            : $"Hint: relative paths are resolved against the model's image folder '{folder}' (the training data's folder); write absolute paths, or put the files there."), full);
+            }
+        }
+    }
+
+    /// <summary>
+    /// ML.NET keeps a loader's column pairs in the protected field <c>OneToOneTransformerBase.ColumnPairs</c> and has no
+    /// public accessor; <c>MLNetInternalsGuardTests</c> fails loudly if a new ML.NET version renames it. Without it the
+    /// check is skipped and ML.NET's own error (unwrapped) is reported.
+    /// </summary>
+    internal static readonly System.Reflection.FieldInfo? ColumnPairsField =
+        typeof(OneToOneTransformerBase).GetField("ColumnPairs", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance);
+
+    /// <summary>The path columns an image loader reads.</summary>
+    internal static IEnumerable<string> ImageInputColumns(ImageLoadingTransformer loader)
+        => ColumnPairsField?.GetValue(loader) is (string outputColumnName, string inputColumnName)[] pairs ? pairs.Select(p => p.inputColumnName) : Array.Empty<string>();
+
+    /// <summary>Every transformer of a (possibly nested) chain.</summary>
+    private static IEnumerable<ITransformer> Links(ITransformer t)
+    {
+        yield return t;
+        if (t is IEnumerable<ITransformer> chain)
+            foreach (var link in chain)
+                foreach (var inner in Links(link)) yield return inner;
     }
 
     /// <summary>The exception behind ML.NET's wrappers (parallel cursors report a worker's failure as "Splitter/consolidator worker encountered exception").</summary>
@@ -104,10 +200,18 @@ public static class ModelServer
         }
     }
 
+    /// <summary>The header of <paramref name="csv"/> (quoted names unquoted, spaces trimmed).</summary>
+    public static string[] ReadHeader(string csv)
+        => AutoML.Inference.CsvSample.Split(File.ReadLines(csv).FirstOrDefault() ?? "", ',').Select(h => h.Trim()).ToArray();
+
     /// <summary>TextLoader columns for <paramref name="schema"/>, located by the CSV header.</summary>
     public static TextLoader.Column[] LoaderColumns(DataViewSchema schema, string csv)
     {
-        var header = File.ReadLines(csv).First().Split(',');
+        var header = ReadHeader(csv);
+        var missing = schema.Where(c => !c.IsHidden && c.Type is not VectorDataViewType && Array.IndexOf(header, c.Name) < 0).Select(c => c.Name).ToList();
+        if (missing.Count > 0)
+            throw new InvalidOperationException($"'{csv}' has no column{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Select(m => $"'{m}'"))}, which the model reads (its columns: {string.Join(", ", header)})." +
+                Environment.NewLine + "Hint: the CSV needs every input column the model reads (the label and the group are not needed), named as in the training CSV's header.");
         var result = new List<TextLoader.Column>();
         foreach (var c in schema)
         {
@@ -159,7 +263,7 @@ public static class ModelServer
         var getters = writers.Select(w => w(cursor)).ToArray();
         using var output = new StreamWriter(path, false, new UTF8Encoding(false));
         output.WriteLine(string.Join(",", cols.Select(c => c.Type is VectorDataViewType v
-            ? string.Join(",", Enumerable.Range(0, v.Size).Select(i => $"{c.Name}.{i}")) : c.Name)));
+            ? string.Join(",", SlotHeaders(c, v.Size)) : Quote(c.Name))));
         int rows = 0;
         var line = new StringBuilder();
         while (cursor.MoveNext())
@@ -171,6 +275,22 @@ public static class ModelServer
         }
         return rows;
     }
+
+    /// <summary>A vector column's headers: <c>name.&lt;slot name&gt;</c> when it has slot names (a Score column's classes), else <c>name.&lt;index&gt;</c>.</summary>
+    private static IEnumerable<string> SlotHeaders(DataViewSchema.Column c, int size)
+    {
+        string[]? names = null;
+        if (c.Annotations.Schema.GetColumnOrNull(AnnotationNames.SlotNames)?.Type is VectorDataViewType { ItemType: TextDataViewType } t && t.Size == size)
+        {
+            VBuffer<ReadOnlyMemory<char>> buffer = default;
+            c.Annotations.GetValue(AnnotationNames.SlotNames, ref buffer);
+            names = buffer.DenseValues().Select(m => m.ToString()).ToArray();
+            if (names.Any(n => n.Length == 0) || names.Distinct().Count() != names.Length) names = null;
+        }
+        return Enumerable.Range(0, size).Select(i => Quote($"{c.Name}.{names?[i] ?? i.ToString(CultureInfo.InvariantCulture)}"));
+    }
+
+    private static string Quote(string field) => field.IndexOfAny(new[] { ',', '"', '\n', '\r' }) < 0 ? field : "\"" + field.Replace("\"", "\"\"") + "\"";
 
     private static Func<DataViewRow, Action<StringBuilder>> Writer(DataViewSchema schema, DataViewSchema.Column c)
     {
@@ -190,13 +310,13 @@ public static class ModelServer
             return row =>
             {
                 var g = row.GetGetter<uint>(c); uint key = 0;
-                return sb => { g(ref key); sb.Append(values != null && key > 0 && key <= values.Length ? values[key - 1] : key.ToString(inv)); };
+                return sb => { g(ref key); sb.Append(Quote(values != null && key > 0 && key <= values.Length ? values[key - 1] : key.ToString(inv))); };
             };
         }
         if (c.Type == NumberDataViewType.Single)
             return row => { var g = row.GetGetter<float>(c); float v = 0; return sb => { g(ref v); sb.Append(v.ToString("R", inv)); }; };
         if (c.Type is TextDataViewType)
-            return row => { var g = row.GetGetter<ReadOnlyMemory<char>>(c); ReadOnlyMemory<char> v = default; return sb => { g(ref v); sb.Append(v); }; };
+            return row => { var g = row.GetGetter<ReadOnlyMemory<char>>(c); ReadOnlyMemory<char> v = default; return sb => { g(ref v); sb.Append(Quote(v.ToString())); }; };
         if (c.Type is PrimitiveDataViewType && typeof(IFormattable).IsAssignableFrom(c.Type.RawType) || c.Type.RawType == typeof(bool))
             return (Func<DataViewRow, Action<StringBuilder>>)typeof(ModelServer).GetMethod(nameof(ScalarWriter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
                 .MakeGenericMethod(c.Type.RawType).Invoke(null, new object[] { c })!;
