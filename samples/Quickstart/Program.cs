@@ -18,9 +18,16 @@ var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
     .Append(ml.Transforms.MelSpectrogram("LogMel", "Audio", fftSize: 256, hopLength: 128, bands: 40))
     .AppendCacheCheckpoint(ml)
     // merge fusion: a CNN per modality, embeddings merged by attention, trained end to end
-    .Append(ml.MulticlassClassification.Trainers.MergeFusion(
-        new[] { ModalityOptions.Image("Pixels"), ModalityOptions.Audio("LogMel") }, MergeOperation.Attention, epochs: 15));
+    .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions
+    {
+        Modalities = new() { ModalityOptions.Image("Pixels"), ModalityOptions.Audio("LogMel") },
+        Operation = MergeOperation.Attention,
+        Epochs = 15,
+        // progress while it trains: one line per epoch
+        Progress = e => Console.WriteLine($"epoch {e.Epoch}/{e.Epochs}: loss {e.TrainLoss:F3}, {e.Elapsed.TotalSeconds:F0} s"),
+    }));
 
+Console.WriteLine("featurizing and training…");
 var model = pipeline.Fit(train);
 var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
 Console.WriteLine($"accuracy {metrics.MicroAccuracy:F4}");

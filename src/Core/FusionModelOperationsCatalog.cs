@@ -10,7 +10,7 @@ namespace Microsoft.ML;
 /// the counterparts of <c>mlContext.Model.Save</c>/<c>Load</c>. Sample: <c>src/Samples/SaveAndServeSample.cs</c>.
 /// </summary>
 /// <remarks>
-/// <para>ML.NET 5 keeps its model-saving extension points internal, so third-party transformers cannot be written by
+/// <para>ML.NET (5 and 6) keeps its model-saving extension points internal, so third-party transformers cannot be written by
 /// <c>mlContext.Model.Save</c>. A fusion model file is a zip archive: built-in parts are stored in ML.NET's own format
 /// (written and read with the public <c>Save</c>/<c>Load</c>), MLNetFusion's parts as JSON plus TorchSharp weights,
 /// and a versioned manifest ties them together (see <see cref="FusionModelFile"/>).</para>

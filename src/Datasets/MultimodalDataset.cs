@@ -40,7 +40,7 @@ public sealed class MultimodalDataset
         IReadOnlyDictionary<string, ColumnRole>? roles = null, double testFraction = 0.2, string? dataFolder = null, Action<ColumnInferenceResult>? edit = null)
     {
         if (testFile == null && !(testFraction > 0 && testFraction < 1))
-            throw new ArgumentOutOfRangeException(nameof(testFraction), testFraction, "Without a test file the test fraction must be in (0, 1)." + Environment.NewLine + "Hint: pass --test FILE or --test-fraction 0.2.");
+            throw new ArgumentException($"The test fraction is {testFraction.ToString(System.Globalization.CultureInfo.InvariantCulture)}; without a test file it must be between 0 and 1 (exclusive)." + Environment.NewLine + "Hint: pass --test FILE, or --test-fraction 0.2 to hold out a fifth of the training rows.");
         var options = new ColumnInferenceOptions { GroupColumnName = group, DataFolder = dataFolder };
         if (roles != null) foreach (var (k, v) in roles) options.Roles[k] = v;
         var columns = new MLContext(0).Fusion().InferColumns(trainFile, label, group, options);
@@ -54,8 +54,14 @@ public sealed class MultimodalDataset
     /// column is not a feature: it is ignored, or the group with <paramref name="group"/> = "Site". Its tones lie in
     /// 500-1400 Hz, so its log-mel keeps the generator's 32 bands instead of the inferred 40.</summary>
     public static MultimodalDataset Synthetic(string folder, string? group = null) => FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group,
-        group == SyntheticMultimodalDataset.SiteColumn ? null : new Dictionary<string, ColumnRole> { [SyntheticMultimodalDataset.SiteColumn] = ColumnRole.Ignored },
-        edit: r => r.Audio["AudioPath"] = r.Audio["AudioPath"] with { MelBands = SyntheticMultimodalDataset.MelBands });
+        edit: r =>
+        {
+            r.Audio["AudioPath"] = r.Audio["AudioPath"] with { MelBands = SyntheticMultimodalDataset.MelBands };
+            if (group == SyntheticMultimodalDataset.SiteColumn) return;
+            var site = r[SyntheticMultimodalDataset.SiteColumn];
+            site.Role = ColumnRole.Ignored;
+            site.Reason = "the generated dataset's recording site: not a feature (pass --group Site to judge on unseen sites)";
+        });
 
     /// <summary>
     /// avdigits (<c>../shared/data/avdigits</c>: spoken digits and corrupted MNIST, see its README for attribution) with

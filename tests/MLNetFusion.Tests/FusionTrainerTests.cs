@@ -207,7 +207,7 @@ public class FusionTrainerTests
         var data = Data(ml, 50, 1);
         using var model = Make(ml, "mlp", epochs: 1).Fit(data);
         var ex = Assert.Throws<NotSupportedException>(() => ml.Model.Save(model, data.Schema, new MemoryStream()));
-        Assert.StartsWith("FusionPredictionTransformer cannot be saved with mlContext.Model.Save: ML.NET 5 does not let third-party transformers write to its model format.", ex.Message);
+        Assert.StartsWith("FusionPredictionTransformer cannot be saved with mlContext.Model.Save: ML.NET (5 and 6) does not let third-party transformers write to its model format.", ex.Message);
         Assert.Contains("Hint:", ex.Message);
     }
 

@@ -233,6 +233,8 @@ internal static class ColumnInference
         double p95 = sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(0.95 * sorted.Count) - 1)];
         double clipSeconds = Math.Min(result.Options.MaxClipSeconds, Math.Max(0.5, Math.Ceiling(p95 * 2 - 1e-9) / 2));
         int fft = 1; while (fft < 0.032 * rate) fft *= 2;
-        return new AudioColumnSettings(rate, clipSeconds, fft, fft / 2, Math.Min(40, fft / 4), files.Count);
+        var root = Path.GetFullPath(result.DataFolder);
+        bool outside = files.Any(f => Path.IsPathRooted(f.file) || Path.GetRelativePath(root, Path.GetFullPath(Path.Combine(root, f.file))).StartsWith("..", StringComparison.Ordinal));
+        return new AudioColumnSettings(rate, clipSeconds, fft, fft / 2, Math.Min(40, fft / 4), files.Count, outside);
     }
 }

@@ -67,7 +67,9 @@ public sealed record ImageColumnSettings(int Width, int Height, bool Grayscale, 
 /// <param name="HopLength">Hop: half the FFT size.</param>
 /// <param name="MelBands">Mel bands.</param>
 /// <param name="FilesDecoded">Files decoded to decide.</param>
-public sealed record AudioColumnSettings(int SampleRate, double ClipSeconds, int FftSize, int HopLength, int MelBands, int FilesDecoded);
+/// <param name="PathsOutsideFolder">The column's sampled paths include absolute paths or paths leaving <see cref="ColumnInferenceResult.DataFolder"/>:
+/// the CSV's author named them, so <c>LoadAudio</c> is allowed to read them (<c>AudioLoadingOptions.AllowPathsOutsideFolder</c>).</param>
+public sealed record AudioColumnSettings(int SampleRate, double ClipSeconds, int FftSize, int HopLength, int MelBands, int FilesDecoded, bool PathsOutsideFolder = false);
 
 /// <summary>
 /// The result of <c>mlContext.Fusion().InferColumns(...)</c>: every column's role and why, the image and audio

@@ -52,6 +52,7 @@ internal static class FusionFeaturizerBuilder
             chain = chain.Append(ml.Transforms.LoadAudio(new AudioLoadingOptions
                 {
                     OutputColumnName = samples, InputColumnName = c, AudioFolder = r.DataFolder, SampleRate = s.SampleRate, DurationSeconds = s.ClipSeconds, Fit = AudioFit.Center,
+                    AllowPathsOutsideFolder = s.PathsOutsideFolder,
                 }))
                 .Append(ml.Transforms.MelSpectrogram(mel, samples, s.FftSize, s.HopLength, s.MelBands));
             modalities.Add(ModalityOptions.Audio(mel, c));

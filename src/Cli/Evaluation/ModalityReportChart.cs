@@ -62,16 +62,20 @@ public static class ModalityReportChart
             small.Draw(canvas, $"{v:F2}", px - 36, py + size * (1 - v) + 4);
         }
         canvas.DrawLine(px, py + size, px + size, py, diagonal);
+        int rows = Math.Max(1, report.Calibration.Bins.Sum(b => b.Count));
+        using var faint = new SKPaint { Color = bar.Color.WithAlpha(90) };
         foreach (var b in report.Calibration.Bins.Where(b => b.Count > 0))
         {
             float x0 = px + size * (float)b.Lower, w = size * (float)(b.Upper - b.Lower);
             float h = size * (float)b.Accuracy;
-            canvas.DrawRect(x0 + 1, py + size - h, w - 2, h, bar);
+            // A bin of a few rows says little: it is drawn faint, and every bin carries its row count.
+            canvas.DrawRect(x0 + 1, py + size - h, w - 2, h, b.Count < Math.Max(10, rows / 100) ? faint : bar);
+            small.Draw(canvas, $"{b.Count}", x0 + 2, py + size - h - 4);
             float yc = py + size * (1 - (float)b.MeanConfidence);
             canvas.DrawLine(x0 + 1, yc, x0 + w - 1, yc, gap);
         }
         text.Draw(canvas, "confidence", px + size / 2 - 30, py + size + 40);
-        small.Draw(canvas, "accuracy (bars); mean confidence (red)", px, py + size + 58);
+        small.Draw(canvas, "accuracy (bars, rows above; faint: under 10 rows); mean confidence (red)", px, py + size + 58);
         LeaderboardChart.SavePng(surface, path);
     }
 }

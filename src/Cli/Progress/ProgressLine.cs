@@ -18,7 +18,7 @@ public sealed class ProgressLine : IDisposable
     private readonly bool _live;
     private readonly string _title;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private TimeSpan _lastPrint = TimeSpan.MinValue;
+    private TimeSpan? _lastPrint;
     private string _lastStage = "";
     private int _liveWidth;
 
@@ -43,7 +43,8 @@ public sealed class ProgressLine : IDisposable
         var now = _clock.Elapsed;
         string stageKey = stage.Split(',')[0];
         bool newStage = stageKey != _lastStage;
-        if (_live ? now - _lastPrint < LiveInterval && !newStage : now - _lastPrint < PipedInterval && !(newStage && now > TimeSpan.FromSeconds(2)))
+        var since = _lastPrint is { } last ? now - last : TimeSpan.MaxValue;
+        if (_live ? since < LiveInterval && !newStage : since < PipedInterval && !(newStage && now > TimeSpan.FromSeconds(2)))
             return;
         _lastPrint = now;
         _lastStage = stageKey;

@@ -56,11 +56,11 @@ public abstract class BatchMappingTransformer : ITransformer
     }
 
     /// <summary>
-    /// ML.NET 5 keeps <see cref="ModelSaveContext"/>'s members internal, so third-party transformers cannot write
+    /// ML.NET (5 and 6) keeps <see cref="ModelSaveContext"/>'s members internal, so third-party transformers cannot write
     /// themselves into ML.NET's model zip; MLNetFusion's own format holds them (<c>mlContext.Model.SaveFusionModel</c>).
     /// </summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
-        $"{GetType().Name} cannot be saved with mlContext.Model.Save: ML.NET 5 does not let third-party transformers write to its model format." +
+        $"{GetType().Name} cannot be saved with mlContext.Model.Save: ML.NET (5 and 6) does not let third-party transformers write to its model format." +
         Environment.NewLine + "Hint: save the pipeline with mlContext.Model.SaveFusionModel(model, data.Schema, path) and load it with " +
         "mlContext.Model.LoadFusionModel(path, out var schema); the file also holds ML.NET's own transformers.");
 

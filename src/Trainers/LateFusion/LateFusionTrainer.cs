@@ -158,9 +158,24 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 var g = row.GetGetter<bool>(row.Schema[PresenceColumn(m)]);
                 return () => { bool v = false; g(ref v); return v; };
             });
-            fitted.Add(m.Trainer.Fit(present));
+            try { fitted.Add(m.Trainer.Fit(present)); }
+            catch (Exception ex) when (ex is not OutOfMemoryException && RowError(ex) is { } rowError && rowError != ex)
+            {
+                // ML.NET reports a cursor's failure as "Splitter/consolidator worker encountered exception": surface ours.
+                foreach (var t in fitted) (t as IDisposable)?.Dispose();
+                throw new InvalidOperationException($"Late-fusion member '{m.Name}': {rowError.Message}", rowError);
+            }
         }
         return fitted;
+    }
+
+    /// <summary>The innermost exception whose message names a row ("Row 12: …"), or <c>null</c>.</summary>
+    private static Exception? RowError(Exception ex)
+    {
+        Exception? found = null;
+        for (var e = ex; e != null; e = e.InnerException)
+            if (e.Message.StartsWith("Row ", StringComparison.Ordinal)) found = e;
+        return found;
     }
 
     /// <summary>Applies guards, members and score copies: every member's probabilities and presence become columns.</summary>

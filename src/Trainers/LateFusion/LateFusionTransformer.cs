@@ -60,9 +60,9 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     /// <inheritdoc />
     public IDataView Transform(IDataView input) => _chain.Transform(input);
 
-    /// <summary>Not supported: ML.NET 5 keeps <see cref="ModelSaveContext"/> internal; use <c>mlContext.Model.SaveFusionModel</c>.</summary>
+    /// <summary>Not supported: ML.NET (5 and 6) keeps <see cref="ModelSaveContext"/> internal; use <c>mlContext.Model.SaveFusionModel</c>.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
-        "LateFusionTransformer cannot be saved with mlContext.Model.Save: ML.NET 5 does not let third-party transformers write to its model format." +
+        "LateFusionTransformer cannot be saved with mlContext.Model.Save: ML.NET (5 and 6) does not let third-party transformers write to its model format." +
         Environment.NewLine + "Hint: save the pipeline with mlContext.Model.SaveFusionModel and load it with mlContext.Model.LoadFusionModel.");
 
     string IFusionSaveable.ComponentKind => Kind;

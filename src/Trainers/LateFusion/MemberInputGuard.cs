@@ -76,6 +76,12 @@ internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveabl
             foreach (var v in values) if (!float.IsNaN(v)) { allNaN = false; break; }
             _present[slot] = !allNaN;
             if (allNaN) _values[slot] = new VBuffer<float>(_values[slot].Length, new float[_values[slot].Length]);
+            else
+                for (int i = 0; i < values.Length; i++)
+                    if (!float.IsFinite(values[i]))
+                        throw new InvalidOperationException($"Row {position}: column '{_column}' holds {values[i]} (slot {i}); a late-fusion member cannot learn from NaN or infinite features, " +
+                            "and only an all-NaN vector means the modality is missing." + Environment.NewLine +
+                            "Hint: replace such values before late fusion (ReplaceMissingValues, or clip them), or make the whole vector NaN to mark the modality missing.");
         }
 
         public override void Compute(int count, bool[] active) { }

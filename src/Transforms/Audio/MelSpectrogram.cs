@@ -267,6 +267,9 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
         return fb;
     }
 
+    /// <summary>Above this absolute sample value a batch is computed in double precision (its power would overflow a float).</summary>
+    internal const float MaxSinglePrecisionAmplitude = 1e6f;
+
     /// <summary>Computes spectrograms for <paramref name="count"/> rows of <see cref="InputLength"/> samples; writes <c>count × Bands × Frames</c> values.</summary>
     /// <remarks>
     /// The STFT is computed as <c>torch.stft</c> defines it — reflect padding when centred, frames of n_fft every hop,
@@ -279,15 +282,22 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var x = tensor(samples.Length == count * InputLength ? samples : samples.AsSpan(0, count * InputLength).ToArray(), new long[] { count, InputLength });
+        // A clip far louder than audio ever is (|x| above 1e6, e.g. unscaled integers or corrupt data) would overflow the
+        // power in single precision and come out all NaN, silently a missing modality: such batches run in double.
+        bool wide = x.abs().nan_to_num(0).max().item<float>() > MaxSinglePrecisionAmplitude;
+        if (wide) x = x.to_type(ScalarType.Float64);
+        var window = wide ? _paddedWindow.to_type(ScalarType.Float64) : _paddedWindow;
+        var filterBank = wide ? _filterBank.to_type(ScalarType.Float64) : _filterBank;
         if (Options.Center)
             x = nn.functional.pad(x.unsqueeze(1), new long[] { FftSize / 2, FftSize / 2 }, PaddingModes.Reflect).squeeze(1);
         var frames = x.unfold(1, FftSize, Hop);                                                      // [B, T, n_fft]
-        var spec = torch.fft.rfft(frames * _paddedWindow, dim: -1);                                  // [B, T, F] complex
+        var spec = torch.fft.rfft(frames * window, dim: -1);                                         // [B, T, F] complex
         var power = torch.view_as_real(spec).square().sum(-1);                                       // |X|^2
         if (Options.Power != 2.0) power = power.pow(Options.Power / 2.0);
-        var mel = power.matmul(_filterBank).transpose(1, 2);                                         // [B, M, T]
+        var mel = power.matmul(filterBank).transpose(1, 2);                                          // [B, M, T]
         if (Options.ApplyLog) mel = (mel + Options.LogOffset).log();
         mel = Normalize(mel, Options.Normalization);
+        if (wide) mel = mel.to_type(ScalarType.Float32);
         var values = mel.contiguous().data<float>();
         values.CopyTo(output, 0);
     }
@@ -357,6 +367,13 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
             if (_buffer.Length != _parent.InputLength)
                 throw new InvalidOperationException($"Row {position}: column '{_parent.Options.InputColumnName}' has {_buffer.Length} samples, expected {_parent.InputLength}.");
             _buffer.CopyTo(dst);
+            // An all-NaN clip is a missing modality; NaN or infinite samples inside a clip would make every value NaN.
+            int bad = -1, nan = 0;
+            for (int i = 0; i < dst.Length; i++)
+                if (!float.IsFinite(dst[i])) { if (bad < 0) bad = i; if (float.IsNaN(dst[i])) nan++; }
+            if (bad >= 0 && nan != dst.Length)
+                throw new InvalidOperationException($"Row {position}: column '{_parent.Options.InputColumnName}' has a non-finite sample ({dst[bad]}) at position {bad} of {dst.Length}." + Environment.NewLine +
+                    "Hint: clean the clip (an all-NaN clip means the audio is missing), or check the decoder that produced it.");
         }
 
         public override void Compute(int count, bool[] active) => _parent.Compute(_samples, count, _output);
