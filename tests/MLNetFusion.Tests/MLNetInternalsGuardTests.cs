@@ -62,5 +62,18 @@ public class MLNetInternalsGuardTests
         Assert.True(mlnet.Major >= 1, $"ML.NET {mlnet}");
     }
 
+    [Fact]
+    public void AnImageLoadersPathColumnsAreReadableForServingChecks()
+    {
+        // Serving checks image paths by line and column before ML.NET's loader sees them; it reads the loader's column
+        // pairs from the protected field OneToOneTransformerBase.ColumnPairs. If ML.NET renames it, this fails loudly.
+        Assert.NotNull(MLNetFusion.Serving.ModelServer.ColumnPairsField);
+        var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Photo = "a.png" } });
+        var loader = ml.Transforms.LoadImages("Image", "/tmp", "Photo").Fit(data);
+        Assert.Equal(new[] { "Photo" }, MLNetFusion.Serving.ModelServer.ImageInputColumns(loader));
+    }
+
+    private sealed class PathRow { public string Photo { get; set; } = ""; }
+
     private readonly MLContext ml = new(seed: 1);
 }

@@ -159,7 +159,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 return () => { bool v = false; g(ref v); return v; };
             });
             try { fitted.Add(m.Trainer.Fit(present)); }
-            catch (Exception ex) when (ex is not OutOfMemoryException && RowError(ex) is { } rowError && rowError != ex)
+            catch (Exception ex) when (ex is not OutOfMemoryException && RowError(ex) is { } rowError)
             {
                 // ML.NET reports a cursor's failure as "Splitter/consolidator worker encountered exception": surface ours.
                 foreach (var t in fitted) (t as IDisposable)?.Dispose();

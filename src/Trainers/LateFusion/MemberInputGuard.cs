@@ -79,7 +79,7 @@ internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveabl
             else
                 for (int i = 0; i < values.Length; i++)
                     if (!float.IsFinite(values[i]))
-                        throw new InvalidOperationException($"Row {position}: column '{_column}' holds {values[i]} (slot {i}); a late-fusion member cannot learn from NaN or infinite features, " +
+                        throw new InvalidOperationException($"Row {position}: column '{_column}' holds {values[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} (slot {i}); a late-fusion member cannot learn from NaN or infinite features, " +
                             "and only an all-NaN vector means the modality is missing." + Environment.NewLine +
                             "Hint: replace such values before late fusion (ReplaceMissingValues, or clip them), or make the whole vector NaN to mark the modality missing.");
         }

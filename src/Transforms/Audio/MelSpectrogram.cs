@@ -372,7 +372,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
             for (int i = 0; i < dst.Length; i++)
                 if (!float.IsFinite(dst[i])) { if (bad < 0) bad = i; if (float.IsNaN(dst[i])) nan++; }
             if (bad >= 0 && nan != dst.Length)
-                throw new InvalidOperationException($"Row {position}: column '{_parent.Options.InputColumnName}' has a non-finite sample ({dst[bad]}) at position {bad} of {dst.Length}." + Environment.NewLine +
+                throw new InvalidOperationException($"Row {position}: column '{_parent.Options.InputColumnName}' has a non-finite sample ({dst[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)}) at position {bad} of {dst.Length}." + Environment.NewLine +
                     "Hint: clean the clip (an all-NaN clip means the audio is missing), or check the decoder that produced it.");
         }
 
