@@ -23,11 +23,14 @@ internal static class BenchCommand
         var seeds = new Option<string[]>("--seeds") { Description = "Trainer seeds of the balance benchmark's neural families; each configuration is trained once per seed and the accuracies are averaged (default: 1).", AllowMultipleArgumentsPerToken = true };
         var weakCopies = new Option<int>("--weak-copies") { Description = "Generated copies (dataset seeds) of the weak benchmark.", DefaultValueFactory = _ => 3 };
         var weakRemediesOnly = new Option<bool>("--weak-remedies-only") { Description = "The weak benchmark trains the single modalities and the per-modality learning-rate remedy only, not every candidate." };
-        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly };
+        var memoryRows = new Option<int>("--memory-rows") { Description = "Rows of the leaderboard-memory benchmark's generated CSV.", DefaultValueFactory = _ => 20_000 };
+        var memoryEpochs = new Option<int>("--memory-epochs") { Description = "Epochs of the leaderboard-memory benchmark's neural entries.", DefaultValueFactory = _ => MLNetFusion.Cli.Leaderboard.Candidates.Epochs };
+        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly, memoryRows, memoryEpochs };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
             r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly),
             Split(r.GetValue(seeds)).Select(s => int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v
-                : throw new ArgumentException($"--seeds takes integers; '{s}' is not one." + Environment.NewLine + "Hint: --seeds 1,2,3")).ToArray())));
+                : throw new ArgumentException($"--seeds takes integers; '{s}' is not one." + Environment.NewLine + "Hint: --seeds 1,2,3")).ToArray(),
+            r.GetValue(memoryRows), r.GetValue(memoryEpochs))));
         return command;
     }
 
