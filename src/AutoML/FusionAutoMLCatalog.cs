@@ -16,6 +16,18 @@ public sealed class FusionCatalog
 
     /// <summary>Creates a sweep over fusion families and their hyperparameters (see <see cref="FusionExperiment"/>).</summary>
     public FusionExperiment CreateExperiment() => new(_ml, ((Microsoft.ML.Runtime.IHostEnvironment)_ml).Register("MLNetFusion.Sweep").Rand.Next());
+
+    /// <summary>
+    /// Runs the leaderboard on featurized rows: the plain baselines, each modality alone, every fusion family and an
+    /// ensemble selected over them, with the recommended model chosen on validation rows (whole groups with a group
+    /// column), never on <paramref name="test"/>. The same leaderboard <c>mlnetfusion leaderboard</c> prints.
+    /// </summary>
+    /// <param name="train">Featurized training rows (<see cref="ColumnInferenceResult.CreateFeaturizer"/>'s <c>WithLabel</c>).</param>
+    /// <param name="test">Featurized test rows (reported only).</param>
+    /// <param name="featurization">The featurization.</param>
+    /// <param name="options">Options (group column, epochs, validation share, callbacks).</param>
+    public MLNetFusion.AutoML.Leaderboard.LeaderboardResult CreateLeaderboard(IDataView train, IDataView test, FusionFeaturization featurization, MLNetFusion.AutoML.Leaderboard.FusionLeaderboardOptions? options = null)
+        => MLNetFusion.AutoML.Leaderboard.FusionLeaderboard.Run(_ml, train, test, featurization, options);
 }
 
 /// <summary>Adds <c>mlContext.Fusion()</c>.</summary>

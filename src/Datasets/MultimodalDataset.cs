@@ -78,6 +78,9 @@ public sealed class MultimodalDataset
         return FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group ?? "Speaker");
     }
 
+    /// <summary>The featurization the roles imply (columns, modalities, label key).</summary>
+    public FusionFeaturization Featurization => _featurization;
+
     /// <summary>The inferred roles and settings.</summary>
     public ColumnInferenceResult Columns { get; }
     /// <summary>The training CSV's folder.</summary>

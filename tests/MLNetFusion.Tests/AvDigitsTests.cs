@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using MLNetFusion.Datasets;
+using MLNetFusion.Models;
 using MLNetFusion.Samples;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.CrossModal;
@@ -62,8 +63,8 @@ public class AvDigitsTests : IClassFixture<AvDigitsFixture>
             return ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
         }
         var t = ml.MulticlassClassification.Trainers;
-        double image = Accuracy(t.NetworkFusion(ds.Modalities().Where(m => m.Name == "image"), epochs: 15));
-        double audio = Accuracy(t.NetworkFusion(ds.Modalities().Where(m => m.Name == "audio"), epochs: 15));
+        double image = Accuracy(t.NetworkFusion(ds.Modalities().Where(m => m.Kind == ModalityKind.Image), epochs: 15));
+        double audio = Accuracy(t.NetworkFusion(ds.Modalities().Where(m => m.Kind == ModalityKind.Audio), epochs: 15));
         var families = new (string name, IEstimator<FusionPredictionTransformer> trainer)[]
         {
             ("merge", t.MergeFusion(ds.Modalities(), MergeOperation.Attention, epochs: 15)),

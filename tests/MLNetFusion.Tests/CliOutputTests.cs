@@ -19,15 +19,17 @@ public class CliOutputTests
     public void LeaderboardJsonHasTheDocumentedFields()
     {
         var path = Path.Combine(TestData.TempFolder("leaderboard-json"), "board.json");
-        LeaderboardRunner.WriteJson(path, new[]
-        {
-            new LeaderboardEntry("late", "product of experts", 0.99, 0.98, 0.05, TimeSpan.FromSeconds(12.3456), 0.85, 0.61,
-                new Dictionary<string, double> { ["a"] = 0.61, ["b"] = 1.09 - 0.61 }),
-            new LeaderboardEntry("merge", "attention", 0.97, 0.96, double.NaN, TimeSpan.FromSeconds(2)),
-        });
+        var late = new MLNetFusion.AutoML.Leaderboard.LeaderboardEntry(MLNetFusion.AutoML.Leaderboard.CandidateKind.Fusion, "late", "product of experts", 0.9, 0.3,
+            0.99, 0.98, 0.05, TimeSpan.FromSeconds(12.3456), 0.85, 0.61, new Dictionary<string, double> { ["a"] = 0.61, ["b"] = 1.09 - 0.61 });
+        var merge = new MLNetFusion.AutoML.Leaderboard.LeaderboardEntry(MLNetFusion.AutoML.Leaderboard.CandidateKind.Fusion, "merge", "attention", 0.8, 0.4,
+            0.97, 0.96, double.NaN, TimeSpan.FromSeconds(2));
+        LeaderboardRunner.WriteJson(path, new[] { late, merge }, recommended: late);
         var rows = JsonNode.Parse(File.ReadAllText(path))!.AsArray();
         Assert.Equal(2, rows.Count);
-        foreach (var field in new[] { "family", "configuration", "accuracy", "macro_f1", "log_loss", "group_out_accuracy", "worst_group_accuracy", "train_seconds" })
+        Assert.True((bool)rows[0]!["recommended"]!);
+        Assert.False((bool)rows[1]!["recommended"]!);
+        Assert.Equal(0.9, (double)rows[0]!["validation_accuracy"]!);
+        foreach (var field in new[] { "kind", "family", "configuration", "validation_accuracy", "accuracy", "macro_f1", "log_loss", "group_out_accuracy", "worst_group_accuracy", "train_seconds", "error" })
             Assert.All(rows, r => Assert.True(r!.AsObject().ContainsKey(field), $"missing field {field}"));
         Assert.Equal("late", (string)rows[0]!["family"]!);
         Assert.Equal(0.85, (double)rows[0]!["group_out_accuracy"]!);
@@ -116,7 +118,10 @@ public class CliOutputTests
         var ds = MultimodalDataset.Synthetic(TestData.SyntheticFolder);
         var entries = MainJob.Run(ds, Path.Combine(folder, "leaderboard.png"), epochs: 1, seed: 1, "main job at one epoch", includeSingles: true,
             jsonPath: Path.Combine(folder, "leaderboard.json"));
-        Assert.Equal(Candidates.All(ds, 1).Count + ds.Modalities().Count, entries.Count);
+        // Every candidate (baselines, fusion families, single modalities) and the ensemble over them.
+        Assert.Equal(MLNetFusion.AutoML.Leaderboard.FusionCandidates.Default(ds.Featurization).Count + 1, entries.Count);
+        Assert.Contains(entries, e => e.Kind == MLNetFusion.AutoML.Leaderboard.CandidateKind.Baseline);
+        Assert.Contains(entries, e => e.Kind == MLNetFusion.AutoML.Leaderboard.CandidateKind.Ensemble);
         Assert.Contains(entries, e => e.Name == "Notes only (its hashed words, MLP)");
         Assert.All(entries, e => Assert.Null(e.Error));
         Assert.All(entries, e => Assert.InRange(e.Accuracy, 0, 1));

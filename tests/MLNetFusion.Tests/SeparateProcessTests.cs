@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Xunit;
 
 namespace MLNetFusion.Tests;
@@ -44,7 +45,11 @@ public class SeparateProcessTests
 
         var expected = ml.Model.CreatePredictionEngine<ToyRow, Prediction>(model);
         var lines = File.ReadAllLines(output);
-        Assert.Equal("PredictedValue," + string.Join(",", Enumerable.Range(0, 4).Select(i => $"Score.{i}")), lines[0]);
+        // One probability column per class, named by the class value in slot order (the key's order here: first appearance).
+        VBuffer<ReadOnlyMemory<char>> slots = default;
+        model.GetOutputSchema(train.Schema)["Score"].GetSlotNames(ref slots);
+        Assert.Equal("PredictedValue," + string.Join(",", slots.DenseValues().Select(n => $"Score.{n}")), lines[0]);
+        Assert.NotEqual("PredictedValue," + string.Join(",", Enumerable.Range(0, 4).Select(i => $"Score.{i}")), lines[0]);   // the slot order is not the value order
         Assert.Equal(rows.Count + 1, lines.Length);
         for (int i = 0; i < rows.Count; i++)
         {

@@ -74,10 +74,5 @@ internal sealed record TrialContext(MLContext Ml, IReadOnlyList<ModalityOptions>
     }
 
     /// <summary>The sweep's LightGBM settings (early fusion and LightGBM late-fusion members).</summary>
-    public LightGbmMulticlassTrainer.Options LightGbm(string features, int seed) => new()
-    {
-        LabelColumnName = Label, FeatureColumnName = features, NumberOfIterations = 100, NumberOfLeaves = 15, MinimumExampleCountPerLeaf = 10,
-        LearningRate = 0.1, Seed = seed, NumberOfThreads = Environment.ProcessorCount,
-        Booster = new GradientBooster.Options { FeatureFraction = 0.5 },
-    };
+    public LightGbmMulticlassTrainer.Options LightGbm(string features, int seed) => Leaderboard.LightGbmDefaults.Options(Label, features, seed);
 }

@@ -31,7 +31,7 @@ public static class FitJob
     /// model is the feature chain, the trainer and <c>MapKeyToValue("PredictedLabel")</c>: it reads neither the label
     /// nor the group, its <c>PredictedLabel</c> is the label's value, and its <c>Score</c> slots are the classes sorted by value.
     /// </summary>
-    public static double Run(MultimodalDataset ds, string family, string output, int epochs, int seed, double sweepMinutes)
+    public static double Run(MultimodalDataset ds, string family, string output, int epochs, int seed)
     {
         CheckFamily(family);
         var ml = new MLContext(seed: seed);
@@ -50,11 +50,12 @@ public static class FitJob
         string description;
         if (family == "best")
         {
+            // The leaderboard's recommendation, chosen on validation rows (whole groups with --group), usually the ensemble.
             var test = ml.Data.Cache(select.Transform(featurizer.Transform(labelToKey.Transform(rawTest))));
-            var outcome = SweepJob.Search(ml, ds, train, test, TimeSpan.FromMinutes(sweepMinutes), null, new SuccessiveHalvingTuner(), seed,
-                grouped: ds.GroupColumn != null);
-            trainer = outcome.Result.Model;
-            description = "sweep's best: " + outcome.Result.BestTrial.Settings;
+            var (_, recommended, best, reason) = MainJob.RunLeaderboard(ds, null, epochs, seed, "fit --family best: the leaderboard", includeSingles: true, jsonPath: null,
+                leaveOneGroupOut: false, keepModel: true, context: ml, featurized: (train, test));
+            trainer = best ?? throw new InvalidOperationException("Every leaderboard candidate failed, so there is no model to save." + Environment.NewLine + "Hint: see each entry's error above.");
+            description = $"the leaderboard's recommendation, {recommended!.Family}: {recommended.Name} ({reason})";
         }
         else
         {

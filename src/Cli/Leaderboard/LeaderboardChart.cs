@@ -1,4 +1,5 @@
 using MLNetFusion.Trainers;
+using MLNetFusion.AutoML.Leaderboard;
 using SkiaSharp;
 
 namespace MLNetFusion.Cli.Leaderboard;

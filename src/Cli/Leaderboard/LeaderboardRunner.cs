@@ -10,7 +10,7 @@ using MLNetFusion.Training;
 
 namespace MLNetFusion.Cli.Leaderboard;
 
-/// <summary>One leaderboard row.</summary>
+/// <summary>One candidate's result as the benchmarks measure it (the leaderboard itself is <c>mlContext.Fusion().CreateLeaderboard</c>).</summary>
 /// <param name="Family">Fusion family.</param>
 /// <param name="Name">The configuration.</param>
 /// <param name="Accuracy">Accuracy on the test split.</param>
@@ -21,11 +21,11 @@ namespace MLNetFusion.Cli.Leaderboard;
 /// <param name="WorstGroupAccuracy">The lowest held-out group's accuracy, when a group column is given.</param>
 /// <param name="GroupAccuracies">Each held-out group's accuracy, when a group column is given.</param>
 /// <param name="Error">Why the candidate failed (its metrics are then NaN), or <c>null</c>.</param>
-public sealed record LeaderboardEntry(string Family, string Name, double Accuracy, double MacroF1, double LogLoss, TimeSpan TrainingTime,
+public sealed record CandidateResult(string Family, string Name, double Accuracy, double MacroF1, double LogLoss, TimeSpan TrainingTime,
     double? GroupOutAccuracy = null, double? WorstGroupAccuracy = null, IReadOnlyDictionary<string, double>? GroupAccuracies = null, string? Error = null)
 {
     /// <summary>A candidate that failed: its error (the innermost message, ML.NET's worker wrappers removed), no metrics.</summary>
-    public static LeaderboardEntry Failed(string family, string name, Exception ex, TimeSpan elapsed)
+    public static CandidateResult Failed(string family, string name, Exception ex, TimeSpan elapsed)
     {
         var inner = ex;
         while (inner.InnerException != null && (inner is AggregateException or System.Reflection.TargetInvocationException || inner.Message.Contains("worker encountered exception", StringComparison.Ordinal)))
@@ -41,7 +41,7 @@ public sealed record LeaderboardEntry(string Family, string Name, double Accurac
 public static class LeaderboardRunner
 {
     /// <summary>Trains and evaluates one candidate on the test split.</summary>
-    public static LeaderboardEntry Run(MLContext ml, MultimodalDataset ds, Candidate c, IDataView train, IDataView test, Action<double, string>? progress = null)
+    public static CandidateResult Run(MLContext ml, MultimodalDataset ds, Candidate c, IDataView train, IDataView test, Action<double, string>? progress = null)
     {
         var sw = Stopwatch.StartNew();
         var model = c.Build(ml, ds, progress).Fit(train);
@@ -49,7 +49,7 @@ public static class LeaderboardRunner
         try
         {
             var m = ml.MulticlassClassification.Evaluate(model.Transform(test), ds.LabelColumn);
-            return new LeaderboardEntry(c.FamilyName, c.Name, m.MicroAccuracy, FusionMetrics.MacroF1(m), m.LogLoss, sw.Elapsed);
+            return new CandidateResult(c.FamilyName, c.Name, m.MicroAccuracy, FusionMetrics.MacroF1(m), m.LogLoss, sw.Elapsed);
         }
         finally
         {
@@ -79,18 +79,23 @@ public static class LeaderboardRunner
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 
     /// <summary>
-    /// Writes the leaderboard as a JSON array with the fields <c>family</c>, <c>configuration</c>, <c>accuracy</c>,
+    /// Writes the leaderboard as a JSON array with the fields <c>kind</c> (baseline, singlemodality, fusion, ensemble),
+    /// <c>family</c>, <c>configuration</c>, <c>validation_accuracy</c>, <c>validation_log_loss</c>, <c>recommended</c>,
+    /// <c>members</c> (the ensemble's members and weights, else null), <c>accuracy</c> (test),
     /// <c>macro_f1</c>, <c>log_loss</c>, <c>group_out_accuracy</c> (null without a group column),
     /// <c>worst_group_accuracy</c>, <c>group_accuracies</c>, <c>train_seconds</c> and <c>error</c> (null unless the entry failed).
     /// The file is replaced whole (written to a temporary file first), so a reader never sees half of it.
     /// </summary>
-    public static void WriteJson(string path, IEnumerable<LeaderboardEntry> entries)
+    public static void WriteJson(string path, IEnumerable<AutoML.Leaderboard.LeaderboardEntry> entries, AutoML.Leaderboard.LeaderboardEntry? recommended = null)
     {
         var rows = entries.Select(e => new Dictionary<string, object?>
         {
-            ["family"] = e.Family, ["configuration"] = e.Name, ["accuracy"] = Finite(e.Accuracy), ["macro_f1"] = Finite(e.MacroF1),
+            ["kind"] = e.Kind.ToString().ToLowerInvariant(), ["family"] = e.Family, ["configuration"] = e.Name,
+            ["validation_accuracy"] = Finite(e.ValidationAccuracy), ["validation_log_loss"] = Finite(e.ValidationLogLoss), ["recommended"] = e == recommended,
+            ["members"] = e.Members?.Select(m => new Dictionary<string, object?> { ["member"] = m.Member, ["weight"] = Math.Round(m.Weight, 4) }).ToArray(),
+            ["accuracy"] = Finite(e.Accuracy), ["macro_f1"] = Finite(e.MacroF1),
             ["log_loss"] = Finite(e.LogLoss), ["group_out_accuracy"] = e.GroupOutAccuracy, ["worst_group_accuracy"] = e.WorstGroupAccuracy,
-            ["group_accuracies"] = e.GroupAccuracies, ["train_seconds"] = Math.Round(e.TrainingTime.TotalSeconds, 2), ["error"] = e.Error,
+            ["group_accuracies"] = e.GroupAccuracies, ["train_seconds"] = Math.Round(e.TrainingTime.TotalSeconds, 2), ["error"] = e.Error, ["notes"] = e.Notes,
         });
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);

@@ -7,6 +7,7 @@ using MLNetFusion.Data;
 using MLNetFusion.Datasets;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Cli.Progress;
+using MLNetFusion.AutoML.Leaderboard;
 using Spectre.Console;
 
 namespace MLNetFusion.Cli.Leaderboard;
@@ -24,134 +25,102 @@ public static class MainJob
     /// <param name="seed">MLContext seed.</param>
     /// <param name="title">Table and chart title.</param>
     /// <param name="includeSingles">Also train each single modality with the same encoder.</param>
-    /// <param name="jsonPath">Where to write the leaderboard as JSON, or <c>null</c>.</param>
+    /// <param name="jsonPath">Where to write the leaderboard as JSON (rewritten as each entry finishes), or <c>null</c>.</param>
     /// <param name="leaveOneGroupOut">Also score every entry by leave-one-group-out on the training file (by the dataset's group column) and rank by it.</param>
     public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true, string? jsonPath = null,
         bool leaveOneGroupOut = false)
+        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false).entries;
+
+    /// <summary>Runs the leaderboard and returns its entries and, with <paramref name="keepModel"/>, the recommended model (the caller disposes it).</summary>
+    internal static (List<LeaderboardEntry> entries, LeaderboardEntry? recommended, ITransformer? model, string reason) RunLeaderboard(MultimodalDataset ds, string? chartPath, int epochs, int seed,
+        string title, bool includeSingles, string? jsonPath, bool leaveOneGroupOut, bool keepModel, MLContext? context = null, (IDataView train, IDataView test)? featurized = null)
     {
-        var ml = new MLContext(seed: seed);
+        var ml = context ?? new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120);
         var total = Stopwatch.StartNew();
         AnsiConsole.MarkupLine($"[bold]MLNetFusion leaderboard[/] on [blue]{Markup.Escape(ds.Folder)}[/]");
         AnsiConsole.Write(RolesTable(ds));
-        IDataView train = null!, test = null!;
-        AnsiConsole.Status().Start("Featurizing each column by its role (the chain the roles table implies)…", ctx =>
+        IDataView train, test;
+        if (featurized is { } f) (train, test) = f;
+        else
         {
-            (train, test, var _) = ds.Featurize(ml);
+            Console.WriteLine("Featurizing each column by its role (the chain the roles table implies)…");
+            (train, test, _) = ds.Featurize(ml);
             train.Preview(1); // fill the cache
-        });
+        }
         long Rows(IDataView d) => d.GetColumn<uint>(ds.LabelColumn).LongCount();
-        AnsiConsole.MarkupLine($"Featurized {Rows(train)} training and {Rows(test)} test rows in {total.Elapsed.TotalSeconds:F1}s.");
-        SamplingKeyGroups? groups = null;
+        Console.WriteLine($"Featurized {Rows(train)} training and {Rows(test)} test rows in {total.Elapsed.TotalSeconds:F1}s.");
         if (leaveOneGroupOut)
         {
             if (ds.GroupColumn == null) throw new InvalidOperationException("Leave-one-group-out needs a group column." + Environment.NewLine + "Hint: pass --group COLUMN.");
-            groups = SamplingKeyGroups.Read(train, ds.GroupColumn);
+            var groups = SamplingKeyGroups.Read(train, ds.GroupColumn);
             groups.RequireSeveralGroups();
-            AnsiConsole.MarkupLine(Markup.Escape($"Leave-one-group-out on '{ds.GroupColumn}': {groups.Count} groups (" +
+            Console.WriteLine($"Leave-one-group-out on '{ds.GroupColumn}': {groups.Count} groups (" +
                 string.Join(", ", groups.GroupNames.Select((n, i) => $"{n}: {groups.RowsPerGroup[i]} rows")) +
-                "); every entry is also trained on all groups but one and tested on that one, and ranked by the mean."));
+                "); every entry is also trained on all groups but one and tested on that one, and ranked by the mean.");
         }
-        int fits = 1 + (groups?.Count ?? 0);
+        var candidates = FusionCandidates.Default(ds.Featurization, ds.GroupColumn, includeSingles);
+        Console.WriteLine($"{candidates.Count} candidates, then an ensemble selected over them; each is fitted on the training rows minus a validation fifth " +
+            (ds.GroupColumn != null ? $"(whole '{ds.GroupColumn}' groups)" : "") + ", which chooses the recommended model; the test rows are only reported.");
 
-        var candidates = Candidates.All(ds, epochs).ToList();
-        if (includeSingles)
-            foreach (var m in ds.Modalities())
+        ProgressLine? line = null;
+        int current = -1;
+        var options = new FusionLeaderboardOptions
+        {
+            GroupColumnName = ds.GroupColumn, LeaveOneGroupOut = leaveOneGroupOut, Epochs = epochs, IncludeSingleModalities = includeSingles, Candidates = candidates, Seed = seed,
+            Progress = (i, fraction, stage) =>
             {
-                // A modality that can be missing (an empty text) cannot predict its rows alone; its fixed features (text
-                // as a bounded hashed bag of words, zero for an empty text) can, through the same network with an MLP encoder.
-                int index = ds.Modalities().FindIndex(x => x.ColumnName == m.ColumnName);
-                var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(ds.DenseFeatureColumns[index], m.Name, 64, 32);
-                string how = m.FeaturesColumnName == null ? "same encoder" : "its hashed words, MLP";
-                candidates.Add(new Candidate(null, $"{m.Name} only ({how})", (ml2, d, p) => ml2.MulticlassClassification.Trainers.NetworkFusion(
-                    new NetworkFusionOptions { Modalities = new() { alone.Clone() }, Epochs = epochs, Progress = Candidates.EpochProgress(p), LabelColumnName = d.LabelColumn })));
-            }
+                if (i != current) { line?.Dispose(); current = i; line = new ProgressLine($"[{i + 1}/{candidates.Count + 1}] {candidates[i].FamilyName}: {candidates[i].Name}"); }
+                line!.Report(fraction, stage);
+            },
+            EntryFinished = (entry, all) =>
+            {
+                line?.Dispose(); line = null; current = -1;
+                // Every finished entry is on disk at once: a run stopped later (killed, cancelled) keeps what it measured.
+                if (jsonPath != null) LeaderboardRunner.WriteJson(jsonPath, all);
+                Console.WriteLine($"[{all.Count}/{candidates.Count + 1}] {Done(entry)} ({ProgressLine.Format(entry.TrainingTime)}; {ProgressLine.Format(total.Elapsed)} in all)");
+            },
+        };
+        using var result = ml.Fusion().CreateLeaderboard(train, test, ds.Featurization, options);
+        line?.Dispose();
+        var ordered = result.Entries.ToList();
 
-        var results = new List<LeaderboardEntry>();
-        LeaderboardEntry RunOne(int i, Action<double, string> progress)
-        {
-            var c = candidates[i];
-            var clock = Stopwatch.StartNew();
-            try
-            {
-                var entry = LeaderboardRunner.Run(ml, ds, c, train, test, (f, stage) => progress(f / fits, groups == null ? stage : $"all rows, {stage}"));
-                if (groups != null)
-                {
-                    var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, c, train, groups,
-                        (fold, f, stage) => progress((1 + fold + f) / fits, $"without {ds.GroupColumn} '{groups.GroupNames[fold]}' ({fold + 1}/{groups.Count}), {stage}"));
-                    entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
-                }
-                return entry;
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // One failing candidate is a row with its error; the others go on.
-                return LeaderboardEntry.Failed(c.FamilyName, c.Name, ex, clock.Elapsed);
-            }
-        }
-        string Done(LeaderboardEntry e) => e.Error != null ? $"{e.Family}: {e.Name} → failed: {e.Error}"
-            : $"{e.Family}: {e.Name} → {e.Accuracy:P1}" + (e.GroupOutAccuracy is double g ? $", group-out {g:P1}" : "");
-        void Finished(LeaderboardEntry entry)
-        {
-            results.Add(entry);
-            // Every finished entry is on disk at once: a run stopped later (killed, cancelled) keeps what it measured.
-            if (jsonPath != null) LeaderboardRunner.WriteJson(jsonPath, results);
-        }
-        if (Console.IsOutputRedirected)
-        {
-            // Piped or logged: plain progress lines (at most one per 10 s) and one line per finished entry.
-            for (int i = 0; i < candidates.Count; i++)
-            {
-                string what = $"[{i + 1}/{candidates.Count}] {candidates[i].FamilyName}: {candidates[i].Name}";
-                LeaderboardEntry entry;
-                using (var line = new ProgressLine(what)) entry = RunOne(i, line.Report);
-                Finished(entry);
-                Console.WriteLine($"[{i + 1}/{candidates.Count}] {Done(entry)} ({ProgressLine.Format(entry.TrainingTime)}; {ProgressLine.Format(total.Elapsed)} in all)");
-            }
-        }
-        else
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var tasks = candidates.Select(c => ctx.AddTask(Markup.Escape($"{c.FamilyName}: {c.Name}"), autoStart: false, maxValue: 1)).ToList();
-                    for (int i = 0; i < candidates.Count; i++)
-                    {
-                        var task = tasks[i];
-                        string name = $"{candidates[i].FamilyName}: {candidates[i].Name}";
-                        task.StartTask();
-                        var entry = RunOne(i, (v, stage) => { task.Value = Math.Min(0.99, v); task.Description = Markup.Escape($"{name} · {stage}"); });
-                        task.Value = 1;
-                        task.StopTask();   // its timer stops with the row
-                        task.Description = Markup.Escape(Done(entry));
-                        Finished(entry);
-                    }
-                });
-
-        // Ranked by generalisation to unseen groups when it was measured: in-distribution accuracy cannot tell which fusion survives a shift.
-        var ordered = results.OrderBy(r => r.Error != null).ThenByDescending(r => r.RankingAccuracy).ThenByDescending(r => r.Accuracy).ToList();
-        var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "family", "configuration", "test accuracy");
-        if (groups != null) table.AddColumns($"leave-one-{ds.GroupColumn}-out", "worst group");
+        var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "kind", "family", "configuration", "validation accuracy", "test accuracy");
+        if (leaveOneGroupOut) table.AddColumns($"leave-one-{ds.GroupColumn}-out", "worst group");
         table.AddColumns("macro-F1", "log-loss", "train time");
         for (int i = 0; i < ordered.Count; i++)
         {
             var r = ordered[i];
-            var cells = new List<string> { (i + 1).ToString(), r.Family, Markup.Escape(r.Name), r.Error != null ? "[red]failed[/]" : $"{r.Accuracy:P1}" };
-            if (groups != null) cells.AddRange(new[] { r.Error != null ? "—" : $"{r.GroupOutAccuracy:P1}", r.Error != null ? "—" : $"{r.WorstGroupAccuracy:P1}" });
+            bool star = r == result.Recommended;
+            var cells = new List<string> { (i + 1) + (star ? " ★" : ""), r.Kind.ToString(), r.Family, Markup.Escape(r.Name + (r.Notes != null ? $" ({r.Notes})" : "")), r.Error != null ? "[red]failed[/]" : Pct(r.ValidationAccuracy), Pct(r.Accuracy) };
+            if (leaveOneGroupOut) cells.AddRange(new[] { Pct(r.GroupOutAccuracy ?? double.NaN), Pct(r.WorstGroupAccuracy ?? double.NaN) });
             cells.AddRange(r.Error != null ? new[] { "—", Markup.Escape(r.Error), $"{r.TrainingTime.TotalSeconds:F1}s" }
                 : new[] { $"{r.MacroF1:F3}", $"{r.LogLoss:F3}", $"{r.TrainingTime.TotalSeconds:F1}s" });
             table.AddRow(cells.ToArray());
         }
         AnsiConsole.Write(table);
-        LeaderboardChart.Write(chartPath, title, ordered.Where(r => r.Error == null).ToList(), ds.Columns.ClassCount);
+        if (result.Recommended is { } rec)
+        {
+            Console.WriteLine($"Recommended (★): {rec.Family}: {rec.Name}, {result.RecommendationReason}.");
+            if (rec.Members is { } members)
+                Console.WriteLine("Ensemble members: " + string.Join(", ", members.Select(m => $"{m.Member} {m.Weight:F2}")) + ".");
+        }
+        if (chartPath != null) LeaderboardChart.Write(chartPath, title, ordered.Where(r => r.Error == null).ToList(), ds.Columns.ClassCount);
         if (jsonPath != null)
         {
-            LeaderboardRunner.WriteJson(jsonPath, ordered);
-            AnsiConsole.MarkupLine($"Leaderboard JSON written to [blue]{Markup.Escape(Path.GetFullPath(jsonPath))}[/].");
+            LeaderboardRunner.WriteJson(jsonPath, ordered, result.Recommended);
+            Console.WriteLine($"Leaderboard JSON written to {Path.GetFullPath(jsonPath)}.");
         }
-        AnsiConsole.MarkupLine($"Chart written to [blue]{Markup.Escape(Path.GetFullPath(chartPath))}[/]. Total time {total.Elapsed.TotalSeconds:F0}s.");
-        return ordered;
+        if (chartPath != null) Console.WriteLine($"Chart written to {Path.GetFullPath(chartPath)}. Total time {total.Elapsed.TotalSeconds:F0}s.");
+        var model = keepModel ? result.DetachRecommendedModel() : null;
+        return (ordered, result.Recommended, model, result.RecommendationReason);
     }
+
+    private static string Pct(double v) => double.IsFinite(v) ? $"{v:P1}" : "—";
+
+    private static string Done(LeaderboardEntry e) => e.Error != null ? $"{e.Family}: {e.Name} → failed: {e.Error}"
+        : $"{e.Family}: {e.Name} → validation {e.ValidationAccuracy:P1}, test {e.Accuracy:P1}" + (e.GroupOutAccuracy is double g ? $", group-out {g:P1}" : "") +
+          (e.Notes != null ? $" ({e.Notes})" : "");
 
     /// <summary>The inferred column roles as a table: column, role, why; then the image and audio settings.</summary>
     public static Table RolesTable(MultimodalDataset ds)

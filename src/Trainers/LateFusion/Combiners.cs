@@ -73,7 +73,8 @@ public static class LateFusionMath
     /// <param name="combiner">Any combiner but <see cref="LateFusionCombiner.Stacking"/>.</param>
     /// <param name="p">Per member, class probabilities.</param>
     /// <param name="present">Which members take part for this row.</param>
-    /// <param name="weights">Member weights (used by <see cref="LateFusionCombiner.WeightedAverage"/>); renormalised over present members.</param>
+    /// <param name="weights">Member weights: <see cref="LateFusionCombiner.WeightedAverage"/>'s, renormalised over present members; for the
+    /// average, product of experts and vote a mask (0 leaves a member out while another member is present), or <c>null</c>.</param>
     /// <param name="result">Combined probabilities.</param>
     public static void Combine(LateFusionCombiner combiner, IReadOnlyList<float[]> p, IReadOnlyList<bool> present, IReadOnlyList<double>? weights, Span<float> result)
     {
@@ -81,6 +82,20 @@ public static class LateFusionMath
         int n = 0;
         for (int m = 0; m < p.Count; m++) if (present[m]) n++;
         if (n == 0) throw new InvalidOperationException("No member is present for this row.");
+        // Average, product and vote read weights as a mask: a member with weight 0 (no better than the class prior out of
+        // fold) is left out, unless it is all this row has.
+        if (weights != null && combiner is LateFusionCombiner.Average or LateFusionCombiner.ProductOfExperts or LateFusionCombiner.MajorityVote)
+        {
+            int usable = 0;
+            for (int m = 0; m < p.Count; m++) if (present[m] && weights[m] > 0) usable++;
+            if (usable > 0)
+            {
+                var masked = new bool[p.Count];
+                for (int m = 0; m < p.Count; m++) masked[m] = present[m] && weights[m] > 0;
+                present = masked;
+                n = usable;
+            }
+        }
         result.Clear();
         switch (combiner)
         {
@@ -92,7 +107,7 @@ public static class LateFusionMath
                 for (int m = 0; m < p.Count; m++)
                 {
                     if (!present[m]) continue;
-                    double w = combiner == LateFusionCombiner.Average ? 1 : weights![m];
+                    double w = combiner == LateFusionCombiner.Average ? 1 : weights![m];   // the average's mask already removed its members
                     wsum += w;
                     for (int c = 0; c < k; c++) acc[c] += w * p[m][c];
                 }

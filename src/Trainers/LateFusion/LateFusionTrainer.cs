@@ -65,6 +65,16 @@ public sealed class LateFusionOptions
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
     /// <summary>
+    /// Leave out a member whose out-of-fold log-loss is no better than the class prior's (k-fold cross-fitting, whole
+    /// groups with <see cref="SamplingKeyColumnName"/>): it is not averaged, multiplied or counted in a vote, and gets
+    /// weight 0 in the weighted average, so a member with no signal (a short text column that says nothing) cannot pull
+    /// a good member down to the majority class. At least one member is always kept. Costs k extra fits per member for
+    /// the average, product of experts and vote. <see cref="LateFusionTransformer.UninformativeMembers"/> names them.
+    /// Stacking is left to its meta-learner. Default true.
+    /// </summary>
+    public bool DropUninformativeMembers { get; set; } = true;
+
+    /// <summary>
     /// Called as each member fit starts (the final members, then every member of every cross-fitting fold) and once when
     /// fitting ends, so a caller can show which fit is running and how many remain. A member's own epochs are reported by
     /// its trainer's progress option. Default <c>null</c>.
@@ -101,10 +111,10 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     /// <summary>Registers late fusion's model-file components: the fitted model, the member guard, the probability copy and the combiner.</summary>
     internal static void Register()
     {
-        ComponentRegistry.Register(LateFusionTransformer.Kind, LateFusionTransformer.Load);
+        ComponentRegistry.Register(LateFusionTransformer.Kind, LateFusionTransformer.Load, version: 2);   // 2: UninformativeMembers
         ComponentRegistry.Register(MemberInputGuard.Kind, MemberInputGuard.Load);
         ComponentRegistry.Register(MemberProbabilityTransformer.Kind, MemberProbabilityTransformer.Load);
-        ComponentRegistry.Register(LateFusionCombinerTransformer.Kind, LateFusionCombinerTransformer.Load);
+        ComponentRegistry.Register(LateFusionCombinerTransformer.Kind, LateFusionCombinerTransformer.Load, version: 2);   // 2: average, product and vote honour a 0/1 member mask in Weights
     }
 
     /// <summary>Creates the trainer.</summary>
@@ -201,7 +211,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         var labels = LabelKeyValues.FromColumn(input.Schema[Options.LabelColumnName]);
         int seed = Options.Seed ?? _host.Rand.Next();
         using var ch = _host.Start("Training");
-        bool needsOutOfFold = Options.MemberCalibration == MemberCalibration.Temperature || Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking;
+        bool checkMembers = Options.DropUninformativeMembers && Options.Combiner != LateFusionCombiner.Stacking && Options.Members.Count > 1;
+        bool needsOutOfFold = checkMembers || Options.MemberCalibration == MemberCalibration.Temperature || Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking;
         (_step, _steps, _clock) = (0, Options.Members.Count * (needsOutOfFold ? 1 + Options.NumberOfFolds : 1), System.Diagnostics.Stopwatch.StartNew());
 
         // The final members are fitted first, so they are the same models whatever the combiner (the cross-fitting
@@ -213,7 +224,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         double[]? temperatures = null;
         List<MemberCalibrationResult>? calibration = null;
         bool calibrate = Options.MemberCalibration == MemberCalibration.Temperature;
-        if (calibrate || Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking)
+        string[] uninformative = Array.Empty<string>();
+        if (needsOutOfFold)
         {
             OutOfFoldData oof;
             try { oof = OutOfFold(input, classes, seed); }
@@ -229,9 +241,21 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 ch.Info(MessageSensitivity.None, "Late fusion member temperatures: " + string.Join(", ", calibration.Select(c =>
                     $"{c.Member} {c.Temperature:F2} (ECE {c.EceBefore:F3} → {c.EceAfter:F3})")) + ".");
             }
+            bool[]? informative = checkMembers ? Informative(oof, classes) : null;
+            if (informative != null && informative.Any(i => !i))
+            {
+                uninformative = Options.Members.Where((_, i) => !informative[i]).Select(m => m.Name).ToArray();
+                ch.Info(MessageSensitivity.None, $"Late fusion leaves out {string.Join(", ", uninformative)}: no better than the class prior out of fold.");
+                if (Options.Combiner != LateFusionCombiner.WeightedAverage) weights = informative.Select(i => i ? 1.0 : 0.0).ToArray();
+            }
             if (Options.Combiner == LateFusionCombiner.WeightedAverage)
             {
                 var (fitted, shrinkage) = FitShrunkWeights(oof, classes);
+                if (informative != null && informative.Any(i => !i))
+                {
+                    var kept = fitted.Select((w, i) => informative[i] ? w : 0).ToArray();
+                    if (kept.Sum() > 0) fitted = kept.Select(w => w / kept.Sum()).ToArray();
+                }
                 weights = fitted;
                 ch.Info(MessageSensitivity.None, "Late fusion weights: " + string.Join(", ", Options.Members.Select((m, i) => $"{m.Name} {fitted[i]:F3}")) +
                     $" (shrunk {shrinkage:P0} toward equal weights, chosen on held-out {(Options.SamplingKeyColumnName != null ? "groups" : "folds")}).");
@@ -264,7 +288,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                     Options.ScoreColumnName, Options.PredictedLabelColumnName));
         }
         Options.Progress?.Invoke(new LateFusionProgress(_steps, _steps, "", null, _clock.Elapsed));
-        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels, calibration);
+        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels, calibration, uninformative);
     }
 
     /// <summary>
@@ -374,6 +398,30 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             }
             foreach (var t in members) (t as IDisposable)?.Dispose();
         }
+        return result;
+    }
+
+    /// <summary>
+    /// Whether each member's out-of-fold log-loss (on the rows it is present) beats the class prior's on the same rows by
+    /// at least 0.005 nats. The best member is always informative, so at least one is kept.
+    /// </summary>
+    internal static bool[] Informative(OutOfFoldData oof, int classes)
+    {
+        int m = oof.Probabilities.Count == 0 ? 0 : oof.Probabilities[0].Length;
+        var result = new bool[m];
+        var gain = new double[m];
+        for (int i = 0; i < m; i++)
+        {
+            var rows = Enumerable.Range(0, oof.Labels.Count).Where(r => oof.Present[r][i]).ToArray();
+            if (rows.Length == 0) { gain[i] = double.NegativeInfinity; continue; }
+            var counts = new double[classes];
+            foreach (int r in rows) counts[oof.Labels[r]]++;
+            double prior = -rows.Average(r => Math.Log(Math.Max(counts[oof.Labels[r]] / rows.Length, LateFusionMath.Epsilon)));
+            double member = -rows.Average(r => Math.Log(Math.Max(oof.Probabilities[r][i][oof.Labels[r]], LateFusionMath.Epsilon)));
+            gain[i] = prior - member;
+            result[i] = gain[i] > 0.005;
+        }
+        if (m > 0 && !result.Any(x => x)) result[Array.IndexOf(gain, gain.Max())] = true;
         return result;
     }
 

@@ -15,9 +15,10 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     private readonly ITransformer[] _steps;
 
     internal LateFusionTransformer(IEnumerable<ITransformer> chain, IReadOnlyList<ITransformer> members, IReadOnlyList<string> memberNames,
-        LateFusionCombiner combiner, double[]? weights, LabelKeyValues labels, IReadOnlyList<MemberCalibrationResult>? calibration = null)
+        LateFusionCombiner combiner, double[]? weights, LabelKeyValues labels, IReadOnlyList<MemberCalibrationResult>? calibration = null, IReadOnlyList<string>? uninformative = null)
     {
         Calibration = calibration;
+        UninformativeMembers = uninformative?.ToArray() ?? Array.Empty<string>();
         _steps = chain.ToArray();
         _chain = new TransformerChain<ITransformer>(_steps);
         Members = members;
@@ -29,6 +30,12 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
 
     /// <summary>Each member's temperature and ECE before and after (with <see cref="LateFusionOptions.MemberCalibration"/>), else <c>null</c>.</summary>
     public IReadOnlyList<MemberCalibrationResult>? Calibration { get; }
+
+    /// <summary>
+    /// Members left out because their out-of-fold log-loss was no better than the class prior's
+    /// (<see cref="LateFusionOptions.DropUninformativeMembers"/>); empty when every member helps (and for files of version 1).
+    /// </summary>
+    public IReadOnlyList<string> UninformativeMembers { get; }
 
     /// <summary>The fitted members, in order.</summary>
     public IReadOnlyList<ITransformer> Members { get; }
@@ -42,7 +49,7 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     /// <summary>The combiner.</summary>
     public LateFusionCombiner Combiner { get; }
 
-    /// <summary>Fitted member weights for <see cref="LateFusionCombiner.WeightedAverage"/>, else <c>null</c>.</summary>
+    /// <summary>Fitted member weights for <see cref="LateFusionCombiner.WeightedAverage"/>; for the average, product of experts and vote the 0/1 mask of the members kept when some were left out (<see cref="UninformativeMembers"/>); else <c>null</c>.</summary>
     public IReadOnlyList<double>? Weights { get; }
 
     /// <summary>The classes and their key values.</summary>
@@ -70,7 +77,8 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     void IFusionSaveable.Save(ComponentWriter writer)
     {
         var memberSteps = Members.Select(m => Array.IndexOf(_steps, m)).ToArray();
-        writer.WriteConfig(new LateFusionConfig(MemberNames.ToArray(), memberSteps, Combiner, Weights?.ToArray(), Labels.ToData(), Calibration?.ToArray()));
+        // Version 2 adds UninformativeMembers (and average, product and vote may carry a 0/1 member mask in Weights).
+        writer.WriteConfig(new LateFusionConfig(MemberNames.ToArray(), memberSteps, Combiner, Weights?.ToArray(), Labels.ToData(), Calibration?.ToArray(), UninformativeMembers.ToArray()));
         foreach (var step in _steps) writer.WriteChild(step);
     }
 
@@ -82,8 +90,9 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
         if (c.Weights != null && c.Weights.Length != c.MemberNames.Length) throw reader.Invalid("its weights do not match its members");
         var steps = Enumerable.Range(0, reader.ChildCount).Select(reader.ReadChild).ToArray();
         if (c.Calibration != null && c.Calibration.Length != c.MemberNames.Length) throw reader.Invalid("its calibration does not match its members");
+        if (c.Uninformative != null && c.Uninformative.Any(n => !c.MemberNames.Contains(n))) throw reader.Invalid("it leaves out a member it does not have");
         return new LateFusionTransformer(steps, c.MemberSteps.Select(i => steps[i]).ToArray(), c.MemberNames, c.Combiner, c.Weights,
-            LabelKeyValues.FromData(c.Labels), c.Calibration);
+            LabelKeyValues.FromData(c.Labels), c.Calibration, reader.Version >= 2 ? c.Uninformative : null);
     }
 
     /// <summary>Disposes members that hold native memory.</summary>
@@ -95,4 +104,4 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
 
 /// <summary>The saved configuration of a <see cref="LateFusionTransformer"/>; its steps are the component's children.</summary>
 internal sealed record LateFusionConfig(string[] MemberNames, int[] MemberSteps, LateFusionCombiner Combiner, double[]? Weights, LabelKeyValuesData Labels,
-    MemberCalibrationResult[]? Calibration = null);
+    MemberCalibrationResult[]? Calibration = null, string[]? Uninformative = null);

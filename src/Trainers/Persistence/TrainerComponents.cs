@@ -29,6 +29,7 @@ internal static class TrainerComponents
         CrossModalFusionTrainer.Register();
         FusionMlpTrainer.Register();
         LateFusionTrainer.Register();
+        ComponentRegistry.Register(Ensemble.WeightedEnsembleTransformer.Kind, Ensemble.WeightedEnsembleTransformer.Load);
     }
 
     private static FusionPredictionTransformer LoadFusionPrediction(ComponentReader reader)

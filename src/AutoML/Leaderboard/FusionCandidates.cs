@@ -1,0 +1,126 @@
+using Microsoft.ML;
+using MLNetFusion.Models;
+using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.CrossModal;
+using MLNetFusion.Trainers.Early;
+using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Trainers.Merge;
+using MLNetFusion.Trainers.Network;
+using MLNetFusion.Training;
+
+namespace MLNetFusion.AutoML.Leaderboard;
+
+/// <summary>
+/// The leaderboard's candidates for a featurization: the plain baselines an ML.NET user writes first, the best plain
+/// model per modality, every fusion family with its documented defaults, and each modality alone through the fusion
+/// families' encoder.
+/// </summary>
+public static class FusionCandidates
+{
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>Epochs of the neural candidates.</summary>
+        public const int Epochs = 15;
+        /// <summary>Cross-fitting folds of late fusion's fitted combiners.</summary>
+        public const int LateFusionFolds = 3;
+    }
+
+    /// <summary>The column early fusion concatenates into.</summary>
+    public const string Features = "Features";
+
+    /// <summary>A late-fusion fit's progress: which member fit of how many, and the running member's epochs.</summary>
+    private sealed class LateProgress(Action<double, string> report)
+    {
+        private LateFusionProgress _at = new(0, 1, "", null, TimeSpan.Zero);
+        public void Step(LateFusionProgress p) { _at = p; Report(0, null); }
+        public void Epoch(EpochReport r) => Report((double)r.Epoch / r.Epochs, $"epoch {r.Epoch}/{r.Epochs}");
+        private void Report(double within, string? epoch)
+        {
+            var p = _at;
+            string where = p.Step >= p.Steps ? "combining" : (p.Fold is int f ? $"fold {f}: " : "final: ") + $"member {p.Member} (fit {p.Step + 1}/{p.Steps})";
+            report((p.Step + within) / Math.Max(1, p.Steps), epoch == null ? where : $"{where}, {epoch}");
+        }
+    }
+
+    private static LeaderboardCandidate Late(LateFusionCombiner combiner, string name) => new(CandidateKind.Fusion, FusionFamily.Late, name, c =>
+    {
+        var tracker = c.Progress == null ? null : new LateProgress(c.Progress);
+        return c.ML.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions
+        {
+            Members = c.LateFusionMembers(tracker == null ? null : tracker.Epoch), Combiner = combiner, NumberOfFolds = Defaults.LateFusionFolds,
+            SamplingKeyColumnName = c.GroupColumnName, LabelColumnName = c.Label, Progress = tracker == null ? null : tracker.Step,
+        });
+    });
+
+    /// <summary>Every candidate for <paramref name="featurization"/>.</summary>
+    /// <param name="featurization">The featurized columns.</param>
+    /// <param name="groupColumnName">The group column, or <c>null</c> (only changes how the candidates describe their folds).</param>
+    /// <param name="includeSingles">Also train each modality alone through the fusion families' encoder.</param>
+    public static IReadOnlyList<LeaderboardCandidate> Default(FusionFeaturization featurization, string? groupColumnName = null, bool includeSingles = true)
+    {
+        ArgumentNullException.ThrowIfNull(featurization);
+        string folds = groupColumnName != null ? $"{Defaults.LateFusionFolds} folds of whole '{groupColumnName}' groups" : $"{Defaults.LateFusionFolds} folds";
+        var list = new List<LeaderboardCandidate>
+        {
+            // What an ML.NET user writes first: every modality's fixed features concatenated into a linear model and into LightGBM.
+            new(CandidateKind.Baseline, null, "Concatenate (one-hot, normalised numbers, FeaturizeText, pixels, log-mel) + L-BFGS maximum entropy", c =>
+                c.ML.Transforms.Concatenate(Features, c.Featurization.FeatureColumns.ToArray())
+                    .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(c.Label, Features))),
+            new(CandidateKind.Baseline, null, "Concatenate (the same features) + LightGBM", c =>
+                c.ML.Transforms.Concatenate(Features, c.Featurization.FeatureColumns.ToArray())
+                    .Append(c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, Features, seed: 1)))),
+        };
+        // The best plain model per modality: LightGBM on the tabular columns, a linear model on each text's n-grams.
+        foreach (var m in featurization.Modalities)
+        {
+            if (m.Kind == ModalityKind.Tabular)
+                list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: LightGBM", c =>
+                    c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, m.FeaturesColumn, seed: 1))));
+            else if (m.Kind == ModalityKind.Text && m.FeaturesColumnName != null)
+                list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: n-grams + L-BFGS maximum entropy", c =>
+                    c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(c.Label, m.FeaturesColumn)));
+        }
+        list.AddRange(new[]
+        {
+            Late(LateFusionCombiner.Average, "average of member probabilities"),
+            Late(LateFusionCombiner.WeightedAverage, $"weights fitted out-of-fold ({folds})"),
+            Late(LateFusionCombiner.ProductOfExperts, "product of experts"),
+            Late(LateFusionCombiner.MajorityVote, "majority vote"),
+            Late(LateFusionCombiner.Stacking, $"stacking out-of-fold ({folds}), L-BFGS meta-learner"),
+            new(CandidateKind.Fusion, FusionFamily.Early, "Concatenate + FusionMlp (text as hashed words)", c =>
+                c.ML.Transforms.Concatenate(Features, c.Featurization.DenseFeatureColumns.ToArray())
+                    .Append(c.ML.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions
+                    {
+                        LabelColumnName = c.Label, Epochs = c.Epochs, Progress = c.EpochProgress, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3,
+                    }))),
+            new(CandidateKind.Fusion, FusionFamily.Merge, "attention over encoder embeddings", c =>
+                c.ML.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions
+                {
+                    Modalities = c.Modalities(), Operation = MergeOperation.Attention, Epochs = c.Epochs, Progress = c.EpochProgress, LabelColumnName = c.Label,
+                })),
+            new(CandidateKind.Fusion, FusionFamily.Network, "concatenated encoder layers", c =>
+                c.ML.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions
+                {
+                    Modalities = c.Modalities(), Epochs = c.Epochs, Progress = c.EpochProgress, LabelColumnName = c.Label,
+                })),
+            new(CandidateKind.Fusion, FusionFamily.CrossModal, "cross-attention, one exchange", c =>
+                c.ML.MulticlassClassification.Trainers.CrossModalFusion(new CrossModalFusionOptions
+                {
+                    Modalities = c.Modalities(), Depth = 1, Epochs = c.Epochs, Progress = c.EpochProgress, LabelColumnName = c.Label,
+                })),
+        });
+        if (includeSingles)
+            for (int i = 0; i < featurization.Modalities.Count; i++)
+            {
+                // A modality that can be missing (an empty text) cannot predict its rows alone; its fixed features (text
+                // as a bounded hashed bag of words, zero for an empty text) can, through the same network with an MLP encoder.
+                var m = featurization.Modalities[i];
+                var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(featurization.DenseFeatureColumns[i], m.Name, 64, 32);
+                string how = m.FeaturesColumnName == null ? "same encoder" : "its hashed words, MLP";
+                list.Add(new(CandidateKind.SingleModality, null, $"{m.Name} only ({how})", c => c.ML.MulticlassClassification.Trainers.NetworkFusion(
+                    new NetworkFusionOptions { Modalities = new() { alone.Clone() }, Epochs = c.Epochs, Progress = c.EpochProgress, LabelColumnName = c.Label })));
+            }
+        return list;
+    }
+}

@@ -1,0 +1,320 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.AutoML.Sweep;
+using MLNetFusion.Data;
+using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.Ensemble;
+
+namespace MLNetFusion.AutoML.Leaderboard;
+
+/// <summary>Options of <see cref="FusionLeaderboard"/> (<c>mlContext.Fusion().CreateLeaderboard(...)</c>).</summary>
+public sealed class FusionLeaderboardOptions
+{
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>Share of the training rows held out to choose the recommended model and the ensemble's weights.</summary>
+        public const double ValidationFraction = 0.2;
+    }
+
+    /// <summary>The group column (speaker, site): validation rows are whole groups, late fusion's folds too. Default <c>null</c>.</summary>
+    public string? GroupColumnName { get; set; }
+    /// <summary>Also score every entry by leave-one-group-out on the training rows (one more fit per group and entry). Needs <see cref="GroupColumnName"/>. Default false.</summary>
+    public bool LeaveOneGroupOut { get; set; }
+    /// <summary>Epochs of the neural candidates. Default 15.</summary>
+    public int Epochs { get; set; } = FusionCandidates.Defaults.Epochs;
+    /// <summary>Share of the training rows held out for validation (whole groups with a group column). Default 0.2.</summary>
+    public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
+    /// <summary>Rounds of ensemble selection (0: no ensemble). Default 25.</summary>
+    public int EnsembleRounds { get; set; } = EnsembleSelection.Defaults.Rounds;
+    /// <summary>Also train each modality alone through the fusion families' encoder. Default true.</summary>
+    public bool IncludeSingleModalities { get; set; } = true;
+    /// <summary>The candidates; <c>null</c> (default): <see cref="FusionCandidates.Default"/>.</summary>
+    public IReadOnlyList<LeaderboardCandidate>? Candidates { get; set; }
+    /// <summary>Seed of the validation split. Default 1.</summary>
+    public int Seed { get; set; } = 1;
+    /// <summary>Called with the candidate's index, the share of its work done and a stage, while a candidate trains.</summary>
+    public Action<int, double, string>? Progress { get; set; }
+    /// <summary>Called when an entry finishes (or fails), with every entry so far: write them out as they come.</summary>
+    public Action<LeaderboardEntry, IReadOnlyList<LeaderboardEntry>>? EntryFinished { get; set; }
+
+    /// <summary>Checks every member; changes nothing.</summary>
+    public void Validate()
+    {
+        Check.InRange(Epochs, 1, 10_000);
+        if (!(ValidationFraction > 0 && ValidationFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be between 0 and 1 (exclusive)." + Environment.NewLine + "Hint: 0.2 holds out a fifth of the training rows.");
+        Check.InRange(EnsembleRounds, 0, 10_000);
+        if (LeaveOneGroupOut && GroupColumnName == null)
+            throw new ArgumentException("Leave-one-group-out needs a group column." + Environment.NewLine + "Hint: set GroupColumnName (--group COLUMN).", nameof(LeaveOneGroupOut));
+    }
+}
+
+/// <summary>One leaderboard row.</summary>
+/// <param name="Kind">Baseline, single modality, fusion or ensemble.</param>
+/// <param name="Family">Fusion family name, <c>baseline</c>, <c>single</c> or <c>ensemble</c>.</param>
+/// <param name="Name">The configuration.</param>
+/// <param name="ValidationAccuracy">Accuracy on the validation rows held out of training (whole groups with a group column): what the recommendation uses.</param>
+/// <param name="ValidationLogLoss">Log-loss on the validation rows.</param>
+/// <param name="Accuracy">Accuracy on the test rows (reported, never used to choose).</param>
+/// <param name="MacroF1">Macro-F1 on the test rows.</param>
+/// <param name="LogLoss">Log-loss on the test rows.</param>
+/// <param name="TrainingTime">Time to fit.</param>
+/// <param name="GroupOutAccuracy">Leave-one-group-out accuracy (mean over groups), when measured.</param>
+/// <param name="WorstGroupAccuracy">The lowest held-out group's accuracy, when measured.</param>
+/// <param name="GroupAccuracies">Each held-out group's accuracy, when measured.</param>
+/// <param name="Error">Why the candidate failed (its metrics are then NaN), or <c>null</c>.</param>
+/// <param name="Members">For the ensemble: each member and its weight.</param>
+/// <param name="Notes">What the fitted model decided that a reader should know (late fusion's members left out as no better than the class prior), or <c>null</c>.</param>
+public sealed record LeaderboardEntry(CandidateKind Kind, string Family, string Name, double ValidationAccuracy, double ValidationLogLoss,
+    double Accuracy, double MacroF1, double LogLoss, TimeSpan TrainingTime,
+    double? GroupOutAccuracy = null, double? WorstGroupAccuracy = null, IReadOnlyDictionary<string, double>? GroupAccuracies = null, string? Error = null,
+    IReadOnlyList<(string Member, double Weight)>? Members = null, string? Notes = null)
+{
+    /// <summary>The ranking value: the group-out accuracy when measured, else the validation accuracy (never the test's).</summary>
+    public double RankingAccuracy => GroupOutAccuracy ?? ValidationAccuracy;
+
+    /// <summary>A candidate that failed: its error (the innermost message, ML.NET's worker wrappers removed), no metrics.</summary>
+    public static LeaderboardEntry Failed(LeaderboardCandidate c, Exception ex, TimeSpan elapsed)
+    {
+        var inner = ex;
+        for (var e = ex; e != null; e = e.InnerException)
+            if (e.Message.Contains("Hint:", StringComparison.Ordinal) || e.InnerException == null) { inner = e; break; }
+        return new(c.Kind, c.FamilyName, c.Name, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, elapsed, Error: inner.Message.Split('\n')[0].Trim());
+    }
+}
+
+/// <summary>What <see cref="FusionLeaderboard.Run"/> returns: the entries (best first), the recommended one and its model.</summary>
+public sealed class LeaderboardResult : IDisposable
+{
+    internal LeaderboardResult(IReadOnlyList<LeaderboardEntry> entries, LeaderboardEntry? recommended, string reason, ITransformer? model)
+    {
+        Entries = entries; Recommended = recommended; RecommendationReason = reason; RecommendedModel = model;
+    }
+
+    /// <summary>Every entry, best first by <see cref="LeaderboardEntry.RankingAccuracy"/>; failed entries last.</summary>
+    public IReadOnlyList<LeaderboardEntry> Entries { get; }
+    /// <summary>The entry to use: the best on the validation rows (ties: lower validation log-loss), or <c>null</c> when every candidate failed.</summary>
+    public LeaderboardEntry? Recommended { get; }
+    /// <summary>Why <see cref="Recommended"/> was chosen.</summary>
+    public string RecommendationReason { get; }
+    /// <summary>The recommended entry's fitted model (fitted on the training rows minus the validation rows), reading the featurized columns; disposed with this result.</summary>
+    public ITransformer? RecommendedModel { get; private set; }
+
+    /// <summary>Takes the recommended model out of this result (the caller then owns it and disposes it).</summary>
+    public ITransformer? DetachRecommendedModel() { var m = RecommendedModel; RecommendedModel = null; return m; }
+
+    /// <summary>Disposes the recommended model unless it was detached.</summary>
+    public void Dispose() => (RecommendedModel as IDisposable)?.Dispose();
+}
+
+/// <summary>
+/// The leaderboard: every candidate (baselines, single modalities, fusion families) fitted on the training rows minus a
+/// validation hold-out (whole groups when a group column is given), scored on validation and test rows; an ensemble
+/// selected over them on the validation rows (Caruana et al. 2004); and the recommended model chosen on validation
+/// rows, never on the test rows. One failing candidate is an entry with its error; the others go on.
+/// </summary>
+public static class FusionLeaderboard
+{
+    /// <summary>Runs the leaderboard.</summary>
+    /// <param name="ml">The context.</param>
+    /// <param name="train">Featurized training rows (the key label, the modality columns, the group column when given).</param>
+    /// <param name="test">Featurized test rows, only reported.</param>
+    /// <param name="featurization">The featurization the rows went through.</param>
+    /// <param name="options">Options.</param>
+    public static LeaderboardResult Run(MLContext ml, IDataView train, IDataView test, FusionFeaturization featurization, FusionLeaderboardOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(ml);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        ArgumentNullException.ThrowIfNull(featurization);
+        options ??= new FusionLeaderboardOptions();
+        options.Validate();
+        string label = featurization.LabelColumnName;
+        int classes = SchemaErrors.RequireKeyLabel(train.Schema, label);
+        var candidates = options.Candidates ?? FusionCandidates.Default(featurization, options.GroupColumnName, options.IncludeSingleModalities);
+        var split = ml.Data.TrainTestSplit(train, options.ValidationFraction, options.GroupColumnName, seed: options.Seed);
+        var inner = ml.Data.Cache(split.TrainSet);
+        var validation = ml.Data.Cache(split.TestSet);
+        var validationLabels = Labels(validation, label);
+        var testLabels = Labels(test, label);
+        SamplingKeyGroups? groups = null;
+        if (options.LeaveOneGroupOut)
+        {
+            groups = SamplingKeyGroups.Read(train, options.GroupColumnName!);
+            groups.RequireSeveralGroups();
+        }
+
+        var entries = new List<LeaderboardEntry>();
+        var models = new List<(LeaderboardEntry entry, ITransformer model, float[][] validation, float[][] test)>();
+        int fits = 1 + (groups?.Count ?? 0);
+        for (int i = 0; i < candidates.Count; i++)
+        {
+            var c = candidates[i];
+            int index = i;
+            var clock = Stopwatch.StartNew();
+            LeaderboardEntry entry;
+            try
+            {
+                var context = new LeaderboardContext(ml, featurization, options.GroupColumnName, options.Epochs,
+                    options.Progress == null ? null : (f, stage) => options.Progress(index, f / fits, groups == null ? stage : $"all groups, {stage}"));
+                var model = c.Build(context).Fit(inner);
+                var time = clock.Elapsed;
+                var v = Probabilities(model.Transform(validation), classes);
+                var t = Probabilities(model.Transform(test), classes);
+                var testMetrics = Metrics(t, testLabels, classes);
+                entry = new LeaderboardEntry(c.Kind, c.FamilyName, c.Name, Accuracy(v, validationLabels), EnsembleSelection.LogLoss(v, validationLabels),
+                    testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, time, Notes: Notes(model));
+                if (groups != null)
+                {
+                    var perGroup = new Dictionary<string, double>();
+                    int fold = 0;
+                    foreach (var (group, foldTrain, foldTest) in groups.LeaveOneGroupOut(train))
+                    {
+                        int f = ++fold;
+                        var foldContext = context with
+                        {
+                            Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (f + x) / fits, $"without '{group}' ({f}/{groups.Count}), {stage}"),
+                        };
+                        var foldModel = c.Build(foldContext).Fit(ml.Data.Cache(foldTrain));
+                        try { perGroup[group] = Accuracy(Probabilities(foldModel.Transform(foldTest), classes), Labels(foldTest, label)); }
+                        finally { (foldModel as IDisposable)?.Dispose(); }
+                    }
+                    entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
+                }
+                models.Add((entry, model, v, t));
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+            {
+                entry = LeaderboardEntry.Failed(c, ex, clock.Elapsed);
+            }
+            entries.Add(entry);
+            options.EntryFinished?.Invoke(entry, entries);
+        }
+
+        // Ensemble selection over every fitted candidate, baselines included, on the validation rows.
+        ITransformer? ensembleModel = null;
+        LeaderboardEntry? ensemble = null;
+        if (options.EnsembleRounds > 0 && models.Count >= 2)
+        {
+            var clock = Stopwatch.StartNew();
+            var weights = EnsembleSelection.Select(models.Select(m => m.validation).ToArray(), validationLabels, options.EnsembleRounds);
+            var kept = Enumerable.Range(0, models.Count).Where(k => weights[k] > 0).ToArray();
+            var v = Blend(kept.Select(k => (models[k].validation, weights[k])).ToArray(), classes);
+            var t = Blend(kept.Select(k => (models[k].test, weights[k])).ToArray(), classes);
+            var testMetrics = Metrics(t, testLabels, classes);
+            // The weights were chosen on these validation rows, so their accuracy there flatters the ensemble: it is
+            // judged on rows it did not choose its weights on, by selecting on each half and scoring the other.
+            double honest = CrossSelectedAccuracy(models.Select(m => m.validation).ToArray(), validationLabels, classes, options.EnsembleRounds, options.Seed);
+            var names = kept.Select(k => $"{models[k].entry.Family}: {models[k].entry.Name}").ToArray();
+            ensemble = new LeaderboardEntry(CandidateKind.Ensemble, "ensemble", $"ensemble selection over {models.Count} entries ({kept.Length} kept)",
+                honest, EnsembleSelection.LogLoss(v, validationLabels), testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed,
+                Members: kept.Select((k, j) => (names[j], weights[k])).ToArray());
+            ensembleModel = new WeightedEnsembleTransformer(kept.Select(k => models[k].model).ToArray(), names, kept.Select(k => weights[k]).ToArray(),
+                LabelKeyValues.FromColumn(train.Schema[label]));
+            entries.Add(ensemble);
+            options.EntryFinished?.Invoke(ensemble, entries);
+        }
+
+        // The recommendation: the best validation accuracy (ties: lower validation log-loss), never the test rows.
+        var finished = entries.Where(e => e.Error == null).ToList();
+        var recommended = finished.OrderByDescending(e => e.ValidationAccuracy).ThenBy(e => e.ValidationLogLoss).FirstOrDefault();
+        string where = options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups held out of training" : "rows held out of training";
+        string reason = recommended == null ? "every candidate failed"
+            : $"best accuracy on the validation rows ({where}, {validationLabels.Length} rows): {recommended.ValidationAccuracy:P1}" +
+              (recommended.Kind == CandidateKind.Ensemble ? " (its weights chosen on one half of them, scored on the other)" : "");
+        ITransformer? recommendedModel = recommended == null ? null : recommended == ensemble ? ensembleModel : models.First(m => m.entry == recommended).model;
+        // Only the recommended model (and, for the ensemble, its members) is kept.
+        var keep = new HashSet<ITransformer>();
+        if (recommendedModel is WeightedEnsembleTransformer w) foreach (var m in w.Members) keep.Add(m);
+        else if (recommendedModel != null) keep.Add(recommendedModel);
+        foreach (var m in models) if (!keep.Contains(m.model)) (m.model as IDisposable)?.Dispose();
+        if (ensembleModel != null && ensembleModel != recommendedModel && ensembleModel is WeightedEnsembleTransformer) { /* members disposed above */ }
+
+        var ordered = entries.OrderBy(e => e.Error != null).ThenByDescending(e => e.RankingAccuracy).ThenBy(e => e.ValidationLogLoss).ToList();
+        return new LeaderboardResult(ordered, recommended, reason, recommendedModel);
+    }
+
+    /// <summary>What a fitted model decided that the leaderboard reports (late fusion's members left out).</summary>
+    private static string? Notes(ITransformer model)
+    {
+        static IEnumerable<ITransformer> Links(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Links) : new[] { t };
+        var late = Links(model).OfType<Trainers.LateFusion.LateFusionTransformer>().FirstOrDefault();
+        return late is { UninformativeMembers.Count: > 0 } ? $"left out {string.Join(", ", late.UninformativeMembers)}: no better than the class prior out of fold" : null;
+    }
+
+    /// <summary>The ensemble's accuracy on validation rows it did not choose its weights on: two halves, each selected on the other.</summary>
+    internal static double CrossSelectedAccuracy(float[][][] probabilities, int[] labels, int classes, int rounds, int seed)
+    {
+        var rand = new Random(seed);
+        var half = Enumerable.Range(0, labels.Length).Select(_ => rand.Next(2)).ToArray();
+        int correct = 0, total = 0;
+        for (int h = 0; h < 2; h++)
+        {
+            var fit = Enumerable.Range(0, labels.Length).Where(r => half[r] != h).ToArray();
+            var score = Enumerable.Range(0, labels.Length).Where(r => half[r] == h).ToArray();
+            if (fit.Length == 0 || score.Length == 0) continue;
+            var weights = EnsembleSelection.Select(probabilities.Select(p => fit.Select(r => p[r]).ToArray()).ToArray(), fit.Select(r => labels[r]).ToArray(), rounds);
+            var blended = Blend(probabilities.Select((p, k) => (score.Select(r => p[r]).ToArray(), weights[k])).Where(x => x.Item2 > 0).ToArray(), classes);
+            correct += score.Select((r, j) => ArgMax(blended[j]) == labels[r] ? 1 : 0).Sum();
+            total += score.Length;
+        }
+        return total == 0 ? double.NaN : correct / (double)total;
+    }
+
+    private static float[][] Blend(IReadOnlyList<(float[][] probabilities, double weight)> parts, int classes)
+    {
+        int n = parts[0].probabilities.Length;
+        double total = parts.Sum(p => p.weight);
+        var result = new float[n][];
+        for (int r = 0; r < n; r++)
+        {
+            result[r] = new float[classes];
+            foreach (var (p, w) in parts)
+                for (int c = 0; c < classes; c++) result[r][c] += (float)(w / total * p[r][c]);
+        }
+        return result;
+    }
+
+    private static int ArgMax(float[] v) { int best = 0; for (int k = 1; k < v.Length; k++) if (v[k] > v[best]) best = k; return best; }
+
+    private static double Accuracy(float[][] p, int[] labels) => labels.Length == 0 ? double.NaN : labels.Where((y, r) => ArgMax(p[r]) == y).Count() / (double)labels.Length;
+
+    private static (double accuracy, double macroF1, double logLoss) Metrics(float[][] p, int[] labels, int classes)
+    {
+        var predicted = p.Select(ArgMax).ToArray();
+        double f1 = 0; int counted = 0;
+        for (int c = 0; c < classes; c++)
+        {
+            int tp = predicted.Where((y, r) => y == c && labels[r] == c).Count(), fp = predicted.Where((y, r) => y == c && labels[r] != c).Count(), fn = labels.Where((y, r) => y == c && predicted[r] != c).Count();
+            if (tp + fp + fn == 0) continue;
+            f1 += 2.0 * tp / (2.0 * tp + fp + fn); counted++;
+        }
+        return (Accuracy(p, labels), counted == 0 ? double.NaN : f1 / counted, labels.Length == 0 ? double.NaN : EnsembleSelection.LogLoss(p, labels));
+    }
+
+    /// <summary>0-based labels of the rows (a missing key is an error: every row must have a label to be scored).</summary>
+    private static int[] Labels(IDataView data, string label)
+        => data.GetColumn<uint>(label).Select((k, r) => k == 0
+            ? throw new InvalidDataException($"Row {r}: the label '{label}' is missing." + Environment.NewLine + "Hint: give every training and test row a label, or leave such rows out.")
+            : (int)k - 1).ToArray();
+
+    /// <summary>Each row's probabilities from the <c>Score</c> column (renormalised to a distribution).</summary>
+    private static float[][] Probabilities(IDataView scored, int classes)
+    {
+        var rows = new List<float[]>();
+        var col = scored.Schema["Score"];
+        using var cursor = scored.GetRowCursor(new[] { col });
+        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        VBuffer<float> buffer = default;
+        while (cursor.MoveNext())
+        {
+            getter(ref buffer);
+            var p = new float[classes];
+            Trainers.LateFusion.LateFusionMath.ToProbabilities(buffer.DenseValues().ToArray(), p);
+            rows.Add(p);
+        }
+        return rows.ToArray();
+    }
+}
