@@ -85,7 +85,7 @@ public class CliOutputTests
         Assert.Equal(inMemory.Overall, report.Overall);
         Assert.Equal(inMemory.Subsets.Select(s => s.Metrics), report.Subsets.Select(s => s.Metrics));
         // The report names modalities by the user's columns, not by internal ones (Pixels, LogMel, Tabular, Notes.Tokens).
-        Assert.Equal(new[] { "ImagePath", "AudioPath", "Age + Income + Score1 + Score2 + Region", "Notes" }, report.Modalities);
+        Assert.Equal(new[] { "ImagePath", "AudioPath", "Age, Income, Score1, Score2, Region", "Notes" }, report.Modalities);
         Assert.Equal(15, report.Subsets.Count);   // every non-empty subset of four modalities
         Assert.Equal(SyntheticSites(), report.Groups!.Groups.Select(g => g.Group).OrderBy(g => g));
 

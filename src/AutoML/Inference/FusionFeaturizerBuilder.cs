@@ -91,9 +91,10 @@ internal static class FusionFeaturizerBuilder
                 parts.Add(c + "OneHot");
             }
             chain = chain.Append(ml.Transforms.Concatenate(Tabular, parts.ToArray())).Append(ml.Transforms.NormalizeMeanVariance(Tabular));
-            // Named by the user's columns, so reports and leaderboards speak of "mic + loudness", not of an internal vector.
+            // Named by the user's columns, so reports and leaderboards speak of "loudness, mic", not of an internal vector.
             var tabularColumns = numeric.Concat(categorical).Distinct().ToList();
-            modalities.Add(ModalityOptions.Tabular(Tabular, tabularColumns.Count <= 6 ? string.Join(" + ", tabularColumns) : $"{string.Join(" + ", tabularColumns.Take(3))} + {tabularColumns.Count - 3} more", 64, 32));
+            // (", " between columns: '+' joins modalities in subsets.)
+            modalities.Add(ModalityOptions.Tabular(Tabular, tabularColumns.Count <= 6 ? string.Join(", ", tabularColumns) : $"{string.Join(", ", tabularColumns.Take(3))} and {tabularColumns.Count - 3} more", 64, 32));
         }
 
         var text = r.ColumnsWith(ColumnRole.Text);

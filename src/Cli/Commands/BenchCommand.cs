@@ -24,7 +24,7 @@ internal static class BenchCommand
         var weakCopies = new Option<int>("--weak-copies") { Description = "Generated copies (dataset seeds) of the weak benchmark.", DefaultValueFactory = _ => 3 };
         var weakRemediesOnly = new Option<bool>("--weak-remedies-only") { Description = "The weak benchmark trains the single modalities and the per-modality learning-rate remedy only, not every candidate." };
         var memoryRows = new Option<int>("--memory-rows") { Description = "Rows of the leaderboard-memory benchmark's generated CSV.", DefaultValueFactory = _ => 20_000 };
-        var memoryEpochs = new Option<int>("--memory-epochs") { Description = "Epochs of the leaderboard-memory benchmark's neural entries.", DefaultValueFactory = _ => MLNetFusion.Cli.Leaderboard.Candidates.Epochs };
+        var memoryEpochs = new Option<int>("--leaderboard-epochs") { Description = "Epochs of the neural entries of the leaderboard benchmarks (leaderboard-memory, baselines).", DefaultValueFactory = _ => MLNetFusion.Cli.Leaderboard.Candidates.Epochs };
         var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly, memoryRows, memoryEpochs };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
             r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly),

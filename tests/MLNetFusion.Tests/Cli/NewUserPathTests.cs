@@ -128,10 +128,10 @@ public class NewUserPathTests
             "--permutations", "1");
         Assert.True(evaluate.exit == 0, evaluate.stdout + evaluate.stderr);
         var report = JsonNode.Parse(File.ReadAllText(F("report.json")))!;
-        Assert.Equal(new[] { "photo", "clip", "loudness + mic", "note" }, report["modalities"]!.AsArray().Select(m => m!.GetValue<string>()));
+        Assert.Equal(new[] { "photo", "clip", "loudness, mic", "note" }, report["modalities"]!.AsArray().Select(m => m!.GetValue<string>()));
         var subsets = report["subsets"]!.AsArray().Select(s => string.Join("+", s!["modalities"]!.AsArray().Select(m => m!.GetValue<string>()))).ToList();
-        Assert.Equal("photo+clip+loudness + mic+note", subsets[0]);
-        Assert.Equal("photo+clip+loudness + mic", subsets[1]);
+        Assert.Equal("photo+clip+loudness, mic+note", subsets[0]);
+        Assert.Equal("photo+clip+loudness, mic", subsets[1]);
         Assert.Equal("note", subsets[^1]);
     }
 

@@ -53,7 +53,7 @@ public class OwnDataRegressionTests
         int width = ((VectorDataViewType)data.Schema[FusionFeaturization.Tabular].Type).Size;
         // City and CustomerId hashed (1,024 slots each, never hundreds of one-hot columns); Zip one-hot and as a number.
         Assert.InRange(width, 2 * 1024 + 46 + 34, 2 * 1024 + 46 + 34 + 100 + 2);
-        Assert.Equal("Age + Zip + Timezone + Store + City + CustomerId", f.Modalities.Single(m => m.ColumnName == FusionFeaturization.Tabular).Name);
+        Assert.Equal("Age, Zip, Timezone, Store, City, CustomerId", f.Modalities.Single(m => m.ColumnName == FusionFeaturization.Tabular).Name);
     }
 
     [Fact]
