@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using MLNetFusion.AutoML;
-using MLNetFusion.Cli.Leaderboard;
+using Microsoft.ML;
 using MLNetFusion.Datasets;
 using static MLNetFusion.Cli.Bench.Measure;
 
@@ -24,22 +24,56 @@ internal static class LeaderboardMemoryBenchmark
         var roles = new Dictionary<string, ColumnRole> { ["Review"] = ColumnRole.Text, ["Channel"] = ColumnRole.Text, ["Tag"] = ColumnRole.Text, ["Site"] = ColumnRole.Ignored };
         var ds = MultimodalDataset.FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", roles: roles);
         var clock = Stopwatch.StartNew();
-        var entries = MainJob.Run(ds, Path.Combine(folder, "leaderboard.png"), epochs, seed: 1, $"memory benchmark: {rows:N0} rows", jsonPath: Path.Combine(folder, "leaderboard.json"));
+        var ml = new MLContext(seed: 1);
+        var (train, test, _) = ds.Featurize(ml);
+        train.Preview(1);
+        double featurized = ResidentGigabytes();
+        // Resident memory sampled every 100 ms: the peak within each entry says which candidate needs what.
+        double peakSinceEntry = 0;
+        using var stop = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                peakSinceEntry = Math.Max(peakSinceEntry, ResidentGigabytes());
+                try { await Task.Delay(100, stop.Token); } catch (OperationCanceledException) { }
+            }
+        });
+        var perEntry = new List<object>();
+        using var result = ml.Fusion().CreateLeaderboard(train, test, ds.Featurization, new AutoML.Leaderboard.FusionLeaderboardOptions
+        {
+            Epochs = epochs,
+            EntryFinished = (e, all) =>
+            {
+                perEntry.Add(new { family = e.Family, name = e.Name, test_accuracy = e.Error == null ? Math.Round(e.Accuracy, 4) : (double?)null, error = e.Error,
+                    seconds = Math.Round(e.TrainingTime.TotalSeconds, 1), peak_resident_gb = Math.Round(Math.Max(peakSinceEntry, ResidentGigabytes()), 2) });
+                Console.Error.WriteLine($"[{all.Count}] {e.Family}: {e.Name} → {(e.Error ?? $"{e.Accuracy:P1}")}, peak {Math.Max(peakSinceEntry, ResidentGigabytes()):F2} GB, {clock.Elapsed.TotalSeconds:F0} s");
+                peakSinceEntry = 0;
+            },
+        });
+        stop.Cancel();
+        sampler.Wait();
+        var entries = result.Entries;
         double peak = PeakResidentGigabytes();
         Emit(new
         {
             benchmark = "leaderboard_memory", rows, epochs, peak_resident_gb = Math.Round(peak, 2), target_gb = TargetGigabytes, met = peak <= TargetGigabytes,
-            seconds = Math.Round(clock.Elapsed.TotalSeconds, 1), entries = entries.Count, failed = entries.Count(e => e.Error != null),
-            results = entries.Select(e => new { family = e.Family, name = e.Name, accuracy = e.Error == null ? Math.Round(e.Accuracy, 4) : (double?)null, error = e.Error }),
+            after_featurizing_gb = Math.Round(featurized, 2), seconds = Math.Round(clock.Elapsed.TotalSeconds, 1), entries = entries.Count, failed = entries.Count(e => e.Error != null),
+            recommended = result.Recommended is { } r ? $"{r.Family}: {r.Name}" : null, results = perEntry,
         });
     }
 
+    /// <summary>The process's resident set now (VmRSS), in GB; NaN where /proc is absent.</summary>
+    internal static double ResidentGigabytes() => Status("VmRSS:");
+
     /// <summary>The process's peak resident set (VmHWM), in GB; NaN where /proc is absent.</summary>
-    internal static double PeakResidentGigabytes()
+    internal static double PeakResidentGigabytes() => Status("VmHWM:");
+
+    private static double Status(string key)
     {
         const string status = "/proc/self/status";
         if (!File.Exists(status)) return double.NaN;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal));
         return line == null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0 / 1024.0;
     }
 

@@ -25,9 +25,9 @@ public sealed class ModalityOptions
     public static class Defaults
     {
         /// <summary>Default MLP hidden widths.</summary>
-        public static readonly int[] HiddenWidths = { 128, 64 };
+        public static int[] HiddenWidths => new[] { 128, 64 };
         /// <summary>Default CNN channels (two blocks, as the reference design).</summary>
-        public static readonly int[] ConvChannels = { 16, 32 };
+        public static int[] ConvChannels => new[] { 16, 32 };
         /// <summary>Default CNN projection width.</summary>
         public const int OutputWidth = 64;
         /// <summary>Default dropout inside encoders.</summary>
@@ -115,7 +115,7 @@ public sealed class ModalityOptions
 
     /// <summary>A tabular modality (MLP encoder).</summary>
     public static ModalityOptions Tabular(string columnName, string? name = null, params int[] hiddenWidths)
-        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Mlp, Kind = ModalityKind.Tabular, HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths : Defaults.HiddenWidths.ToArray() };
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.Mlp, Kind = ModalityKind.Tabular, HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths.ToArray() : Defaults.HiddenWidths };
 
     /// <summary>An image modality (CNN encoder). Shape comes from the column (ExtractPixels) unless given.</summary>
     public static ModalityOptions Image(string columnName, string? name = null, int[]? shape = null)
@@ -132,7 +132,7 @@ public sealed class ModalityOptions
     /// </summary>
     public static ModalityOptions Text(string columnName, string? name = null, params int[] hiddenWidths)
         => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.EmbeddingBag, Kind = ModalityKind.Text,
-            HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths : new[] { 64 } };
+            HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths.ToArray() : new[] { 64 } };
 
     /// <summary>Widest encoder layer <see cref="Validate"/> accepts (hidden widths, output width, CNN channels).</summary>
     public const int MaxWidth = 4096;

@@ -13,7 +13,7 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     public new static class Defaults
     {
         /// <summary>Default hidden widths of the classification head.</summary>
-        public static readonly int[] HeadHiddenWidths = { 64 };
+        public static int[] HeadHiddenWidths => new[] { 64 };
         /// <summary>Default head dropout.</summary>
         public const double HeadDropout = 0.2;
         /// <summary>Default modality dropout for multimodal trainers.</summary>

@@ -6,19 +6,31 @@ namespace MLNetFusion.Trainers.Merge;
 /// <summary>Options for <see cref="MergeFusionTrainer"/>.</summary>
 public sealed class MergeFusionOptions : FusionTrainerOptions
 {
+    /// <summary>Default values, reused by the catalog signatures.</summary>
+    public static new class Defaults
+    {
+        /// <summary>How embeddings are combined.</summary>
+        public const MergeOperation Operation = MergeOperation.Attention;
+        /// <summary>Common width every encoder is projected to.</summary>
+        public const int Width = 64;
+        /// <summary>Rank of the low-rank tensor fusion.</summary>
+        public const int Rank = 4;
+    }
+
     /// <summary>How embeddings are combined. Default <see cref="MergeOperation.Attention"/>.</summary>
-    public MergeOperation Operation { get; set; } = MergeOperation.Attention;
+    public MergeOperation Operation { get; set; } = Defaults.Operation;
 
     /// <summary>Common width every encoder is projected to. Default 64.</summary>
-    public int Width { get; set; } = 64;
+    public int Width { get; set; } = Defaults.Width;
 
     /// <summary>Rank of <see cref="MergeOperation.LowRankTensor"/>. Default 4.</summary>
-    public int Rank { get; set; } = 4;
+    public int Rank { get; set; } = Defaults.Rank;
 
     /// <inheritdoc />
     public override void Validate()
     {
         base.Validate();
+        if (!Enum.IsDefined(Operation)) throw new ArgumentOutOfRangeException(nameof(Operation), Operation, "Unknown merge operation." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Enum.GetNames<MergeOperation>())}.");
         Check.Positive(Width, MaxWidth);
         Check.Positive(Rank, MaxRank);
     }

@@ -6,11 +6,30 @@ namespace MLNetFusion.Trainers.Network;
 /// <summary>Options for <see cref="NetworkFusionTrainer"/>.</summary>
 public sealed class NetworkFusionOptions : FusionTrainerOptions
 {
+    /// <summary>Default values, reused by the catalog signatures.</summary>
+    public static new class Defaults
+    {
+        /// <summary>Widths of the learned merge layers (a fresh array each time: defaults are never shared).</summary>
+        public static int[] FusionWidths => new[] { 128 };
+        /// <summary>Dropout in the merge layers.</summary>
+        public const double FusionDropout = 0.2;
+    }
+
     /// <summary>Widths of the learned merge layers applied to the concatenated encoder layers. Default [128].</summary>
-    public int[] FusionWidths { get; set; } = { 128 };
+    public int[] FusionWidths { get; set; } = Defaults.FusionWidths;
 
     /// <summary>Dropout in the merge layers. Default 0.2.</summary>
-    public double FusionDropout { get; set; } = 0.2;
+    public double FusionDropout { get; set; } = Defaults.FusionDropout;
+
+    /// <inheritdoc />
+    public override void Validate()
+    {
+        base.Validate();
+        if (FusionWidths is null || FusionWidths.Length == 0)
+            throw new ArgumentException("FusionWidths is empty: network fusion needs at least one merge layer." + Environment.NewLine + "Hint: FusionWidths = new[] { 128 }.", nameof(FusionWidths));
+        foreach (var w in FusionWidths) Check.Positive(w, MaxWidth, nameof(FusionWidths));
+        Check.Fraction(FusionDropout, name: nameof(FusionDropout));
+    }
 
     /// <summary>
     /// Concatenate every encoder stage (pooled conv blocks, hidden layers) instead of only each encoder's final
