@@ -110,6 +110,7 @@ internal static class FusionFeaturizerBuilder
                 .Append(ml.Transforms.NormalizeLpNorm(hashed));
             var m = ModalityOptions.Text(tokens, c);
             m.FeaturesColumnName = features;
+            m.DenseFeaturesColumnName = hashed;
             modalities.Add(m);
             dense[tokens] = hashed;
         }
@@ -122,7 +123,7 @@ internal static class FusionFeaturizerBuilder
         return new FusionFeaturization(chain, modalities, key, kept)
         {
             LabelToKey = labelToKey,
-            DenseFeatureColumns = modalities.Select(m => dense.TryGetValue(m.ColumnName, out var h) ? h : m.FeaturesColumn).ToArray(),
+            DenseFeatureColumns = modalities.Select(m => m.DenseFeaturesColumn).ToArray(),
         };
     }
 

@@ -52,6 +52,19 @@ public sealed class ModalityOptions
     [System.Text.Json.Serialization.JsonIgnore]
     public string FeaturesColumn => FeaturesColumnName ?? ColumnName;
 
+    /// <summary>
+    /// For consumers that need dense input of bounded width (an MLP or LightGBM on concatenated features): a column of
+    /// such features when <see cref="FeaturesColumn"/> is sparse and vocabulary-wide (for text: its bag of words and
+    /// word pairs hashed to 1,024 slots). <c>null</c> (default): <see cref="FeaturesColumn"/>. Not part of a trained
+    /// network, so not saved with one.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? DenseFeaturesColumnName { get; set; }
+
+    /// <summary>The column of bounded dense features: <see cref="DenseFeaturesColumnName"/>, else <see cref="FeaturesColumn"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string DenseFeaturesColumn => DenseFeaturesColumnName ?? FeaturesColumn;
+
     /// <summary>The encoder architecture.</summary>
     public EncoderKind Encoder { get; set; } = EncoderKind.Mlp;
 
@@ -181,5 +194,6 @@ public sealed class ModalityOptions
         Name = Name, ColumnName = ColumnName, Encoder = Encoder, Shape = Shape?.ToArray(), HiddenWidths = HiddenWidths.ToArray(),
         ConvChannels = ConvChannels.ToArray(), OutputWidth = OutputWidth, Dropout = Dropout, BatchNorm = BatchNorm, InputDropout = InputDropout,
         Kind = Kind, Augmentation = Augmentation?.Clone(), PerClipNormalization = PerClipNormalization, TextBuckets = TextBuckets, FeaturesColumnName = FeaturesColumnName, LearningRateMultiplier = LearningRateMultiplier,
+        DenseFeaturesColumnName = DenseFeaturesColumnName,
     };
 }

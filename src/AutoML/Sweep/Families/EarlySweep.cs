@@ -18,9 +18,13 @@ internal sealed class EarlySweep : FamilySweep
     public override IEstimator<ITransformer> Build(TrialContext c, FusionTrialSettings s)
     {
         var t = c.Ml.MulticlassClassification.Trainers;
-        var concat = c.Ml.Transforms.Concatenate(TrialContext.EarlyFeatures, c.ModalitiesOf(s).Select(m => m.FeaturesColumn).ToArray());
+        // L-BFGS reads sparse features as they are; LightGBM and the MLP read each modality's bounded dense features
+        // (text hashed to 1,024 slots), never a dense copy of a vocabulary-wide n-gram vector.
+        var learner = c.Value(s, EarlyLearner);
+        var concat = c.Ml.Transforms.Concatenate(TrialContext.EarlyFeatures, c.ModalitiesOf(s)
+            .Select(m => learner == EarlyFusionLearner.LbfgsMaximumEntropy ? m.FeaturesColumn : m.DenseFeaturesColumn).ToArray());
         int width = c.Value(s, Width);
-        return c.Value(s, EarlyLearner) switch
+        return learner switch
         {
             EarlyFusionLearner.LightGbm => concat.Append<ITransformer>(t.LightGbm(c.LightGbm(TrialContext.EarlyFeatures, c.Seed))),
             EarlyFusionLearner.LbfgsMaximumEntropy => concat.Append<ITransformer>(c.Ml.Transforms.NormalizeMinMax(TrialContext.EarlyFeatures))

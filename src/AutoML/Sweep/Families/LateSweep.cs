@@ -26,9 +26,9 @@ internal sealed class LateSweep : FamilySweep
             bool neural = kind == LateFusionMemberKind.Neural || (kind == LateFusionMemberKind.Mixed && m.Encoder == EncoderKind.Cnn);
             IEstimator<ITransformer> trainer = neural
                 ? t.NetworkFusion(c.Neural(new NetworkFusionOptions { Modalities = new() { m.Clone() } }, s, c.Seed + i, multimodal: false))
-                : kind == LateFusionMemberKind.LightGbm ? t.LightGbm(c.LightGbm(m.FeaturesColumn, c.Seed + i))
+                : kind == LateFusionMemberKind.LightGbm ? t.LightGbm(c.LightGbm(m.DenseFeaturesColumn, c.Seed + i))
                 : c.Ml.Transforms.NormalizeMinMax("__sweep." + m.Name, m.FeaturesColumn).Append(t.LbfgsMaximumEntropy(c.Label, "__sweep." + m.Name));
-            return new LateFusionMember(m.Name, neural ? m.ColumnName : m.FeaturesColumn, trainer);
+            return new LateFusionMember(m.Name, neural ? m.ColumnName : kind == LateFusionMemberKind.LightGbm ? m.DenseFeaturesColumn : m.FeaturesColumn, trainer);
         }).ToList();
         return t.LateFusion(new LateFusionOptions
         {
