@@ -147,7 +147,13 @@ public static class FusionLeaderboard
         }
 
         var entries = new List<LeaderboardEntry>();
-        var models = new List<(LeaderboardEntry entry, ITransformer model, float[][] validation, float[][] test)>();
+        // Fitted models wait on disk (one model file each, removed at the end), not in memory: memory stays that of one
+        // candidate however many there are; the ensemble's members and the recommendation are loaded back at the end.
+        var store = Path.Combine(Path.GetTempPath(), "mlnetfusion-leaderboard-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(store);
+        var models = new List<(LeaderboardEntry entry, string path, float[][] validation, float[][] test)>();
+        try
+        {
         int fits = 1 + (groups?.Count ?? 0);
         for (int i = 0; i < candidates.Count; i++)
         {
@@ -183,19 +189,25 @@ public static class FusionLeaderboard
                     }
                     entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
                 }
-                models.Add((entry, model, v, t));
+                var path = Path.Combine(store, $"{i}.zip");
+                try { ml.Model.SaveFusionModel(model, inner.Schema, path); }
+                finally { (model as IDisposable)?.Dispose(); }
+                models.Add((entry, path, v, t));
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
             {
                 entry = LeaderboardEntry.Failed(c, ex, clock.Elapsed);
             }
             entries.Add(entry);
+            // What a candidate left behind (caches, disposed tensors' managed wrappers) is collected before the next one.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
             options.EntryFinished?.Invoke(entry, entries);
         }
 
         // Ensemble selection over every fitted candidate, baselines included, on the validation rows.
-        ITransformer? ensembleModel = null;
         LeaderboardEntry? ensemble = null;
+        (int[] kept, string[] names, double[] weights)? ensembleWeights = null;
         if (options.EnsembleRounds > 0 && models.Count >= 2)
         {
             var clock = Stopwatch.StartNew();
@@ -211,8 +223,7 @@ public static class FusionLeaderboard
             ensemble = new LeaderboardEntry(CandidateKind.Ensemble, "ensemble", $"ensemble selection over {models.Count} entries ({kept.Length} kept)",
                 honest, EnsembleSelection.LogLoss(v, validationLabels), testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed,
                 Members: kept.Select((k, j) => (names[j], weights[k])).ToArray());
-            ensembleModel = new WeightedEnsembleTransformer(kept.Select(k => models[k].model).ToArray(), names, kept.Select(k => weights[k]).ToArray(),
-                LabelKeyValues.FromColumn(train.Schema[label]));
+            ensembleWeights = (kept, names, kept.Select(k => weights[k]).ToArray());
             entries.Add(ensemble);
             options.EntryFinished?.Invoke(ensemble, entries);
         }
@@ -224,16 +235,19 @@ public static class FusionLeaderboard
         string reason = recommended == null ? "every candidate failed"
             : $"best accuracy on the validation rows ({where}, {validationLabels.Length} rows): {recommended.ValidationAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (its weights chosen on one half of them, scored on the other)" : "");
-        ITransformer? recommendedModel = recommended == null ? null : recommended == ensemble ? ensembleModel : models.First(m => m.entry == recommended).model;
-        // Only the recommended model (and, for the ensemble, its members) is kept.
-        var keep = new HashSet<ITransformer>();
-        if (recommendedModel is WeightedEnsembleTransformer w) foreach (var m in w.Members) keep.Add(m);
-        else if (recommendedModel != null) keep.Add(recommendedModel);
-        foreach (var m in models) if (!keep.Contains(m.model)) (m.model as IDisposable)?.Dispose();
-        if (ensembleModel != null && ensembleModel != recommendedModel && ensembleModel is WeightedEnsembleTransformer) { /* members disposed above */ }
+        ITransformer Load(string path) => ml.Model.LoadFusionModel(path, out _);
+        ITransformer? recommendedModel = recommended == null ? null
+            : recommended == ensemble ? new WeightedEnsembleTransformer(ensembleWeights!.Value.kept.Select(k => Load(models[k].path)).ToArray(), ensembleWeights.Value.names,
+                ensembleWeights.Value.weights, LabelKeyValues.FromColumn(train.Schema[label]))
+            : Load(models.First(m => m.entry == recommended).path);
 
         var ordered = entries.OrderBy(e => e.Error != null).ThenByDescending(e => e.RankingAccuracy).ThenBy(e => e.ValidationLogLoss).ToList();
         return new LeaderboardResult(ordered, recommended, reason, recommendedModel);
+        }
+        finally
+        {
+            try { Directory.Delete(store, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
     }
 
     /// <summary>What a fitted model decided that the leaderboard reports (late fusion's members left out).</summary>
