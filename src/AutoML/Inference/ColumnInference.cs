@@ -50,7 +50,13 @@ internal static class ColumnInference
                 : i == group ? (ColumnRole.Group, "the group column you named: used to split, never a feature")
                 : options.Roles.TryGetValue(header[i], out var given) ? (given, "given by you")
                 : Decide(header[i], values, options);
-            columns.Add(new InferredColumn(header[i], i, role, reason, values.Where(v => v.Length > 0).Distinct().Count(), values.Count(v => v.Length == 0)));
+            var column = new InferredColumn(header[i], i, role, reason, values.Where(v => v.Length > 0).Distinct().Count(), values.Count(v => v.Length == 0));
+            if (role == ColumnRole.Numeric && !options.Roles.ContainsKey(header[i]) && Skewness(values) is { } skew && skew.minimum > 0 && skew.skewness > 2)
+            {
+                column.LogTransform = true;
+                column.Reason += $"; right-skewed (skewness {skew.skewness:F1}): log-transformed";
+            }
+            columns.Add(column);
         }
         var classes = LabelClasses(path, label, sample);
         var result = new ColumnInferenceResult(Path.GetFullPath(path), Path.GetFullPath(options.DataFolder ?? Path.GetDirectoryName(Path.GetFullPath(path))!),
@@ -109,6 +115,15 @@ internal static class ColumnInference
         if (repeats && words < 3) return (ColumnRole.Categorical, $"{distinct} distinct short values that repeat: categories{cardinality}" + emptyNote);
         if (words >= 2) return (ColumnRole.Text, $"text ({words:F1} words on average, {distinct} distinct values)");
         return (ColumnRole.Ignored, $"{distinct} distinct single words in {n} rows, mostly unique: an identifier, not a category");
+    }
+
+    /// <summary>The sample skewness and minimum of a column's numbers, or <c>null</c> when it has fewer than 10.</summary>
+    private static (double skewness, double minimum)? Skewness(List<string> values)
+    {
+        var xs = values.Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : double.NaN).Where(double.IsFinite).ToList();
+        if (xs.Count < 10) return null;
+        double mean = xs.Average(), m2 = xs.Average(x => (x - mean) * (x - mean)), m3 = xs.Average(x => (x - mean) * (x - mean) * (x - mean));
+        return (m2 > 0 ? m3 / Math.Pow(m2, 1.5) : 0, xs.Min());
     }
 
     /// <summary>The label's classes over the whole file (read in the sampling pass); one class is an error naming the file and column.</summary>

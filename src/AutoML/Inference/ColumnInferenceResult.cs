@@ -35,6 +35,11 @@ public sealed class InferredColumn
     }
     /// <summary>Empty values in the sampled rows (a number with some gets a missing-value indicator).</summary>
     public int EmptyValues { get; }
+    /// <summary>
+    /// For a number whose sampled values are all positive and strongly right-skewed (skewness above 2: incomes, prices,
+    /// counts), true: the featurizer takes its logarithm before normalising, as a tabular practitioner would. Editable.
+    /// </summary>
+    public bool LogTransform { get; set; }
     /// <summary>Distinct non-empty values in the sampled rows (decides one-hot or hashed encoding of a category).</summary>
     public int DistinctValues { get; }
     /// <summary>The column name in the header.</summary>

@@ -80,7 +80,14 @@ internal static class FusionFeaturizerBuilder
                     parts.Add(c + ".MissingFlag");
                 }
                 chain = chain.Append(ml.Transforms.ReplaceMissingValues(c + ".Filled", source));
-                parts.Insert(parts.Count - (r[c].EmptyValues > 0 ? 1 : 0), c + ".Filled");
+                string filled = c + ".Filled";
+                if (r[c].LogTransform)
+                {
+                    // A right-skewed positive number (an income, a price): its logarithm, standardised.
+                    chain = chain.Append(ml.Transforms.NormalizeLogMeanVariance(c + ".Log", fixZero: false, filled, useCdf: false));
+                    filled = c + ".Log";
+                }
+                parts.Insert(parts.Count - (r[c].EmptyValues > 0 ? 1 : 0), filled);
             }
             foreach (var c in categorical)
             {

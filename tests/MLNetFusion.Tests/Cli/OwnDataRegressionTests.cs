@@ -57,6 +57,26 @@ public class OwnDataRegressionTests
     }
 
     [Fact]
+    public void ARightSkewedPositiveNumberIsLogTransformed()
+    {
+        var r = new Random(8);
+        var path = WriteCsv("skewed.csv", "Label,Income,Height", Enumerable.Range(0, 400).Select(i =>
+            string.Create(CultureInfo.InvariantCulture, $"{i % 2},{Math.Exp(10 + 1.0 * Gauss(r)):F0},{170 + 10 * Gauss(r):F1}")));
+        var result = new MLContext(1).Fusion().InferColumns(path, "Label");
+        Assert.True(result["Income"].LogTransform);            // before: normalised as it is, its tail dominating
+        Assert.Contains("log-transformed", result["Income"].Reason);
+        Assert.False(result["Height"].LogTransform);
+        var ml = new MLContext(1);
+        var raw = result.Load(ml);
+        var tabular = result.CreateFeaturizer(ml).WithLabel.Fit(raw).Transform(raw).GetColumn<float[]>(FusionFeaturization.Tabular).ToArray();
+        Assert.All(tabular, row => Assert.All(row, v => Assert.True(float.IsFinite(v))));
+        // After the log the column is roughly symmetric: its largest value is a few standard deviations out, not tens.
+        Assert.InRange(tabular.Max(row => Math.Abs(row[0])), 1.5, 6);
+    }
+
+    private static double Gauss(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+
+    [Fact]
     public void TheLabelKeyIsLabelWithClassesSortedByValue()
     {
         var path = WriteCsv("digits.csv", "digit,x", Enumerable.Range(0, 60).Select(i => $"{new[] { 2, 10, 1, 7 }[i % 4]},{i * 0.5}"));
