@@ -37,7 +37,8 @@ public sealed class InferredColumn
     public int EmptyValues { get; }
     /// <summary>
     /// For a number whose sampled values are all positive and strongly right-skewed (skewness above 2: incomes, prices,
-    /// counts), true: the featurizer takes its logarithm before normalising, as a tabular practitioner would. Editable.
+    /// counts), true: the featurizer uses its logarithm (the normal CDF of the standardised log, in (0, 1)) instead of its
+    /// raw value, as a tabular practitioner would. Editable.
     /// </summary>
     public bool LogTransform { get; set; }
     /// <summary>Distinct non-empty values in the sampled rows (decides one-hot or hashed encoding of a category).</summary>

@@ -83,8 +83,9 @@ internal static class FusionFeaturizerBuilder
                 string filled = c + ".Filled";
                 if (r[c].LogTransform)
                 {
-                    // A right-skewed positive number (an income, a price): its logarithm, standardised.
-                    chain = chain.Append(ml.Transforms.NormalizeLogMeanVariance(c + ".Log", fixZero: false, filled, useCdf: false));
+                    // A right-skewed positive number (an income, a price): the normal CDF of its standardised logarithm, in
+                    // (0, 1) (ML.NET's log-mean-variance normaliser; without its CDF it does not take the logarithm).
+                    chain = chain.Append(ml.Transforms.NormalizeLogMeanVariance(c + ".Log", fixZero: false, filled, useCdf: true));
                     filled = c + ".Log";
                 }
                 parts.Insert(parts.Count - (r[c].EmptyValues > 0 ? 1 : 0), filled);

@@ -611,6 +611,11 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             if (!(c.ItemType is TextDataViewType && c.Kind == SchemaShape.Column.VectorKind.Scalar)) SchemaShapes.RequireFloatVector(inputSchema, m.FeatureColumnName);
         }
         var added = Options.Members.Select(m => SchemaShapes.Column(MemberScoreColumn(m), SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false)).ToList();
+        // Whether each member had its input, per row (the combiners read it; so may a user).
+        added.AddRange(Options.Members.Select(m => SchemaShapes.Column(PresenceColumn(m), SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance, false)));
+        if (Options.Combiner == LateFusionCombiner.Stacking)
+            added.AddRange(new[] { SchemaShapes.Column(Options.MetaFeatureColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false),
+                SchemaShapes.Column("__meta.Score", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
         added.AddRange(SchemaShapes.MulticlassOutputs(label, Options.ScoreColumnName, Options.PredictedLabelColumnName));
         return SchemaShapes.Append(inputSchema, added);
     }

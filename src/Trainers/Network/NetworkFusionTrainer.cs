@@ -25,8 +25,9 @@ public sealed class NetworkFusionOptions : FusionTrainerOptions
     public override void Validate()
     {
         base.Validate();
-        if (FusionWidths is null || FusionWidths.Length == 0)
-            throw new ArgumentException("FusionWidths is empty: network fusion needs at least one merge layer." + Environment.NewLine + "Hint: FusionWidths = new[] { 128 }.", nameof(FusionWidths));
+        // Empty: no merge layer (the concatenated encoder layers feed the head), as the trainable featurizers use it.
+        if (FusionWidths is null) throw new ArgumentNullException(nameof(FusionWidths), "FusionWidths is null." + Environment.NewLine + "Hint: FusionWidths = new[] { 128 }, or an empty array for no merge layer.");
+        if (FusionWidths.Length > 16) throw new ArgumentOutOfRangeException(nameof(FusionWidths), FusionWidths.Length, "At most 16 merge layers.");
         foreach (var w in FusionWidths) Check.Positive(w, MaxWidth, nameof(FusionWidths));
         Check.Fraction(FusionDropout, name: nameof(FusionDropout));
     }

@@ -7,7 +7,7 @@ using Microsoft.ML.Data;
 using MLNetFusion.Datasets;
 using Xunit;
 
-namespace MLNetFusion.Tests.Cli;
+namespace MLNetFusion.Tests;
 
 /// <summary>
 /// The path a new user walks through the command line on a CSV of their own whose columns are not named like avdigits:

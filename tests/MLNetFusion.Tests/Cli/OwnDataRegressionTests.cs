@@ -8,7 +8,7 @@ using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Transforms.Audio;
 using Xunit;
 
-namespace MLNetFusion.Tests.Cli;
+namespace MLNetFusion.Tests;
 
 /// <summary>One test per failure a new user met with their own data (issue 21), each failing before its fix.</summary>
 public class OwnDataRegressionTests

@@ -5,7 +5,7 @@ using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.Ensemble;
 using Xunit;
 
-namespace MLNetFusion.Tests.Ensemble;
+namespace MLNetFusion.Tests;
 
 /// <summary>Ensemble selection (Caruana et al. 2004) and the weighted ensemble it builds.</summary>
 public class EnsembleSelectionTests

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 using MLNetFusion.Trainers.LateFusion;
 using Xunit;
 
-namespace MLNetFusion.Tests.LateFusion;
+namespace MLNetFusion.Tests;
 
 /// <summary>A late-fusion member with no signal cannot drag a good member down (issue 23, item 3).</summary>
 public class UninformativeMemberTests

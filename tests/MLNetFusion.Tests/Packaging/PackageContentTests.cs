@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using Xunit;
 
-namespace MLNetFusion.Tests.Packaging;
+namespace MLNetFusion.Tests;
 
 /// <summary>What the shipped packages hold, measured by <c>dotnet pack</c> (issue 22: the tool package was 771 MB).</summary>
 public class PackageContentTests
