@@ -66,7 +66,7 @@ public static class FusionCandidates
             // What an ML.NET user writes first: every modality's fixed features concatenated into a linear model and into LightGBM.
             new(CandidateKind.Baseline, null, "Concatenate (one-hot, normalised numbers, FeaturizeText, pixels, log-mel) + L-BFGS maximum entropy", c =>
                 c.ML.Transforms.Concatenate(Features, c.Featurization.FeatureColumns.ToArray())
-                    .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(c.Label, Features))),
+                    .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, Features)))),
             // LightGBM bins every feature: on a vocabulary-wide n-gram vector (hundreds of thousands of slots on real
             // text) that takes gigabytes and minutes, so it reads each text as its bounded hashed bag of words.
             new(CandidateKind.Baseline, null, "Concatenate (text as hashed words) + LightGBM", c =>
@@ -81,7 +81,7 @@ public static class FusionCandidates
                     c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, m.FeaturesColumn, seed: 1))));
             else if (m.Kind == ModalityKind.Text && m.FeaturesColumnName != null)
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: n-grams + L-BFGS maximum entropy", c =>
-                    c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(c.Label, m.FeaturesColumn)));
+                    c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, m.FeaturesColumn))));
         }
         list.AddRange(new[]
         {
