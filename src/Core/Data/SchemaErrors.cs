@@ -4,11 +4,34 @@ using Microsoft.ML.Data;
 namespace MLNetFusion.Data;
 
 /// <summary>
-/// Input validation that reports problems in ML.NET's words ("Could not find input column 'X'",
+/// The one vocabulary of schema errors, for data views (here) and for estimators' schema shapes
+/// (<see cref="SchemaShapes"/>): problems in ML.NET's words ("Could not find input column 'X'",
 /// "Schema mismatch for input column 'X': expected ..., got ...") followed by a <c>Hint:</c> line with the fix.
 /// </summary>
 internal static class SchemaErrors
 {
+    /// <summary>ML.NET's "Could not find input column" error, with the available columns and a hint.</summary>
+    public static ArgumentOutOfRangeException NotFound(string name, IEnumerable<string> available, string? hint = null, string? role = null)
+        => new("schema", $"Could not find input column '{name}'{(role == null ? "" : " " + role)}. Available columns: {string.Join(", ", available.Select(c => $"'{c}'"))}." +
+               Environment.NewLine + "Hint: " + (hint ?? $"check the spelling, or add a transform that produces '{name}' before this step."));
+
+    /// <summary>The hint for a missing key label.</summary>
+    public static string LabelNotFoundHint(string name)
+        => $"the label column '{name}' must exist: set the trainer's LabelColumnName (labelColumnName) to your key label, or map your label to a key named '{name}' (MapValueToKey).";
+
+    /// <summary>The hint for a label that is not a key.</summary>
+    public static string KeyLabelHint(string name) => $"map the label to a key first: mlContext.Transforms.Conversion.MapValueToKey(\"{name}\").";
+
+    /// <summary>The hint for a column that is not a known-size <c>Vector&lt;Single&gt;</c>: by what it is instead.</summary>
+    public static string FloatVectorHint(string name, bool otherNumber, bool variableSize)
+        => otherNumber ? $"convert it with mlContext.Transforms.Conversion.ConvertType(\"{name}\", outputKind: DataKind.Single)."
+            : variableSize ? "give the vector a fixed size (for example LoadAudio with a fixed duration, or ResizeImages before ExtractPixels)."
+            : $"turn '{name}' into numbers first (Concatenate numeric columns, OneHotEncoding for text categories, ExtractPixels for images).";
+
+    /// <summary>Builds ML.NET's "Schema mismatch" error from a type description.</summary>
+    public static ArgumentOutOfRangeException Mismatch(string column, string expected, string actual, string hint)
+        => new(nameof(column), $"Schema mismatch for input column '{column}': expected {expected}, got {actual}." + Environment.NewLine + "Hint: " + hint);
+
     /// <summary>Finds a column or throws ML.NET's "Could not find input column" error with a hint.</summary>
     /// <param name="schema">The schema to search.</param>
     /// <param name="name">The column.</param>
@@ -17,20 +40,13 @@ internal static class SchemaErrors
     public static DataViewSchema.Column FindColumn(DataViewSchema schema, string name, string? hint = null, string? role = null)
     {
         var col = schema.GetColumnOrNull(name);
-        if (col is null || col.Value.IsHidden)
-        {
-            var available = string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"));
-            throw new ArgumentOutOfRangeException(nameof(schema),
-                $"Could not find input column '{name}'{(role == null ? "" : " " + role)}. Available columns: {available}." + Environment.NewLine +
-                "Hint: " + (hint ?? $"check the spelling, or add a transform that produces '{name}' before this step."));
-        }
+        if (col is null || col.Value.IsHidden) throw NotFound(name, schema.Where(c => !c.IsHidden).Select(c => c.Name), hint, role);
         return col.Value;
     }
 
     /// <summary>Builds ML.NET's "Schema mismatch" error with a hint.</summary>
     public static ArgumentOutOfRangeException Mismatch(string column, string expected, DataViewType actual, string hint)
-        => new(nameof(column), $"Schema mismatch for input column '{column}': expected {expected}, got {Describe(actual)}." +
-               Environment.NewLine + "Hint: " + hint);
+        => Mismatch(column, expected, Describe(actual), hint);
 
     /// <summary>Requires a known-size <c>Vector&lt;Single&gt;</c> (or a scalar Single) column and returns its size.</summary>
     public static int RequireFloatVector(DataViewSchema schema, string name, string? hint = null)
@@ -38,21 +54,17 @@ internal static class SchemaErrors
         var col = FindColumn(schema, name);
         if (col.Type == NumberDataViewType.Single) return 1;
         if (col.Type is VectorDataViewType v && v.ItemType == NumberDataViewType.Single && v.IsKnownSize) return v.Size;
-        throw Mismatch(name, "Vector<Single> of known size", col.Type, hint ??
-            (col.Type is VectorDataViewType { ItemType: NumberDataViewType } vv && vv.ItemType != NumberDataViewType.Single
-                ? $"convert it with mlContext.Transforms.Conversion.ConvertType(\"{name}\", outputKind: DataKind.Single)."
-                : col.Type is VectorDataViewType { IsKnownSize: false }
-                    ? "give the vector a fixed size (for example LoadAudio with a fixed duration, or ResizeImages before ExtractPixels)."
-                    : $"turn '{name}' into numbers first (Concatenate numeric columns, OneHotEncoding for text categories, ExtractPixels for images)."));
+        throw Mismatch(name, "Vector<Single> of known size", col.Type, hint ?? FloatVectorHint(name,
+            otherNumber: (col.Type is VectorDataViewType { ItemType: NumberDataViewType } vv && vv.ItemType != NumberDataViewType.Single) || (col.Type is NumberDataViewType && col.Type != NumberDataViewType.Single),
+            variableSize: col.Type is VectorDataViewType { IsKnownSize: false }));
     }
 
     /// <summary>Requires a key-typed label column and returns its key count.</summary>
     public static int RequireKeyLabel(DataViewSchema schema, string name)
     {
-        var col = FindColumn(schema, name, $"the label column '{name}' must exist; pass labelColumnName if it has another name.");
+        var col = FindColumn(schema, name, LabelNotFoundHint(name));
         if (col.Type is KeyDataViewType key && key.Count > 0 && key.Count <= int.MaxValue) return (int)key.Count;
-        throw Mismatch(name, "Key<UInt32> (a key type with a known count)", col.Type,
-            $"map the label to a key first: mlContext.Transforms.Conversion.MapValueToKey(\"{name}\").");
+        throw Mismatch(name, "Key<UInt32> (a key type with a known count)", col.Type, KeyLabelHint(name));
     }
 
     /// <summary>

@@ -85,9 +85,7 @@ public static class SchemaShapes
     {
         foreach (var c in shape)
             if (c.Name == name) return c;
-        throw new ArgumentOutOfRangeException(nameof(shape),
-            $"Could not find input column '{name}'. Available columns: {string.Join(", ", shape.Select(c => $"'{c.Name}'"))}." + Environment.NewLine +
-            "Hint: " + (hint ?? $"check the spelling, or add a transform that produces '{name}' before this step."));
+        throw SchemaErrors.NotFound(name, shape.Select(c => c.Name), hint);
     }
 
     /// <summary>Requires a <c>Vector&lt;Single&gt;</c> (or Single) column.</summary>
@@ -95,22 +93,17 @@ public static class SchemaShapes
     {
         var c = Find(shape, name);
         if (c.ItemType != NumberDataViewType.Single || c.IsKey || c.Kind == SchemaShape.Column.VectorKind.VariableVector)
-            throw new ArgumentOutOfRangeException(nameof(shape),
-                $"Schema mismatch for input column '{name}': expected Vector<Single> of known size, got {Describe(c)}." + Environment.NewLine +
-                "Hint: " + (c.Kind == SchemaShape.Column.VectorKind.VariableVector
-                    ? "give the vector a fixed size (LoadAudio with a fixed duration, ResizeImages before ExtractPixels)."
-                    : $"convert it to Single (mlContext.Transforms.Conversion.ConvertType(\"{name}\", outputKind: DataKind.Single)) or featurize it first."));
+            throw SchemaErrors.Mismatch(name, "Vector<Single> of known size", Describe(c), SchemaErrors.FloatVectorHint(name,
+                otherNumber: c.ItemType is NumberDataViewType && !c.IsKey, variableSize: c.Kind == SchemaShape.Column.VectorKind.VariableVector && c.ItemType == NumberDataViewType.Single));
         return c;
     }
 
     /// <summary>Requires a key-typed label.</summary>
     public static SchemaShape.Column RequireKeyLabel(SchemaShape shape, string name)
     {
-        var c = Find(shape, name, $"the label column '{name}' must exist; pass labelColumnName if it has another name.");
+        var c = Find(shape, name, SchemaErrors.LabelNotFoundHint(name));
         if (!c.IsKey || c.Kind != SchemaShape.Column.VectorKind.Scalar)
-            throw new ArgumentOutOfRangeException(nameof(shape),
-                $"Schema mismatch for input column '{name}': expected Key<UInt32>, got {Describe(c)}." + Environment.NewLine +
-                $"Hint: map the label to a key first: mlContext.Transforms.Conversion.MapValueToKey(\"{name}\").");
+            throw SchemaErrors.Mismatch(name, "Key<UInt32> (a key type with a known count)", Describe(c), SchemaErrors.KeyLabelHint(name));
         return c;
     }
 
