@@ -110,6 +110,9 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     }
 
     /// <summary>The encoders whose learning rate differs from the trainer's, with their multipliers (for the optimiser's parameter groups).</summary>
+    /// <inheritdoc />
+    public IEnumerable<(nn.Module module, double multiplier)> ScaledModules() => ScaledEncoders().Select(e => ((nn.Module)e.encoder, e.multiplier));
+
     internal IEnumerable<(ModalityEncoder encoder, double multiplier)> ScaledEncoders()
         => encoders.Where(e => e.LearningRateMultiplier != 1).Select(e => (e, e.LearningRateMultiplier));
 

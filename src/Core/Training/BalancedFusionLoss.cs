@@ -93,6 +93,10 @@ public sealed class BalancedFusionLoss : FusionLoss
     }
 
     /// <inheritdoc />
+    /// <inheritdoc />
+    public override string? EpochSummary() => "OGM-GE mean coefficients " + string.Join("/", TakeMeanCoefficients().Select(c => c.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)));
+
+    /// <inheritdoc />
     public override void AfterBackward(IFusionNetwork network, FusionOutput output, FusionBatch batch)
     {
         if (Alpha <= 0 || output.ModalityLogits is not { Length: > 1 } heads || network is not FusionNetwork fusion) return;

@@ -46,6 +46,9 @@ public class FusionLoss
     /// <param name="batch">The batch.</param>
     public virtual void AfterBackward(IFusionNetwork network, FusionOutput output, FusionBatch batch) { }
 
+    /// <summary>What this loss adds to an epoch's log line (for example OGM-GE's mean coefficients), or <c>null</c>; called once per epoch.</summary>
+    public virtual string? EpochSummary() => null;
+
     /// <summary>Sum over modalities of each head's mean cross-entropy over the rows where its modality is present, <c>[1]</c>.</summary>
     protected static Tensor Auxiliary(Tensor[] modalityLogits, FusionBatch batch)
     {

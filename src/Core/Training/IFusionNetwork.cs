@@ -26,4 +26,10 @@ public interface IFusionNetwork
 
     /// <summary>Runs the network on a batch.</summary>
     FusionOutput Forward(FusionBatch batch);
+
+    /// <summary>
+    /// Sub-modules trained at a multiple of the learning rate (each gets its own AdamW parameter group under the same
+    /// schedule; 0 freezes it); the rest of <see cref="Module"/> trains at 1×. Default: none.
+    /// </summary>
+    IEnumerable<(nn.Module module, double multiplier)> ScaledModules() => Array.Empty<(nn.Module, double)>();
 }

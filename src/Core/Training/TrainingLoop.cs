@@ -37,18 +37,14 @@ internal static class TrainingLoop
         var device = FusionBatch.DeviceOf(module);
         // One AdamW parameter group per encoder whose learning rate is scaled (ModalityOptions.LearningRateMultiplier), one for the rest.
         var groups = new List<(List<TorchSharp.Modules.Parameter> parameters, double multiplier)>();
-        if (module is FusionNetwork fusion)
+        var scaled = new HashSet<IntPtr>();
+        foreach (var (sub, multiplier) in network.ScaledModules())
         {
-            var scaled = new HashSet<IntPtr>();
-            foreach (var (encoder, multiplier) in fusion.ScaledEncoders())
-            {
-                var own = encoder.parameters().Where(p => p.requires_grad).ToList();
-                foreach (var p in own) scaled.Add(p.Handle);
-                groups.Add((own, multiplier));
-            }
-            groups.Insert(0, (parameters.Where(p => !scaled.Contains(p.Handle)).ToList(), 1.0));
+            var own = sub.parameters().Where(p => p.requires_grad).ToList();
+            foreach (var p in own) scaled.Add(p.Handle);
+            groups.Add((own, multiplier));
         }
-        else groups.Add((parameters, 1.0));
+        groups.Insert(0, (parameters.Where(p => !scaled.Contains(p.Handle)).ToList(), 1.0));
         using var optimizer = optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.parameters, lr: options.LearningRate * g.multiplier,
             beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: options.WeightDecay)), options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
         var multipliers = groups.Select(g => g.multiplier).ToArray();
@@ -121,8 +117,7 @@ internal static class TrainingLoop
                 var report = new EpochReport(epoch, options.Epochs, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen),
                     valLoss, valAcc, lr, sw.Elapsed, seen);
                 history.Add(report);
-                log?.Invoke(Format(report) + (loss is BalancedFusionLoss balanced
-                    ? ", OGM-GE mean coefficients " + string.Join("/", balanced.TakeMeanCoefficients().Select(c => c.ToString("F2"))) : ""));
+                log?.Invoke(Format(report) + (loss.EpochSummary() is { } extra ? ", " + extra : ""));
                 options.Progress?.Invoke(report);
 
                 if (validation != null && options.EarlyStoppingPatience > 0 && sinceBest >= options.EarlyStoppingPatience)
