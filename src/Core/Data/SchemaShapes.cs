@@ -27,7 +27,7 @@ public static class SchemaShapes
         if (NameField is null || KindField is null || ItemTypeField is null || IsKeyField is null || AnnotationsField is null)
             throw new InvalidOperationException(
                 $"MLNetFusion cannot build SchemaShape columns with ML.NET {typeof(SchemaShape).Assembly.GetName().Version}: a public field of SchemaShape.Column is gone." +
-                Environment.NewLine + "Hint: use the Microsoft.ML 5.0.x version MLNetFusion is built against.");
+                Environment.NewLine + "Hint: use the Microsoft.ML 6.0.x version MLNetFusion is built against.");
         object boxed = default(SchemaShape.Column);
         NameField.SetValue(boxed, name);
         KindField.SetValue(boxed, kind);

@@ -31,7 +31,7 @@ public static class FusionEnvironment
         throw new InvalidOperationException(
             $"MLNetFusion could not reach the MLContext behind catalog '{catalog.GetType().FullName}' " +
             $"(ML.NET {typeof(MLContext).Assembly.GetName().Version}): '{InternalCatalogInterface}.Environment' was not found. " +
-            "Hint: this MLNetFusion build supports Microsoft.ML 5.0.x; use the constructors that take an MLContext directly.");
+            "Hint: this MLNetFusion build supports Microsoft.ML 6.0.x; use the constructors that take an MLContext directly.");
     }
 
 }

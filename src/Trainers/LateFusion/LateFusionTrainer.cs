@@ -107,6 +107,7 @@ public sealed record LateFusionProgress(int Step, int Steps, string Member, int?
 public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
 {
     private readonly IHost _host;
+    private readonly IHostEnvironment _env;
 
     /// <summary>Registers late fusion's model-file components: the fitted model, the member guard, the probability copy and the combiner.</summary>
     internal static void Register()
@@ -129,6 +130,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         if (options.Combiner == LateFusionCombiner.Stacking && options.MetaLearner is null)
             throw new ArgumentException("Stacking needs a meta-learner." + Environment.NewLine + "Hint: set LateFusionOptions.MetaLearner, or use the catalog method, which defaults it.", nameof(options));
         _host = env.Register("MLNetFusion.late");
+        _env = env;
     }
 
     /// <summary>The options.</summary>
@@ -524,7 +526,9 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         labelCol.ColumnType = new KeyDataViewType(typeof(uint), classes);
         featureCol.ColumnName = Options.MetaFeatureColumnName;
         featureCol.ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
-        return new MLContext(0).Data.LoadFromEnumerable(rows, schema);
+        // The caller's context (its log and seed); a bare host environment only when the trainer was built without one.
+        var data = (_env as MLContext ?? new MLContext(Options.Seed ?? 0)).Data;
+        return data.LoadFromEnumerable(rows, schema);
     }
 
     /// <summary>
