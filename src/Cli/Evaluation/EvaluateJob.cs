@@ -51,11 +51,14 @@ public static class EvaluateJob
                 var keys = ml.Data.LoadFromEnumerable(classes.Select(c => new ClassValue { Value = c }));
                 data = ml.Transforms.Conversion.MapValueToKey(labelColumn, labelColumn, keyData: keys).Fit(data).Transform(data);
             }
+            using var line = new MLNetFusion.Cli.Progress.ProgressLine("evaluate " + Path.GetFileName(modelPath));
             var report = ml.MulticlassClassification.EvaluateModalities(model, data, new ModalityReportOptions
             {
                 LabelColumnName = labelColumn, GroupColumnName = groupColumn, ModalityColumnNames = modalityColumns is { Count: > 0 } ? modalityColumns : null,
                 PermutationCount = permutations,
+                Progress = (done, total, what) => line.Report(done / (double)total, $"{what} ({done + 1}/{total})"),
             });
+            line.Dispose();
             Print(report, modelPath, dataCsv);
             if (jsonPath != null)
             {

@@ -46,6 +46,9 @@ public sealed class ModalityReportOptions
     /// <summary>Seed of the shuffles. Default 0 (the report is deterministic for a model and data).</summary>
     public int Seed { get; set; }
 
+    /// <summary>Called before each scoring pass with the passes done, the passes in all and what is scored (e.g. <c>subset image + audio</c>). Default <c>null</c>.</summary>
+    public Action<int, int, string>? Progress { get; set; }
+
     internal void Validate()
     {
         if (PermutationCount < 1 || PermutationCount > 100)
@@ -75,14 +78,16 @@ internal static class ModalityEvaluator
             prefixed = new MLContext(options.Seed).Data.Cache(prefixed);   // featurize once for every scoring pass
         foreach (var c in columns) ModalityColumn.Hide(prefixed.Schema, c);  // checks every column's type up front
 
-        ScoredRows Score(params ITransformer[] replacements)
+        int passes = 1 + Subsets(columns.Count).Count() - 1 + columns.Count * options.PermutationCount, done = 0;
+        ScoredRows Score(string what, params ITransformer[] replacements)
         {
+            options.Progress?.Invoke(done++, passes, what);
             var view = prefixed;
             foreach (var r in replacements) view = r.Transform(view);
             return ScoredRows.Read(suffix.Transform(view), options.LabelColumnName, options.ScoreColumnName);
         }
 
-        var full = Score();
+        var full = Score("every modality");
         var overall = full.Metrics();
 
         // Every non-empty subset, the others hidden as missing.
@@ -94,7 +99,7 @@ internal static class ModalityEvaluator
             try
             {
                 var hidden = Enumerable.Range(0, columns.Count).Where(i => !present.Contains(i)).Select(i => ModalityColumn.Hide(prefixed.Schema, columns[i])).ToArray();
-                subsets.Add(new ModalitySubsetMetrics(names, Score(hidden).Metrics()));
+                subsets.Add(new ModalitySubsetMetrics(names, Score("subset " + string.Join(" + ", names), hidden).Metrics()));
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
             {
@@ -119,7 +124,7 @@ internal static class ModalityEvaluator
             for (int rep = 0; rep < options.PermutationCount; rep++)
             {
                 var perm = SeededShuffle.Permutation(rows, random);
-                var m = Score(permute(perm)).Metrics();
+                var m = Score($"{display[i]} permuted ({rep + 1}/{options.PermutationCount})", permute(perm)).Metrics();
                 accDrops.Add(overall.Accuracy - m.Accuracy); llIncreases.Add(m.LogLoss - overall.LogLoss);
             }
             importance.Add(new ModalityImportance(display[i], accHidden, llHidden, accDrops.Average(), StdDev(accDrops), llIncreases.Average(), StdDev(llIncreases), options.PermutationCount));
