@@ -45,9 +45,9 @@ internal static class LeaderboardMemoryBenchmark
             Epochs = epochs,
             EntryFinished = (e, all) =>
             {
-                perEntry.Add(new { family = e.Family, name = e.Name, test_accuracy = e.Error == null ? Math.Round(e.Accuracy, 4) : (double?)null, error = e.Error,
+                perEntry.Add(new { family = e.Family, name = e.Name, test_accuracy = e.Error == null ? Math.Round(e.Accuracy, 4) : (double?)null, error = e.Error, notes = e.Notes,
                     seconds = Math.Round(e.TrainingTime.TotalSeconds, 1), peak_resident_gb = Math.Round(Math.Max(peakSinceEntry, ResidentGigabytes()), 2) });
-                Console.Error.WriteLine($"[{all.Count}] {e.Family}: {e.Name} → {(e.Error ?? $"{e.Accuracy:P1}")}, peak {Math.Max(peakSinceEntry, ResidentGigabytes()):F2} GB, {clock.Elapsed.TotalSeconds:F0} s");
+                Console.Error.WriteLine($"[{all.Count}] {e.Family}: {e.Name} → {(e.Error ?? $"{e.Accuracy:P1}")}{(e.Notes != null ? $" ({e.Notes})" : "")}, peak {Math.Max(peakSinceEntry, ResidentGigabytes()):F2} GB, {clock.Elapsed.TotalSeconds:F0} s");
                 peakSinceEntry = 0;
             },
         });

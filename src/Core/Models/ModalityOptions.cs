@@ -188,12 +188,22 @@ public sealed class ModalityOptions
         Augmentation?.Validate();
     }
 
-    /// <summary>A deep copy.</summary>
-    public ModalityOptions Clone() => new()
+    /// <summary>
+    /// A deep copy: every public settable property (one mechanism, so a new option cannot be forgotten); arrays and
+    /// the augmentation are copied, not shared.
+    /// </summary>
+    public ModalityOptions Clone()
     {
-        Name = Name, ColumnName = ColumnName, Encoder = Encoder, Shape = Shape?.ToArray(), HiddenWidths = HiddenWidths.ToArray(),
-        ConvChannels = ConvChannels.ToArray(), OutputWidth = OutputWidth, Dropout = Dropout, BatchNorm = BatchNorm, InputDropout = InputDropout,
-        Kind = Kind, Augmentation = Augmentation?.Clone(), PerClipNormalization = PerClipNormalization, TextBuckets = TextBuckets, FeaturesColumnName = FeaturesColumnName, LearningRateMultiplier = LearningRateMultiplier,
-        DenseFeaturesColumnName = DenseFeaturesColumnName,
-    };
+        var copy = new ModalityOptions();
+        foreach (var p in CopiedProperties)
+        {
+            var value = p.GetValue(this);
+            p.SetValue(copy, value switch { Array a => a.Clone(), ModalityAugmentation m => m.Clone(), _ => value });
+        }
+        return copy;
+    }
+
+    private static readonly System.Reflection.PropertyInfo[] CopiedProperties = typeof(ModalityOptions)
+        .GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+        .Where(p => p.CanRead && p.CanWrite && p.GetIndexParameters().Length == 0).ToArray();
 }

@@ -131,15 +131,20 @@ public abstract class TorchTrainerOptions
     [System.Text.Json.Serialization.JsonIgnore]
     public CancellationToken CancellationToken { get; set; }
 
-    /// <summary>Copies the options shared by every TorchSharp trainer to <paramref name="target"/>.</summary>
+    /// <summary>
+    /// Copies the options shared by every TorchSharp trainer to <paramref name="target"/>: every public settable
+    /// property this class declares (one mechanism, so a new option cannot be forgotten; arrays are copied).
+    /// </summary>
     public void CopyTrainingOptionsTo(TorchTrainerOptions target)
     {
-        target.LabelColumnName = LabelColumnName; target.Epochs = Epochs; target.BatchSize = BatchSize; target.LearningRate = LearningRate;
-        target.WeightDecay = WeightDecay; target.Schedule = Schedule; target.WarmupFraction = WarmupFraction; target.GradientClipNorm = GradientClipNorm;
-        target.ValidationFraction = ValidationFraction; target.SamplingKeyColumnName = SamplingKeyColumnName; target.EarlyStoppingPatience = EarlyStoppingPatience; target.Caching = Caching;
-        target.ShuffleBufferRows = ShuffleBufferRows; target.InferenceBatchSize = InferenceBatchSize; target.NumberOfThreads = NumberOfThreads;
-        target.Device = Device; target.Seed = Seed; target.Progress = Progress; target.CancellationToken = CancellationToken;
+        ArgumentNullException.ThrowIfNull(target);
+        foreach (var p in SharedProperties)
+            p.SetValue(target, p.GetValue(this) is Array a ? a.Clone() : p.GetValue(this));
     }
+
+    private static readonly System.Reflection.PropertyInfo[] SharedProperties = typeof(TorchTrainerOptions)
+        .GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+        .Where(p => p.DeclaringType == typeof(TorchTrainerOptions) && p.CanRead && p.CanWrite && p.GetIndexParameters().Length == 0).ToArray();
 
     /// <summary>
     /// Upper bounds checked by <see cref="Validate"/>, so that a typo cannot start a training run that allocates

@@ -65,8 +65,9 @@ public sealed class LateFusionOptions
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
     /// <summary>
-    /// Leave out a member whose out-of-fold log-loss is no better than the class prior's (k-fold cross-fitting, whole
-    /// groups with <see cref="SamplingKeyColumnName"/>): it is not averaged, multiplied or counted in a vote, and gets
+    /// Leave out a member that is no better than the class prior out of fold (k-fold cross-fitting, whole groups with
+    /// <see cref="SamplingKeyColumnName"/>): neither its log-loss beats the prior's nor its accuracy the most frequent
+    /// class's. Such a member is not averaged, multiplied or counted in a vote, and gets
     /// weight 0 in the weighted average, so a member with no signal (a short text column that says nothing) cannot pull
     /// a good member down to the majority class. At least one member is always kept. Costs k extra fits per member for
     /// the average, product of experts and vote. <see cref="LateFusionTransformer.UninformativeMembers"/> names them.
@@ -404,8 +405,10 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     }
 
     /// <summary>
-    /// Whether each member's out-of-fold log-loss (on the rows it is present) beats the class prior's on the same rows by
-    /// at least 0.005 nats. The best member is always informative, so at least one is kept.
+    /// Whether each member carries signal out of fold, on the rows it is present: its log-loss beats the class prior's by
+    /// at least 0.005 nats, or its accuracy beats always answering the most frequent class by more than two standard
+    /// errors (an accurate member that is over-confident, such as a network trained for few epochs, has a poor log-loss
+    /// and is still informative). The best member is always informative, so at least one is kept.
     /// </summary>
     internal static bool[] Informative(OutOfFoldData oof, int classes)
     {
@@ -420,12 +423,17 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             foreach (int r in rows) counts[oof.Labels[r]]++;
             double prior = -rows.Average(r => Math.Log(Math.Max(counts[oof.Labels[r]] / rows.Length, LateFusionMath.Epsilon)));
             double member = -rows.Average(r => Math.Log(Math.Max(oof.Probabilities[r][i][oof.Labels[r]], LateFusionMath.Epsilon)));
+            double majority = counts.Max() / rows.Length;
+            double accuracy = rows.Count(r => ArgMax(oof.Probabilities[r][i]) == oof.Labels[r]) / (double)rows.Length;
+            double standardError = Math.Sqrt(majority * (1 - majority) / rows.Length);
             gain[i] = prior - member;
-            result[i] = gain[i] > 0.005;
+            result[i] = gain[i] > 0.005 || accuracy > majority + 2 * standardError;
         }
         if (m > 0 && !result.Any(x => x)) result[Array.IndexOf(gain, gain.Max())] = true;
         return result;
     }
+
+    private static int ArgMax(float[] p) { int best = 0; for (int k = 1; k < p.Length; k++) if (p[k] > p[best]) best = k; return best; }
 
     /// <summary>Shrinkage steps tried toward equal weights.</summary>
     internal static readonly double[] ShrinkageSteps = { 0, 0.25, 0.5, 0.75, 1 };
