@@ -8,6 +8,21 @@ using MLNetFusion.Trainers.Ensemble;
 
 namespace MLNetFusion.AutoML.Leaderboard;
 
+/// <summary>Returns freed native memory (libtorch's, ML.NET's native trainers') to the operating system between candidates.</summary>
+internal static class NativeMemory
+{
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(UIntPtr pad);
+
+    /// <summary>glibc's <c>malloc_trim(0)</c> on Linux (freed heap pages would otherwise stay resident); nothing elsewhere.</summary>
+    public static void Trim()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { MallocTrim(UIntPtr.Zero); }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException) { }   // musl and others have no malloc_trim
+    }
+}
+
 /// <summary>Options of <see cref="FusionLeaderboard"/> (<c>mlContext.Fusion().CreateLeaderboard(...)</c>).</summary>
 public sealed class FusionLeaderboardOptions
 {
@@ -199,9 +214,11 @@ public static class FusionLeaderboard
                 entry = LeaderboardEntry.Failed(c, ex, clock.Elapsed);
             }
             entries.Add(entry);
-            // What a candidate left behind (caches, disposed tensors' managed wrappers) is collected before the next one.
+            // What a candidate left behind (caches, disposed tensors' managed wrappers) is collected before the next one,
+            // and native memory it freed goes back to the system.
             GC.Collect();
             GC.WaitForPendingFinalizers();
+            NativeMemory.Trim();
             options.EntryFinished?.Invoke(entry, entries);
         }
 
