@@ -299,7 +299,10 @@ public class LateFusionNonFiniteMemberTests
             new("image", "Image", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Image")),
             new("broken", "Tab", broken),
         };
-        using var model = ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions { Members = members, Combiner = LateFusionCombiner.Average }).Fit(data);
+        // Checking members out of fold (the default) meets the NaN while fitting; without that check, at prediction.
+        var atFit = Assert.Throws<InvalidOperationException>(() => ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions { Members = members, Combiner = LateFusionCombiner.Average }).Fit(data));
+        Assert.Matches(@"^Row \d+: late-fusion member 'broken' produced a non-finite score \(NaN for class 0\) in 'Score'\.", atFit.Message);
+        using var model = ml.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions { Members = members, Combiner = LateFusionCombiner.Average, DropUninformativeMembers = false }).Fit(data);
         var ex = Assert.Throws<InvalidOperationException>(() => model.Transform(data).GetColumn<Microsoft.ML.Data.VBuffer<float>>("Score").ToList());
         Assert.Matches(@"^Row \d+: late-fusion member 'broken' produced a non-finite score \(NaN for class 0\) in 'Score'\.", ex.Message);
         Assert.Contains("Hint: the member's trainer diverged", ex.Message);
