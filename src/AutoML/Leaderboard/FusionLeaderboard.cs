@@ -216,7 +216,8 @@ public static class FusionLeaderboard
             entries.Add(entry);
             // What a candidate left behind (caches, disposed tensors' managed wrappers) is collected before the next one,
             // and native memory it freed goes back to the system.
-            GC.Collect();
+            System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);   // gives free regions back too
             GC.WaitForPendingFinalizers();
             NativeMemory.Trim();
             options.EntryFinished?.Invoke(entry, entries);
