@@ -44,7 +44,7 @@ public static class LeaderboardChart
             canvas.DrawLine(x, top - 5, x, axis, grid);
             text.Draw(canvas, $"{t / 10.0:0.0}", x - 10, axis + 20);
         }
-        small.Draw(canvas, "accuracy (shown as %) and macro-F1, both from 0 to 1", left, axis + 40);
+        small.Draw(canvas, "accuracy (shown as %) and macro-F1, both from 0 to 1; entries ordered by validation accuracy (leave-one-group-out when measured), not by these test bars", left, axis + 40);
         if (classes > 1)
         {
             float x = left + plotWidth / classes;
