@@ -309,21 +309,16 @@ public static class FusionLeaderboard
         return result;
     }
 
-    private static int ArgMax(float[] v) { int best = 0; for (int k = 1; k < v.Length; k++) if (v[k] > v[best]) best = k; return best; }
+    private static int ArgMax(float[] v) => Trainers.Evaluation.ScoredRows.ArgMax(v);
 
-    private static double Accuracy(float[][] p, int[] labels) => labels.Length == 0 ? double.NaN : labels.Where((y, r) => ArgMax(p[r]) == y).Count() / (double)labels.Length;
+    private static double Accuracy(float[][] p, int[] labels) => labels.Length == 0 ? double.NaN : Trainers.Evaluation.ScoredRows.From(p, labels, p[0].Length).Metrics().Accuracy;
 
+    /// <summary>Test metrics, computed as the modality report computes them (<c>ScoredRows</c>), never a second definition.</summary>
     private static (double accuracy, double macroF1, double logLoss) Metrics(float[][] p, int[] labels, int classes)
     {
-        var predicted = p.Select(ArgMax).ToArray();
-        double f1 = 0; int counted = 0;
-        for (int c = 0; c < classes; c++)
-        {
-            int tp = predicted.Where((y, r) => y == c && labels[r] == c).Count(), fp = predicted.Where((y, r) => y == c && labels[r] != c).Count(), fn = labels.Where((y, r) => y == c && predicted[r] != c).Count();
-            if (tp + fp + fn == 0) continue;
-            f1 += 2.0 * tp / (2.0 * tp + fp + fn); counted++;
-        }
-        return (Accuracy(p, labels), counted == 0 ? double.NaN : f1 / counted, labels.Length == 0 ? double.NaN : EnsembleSelection.LogLoss(p, labels));
+        if (labels.Length == 0) return (double.NaN, double.NaN, double.NaN);
+        var m = Trainers.Evaluation.ScoredRows.From(p, labels, classes).Metrics();
+        return (m.Accuracy, m.MacroF1, m.LogLoss);
     }
 
     /// <summary>0-based labels of the rows (a missing key is an error: every row must have a label to be scored).</summary>

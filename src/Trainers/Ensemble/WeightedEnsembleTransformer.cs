@@ -140,6 +140,18 @@ public sealed class WeightedEnsembleTransformer : ITransformer, IDisposable, IFu
         }
     }
 
+    /// <summary>The getter of <c>Score</c> (<paramref name="score"/>) or <c>PredictedLabel</c>, shared by the cursor and the single-row mapper.</summary>
+    private static ValueGetter<TValue> OutputGetter<TValue>(bool score, Action compute, float[] combined)
+        => score
+            ? (ValueGetter<TValue>)(Delegate)(ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
+            {
+                compute();
+                var e = VBufferEditor.Create(ref dst, combined.Length);
+                combined.CopyTo(e.Values);
+                dst = e.Commit();
+            })
+            : (ValueGetter<TValue>)(Delegate)(ValueGetter<uint>)((ref uint dst) => { compute(); dst = ArgMax(combined); });
+
     private static uint ArgMax(ReadOnlySpan<float> v)
     {
         int best = 0;
@@ -215,18 +227,7 @@ public sealed class WeightedEnsembleTransformer : ITransformer, IDisposable, IFu
         }
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            if (column.Index < _inputCount) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
-            if (column.Name == ScoreColumnName && column.Index == _inputCount)
-                return (ValueGetter<TValue>)(Delegate)(ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
-                {
-                    Compute();
-                    var e = VBufferEditor.Create(ref dst, _combined.Length);
-                    _combined.CopyTo(e.Values);
-                    dst = e.Commit();
-                });
-            return (ValueGetter<TValue>)(Delegate)(ValueGetter<uint>)((ref uint dst) => { Compute(); dst = ArgMax(_combined); });
-        }
+            => column.Index < _inputCount ? _input.GetGetter<TValue>(_input.Schema[column.Index]) : OutputGetter<TValue>(column.Index == _inputCount, Compute, _combined);
 
         protected override void Dispose(bool disposing)
         {
@@ -296,18 +297,7 @@ public sealed class WeightedEnsembleTransformer : ITransformer, IDisposable, IFu
         }
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            if (column.Index < _inputCount) return _input.GetGetter<TValue>(_input.Schema[column.Index]);
-            if (column.Index == _inputCount)
-                return (ValueGetter<TValue>)(Delegate)(ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
-                {
-                    Compute();
-                    var e = VBufferEditor.Create(ref dst, _combined.Length);
-                    _combined.CopyTo(e.Values);
-                    dst = e.Commit();
-                });
-            return (ValueGetter<TValue>)(Delegate)(ValueGetter<uint>)((ref uint dst) => { Compute(); dst = ArgMax(_combined); });
-        }
+            => column.Index < _inputCount ? _input.GetGetter<TValue>(_input.Schema[column.Index]) : OutputGetter<TValue>(column.Index == _inputCount, Compute, _combined);
 
         protected override void Dispose(bool disposing)
         {
