@@ -103,10 +103,13 @@ public sealed record LeaderboardEntry(CandidateKind Kind, string Family, string 
 /// <summary>What <see cref="FusionLeaderboard.Run"/> returns: the entries (best first), the recommended one and its model.</summary>
 public sealed class LeaderboardResult : IDisposable
 {
-    internal LeaderboardResult(IReadOnlyList<LeaderboardEntry> entries, LeaderboardEntry? recommended, string reason, ITransformer? model)
+    internal LeaderboardResult(IReadOnlyList<LeaderboardEntry> entries, LeaderboardEntry? recommended, string reason, ITransformer? model, int unscoredTestRows = 0)
     {
-        Entries = entries; Recommended = recommended; RecommendationReason = reason; RecommendedModel = model;
+        Entries = entries; Recommended = recommended; RecommendationReason = reason; RecommendedModel = model; UnscoredTestRows = unscoredTestRows;
     }
+
+    /// <summary>Test rows left out of every entry's test metrics because their label is not a class of the training rows (or is empty).</summary>
+    public int UnscoredTestRows { get; }
 
     /// <summary>Every entry, best first by <see cref="LeaderboardEntry.RankingAccuracy"/>; failed entries last.</summary>
     public IReadOnlyList<LeaderboardEntry> Entries { get; }
@@ -152,8 +155,12 @@ public static class FusionLeaderboard
         var split = ml.Data.TrainTestSplit(train, options.ValidationFraction, options.GroupColumnName, seed: options.Seed);
         var inner = ml.Data.Cache(split.TrainSet);
         var validation = ml.Data.Cache(split.TestSet);
-        var validationLabels = Labels(validation, label);
-        var testLabels = Labels(test, label);
+        // Rows whose label is not a training class (key 0: a class absent from the training file, or an empty label) are
+        // not scored; their count is reported (LeaderboardResult.UnscoredTestRows), never silently counted as errors.
+        var validationAll = Labels(validation, label);
+        var testAll = Labels(test, label);
+        var validationLabels = validationAll.Where(y => y >= 0).ToArray();
+        var testLabels = testAll.Where(y => y >= 0).ToArray();
         SamplingKeyGroups? groups = null;
         if (options.LeaveOneGroupOut)
         {
@@ -182,8 +189,8 @@ public static class FusionLeaderboard
                     options.Progress == null ? null : (f, stage) => options.Progress(index, f / fits, groups == null ? stage : $"all groups, {stage}"));
                 var model = c.Build(context).Fit(inner);
                 var time = clock.Elapsed;
-                var v = Probabilities(model.Transform(validation), classes);
-                var t = Probabilities(model.Transform(test), classes);
+                var v = Probabilities(model.Transform(validation), classes, validationAll);
+                var t = Probabilities(model.Transform(test), classes, testAll);
                 var testMetrics = Metrics(t, testLabels, classes);
                 entry = new LeaderboardEntry(c.Kind, c.FamilyName, c.Name, Accuracy(v, validationLabels), EnsembleSelection.LogLoss(v, validationLabels),
                     testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, time, Notes: Notes(model));
@@ -199,7 +206,8 @@ public static class FusionLeaderboard
                             Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (f + x) / fits, $"without '{group}' ({f}/{groups.Count}), {stage}"),
                         };
                         var foldModel = c.Build(foldContext).Fit(ml.Data.Cache(foldTrain));
-                        try { perGroup[group] = Accuracy(Probabilities(foldModel.Transform(foldTest), classes), Labels(foldTest, label)); }
+                        var foldLabels = Labels(foldTest, label);
+                        try { perGroup[group] = Accuracy(Probabilities(foldModel.Transform(foldTest), classes, foldLabels), foldLabels.Where(y => y >= 0).ToArray()); }
                         finally { (foldModel as IDisposable)?.Dispose(); }
                     }
                     entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
@@ -260,7 +268,7 @@ public static class FusionLeaderboard
             : Load(models.First(m => m.entry == recommended).path);
 
         var ordered = entries.OrderBy(e => e.Error != null).ThenByDescending(e => e.RankingAccuracy).ThenBy(e => e.ValidationLogLoss).ToList();
-        return new LeaderboardResult(ordered, recommended, reason, recommendedModel);
+        return new LeaderboardResult(ordered, recommended, reason, recommendedModel, testAll.Length - testLabels.Length);
         }
         finally
         {
@@ -321,15 +329,13 @@ public static class FusionLeaderboard
         return (m.Accuracy, m.MacroF1, m.LogLoss);
     }
 
-    /// <summary>0-based labels of the rows (a missing key is an error: every row must have a label to be scored).</summary>
-    private static int[] Labels(IDataView data, string label)
-        => data.GetColumn<uint>(label).Select((k, r) => k == 0
-            ? throw new InvalidDataException($"Row {r}: the label '{label}' is missing." + Environment.NewLine + "Hint: give every training and test row a label, or leave such rows out.")
-            : (int)k - 1).ToArray();
+    /// <summary>0-based labels of the rows; -1 where the key is missing (not a training class, or no label).</summary>
+    private static int[] Labels(IDataView data, string label) => data.GetColumn<uint>(label).Select(k => (int)k - 1).ToArray();
 
-    /// <summary>Each row's probabilities from the <c>Score</c> column (renormalised to a distribution).</summary>
-    private static float[][] Probabilities(IDataView scored, int classes)
+    /// <summary>Each row's probabilities from the <c>Score</c> column (renormalised to a distribution), for the rows whose label is known.</summary>
+    private static float[][] Probabilities(IDataView scored, int classes, int[] labels)
     {
+        int row = 0;
         var rows = new List<float[]>();
         var col = scored.Schema["Score"];
         using var cursor = scored.GetRowCursor(new[] { col });
@@ -337,6 +343,7 @@ public static class FusionLeaderboard
         VBuffer<float> buffer = default;
         while (cursor.MoveNext())
         {
+            if (labels[row++] < 0) continue;
             getter(ref buffer);
             var p = new float[classes];
             Trainers.LateFusion.LateFusionMath.ToProbabilities(buffer.DenseValues().ToArray(), p);

@@ -99,6 +99,8 @@ public static class MainJob
             table.AddRow(cells.ToArray());
         }
         AnsiConsole.Write(table);
+        if (result.UnscoredTestRows > 0)
+            Console.WriteLine($"{result.UnscoredTestRows} test rows have a label that is not a class of the training rows (or none): they are not in the test metrics.");
         if (result.Recommended is { } rec)
         {
             Console.WriteLine($"Recommended (★): {rec.Family}: {rec.Name}, {result.RecommendationReason}.");
