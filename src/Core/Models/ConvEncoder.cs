@@ -1,3 +1,4 @@
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -120,4 +121,44 @@ public sealed class ConvEncoder : ModalityEncoder
     }
 
     private Tensor ToTokens(Tensor maps) => nn.functional.adaptive_avg_pool2d(maps, _tokenGrid).flatten(2).transpose(1, 2);
+
+    /// <inheritdoc />
+    public override OnnxEncoding ExportOnnx(OnnxGraph graph, string input, bool tokens)
+    {
+        var h = graph.Reshape(input, -1, _shape[0], _shape[1], _shape[2]);
+        if (_perClip)
+        {
+            var centred = graph.Sub(h, graph.ReduceMean(h, true, 3));
+            var spread = graph.Sqrt(graph.ReduceMean(graph.Mul(centred, centred), true, 3));
+            var floor = graph.Scalar(1e-3f);
+            h = graph.Mul(graph.Div(centred, graph.Max(spread, floor)), graph.Cast(graph.Node("Greater", new[] { spread, floor }), OnnxElementType.Float));
+        }
+        else h = norm.ExportOnnx(graph, h);
+        var stages = new List<string>();
+        foreach (var block in blocks)
+        {
+            h = graph.Layer(block, h);
+            stages.Add(graph.ReduceMean(h, false, 2, 3));
+        }
+        stages.Add(graph.Relu(graph.Linear(projection, graph.Reshape(h, 0, -1))));
+        string? tokenValue = null;
+        if (tokens)
+        {
+            // adaptive_avg_pool2d as a constant pooling matrix over the flattened map: exact for any map size.
+            long mh = _shape[1] >> blocks.Count, mw = _shape[2] >> blocks.Count, gh = _tokenGrid[0], gw = _tokenGrid[1];
+            var pool = new float[mh * mw * gh * gw];        // [H*W, G]
+            for (long i = 0; i < gh; i++)
+                for (long j = 0; j < gw; j++)
+                {
+                    long r0 = i * mh / gh, r1 = ((i + 1) * mh + gh - 1) / gh, c0 = j * mw / gw, c1 = ((j + 1) * mw + gw - 1) / gw;
+                    float w = 1f / ((r1 - r0) * (c1 - c0));
+                    for (long r = r0; r < r1; r++)
+                        for (long c = c0; c < c1; c++) pool[(r * mw + c) * (gh * gw) + i * gw + j] = w;
+                }
+            var flat = graph.Reshape(h, 0, 0, -1);                                                    // [B, C, H*W]
+            var pooled = graph.MatMul(flat, graph.Constant("token_pool", pool, new[] { mh * mw, gh * gw }));   // [B, C, G]
+            tokenValue = graph.Transpose(pooled, 0, 2, 1);
+        }
+        return new OnnxEncoding(stages, tokenValue);
+    }
 }

@@ -1,4 +1,5 @@
 using MLNetFusion.Data;
+using MLNetFusion.Onnx;
 using MLNetFusion.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -149,6 +150,67 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
             logits = combined;
         }
         return new FusionOutput(logits, embedding, modalityLogits);
+    }
+
+    /// <summary>
+    /// The ONNX counterpart of <see cref="Fuse"/>: writes the family's fusion to <paramref name="graph"/> from each
+    /// modality's input value (<c>[B, size]</c>, zeros where the modality is absent) and presence value (<c>[B]</c>, 1 = use).
+    /// </summary>
+    /// <returns>The logits' value, the fused embedding's value and each modality's own embedding's value (for the modality heads).</returns>
+    /// <exception cref="NotSupportedException">The family has no ONNX description (the default; MLNetFusion's families override it).</exception>
+    protected virtual (string logits, string embedding, string[] modalityEmbeddings) FuseOnnx(OnnxGraph graph, string[] inputs, string[] present)
+        => throw new NotSupportedException($"The {GetType().Name} network cannot be exported to ONNX." + Environment.NewLine +
+            "Hint: override FusionNetwork.FuseOnnx to describe its fusion with OnnxGraph's operators, as MLNetFusion's families do.");
+
+    /// <summary>
+    /// Writes the network's inference computation to <paramref name="graph"/>, as <see cref="forward"/> in eval mode
+    /// computes it after <c>FusionPredictionTransformer</c> has read the rows: a modality whose input row is entirely NaN
+    /// is absent (its values become 0), switched-off modalities are masked, the modality heads join the prediction, and
+    /// the result is the softmax. A graph cannot raise an error, so a row with only some NaN values gives NaN
+    /// probabilities (where <c>Transform</c> throws), and so does a row with no modality present.
+    /// </summary>
+    /// <param name="graph">The graph being written.</param>
+    /// <param name="inputs">Each modality's input value, <c>[B, size]</c> float, in the layout's order.</param>
+    /// <returns>The probabilities <c>[B, classes]</c>, the fused embedding <c>[B, EmbeddingWidth]</c> and each modality's presence <c>[B]</c> (1 = used).</returns>
+    public (string probabilities, string embedding, string[] used) ExportOnnx(OnnxGraph graph, IReadOnlyList<string> inputs)
+    {
+        if (inputs.Count != encoders.Count) throw new ArgumentException($"{inputs.Count} inputs for {encoders.Count} modalities.", nameof(inputs));
+        var cleaned = new string[inputs.Count];
+        var present = new string[inputs.Count];
+        using (graph.Scope("presence"))
+            for (int m = 0; m < inputs.Count; m++)
+            {
+                var allNan = graph.Reduce("ReduceMin", graph.Cast(graph.Node("IsNaN", new[] { inputs[m] }), OnnxElementType.Float), false, 1);   // [B]: 1 when every value is NaN
+                present[m] = graph.Sub(graph.Scalar(1f), allNan);
+                cleaned[m] = graph.Where(graph.Cast(graph.Unsqueeze(allNan, 1), OnnxElementType.Bool), graph.Scalar(0f), inputs[m]);
+            }
+        var anyPresent = present.Aggregate((a, b) => graph.Add(a, b));
+        if (_disabled != null)
+            using (graph.Scope("disabled"))
+            {
+                string? enabled = null;
+                for (int m = 0; m < present.Length; m++)
+                    if (!_disabled[m]) enabled = enabled is null ? present[m] : graph.Add(enabled, present[m]);
+                var nothingElse = graph.Cast(graph.Node("Equal", new[] { enabled!, graph.Scalar(0f) }), OnnxElementType.Float);
+                present = present.Select((p, m) => _disabled[m] ? graph.Mul(p, nothingElse) : p).ToArray();
+            }
+        var (logits, embedding, own) = FuseOnnx(graph, cleaned, present);
+        if (_modalityHeadWeight > 0)
+            using (graph.Scope("modality_heads"))
+            {
+                var combined = graph.LogSoftmax(logits, 1);
+                for (int m = 0; m < own.Length; m++)
+                {
+                    var head = graph.Mul(graph.LogSoftmax(graph.Linear(aux_heads[m], own[m]), 1), graph.Scalar((float)_modalityHeadWeight));
+                    combined = graph.Add(combined, graph.Mul(head, graph.Unsqueeze(present[m], 1)));   // present is 0/1 and the head finite: the product is where()
+                }
+                logits = combined;
+            }
+        var probabilities = graph.Softmax(logits, 1);
+        // No modality at all: Transform refuses such a row; the graph marks it with NaN probabilities.
+        var none = graph.Unsqueeze(graph.Node("Equal", new[] { anyPresent, graph.Scalar(0f) }), 1);
+        probabilities = graph.Where(none, graph.Scalar(float.NaN), probabilities);
+        return (probabilities, embedding, present);
     }
 
     /// <summary>Masks switched-off modalities in rows that have a modality still in use.</summary>

@@ -1,3 +1,4 @@
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -29,6 +30,15 @@ internal static class Layers
         if (stages.Count == 0) return new[] { h };
         var outputs = new Tensor[stages.Count];
         for (int i = 0; i < stages.Count; i++) outputs[i] = h = stages[i].call(h);
+        return outputs;
+    }
+
+    /// <summary>The ONNX counterpart of <see cref="RunStages"/>: every stage's output value (just <paramref name="h"/> when there are none).</summary>
+    public static string[] ExportStages(OnnxGraph graph, ModuleList<nn.Module<Tensor, Tensor>> stages, string h)
+    {
+        if (stages.Count == 0) return new[] { h };
+        var outputs = new string[stages.Count];
+        for (int i = 0; i < stages.Count; i++) outputs[i] = h = graph.Layer(stages[i], h);
         return outputs;
     }
 

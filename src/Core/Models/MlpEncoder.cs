@@ -1,3 +1,4 @@
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -62,5 +63,13 @@ public sealed class MlpEncoder : ModalityEncoder
     {
         var e = forward(x);
         return (e, e.unsqueeze(1));
+    }
+
+    /// <inheritdoc />
+    public override OnnxEncoding ExportOnnx(OnnxGraph graph, string input, bool tokens)
+    {
+        var h = norm.ExportOnnx(graph, input);
+        var stages = Layers.ExportStages(graph, layers, h);
+        return new OnnxEncoding(stages, tokens ? graph.Unsqueeze(stages[^1], 1) : null);
     }
 }

@@ -1,3 +1,4 @@
+using MLNetFusion.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -58,6 +59,27 @@ public abstract class ModalityEncoder : nn.Module<Tensor, Tensor>
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x) => ForwardStages(x)[^1];
+
+    /// <summary>
+    /// Writes this encoder's inference computation (no dropout, no augmentation) to an ONNX graph: from
+    /// <paramref name="input"/> (<c>[B, InputSize]</c>, float) to what <see cref="ForwardStages"/> and <see cref="Tokens"/> return.
+    /// </summary>
+    /// <param name="graph">The graph being written.</param>
+    /// <param name="input">The input value.</param>
+    /// <param name="tokens">Whether the token sequence is needed (cross-modal fusion).</param>
+    /// <exception cref="NotSupportedException">The encoder has no ONNX description (an encoder of your own that does not override this).</exception>
+    public virtual OnnxEncoding ExportOnnx(OnnxGraph graph, string input, bool tokens) => throw new NotSupportedException(
+        $"The {GetType().Name} encoder of modality '{Contract.Name}' cannot be exported to ONNX." + Environment.NewLine +
+        "Hint: override ModalityEncoder.ExportOnnx to describe its inference computation with OnnxGraph's operators.");
+}
+
+/// <summary>What an encoder writes to an ONNX graph: the value of every stage (the last is the embedding) and, when asked, its tokens <c>[B, T, TokenWidth]</c>.</summary>
+/// <param name="Stages">The stages' values, as <see cref="ModalityEncoder.ForwardStages"/> returns them.</param>
+/// <param name="Tokens">The tokens' value, or <c>null</c> when not asked for.</param>
+public sealed record OnnxEncoding(IReadOnlyList<string> Stages, string? Tokens)
+{
+    /// <summary>The embedding (the last stage).</summary>
+    public string Embedding => Stages[^1];
 }
 
 /// <summary>Standardises an encoder's input with statistics fitted on the training data (stored as buffers).</summary>
@@ -77,4 +99,7 @@ public sealed class InputStandardizer : nn.Module<Tensor, Tensor>
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x) => (x - mean) * scale;
+
+    /// <summary>Writes <c>(x - mean) · scale</c> to an ONNX graph.</summary>
+    public string ExportOnnx(OnnxGraph graph, string x) => graph.Mul(graph.Sub(x, graph.Constant("mean", mean)), graph.Constant("scale", scale));
 }

@@ -1,3 +1,4 @@
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -76,5 +77,24 @@ public sealed class TextEncoder : ModalityEncoder
     {
         var (stages, tokens) = Stages(Ids(x));   // one draw: the pooled embedding and the tokens see the same dropped tokens
         return (stages[^1], tokens);
+    }
+
+    /// <inheritdoc />
+    public override OnnxEncoding ExportOnnx(OnnxGraph graph, string input, bool tokens)
+    {
+        // Ids as Ids() makes them: NaN to 0, negatives to 0, rounded half to even, ids above the buckets folded in.
+        var zero = graph.Scalar(0f);
+        var x = graph.Where(graph.Node("IsNaN", new[] { input }), zero, input);
+        var ids = graph.Cast(graph.Node("Round", new[] { graph.Max(x, zero) }), OnnxElementType.Int64);
+        var zeroId = graph.Constant("zero", new long[] { 0 }, Array.Empty<long>());
+        var oneId = graph.Constant("one", new long[] { 1 }, Array.Empty<long>());
+        var folded = graph.Add(graph.Node("Mod", new[] { graph.Sub(ids, oneId), graph.Constant("buckets", new long[] { _buckets }, Array.Empty<long>()) }), oneId);
+        var used = graph.Node("Greater", new[] { ids, zeroId });
+        ids = graph.Where(used, folded, zeroId);
+        var table = graph.Constant("embedding", embedding.weight!);
+        var tokenValues = graph.Node("Gather", new[] { table, ids }, OnnxAttribute.Of("axis", 0L));              // [B, T, width]
+        var mask = graph.Unsqueeze(graph.Cast(used, OnnxElementType.Float), 2);                                   // [B, T, 1]
+        var pooled = graph.Div(graph.ReduceSum(graph.Mul(tokenValues, mask), false, 1), graph.Max(graph.ReduceSum(mask, false, 1), graph.Scalar(1f)));
+        return new OnnxEncoding(Layers.ExportStages(graph, layers, pooled), tokens ? tokenValues : null);
     }
 }

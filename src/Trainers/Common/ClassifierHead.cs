@@ -1,3 +1,4 @@
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,4 +21,11 @@ public sealed class ClassifierHead : nn.Module<Tensor, Tensor>
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x) => output.call(hidden.call(x));
+
+    /// <summary>Writes the head's inference computation to an ONNX graph.</summary>
+    public static string ExportOnnx(ClassifierHead head, OnnxGraph graph, string x)
+    {
+        using var _ = graph.Scope("head");
+        return graph.Linear(head.output, graph.Sequential(head.hidden, x));
+    }
 }

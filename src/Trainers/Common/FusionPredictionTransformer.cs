@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
 using MLNetFusion.Models;
+using MLNetFusion.Onnx;
 using MLNetFusion.Persistence;
 using MLNetFusion.Runtime;
 using MLNetFusion.Training;
@@ -24,7 +25,7 @@ namespace MLNetFusion.Trainers;
 /// <item><term>Ownership</term><description>Holds native TorchSharp memory: dispose it (or the loaded model) when done.</description></item>
 /// </list>
 /// </remarks>
-public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisposable, IFusionSaveable
+public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisposable, IFusionSaveable, IOnnxExportable
 {
     internal const string Kind = "MLNetFusion.FusionPrediction";
     private readonly FusionNetwork _network;
@@ -195,6 +196,42 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         if (_disposed) return;
         _disposed = true;
         _network.Dispose();
+    }
+
+    /// <summary>
+    /// Writes the network, the missing-modality rule and the softmax to an ONNX graph: <c>Score</c> as <c>[B, classes]</c>
+    /// float, <c>PredictedLabel</c> as <c>[B, 1]</c> uint32 (the key: class index + 1, as ML.NET's), the embedding and
+    /// <c>ModalitiesUsed</c> (bool) when the model writes them.
+    /// </summary>
+    void IOnnxExportable.ExportOnnx(OnnxExportContext context)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var g = context.Graph;
+        var inputs = Layout.Columns.Select(context.Read).ToArray();
+        var (probabilities, embedding, used) = _network.ExportOnnx(g, inputs);
+        if (Outputs.Score != null)
+        {
+            context.Write(Outputs.Score, probabilities, OnnxElementType.Float, Labels.Count);
+            context.MarkOutput(Outputs.Score);
+        }
+        if (Outputs.PredictedLabel != null)
+        {
+            var index = g.Node("ArgMax", new[] { probabilities }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L));
+            var key = g.Cast(g.Add(index, g.Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
+            context.Write(Outputs.PredictedLabel, key, OnnxElementType.UInt32, 1);
+            context.MarkOutput(Outputs.PredictedLabel);
+        }
+        if (Outputs.Embedding != null)
+        {
+            context.Write(Outputs.Embedding, embedding, OnnxElementType.Float, _network.EmbeddingWidth);
+            context.MarkOutput(Outputs.Embedding);
+        }
+        if (Outputs.ModalitiesUsed != null)
+        {
+            var flags = g.Cast(g.Stack1(used), OnnxElementType.Bool);
+            context.Write(Outputs.ModalitiesUsed, flags, OnnxElementType.Bool, used.Length);
+            context.MarkOutput(Outputs.ModalitiesUsed);
+        }
     }
 
     private sealed class Mapper : BatchMapper

@@ -1,3 +1,4 @@
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -46,5 +47,19 @@ public sealed class CrossAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Tens
         var attn = nn.functional.softmax(scores, -1).matmul(v).transpose(1, 2).reshape(b, tq, _width);
         x = x + dropout.call(out_proj.call(attn));
         return x + ffn.call(norm_ff.call(x));
+    }
+
+    /// <summary>Writes the block's inference computation to an ONNX graph (the shapes of <see cref="forward"/>).</summary>
+    public string ExportOnnx(OnnxGraph g, string x, string context, string mask)
+    {
+        int dh = _width / _heads;
+        var q = g.Transpose(g.Reshape(g.Linear(q_proj, g.LayerNorm(norm_q, x)), 0, 0, _heads, dh), 0, 2, 1, 3);          // [B, H, Tq, dh]
+        var kvIn = g.LayerNorm(norm_kv, context);
+        var kT = g.Transpose(g.Reshape(g.Linear(k_proj, kvIn), 0, 0, _heads, dh), 0, 2, 3, 1);                         // [B, H, dh, Tk]
+        var v = g.Transpose(g.Reshape(g.Linear(v_proj, kvIn), 0, 0, _heads, dh), 0, 2, 1, 3);                          // [B, H, Tk, dh]
+        var scores = g.Add(g.Div(g.MatMul(q, kT), g.Scalar((float)Math.Sqrt(dh))), g.Unsqueeze(mask, 1, 2));            // + [B, 1, 1, Tk]
+        var attn = g.Reshape(g.Transpose(g.MatMul(g.Softmax(scores, -1), v), 0, 2, 1, 3), 0, 0, _width);                 // [B, Tq, W]
+        x = g.Add(x, g.Linear(out_proj, attn));
+        return g.Add(x, g.Sequential(ffn, g.LayerNorm(norm_ff, x)));
     }
 }

@@ -1,4 +1,5 @@
 using MLNetFusion.Models;
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -89,5 +90,54 @@ public sealed class CrossModalFusionNetwork : FusionNetwork
         var fused = (pooled * p.unsqueeze(2)).sum(1) / p.sum(1, keepdim: true).clamp_min(1);
         var h = norm.call(fused);
         return (head.call(h), h, own);
+    }
+
+    /// <inheritdoc />
+    protected override (string logits, string embedding, string[] modalityEmbeddings) FuseOnnx(OnnxGraph g, string[] inputs, string[] present)
+    {
+        int m = _modalities;
+        var tokens = new string[m];
+        var own = new string[m];
+        for (int i = 0; i < m; i++)
+            using (g.Scope(encoders[i].Contract.Name))
+            {
+                var encoded = encoders[i].ExportOnnx(g, inputs[i], true);
+                var summary = g.Linear(summary_proj[i], encoded.Embedding);
+                own[i] = summary;
+                var sequence = g.Concat(1, new[] { g.Unsqueeze(summary, 1), g.Linear(token_proj[i], encoded.Tokens!) });
+                tokens[i] = g.Add(g.Add(sequence, g.Constant("position", positions[i])), g.Constant("modality", modality_embedding[i]));
+            }
+        if (m > 1)
+        {
+            // [B, 1, 1] zeros from the batch itself: broadcasting gives the null token and its mask the batch dimension.
+            var batchZeros = g.Mul(g.Unsqueeze(present[0], 1, 2), g.Scalar(0f));
+            var nullTok = g.Add(g.Constant("null_token", null_token), batchZeros);                                   // [B, 1, W]
+            var nullMask = g.Squeeze(batchZeros, 2);                                                                 // [B, 1]
+            for (int d = 0; d < _depth; d++)
+            {
+                var next = new string[m];
+                for (int i = 0; i < m; i++)
+                    using (g.Scope($"exchange{d}_{encoders[i].Contract.Name}"))
+                    {
+                        var ctx = new List<string> { nullTok };
+                        var mask = new List<string> { nullMask };
+                        for (int j = 0; j < m; j++)
+                        {
+                            if (j == i) continue;
+                            ctx.Add(tokens[j]);
+                            var absent = g.Unsqueeze(g.Mul(g.Sub(g.Scalar(1f), present[j]), g.Scalar(-1e9f)), 1);          // [B, 1]
+                            long count = encoders[j].TokenCount + 1;
+                            mask.Add(g.Mul(absent, g.Constant("ones", Enumerable.Repeat(1f, (int)count).ToArray(), new[] { 1L, count })));
+                        }
+                        next[i] = exchanges[d * m + i].ExportOnnx(g, tokens[i], g.Concat(1, ctx), g.Concat(1, mask));
+                    }
+                tokens = next;
+            }
+        }
+        var p = g.Stack1(present);
+        var pooled = g.Stack1(tokens.Select(t => g.Select(t, 1, 0)).ToArray());                                      // [B, M, W]
+        var fused = g.Div(g.ReduceSum(g.Mul(pooled, g.Unsqueeze(p, 2)), false, 1), g.Max(g.ReduceSum(p, true, 1), g.Scalar(1f)));
+        var h = g.LayerNorm(norm, fused);
+        return (ClassifierHead.ExportOnnx(head, g, h), h, own);
     }
 }

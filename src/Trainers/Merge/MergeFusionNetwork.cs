@@ -1,4 +1,5 @@
 using MLNetFusion.Models;
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -139,5 +140,71 @@ public sealed class MergeFusionNetwork : FusionNetwork
         // Weighted sum over the rank dimension: [1, rank] x [B, rank, W] -> [B, W].
         var fused = matmul(lmf_weights!, product!.permute(1, 0, 2)).squeeze(1) + lmf_bias!;
         return fused;
+    }
+
+    /// <inheritdoc />
+    protected override (string logits, string embedding, string[] modalityEmbeddings) FuseOnnx(OnnxGraph g, string[] inputs, string[] present)
+    {
+        int m = inputs.Length;
+        var own = new string[m];
+        var z = new string[m];
+        for (int i = 0; i < m; i++)
+            using (g.Scope(encoders[i].Contract.Name))
+            {
+                own[i] = encoders[i].ExportOnnx(g, inputs[i], false).Embedding;
+                z[i] = g.Linear(projections[i], own[i]);
+            }
+        var e = g.Stack1(z);                                  // [B, M, W]
+        var p = g.Stack1(present);                            // [B, M]
+        var p3 = g.Unsqueeze(p, 2);
+        var one = g.Scalar(1f);
+        string fused = _op switch
+        {
+            MergeOperation.Sum => g.ReduceSum(g.Mul(e, p3), false, 1),
+            MergeOperation.Mean => g.Div(g.ReduceSum(g.Mul(e, p3), false, 1), g.Max(g.ReduceSum(p, true, 1), one)),
+            MergeOperation.Product => g.Reduce("ReduceProd", g.Add(g.Mul(e, p3), g.Sub(one, p3)), false, 1),
+            MergeOperation.Max => g.Reduce("ReduceMax", g.Where(g.Node("Equal", new[] { p3, g.Scalar(0f) }), g.Scalar(-1e9f), e), false, 1),
+            MergeOperation.Gated => GatedOnnx(g, z, present),
+            MergeOperation.Attention => AttendOnnx(g, e, p),
+            MergeOperation.LowRankTensor => LowRankOnnx(g, z, present),
+            _ => throw new InvalidOperationException($"Unknown merge operation {_op}."),
+        };
+        var h = g.LayerNorm(norm, fused);
+        return (ClassifierHead.ExportOnnx(head, g, h), h, own);
+    }
+
+    private string GatedOnnx(OnnxGraph g, string[] z, string[] present)
+    {
+        string? sum = null;
+        for (int i = 0; i < z.Length; i++)
+        {
+            var gate = g.Mul(g.Sigmoid(g.Linear(gates[i], z[i])), g.Unsqueeze(present[i], 1));
+            var term = g.Mul(gate, z[i]);
+            sum = sum is null ? term : g.Add(sum, term);
+        }
+        return sum!;
+    }
+
+    private string AttendOnnx(OnnxGraph g, string e, string p)
+    {
+        var scores = g.MatMul(g.Tanh(g.Linear(attention_key!, e)), g.Constant("query", attention_query!));     // [B, M]
+        scores = g.Where(g.Node("Equal", new[] { p, g.Scalar(0f) }), g.Scalar(-1e9f), scores);
+        var alpha = g.Unsqueeze(g.Softmax(scores, 1), 2);
+        return g.ReduceSum(g.Mul(alpha, e), false, 1);
+    }
+
+    private string LowRankOnnx(OnnxGraph g, string[] z, string[] present)
+    {
+        string? product = null;
+        for (int i = 0; i < z.Length; i++)
+        {
+            var pi = g.Unsqueeze(present[i], 1);
+            var zi = g.Mul(z[i], pi);
+            var withOne = g.Concat(1, new[] { zi, g.Add(g.Mul(pi, g.Scalar(0f)), g.Scalar(1f)) });              // [B, W+1]
+            var f = g.MatMul(withOne, g.Constant("lmf_factor", lmf_factors[i]));                              // [rank, B, W]
+            product = product is null ? f : g.Mul(product, f);
+        }
+        var fused = g.Squeeze(g.MatMul(g.Constant("lmf_weights", lmf_weights!), g.Transpose(product!, 1, 0, 2)), 1);
+        return g.Add(fused, g.Constant("lmf_bias", lmf_bias!));
     }
 }

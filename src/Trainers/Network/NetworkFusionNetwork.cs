@@ -1,4 +1,5 @@
 using MLNetFusion.Models;
+using MLNetFusion.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,5 +48,23 @@ public sealed class NetworkFusionNetwork : FusionNetwork
         if (inputs.Length > 1) parts.Add(stack(present, 1));
         var h = fusion.call(parts.Count == 1 ? parts[0] : cat(parts, 1));
         return (head.call(h), h, own);
+    }
+
+    /// <inheritdoc />
+    protected override (string logits, string embedding, string[] modalityEmbeddings) FuseOnnx(OnnxGraph g, string[] inputs, string[] present)
+    {
+        var parts = new List<string>();
+        var own = new string[inputs.Length];
+        for (int m = 0; m < inputs.Length; m++)
+            using (g.Scope(encoders[m].Contract.Name))
+            {
+                var stages = encoders[m].ExportOnnx(g, inputs[m], false).Stages;
+                own[m] = stages[^1];
+                parts.Add(g.Mul(_stages ? g.Concat(1, stages) : stages[^1], g.Unsqueeze(present[m], 1)));
+            }
+        if (inputs.Length > 1) parts.Add(g.Stack1(present));
+        string h;
+        using (g.Scope("fusion")) h = g.Sequential(fusion, g.Concat(1, parts));
+        return (ClassifierHead.ExportOnnx(head, g, h), h, own);
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
+using MLNetFusion.Onnx;
 using MLNetFusion.Persistence;
 using MLNetFusion.Runtime;
 using TorchSharp;
@@ -159,7 +160,7 @@ public sealed class MelSpectrogramEstimator : StatelessEstimator<MelSpectrogramT
 }
 
 /// <summary>The fitted <see cref="MelSpectrogramEstimator"/>: immutable; holds the window and filter bank as tensors.</summary>
-public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDisposable, IFusionSaveable
+public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDisposable, IFusionSaveable, IOnnxExportable
 {
     internal const string Kind = "MLNetFusion.MelSpectrogram";
     private readonly Tensor _window;
@@ -329,6 +330,57 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
 
     /// <inheritdoc />
     protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity) => new Mapper(this, capacity);
+
+    /// <summary>
+    /// Writes the log-mel to an ONNX graph: reflect padding, frames gathered every hop, the windowed real DFT as one
+    /// constant matrix product, the power, the filter bank as a constant matrix product, the log and the per-clip
+    /// normalisation, computed in double precision (as <see cref="Compute"/> does for loud clips) and returned as float.
+    /// An all-NaN clip gives an all-NaN row, a missing modality, as here.
+    /// </summary>
+    void IOnnxExportable.ExportOnnx(OnnxExportContext context)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var g = context.Graph;
+        using var _ = g.Scope("logmel");
+        var x = g.Cast(context.Read(Options.InputColumnName), OnnxElementType.Double);
+        long half = FftSize / 2;
+        if (Options.Center) x = g.Node("Pad", new[] { x, g.Ints(0, half, 0, half) }, OnnxAttribute.Of("mode", "reflect"));
+        var index = new long[Frames * FftSize];
+        for (long t = 0; t < Frames; t++)
+            for (long n = 0; n < FftSize; n++) index[t * FftSize + n] = t * Hop + n;
+        var frames = g.Node("Gather", new[] { x, g.Constant("frame_index", index, new long[] { Frames, FftSize }) }, OnnxAttribute.Of("axis", 1L));   // [B, T, n_fft]
+        int freqs = FftSize / 2 + 1;
+        var window = _paddedWindow.data<float>().ToArray();
+        var basis = new double[FftSize * 2 * freqs];                       // [n_fft, 2F]: window · cos, then -window · sin
+        for (int n = 0; n < FftSize; n++)
+            for (int f = 0; f < freqs; f++)
+            {
+                double angle = 2 * Math.PI * ((long)f * n % FftSize) / FftSize;
+                basis[n * 2 * freqs + f] = window[n] * Math.Cos(angle);
+                basis[n * 2 * freqs + freqs + f] = -window[n] * Math.Sin(angle);
+            }
+        var spectrum = g.MatMul(frames, g.Constant("dft", basis, new long[] { FftSize, 2 * freqs }));                                      // [B, T, 2F]
+        var re = g.Slice(spectrum, 2, 0, freqs);
+        var im = g.Slice(spectrum, 2, freqs, 2 * freqs);
+        var power = g.Add(g.Mul(re, re), g.Mul(im, im));
+        if (Options.Power != 2.0) power = g.Node("Pow", new[] { power, g.Constant("exponent", new[] { Options.Power / 2.0 }, Array.Empty<long>()) });
+        var fb = _filterBank.to_type(ScalarType.Float64).data<double>().ToArray();
+        var mel = g.Transpose(g.MatMul(power, g.Constant("mel_filters", fb, new long[] { freqs, Bands })), 0, 2, 1);                      // [B, M, T]
+        if (Options.ApplyLog) mel = g.Log(g.Add(mel, g.Constant("log_offset", new[] { Options.LogOffset }, Array.Empty<long>())));
+        if (Options.Normalization != SpectrogramNormalization.None)
+        {
+            var centred = g.Sub(mel, g.ReduceMean(mel, true, 2));
+            mel = centred;
+            if (Options.Normalization == SpectrogramNormalization.PerClipMeanVariance)
+            {
+                var std = g.Sqrt(g.ReduceMean(g.Mul(centred, centred), true, 2));
+                var floor = g.Constant("floor", new[] { 1e-3 }, Array.Empty<long>());
+                mel = g.Mul(g.Div(centred, g.Max(std, floor)), g.Cast(g.Node("Greater", new[] { std, floor }), OnnxElementType.Double));
+            }
+        }
+        var output = g.Reshape(g.Cast(mel, OnnxElementType.Float), 0, (long)Bands * Frames);
+        context.Write(Options.OutputColumnName, output, OnnxElementType.Float, (long)Bands * Frames);
+    }
 
     /// <summary>Frees the window and filter-bank tensors.</summary>
     public void Dispose()

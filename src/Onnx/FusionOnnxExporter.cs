@@ -1,0 +1,381 @@
+using System.Collections.Immutable;
+using System.Reflection;
+using Google.Protobuf;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using MLNetFusion.Transforms.Audio;
+using MLNetFusion.Transforms.Text;
+using Onnx;
+
+namespace MLNetFusion.Onnx;
+
+/// <summary>Options of <c>mlContext.Model.ExportFusionToOnnx</c>.</summary>
+public sealed class FusionOnnxExportOptions
+{
+    /// <summary>
+    /// Whether every step of the chain must be in the graph. <c>false</c> (default): steps that decode files or text
+    /// (<c>LoadAudio</c>, <c>LoadImages</c>, <c>ResizeImages</c>, <c>ExtractPixels</c>, <c>HashTextTokens</c>, one-hot
+    /// encodings, …) and read only columns from outside the graph stay outside it, as in ML.NET's own ONNX export; the
+    /// graph's inputs are their output columns, and <see cref="FusionOnnxExport.OutsideGraph"/> lists them. <c>true</c>:
+    /// such a step is an error naming it.
+    /// </summary>
+    public bool RequireWholeChain { get; set; }
+
+    /// <summary>The graph's outputs; <c>null</c> (default): the model's <c>Score</c>, <c>PredictedLabel</c> and the other columns it writes.</summary>
+    public IReadOnlyList<string>? OutputColumns { get; set; }
+
+    /// <summary>The ONNX model's <c>doc_string</c>.</summary>
+    public string? Description { get; set; }
+}
+
+/// <summary>A graph input or output: its column name, the ONNX value's name, element type and per-row size (the shape is <c>[batch, Size]</c>).</summary>
+/// <param name="Column">The ML.NET column.</param>
+/// <param name="Name">The ONNX value's name (the column's name; an output that would clash with an input gets <c>.output</c>).</param>
+/// <param name="Type">The element type.</param>
+/// <param name="Size">Values per row.</param>
+public sealed record OnnxColumn(string Column, string Name, OnnxElementType Type, long Size);
+
+/// <summary>What <c>ExportFusionToOnnx</c> wrote.</summary>
+public sealed class FusionOnnxExport
+{
+    internal FusionOnnxExport(IReadOnlyList<OnnxColumn> inputs, IReadOnlyList<OnnxColumn> outputs, IReadOnlyList<ITransformer> outside, IReadOnlyList<string> inGraph, long bytes)
+    {
+        Inputs = inputs; Outputs = outputs; OutsideGraphSteps = outside; InGraph = inGraph; Bytes = bytes;
+        OutsideGraph = new TransformerChain<ITransformer>(outside.ToArray());
+    }
+
+    /// <summary>The graph's inputs, named after the columns they hold (for example the audio samples, the pixels, the tabular features, the token ids).</summary>
+    public IReadOnlyList<OnnxColumn> Inputs { get; }
+
+    /// <summary>The graph's outputs.</summary>
+    public IReadOnlyList<OnnxColumn> Outputs { get; }
+
+    /// <summary>The steps left outside the graph, in order: apply <see cref="OutsideGraph"/> to raw rows to get the graph's inputs.</summary>
+    public IReadOnlyList<ITransformer> OutsideGraphSteps { get; }
+
+    /// <summary>The steps outside the graph as one chain (empty when the whole chain is in the graph). It shares the model's transformers: do not dispose it apart from the model.</summary>
+    public TransformerChain<ITransformer> OutsideGraph { get; }
+
+    /// <summary>The names of the steps written into the graph, in order.</summary>
+    public IReadOnlyList<string> InGraph { get; }
+
+    /// <summary>The ONNX file's size in bytes.</summary>
+    public long Bytes { get; }
+
+    /// <summary>The operator set (<see cref="OnnxGraph.Opset"/>).</summary>
+    public int Opset => OnnxGraph.Opset;
+}
+
+/// <summary>Walks a fitted chain and writes the ONNX model.</summary>
+internal sealed class FusionOnnxExporter
+{
+    private readonly FusionOnnxExportOptions _options;
+
+    public FusionOnnxExporter(FusionOnnxExportOptions? options) => _options = options ?? new FusionOnnxExportOptions();
+
+    /// <summary>ML.NET keeps <c>OneToOneTransformerBase.ColumnPairs</c> internal; <c>MLNetInternalsGuardTests</c> fails loudly if it moves.</summary>
+    internal static readonly FieldInfo? ColumnPairsField =
+        typeof(OneToOneTransformerBase).GetField("ColumnPairs", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+
+    internal static (string output, string input)[] ColumnPairs(ITransformer t)
+        => ColumnPairsField?.GetValue(t) as (string, string)[] ?? throw new NotSupportedException(
+            $"This ML.NET version does not expose the columns of {t.GetType().Name} as MLNetFusion expects." + Environment.NewLine +
+            "Hint: use the ML.NET version MLNetFusion was built with (6.x), or keep this step outside the graph.");
+
+    /// <summary>ML.NET keeps <c>ColumnConcatenatingTransformer.Columns</c> internal; <c>MLNetInternalsGuardTests</c> fails loudly if it moves.</summary>
+    internal static readonly PropertyInfo? ConcatColumnsProperty =
+        typeof(ColumnConcatenatingTransformer).GetProperty("Columns", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+
+    internal static (string output, string[] inputs)[] ConcatColumns(ColumnConcatenatingTransformer t)
+        => (ConcatColumnsProperty?.GetValue(t) as IEnumerable<(string, string[])>)?.ToArray() ?? throw new NotSupportedException(
+            "This ML.NET version does not expose Concatenate's columns as MLNetFusion expects." + Environment.NewLine +
+            "Hint: use the ML.NET version MLNetFusion was built with (6.x), or keep Concatenate outside the graph.");
+
+    public FusionOnnxExport Export(ITransformer model, DataViewSchema inputSchema, Stream stream)
+    {
+        var steps = Flatten(model).ToList();
+        if (steps.Count == 0) throw new ArgumentException("The model has no steps to export." + Environment.NewLine + "Hint: pass the fitted model (the result of Fit).", nameof(model));
+        var graph = new ProtoOnnxGraph();
+        var context = new Context(graph, inputSchema);
+        var outside = new List<ITransformer>();
+        var inGraph = new List<string>();
+        var schema = inputSchema;
+        foreach (var step in steps)
+        {
+            var output = step.GetOutputSchema(schema);
+            var written = Enumerable.Range(schema.Count, output.Count - schema.Count).Select(i => output[i].Name).Distinct().ToArray();
+            var reads = Reads(step, schema, output, written);
+            var write = Writer(step, schema, context);
+            if (write == null)
+            {
+                var name = StepName(step);
+                if (_options.RequireWholeChain) throw Unexportable(step, name, "RequireWholeChain is set");
+                var fromGraph = reads.Where(context.IsWritten).ToArray();
+                if (fromGraph.Length > 0)
+                    throw new NotSupportedException(
+                        $"{name} cannot be exported to ONNX, and it reads {string.Join(", ", fromGraph.Select(c => $"'{c}'"))}, which the graph computes." + Environment.NewLine +
+                        $"Hint: {Hint(step)} Move it before the steps that compute its input, or export the chain up to it.");
+                var overwritten = written.Where(context.IsRead).ToArray();
+                if (overwritten.Length > 0)
+                    throw new NotSupportedException(
+                        $"{name} cannot be exported to ONNX and overwrites {string.Join(", ", overwritten.Select(c => $"'{c}'"))}, which an earlier step of the graph reads." + Environment.NewLine +
+                        "Hint: give its output a new column name.");
+                outside.Add(step);
+                context.AddOutsideColumns(output, written);
+            }
+            else
+            {
+                using (graph.Scope(Sanitize(StepName(step)))) write();
+                inGraph.Add(StepName(step));
+                context.Schema = output;
+            }
+            schema = output;
+        }
+        if (inGraph.Count == 0) throw new NotSupportedException(
+            $"No step of the model can be exported to ONNX ({string.Join(", ", steps.Select(StepName))})." + Environment.NewLine +
+            "Hint: export a chain that ends with an MLNetFusion model (a fusion trainer's or featurizer's output).");
+        var outputs = context.Outputs(_options.OutputColumns);
+        foreach (var o in outputs) graph.Identity(context.ValueOf(o.Column), o.Name);
+        foreach (var i in context.Inputs) graph.Graph.Input.Add(ProtoOnnxGraph.ValueInfo(i.Name, i.Type, i.Size));
+        foreach (var o in outputs) graph.Graph.Output.Add(ProtoOnnxGraph.ValueInfo(o.Name, o.Type, o.Size));
+        var proto = new ModelProto
+        {
+            IrVersion = 8,
+            ProducerName = "MLNetFusion",
+            ProducerVersion = typeof(FusionOnnxExporter).Assembly.GetName().Version?.ToString() ?? "0",
+            Domain = "ai.mlnetfusion",
+            DocString = _options.Description ?? $"Exported by MLNetFusion: {string.Join(" -> ", inGraph)}. Outside the graph: {(outside.Count == 0 ? "nothing" : string.Join(", ", outside.Select(StepName)))}.",
+            Graph = graph.Graph,
+        };
+        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxGraph.Opset });
+        var bytes = proto.ToByteArray();
+        stream.Write(bytes);
+        return new FusionOnnxExport(context.Inputs.ToArray(), outputs, outside, inGraph, bytes.LongLength);
+    }
+
+    private static IEnumerable<ITransformer> Flatten(ITransformer t)
+    {
+        if (t is IEnumerable<ITransformer> chain and not IOnnxExportable)
+        {
+            foreach (var inner in chain) foreach (var s in Flatten(inner)) yield return s;
+        }
+        else yield return t;
+    }
+
+    private static string[] Reads(ITransformer step, DataViewSchema input, DataViewSchema output, string[] written)
+    {
+        if (!step.IsRowToRowMapper) return input.Select(c => c.Name).ToArray();   // unknown: assume it may read anything
+        var mapper = step.GetRowToRowMapper(input);
+        var columns = written.Select(n => mapper.OutputSchema[n]);
+        return mapper.GetDependencies(columns).Select(c => c.Name).Distinct().ToArray();
+    }
+
+    internal static string StepName(ITransformer t) => t switch
+    {
+        AudioLoadingTransformer => "LoadAudio",
+        MelSpectrogramTransformer => "MelSpectrogram",
+        TextTokenHashingTransformer => "HashTextTokens",
+        _ => t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal),
+    };
+
+    private static string Sanitize(string s) => new(s.Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray());
+
+    private static string Hint(ITransformer step) => step switch
+    {
+        AudioLoadingTransformer => "LoadAudio decodes WAV files, which an ONNX graph cannot: keep it outside the graph and feed the graph the samples.",
+        TextTokenHashingTransformer => "HashTextTokens tokenises text, which MLNetFusion's graphs do not: keep it outside the graph and feed the graph the token ids.",
+        _ when step.GetType().Namespace == "Microsoft.ML.Transforms.Image" => "Image decoding and resizing stay outside the graph, as in ML.NET's own ONNX export: feed the graph the pixels.",
+        _ => "MLNetFusion exports its own models and featurizers, Concatenate, affine normalizers (mean-variance, min-max), CopyColumns and MapKeyToValue.",
+    };
+
+    private static NotSupportedException Unexportable(ITransformer step, string name, string why) => new(
+        $"{name} cannot be exported to ONNX ({why})." + Environment.NewLine + "Hint: " + Hint(step) +
+        " Leave FusionOnnxExportOptions.RequireWholeChain false to keep such steps outside the graph, or export the chain after it.");
+
+    /// <summary>How a step writes itself to the graph, or <c>null</c> when it cannot be in a graph.</summary>
+    private static Action? Writer(ITransformer step, DataViewSchema schema, Context context)
+    {
+        switch (step)
+        {
+            case IOnnxExportable e:
+                return () => e.ExportOnnx(context);
+            case ColumnConcatenatingTransformer concat when ConcatColumns(concat).All(c => c.inputs.All(n => IsFloat(schema, n))):
+                return () =>
+                {
+                    foreach (var (output, inputs) in ConcatColumns(concat))
+                    {
+                        var parts = inputs.Select(context.Read).ToArray();
+                        context.Write(output, context.Graph.Concat(1, parts), OnnxElementType.Float, inputs.Sum(n => (long)Size(schema, n)));
+                    }
+                };
+            case ColumnCopyingTransformer copy:
+                return () =>
+                {
+                    foreach (var (output, input) in ColumnPairs(copy)) context.Copy(output, input);
+                };
+            case NormalizingTransformer norm when AffineParameters(norm) is { } affine:
+                return () =>
+                {
+                    var g = context.Graph;
+                    foreach (var (output, input, offset, scale) in affine)
+                    {
+                        var x = context.Read(input);
+                        var y = g.Mul(g.Sub(x, g.Constant("offset", offset, new long[] { offset.Length })), g.Constant("scale", scale, new long[] { scale.Length }));
+                        context.Write(output, y, OnnxElementType.Float, offset.Length);
+                    }
+                };
+            case KeyToValueMappingTransformer keys when KeyValues(keys, schema) is { } maps:
+                return () =>
+                {
+                    var g = context.Graph;
+                    foreach (var (output, input, values, type) in maps)
+                    {
+                        var key = g.Cast(context.Read(input), OnnxElementType.Int64);
+                        var table = values is string[] s ? g.Constant("key_values", s, new long[] { s.Length }) : g.Constant("key_values", (float[])values, new long[] { ((float[])values).Length });
+                        // Key 0 (missing) has no value: it reads the first, as ONNX cannot represent ML.NET's default.
+                        var index = g.Max(g.Sub(key, g.Constant("one", new long[] { 1 }, Array.Empty<long>())), g.Constant("zero", new long[] { 0 }, Array.Empty<long>()));
+                        context.Write(output, g.Node("Gather", new[] { table, index }, OnnxAttribute.Of("axis", 0L)), type, 1);
+                        context.MarkOutput(output);
+                    }
+                };
+            default:
+                return null;
+        }
+    }
+
+    private static bool IsFloat(DataViewSchema schema, string column)
+        => schema.GetColumnOrNull(column) is { } c && (c.Type == NumberDataViewType.Single || c.Type is VectorDataViewType { ItemType: var t, IsKnownSize: true } && t == NumberDataViewType.Single);
+
+    private static int Size(DataViewSchema schema, string column) => schema[column].Type is VectorDataViewType v ? v.Size : 1;
+
+    private static List<(string output, string input, float[] offset, float[] scale)>? AffineParameters(NormalizingTransformer norm)
+    {
+        var pairs = ColumnPairs(norm);
+        var result = new List<(string, string, float[], float[])>();
+        for (int i = 0; i < pairs.Length; i++)
+        {
+            switch (norm.GetNormalizerModelParameters(i))
+            {
+                case NormalizingTransformer.AffineNormalizerModelParameters<ImmutableArray<float>> v:
+                    result.Add((pairs[i].output, pairs[i].input, v.Offset.IsDefaultOrEmpty ? new float[v.Scale.Length] : v.Offset.ToArray(), v.Scale.ToArray()));
+                    break;
+                case NormalizingTransformer.AffineNormalizerModelParameters<float> s:
+                    result.Add((pairs[i].output, pairs[i].input, new[] { s.Offset }, new[] { s.Scale }));
+                    break;
+                default:
+                    return null;   // CDF and binning normalizers are not affine
+            }
+        }
+        return result;
+    }
+
+    private static List<(string output, string input, object values, OnnxElementType type)>? KeyValues(KeyToValueMappingTransformer t, DataViewSchema schema)
+    {
+        var result = new List<(string, string, object, OnnxElementType)>();
+        foreach (var (output, input) in ColumnPairs(t))
+        {
+            var col = schema.GetColumnOrNull(input);
+            if (col is not { Type: KeyDataViewType } c || c.Annotations.Schema.GetColumnOrNull("KeyValues") is not { } kv) return null;
+            if (kv.Type is VectorDataViewType { ItemType: TextDataViewType })
+            {
+                VBuffer<ReadOnlyMemory<char>> values = default;
+                c.GetKeyValues(ref values);
+                result.Add((output, input, values.DenseValues().Select(v => v.ToString()).ToArray(), OnnxElementType.String));
+            }
+            else if (kv.Type is VectorDataViewType { ItemType: var item } && item == NumberDataViewType.Single)
+            {
+                VBuffer<float> values = default;
+                c.GetKeyValues(ref values);
+                result.Add((output, input, values.DenseValues().ToArray(), OnnxElementType.Float));
+            }
+            else return null;
+        }
+        return result;
+    }
+
+    /// <summary>The columns so far: graph values for the columns the graph wrote, graph inputs for the others.</summary>
+    private sealed class Context : OnnxExportContext
+    {
+        private readonly ProtoOnnxGraph _graph;
+        private readonly Dictionary<string, (string value, OnnxElementType type, long size)> _values = new();
+        private readonly HashSet<string> _written = new();
+        private readonly HashSet<string> _read = new();
+        private readonly List<string> _marked = new();
+
+        public Context(ProtoOnnxGraph graph, DataViewSchema schema) { _graph = graph; Schema = schema; }
+
+        public DataViewSchema Schema { get; set; }
+
+        public List<OnnxColumn> Inputs { get; } = new();
+
+        public override OnnxGraph Graph => _graph;
+
+        public bool IsWritten(string column) => _written.Contains(column);
+
+        public bool IsRead(string column) => _read.Contains(column);
+
+        public void AddOutsideColumns(DataViewSchema output, IEnumerable<string> columns)
+        {
+            Schema = output;
+            foreach (var c in columns) _values.Remove(c);   // a later read makes it a graph input
+        }
+
+        public override string Read(string column)
+        {
+            _read.Add(column);
+            if (_values.TryGetValue(column, out var v)) return v.value;
+            var col = Schema.GetColumnOrNull(column) ?? throw new ArgumentException($"The graph needs column '{column}', which the input schema does not have." + Environment.NewLine +
+                "Hint: pass the schema of the data the model is applied to (data.Schema).");
+            var (type, size) = col.Type switch
+            {
+                VectorDataViewType { IsKnownSize: true } vec when vec.ItemType == NumberDataViewType.Single => (OnnxElementType.Float, (long)vec.Size),
+                var t when t == NumberDataViewType.Single => (OnnxElementType.Float, 1L),
+                KeyDataViewType => (OnnxElementType.UInt32, 1L),
+                TextDataViewType => (OnnxElementType.String, 1L),
+                _ => throw new NotSupportedException($"Column '{column}' ({col.Type}) cannot be a graph input: MLNetFusion's graphs read float vectors of known size, numbers, keys and text." + Environment.NewLine +
+                    "Hint: featurize it to a fixed-size Vector<Single> before the steps that are exported."),
+            };
+            Inputs.Add(new OnnxColumn(column, column, type, size));
+            _values[column] = (column, type, size);
+            return column;
+        }
+
+        public override void Write(string column, string value, OnnxElementType type, long size)
+        {
+            _values[column] = (value, type, size);
+            _written.Add(column);
+        }
+
+        public void Copy(string output, string input)
+        {
+            var value = Read(input);
+            var (_, type, size) = _values[input];
+            Write(output, value, type, size);
+        }
+
+        public override void MarkOutput(string column)
+        {
+            if (!_written.Contains(column)) throw new InvalidOperationException($"Column '{column}' is not written by the graph.");
+            if (!_marked.Contains(column)) _marked.Add(column);
+        }
+
+        public string ValueOf(string column) => _values[column].value;
+
+        public List<OnnxColumn> Outputs(IReadOnlyList<string>? requested)
+        {
+            var names = requested ?? _marked;
+            var inputNames = Inputs.Select(i => i.Name).ToHashSet();
+            var result = new List<OnnxColumn>();
+            foreach (var column in names)
+            {
+                if (!_values.TryGetValue(column, out var v) || !_written.Contains(column))
+                    throw new ArgumentException($"Output column '{column}' is not computed by the graph (the graph writes {string.Join(", ", _written.Select(w => $"'{w}'"))})." + Environment.NewLine +
+                        "Hint: name columns written by the exported steps in FusionOnnxExportOptions.OutputColumns.");
+                result.Add(new OnnxColumn(column, inputNames.Contains(column) ? column + ".output" : column, v.type, v.size));
+            }
+            if (result.Count == 0) throw new InvalidOperationException("The graph has no outputs." + Environment.NewLine + "Hint: set FusionOnnxExportOptions.OutputColumns.");
+            return result;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using MLNetFusion.Models;
+using MLNetFusion.Onnx;
+using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.CrossModal;
+using MLNetFusion.Trainers.Early;
+using MLNetFusion.Trainers.Merge;
+using MLNetFusion.Trainers.Network;
+using MLNetFusion.Transforms.Audio;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+/// <summary>Four modalities (image, raw audio, tabular, token ids), some rows missing the image or the audio.</summary>
+public sealed class OnnxRow
+{
+    public uint Label { get; set; }
+    [VectorType(1, 8, 8)] public float[] Image { get; set; } = Array.Empty<float>();
+    [VectorType(Samples)] public float[] Audio { get; set; } = Array.Empty<float>();
+    [VectorType(4)] public float[] Tab { get; set; } = Array.Empty<float>();
+    [VectorType(6)] public float[] Tokens { get; set; } = Array.Empty<float>();
+
+    public const int Samples = 1024, Rate = 8000;
+
+    /// <summary>Bit 0 of the label is in the image and the audio's pitch, bit 1 in the tabular features and the tokens.</summary>
+    public static List<OnnxRow> Make(int n, int seed, double missing = 0.15)
+    {
+        var r = new Random(seed);
+        var rows = new List<OnnxRow>();
+        for (int i = 0; i < n; i++)
+        {
+            uint y = (uint)r.Next(4);
+            var img = new float[64];
+            for (int k = 0; k < 64; k++) img[k] = (float)(r.NextDouble() * 0.5);
+            for (int c = 0; c < 8; c++) img[((y & 1) == 0 ? 2 : 5) * 8 + c] += 1f;
+            var audio = new float[Samples];
+            double f = (y & 1) == 0 ? 440 : 1200, phase = r.NextDouble() * 6;
+            for (int k = 0; k < Samples; k++) audio[k] = (float)(0.3 * Math.Sin(2 * Math.PI * f * k / Rate + phase) + 0.05 * (r.NextDouble() - 0.5));
+            var tab = new float[4];
+            for (int k = 0; k < 4; k++) tab[k] = (float)(r.NextDouble() - 0.5);
+            tab[0] += (y & 2) == 0 ? -1f : 1f;
+            var tokens = new float[6];
+            int used = 2 + r.Next(4);
+            for (int k = 0; k < used; k++) tokens[k] = 1 + r.Next(40);
+            tokens[r.Next(used)] = (y & 2) == 0 ? 50 : 51;
+            double u = r.NextDouble();
+            if (u < missing) Array.Fill(img, float.NaN);
+            else if (u < 2 * missing) Array.Fill(audio, float.NaN);
+            rows.Add(new OnnxRow { Label = y, Image = img, Audio = audio, Tab = tab, Tokens = tokens });
+        }
+        return rows;
+    }
+
+    public static IDataView Load(MLContext ml, IEnumerable<OnnxRow> rows)
+    {
+        var data = ml.Data.LoadFromEnumerable(rows);
+        return ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(data).Transform(data);
+    }
+}
+
+/// <summary>
+/// The exported graph, run by ONNX Runtime, gives MLNetFusion's probabilities (to 1e-4) and labels for every family,
+/// with the log-mel, the standardisation and the missing-modality rule inside the graph.
+/// </summary>
+public class OnnxExportTests
+{
+    private static MelSpectrogramOptions Mel(SpectrogramNormalization normalization = SpectrogramNormalization.None) => new()
+    {
+        InputColumnName = "Audio", OutputColumnName = "LogMel", SampleRate = OnnxRow.Rate, FftSize = 128, HopLength = 64, Bands = 16, Normalization = normalization,
+    };
+
+    private static List<ModalityOptions> Modalities(bool batchNorm = true, bool perClip = false) => new()
+    {
+        new ModalityOptions { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4, 8 }, OutputWidth = 16, BatchNorm = batchNorm },
+        new ModalityOptions { Name = "audio", ColumnName = "LogMel", Encoder = EncoderKind.Cnn, Kind = ModalityKind.Audio, ConvChannels = new[] { 4, 8 }, OutputWidth = 16, BatchNorm = batchNorm, PerClipNormalization = perClip },
+        ModalityOptions.Tabular("Tab", "tab", 16),
+        new ModalityOptions { Name = "text", ColumnName = "Tokens", Encoder = EncoderKind.EmbeddingBag, Kind = ModalityKind.Text, TextBuckets = 64, OutputWidth = 8, HiddenWidths = new[] { 8 } },
+    };
+
+    public static IEnumerable<object[]> Families() => new[]
+    {
+        "mlp", "merge-sum", "merge-mean", "merge-product", "merge-max", "merge-gated", "merge-attention", "merge-lowrank",
+        "network", "network-stages", "crossmodal-1", "crossmodal-2", "merge-no-heads", "merge-disabled",
+    }.Select(f => new object[] { f });
+
+    private static IEstimator<ITransformer> Pipeline(MLContext ml, string family)
+    {
+        var t = ml.MulticlassClassification.Trainers;
+        var mel = ml.Transforms.MelSpectrogram(Mel(family == "network" ? SpectrogramNormalization.PerClipMeanVariance : SpectrogramNormalization.None));
+        const int epochs = 12;
+        if (family == "mlp")
+            return mel.Append(ml.Transforms.Concatenate("Features", "Tab", "Tokens"))
+                .Append(ml.Transforms.NormalizeMeanVariance("Features"))
+                .Append(t.FusionMlp(new FusionMlpOptions { FeatureColumnName = "Features", Epochs = epochs, Seed = 1 }));
+        var mods = Modalities(batchNorm: family != "network-stages", perClip: family == "merge-max");
+        IEstimator<ITransformer> trainer = family switch
+        {
+            "network" or "network-stages" => t.NetworkFusion(new NetworkFusionOptions { Modalities = mods, Epochs = epochs, Seed = 1, UseIntermediateLayers = family == "network-stages", ModalitiesUsedColumnName = "Used" }),
+            "crossmodal-1" or "crossmodal-2" => t.CrossModalFusion(new CrossModalFusionOptions { Modalities = mods, Epochs = epochs, Seed = 1, Width = 16, Heads = 2, Depth = family[^1] - '0' }),
+            _ => t.MergeFusion(new MergeFusionOptions
+            {
+                Modalities = mods, Epochs = epochs, Seed = 1, EmbeddingColumnName = "Embedding",
+                AuxiliaryLossWeight = family == "merge-no-heads" ? 0 : 0.5,
+                ModalityHeadWeight = family == "merge-no-heads" ? 0 : 1,
+                Operation = family switch
+                {
+                    "merge-sum" => MergeOperation.Sum, "merge-product" => MergeOperation.Product, "merge-max" => MergeOperation.Max,
+                    "merge-gated" => MergeOperation.Gated, "merge-attention" => MergeOperation.Attention, "merge-lowrank" => MergeOperation.LowRankTensor,
+                    _ => MergeOperation.Mean,
+                },
+            }),
+        };
+        return mel.Append(trainer);
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void OnnxRuntimeGivesTheSameProbabilitiesAndLabels(string family)
+    {
+        var ml = new MLContext(seed: 1);
+        var train = OnnxRow.Load(ml, OnnxRow.Make(400, 1));
+        var test = OnnxRow.Load(ml, OnnxRow.Make(150, 2));
+        var model = Pipeline(ml, family).Fit(train);
+        try
+        {
+            if (family == "merge-disabled")
+                Last<FusionPredictionTransformer>(model).Network.DisabledModalities = new[] { false, false, true, false };
+            var path = Path.Combine(TestData.TempFolder("onnx"), family + ".onnx");
+            var export = ml.Model.ExportFusionToOnnx(model, test.Schema, path);
+            Assert.Empty(export.OutsideGraphSteps);
+            Assert.Equal(new[] { "Image", "Audio", "Tab", "Tokens" }.Where(c => family != "mlp" || c is "Tab" or "Tokens" or "Audio").OrderBy(c => c),
+                export.Inputs.Select(i => i.Name).OrderBy(c => c));
+
+            var expected = model.Transform(test);
+            var scores = Columns.Vectors(expected, "Score");
+            var labels = Columns.Keys(expected, "PredictedLabel");
+            var (onnxScores, onnxLabels) = RunOnnx(path, test, export);
+            double worst = 0;
+            for (int i = 0; i < scores.Count; i++)
+                for (int k = 0; k < scores[i].Length; k++) worst = Math.Max(worst, Math.Abs(scores[i][k] - onnxScores[i][k]));
+            Assert.True(worst <= 1e-4, $"{family}: largest probability difference {worst:G3}");
+            Assert.Equal(labels, onnxLabels);
+            // The model learnt something (so the comparison is not between two constant outputs).
+            Assert.True(labels.Zip(Columns.Keys(test, "Label")).Count(p => p.First == p.Second) > 0.5 * labels.Count, $"{family}: accuracy {labels.Zip(Columns.Keys(test, "Label")).Count(p => p.First == p.Second)} of {labels.Count}");
+        }
+        finally { (model as IDisposable)?.Dispose(); }
+    }
+
+    internal static T Last<T>(ITransformer model) => ((IEnumerable<ITransformer>)model).OfType<T>().Last();
+
+    /// <summary>Runs the exported file with ONNX Runtime on every row of <paramref name="data"/>, in one batch.</summary>
+    internal static (List<float[]> scores, List<uint> labels) RunOnnx(string path, IDataView data, FusionOnnxExport export)
+    {
+        using var session = new InferenceSession(path);
+        int n = (int)data.GetRowCount()!.Value;
+        var inputs = new List<NamedOnnxValue>();
+        foreach (var input in export.Inputs)
+        {
+            var rows = data.Schema[input.Column].Type is VectorDataViewType ? Columns.Vectors(data, input.Column) : throw new InvalidOperationException(input.Column);
+            var flat = rows.SelectMany(r => r).ToArray();
+            inputs.Add(NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<float>(flat, new[] { n, (int)input.Size })));
+        }
+        using var results = session.Run(inputs);
+        var score = results.Single(r => r.Name == "Score").AsTensor<float>();
+        var label = results.Single(r => r.Name == "PredictedLabel").AsTensor<uint>();
+        int k = score.Dimensions[1];
+        var scores = Enumerable.Range(0, n).Select(i => Enumerable.Range(0, k).Select(j => score[i, j]).ToArray()).ToList();
+        return (scores, Enumerable.Range(0, n).Select(i => label[i, 0]).ToList());
+    }
+}
