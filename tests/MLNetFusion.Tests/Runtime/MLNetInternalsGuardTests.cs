@@ -73,6 +73,23 @@ public class MLNetInternalsGuardTests
         Assert.Equal(new[] { "Photo" }, MLNetFusion.Serving.ModelServer.ImageInputColumns(loader));
     }
 
+    [Fact]
+    public void OnnxExportReadsTheColumnsOfConcatenateAndOneToOneTransformers()
+    {
+        // The ONNX exporter reads Concatenate's internal Columns and OneToOneTransformerBase.ColumnPairs (normalizers,
+        // CopyColumns, MapKeyToValue). If ML.NET renames either, this fails loudly instead of an export going wrong.
+        Assert.NotNull(MLNetFusion.Onnx.FusionOnnxExporter.ColumnPairsField);
+        Assert.NotNull(MLNetFusion.Onnx.FusionOnnxExporter.ConcatColumnsProperty);
+        var data = ml.Data.LoadFromEnumerable(new[] { new NumberRow { A = 1, B = 2 }, new NumberRow { A = 3, B = 5 } });
+        var concat = (Microsoft.ML.Data.ColumnConcatenatingTransformer)ml.Transforms.Concatenate("F", "A", "B").Fit(data);
+        var (output, inputs) = Assert.Single(MLNetFusion.Onnx.FusionOnnxExporter.ConcatColumns(concat));
+        Assert.Equal(("F", new[] { "A", "B" }), (output, inputs));
+        var copy = ml.Transforms.CopyColumns("C", "A").Fit(data);
+        Assert.Equal(new[] { ("C", "A") }, MLNetFusion.Onnx.FusionOnnxExporter.ColumnPairs(copy));
+    }
+
+    private sealed class NumberRow { public float A { get; set; } public float B { get; set; } }
+
     private sealed class PathRow { public string Photo { get; set; } = ""; }
 
     private readonly MLContext ml = new(seed: 1);
