@@ -68,7 +68,7 @@ public sealed class FusionOnnxExport
 }
 
 /// <summary>Walks a fitted chain and writes the ONNX model.</summary>
-internal sealed class FusionOnnxExporter
+internal sealed partial class FusionOnnxExporter
 {
     private readonly FusionOnnxExportOptions _options;
 
@@ -98,45 +98,69 @@ internal sealed class FusionOnnxExporter
         if (steps.Count == 0) throw new ArgumentException("The model has no steps to export." + Environment.NewLine + "Hint: pass the fitted model (the result of Fit).", nameof(model));
         var graph = new ProtoOnnxGraph();
         var context = new Context(graph, inputSchema);
-        var outside = new List<ITransformer>();
-        var inGraph = new List<string>();
+
+        // Plan: what each step reads and writes, and whether it can be in the graph.
+        var plans = new List<(ITransformer step, DataViewSchema input, DataViewSchema output, string[] reads, string[] written, Action? write)>();
         var schema = inputSchema;
         foreach (var step in steps)
         {
             var output = step.GetOutputSchema(schema);
-            var written = Enumerable.Range(schema.Count, output.Count - schema.Count).Select(i => output[i].Name).Distinct().ToArray();
-            var reads = Reads(step, schema, output, written);
-            var write = Writer(step, schema, context);
-            if (write == null)
-            {
-                var name = StepName(step);
-                if (_options.RequireWholeChain) throw Unexportable(step, name, "RequireWholeChain is set");
-                var fromGraph = reads.Where(context.IsWritten).ToArray();
-                if (fromGraph.Length > 0)
-                    throw new NotSupportedException(
-                        $"{name} cannot be exported to ONNX, and it reads {string.Join(", ", fromGraph.Select(c => $"'{c}'"))}, which the graph computes." + Environment.NewLine +
-                        $"Hint: {Hint(step)} Move it before the steps that compute its input, or export the chain up to it.");
-                var overwritten = written.Where(context.IsRead).ToArray();
-                if (overwritten.Length > 0)
-                    throw new NotSupportedException(
-                        $"{name} cannot be exported to ONNX and overwrites {string.Join(", ", overwritten.Select(c => $"'{c}'"))}, which an earlier step of the graph reads." + Environment.NewLine +
-                        "Hint: give its output a new column name.");
-                outside.Add(step);
-                context.AddOutsideColumns(output, written);
-            }
-            else
-            {
-                using (graph.Scope(Sanitize(StepName(step)))) write();
-                inGraph.Add(StepName(step));
-                context.Schema = output;
-            }
+            // ML.NET appends a step's columns (hiding older ones of the same name); a step that only selects or drops columns writes none.
+            var written = output.Count >= schema.Count
+                ? Enumerable.Range(schema.Count, output.Count - schema.Count).Select(i => output[i].Name).Distinct().ToArray() : Array.Empty<string>();
+            plans.Add((step, schema, output, Reads(step, schema, output, written), written, Writer(step, schema, context)));
             schema = output;
         }
-        if (inGraph.Count == 0) throw new NotSupportedException(
-            $"No step of the model can be exported to ONNX ({string.Join(", ", steps.Select(StepName))})." + Environment.NewLine +
-            "Hint: export a chain that ends with an MLNetFusion model (a fusion trainer's or featurizer's output).");
+        if (_options.RequireWholeChain && plans.FirstOrDefault(p => p.write == null) is { step: not null } first)
+            throw Unexportable(first.step, StepName(first.step), "RequireWholeChain is set");
+
+        // A step that cannot be in the graph runs before it, so every step it depends on runs outside too (and so does
+        // any step of the graph that reads a column it overwrites). The rest stays in the graph.
+        var inGraphFlags = plans.Select(p => p.write != null).ToArray();
+        for (bool changed = true; changed;)
+        {
+            changed = false;
+            for (int i = 0; i < plans.Count; i++)
+            {
+                if (inGraphFlags[i]) continue;
+                foreach (var column in plans[i].reads)
+                    for (int j = i - 1; j >= 0; j--)
+                        if (plans[j].written.Contains(column))
+                        {
+                            if (inGraphFlags[j]) { inGraphFlags[j] = false; changed = true; }
+                            break;
+                        }
+                foreach (var column in plans[i].written)
+                    for (int j = 0; j < i; j++)
+                        if (inGraphFlags[j] && plans[j].reads.Contains(column)) { inGraphFlags[j] = false; changed = true; }
+            }
+        }
+        var outside = new List<ITransformer>();
+        var inGraph = new List<string>();
+        for (int i = 0; i < plans.Count; i++)
+        {
+            var p = plans[i];
+            if (!inGraphFlags[i])
+            {
+                outside.Add(p.step);
+                context.AddOutsideColumns(p.output, p.written);
+                continue;
+            }
+            using (graph.Scope(Sanitize(StepName(p.step)))) p.write!();
+            inGraph.Add(StepName(p.step));
+            context.Schema = p.output;
+        }
+        if (!context.HasOutputs && _options.OutputColumns == null)
+        {
+            // Nothing that predicts made it into the graph: name the last step that could not be exported.
+            var cause = plans.LastOrDefault(p => p.write == null).step ?? plans[^1].step;
+            throw new NotSupportedException(
+                $"The chain's model cannot be exported to ONNX: {StepName(cause)} cannot be in a graph." + Environment.NewLine +
+                "Hint: " + Hint(cause) + " The model itself must be an MLNetFusion network (merge, network, cross-modal, FusionMlp, a trainable featurizer).");
+        }
         var outputs = context.Outputs(_options.OutputColumns);
         foreach (var o in outputs) graph.Identity(context.ValueOf(o.Column), o.Name);
+        graph.RemoveUnusedInitializers();
         foreach (var i in context.Inputs) graph.Graph.Input.Add(ProtoOnnxGraph.ValueInfo(i.Name, i.Type, i.Size));
         foreach (var o in outputs) graph.Graph.Output.Add(ProtoOnnxGraph.ValueInfo(o.Name, o.Type, o.Size));
         var proto = new ModelProto
@@ -171,13 +195,26 @@ internal sealed class FusionOnnxExporter
         return mapper.GetDependencies(columns).Select(c => c.Name).Distinct().ToArray();
     }
 
-    internal static string StepName(ITransformer t) => t switch
+    internal static string StepName(ITransformer t) => FusionOnnxExporterNames.Name(t);
+}
+
+/// <summary>The names the exporter's messages and reports give steps (the catalog method's name where MLNetFusion knows it).</summary>
+public static class FusionOnnxExporterNames
+{
+    /// <summary>The step's name, for example <c>LoadAudio</c>, <c>MelSpectrogram</c>, <c>ImageLoading</c>.</summary>
+    public static string Name(ITransformer t) => t switch
     {
         AudioLoadingTransformer => "LoadAudio",
         MelSpectrogramTransformer => "MelSpectrogram",
         TextTokenHashingTransformer => "HashTextTokens",
-        _ => t.GetType().Name.Replace("Transformer", "", StringComparison.Ordinal),
+        IPredictionTransformer<object> p => p.Model.GetType().Name.Split('`')[0].Replace("ModelParameters", "", StringComparison.Ordinal) + " model",
+        _ when t.GetType() is { Name: "Transformer", DeclaringType: { } outer } => outer.Name.Replace("Estimator", "", StringComparison.Ordinal),
+        _ => t.GetType().Name.Split('`')[0].Replace("Transformer", "", StringComparison.Ordinal),
     };
+}
+
+internal sealed partial class FusionOnnxExporter
+{
 
     private static string Sanitize(string s) => new(s.Select(c => char.IsLetterOrDigit(c) ? c : '_').ToArray());
 
@@ -200,6 +237,8 @@ internal sealed class FusionOnnxExporter
         {
             case IOnnxExportable e:
                 return () => e.ExportOnnx(context);
+            case ColumnSelectingTransformer:
+                return () => { };     // the graph's outputs are chosen apart: selecting or dropping columns changes nothing in it
             case ColumnConcatenatingTransformer concat when ConcatColumns(concat).All(c => c.inputs.All(n => IsFloat(schema, n))):
                 return () =>
                 {
@@ -300,7 +339,6 @@ internal sealed class FusionOnnxExporter
         private readonly ProtoOnnxGraph _graph;
         private readonly Dictionary<string, (string value, OnnxElementType type, long size)> _values = new();
         private readonly HashSet<string> _written = new();
-        private readonly HashSet<string> _read = new();
         private readonly List<string> _marked = new();
 
         public Context(ProtoOnnxGraph graph, DataViewSchema schema) { _graph = graph; Schema = schema; }
@@ -311,9 +349,7 @@ internal sealed class FusionOnnxExporter
 
         public override OnnxGraph Graph => _graph;
 
-        public bool IsWritten(string column) => _written.Contains(column);
-
-        public bool IsRead(string column) => _read.Contains(column);
+        public bool HasOutputs => _marked.Count > 0;
 
         public void AddOutsideColumns(DataViewSchema output, IEnumerable<string> columns)
         {
@@ -323,7 +359,6 @@ internal sealed class FusionOnnxExporter
 
         public override string Read(string column)
         {
-            _read.Add(column);
             if (_values.TryGetValue(column, out var v)) return v.value;
             var col = Schema.GetColumnOrNull(column) ?? throw new ArgumentException($"The graph needs column '{column}', which the input schema does not have." + Environment.NewLine +
                 "Hint: pass the schema of the data the model is applied to (data.Schema).");

@@ -52,6 +52,14 @@ internal sealed class ProtoOnnxGraph : OnnxGraph
         return node.Output.ToArray();
     }
 
+    /// <summary>Drops constants no node reads (helpers may write a constant a branch then does not use).</summary>
+    public void RemoveUnusedInitializers()
+    {
+        var used = Graph.Node.SelectMany(n => n.Input).ToHashSet();
+        var unused = Graph.Initializer.Where(t => !used.Contains(t.Name)).ToList();
+        foreach (var t in unused) Graph.Initializer.Remove(t);
+    }
+
     /// <summary>Adds a node whose output has a given name (graph outputs).</summary>
     public void Identity(string input, string output)
     {

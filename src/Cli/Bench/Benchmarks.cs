@@ -34,7 +34,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "crafted", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
-    public static IReadOnlyList<string> OnDemand { get; } = new[] { "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines" };
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines" };
 
     /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
     public static int Run(BenchmarkSettings settings)
@@ -58,6 +58,7 @@ public static class Benchmarks
         if (Want("baselines")) BaselineBenchmark.Run(settings.LeaderboardEpochs, settings.WeakCopies);
         if (Want("leaderboard-memory")) LeaderboardMemoryBenchmark.Run(settings.MemoryRows, settings.LeaderboardEpochs);
         if (Want("crafted")) CraftedModelBenchmark.Run();
+        if (Want("onnx")) OnnxBenchmark.Run();
         if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();
         if (Want("streaming")) StreamingBenchmark.Streaming(settings.StreamingRows);
         return 0;

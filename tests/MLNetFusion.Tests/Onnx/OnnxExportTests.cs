@@ -237,17 +237,31 @@ public class OnnxServingAndErrorTests
     }
 
     [Fact]
-    public void AStepThatCannotBeExportedAfterTheGraphStartsNamesItselfAndItsInput()
+    public void AStepThatCannotBeInTheGraphTakesWhatItReadsOutsideAndAModelThatCannotIsAnError()
     {
         var ml = new MLContext(seed: 1);
-        var data = OnnxRow.Load(ml, OnnxRow.Make(40, 6, missing: 0));
-        var model = ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "LogMel", SampleRate = OnnxRow.Rate, FftSize = 128, HopLength = 64, Bands = 16 })
-            .Append(ml.Transforms.NormalizeLogMeanVariance("LogMel", useCdf: true))
-            .Fit(data);
-        var ex = Assert.Throws<NotSupportedException>(() => ml.Model.ExportFusionToOnnx(model, data.Schema, new MemoryStream()));
-        Assert.Equal("Normalizing cannot be exported to ONNX, and it reads 'LogMel', which the graph computes." + Environment.NewLine +
+        var data = OnnxRow.Load(ml, OnnxRow.Make(200, 6, missing: 0));
+        var mel = ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "LogMel", SampleRate = OnnxRow.Rate, FftSize = 128, HopLength = 64, Bands = 16 });
+        // A CDF normalizer is not affine: it and the log-mel it reads run outside; the network and its standardisation stay in.
+        var mods = new List<ModalityOptions> { new() { Name = "audio", ColumnName = "LogMel", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4 }, OutputWidth = 8 }, ModalityOptions.Tabular("Tab", "tab", 8) };
+        using var model = mel.Append(ml.Transforms.NormalizeLogMeanVariance("LogMel", useCdf: true))
+            .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = mods, Epochs = 2, Seed = 1 })).Fit(data);
+        var path = Path.Combine(TestData.TempFolder("onnx-cdf"), "m.onnx");
+        var export = ml.Model.ExportFusionToOnnx(model, data.Schema, path);
+        Assert.Equal(new[] { "MelSpectrogram", "Normalizing" }, export.OutsideGraphSteps.Select(FusionOnnxExporterNames.Name));
+        Assert.Equal(new[] { "FusionPrediction" }, export.InGraph);
+        Assert.Equal(new[] { "LogMel", "Tab" }, export.Inputs.Select(i => i.Name));
+        var expected = Columns.Vectors(model.Transform(data), "Score");
+        var (actual, _) = OnnxExportTests.RunOnnx(path, export.OutsideGraph.Transform(data), export);
+        Assert.True(expected.Zip(actual).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second))) <= 1e-4);
+
+        // An ML.NET trainer is not an MLNetFusion network: the export says so.
+        var linear = mel.Append(ml.Transforms.Concatenate("Features", "Tab", "LogMel"))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features")).Fit(data);
+        var ex = Assert.Throws<NotSupportedException>(() => ml.Model.ExportFusionToOnnx(linear, data.Schema, new MemoryStream()));
+        Assert.Equal("The chain's model cannot be exported to ONNX: MaximumEntropy model cannot be in a graph." + Environment.NewLine +
             "Hint: MLNetFusion exports its own models and featurizers, Concatenate, affine normalizers (mean-variance, min-max), CopyColumns and MapKeyToValue. " +
-            "Move it before the steps that compute its input, or export the chain up to it.", ex.Message);
+            "The model itself must be an MLNetFusion network (merge, network, cross-modal, FusionMlp, a trainable featurizer).", ex.Message);
     }
 
     private sealed class WavRow { public string Path { get; set; } = ""; }

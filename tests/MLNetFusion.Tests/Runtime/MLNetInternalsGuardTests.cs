@@ -83,7 +83,8 @@ public class MLNetInternalsGuardTests
         var data = ml.Data.LoadFromEnumerable(new[] { new NumberRow { A = 1, B = 2 }, new NumberRow { A = 3, B = 5 } });
         var concat = (Microsoft.ML.Data.ColumnConcatenatingTransformer)ml.Transforms.Concatenate("F", "A", "B").Fit(data);
         var (output, inputs) = Assert.Single(MLNetFusion.Onnx.FusionOnnxExporter.ConcatColumns(concat));
-        Assert.Equal(("F", new[] { "A", "B" }), (output, inputs));
+        Assert.Equal("F", output);
+        Assert.Equal(new[] { "A", "B" }, inputs);
         var copy = ml.Transforms.CopyColumns("C", "A").Fit(data);
         Assert.Equal(new[] { ("C", "A") }, MLNetFusion.Onnx.FusionOnnxExporter.ColumnPairs(copy));
     }

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using MLNetFusion.Models;
+using MLNetFusion.Trainers.Merge;
+using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Cli.Bench.BenchRows;
+
+namespace MLNetFusion.Cli.Bench;
+
+/// <summary>
+/// <c>bench --only onnx</c>: the bench's merge model (image CNN + audio CNN, attention) exported to ONNX; batch rows/s and
+/// <c>PredictionEngine</c> latency through ONNX Runtime (raw sessions and ML.NET's <c>ApplyOnnxModel</c>) against the
+/// TorchSharp <c>Transform</c> on the same model and rows, in one run; the largest probability difference and the file size.
+/// </summary>
+internal static class OnnxBenchmark
+{
+    public static void Run()
+    {
+        const int rows = 4000, batch = 256;
+        var ml = new MLContext(seed: 1);
+        var raw = ml.Data.LoadFromEnumerable(AvShaped(rows, 1));
+        var data = ml.Data.Cache(ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw));
+        var options = new MergeFusionOptions
+        {
+            Modalities = new() { ModalityOptions.Image("Pixels", "image"), ModalityOptions.Audio("LogMel", "audio") },
+            Epochs = 2, Operation = MergeOperation.Attention, Seed = 1,
+        };
+        using var model = ml.MulticlassClassification.Trainers.MergeFusion(options).Fit(data);
+        var path = Path.Combine(Path.GetTempPath(), $"mlnetfusion-bench-{Environment.ProcessId}.onnx");
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            var export = ml.Model.ExportFusionToOnnx(model, data.Schema, path);
+            double exportSeconds = sw.Elapsed.TotalSeconds;
+            var samples = AvShaped(rows, 1);
+            var pixels = samples.SelectMany(r => r.Pixels).ToArray();
+            var mel = samples.SelectMany(r => r.LogMel).ToArray();
+            int threads = torch_threads();
+            using var sessionOptions = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            using var session = new InferenceSession(path, sessionOptions);
+
+            float[] OnnxBatch(int start, int count)
+            {
+                var inputs = new[]
+                {
+                    NamedOnnxValue.CreateFromTensor("Pixels", new DenseTensor<float>(pixels.AsMemory(start * 784, count * 784), new[] { count, 784 })),
+                    NamedOnnxValue.CreateFromTensor("LogMel", new DenseTensor<float>(mel.AsMemory(start * 2520, count * 2520), new[] { count, 2520 })),
+                };
+                using var result = session.Run(inputs, new[] { "Score" });
+                return result.Single().AsTensor<float>().ToArray();
+            }
+            double OnnxPass()
+            {
+                var t = Stopwatch.StartNew();
+                for (int s = 0; s < rows; s += batch) OnnxBatch(s, Math.Min(batch, rows - s));
+                return t.Elapsed.TotalSeconds;
+            }
+
+            // Agreement on every row.
+            var torchScores = Consume(model.Transform(data), "Score");
+            var expected = ReadScores(model.Transform(data));
+            double worst = 0;
+            for (int s = 0; s < rows; s += batch)
+            {
+                int c = Math.Min(batch, rows - s);
+                var p = OnnxBatch(s, c);
+                for (int i = 0; i < c * 10; i++) worst = Math.Max(worst, Math.Abs(p[i] - expected[s * 10 + i]));
+            }
+
+            OnnxPass();
+            var torchT = new List<double>();
+            var onnxT = new List<double>();
+            for (int rep = 0; rep < Repetitions; rep++)
+            {
+                sw.Restart();
+                Consume(model.Transform(data), "Score");
+                torchT.Add(sw.Elapsed.TotalSeconds);
+                onnxT.Add(OnnxPass());
+            }
+            double torch = Median(torchT), onnx = Median(onnxT);
+            Emit(new
+            {
+                benchmark = "onnx_batch_inference", model = "merge(attention), image CNN + audio CNN", rows, batch, opset = export.Opset, onnx_file_mb = Math.Round(export.Bytes / 1048576.0, 2),
+                export_seconds = Math.Round(exportSeconds, 2), threads, torchsharp_transform_rows_per_second = Math.Round(rows / torch), onnx_runtime_rows_per_second = Math.Round(rows / onnx),
+                ratio_torchsharp_to_onnx = Math.Round(onnx / torch, 3), target_ratio = 0.8, max_probability_difference = worst, repetitions = Repetitions,
+            });
+
+            // One row at a time: PredictionEngine through TorchSharp, through ApplyOnnxModel, and a raw ONNX Runtime session.
+            var onnxModel = ml.Transforms.ApplyOnnxModel(new[] { "Score" }, new[] { "Pixels", "LogMel" }, path).Fit(data);
+            var torchEngine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(model);
+            var onnxEngine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(onnxModel);
+            var probe = AvShaped(2000, 5);
+            (double p50, double p99) Latency(Action<AvRow> predict)
+            {
+                foreach (var s in probe.Take(200)) predict(s);
+                var times = new double[probe.Count];
+                for (int i = 0; i < probe.Count; i++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    predict(probe[i]);
+                    times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                }
+                Array.Sort(times);
+                return (Math.Round(times[times.Length / 2], 3), Math.Round(times[(int)(times.Length * 0.99)], 3));
+            }
+            var torchLatency = Latency(r => torchEngine.Predict(r));
+            var onnxLatency = Latency(r => onnxEngine.Predict(r));
+            var rawLatency = Latency(r =>
+            {
+                using var result = session.Run(new[]
+                {
+                    NamedOnnxValue.CreateFromTensor("Pixels", new DenseTensor<float>(r.Pixels, new[] { 1, 784 })),
+                    NamedOnnxValue.CreateFromTensor("LogMel", new DenseTensor<float>(r.LogMel, new[] { 1, 2520 })),
+                }, new[] { "Score" });
+            });
+            Emit(new
+            {
+                benchmark = "onnx_prediction_latency", predictions = probe.Count,
+                torchsharp_prediction_engine_p50_ms = torchLatency.p50, torchsharp_prediction_engine_p99_ms = torchLatency.p99,
+                apply_onnx_model_prediction_engine_p50_ms = onnxLatency.p50, apply_onnx_model_prediction_engine_p99_ms = onnxLatency.p99,
+                onnx_runtime_session_p50_ms = rawLatency.p50, onnx_runtime_session_p99_ms = rawLatency.p99,
+            });
+            torchEngine.Dispose();
+            onnxEngine.Dispose();
+            (onnxModel as IDisposable)?.Dispose();
+            _ = torchScores;
+        }
+        finally
+        {
+            if (File.Exists(path)) File.Delete(path);
+        }
+    }
+
+    private static int torch_threads() => TorchSharp.torch.get_num_threads();
+
+    private static float[] ReadScores(IDataView scored)
+    {
+        var result = new List<float>();
+        using var cursor = scored.GetRowCursor(new[] { scored.Schema["Score"] });
+        var getter = cursor.GetGetter<Microsoft.ML.Data.VBuffer<float>>(scored.Schema["Score"]);
+        Microsoft.ML.Data.VBuffer<float> buffer = default;
+        while (cursor.MoveNext()) { getter(ref buffer); result.AddRange(buffer.DenseValues()); }
+        return result.ToArray();
+    }
+}
