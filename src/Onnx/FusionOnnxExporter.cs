@@ -3,6 +3,7 @@ using System.Reflection;
 using Google.Protobuf;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
 using Microsoft.ML.Transforms;
 using MLNetFusion.Transforms.Audio;
 using MLNetFusion.Transforms.Text;
@@ -106,9 +107,8 @@ internal sealed partial class FusionOnnxExporter
         {
             var output = step.GetOutputSchema(schema);
             // ML.NET appends a step's columns (hiding older ones of the same name); a step that only selects or drops columns writes none.
-            var written = output.Count >= schema.Count
-                ? Enumerable.Range(schema.Count, output.Count - schema.Count).Select(i => output[i].Name).Distinct().ToArray() : Array.Empty<string>();
-            plans.Add((step, schema, output, Reads(step, schema, output, written), written, Writer(step, schema, context)));
+            var written = Written(step, schema, output);
+            plans.Add((step, schema, output, Reads(step, schema, output, written), written, Writer(step, schema, output, context)));
             schema = output;
         }
         if (_options.RequireWholeChain && plans.FirstOrDefault(p => p.write == null) is { step: not null } first)
@@ -156,7 +156,7 @@ internal sealed partial class FusionOnnxExporter
             var cause = plans.LastOrDefault(p => p.write == null).step ?? plans[^1].step;
             throw new NotSupportedException(
                 $"The chain's model cannot be exported to ONNX: {StepName(cause)} cannot be in a graph." + Environment.NewLine +
-                "Hint: " + Hint(cause) + " The model itself must be an MLNetFusion network (merge, network, cross-modal, FusionMlp, a trainable featurizer).");
+                "Hint: " + Hint(cause) + " The model itself must be an MLNetFusion network (merge, network, cross-modal, FusionMlp, a trainable featurizer), late fusion of such networks and ML.NET linear models, or an ML.NET linear model.");
         }
         var outputs = context.Outputs(_options.OutputColumns);
         foreach (var o in outputs) graph.Identity(context.ValueOf(o.Column), o.Name);
@@ -178,9 +178,26 @@ internal sealed partial class FusionOnnxExporter
         return new FusionOnnxExport(context.Inputs.ToArray(), outputs, outside, inGraph, bytes.LongLength);
     }
 
+    /// <summary>
+    /// The columns a step writes: ML.NET appends them (hiding older ones of the same name), except that a multiclass
+    /// prediction transformer writes <c>Score</c> and <c>PredictedLabel</c> (ML.NET's fixed names) in the middle of the
+    /// schema; a step that only selects or drops columns writes none.
+    /// </summary>
+    private static string[] Written(ITransformer step, DataViewSchema input, DataViewSchema output)
+    {
+        if (step is IPredictionTransformer<object>)
+            return new[] { "Score", "PredictedLabel" }.Where(n => output.GetColumnOrNull(n) != null).ToArray();
+        return output.Count >= input.Count
+            ? Enumerable.Range(input.Count, output.Count - input.Count).Select(i => output[i].Name).Distinct().ToArray() : Array.Empty<string>();
+    }
+
     private static IEnumerable<ITransformer> Flatten(ITransformer t)
     {
-        if (t is IEnumerable<ITransformer> chain and not IOnnxExportable)
+        if (t is MLNetFusion.Trainers.LateFusion.LateFusionTransformer late)
+        {
+            foreach (var inner in late.Steps) foreach (var s in Flatten(inner)) yield return s;
+        }
+        else if (t is IEnumerable<ITransformer> chain and not IOnnxExportable)
         {
             foreach (var inner in chain) foreach (var s in Flatten(inner)) yield return s;
         }
@@ -231,12 +248,14 @@ internal sealed partial class FusionOnnxExporter
         " Leave FusionOnnxExportOptions.RequireWholeChain false to keep such steps outside the graph, or export the chain after it.");
 
     /// <summary>How a step writes itself to the graph, or <c>null</c> when it cannot be in a graph.</summary>
-    private static Action? Writer(ITransformer step, DataViewSchema schema, Context context)
+    private static Action? Writer(ITransformer step, DataViewSchema schema, DataViewSchema outputSchema, Context context)
     {
         switch (step)
         {
             case IOnnxExportable e:
                 return () => e.ExportOnnx(context);
+            case ISingleFeaturePredictionTransformer<LinearMulticlassModelParametersBase> linear when IsFloat(schema, linear.FeatureColumnName):
+                return () => ExportLinear(context, linear, ("Score", "PredictedLabel"));
             case ColumnSelectingTransformer:
                 return () => { };     // the graph's outputs are chosen apart: selecting or dropping columns changes nothing in it
             case ColumnConcatenatingTransformer concat when ConcatColumns(concat).All(c => c.inputs.All(n => IsFloat(schema, n))):
@@ -281,6 +300,31 @@ internal sealed partial class FusionOnnxExporter
             default:
                 return null;
         }
+    }
+
+    /// <summary>The Score and PredictedLabel columns a multiclass prediction transformer appends.</summary>
+    /// <summary>ML.NET's linear multiclass models: <c>W x + b</c>, then a softmax for maximum entropy (L-BFGS, SDCA maximum entropy); raw scores otherwise.</summary>
+    private static void ExportLinear(Context context, ISingleFeaturePredictionTransformer<LinearMulticlassModelParametersBase> linear, (string score, string predicted) names)
+    {
+        var g = context.Graph;
+        VBuffer<float>[] weights = Array.Empty<VBuffer<float>>();
+        linear.Model.GetWeights(ref weights, out int classes);
+        var biases = linear.Model.GetBiases().ToArray();
+        int features = weights[0].Length;
+        var w = new float[features * classes];                    // [features, classes]
+        for (int c = 0; c < classes; c++)
+        {
+            var dense = weights[c].DenseValues().ToArray();
+            for (int f = 0; f < features; f++) w[f * classes + c] = dense[f];
+        }
+        var x = context.Read(linear.FeatureColumnName);
+        var z = g.Add(g.MatMul(x, g.Constant("weights", w, new long[] { features, classes })), g.Constant("biases", biases, new long[] { classes }));
+        var score = linear.Model is MaximumEntropyModelParameters ? g.Softmax(z, 1) : z;
+        context.Write(names.score, score, OnnxElementType.Float, classes);
+        context.MarkOutput(names.score);
+        var key = g.Cast(g.Add(g.Node("ArgMax", new[] { score }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L)), g.Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
+        context.Write(names.predicted, key, OnnxElementType.UInt32, 1);
+        context.MarkOutput(names.predicted);
     }
 
     private static bool IsFloat(DataViewSchema schema, string column)
@@ -378,6 +422,8 @@ internal sealed partial class FusionOnnxExporter
 
         public override void Write(string column, string value, OnnxElementType type, long size)
         {
+            // A negative size keeps the column's size (a step that rewrites a column in place).
+            if (size < 0) size = _values.TryGetValue(column, out var old) ? old.size : Schema[column].Type is VectorDataViewType v ? v.Size : 1;
             _values[column] = (value, type, size);
             _written.Add(column);
         }

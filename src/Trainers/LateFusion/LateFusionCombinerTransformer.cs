@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
+using MLNetFusion.Onnx;
 using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Trainers.LateFusion;
@@ -10,7 +11,7 @@ namespace MLNetFusion.Trainers.LateFusion;
 /// Reads every member's probabilities and presence flag and either combines them (<see cref="LateFusionMath.Combine"/>)
 /// into <c>Score</c>/<c>PredictedLabel</c>, or, for stacking, lays them out as the meta-learner's features.
 /// </summary>
-internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, IFusionSaveable
+internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, IFusionSaveable, IOnnxExportable
 {
     internal const string Kind = "MLNetFusion.LateFusion.Combiner";
     internal readonly string[] Scores, Presence;
@@ -52,6 +53,77 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
             new OutputColumn(ScoreName, new VectorDataViewType(NumberDataViewType.Single, Labels.Count), Labels.ScoreAnnotations()),
             new OutputColumn(PredictedLabelName, new KeyDataViewType(typeof(uint), Labels.Count), Labels.KeyAnnotations()),
         };
+    }
+
+    /// <summary>
+    /// In a graph: <see cref="LateFusionMath.Combine"/> (or stacking's meta-features, <see cref="MetaRow"/>) over the members
+    /// present in each row, with the same mask of left-out members; a row with no member present gets NaN scores.
+    /// </summary>
+    void IOnnxExportable.ExportOnnx(OnnxExportContext context)
+    {
+        var g = context.Graph;
+        int k = Labels.Count, m = Scores.Length;
+        var p = Scores.Select(context.Read).ToArray();                                                              // [B, K]
+        var one = g.Scalar(1f);
+        var present = Presence.Select((name, i) => name is null ? g.Add(g.Mul(g.ReduceSum(p[i], true, 1), g.Scalar(0f)), one)
+            : g.Cast(context.Read(name), OnnxElementType.Float)).ToArray();                                          // [B, 1], 1 = present
+        var anyPresent = present.Aggregate(g.Add);
+        if (MetaFeatures != null)
+        {
+            var parts = p.Select((pi, i) => g.Where(g.Cast(present[i], OnnxElementType.Bool), pi, g.Scalar(1f / k))).Concat(present).ToArray();
+            context.Write(MetaFeatures, g.Concat(1, parts), OnnxElementType.Float, MetaWidth);
+            return;
+        }
+        if (Weights != null && Combiner is LateFusionCombiner.Average or LateFusionCombiner.ProductOfExperts or LateFusionCombiner.MajorityVote)
+        {
+            // Left-out members (weight 0) are masked unless they are all a row has.
+            var masked = present.Select((pr, i) => Weights[i] > 0 ? pr : g.Mul(pr, g.Scalar(0f))).ToArray();
+            var usable = g.Node("Greater", new[] { masked.Aggregate(g.Add), g.Scalar(0f) });
+            present = present.Select((pr, i) => g.Where(usable, masked[i], pr)).ToArray();
+        }
+        var n = g.Max(present.Aggregate(g.Add), one);
+        string MeanOfPresent() => g.Div(p.Select((pi, i) => g.Mul(pi, present[i])).Aggregate(g.Add), n);
+        string score;
+        switch (Combiner)
+        {
+            case LateFusionCombiner.Average:
+                score = MeanOfPresent();
+                break;
+            case LateFusionCombiner.WeightedAverage:
+            {
+                var w = present.Select((pr, i) => g.Mul(pr, g.Scalar((float)Weights![i]))).ToArray();
+                var wsum = w.Aggregate(g.Add);
+                var weighted = g.Div(p.Select((pi, i) => g.Mul(pi, w[i])).Aggregate(g.Add), g.Max(wsum, g.Scalar(float.Epsilon)));
+                score = g.Where(g.Node("Greater", new[] { wsum, g.Scalar(0f) }), weighted, MeanOfPresent());
+                break;
+            }
+            case LateFusionCombiner.ProductOfExperts:
+            {
+                var log = g.Div(p.Select((pi, i) => g.Mul(g.Log(g.Max(pi, g.Scalar(LateFusionMath.Epsilon))), present[i])).Aggregate(g.Add), n);
+                score = g.Softmax(log, 1);
+                break;
+            }
+            case LateFusionCombiner.MajorityVote:
+            {
+                var classes = g.Constant("classes", Enumerable.Range(0, k).Select(c => (long)c).ToArray(), new long[] { 1, k });
+                string OneHot(string index) => g.Cast(g.Node("Equal", new[] { index, classes }), OnnxElementType.Float);
+                var votes = p.Select((pi, i) => g.Mul(OneHot(g.Node("ArgMax", new[] { pi }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L))), present[i])).Aggregate(g.Add);
+                var mean = MeanOfPresent();
+                var tied = g.Node("Equal", new[] { votes, g.Reduce("ReduceMax", votes, true, 1) });
+                var winner = g.Node("ArgMax", new[] { g.Where(tied, mean, g.Scalar(-1f)) }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L));   // first of the highest mean
+                votes = g.Add(votes, g.Mul(OneHot(winner), g.Scalar(1e-3f)));
+                score = g.Div(votes, g.ReduceSum(votes, true, 1));
+                break;
+            }
+            default:
+                throw new NotSupportedException($"The {Combiner} combiner combines through its meta-learner.");
+        }
+        score = g.Where(g.Node("Equal", new[] { anyPresent, g.Scalar(0f) }), g.Scalar(float.NaN), score);
+        context.Write(ScoreName, score, OnnxElementType.Float, k);
+        context.MarkOutput(ScoreName);
+        var key = g.Cast(g.Add(g.Node("ArgMax", new[] { score }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L)), g.Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
+        context.Write(PredictedLabelName, key, OnnxElementType.UInt32, 1);
+        context.MarkOutput(PredictedLabelName);
     }
 
     protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity) => new Mapper(this, capacity);

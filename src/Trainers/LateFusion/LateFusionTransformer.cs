@@ -37,6 +37,9 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     /// </summary>
     public IReadOnlyList<string> UninformativeMembers { get; }
 
+    /// <summary>Every step in order: each member's input guard, the member, its probability copy, then the combiner (and stacking's meta-learner).</summary>
+    public IReadOnlyList<ITransformer> Steps => _steps;
+
     /// <summary>The fitted members, in order.</summary>
     public IReadOnlyList<ITransformer> Members { get; }
 

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
+using MLNetFusion.Onnx;
 using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Trainers.LateFusion;
@@ -11,7 +12,7 @@ namespace MLNetFusion.Trainers.LateFusion;
 /// text) in <c>__present.&lt;member&gt;</c>, and hides a numeric column behind a copy where an all-NaN vector becomes
 /// zeros, so that no member ever sees a missing row (its output for such rows is ignored by the combiner).
 /// </summary>
-internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveable
+internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveable, IOnnxExportable
 {
     internal const string Kind = "MLNetFusion.LateFusion.InputGuard";
     private readonly string _column, _presence;
@@ -32,6 +33,17 @@ internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveabl
         if (col.Type is TextDataViewType) return new[] { new OutputColumn(_presence, BooleanDataViewType.Instance) };
         SchemaErrors.RequireFloatVector(inputSchema, _column);
         return new[] { new OutputColumn(_presence, BooleanDataViewType.Instance), new OutputColumn(_column, col.Type, col.Annotations) };
+    }
+
+    /// <summary>In a graph: the presence flag (the vector is not entirely NaN) and the vector with an absent row made zeros. A text column cannot be read by a graph.</summary>
+    void IOnnxExportable.ExportOnnx(OnnxExportContext context)
+    {
+        var g = context.Graph;
+        var x = context.Read(_column);
+        var allNan = g.Reduce("ReduceMin", g.Cast(g.Node("IsNaN", new[] { x }), OnnxElementType.Float), true, 1);          // [B, 1]
+        var absent = g.Cast(allNan, OnnxElementType.Bool);
+        context.Write(_presence, g.Node("Not", new[] { absent }), OnnxElementType.Bool, 1);
+        context.Write(_column, g.Where(absent, g.Scalar(0f), x), OnnxElementType.Float, -1);
     }
 
     protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity)

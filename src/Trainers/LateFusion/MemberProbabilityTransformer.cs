@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Data;
 using MLNetFusion.Mapping;
+using MLNetFusion.Onnx;
 using MLNetFusion.Persistence;
 
 namespace MLNetFusion.Trainers.LateFusion;
@@ -10,7 +11,7 @@ namespace MLNetFusion.Trainers.LateFusion;
 /// Copies a member's score into <c>Score.&lt;member&gt;</c> as probabilities (see <see cref="LateFusionMath.ToProbabilities"/>),
 /// tempered by the member's calibration temperature: <c>p_k ∝ p_k^(1/T)</c>.
 /// </summary>
-internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IFusionSaveable
+internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IFusionSaveable, IOnnxExportable
 {
     internal const string Kind = "MLNetFusion.LateFusion.ScoreCopy";
     private readonly string _score, _output, _member;
@@ -43,6 +44,26 @@ internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IF
                 $"Late-fusion member '{_member}' did not produce a '{_score}' column of {_classes} class scores." + Environment.NewLine +
                 "Hint: each member must end with a multiclass trainer (it outputs Score); check the member's pipeline.");
         return new[] { new OutputColumn(_output, new VectorDataViewType(NumberDataViewType.Single, _classes)) };
+    }
+
+    /// <summary>In a graph: <see cref="LateFusionMath.ToProbabilities"/> row by row (scores that already are probabilities are renormalised, others go through a softmax), then the temperature.</summary>
+    void IOnnxExportable.ExportOnnx(OnnxExportContext context)
+    {
+        var g = context.Graph;
+        var s = context.Read(_score);
+        var inRange = g.Cast(g.Node("And", new[] { g.Node("GreaterOrEqual", new[] { s, g.Scalar(0f) }), g.Node("LessOrEqual", new[] { s, g.Scalar(1f) }) }), OnnxElementType.Float);
+        var sum = g.ReduceSum(s, true, 1);
+        var sumsToOne = g.Cast(g.Node("LessOrEqual", new[] { g.Node("Abs", new[] { g.Sub(sum, g.Scalar(1f)) }), g.Scalar(1e-3f) }), OnnxElementType.Float);
+        var isProbability = g.Cast(g.Mul(g.Reduce("ReduceMin", inRange, true, 1), sumsToOne), OnnxElementType.Bool);            // [B, 1]
+        var p = g.Where(isProbability, g.Div(s, sum), g.Softmax(s, 1));
+        if (_temperature != 1)
+        {
+            var positive = g.Node("Greater", new[] { p, g.Scalar(0f) });
+            var scaled = g.Where(positive, g.Div(g.Log(g.Max(p, g.Scalar(float.Epsilon))), g.Scalar((float)_temperature)), g.Scalar(-1e30f));
+            var e = g.Node("Exp", new[] { g.Sub(scaled, g.Reduce("ReduceMax", scaled, true, 1)) });
+            p = g.Div(e, g.ReduceSum(e, true, 1));
+        }
+        context.Write(_output, p, OnnxElementType.Float, _classes);
     }
 
     protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity) => new Mapper(this, capacity);
