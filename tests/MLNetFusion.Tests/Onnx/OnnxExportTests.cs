@@ -199,6 +199,33 @@ public class OnnxExportTests
         finally { (model as IDisposable)?.Dispose(); }
     }
 
+    [Fact]
+    public void TrainableFeaturizersFeedingALinearModelMatch()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = OnnxRow.Load(ml, OnnxRow.Make(300, 1, missing: 0));
+        var test = OnnxRow.Load(ml, OnnxRow.Make(120, 2, missing: 0));
+        var model = ml.Transforms.MelSpectrogram(Mel())
+            .Append(ml.Transforms.FeaturizeImage("ImageFeatures", "Image", width: 16, epochs: 4))
+            .Append(ml.Transforms.FeaturizeAudio("AudioFeatures", "LogMel", width: 16, epochs: 4))
+            .Append(ml.Transforms.Concatenate("Features", "ImageFeatures", "AudioFeatures", "Tab"))
+            .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features"))
+            .Fit(train);
+        try
+        {
+            var path = Path.Combine(TestData.TempFolder("onnx-featurizers"), "featurizers.onnx");
+            var export = ml.Model.ExportFusionToOnnx(model, test.Schema, path);
+            Assert.Empty(export.OutsideGraphSteps);
+            Assert.Contains(export.Outputs, o => o.Name == "ImageFeatures" && o.Size == 16);
+            var expected = model.Transform(test);
+            var (onnxScores, onnxLabels) = RunOnnx(path, test, export);
+            double worst = Columns.Vectors(expected, "Score").Zip(onnxScores).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second)));
+            Assert.True(worst <= 1e-4, $"largest probability difference {worst:G3}");
+            Assert.Equal(Columns.Keys(expected, "PredictedLabel"), onnxLabels);
+        }
+        finally { (model as IDisposable)?.Dispose(); }
+    }
+
     internal static T Last<T>(ITransformer model) => ((IEnumerable<ITransformer>)model).OfType<T>().Last();
 
     /// <summary>Runs the exported file with ONNX Runtime on every row of <paramref name="data"/>, in one batch.</summary>
