@@ -256,6 +256,8 @@ internal sealed partial class FusionOnnxExporter
                 return () => e.ExportOnnx(context);
             case ISingleFeaturePredictionTransformer<LinearMulticlassModelParametersBase> linear when IsFloat(schema, linear.FeatureColumnName):
                 return () => ExportLinear(context, linear, ("Score", "PredictedLabel"));
+            case MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer ensemble:
+                return () => ExportEnsemble(context, ensemble, schema);
             case ColumnSelectingTransformer:
                 return () => { };     // the graph's outputs are chosen apart: selecting or dropping columns changes nothing in it
             case ColumnConcatenatingTransformer concat when ConcatColumns(concat).All(c => c.inputs.All(n => IsFloat(schema, n))):
@@ -303,6 +305,45 @@ internal sealed partial class FusionOnnxExporter
     }
 
     /// <summary>The Score and PredictedLabel columns a multiclass prediction transformer appends.</summary>
+    /// <summary>
+    /// A weighted ensemble: each member is a branch over the ensemble's input (its steps exported in turn, then its
+    /// columns forgotten), and the weighted sum of the members' probabilities is the score.
+    /// </summary>
+    private static void ExportEnsemble(Context context, MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer ensemble, DataViewSchema input)
+    {
+        var g = context.Graph;
+        string? sum = null;
+        for (int i = 0; i < ensemble.Members.Count; i++)
+        {
+            var name = ensemble.MemberNames[i];
+            var saved = context.Save();
+            using (g.Scope(Sanitize(name)))
+            {
+                var schema = input;
+                foreach (var step in Flatten(ensemble.Members[i]))
+                {
+                    var output = step.GetOutputSchema(schema);
+                    var write = Writer(step, schema, output, context) ?? throw new NotSupportedException(
+                        $"Ensemble member '{name}' cannot be exported to ONNX: {StepName(step)} cannot be in a graph." + Environment.NewLine +
+                        "Hint: " + Hint(step) + " Rebuild the ensemble from exportable members (MLNetFusion networks, late fusion, ML.NET linear models), or serve it with TorchSharp.");
+                    context.Schema = schema;
+                    write();
+                    schema = output;
+                }
+                var p = MLNetFusion.Trainers.LateFusion.LateFusionMath.ToProbabilitiesOnnx(g, context.Read(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName));
+                var term = g.Mul(p, g.Scalar((float)ensemble.Weights[i]));
+                sum = sum is null ? term : g.Add(sum, term);
+            }
+            context.Restore(saved);
+            context.Schema = input;
+        }
+        context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName, sum!, OnnxElementType.Float, ensemble.Labels.Count);
+        context.MarkOutput(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName);
+        var key = g.Cast(g.Add(g.Node("ArgMax", new[] { sum! }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L)), g.Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
+        context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.PredictedLabelColumnName, key, OnnxElementType.UInt32, 1);
+        context.MarkOutput(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.PredictedLabelColumnName);
+    }
+
     /// <summary>ML.NET's linear multiclass models: <c>W x + b</c>, then a softmax for maximum entropy (L-BFGS, SDCA maximum entropy); raw scores otherwise.</summary>
     private static void ExportLinear(Context context, ISingleFeaturePredictionTransformer<LinearMulticlassModelParametersBase> linear, (string score, string predicted) names)
     {
@@ -395,6 +436,17 @@ internal sealed partial class FusionOnnxExporter
 
         public bool HasOutputs => _marked.Count > 0;
 
+        /// <summary>The columns' values so far (a branch restores them when it ends).</summary>
+        public object Save() => (new Dictionary<string, (string, OnnxElementType, long)>(_values), new HashSet<string>(_written), new List<string>(_marked));
+
+        public void Restore(object saved)
+        {
+            var (values, written, marked) = ((Dictionary<string, (string, OnnxElementType, long)>, HashSet<string>, List<string>))saved;
+            _values.Clear(); foreach (var kv in values) _values[kv.Key] = kv.Value;
+            _written.Clear(); _written.UnionWith(written);
+            _marked.Clear(); _marked.AddRange(marked);
+        }
+
         public void AddOutsideColumns(DataViewSchema output, IEnumerable<string> columns)
         {
             Schema = output;
@@ -404,6 +456,12 @@ internal sealed partial class FusionOnnxExporter
         public override string Read(string column)
         {
             if (_values.TryGetValue(column, out var v)) return v.value;
+            if (Inputs.FirstOrDefault(i => i.Column == column) is { } input)
+            {
+                // Already a graph input (a branch of an ensemble forgot its own values, not the inputs).
+                _values[column] = (input.Name, input.Type, input.Size);
+                return input.Name;
+            }
             var col = Schema.GetColumnOrNull(column) ?? throw new ArgumentException($"The graph needs column '{column}', which the input schema does not have." + Environment.NewLine +
                 "Hint: pass the schema of the data the model is applied to (data.Schema).");
             var (type, size) = col.Type switch

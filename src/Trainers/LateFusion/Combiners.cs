@@ -1,3 +1,5 @@
+using MLNetFusion.Onnx;
+
 namespace MLNetFusion.Trainers.LateFusion;
 
 /// <summary>How <see cref="LateFusionTrainer"/> combines its members' class probabilities.</summary>
@@ -67,6 +69,16 @@ public static class LateFusionMath
         double z = 0;
         for (int i = 0; i < score.Length; i++) { double e = float.IsFinite(score[i]) ? Math.Exp(score[i] - max) : 0; probabilities[i] = (float)e; z += e; }
         for (int i = 0; i < score.Length; i++) probabilities[i] = (float)(probabilities[i] / z);
+    }
+
+    /// <summary>The ONNX counterpart of <see cref="ToProbabilities(ReadOnlySpan{float}, Span{float})"/>, row by row on <c>[B, K]</c> scores.</summary>
+    public static string ToProbabilitiesOnnx(OnnxGraph g, string s)
+    {
+        var inRange = g.Cast(g.Node("And", new[] { g.Node("GreaterOrEqual", new[] { s, g.Scalar(0f) }), g.Node("LessOrEqual", new[] { s, g.Scalar(1f) }) }), OnnxElementType.Float);
+        var sum = g.ReduceSum(s, true, 1);
+        var sumsToOne = g.Cast(g.Node("LessOrEqual", new[] { g.Node("Abs", new[] { g.Sub(sum, g.Scalar(1f)) }), g.Scalar(1e-3f) }), OnnxElementType.Float);
+        var isProbability = g.Cast(g.Mul(g.Reduce("ReduceMin", inRange, true, 1), sumsToOne), OnnxElementType.Bool);            // [B, 1]
+        return g.Where(isProbability, g.Div(s, sum), g.Softmax(s, 1));
     }
 
     /// <summary>Combines member probabilities <paramref name="p"/>[member][class] of the present members into <paramref name="result"/>.</summary>

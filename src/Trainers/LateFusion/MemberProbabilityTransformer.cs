@@ -51,11 +51,7 @@ internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IF
     {
         var g = context.Graph;
         var s = context.Read(_score);
-        var inRange = g.Cast(g.Node("And", new[] { g.Node("GreaterOrEqual", new[] { s, g.Scalar(0f) }), g.Node("LessOrEqual", new[] { s, g.Scalar(1f) }) }), OnnxElementType.Float);
-        var sum = g.ReduceSum(s, true, 1);
-        var sumsToOne = g.Cast(g.Node("LessOrEqual", new[] { g.Node("Abs", new[] { g.Sub(sum, g.Scalar(1f)) }), g.Scalar(1e-3f) }), OnnxElementType.Float);
-        var isProbability = g.Cast(g.Mul(g.Reduce("ReduceMin", inRange, true, 1), sumsToOne), OnnxElementType.Bool);            // [B, 1]
-        var p = g.Where(isProbability, g.Div(s, sum), g.Softmax(s, 1));
+        var p = LateFusionMath.ToProbabilitiesOnnx(g, s);
         if (_temperature != 1)
         {
             var positive = g.Node("Greater", new[] { p, g.Scalar(0f) });

@@ -226,6 +226,29 @@ public class OnnxExportTests
         finally { (model as IDisposable)?.Dispose(); }
     }
 
+    [Fact]
+    public void TheLeaderboardsWeightedEnsembleOfANetworkAndALinearChainMatches()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = OnnxRow.Load(ml, OnnxRow.Make(300, 1));
+        var test = OnnxRow.Load(ml, OnnxRow.Make(120, 2));
+        var mel = ml.Transforms.MelSpectrogram(Mel()).Fit(train);
+        var featurized = mel.Transform(train);
+        using var network = ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = Modalities(), Epochs = 6, Seed = 1 }).Fit(featurized);
+        var linear = ml.Transforms.Concatenate("Features", "Tab", "Tokens").Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Features")).Fit(featurized);
+        var ensemble = new MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer(new ITransformer[] { network, linear }, new[] { "merge", "linear" }, new[] { 0.7, 0.3 },
+            LabelKeyValues.FromColumn(featurized.Schema["Label"]));
+        var model = new TransformerChain<ITransformer>(mel, ensemble);
+        var path = Path.Combine(TestData.TempFolder("onnx-ensemble"), "ensemble.onnx");
+        var export = ml.Model.ExportFusionToOnnx(model, test.Schema, path);
+        Assert.Equal(new[] { "Score", "PredictedLabel" }, export.Outputs.Select(o => o.Name));
+        var expected = model.Transform(test);
+        var (onnxScores, onnxLabels) = RunOnnx(path, test, export);
+        double worst = Columns.Vectors(expected, "Score").Zip(onnxScores).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second)));
+        Assert.True(worst <= 1e-4, $"largest probability difference {worst:G3}");
+        Assert.Equal(Columns.Keys(expected, "PredictedLabel"), onnxLabels);
+    }
+
     internal static T Last<T>(ITransformer model) => ((IEnumerable<ITransformer>)model).OfType<T>().Last();
 
     /// <summary>Runs the exported file with ONNX Runtime on every row of <paramref name="data"/>, in one batch.</summary>
