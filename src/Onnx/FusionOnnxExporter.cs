@@ -147,7 +147,7 @@ internal sealed partial class FusionOnnxExporter
                 continue;
             }
             using (graph.Scope(Sanitize(StepName(p.step)))) p.write!();
-            inGraph.Add(StepName(p.step));
+            if (p.step is not ColumnSelectingTransformer) inGraph.Add(StepName(p.step));
             context.Schema = p.output;
         }
         if (!context.HasOutputs && _options.OutputColumns == null)
@@ -158,6 +158,7 @@ internal sealed partial class FusionOnnxExporter
                 $"The chain's model cannot be exported to ONNX: {StepName(cause)} cannot be in a graph." + Environment.NewLine +
                 "Hint: " + Hint(cause) + " The model itself must be an MLNetFusion network (merge, network, cross-modal, FusionMlp, a trainable featurizer), late fusion of such networks and ML.NET linear models, or an ML.NET linear model.");
         }
+        outside = NeededOutside(plans, inGraphFlags, context.Inputs.Select(i => i.Column));
         var outputs = context.Outputs(_options.OutputColumns);
         foreach (var o in outputs) graph.Identity(context.ValueOf(o.Column), o.Name);
         graph.RemoveUnusedInitializers();
@@ -176,6 +177,22 @@ internal sealed partial class FusionOnnxExporter
         var bytes = proto.ToByteArray();
         stream.Write(bytes);
         return new FusionOnnxExport(context.Inputs.ToArray(), outputs, outside, inGraph, bytes.LongLength);
+    }
+
+    /// <summary>The outside steps the graph's inputs need (directly or through each other), in order; the others compute nothing the graph reads.</summary>
+    private static List<ITransformer> NeededOutside(
+        List<(ITransformer step, DataViewSchema input, DataViewSchema output, string[] reads, string[] written, Action? write)> plans, bool[] inGraph, IEnumerable<string> inputs)
+    {
+        var needed = new HashSet<string>(inputs);
+        var keep = new bool[plans.Count];
+        for (int i = plans.Count - 1; i >= 0; i--)
+        {
+            if (inGraph[i] || !plans[i].written.Any(needed.Contains)) continue;
+            keep[i] = true;
+            foreach (var w in plans[i].written) needed.Remove(w);
+            needed.UnionWith(plans[i].reads);
+        }
+        return plans.Where((_, i) => keep[i]).Select(p => p.step).ToList();
     }
 
     /// <summary>

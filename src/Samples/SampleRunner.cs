@@ -5,10 +5,10 @@ public static class SampleRunner
 {
     /// <summary>The samples' names.</summary>
     public static IReadOnlyList<string> Names { get; } = new[]
-        { "early-fusion-avdigits", "neural-fusion", "late-fusion", "audio", "pretrained-image", "save-and-serve", "sweep", "modality-report" };
+        { "early-fusion-avdigits", "neural-fusion", "late-fusion", "audio", "pretrained-image", "save-and-serve", "onnx-export", "sweep", "modality-report" };
 
     /// <summary>The samples that train networks, and so take <c>--epochs</c>.</summary>
-    public static IReadOnlyList<string> WithEpochs { get; } = new[] { "early-fusion-avdigits", "neural-fusion", "late-fusion", "save-and-serve", "sweep", "modality-report" };
+    public static IReadOnlyList<string> WithEpochs { get; } = new[] { "early-fusion-avdigits", "neural-fusion", "late-fusion", "save-and-serve", "onnx-export", "sweep", "modality-report" };
 
     /// <summary>The samples that read avdigits, and so take <c>--data</c>.</summary>
     public static IReadOnlyList<string> WithData { get; } = new[] { "early-fusion-avdigits" };
@@ -33,6 +33,7 @@ public static class SampleRunner
             case "pretrained-image": PretrainedImageFeaturesSample.Example(); return 0;
             case "late-fusion": LateFusionSample.Example(epochs ?? 15); return 0;
             case "save-and-serve": SaveAndServeSample.Example(epochs ?? 8); return 0;
+            case "onnx-export": OnnxExportSample.Example(epochs ?? 8); return 0;
             case "sweep": SweepSample.Example(epochs ?? 12); return 0;
             case "modality-report": ModalityReportSample.Example(epochs ?? 10); return 0;
             default:

@@ -304,6 +304,15 @@ public class OnnxServingAndErrorTests
     private static int ArgMax(float[] v) => Array.IndexOf(v, v.Max());
 
     [Fact]
+    public void TheOnnxSampleServesTheGeneratedDatasetThroughApplyOnnxModel()
+    {
+        var (rows, same, worst) = MLNetFusion.Samples.OnnxExportSample.Example(epochs: 2);
+        Assert.Equal(400, rows);
+        Assert.Equal(rows, same);
+        Assert.True(worst <= 1e-4, $"largest probability difference {worst:G3}");
+    }
+
+    [Fact]
     public void DecodingStaysOutsideTheGraphUnlessTheWholeChainIsRequired()
     {
         var ml = new MLContext(seed: 1);
