@@ -171,8 +171,9 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
     /// </summary>
     /// <param name="graph">The graph being written.</param>
     /// <param name="inputs">Each modality's input value, <c>[B, size]</c> float, in the layout's order.</param>
+    /// <param name="nonFiniteAsMissing">Read a modality with any NaN or infinite value as absent (the model's <c>NonFiniteInputHandling.TreatAsMissing</c>), instead of only an entirely NaN one.</param>
     /// <returns>The probabilities <c>[B, classes]</c>, the fused embedding <c>[B, EmbeddingWidth]</c> and each modality's presence <c>[B]</c> (1 = used).</returns>
-    public (string probabilities, string embedding, string[] used) ExportOnnx(OnnxGraph graph, IReadOnlyList<string> inputs)
+    public (string probabilities, string embedding, string[] used) ExportOnnx(OnnxGraph graph, IReadOnlyList<string> inputs, bool nonFiniteAsMissing = false)
     {
         if (inputs.Count != encoders.Count) throw new ArgumentException($"{inputs.Count} inputs for {encoders.Count} modalities.", nameof(inputs));
         var cleaned = new string[inputs.Count];
@@ -180,9 +181,11 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
         using (graph.Scope("presence"))
             for (int m = 0; m < inputs.Count; m++)
             {
-                var allNan = graph.Reduce("ReduceMin", graph.Cast(graph.Node("IsNaN", new[] { inputs[m] }), OnnxElementType.Float), false, 1);   // [B]: 1 when every value is NaN
+                var allNan = nonFiniteAsMissing
+                    ? graph.Reduce("ReduceMax", graph.Cast(graph.Node("Or", new[] { graph.Node("IsNaN", new[] { inputs[m] }), graph.Node("IsInf", new[] { inputs[m] }) }), OnnxElementType.Float), false, 1)
+                    : graph.Reduce("ReduceMin", graph.Cast(graph.Node("IsNaN", new[] { inputs[m] }), OnnxElementType.Float), false, 1);   // [B]: 1 when every value is NaN (or, opted in, any is not finite)
                 present[m] = graph.Sub(graph.Scalar(1f), allNan);
-                cleaned[m] = graph.Where(graph.Cast(graph.Unsqueeze(allNan, 1), OnnxElementType.Bool), graph.Scalar(0f), inputs[m]);
+                cleaned[m] = graph.Where(graph.Cast(graph.Unsqueeze(allNan, 1), OnnxElementType.Bool), graph.Scalar(0f), inputs[m]);   // absent rows read as zeros, as BatchBuilder writes them
             }
         var anyPresent = present.Aggregate((a, b) => graph.Add(a, b));
         if (_disabled != null)

@@ -208,7 +208,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         ObjectDisposedException.ThrowIf(_disposed, this);
         var g = context.Graph;
         var inputs = Layout.Columns.Select(context.Read).ToArray();
-        var (probabilities, embedding, used) = _network.ExportOnnx(g, inputs);
+        var (probabilities, embedding, used) = _network.ExportOnnx(g, inputs, NonFiniteInputs == NonFiniteInputHandling.TreatAsMissing);
         if (Outputs.Score != null)
         {
             context.Write(Outputs.Score, probabilities, OnnxElementType.Float, Labels.Count);

@@ -304,6 +304,37 @@ public class OnnxServingAndErrorTests
     private static int ArgMax(float[] v) => Array.IndexOf(v, v.Max());
 
     [Fact]
+    public void RowsTransformRefusesGiveNaNScoresAndTreatAsMissingMatchesTransform()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = OnnxRow.Load(ml, OnnxRow.Make(300, 3));
+        var rows = OnnxRow.Make(60, 4);
+        rows[3].Tab[1] = float.NaN;                  // a partly missing vector: Transform refuses it
+        rows[7].Image[5] = float.PositiveInfinity;  // an infinite value: the same
+        var test = OnnxRow.Load(ml, rows);
+        var mods = new List<ModalityOptions>
+        {
+            new() { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4, 8 }, OutputWidth = 16 },
+            ModalityOptions.Tabular("Tab", "tab", 16),
+        };
+        using var model = ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = mods, Epochs = 4, Seed = 1 }).Fit(train);
+        var dir = TestData.TempFolder("onnx-nonfinite");
+        var strict = Path.Combine(dir, "error.onnx");
+        var export = ml.Model.ExportFusionToOnnx(model, test.Schema, strict);
+        var (scores, _) = OnnxExportTests.RunOnnx(strict, test, export);
+        Assert.All(scores[3].Concat(scores[7]), v => Assert.True(float.IsNaN(v)));
+        Assert.All(scores.Where((_, i) => i != 3 && i != 7).SelectMany(s => s), v => Assert.False(float.IsNaN(v)));
+
+        model.NonFiniteInputs = NonFiniteInputHandling.TreatAsMissing;
+        var lenient = Path.Combine(dir, "treat-as-missing.onnx");
+        export = ml.Model.ExportFusionToOnnx(model, test.Schema, lenient);
+        var expected = Columns.Vectors(model.Transform(test), "Score");
+        (scores, _) = OnnxExportTests.RunOnnx(lenient, test, export);
+        double worst = expected.Zip(scores).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second)));
+        Assert.True(worst <= 1e-4, $"largest probability difference {worst:G3}");
+    }
+
+    [Fact]
     public void TheOnnxSampleServesTheGeneratedDatasetThroughApplyOnnxModel()
     {
         var (rows, same, worst) = MLNetFusion.Samples.OnnxExportSample.Example(epochs: 2);
