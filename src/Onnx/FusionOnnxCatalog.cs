@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using MLNetFusion.Onnx;
 
 // Catalog extensions live in Microsoft.ML, as ML.NET's own packages do, so `using Microsoft.ML;` finds them.
@@ -39,6 +40,29 @@ public static class FusionOnnxCatalog
         ArgumentNullException.ThrowIfNull(inputSchema);
         ArgumentNullException.ThrowIfNull(stream);
         return new FusionOnnxExporter(options).Export(model, inputSchema, stream);
+    }
+
+    /// <summary>
+    /// The same model with its graph served by ONNX Runtime: the steps outside the graph, then an
+    /// <see cref="OnnxRuntimeTransformer"/> that writes the model's own output columns (same names, types and
+    /// annotations), so <c>Transform</c> and <c>PredictionEngine</c> work unchanged and no TorchSharp runs at prediction.
+    /// </summary>
+    /// <param name="catalog">The model catalog (<c>mlContext.Model</c>).</param>
+    /// <param name="model">A fitted chain that <see cref="ExportFusionToOnnx(ModelOperationsCatalog, ITransformer, DataViewSchema, Stream, FusionOnnxExportOptions?)"/> can export.</param>
+    /// <param name="inputSchema">The schema of the rows the model is applied to.</param>
+    /// <param name="options">Threads and batch size; <c>null</c> for the defaults.</param>
+    /// <returns>A chain; dispose it to release the ONNX Runtime session (the original model stays yours to dispose).</returns>
+    public static TransformerChain<ITransformer> WithOnnxRuntime(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, OnnxRuntimeServingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        options ??= new OnnxRuntimeServingOptions();
+        if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be positive.");
+        if (options.Threads is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "Threads must be positive (or null for TorchSharp's thread count).");
+        using var buffer = new MemoryStream();
+        var export = catalog.ExportFusionToOnnx(model, inputSchema, buffer, options.Export);
+        var onnx = new OnnxRuntimeTransformer(buffer.ToArray(), export, model.GetOutputSchema(inputSchema), options.Threads ?? TorchSharp.torch.get_num_threads(), options.BatchSize);
+        return new TransformerChain<ITransformer>(export.OutsideGraphSteps.Append(onnx).ToArray());
     }
 
     /// <summary>Writes <paramref name="model"/> as one ONNX model to the file <paramref name="filePath"/> (replaced only when the export succeeds).</summary>

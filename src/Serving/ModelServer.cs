@@ -30,10 +30,11 @@ public static class ModelServer
     /// <c>name.0 … name.(n-1)</c>, or as n columns starting at <c>name</c>.</param>
     /// <param name="outputCsv">Where to write one line per row.</param>
     /// <param name="columns">Output columns to write (a key column is written as its key value, a vector slot by slot).</param>
+    /// <param name="onnxRuntime">Serve the model's graph with ONNX Runtime (<c>mlContext.Model.WithOnnxRuntime</c>) instead of TorchSharp: the same columns, several times faster on CPUs.</param>
     /// <returns>Rows written.</returns>
     /// <exception cref="InvalidDataException">A row cannot be predicted. The message names the CSV line (the header is line 1),
     /// the column and, for text that is not a number, the text itself in quotes.</exception>
-    public static int Predict(string modelPath, string inputCsv, string outputCsv, IReadOnlyList<string> columns)
+    public static int Predict(string modelPath, string inputCsv, string outputCsv, IReadOnlyList<string> columns, bool onnxRuntime = false)
     {
         var ml = new MLContext(seed: 0);
         if (!File.Exists(inputCsv))
@@ -52,8 +53,9 @@ public static class ModelServer
             {
                 Columns = loaderColumns, Separators = new[] { ',' }, HasHeader = true, AllowQuoting = true, MissingRealsAsNaNs = true,
             }).Load(inputCsv);
+            using var served = onnxRuntime ? ml.Model.WithOnnxRuntime(model, schema) : null;
             int rows;
-            try { rows = WriteCsv(model.Transform(data), columns, partial); }
+            try { rows = WriteCsv((served ?? model).Transform(data), columns, partial); }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 var cause = Unwrap(ex);

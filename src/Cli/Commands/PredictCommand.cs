@@ -12,10 +12,12 @@ internal static class PredictCommand
         var input = new Option<string>("--input") { Description = "CSV with a header holding the model's input columns.", Required = true };
         var output = new Option<string>("--output") { Description = "Where to write the predictions (CSV).", Required = true };
         var columns = new Option<string[]>("--columns") { Description = "Output columns to write.", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => new[] { "PredictedLabel", "Score" } };
-        var command = new Command("predict", "Load a saved fusion model in this process and predict a CSV (serving).") { model, input, output, columns };
+        var engine = new Option<string>("--engine") { Description = "torch (default) runs the networks with TorchSharp; onnx exports the model's graph in memory and runs it with ONNX Runtime (same columns, faster on CPUs).", DefaultValueFactory = _ => "torch" };
+        engine.AcceptOnlyFromAmong("torch", "onnx");
+        var command = new Command("predict", "Load a saved fusion model in this process and predict a CSV (serving).") { model, input, output, columns, engine };
         command.SetAction(r =>
         {
-            int rows = ModelServer.Predict(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(columns)!);
+            int rows = ModelServer.Predict(r.GetValue(model)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(columns)!, r.GetValue(engine) == "onnx");
             Console.WriteLine($"Wrote {rows} predictions to {r.GetValue(output)}.");
             return 0;
         });

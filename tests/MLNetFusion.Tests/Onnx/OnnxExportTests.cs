@@ -334,6 +334,62 @@ public class OnnxServingAndErrorTests
         Assert.True(worst <= 1e-4, $"largest probability difference {worst:G3}");
     }
 
+    public sealed class Scored
+    {
+        public uint PredictedLabel { get; set; }
+        public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void WithOnnxRuntimeIsADropInWithTheModelsOwnSchemaForTransformAndPredictionEngine()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = OnnxRow.Load(ml, OnnxRow.Make(300, 3));
+        var rows = OnnxRow.Make(80, 4);
+        var test = OnnxRow.Load(ml, rows);
+        var mods = new List<ModalityOptions>
+        {
+            new() { Name = "audio", ColumnName = "LogMel", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4, 8 }, OutputWidth = 16 },
+            ModalityOptions.Tabular("Tab", "tab", 16),
+        };
+        using var model = ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "LogMel", SampleRate = OnnxRow.Rate, FftSize = 128, HopLength = 64, Bands = 16 })
+            .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = mods, Epochs = 4, Seed = 1 })).Fit(train);
+        using var onnx = ml.Model.WithOnnxRuntime(model, test.Schema, new OnnxRuntimeServingOptions { BatchSize = 32 });
+
+        var expected = model.Transform(test);
+        var actual = onnx.Transform(test);
+        foreach (var name in new[] { "Score", "PredictedLabel" })
+        {
+            var (e, a) = (expected.Schema[name], actual.Schema[name]);
+            Assert.Equal(e.Type, a.Type);
+            Assert.Equal(e.Annotations.Schema.Select(c => c.Name), a.Annotations.Schema.Select(c => c.Name));
+        }
+        VBuffer<ReadOnlyMemory<char>> slotsE = default, slotsA = default;
+        expected.Schema["Score"].GetSlotNames(ref slotsE);
+        actual.Schema["Score"].GetSlotNames(ref slotsA);
+        Assert.Equal(slotsE.DenseValues().Select(v => v.ToString()), slotsA.DenseValues().Select(v => v.ToString()));
+        var (se, sa) = (Columns.Vectors(expected, "Score"), Columns.Vectors(actual, "Score"));
+        Assert.True(se.Zip(sa).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second))) <= 1e-4);
+        Assert.Equal(Columns.Keys(expected, "PredictedLabel"), Columns.Keys(actual, "PredictedLabel"));
+
+        // One row at a time, through the same typed PredictionEngine as the TorchSharp model.
+        var torchEngine = ml.Model.CreatePredictionEngine<OnnxRow, Scored>(model);
+        var onnxEngine = ml.Model.CreatePredictionEngine<OnnxRow, Scored>(onnx);
+        foreach (var row in rows.Where(r => !float.IsNaN(r.Audio[0])).Take(20))
+        {
+            row.Label = 0;
+            var (t, o) = (torchEngine.Predict(row), onnxEngine.Predict(row));
+            Assert.Equal(t.PredictedLabel, o.PredictedLabel);
+            Assert.True(t.Score.Zip(o.Score).Max(v => Math.Abs(v.First - v.Second)) <= 1e-4);
+        }
+
+        // A row the TorchSharp model refuses is an error here too, never a NaN prediction.
+        var bad = OnnxRow.Make(3, 9, missing: 0);
+        bad[1].Tab[2] = float.NaN;
+        var ex = Assert.Throws<InvalidOperationException>(() => Columns.Vectors(onnx.Transform(OnnxRow.Load(ml, bad)), "Score"));
+        Assert.StartsWith("Row 1: the graph's 'Score' is NaN: a modality of this row has some NaN or infinite values, or no modality is present.", ex.Message);
+    }
+
     [Fact]
     public void TheOnnxSampleServesTheGeneratedDatasetThroughApplyOnnxModel()
     {
