@@ -356,8 +356,7 @@ internal sealed partial class FusionOnnxExporter
         }
         context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName, sum!, OnnxElementType.Float, ensemble.Labels.Count);
         context.MarkOutput(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName);
-        var key = g.Cast(g.Add(g.Node("ArgMax", new[] { sum! }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L)), g.Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
-        context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.PredictedLabelColumnName, key, OnnxElementType.UInt32, 1);
+        context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.PredictedLabelColumnName, g.PredictedKey(sum!), OnnxElementType.UInt32, 1);
         context.MarkOutput(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.PredictedLabelColumnName);
     }
 
@@ -380,8 +379,7 @@ internal sealed partial class FusionOnnxExporter
         var score = linear.Model is MaximumEntropyModelParameters ? g.Softmax(z, 1) : z;
         context.Write(names.score, score, OnnxElementType.Float, classes);
         context.MarkOutput(names.score);
-        var key = g.Cast(g.Add(g.Node("ArgMax", new[] { score }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L)), g.Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
-        context.Write(names.predicted, key, OnnxElementType.UInt32, 1);
+        context.Write(names.predicted, g.PredictedKey(score), OnnxElementType.UInt32, 1);
         context.MarkOutput(names.predicted);
     }
 

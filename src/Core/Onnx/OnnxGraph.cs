@@ -163,6 +163,13 @@ public abstract class OnnxGraph
     /// <summary>Mean over <paramref name="axes"/>.</summary>
     public string ReduceMean(string x, bool keepDims, params long[] axes) => Reduce("ReduceMean", x, keepDims, axes);
 
+    /// <summary>ML.NET's predicted key from <c>[B, K]</c> scores: the first largest class, plus 1, as <c>[B, 1]</c> uint32.</summary>
+    public string PredictedKey(string scores)
+    {
+        var index = Node("ArgMax", new[] { scores }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L));
+        return Cast(Add(index, Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
+    }
+
     // ---- layers ----
 
     /// <summary>Softmax over <paramref name="axis"/>.</summary>

@@ -216,9 +216,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         }
         if (Outputs.PredictedLabel != null)
         {
-            var index = g.Node("ArgMax", new[] { probabilities }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L));
-            var key = g.Cast(g.Add(index, g.Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
-            context.Write(Outputs.PredictedLabel, key, OnnxElementType.UInt32, 1);
+            context.Write(Outputs.PredictedLabel, g.PredictedKey(probabilities), OnnxElementType.UInt32, 1);
             context.MarkOutput(Outputs.PredictedLabel);
         }
         if (Outputs.Embedding != null)

@@ -121,8 +121,7 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
         score = g.Where(g.Node("Equal", new[] { anyPresent, g.Scalar(0f) }), g.Scalar(float.NaN), score);
         context.Write(ScoreName, score, OnnxElementType.Float, k);
         context.MarkOutput(ScoreName);
-        var key = g.Cast(g.Add(g.Node("ArgMax", new[] { score }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L)), g.Constant("one", new long[] { 1 }, Array.Empty<long>())), OnnxElementType.UInt32);
-        context.Write(PredictedLabelName, key, OnnxElementType.UInt32, 1);
+        context.Write(PredictedLabelName, g.PredictedKey(score), OnnxElementType.UInt32, 1);
         context.MarkOutput(PredictedLabelName);
     }
 
