@@ -105,7 +105,7 @@ public class CliOutputTests
     {
         var e = Assert.Throws<ArgumentException>(() => MLNetFusion.Samples.SampleRunner.Run("audio", 3));
         Assert.Equal("Sample 'audio' trains no network, so --epochs does not apply." + Environment.NewLine +
-            "Hint: --epochs applies to early-fusion-avdigits, neural-fusion, late-fusion, save-and-serve, sweep, modality-report.", e.Message);
+            "Hint: --epochs applies to early-fusion-avdigits, neural-fusion, late-fusion, save-and-serve, onnx-export, sweep, modality-report.", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => MLNetFusion.Samples.SampleRunner.Run("neural-fusion", 0));
     }
 
