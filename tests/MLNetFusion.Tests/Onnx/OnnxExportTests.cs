@@ -70,6 +70,10 @@ public sealed class OnnxRow
 /// </summary>
 public class OnnxExportTests
 {
+    private readonly Xunit.Abstractions.ITestOutputHelper _out;
+
+    public OnnxExportTests(Xunit.Abstractions.ITestOutputHelper output) => _out = output;
+
     private static MelSpectrogramOptions Mel(SpectrogramNormalization normalization = SpectrogramNormalization.None) => new()
     {
         InputColumnName = "Audio", OutputColumnName = "LogMel", SampleRate = OnnxRow.Rate, FftSize = 128, HopLength = 64, Bands = 16, Normalization = normalization,
@@ -144,6 +148,7 @@ public class OnnxExportTests
             double worst = 0;
             for (int i = 0; i < scores.Count; i++)
                 for (int k = 0; k < scores[i].Length; k++) worst = Math.Max(worst, Math.Abs(scores[i][k] - onnxScores[i][k]));
+            _out.WriteLine($"{family}: largest probability difference {worst:G3} over {scores.Count} rows, file {new FileInfo(path).Length / 1024} KiB");
             Assert.True(worst <= 1e-4, $"{family}: largest probability difference {worst:G3}");
             Assert.Equal(labels, onnxLabels);
             // The model learnt something (so the comparison is not between two constant outputs).
@@ -191,6 +196,7 @@ public class OnnxExportTests
             var scores = Columns.Vectors(expected, "Score");
             var (onnxScores, onnxLabels) = RunOnnx(path, test, export);
             double worst = scores.Zip(onnxScores).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second)));
+            _out.WriteLine($"late {combiner}: largest probability difference {worst:G3} over {scores.Count} rows, file {new FileInfo(path).Length / 1024} KiB");
             Assert.True(worst <= 1e-4, $"{combiner}: largest probability difference {worst:G3}");
             Assert.Equal(Columns.Keys(expected, "PredictedLabel"), onnxLabels);
             int correct = onnxLabels.Zip(Columns.Keys(test, "Label")).Count(p => p.First == p.Second);
@@ -541,6 +547,7 @@ public class OnnxAvDigitsTests
             double worst = 0;
             for (int i = 0; i < scores.Count; i++)
                 for (int k = 0; k < scores[i].Length; k++) worst = Math.Max(worst, Math.Abs(scores[i][k] - onnxScores[i][k]));
+            _out.WriteLine($"avdigits {name}: largest probability difference {worst:G3} over {scores.Count} rows, file {new FileInfo(path).Length / 1024} KiB");
             Assert.True(worst <= 1e-4, $"{name}: largest probability difference {worst:G3}");
             Assert.Equal(Columns.Keys(expected, "PredictedLabel"), onnxLabels);
             (fitted as IDisposable)?.Dispose();
