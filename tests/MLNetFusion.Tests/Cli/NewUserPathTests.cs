@@ -106,6 +106,25 @@ public class NewUserPathTests
             Assert.Equal(f[0], header[1 + Array.IndexOf(scores, scores.Max())]["Score.".Length..]);
             Assert.Equal(1.0, scores.Sum(), 4);
         }
+        // 3b. The same model with its graph on ONNX Runtime gives the same rows; `export` writes a graph ONNX Runtime loads.
+        var onnx = Cli("predict", "--model", F("model.zip"), "--input", F("new-rows.csv"), "--output", F("predictions-onnx.csv"), "--engine", "onnx");
+        Assert.True(onnx.exit == 0, onnx.stdout + onnx.stderr);
+        var onnxLines = File.ReadAllLines(F("predictions-onnx.csv"));
+        Assert.Equal(lines[0], onnxLines[0]);
+        foreach (var (torchLine, onnxLine) in lines.Skip(1).Zip(onnxLines.Skip(1)))
+        {
+            var (t, o) = (torchLine.Split(','), onnxLine.Split(','));
+            Assert.Equal(t[0], o[0]);
+            for (int k = 1; k < t.Length; k++) Assert.True(Math.Abs(double.Parse(t[k], CultureInfo.InvariantCulture) - double.Parse(o[k], CultureInfo.InvariantCulture)) <= 1e-4, $"{torchLine} vs {onnxLine}");
+        }
+        var export = Cli("export", "--model", F("model.zip"), "--onnx", F("model.onnx"));
+        Assert.True(export.exit == 0, export.stdout + export.stderr);
+        Assert.Contains("MelSpectrogram", export.stdout);
+        Assert.Contains("Outside the graph: ", export.stdout);
+        Assert.Contains("LoadAudio", export.stdout);
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(F("model.onnx")))
+            Assert.Contains("Score", session.OutputMetadata.Keys);
+
         // Better than chance (1/8) by a margin on the labelled copy of these rows.
         var truth = File.ReadAllLines(F("test.csv")).Skip(1).Select(l => MLNetFusion.AutoML.Inference.CsvSample.Split(l, ',')[3]).ToArray();
         double accuracy = lines.Skip(1).Select(l => l.Split(',')[0]).Zip(truth).Count(p => p.First == p.Second) / (double)truth.Length;
