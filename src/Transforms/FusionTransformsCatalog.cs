@@ -40,7 +40,7 @@ public static class FusionTransformsCatalog
         => new(FusionEnvironment.FromCatalog(catalog), options);
 
     /// <summary>
-    /// Log-mel spectrogram of fixed-length samples (double precision on the CPU for power-of-two FFT sizes, batched torch FFTs otherwise; matches torchaudio's MelSpectrogram with
+    /// Log-mel spectrogram of fixed-length samples (batched FFTs in torch; matches torchaudio's MelSpectrogram with
     /// HTK mel scale, Hann window, power 2, centred reflect padding). Output <c>Vector&lt;Single, bands, frames&gt;</c>.
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
