@@ -265,7 +265,8 @@ public class OnnxExportTests
         var inputs = new List<NamedOnnxValue>();
         foreach (var input in export.Inputs)
         {
-            var rows = data.Schema[input.Column].Type is VectorDataViewType ? Columns.Vectors(data, input.Column) : throw new InvalidOperationException(input.Column);
+            var rows = data.Schema[input.Column].Type is VectorDataViewType ? Columns.Vectors(data, input.Column)
+                : data.GetColumn<float>(input.Column).Select(v => new[] { v }).ToList();
             n = rows.Count;
             var flat = rows.SelectMany(r => r).ToArray();
             inputs.Add(NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<float>(flat, new[] { n, (int)input.Size })));
@@ -506,22 +507,27 @@ public class OnnxAvDigitsTests
             }
         Assert.Equal(100, expected.Count);
         _out.WriteLine($"log-mel: largest difference {worst:G3} at {expected[wi][wj]}; {over} of {expected.Count * expected[0].Length} values above 1e-4");
-        // The graph computes in double; MelSpectrogram's float32 FFT is off by up to ~1e-4 in the log of the quietest bins
-        // (power near 1e-5, measured 1.1e-4 at -10.0): every value within 2e-4, and all but one in ten thousand within 1e-4.
-        Assert.True(worst <= 2e-4 && over <= expected.Count * expected[0].Length / 10_000,
+        // Both compute in double precision (MelSpectrogram's CPU kernel for power-of-two FFT sizes, the graph's matrix products).
+        Assert.True(worst <= 1e-4,
             $"largest log-mel difference {worst:G3} at clip {wi}, value {wj} ({expected[wi][wj]} vs {mel[wi, wj]}); {over} above 1e-4");
     }
 
     [AvDigitsFact]
-    public void EveryFamilyOnTheCliFeaturizerMatchesOnTheAvDigitsTestSplit()
+    public void EveryFamilyOnTheCliFeaturizerMatchesOnTheAvDigitsTestSplit() => EveryFamilyMatches("avdigits");
+
+    /// <summary>The generated dataset: images, audio, tabular columns and a text column that a tenth of the rows leave empty.</summary>
+    [Fact]
+    public void EveryFamilyOnTheCliFeaturizerMatchesOnTheGeneratedTestSplit() => EveryFamilyMatches("generated");
+
+    private void EveryFamilyMatches(string dataset)
     {
         var ml = new MLContext(seed: 1);
-        var ds = MLNetFusion.Datasets.MultimodalDataset.AvDigits(TestData.AvDigits);
+        var ds = dataset == "avdigits" ? MLNetFusion.Datasets.MultimodalDataset.AvDigits(TestData.AvDigits) : MLNetFusion.Datasets.MultimodalDataset.Synthetic(TestData.SyntheticFolder);
         var (rawTrain, rawTest) = ds.LoadSplits(ml);
         var train = ml.Data.Cache(ds.Featurizer(ml).Fit(rawTrain).Transform(rawTrain));
         var chain = ds.FeatureChain(ml).Fit(rawTrain);
         var t = ml.MulticlassClassification.Trainers;
-        var features = ml.Transforms.Concatenate("Features", ds.ModalityColumns.ToArray());
+        var features = ml.Transforms.Concatenate("Features", ds.Modalities().Where(m => m.Kind != ModalityKind.Text).Select(m => m.ColumnName).ToArray());
         foreach (var (name, trainer) in new (string, IEstimator<ITransformer>)[]
         {
             ("merge", t.MergeFusion(ds.Modalities(), MergeOperation.Attention, epochs: 3)),
@@ -547,7 +553,7 @@ public class OnnxAvDigitsTests
             double worst = 0;
             for (int i = 0; i < scores.Count; i++)
                 for (int k = 0; k < scores[i].Length; k++) worst = Math.Max(worst, Math.Abs(scores[i][k] - onnxScores[i][k]));
-            _out.WriteLine($"avdigits {name}: largest probability difference {worst:G3} over {scores.Count} rows, file {new FileInfo(path).Length / 1024} KiB");
+            _out.WriteLine($"{dataset} {name}: largest probability difference {worst:G3} over {scores.Count} rows, file {new FileInfo(path).Length / 1024} KiB");
             Assert.True(worst <= 1e-4, $"{name}: largest probability difference {worst:G3}");
             Assert.Equal(Columns.Keys(expected, "PredictedLabel"), onnxLabels);
             (fitted as IDisposable)?.Dispose();
