@@ -55,6 +55,9 @@ public sealed class FusionOnnxExport
     /// <summary>The steps left outside the graph, in order: apply <see cref="OutsideGraph"/> to raw rows to get the graph's inputs.</summary>
     public IReadOnlyList<ITransformer> OutsideGraphSteps { get; }
 
+    /// <summary>The names of <see cref="OutsideGraphSteps"/>, as the export's messages name them (for example <c>LoadAudio</c>, <c>ImageLoading</c>).</summary>
+    public IReadOnlyList<string> OutsideGraphNames => OutsideGraphSteps.Select(FusionOnnxExporterNames.Name).ToArray();
+
     /// <summary>The steps outside the graph as one chain (empty when the whole chain is in the graph). It shares the model's transformers: do not dispose it apart from the model.</summary>
     public TransformerChain<ITransformer> OutsideGraph { get; }
 
@@ -135,14 +138,12 @@ internal sealed partial class FusionOnnxExporter
                         if (inGraphFlags[j] && plans[j].reads.Contains(column)) { inGraphFlags[j] = false; changed = true; }
             }
         }
-        var outside = new List<ITransformer>();
         var inGraph = new List<string>();
         for (int i = 0; i < plans.Count; i++)
         {
             var p = plans[i];
             if (!inGraphFlags[i])
             {
-                outside.Add(p.step);
                 context.AddOutsideColumns(p.output, p.written);
                 continue;
             }
@@ -158,7 +159,7 @@ internal sealed partial class FusionOnnxExporter
                 $"The chain's model cannot be exported to ONNX: {StepName(cause)} cannot be in a graph." + Environment.NewLine +
                 "Hint: " + Hint(cause) + " The model itself must be an MLNetFusion network (merge, network, cross-modal, FusionMlp, a trainable featurizer), late fusion of such networks and ML.NET linear models, or an ML.NET linear model.");
         }
-        outside = NeededOutside(plans, inGraphFlags, context.Inputs.Select(i => i.Column));
+        var outside = NeededOutside(plans, inGraphFlags, context.Inputs.Select(i => i.Column));
         var outputs = context.Outputs(_options.OutputColumns);
         foreach (var o in outputs) graph.Identity(context.ValueOf(o.Column), o.Name);
         graph.RemoveUnusedInitializers();
@@ -233,7 +234,7 @@ internal sealed partial class FusionOnnxExporter
 }
 
 /// <summary>The names the exporter's messages and reports give steps (the catalog method's name where MLNetFusion knows it).</summary>
-public static class FusionOnnxExporterNames
+internal static class FusionOnnxExporterNames
 {
     /// <summary>The step's name, for example <c>LoadAudio</c>, <c>MelSpectrogram</c>, <c>ImageLoading</c>.</summary>
     public static string Name(ITransformer t) => t switch
@@ -256,7 +257,7 @@ internal sealed partial class FusionOnnxExporter
     {
         AudioLoadingTransformer => "LoadAudio decodes WAV files, which an ONNX graph cannot: keep it outside the graph and feed the graph the samples.",
         TextTokenHashingTransformer => "HashTextTokens tokenises text, which MLNetFusion's graphs do not: keep it outside the graph and feed the graph the token ids.",
-        _ when step.GetType().Namespace == "Microsoft.ML.Transforms.Image" => "Image decoding and resizing stay outside the graph, as in ML.NET's own ONNX export: feed the graph the pixels.",
+        _ when step.GetType().Assembly.GetName().Name == "Microsoft.ML.ImageAnalytics" => "Image decoding and resizing stay outside the graph, as in ML.NET's own ONNX export: feed the graph the pixels.",
         _ => "MLNetFusion exports its own models and featurizers, Concatenate, affine normalizers (mean-variance, min-max), CopyColumns and MapKeyToValue.",
     };
 
@@ -495,10 +496,14 @@ internal sealed partial class FusionOnnxExporter
 
         public override void Write(string column, string value, OnnxElementType type, long size)
         {
-            // A negative size keeps the column's size (a step that rewrites a column in place).
-            if (size < 0) size = _values.TryGetValue(column, out var old) ? old.size : Schema[column].Type is VectorDataViewType v ? v.Size : 1;
             _values[column] = (value, type, size);
             _written.Add(column);
+        }
+
+        public override long SizeOf(string column)
+        {
+            Read(column);
+            return _values[column].size;
         }
 
         public void Copy(string output, string input)

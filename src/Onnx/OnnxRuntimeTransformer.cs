@@ -40,7 +40,7 @@ public sealed class OnnxRuntimeTransformer : BatchMappingTransformer, IDisposabl
         foreach (var i in _inputs)
             if (i.Type != OnnxElementType.Float)
                 throw new NotSupportedException($"Graph input '{i.Name}' is {i.Type}; ONNX Runtime serving feeds float columns only." + Environment.NewLine +
-                    "Hint: keep the step that produces it outside the graph's inputs, or serve this model with TorchSharp.");
+                    "Hint: serve this model with TorchSharp, or export it and run the graph with an ONNX Runtime session that feeds that input.");
         _outputs = export.Outputs.Select(o =>
         {
             var c = modelOutput[o.Column];
@@ -89,7 +89,7 @@ public sealed class OnnxRuntimeTransformer : BatchMappingTransformer, IDisposabl
         private readonly ValueGetter<float>?[] _scalar;
         private VBuffer<float> _buffer;
         private readonly object[] _out;
-        private readonly string[] _inputNames, _outputNames;
+        private readonly string[] _inputNames, _outputNames, _inputColumns;
         private readonly RunOptions _run = new();
         private readonly long[] _positions;
 
@@ -101,11 +101,12 @@ public sealed class OnnxRuntimeTransformer : BatchMappingTransformer, IDisposabl
             _scalar = new ValueGetter<float>?[p._inputs.Length];
             _out = new object[p._outputs.Length];
             _inputNames = p._inputs.Select(i => i.Name).ToArray();
+            _inputColumns = p._inputs.Select(i => i.Column).ToArray();
             _outputNames = p._outputs.Select(o => o.graph.Name).ToArray();
             _positions = new long[capacity];
         }
 
-        public override IReadOnlyList<string> InputColumns => _p._inputs.Select(i => i.Column).ToArray();
+        public override IReadOnlyList<string> InputColumns => _inputColumns;
 
         public override void Bind(DataViewRow input)
         {
@@ -148,14 +149,15 @@ public sealed class OnnxRuntimeTransformer : BatchMappingTransformer, IDisposabl
                 int k = 0;
                 foreach (var r in results)
                 {
-                    _out[k] = _p._outputs[k].graph.Type switch
+                    // Copied into the mapper's own buffers (sized once for a full block), so a row at a time allocates no arrays.
+                    switch (_p._outputs[k].graph.Type)
                     {
-                        OnnxElementType.Float => r.GetTensorDataAsSpan<float>().ToArray(),
-                        OnnxElementType.UInt32 => r.GetTensorDataAsSpan<uint>().ToArray(),
-                        OnnxElementType.Bool => r.GetTensorDataAsSpan<bool>().ToArray(),
-                        OnnxElementType.String => r.GetStringTensorAsArray(),
-                        var t => throw new NotSupportedException($"Graph output '{_p._outputs[k].graph.Name}' is {t}."),
-                    };
+                        case OnnxElementType.Float: r.GetTensorDataAsSpan<float>().CopyTo(Buffer<float>(k)); break;
+                        case OnnxElementType.UInt32: r.GetTensorDataAsSpan<uint>().CopyTo(Buffer<uint>(k)); break;
+                        case OnnxElementType.Bool: r.GetTensorDataAsSpan<bool>().CopyTo(Buffer<bool>(k)); break;
+                        case OnnxElementType.String: _out[k] = r.GetStringTensorAsArray(); break;
+                        case var t: throw new NotSupportedException($"Graph output '{_p._outputs[k].graph.Name}' is {t}.");
+                    }
                     k++;
                 }
                 CheckScores(count);
@@ -165,6 +167,8 @@ public sealed class OnnxRuntimeTransformer : BatchMappingTransformer, IDisposabl
                 foreach (var v in values) v?.Dispose();
             }
         }
+
+        private T[] Buffer<T>(int output) => (T[])(_out[output] ??= new T[_capacity * (int)_p._outputs[output].graph.Size]);
 
         /// <summary>A graph cannot throw: a NaN score is where Transform refuses the row, so it is an error here too, never a NaN prediction.</summary>
         private void CheckScores(int count)

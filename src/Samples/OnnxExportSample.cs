@@ -35,7 +35,7 @@ public static class OnnxExportSample
         var export = ml.Model.ExportFusionToOnnx(model, rawTest.Schema, path);
         Console.WriteLine($"Wrote {path} ({export.Bytes / 1024} KiB, opset {export.Opset}).");
         Console.WriteLine("In the graph:      " + string.Join(" -> ", export.InGraph));
-        Console.WriteLine("Outside the graph: " + string.Join(", ", export.OutsideGraphSteps.Select(Onnx.FusionOnnxExporterNames.Name)));
+        Console.WriteLine("Outside the graph: " + string.Join(", ", export.OutsideGraphNames));
         Console.WriteLine("Graph inputs:      " + string.Join(", ", export.Inputs.Select(i => $"{i.Name}[{i.Size}]")));
 
         // 3. Serve: the outside steps, then ML.NET's ApplyOnnxModel runs the graph with ONNX Runtime.

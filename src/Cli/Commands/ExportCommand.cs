@@ -29,7 +29,7 @@ internal static class ExportCommand
                 Console.WriteLine($"Wrote {r.GetValue(onnx)} ({result.Bytes / 1024.0 / 1024.0:F2} MB, ONNX opset {result.Opset}).");
                 Console.WriteLine("In the graph:      " + string.Join(" -> ", result.InGraph));
                 Console.WriteLine("Outside the graph: " + (result.OutsideGraphSteps.Count == 0 ? "nothing" :
-                    string.Join(", ", result.OutsideGraphSteps.Select(FusionOnnxExporterNames.Name)) + " (apply them to raw rows to get the graph's inputs)"));
+                    string.Join(", ", result.OutsideGraphNames) + " (apply them to raw rows to get the graph's inputs)"));
                 Console.WriteLine("Inputs:  " + string.Join(", ", result.Inputs.Select(i => $"{i.Name} [batch, {i.Size}] {i.Type.ToString().ToLowerInvariant()}")));
                 Console.WriteLine("Outputs: " + string.Join(", ", result.Outputs.Select(o => $"{o.Name} [batch, {o.Size}] {o.Type.ToString().ToLowerInvariant()}")));
             }

@@ -30,6 +30,9 @@ public abstract class OnnxExportContext
     /// <summary>Records that <paramref name="value"/> (<c>[B, size]</c> of <paramref name="type"/>) now holds <paramref name="column"/>.</summary>
     public abstract void Write(string column, string value, OnnxElementType type, long size);
 
+    /// <summary>Values per row of <paramref name="column"/> (reading it makes it a graph input if no step wrote it).</summary>
+    public abstract long SizeOf(string column);
+
     /// <summary>Makes <paramref name="column"/> (its last value) an output of the graph.</summary>
     public abstract void MarkOutput(string column);
 }

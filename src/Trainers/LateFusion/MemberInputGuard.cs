@@ -43,7 +43,7 @@ internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveabl
         var allNan = g.Reduce("ReduceMin", g.Cast(g.Node("IsNaN", new[] { x }), OnnxElementType.Float), true, 1);          // [B, 1]
         var absent = g.Cast(allNan, OnnxElementType.Bool);
         context.Write(_presence, g.Node("Not", new[] { absent }), OnnxElementType.Bool, 1);
-        context.Write(_column, g.Where(absent, g.Scalar(0f), x), OnnxElementType.Float, -1);
+        context.Write(_column, g.Where(absent, g.Scalar(0f), x), OnnxElementType.Float, context.SizeOf(_column));
     }
 
     protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity)

@@ -451,7 +451,7 @@ public class OnnxServingAndErrorTests
             .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = mods, Epochs = 2, Seed = 1 })).Fit(data);
         var path = Path.Combine(TestData.TempFolder("onnx-cdf"), "m.onnx");
         var export = ml.Model.ExportFusionToOnnx(model, data.Schema, path);
-        Assert.Equal(new[] { "MelSpectrogram", "Normalizing" }, export.OutsideGraphSteps.Select(FusionOnnxExporterNames.Name));
+        Assert.Equal(new[] { "MelSpectrogram", "Normalizing" }, export.OutsideGraphNames);
         Assert.Equal(new[] { "FusionPrediction" }, export.InGraph);
         Assert.Equal(new[] { "LogMel", "Tab" }, export.Inputs.Select(i => i.Name));
         var expected = Columns.Vectors(model.Transform(data), "Score");
