@@ -103,7 +103,8 @@ public sealed class MelSpectrogramOptions
 }
 
 /// <summary>
-/// Computes (log-)mel spectrograms of fixed-length audio vectors, batched (one matrix product per batch of rows). Matches
+/// Computes (log-)mel spectrograms of fixed-length audio vectors: in double precision on the CPU, clips in parallel, when
+/// the FFT size is a power of two; with batched tensors (one matrix product per batch of rows) otherwise. Matches
 /// <c>torchaudio.transforms.MelSpectrogram</c> (HTK mel scale, no filter normalisation). Reach it with
 /// <c>mlContext.Transforms.MelSpectrogram(...)</c>.
 /// </summary>
@@ -166,6 +167,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
     private readonly Tensor _window;
     private readonly Tensor _filterBank;     // [freqs, bands]
     private readonly Tensor _paddedWindow;   // the window centred in n_fft, as torch.stft pads it
+    private readonly MelKernel? _kernel;     // the double-precision CPU path, for FFT sizes that are powers of two
     private bool _disposed;
 
     internal MelSpectrogramTransformer(MelSpectrogramOptions options, int inputLength, int sampleRate) : base(options.BatchSize)
@@ -194,6 +196,8 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
             var wv = _window.data<float>().ToArray();
             for (int i = 0; i < wv.Length; i++) pw[(FftSize - wv.Length) / 2 + i] = wv[i];
             _paddedWindow = tensor(pw).MoveToOuterDisposeScope();
+            if (MelKernel.Supports(FftSize))
+                _kernel = new MelKernel(Options, inputLength, Frames, Hop, pw, _filterBank.data<float>().ToArray());
         }
     }
 
@@ -273,13 +277,26 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
 
     /// <summary>Computes spectrograms for <paramref name="count"/> rows of <see cref="InputLength"/> samples; writes <c>count × Bands × Frames</c> values.</summary>
     /// <remarks>
-    /// The STFT is computed as <c>torch.stft</c> defines it — reflect padding when centred, frames of n_fft every hop,
+    /// For an FFT size that is a power of two (256 in MelSpectrogram's common settings) the clips are computed in
+    /// double precision on the CPU, in parallel (<see cref="MelKernel"/>): a real FFT of the window size and a sparse
+    /// filter bank, so the log of the quietest bands keeps its digits. Other sizes use tensors:
+    /// the STFT is computed as <c>torch.stft</c> defines it — reflect padding when centred, frames of n_fft every hop,
     /// the window centred in n_fft — but as one batched <c>torch.fft.rfft</c> over every frame of the batch, which
     /// measured faster here than <c>torch.stft</c> for short FFTs.
     /// </remarks>
     public void Compute(float[] samples, int count, float[] output)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_kernel != null)
+        {
+            int size = Bands * Frames;
+            Parallel.For(0, count, () => new MelKernel.Scratch(_kernel), (i, _, scratch) =>
+            {
+                _kernel.Compute(samples.AsSpan(i * InputLength, InputLength), output.AsSpan(i * size, size), scratch);
+                return scratch;
+            }, _ => { });
+            return;
+        }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var x = tensor(samples.Length == count * InputLength ? samples : samples.AsSpan(0, count * InputLength).ToArray(), new long[] { count, InputLength });

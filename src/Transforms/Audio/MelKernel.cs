@@ -1,0 +1,148 @@
+namespace MLNetFusion.Transforms.Audio;
+
+/// <summary>
+/// The log-mel of one clip in double precision on the CPU, for FFT sizes that are powers of two: reflect padding, the
+/// window, a real FFT of the window size (a complex FFT of half the size, then the split), the power, the mel filter
+/// bank as a sparse product (each band's non-zero bins only), the log and the per-clip normalisation. It computes what
+/// <see cref="MelSpectrogramTransformer"/>'s tensor path computes, without single-precision rounding in the FFT.
+/// </summary>
+internal sealed class MelKernel
+{
+    private readonly int _n, _half, _freqs, _bands, _frames, _hop, _length;
+    private readonly bool _center, _log;
+    private readonly double _power, _offset;
+    private readonly SpectrogramNormalization _normalization;
+    private readonly double[] _window;
+    private readonly int[] _reverse;
+    private readonly double[] _twRe, _twIm;        // e^{-2πik/half}, k < half/2
+    private readonly double[] _splitRe, _splitIm;  // e^{-2πik/n}, k <= half
+    private readonly int[] _bandStart;
+    private readonly double[][] _bandWeights;
+
+    /// <summary>Whether the kernel handles an FFT of <paramref name="n"/> points.</summary>
+    public static bool Supports(int n) => n >= 2 && (n & (n - 1)) == 0;
+
+    public MelKernel(MelSpectrogramOptions o, int inputLength, int frames, int hop, float[] paddedWindow, float[] filterBank)
+    {
+        _n = o.FftSize; _half = _n / 2; _freqs = _half + 1; _bands = o.Bands; _frames = frames; _hop = hop; _length = inputLength;
+        _center = o.Center; _log = o.ApplyLog; _power = o.Power; _offset = o.LogOffset; _normalization = o.Normalization;
+        _window = paddedWindow.Select(v => (double)v).ToArray();
+        int bits = 0;
+        while ((1 << bits) < _half) bits++;
+        _reverse = new int[_half];
+        for (int i = 0; i < _half; i++)
+        {
+            int r = 0;
+            for (int b = 0; b < bits; b++) if ((i & (1 << b)) != 0) r |= 1 << (bits - 1 - b);
+            _reverse[i] = r;
+        }
+        _twRe = new double[Math.Max(1, _half / 2)]; _twIm = new double[_twRe.Length];
+        for (int k = 0; k < _half / 2; k++) { double a = -2 * Math.PI * k / _half; _twRe[k] = Math.Cos(a); _twIm[k] = Math.Sin(a); }
+        _splitRe = new double[_half + 1]; _splitIm = new double[_half + 1];
+        for (int k = 0; k <= _half; k++) { double a = -2 * Math.PI * k / _n; _splitRe[k] = Math.Cos(a); _splitIm[k] = Math.Sin(a); }
+        // The filter bank as the tensor path holds it (single precision, [freqs, bands]), kept sparse per band.
+        _bandStart = new int[_bands];
+        _bandWeights = new double[_bands][];
+        for (int b = 0; b < _bands; b++)
+        {
+            int lo = 0, hi = -1;
+            for (int f = 0; f < _freqs; f++) if (filterBank[f * _bands + b] != 0) { if (hi < 0) lo = f; hi = f; }
+            _bandStart[b] = lo;
+            _bandWeights[b] = hi < 0 ? Array.Empty<double>() : Enumerable.Range(lo, hi - lo + 1).Select(f => (double)filterBank[f * _bands + b]).ToArray();
+        }
+    }
+
+    /// <summary>Scratch buffers of one thread.</summary>
+    public sealed class Scratch
+    {
+        public Scratch(MelKernel k)
+        {
+            Padded = new double[k._length + k._n];
+            Re = new double[k._half]; Im = new double[k._half];
+            Power = new double[k._freqs];
+            Mel = new double[k._bands * k._frames];
+        }
+        public readonly double[] Padded, Re, Im, Power, Mel;
+    }
+
+    /// <summary>Writes the clip's <c>bands × frames</c> values (row-major <c>[band, frame]</c>). An all-NaN clip gives all NaN.</summary>
+    public void Compute(ReadOnlySpan<float> clip, Span<float> output, Scratch s)
+    {
+        if (float.IsNaN(clip[0])) { output.Fill(float.NaN); return; }   // the mapper lets through only finite or entirely NaN clips
+        int pad = _center ? _half : 0, total = _length + 2 * pad;
+        var p = s.Padded;
+        for (int i = 0; i < _length; i++) p[pad + i] = clip[i];
+        for (int i = 1; i <= pad; i++) { p[pad - i] = clip[i]; p[pad + _length - 1 + i] = clip[_length - 1 - i]; }   // reflect, edge not repeated
+        _ = total;
+        for (int t = 0; t < _frames; t++)
+        {
+            int start = t * _hop;
+            // Even samples into the real part, odd into the imaginary part, in bit-reversed order.
+            for (int m = 0; m < _half; m++)
+            {
+                int r = _reverse[m];
+                s.Re[r] = p[start + 2 * m] * _window[2 * m];
+                s.Im[r] = p[start + 2 * m + 1] * _window[2 * m + 1];
+            }
+            Fft(s.Re, s.Im);
+            for (int k = 0; k <= _half; k++)
+            {
+                int a = k % _half, b = (_half - k) % _half;
+                double zr = s.Re[a], zi = s.Im[a], cr = s.Re[b], ci = -s.Im[b];           // Z[k], conj(Z[half - k])
+                double er = 0.5 * (zr + cr), ei = 0.5 * (zi + ci);                          // even part
+                double dr = zr - cr, di = zi - ci;                                          // odd part = -i/2 · (Z - conj)
+                double or = 0.5 * di, oi = -0.5 * dr;
+                double xr = er + _splitRe[k] * or - _splitIm[k] * oi, xi = ei + _splitRe[k] * oi + _splitIm[k] * or;
+                double pw = xr * xr + xi * xi;
+                s.Power[k] = _power == 2.0 ? pw : Math.Pow(pw, _power / 2.0);
+            }
+            for (int band = 0; band < _bands; band++)
+            {
+                var w = _bandWeights[band];
+                int f0 = _bandStart[band];
+                double acc = 0;
+                for (int j = 0; j < w.Length; j++) acc += w[j] * s.Power[f0 + j];
+                s.Mel[band * _frames + t] = _log ? Math.Log(acc + _offset) : acc;
+            }
+        }
+        for (int band = 0; band < _bands; band++)
+        {
+            var row = s.Mel.AsSpan(band * _frames, _frames);
+            if (_normalization != SpectrogramNormalization.None)
+            {
+                double mean = 0;
+                foreach (var v in row) mean += v;
+                mean /= _frames;
+                for (int t = 0; t < _frames; t++) row[t] -= mean;
+                if (_normalization == SpectrogramNormalization.PerClipMeanVariance)
+                {
+                    double sq = 0;
+                    foreach (var v in row) sq += v * v;
+                    double std = Math.Sqrt(sq / _frames);
+                    // A band with no spread (silence) becomes exactly 0, never NaN.
+                    for (int t = 0; t < _frames; t++) row[t] = std > 1e-3 ? row[t] / std : 0;
+                }
+            }
+            var dst = output.Slice(band * _frames, _frames);
+            for (int t = 0; t < _frames; t++) dst[t] = (float)row[t];
+        }
+    }
+
+    /// <summary>In-place iterative radix-2 FFT of bit-reversed input (e^{-2πi…} convention).</summary>
+    private void Fft(double[] re, double[] im)
+    {
+        for (int len = 2; len <= _half; len <<= 1)
+        {
+            int halfLen = len >> 1, step = _half / len;
+            for (int i = 0; i < _half; i += len)
+                for (int j = 0; j < halfLen; j++)
+                {
+                    double wr = _twRe[j * step], wi = _twIm[j * step];
+                    int u = i + j, v = u + halfLen;
+                    double vr = re[v] * wr - im[v] * wi, vi = re[v] * wi + im[v] * wr;
+                    re[v] = re[u] - vr; im[v] = im[u] - vi;
+                    re[u] += vr; im[u] += vi;
+                }
+        }
+    }
+}
