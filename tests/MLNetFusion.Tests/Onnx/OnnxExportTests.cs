@@ -507,10 +507,8 @@ public class OnnxAvDigitsTests
             }
         Assert.Equal(100, expected.Count);
         _out.WriteLine($"log-mel: largest difference {worst:G3} at {expected[wi][wj]}; {over} of {expected.Count * expected[0].Length} values above 1e-4");
-        // The graph computes in double; MelSpectrogram's float32 FFT is off by up to ~1e-4 in the log of the quietest bins
-        // (power near 4e-5, measured 1.1e-4 at -10.0, 2 of 252,000 values above 1e-4): every value within 2e-4, and all
-        // but one in ten thousand within 1e-4.
-        Assert.True(worst <= 2e-4 && over <= expected.Count * expected[0].Length / 10_000,
+        // Both compute in double precision (MelSpectrogram's CPU kernel for power-of-two FFT sizes, the graph's matrix products).
+        Assert.True(worst <= 1e-4,
             $"largest log-mel difference {worst:G3} at clip {wi}, value {wj} ({expected[wi][wj]} vs {mel[wi, wj]}); {over} above 1e-4");
     }
 
