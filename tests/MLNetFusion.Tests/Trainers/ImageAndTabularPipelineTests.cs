@@ -39,20 +39,22 @@ public class ImageAndTabularPipelineTests
         var ml = new MLContext(seed: 1);
         var ds = MultimodalDataset.Synthetic(TestData.SyntheticFolder);
         var (train, test, _) = ds.Featurize(ml);
-        double Acc(IEnumerable<MLNetFusion.Models.ModalityOptions> mods)
+        double Acc(IEnumerable<MLNetFusion.Models.ModalityOptions> mods, int seed = 1)
         {
             // Without the default SpecAugment of the audio, which hides the generated clips' short tone (see TextModalityTests).
-            using var model = ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = mods.ToList(), Epochs = 15, AudioAugmentationStrength = 0 }).Fit(train);
+            using var model = ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = mods.ToList(), Epochs = 15, AudioAugmentationStrength = 0, Seed = seed }).Fit(train);
             return ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
         }
-        double fused = Acc(ds.Modalities());
+        // The fused network's accuracy depends on its initialisation: over context seeds 1-4 it measured 47%, 71%, 73% and
+        // 70% (and 41-71% with the tensor log-mel path), so the claim is made of the median of three trainer seeds.
+        double fused = new[] { 1, 2, 3 }.Select(seed => Acc(ds.Modalities(), seed)).OrderBy(a => a).ElementAt(1);
         // Text alone cannot predict the 10% of rows with an empty note (a model with no modality present is an error), so it is measured with the others in TextModalityTests.
         foreach (var m in ds.Modalities().Where(m => m.Kind != MLNetFusion.Models.ModalityKind.Text))
         {
             double single = Acc(new[] { m });
             // Each modality carries one of three binary factors of the 8 classes: at most 25% alone.
             Assert.True(single < 0.3, $"{m.Name} alone: {single:P1}");
-            Assert.True(fused > single + 0.3, $"fused {fused:P1} vs {m.Name} {single:P1}");
+            Assert.True(fused > single + 0.3, $"fused (median of three seeds) {fused:P1} vs {m.Name} {single:P1}");
         }
     }
 
