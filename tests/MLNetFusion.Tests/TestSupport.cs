@@ -40,6 +40,10 @@ public static class TestData
     /// <summary>The generated default dataset, shared by tests (generated once per machine; seeded).</summary>
     public static string SyntheticFolder => Datasets.SyntheticMultimodalDataset.EnsureGenerated(
         Path.Combine(Path.GetTempPath(), "mlnetfusion-tests", "synthetic-v3"), seed: 7, trainRows: 1200, testRows: 400);
+
+    /// <summary>A small copy of the generated dataset (320 training rows), for tests that train many models, such as the distributed sweep's.</summary>
+    public static string SmallSyntheticFolder => Datasets.SyntheticMultimodalDataset.EnsureGenerated(
+        Path.Combine(Path.GetTempPath(), "mlnetfusion-tests", "synthetic-small-v3"), seed: 7, trainRows: 320, testRows: 80);
 }
 
 /// <summary>A fact that runs only when <c>../shared/data/avdigits</c> exists, and says why it skipped otherwise.</summary>

@@ -31,8 +31,6 @@ public sealed class FusionExperiment
     private int _folds;
     private double _validationFraction;
     private string? _samplingKey;
-    private int _lateFolds = 3;
-    private string? _lateSamplingKey;
     private FusionMetric _metric = FusionMetric.Accuracy;
     private string _label = TorchTrainerOptions.Defaults.LabelColumnName;
     private TimeSpan? _timeBudget;
@@ -173,15 +171,29 @@ public sealed class FusionExperiment
 
     /// <summary>
     /// The estimator a trial of <paramref name="settings"/> trains, on the feature pipeline's output (late fusion's
-    /// out-of-fold folds grouped by the sampling key, when one is set). Use it to refit or cross-validate a chosen
-    /// configuration yourself, for example leave-one-group-out on data the sweep never saw.
+    /// out-of-fold folds grouped by the sampling key, as the sweep's trials are). Use it to refit or cross-validate a
+    /// chosen configuration yourself, for example leave-one-group-out on data the sweep never saw.
     /// </summary>
     /// <param name="settings">A trial's settings, e.g. <c>result.BestTrial.Settings</c>.</param>
     /// <param name="seed">The trainer's seed; default: the seed the sweep gives that configuration.</param>
     public IEstimator<ITransformer> CreateEstimator(FusionTrialSettings settings, int? seed = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        return new TrialContext(_ml, _modalities, _label, SearchSpace, _samplingKey, 3).Build(settings, seed ?? TrialSeed(settings), _ => { }, CancellationToken.None);
+        var (lateFolds, lateKey) = _all != null && _samplingKey != null ? LateFolds(SamplingKeyGroups.Read(_all, _samplingKey)) : (3, null);
+        return new TrialContext(_ml, _modalities, _label, EffectiveSpace(), lateKey, lateFolds).Build(settings, seed ?? TrialSeed(settings), _ => { }, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Validates the configuration and prepares the data as <see cref="RunAsync"/> does (the feature pipeline fitted per
+    /// split, the data checked once), without running any trial: the <see cref="FusionTrialRunner"/> then evaluates the
+    /// trials a tuner of your own, or a distributed study, proposes. <see cref="RunAsync"/> calls it itself.
+    /// </summary>
+    public FusionTrialRunner Prepare()
+    {
+        Validate();
+        var (splits, lateFolds, lateKey) = PrepareSplits();
+        var builder = new TrialContext(_ml, _modalities, _label, EffectiveSpace(), lateKey, lateFolds);
+        return new FusionTrialRunner(_ml, splits, builder, _metric, _robustness, _seed, _features, _all ?? new AppendedDataView(_train!, _validation!));
     }
 
     /// <summary>Runs the search.</summary>
@@ -209,7 +221,16 @@ public sealed class FusionExperiment
                 $"the sampling key column '{_samplingKey}' must be a column of the data passed to SetDataset (the groups are read before the feature pipeline).");
     }
 
-    private sealed record Split(IDataView Train, IDataView Validation, ITransformer Featurizer);
+    /// <summary>
+    /// The space trials are drawn from: <see cref="SearchSpace"/>, with the subsets of this experiment's modalities when
+    /// it searches none of its own (a copy: <see cref="SearchSpace"/> is not edited). What a tuner of your own, or a
+    /// distributed study, proposes from.
+    /// </summary>
+    public FusionSearchSpace TrialSearchSpace => EffectiveSpace();
+
+    /// <summary>The space trials are drawn from: the user's, with the subsets of this experiment's modalities when it searches none (a copy: the user's space is not edited).</summary>
+    private FusionSearchSpace EffectiveSpace()
+        => SearchSpace.Modalities is null && _modalities.Count > 1 ? SearchSpace.With(new ModalitySubsetChoice(_modalities.Select(m => m.Name).ToArray())) : SearchSpace;
 
     /// <summary>When this many trials in a row fail with the same error before any trial has completed, the sweep stops with that error.</summary>
     public const int RepeatedFailureLimit = 3;
@@ -217,23 +238,13 @@ public sealed class FusionExperiment
     private FusionExperimentResult Run(CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
-        var splits = PrepareSplits();
-        // Modality subsets are searched over this experiment's modalities; the user's space is left as it was afterwards.
-        bool fillSubsets = SearchSpace.Modalities is null && _modalities.Count > 1;
-        if (fillSubsets) SearchSpace.Modalities = new ModalitySubsetChoice(_modalities.Select(m => m.Name).ToArray());
-        try { return Run(cancel, clock, splits); }
-        finally { if (fillSubsets) SearchSpace.Modalities = null; }
-    }
-
-    private FusionExperimentResult Run(CancellationToken cancel, Stopwatch clock, List<Split> splits)
-    {
-        var builder = new TrialContext(_ml, _modalities, _label, SearchSpace, _lateSamplingKey, _lateFolds);
+        var runner = Prepare();
         var tuner = _tuner ?? new SuccessiveHalvingTuner();
         var random = new Random(_seed);
         var trials = new List<FusionTrialResult>();
         FusionTrialResult? best = null;
         ITransformer? bestTrainerModel = null;
-        var tuning = new FusionTuningContext(SearchSpace, random, 0, _metric);
+        var tuning = new FusionTuningContext(runner.SearchSpace, random, 0, _metric);
         string? lastError = null;
         int sameFailures = 0;
         try
@@ -251,7 +262,7 @@ public sealed class FusionExperiment
 
                 using var trialCancel = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                 if (anyCompleted && _timeBudget is { } budget) trialCancel.CancelAfter(Max(budget - clock.Elapsed, TimeSpan.Zero));
-                var (result, trainerModel) = RunTrial(settings, splits, builder, clock, trialCancel.Token);
+                var (result, trainerModel) = runner.Run(settings, r => { foreach (var m in _monitors) m.ReportEpoch(settings, r); }, clock, trialCancel.Token);
                 trials.Add(result);
                 if (result.Status == FusionTrialStatus.Failed && result.Error == lastError) sameFailures++;
                 else (lastError, sameFailures) = result.Status == FusionTrialStatus.Failed ? (result.Error, 1) : (null, 0);
@@ -261,12 +272,12 @@ public sealed class FusionExperiment
 
                 if (result.Status == FusionTrialStatus.Completed && (best == null || tuning.IsBetter(result.Metric, best.Metric)))
                 {
-                    if (best != null) { best.Model = null; Dispose(bestTrainerModel); }
+                    if (best != null) { best.Model = null; FusionTrialRunner.Dispose(bestTrainerModel); }
                     best = result; bestTrainerModel = trainerModel;
-                    if (trainerModel != null && splits.Count == 1) result.Model = new TransformerChain<ITransformer>(splits[0].Featurizer, trainerModel);
+                    if (trainerModel != null) result.Model = new TransformerChain<ITransformer>(runner.Splits[0].Featurizer, trainerModel);
                     foreach (var m in _monitors) m.ReportBestTrial(result);
                 }
-                else Dispose(trainerModel);
+                else FusionTrialRunner.Dispose(trainerModel);
                 // Nothing has worked and the same error keeps coming: the data or the space is at fault, not a configuration.
                 if (best == null && sameFailures >= RepeatedFailureLimit)
                     throw new InvalidOperationException($"The sweep stopped: {sameFailures} trials in a row failed with the same error and none has completed, so every configuration would fail." +
@@ -277,85 +288,63 @@ public sealed class FusionExperiment
             if (best == null)
             {
                 cancel.ThrowIfCancellationRequested();
-                var failures = trials.Where(t => t.Error != null).Take(3).Select(t => $"trial {t.Settings.TrialId} ({t.Settings.Family}): {t.Error}");
-                throw new InvalidOperationException($"No trial completed in {trials.Count} trials." + Environment.NewLine + string.Join(Environment.NewLine, failures) +
-                    Environment.NewLine + "Hint: check the failures above; a budget too small for one trial also ends here (raise SetTrainingTimeInSeconds or SetMaxTrials).");
+                throw NoTrialCompleted(trials);
             }
 
-            ITransformer final;
             bool refitted = _refit || _all != null;
-            if (refitted)
-            {
-                var all = _all ?? new AppendedDataView(_train!, _validation!);
-                var featurizer = _features?.Fit(all) ?? new TransformerChain<ITransformer>();
-                var features = _ml.Data.Cache(featurizer.Transform(all));
-                var estimator = builder.Build(best.Settings, TrialSeed(best.Settings), _ => { }, CancellationToken.None);
-                final = new TransformerChain<ITransformer>(featurizer, estimator.Fit(features));
-            }
-            else final = best.Model!;
+            var final = refitted ? runner.Refit(best.Settings) : best.Model!;
             return new FusionExperimentResult(best, trials, final, refitted, _metric, clock.Elapsed);
         }
         catch
         {
-            Dispose(bestTrainerModel);
+            FusionTrialRunner.Dispose(bestTrainerModel);
             throw;
         }
     }
 
-    private static double Select(FusionMetric metric, double acc, double macro, double logLoss, double f1)
-        => metric switch { FusionMetric.Accuracy => acc, FusionMetric.MacroAccuracy => macro, FusionMetric.LogLoss => logLoss, _ => f1 };
-
-    /// <summary>The metric on <paramref name="validation"/> with each modality hidden in turn; the worst one (NaN with one modality).</summary>
-    private double WorstMissingModality(ITransformer model, IDataView validation, IReadOnlyList<ModalityOptions> modalities)
+    /// <summary>The error of a search in which no trial completed: the first failures and what to do.</summary>
+    public static InvalidOperationException NoTrialCompleted(IReadOnlyList<FusionTrialResult> trials)
     {
-        if (modalities.Count < 2) return double.NaN;
-        double worst = double.NaN;
-        foreach (var m in modalities)
-        {
-            double value;
-            try
-            {
-                var e = _ml.MulticlassClassification.Evaluate(model.Transform(MLNetFusion.Trainers.Evaluation.ModalityColumn.Hide(validation.Schema, m.ColumnName).Transform(validation)), _label);
-                value = Select(_metric, e.MicroAccuracy, e.MacroAccuracy, e.LogLoss, FusionMetrics.MacroF1(e));
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
-            {
-                // A model that cannot predict without this modality at all (e.g. it rejects NaN inputs) is as bad as it gets.
-                value = _metric == FusionMetric.LogLoss ? double.PositiveInfinity : 0;
-            }
-            if (double.IsNaN(value)) value = _metric == FusionMetric.LogLoss ? double.PositiveInfinity : 0;
-            worst = double.IsNaN(worst) ? value : _metric == FusionMetric.LogLoss ? Math.Max(worst, value) : Math.Min(worst, value);
-        }
-        return worst;
+        var failures = trials.Where(t => t.Error != null).Take(3).Select(t => $"trial {t.Settings.TrialId} ({t.Settings.Family}): {t.Error}");
+        return new InvalidOperationException($"No trial completed in {trials.Count} trials." + Environment.NewLine + string.Join(Environment.NewLine, failures) +
+            Environment.NewLine + "Hint: check the failures above; a budget too small for one trial also ends here (raise SetTrainingTimeInSeconds or SetMaxTrials).");
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    private int TrialSeed(FusionTrialSettings s) => unchecked(_seed * 7919 + s.ConfigurationKey.Aggregate(17, (h, c) => h * 31 + c));
+    private int TrialSeed(FusionTrialSettings s) => FusionTrialRunner.TrialSeed(_seed, s);
 
-    private List<Split> PrepareSplits()
+    /// <summary>Late fusion's own out-of-fold folds, grouped too when every training split keeps groups enough.</summary>
+    private (int Folds, string? Key) LateFolds(SamplingKeyGroups groups)
     {
-        var list = new List<Split>();
+        var foldOfGroup = FoldOfGroup(groups);
+        int folds = _folds > 0 ? _folds : 1;
+        int fewest = Enumerable.Range(0, folds).Min(held => foldOfGroup.Count(x => x != held));
+        return (Math.Clamp(fewest, 2, 3), fewest >= 2 ? _samplingKey : null);
+    }
+
+    private int[] FoldOfGroup(SamplingKeyGroups groups)
+        => _folds > 0 ? groups.FoldOfGroup(_folds, _seed) : groups.ValidationGroups(_validationFraction, _seed).Select(held => held ? 0 : 1).ToArray();
+
+    private (List<FusionTrialSplit>, int LateFolds, string? LateKey) PrepareSplits()
+    {
+        var list = new List<FusionTrialSplit>();
+        int lateFolds = 3;
+        string? lateKey = null;
         if (_all != null && _samplingKey != null)
         {
             // Whole groups on one side only: a trial is validated on groups it never trained on.
             var groups = SamplingKeyGroups.Read(_all, _samplingKey);
-            int[] foldOfGroup;
-            if (_folds > 0) foldOfGroup = groups.FoldOfGroup(_folds, _seed);
-            else foldOfGroup = groups.ValidationGroups(_validationFraction, _seed).Select(held => held ? 0 : 1).ToArray();
+            var foldOfGroup = FoldOfGroup(groups);
             int folds = _folds > 0 ? _folds : 1;
-            int fewestTrainingGroups = int.MaxValue;
             for (int f = 0; f < folds; f++)
             {
                 int held = f;
                 var train = new RowFilterDataView(_all, Array.Empty<string>(), row => () => groups.FoldOfRow(row.Position, foldOfGroup) != held);
                 var validation = new RowFilterDataView(_all, Array.Empty<string>(), row => () => groups.FoldOfRow(row.Position, foldOfGroup) == held);
                 list.Add(Featurize(train, validation));
-                fewestTrainingGroups = Math.Min(fewestTrainingGroups, foldOfGroup.Count(x => x != held));
             }
-            // Late fusion's own out-of-fold folds are grouped too, when every training split has groups enough.
-            _lateFolds = Math.Clamp(fewestTrainingGroups, 2, 3);
-            _lateSamplingKey = fewestTrainingGroups >= 2 ? _samplingKey : null;
+            (lateFolds, lateKey) = LateFolds(groups);
         }
         else if (_all != null)
             foreach (var fold in _ml.Data.CrossValidationSplit(_all, _folds, seed: _seed)) list.Add(Featurize(fold.TrainSet, fold.TestSet));
@@ -366,61 +355,14 @@ public sealed class FusionExperiment
         SchemaErrors.RequireKeyLabel(schema, _label);
         foreach (var m in _modalities) SchemaErrors.RequireFloatVector(schema, m.ColumnName);
         foreach (var split in list) SchemaErrors.RequireSeveralClasses(split.Train, _label);
-        return list;
+        return (list, lateFolds, lateKey);
     }
 
-    private Split Featurize(IDataView train, IDataView validation)
+    private FusionTrialSplit Featurize(IDataView train, IDataView validation)
     {
         var featurizer = _features?.Fit(train) ?? new TransformerChain<ITransformer>();
-        return new Split(_ml.Data.Cache(featurizer.Transform(train)), _ml.Data.Cache(featurizer.Transform(validation)), featurizer);
+        return new FusionTrialSplit(_ml.Data.Cache(featurizer.Transform(train)), _ml.Data.Cache(featurizer.Transform(validation)), featurizer);
     }
-
-    private (FusionTrialResult, ITransformer?) RunTrial(FusionTrialSettings settings, List<Split> splits, TrialContext builder, Stopwatch clock, CancellationToken cancel)
-    {
-        var watch = Stopwatch.StartNew();
-        int epochs = 0;
-        var metrics = new List<MulticlassClassificationMetrics>();
-        ITransformer? model = null;
-        try
-        {
-            foreach (var split in splits)
-            {
-                if (model != null) { Dispose(model); model = null; }
-                var estimator = builder.Build(settings, TrialSeed(settings), r => { Interlocked.Increment(ref epochs); foreach (var m in _monitors) m.ReportEpoch(settings, r); }, cancel);
-                model = estimator.Fit(split.Train);
-                cancel.ThrowIfCancellationRequested();
-                metrics.Add(_ml.MulticlassClassification.Evaluate(model.Transform(split.Validation), _label));
-            }
-            double acc = metrics.Average(m => m.MicroAccuracy), macro = metrics.Average(m => m.MacroAccuracy);
-            double logLoss = metrics.Average(m => m.LogLoss), f1 = metrics.Average(FusionMetrics.MacroF1);
-            double metric = Select(_metric, acc, macro, logLoss, f1);
-            double worst = WorstMissingModality(model!, splits[^1].Validation, builder.ModalitiesOf(settings));
-            var result = new FusionTrialResult
-            {
-                Settings = settings, Status = FusionTrialStatus.Completed, Accuracy = acc, MacroAccuracy = macro, LogLoss = logLoss, MacroF1 = f1,
-                ValidationMetric = metric, WorstMissingModalityMetric = worst,
-                Metric = _robustness > 0 && !double.IsNaN(worst) ? (1 - _robustness) * metric + _robustness * worst : metric,
-                Duration = watch.Elapsed, FinishedAt = clock.Elapsed, EpochsTrained = epochs,
-            };
-            if (splits.Count > 1) { Dispose(model); model = null; }
-            return (result, model);
-        }
-        catch (OperationCanceledException)
-        {
-            Dispose(model);
-            return (new FusionTrialResult { Settings = settings, Status = FusionTrialStatus.Stopped, Duration = watch.Elapsed, FinishedAt = clock.Elapsed, EpochsTrained = epochs,
-                Error = "stopped by the time budget or cancellation" }, null);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            Dispose(model);
-            return (new FusionTrialResult { Settings = settings, Status = FusionTrialStatus.Failed, Duration = watch.Elapsed, FinishedAt = clock.Elapsed, EpochsTrained = epochs,
-                Error = ex.Message }, null);
-        }
-    }
-
-    // TransformerChain is IDisposable and disposes its links.
-    private static void Dispose(ITransformer? model) => (model as IDisposable)?.Dispose();
 
     private sealed class ActionMonitor : IFusionMonitor
     {

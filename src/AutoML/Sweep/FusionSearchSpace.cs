@@ -251,6 +251,15 @@ public sealed class FusionSearchSpace
     /// </summary>
     public ISearchDimension? Modalities { get; set; }
 
+    /// <summary>A copy that searches <paramref name="modalities"/> (the other dimensions are shared, the family list copied).</summary>
+    internal FusionSearchSpace With(ISearchDimension modalities)
+    {
+        var copy = (FusionSearchSpace)MemberwiseClone();
+        copy.Families = new List<FusionFamily>(Families);
+        copy.Modalities = modalities;
+        return copy;
+    }
+
     /// <summary>The parameter names and dimensions a configuration of <paramref name="family"/> draws, given the values <paramref name="chosen"/> so far.</summary>
     public IReadOnlyList<(string Name, ISearchDimension Dimension)> DimensionsOf(FusionFamily family, IReadOnlyDictionary<string, object>? chosen = null)
     {

@@ -96,6 +96,14 @@ public static class SweepParameters
     /// <summary>Cross-modal fusion: number of exchanges.</summary>
     public static SweepParameter<int> CrossModalDepth { get; } = new("depth", s => s.CrossModalDepth);
 
+    /// <summary>Every parameter of the sweep (to find one by name, e.g. when reading settings back from storage).</summary>
+    public static IReadOnlyList<ISweepParameter> All { get; } = new ISweepParameter[]
+    {
+        Modalities, LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, ModalityHeadWeight, BalancedLearningAlpha,
+        AugmentationStrength, AudioAugmentationStrength, PerClipAudioNormalization, EarlyLearner, LateCombiner, LateMembers, Operation,
+        IntermediateLayers, CrossModalDepth,
+    };
+
     /// <summary>The parameters of every neural trainer.</summary>
     internal static IReadOnlyList<ISweepParameter> Neural { get; } = new ISweepParameter[]
         { LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, ModalityHeadWeight, BalancedLearningAlpha, AugmentationStrength, AudioAugmentationStrength, PerClipAudioNormalization };

@@ -216,3 +216,106 @@ public sealed class SuccessiveHalvingTuner : IFusionTuner
         _rungSize = _pending.Count;
     }
 }
+
+/// <summary>
+/// Asynchronous successive halving (ASHA: Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
+/// 2020), warm-started from each family's defaults as <see cref="SuccessiveHalvingTuner"/> is. Promotions are decided
+/// as results arrive, never waiting for a rung to fill: when asked for a trial, the tuner promotes a configuration that
+/// is in the best 1/<see cref="Eta"/> of the completed trials of its rung and not promoted yet (from the highest rung
+/// down), and otherwise samples a new configuration at the first rung. The rungs run from the search space's minimum
+/// epochs to its maximum, <see cref="Eta"/> times more between rungs (geometric in between when the range is not a power of
+/// <see cref="Eta"/>); configurations without epochs (LightGBM, linear members) are trained once and ranked in the first rung.
+/// </summary>
+/// <remarks>
+/// Unlike the other tuners it may be asked for several trials before their results arrive (one per free worker), which
+/// is what a distributed study does. Given the same sequence of <see cref="Propose"/> and <see cref="Report"/> calls and
+/// the same seeded generator, it proposes the same trials: a study replays its history to rebuild it.
+/// </remarks>
+public sealed class AsyncSuccessiveHalvingTuner : IFusionTuner
+{
+    private readonly IFusionTuner _sampler = new RandomSearchTuner(defaultsFirst: false);
+    private readonly bool _defaultsFirst;
+    private readonly Queue<FusionFamily> _defaults = new();
+    private bool _warmStarted;
+    private readonly HashSet<int> _warmStartTrials = new();
+    private readonly Dictionary<int, int> _rungOfTrial = new();
+    private readonly List<List<FusionTrialResult>> _completed = new();
+    private readonly List<HashSet<string>> _promoted = new();
+    private readonly HashSet<string> _sampled = new();
+    private double _minEpochs, _maxEpochs;
+    private FusionTuningContext? _context;
+
+    /// <summary>Creates the tuner.</summary>
+    /// <param name="eta">Keep the best 1/eta of a rung and give them eta times the epochs. Default 3.</param>
+    /// <param name="defaultsFirst">Train each family's defaults at their default epochs first (default true).</param>
+    public AsyncSuccessiveHalvingTuner(int eta = 3, bool defaultsFirst = true)
+    {
+        if (eta < 2) throw new ArgumentOutOfRangeException(nameof(eta), eta, "eta must be at least 2.");
+        Eta = eta; _defaultsFirst = defaultsFirst;
+    }
+
+    /// <summary>Reduction factor between rungs.</summary>
+    public int Eta { get; }
+
+    /// <summary>Number of rungs for the space's epochs range.</summary>
+    public int Rungs => 1 + (int)Math.Floor(Math.Log(_maxEpochs / _minEpochs) / Math.Log(Eta) + 1e-9);
+
+    /// <summary>The rung a proposed trial belongs to (-1 for a family's defaults, which are in no rung).</summary>
+    public int RungOf(int trialId) => _rungOfTrial.TryGetValue(trialId, out var r) ? r : -1;
+
+    private int EpochsAt(int rung) => Rungs == 1 ? (int)Math.Round(_maxEpochs)
+        : Math.Max(1, (int)Math.Round(_minEpochs * Math.Pow(_maxEpochs / _minEpochs, rung / (double)(Rungs - 1))));
+
+    /// <inheritdoc />
+    public FusionTrialSettings? Propose(FusionTuningContext context)
+    {
+        _context = context;
+        _minEpochs = Math.Max(1, context.Space.Epochs.Min); _maxEpochs = Math.Max(_minEpochs, context.Space.Epochs.Max);
+        while (_completed.Count < Rungs) { _completed.Add(new()); _promoted.Add(new()); }
+        if (_defaultsFirst && !_warmStarted)
+        {
+            _warmStarted = true;
+            foreach (var family in context.Space.Families.Distinct()) _defaults.Enqueue(family);
+        }
+        if (_defaults.Count > 0)
+        {
+            _warmStartTrials.Add(context.TrialId);
+            var family = _defaults.Dequeue();
+            var defaults = new FusionTrialSettings(context.TrialId, family, context.Space.DefaultsOf(family));
+            _sampled.Add(defaults.ConfigurationKey);   // a configuration without epochs is not drawn again at the first rung
+            return defaults;
+        }
+        // A promotion, from the highest rung that has one to give.
+        for (int rung = Rungs - 2; rung >= 0; rung--)
+        {
+            var ranked = _completed[rung].Where(r => r.Status == FusionTrialStatus.Completed).OrderBy(r => r.Metric, Ranking(context)).ToList();
+            int top = ranked.Count / Eta;
+            var next = ranked.Take(top).FirstOrDefault(r => r.Settings.Epochs > 0 && !_promoted[rung].Contains(r.Settings.ConfigurationKey));
+            if (next == null) continue;
+            _promoted[rung].Add(next.Settings.ConfigurationKey);
+            _rungOfTrial[context.TrialId] = rung + 1;
+            return next.Settings.With(context.TrialId, EpochsAt(rung + 1));
+        }
+        // A new configuration at the first rung (a few draws to find one not sampled before).
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            var s = _sampler.Propose(context);
+            if (s == null) return null;
+            if (!_sampled.Add(s.ConfigurationKey)) continue;
+            _rungOfTrial[context.TrialId] = 0;
+            return s.Epochs > 0 ? s.With(context.TrialId, EpochsAt(0)) : s;
+        }
+        return null;
+    }
+
+    private static Comparer<double> Ranking(FusionTuningContext c) => Comparer<double>.Create((a, b) => c.IsBetter(a, b) ? -1 : c.IsBetter(b, a) ? 1 : 0);
+
+    /// <inheritdoc />
+    public void Report(FusionTrialResult result)
+    {
+        if (_warmStartTrials.Contains(result.Settings.TrialId)) return;   // the defaults are in no rung
+        if (!_rungOfTrial.TryGetValue(result.Settings.TrialId, out var rung)) return;
+        _sampler.Report(result);
+        _completed[rung].Add(result);
+    }
+}

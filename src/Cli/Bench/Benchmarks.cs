@@ -19,9 +19,11 @@ namespace MLNetFusion.Cli.Bench;
 /// <param name="Seeds">Trainer seeds of the balance benchmark (empty: 1).</param>
 /// <param name="MemoryRows">Rows of the leaderboard-memory benchmark's generated CSV.</param>
 /// <param name="LeaderboardEpochs">Epochs of the neural entries of the leaderboard benchmarks (leaderboard-memory, baselines).</param>
+/// <param name="Redis">The distributed benchmark's Redis (host:port), or null for <c>MLNETFUSION_REDIS</c> or a redis-server it starts.</param>
+/// <param name="DistributedTrials">Trials of the distributed benchmark's study.</param>
 public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> Only, int StreamingRows, double SweepMinutes = 10,
     string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null, int WeakCopies = 3, IReadOnlyList<string>? Remedies = null, bool WeakRemediesOnly = false,
-    IReadOnlyList<int>? Seeds = null, int MemoryRows = 20_000, int LeaderboardEpochs = Leaderboard.Candidates.Epochs);
+    IReadOnlyList<int>? Seeds = null, int MemoryRows = 20_000, int LeaderboardEpochs = Leaderboard.Candidates.Epochs, string? Redis = null, int DistributedTrials = 12);
 
 /// <summary>
 /// Benchmarks, each printed as one JSON object per line so scripts can read them (one file per benchmark, on the shared
@@ -34,7 +36,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "crafted", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
-    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines" };
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed" };
 
     /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
     public static int Run(BenchmarkSettings settings)
@@ -44,7 +46,7 @@ public static class Benchmarks
             throw new ArgumentException($"Unknown benchmark '{unknown}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Default.Concat(OnDemand))}.");
         bool Want(string name) => settings.Only.Count == 0 ? Default.Contains(name) : settings.Only.Contains(name, StringComparer.OrdinalIgnoreCase);
         // Fail before an hour of work, not after: the avdigits benchmarks check their folder first.
-        MultimodalDataset? avdigits = OnDemand.Where(n => n is not ("weak" or "leaderboard-memory" or "baselines")).Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
+        MultimodalDataset? avdigits = OnDemand.Where(n => n is not ("weak" or "leaderboard-memory" or "baselines" or "distributed")).Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
         TorchRuntime.EnsureInitialized();
         Emit(new { benchmark = "environment", cores = Environment.ProcessorCount, torch_threads = torch.get_num_threads(), dotnet = Environment.Version.ToString() });
         if (Want("audio")) AudioFeaturizationBenchmark.AudioThroughput(settings.AvDigits);
@@ -59,6 +61,7 @@ public static class Benchmarks
         if (Want("leaderboard-memory")) LeaderboardMemoryBenchmark.Run(settings.MemoryRows, settings.LeaderboardEpochs);
         if (Want("crafted")) CraftedModelBenchmark.Run();
         if (Want("onnx")) OnnxBenchmark.Run();
+        if (Want("distributed")) DistributedBenchmark.Run(settings.Redis, settings.DistributedTrials);
         if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();
         if (Want("streaming")) StreamingBenchmark.Streaming(settings.StreamingRows);
         return 0;

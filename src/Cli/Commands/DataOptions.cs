@@ -44,6 +44,12 @@ public sealed class DataOptions
     public MultimodalDataset Build(ParseResult r)
     {
         var train = r.GetValue(Train) ?? throw new ArgumentException("No training file." + Environment.NewLine + "Hint: pass --train data/train.csv.");
+        return MultimodalDataset.FromCsv(train, r.GetValue(Test), r.GetValue(Label)!, r.GetValue(Group), Roles(r), r.GetValue(TestFraction), r.GetValue(DataFolder));
+    }
+
+    /// <summary>The roles given on the command line (column → role); a column given two roles is an error.</summary>
+    public Dictionary<string, ColumnRole> Roles(ParseResult r)
+    {
         var roles = new Dictionary<string, ColumnRole>();
         foreach (var (option, role) in _roles)
             foreach (var column in r.GetValue(option) ?? Array.Empty<string>())
@@ -52,6 +58,6 @@ public sealed class DataOptions
                     throw new ArgumentException($"Column '{column}' is given two roles ({other} and {role})." + Environment.NewLine + "Hint: name each column in one role option only.");
                 roles[column] = role;
             }
-        return MultimodalDataset.FromCsv(train, r.GetValue(Test), r.GetValue(Label)!, r.GetValue(Group), roles, r.GetValue(TestFraction), r.GetValue(DataFolder));
+        return roles;
     }
 }

@@ -38,7 +38,7 @@ public class PackageContentTests
     public void LibraryPackagesHoldOnlyTheirAssembliesDocsAndBuildFiles()
     {
         var output = TestData.TempFolder("pack-libraries");
-        foreach (var project in new[] { "Core", "Transforms", "Trainers", "AutoML", "Serving", "MLNetFusion" }) Pack(project, output);
+        foreach (var project in new[] { "Core", "Transforms", "Trainers", "AutoML", "Serving", "MLNetFusion", "Datasets", "Distributed" }) Pack(project, output);
         foreach (var package in Directory.GetFiles(output, "*.nupkg"))
         {
             using var zip = ZipFile.OpenRead(package);

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MLNetFusion.Datasets;
+using MLNetFusion.Distributed;
+using MLNetFusion.Runtime;
+using Orleans.Configuration;
+using static MLNetFusion.Cli.Bench.Measure;
+
+namespace MLNetFusion.Cli.Bench;
+
+/// <summary>
+/// <c>bench --only distributed</c>: trials completed per minute by a study on 1, 2 and 3 `mlnetfusion worker` processes
+/// on this machine (one torch thread each, Redis membership), against the same study run locally with one thread.
+/// Needs a Redis server: <c>--redis host:port</c> or <c>MLNETFUSION_REDIS</c>, else it starts Debian's
+/// <c>redis-server</c> on a loopback port itself (and stops it by its process id).
+/// </summary>
+internal static class DistributedBenchmark
+{
+    public static void Run(string? redis, int trials)
+    {
+        Process? ownRedis = null;
+        redis ??= Environment.GetEnvironmentVariable("MLNETFUSION_REDIS");
+        if (string.IsNullOrEmpty(redis))
+        {
+            int port = 20000 + Random.Shared.Next(20000);
+            try { ownRedis = Process.Start(new ProcessStartInfo("redis-server", $"--bind 127.0.0.1 --port {port} --save \"\" --appendonly no") { UseShellExecute = false, RedirectStandardOutput = true }); }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                Emit(new { benchmark = "distributed", skipped = "no Redis: pass --redis host:port, set MLNETFUSION_REDIS, or install Debian's redis-server" });
+                return;
+            }
+            redis = $"127.0.0.1:{port}";
+            Thread.Sleep(500);
+        }
+        try
+        {
+            var folder = SyntheticMultimodalDataset.EnsureGenerated(DefaultPaths.SyntheticData);
+            FusionStudySpec Spec() => new()
+            {
+                TrainPath = Path.Combine(folder, "train.csv"), Kind = "synthetic", Group = "Site", Folds = 2, Seed = 5, MaxTrials = trials,
+                Families = new[] { "early", "merge", "late" }, MinEpochs = 2, MaxEpochs = 6, Refit = false,
+            };
+            TorchRuntime.SetThreads(1);
+            var clock = Stopwatch.StartNew();
+            var local = Spec().RunLocal();
+            double localSeconds = clock.Elapsed.TotalSeconds;
+            double localRate = local.Trials.Count / (localSeconds / 60);
+            Emit(new { benchmark = "distributed", workers = 0, mode = "local FusionExperiment, 1 torch thread", trials = local.Trials.Count, seconds = Math.Round(localSeconds, 1), trials_per_minute = Math.Round(localRate, 2) });
+            for (int n = 1; n <= 3; n++)
+            {
+                string clusterId = $"bench-{n}-{Guid.NewGuid():N}"[..20];
+                var workers = Enumerable.Range(1, n).Select(i => StartWorker(redis, clusterId, $"bench-worker-{i}")).ToList();
+                try
+                {
+                    var builder = Host.CreateApplicationBuilder();
+                    builder.Logging.ClearProviders();
+                    builder.UseOrleansClient(c => { c.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "mlnetfusion"; }); c.UseFusionRedis(redis); });
+                    using var host = builder.Build();
+                    for (int attempt = 0; ; attempt++)
+                        try { host.StartAsync().GetAwaiter().GetResult(); break; }
+                        catch (Exception) when (attempt < 30) { Thread.Sleep(1000); }
+                    clock.Restart();
+                    var result = new FusionStudyClient(host.Services.GetRequiredService<IClusterClient>()).RunAsync("bench", Spec(), pollInterval: TimeSpan.FromMilliseconds(250)).GetAwaiter().GetResult();
+                    double seconds = clock.Elapsed.TotalSeconds, rate = result.Trials.Count / (seconds / 60);
+                    Emit(new
+                    {
+                        benchmark = "distributed", workers = n, mode = "worker processes, 1 torch thread each", trials = result.Trials.Count, seconds = Math.Round(seconds, 1),
+                        trials_per_minute = Math.Round(rate, 2), local_trials_per_minute = Math.Round(localRate, 2), ratio_to_local = Math.Round(rate / localRate, 2),
+                        same_configurations_as_local = n == 1 ? result.Trials.Select(t => t.Settings.ToString()).SequenceEqual(local.Trials.Select(t => t.Settings.ToString())) : (bool?)null,
+                    });
+                    host.StopAsync().GetAwaiter().GetResult();
+                }
+                finally
+                {
+                    foreach (var w in workers) { try { if (!w.HasExited) w.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } w.WaitForExit(10_000); w.Dispose(); }
+                }
+            }
+        }
+        finally
+        {
+            if (ownRedis != null) { try { ownRedis.Kill(); } catch (InvalidOperationException) { } ownRedis.WaitForExit(5000); ownRedis.Dispose(); }
+        }
+    }
+
+    private static Process StartWorker(string redis, string clusterId, string name)
+    {
+        // This executable again: `dotnet mlnetfusion.dll` or the apphost.
+        string self = Environment.ProcessPath!;
+        var psi = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(DistributedBenchmark).Assembly.Location);
+        foreach (var a in new[] { "worker", "--cluster", "redis://" + redis, "--cluster-id", clusterId, "--name", name, "--torch-threads", "1", "--parent", Environment.ProcessId.ToString() })
+            psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { }; p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine(); p.BeginErrorReadLine();
+        return p;
+    }
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Runtime.Hosting;
+using Orleans.Storage;
+using StackExchange.Redis;
+
+namespace MLNetFusion.Distributed;
+
+/// <summary>Silo and client set-up for distributed studies.</summary>
+public static class FusionOrleansExtensions
+{
+    /// <summary>Hosts study grains on this silo (every silo of a study's cluster should call it) with their lease timing.</summary>
+    public static ISiloBuilder AddFusionStudies(this ISiloBuilder builder, Action<FusionStudyOptions>? configure = null)
+    {
+        builder.Services.AddOptions<FusionStudyOptions>().Configure(o => configure?.Invoke(o));
+        return builder;
+    }
+
+    /// <summary>Runs trials on this silo (see <see cref="FusionWorker"/>).</summary>
+    public static ISiloBuilder AddFusionWorker(this ISiloBuilder builder, Action<FusionWorkerOptions>? configure = null)
+    {
+        builder.Services.AddOptions<FusionWorkerOptions>().Configure(o => configure?.Invoke(o));
+        builder.Services.AddSingleton<FusionWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<FusionWorker>());
+        return builder;
+    }
+
+    /// <summary>Persists studies in <paramref name="folder"/>, a folder every silo sees (see <see cref="SharedFolderGrainStorage"/>).</summary>
+    public static ISiloBuilder AddFusionSharedFolderStorage(this ISiloBuilder builder, string folder)
+    {
+        builder.Services.AddGrainStorage(FusionStudyGrain.StorageName, (sp, _) => new SharedFolderGrainStorage(folder, sp.GetRequiredService<IGrainStorageSerializer>()));
+        return builder;
+    }
+
+    /// <summary>
+    /// Cluster membership and study persistence in Redis (<paramref name="redis"/>: a StackExchange.Redis configuration
+    /// such as <c>127.0.0.1:6379</c>, or a <c>redis://host:port</c> address).
+    /// </summary>
+    public static ISiloBuilder UseFusionRedis(this ISiloBuilder builder, string redis)
+    {
+        var configuration = ParseRedis(redis);
+        builder.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(configuration));
+        builder.AddRedisGrainStorage(FusionStudyGrain.StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(configuration));
+        return builder;
+    }
+
+    /// <summary>A client of a Redis-membership cluster (see <see cref="UseFusionRedis(ISiloBuilder, string)"/>).</summary>
+    public static IClientBuilder UseFusionRedis(this IClientBuilder builder, string redis)
+    {
+        var configuration = ParseRedis(redis);
+        builder.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(configuration));
+        return builder;
+    }
+
+    /// <summary>Reads <c>redis://host:port</c> (or a plain StackExchange.Redis configuration) into a configuration string.</summary>
+    /// <exception cref="ArgumentException">The address is not a Redis address; the message says what is expected.</exception>
+    public static string ParseRedis(string redis)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(redis);
+        if (!redis.StartsWith("redis://", StringComparison.OrdinalIgnoreCase)) return redis;
+        if (!Uri.TryCreate(redis, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
+            throw new ArgumentException($"'{redis}' is not a Redis address." + Environment.NewLine + "Hint: use redis://host:port, for example redis://127.0.0.1:6379.", nameof(redis));
+        return $"{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}";
+    }
+}
