@@ -20,6 +20,8 @@ public sealed class FusionWorkerOptions
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
     /// <summary>Torch's intra-op threads in this process (0: leave as it is). Default 1, so several workers on one machine do not oversubscribe its cores.</summary>
     public int TorchThreads { get; set; } = 1;
+    /// <summary>How long a finished trial's result is retried while the study is unreachable (its host silo lost). Default 2 minutes.</summary>
+    public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromMinutes(2);
     /// <summary>Whether this silo runs trials (default true); false makes it a host of the study grains only.</summary>
     public bool RunTrials { get; set; } = true;
 }
@@ -147,7 +149,8 @@ public sealed class FusionWorker : BackgroundService
         }
         var result = await run;
         if (stop.IsCancellationRequested) return;   // this silo is stopping: the trial will be given to another worker
-        await study.CompleteAsync(_options.Name, settings.TrialId, next.Attempt, TrialReport.From(result, _options.Name, modelPath));
+        var report = TrialReport.From(result, _options.Name, modelPath);
+        await DeliverAsync(() => study.CompleteAsync(_options.Name, settings.TrialId, next.Attempt, report), $"trial {settings.TrialId}'s result", stop);
         TrialsRun++;
     }
 
@@ -177,6 +180,25 @@ public sealed class FusionWorker : BackgroundService
         string? modelPath = null, error = null;
         try { modelPath = await run; } catch (Exception ex) { error = ex.Message; }
         if (stop.IsCancellationRequested) return;
-        await study.RefitCompletedAsync(_options.Name, modelPath, error);
+        await DeliverAsync(() => study.RefitCompletedAsync(_options.Name, modelPath, error), "the refit's model", stop);
+    }
+
+    /// <summary>
+    /// Sends a finished piece of work to the study, retrying while the study grain is unreachable (its silo was lost and
+    /// it is being activated elsewhere from its persisted state): a result is not thrown away because of that. Gives up
+    /// after <see cref="FusionWorkerOptions.DeliveryTimeout"/>; the study then gives the trial to another worker.
+    /// </summary>
+    private async Task DeliverAsync(Func<Task> send, string what, CancellationToken stop)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int attempt = 1; ; attempt++)
+        {
+            try { await send(); return; }
+            catch (Exception ex) when (ex is not OperationCanceledException && clock.Elapsed < _options.DeliveryTimeout && !stop.IsCancellationRequested)
+            {
+                _log.LogWarning("Worker {Worker}: sending {What} failed (attempt {Attempt}: {Error}); retrying", _options.Name, what, attempt, FirstLine(ex.Message));
+                try { await Task.Delay(_options.PollInterval, stop); } catch (OperationCanceledException) { return; }
+            }
+        }
     }
 }

@@ -39,6 +39,9 @@ internal static class WorkerCommand
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.Logging.AddFilter("MLNetFusion", LogLevel.Information);
+            // Orleans retries calls to a lost silo itself and logs every retry; its errors are enough here.
+            builder.Logging.AddFilter("Orleans", LogLevel.Error);
+            builder.Logging.AddFilter("Polly", LogLevel.None);
             builder.UseOrleans(silo =>
             {
                 silo.Configure<ClusterOptions>(o => { o.ClusterId = r.GetValue(ClusterId)!; o.ServiceId = "mlnetfusion"; });
