@@ -61,10 +61,13 @@ public sealed class FusionStudyGrain : Grain, IFusionStudyGrain
     private sealed record Lease(string Worker, int Attempt) { public DateTime LastSeen { get; set; } = DateTime.UtcNow; }
 
     /// <summary>Created by Orleans.</summary>
-    public FusionStudyGrain([PersistentState("study", StorageName)] IPersistentState<FusionStudyState> state, ILogger<FusionStudyGrain> log, IOptions<FusionStudyOptions> options)
+    public FusionStudyGrain([PersistentState("study", StorageName)] IPersistentState<FusionStudyState> state, ILogger<FusionStudyGrain> log, IOptions<FusionStudyOptions> options,
+        ILocalSiloDetails silo)
     {
-        _state = state; _log = log; _options = options.Value;
+        _state = state; _log = log; _options = options.Value; _silo = silo.Name;
     }
+
+    private readonly string _silo;
 
     private FusionStudyState S => _state.State;
     private string StudyId => this.GetPrimaryKeyString();
@@ -76,7 +79,7 @@ public sealed class FusionStudyGrain : Grain, IFusionStudyGrain
         S.Activations++;
         if (S.Phase is StudyPhase.Searching or StudyPhase.Refitting)
         {
-            Rebuild();
+            Rebuild(S.Spec, S.History);
             // Trials that were running keep their worker's lease for a while, so a worker that is still alive reports as usual.
             foreach (var t in S.Trials.Values.Where(t => t.Report == null && t.RunningOn != null))
                 _leases[t.Trial.TrialId] = new Lease(t.RunningOn!, t.Attempts);
@@ -96,8 +99,8 @@ public sealed class FusionStudyGrain : Grain, IFusionStudyGrain
             return;
         }
         spec.Validate();
+        Rebuild(spec, Array.Empty<int>());   // reads the data's header here first: an unreadable path fails the submission, not a later call
         S.Spec = spec; S.StartedUtc = DateTime.UtcNow; S.Phase = StudyPhase.Searching; S.Activations = 1;
-        Rebuild();
         await _state.WriteStateAsync();
         await GrainFactory.GetGrain<IFusionStudyRegistryGrain>(0).AddAsync(StudyId);
     }
@@ -106,13 +109,17 @@ public sealed class FusionStudyGrain : Grain, IFusionStudyGrain
         => System.Text.Json.JsonSerializer.Serialize(a) == System.Text.Json.JsonSerializer.Serialize(b);
 
     /// <summary>The tuner and space from the spec, then the history replayed: every proposal must come out as it was persisted.</summary>
-    private void Rebuild()
+    private void Rebuild(FusionStudySpec spec, IReadOnlyList<int> history)
     {
-        var spec = S.Spec!;
-        _space = spec.TrialSearchSpace(spec.OpenDataset());
+        try { _space = spec.TrialSearchSpace(spec.OpenDataset()); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or FormatException)
+        {
+            throw new InvalidOperationException($"Silo '{_silo}', which hosts study '{StudyId}', cannot read the data at '{spec.TrainPath}': {ex.Message.Split('\n')[0].TrimEnd('\r')}" + Environment.NewLine +
+                "Hint: every silo must see the study's data at the same path (a shared folder or a copy on each machine).", ex);
+        }
         _tuner = spec.CreateTuner();
         _random = new Random(spec.Seed);
-        foreach (var h in S.History)
+        foreach (var h in history)
         {
             if (h >= 0)
             {
@@ -130,7 +137,7 @@ public sealed class FusionStudyGrain : Grain, IFusionStudyGrain
         }
     }
 
-    private FusionTuningContext Context(int trialId) => new(_space!, _random!, trialId, S.Spec!.Metric);
+    private FusionTuningContext Context(int trialId) => new(_space!, _random!, trialId, S.Spec?.Metric ?? FusionMetric.Accuracy);
 
     private double Elapsed => (DateTime.UtcNow - S.StartedUtc).TotalSeconds;
 

@@ -18,8 +18,8 @@ public sealed class FusionWorkerOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>How often a running trial's lease is renewed (well below <see cref="FusionStudyOptions.LeaseTimeout"/>). Default 2 s.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
-    /// <summary>Torch's intra-op threads in this process (0: leave as it is). Default 1, so several workers on one machine do not oversubscribe its cores.</summary>
-    public int TorchThreads { get; set; } = 1;
+    /// <summary>Torch's intra-op threads in this process (0, the default: leave them as they are). With several workers on one machine, give each its cores divided by the workers, so they do not oversubscribe them.</summary>
+    public int TorchThreads { get; set; }
     /// <summary>How long a finished trial's result is retried while the study is unreachable (its host silo lost). Default 2 minutes.</summary>
     public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromMinutes(2);
     /// <summary>Whether this silo runs trials (default true); false makes it a host of the study grains only.</summary>

@@ -13,7 +13,7 @@ internal static class TransformComponents
     internal static void Register()
     {
         ComponentRegistry.Register(AudioLoadingTransformer.Kind, AudioLoadingTransformer.Load);
-        ComponentRegistry.Register(MelSpectrogramTransformer.Kind, MelSpectrogramTransformer.Load);
+        ComponentRegistry.Register(MelSpectrogramTransformer.Kind, MelSpectrogramTransformer.Load, MelSpectrogramTransformer.ComponentVersion);   // 2: DoublePrecision
         ComponentRegistry.Register(FrameStatisticsTransformer.Kind, FrameStatisticsTransformer.Load);
         ComponentRegistry.Register(Text.TextTokenHashingTransformer.Kind, Text.TextTokenHashingTransformer.Load);
     }

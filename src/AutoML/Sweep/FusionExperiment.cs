@@ -20,6 +20,9 @@ namespace MLNetFusion.AutoML.Sweep;
 /// <item><term>Trials</term><description>One at a time; each trial gets its own seed derived from the experiment's seed, so a seed and a trial budget reproduce the same leaderboard.</description></item>
 /// <item><term>Budgets</term><description>A time budget cancels the running TorchSharp trial when it ends (ML.NET trainers finish their fit), so the run ends within one trial's length of the budget; the first trial always finishes, so there is a model to return.</description></item>
 /// <item><term>Memory</term><description>Only the best trial's model is kept; others are disposed when they finish.</description></item>
+/// <item><term>Parts</term><description>This class is the builder and the trial loop (budget, failure policy, best model); the
+/// splits come from a split plan set by <c>SetDataset</c>, and each trial is run by a <see cref="FusionTrialRunner"/>
+/// (<see cref="Prepare"/>), the same one a distributed worker runs.</description></item>
 /// </list>
 /// </remarks>
 public sealed class FusionExperiment
@@ -27,10 +30,7 @@ public sealed class FusionExperiment
     private readonly MLContext _ml;
     private IEstimator<ITransformer>? _features;
     private readonly List<ModalityOptions> _modalities = new();
-    private IDataView? _train, _validation, _all;
-    private int _folds;
-    private double _validationFraction;
-    private string? _samplingKey;
+    private FusionSplitPlan? _plan;
     private FusionMetric _metric = FusionMetric.Accuracy;
     private string _label = TorchTrainerOptions.Defaults.LabelColumnName;
     private TimeSpan? _timeBudget;
@@ -62,9 +62,7 @@ public sealed class FusionExperiment
     /// <paramref name="validation"/> appears in <paramref name="train"/>, or use an overload with <c>samplingKeyColumnName</c>.</remarks>
     public FusionExperiment SetDataset(IDataView train, IDataView validation)
     {
-        _train = train ?? throw new ArgumentNullException(nameof(train));
-        _validation = validation ?? throw new ArgumentNullException(nameof(validation));
-        _all = null; _folds = 0; _validationFraction = 0; _samplingKey = null;
+        _plan = FusionSplitPlan.Given(train ?? throw new ArgumentNullException(nameof(train)), validation ?? throw new ArgumentNullException(nameof(validation)));
         return this;
     }
 
@@ -82,9 +80,7 @@ public sealed class FusionExperiment
     public FusionExperiment SetDataset(IDataView data, int folds = 5, string? samplingKeyColumnName = null)
     {
         if (folds < 2) throw new ArgumentOutOfRangeException(nameof(folds), folds, "Cross-validation needs at least 2 folds.");
-        _all = data ?? throw new ArgumentNullException(nameof(data));
-        _folds = folds; _train = _validation = null; _validationFraction = 0;
-        _samplingKey = samplingKeyColumnName;
+        _plan = FusionSplitPlan.Folds(data ?? throw new ArgumentNullException(nameof(data)), folds, samplingKeyColumnName);
         return this;
     }
 
@@ -99,9 +95,8 @@ public sealed class FusionExperiment
     {
         if (!(validationFraction > 0 && validationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(validationFraction), validationFraction, "The validation fraction must be in (0, 1).");
-        _all = data ?? throw new ArgumentNullException(nameof(data));
-        _samplingKey = samplingKeyColumnName ?? throw new ArgumentNullException(nameof(samplingKeyColumnName));
-        _validationFraction = validationFraction; _folds = 0; _train = _validation = null;
+        _plan = FusionSplitPlan.HoldOut(data ?? throw new ArgumentNullException(nameof(data)), validationFraction,
+            samplingKeyColumnName ?? throw new ArgumentNullException(nameof(samplingKeyColumnName)));
         return this;
     }
 
@@ -179,7 +174,7 @@ public sealed class FusionExperiment
     public IEstimator<ITransformer> CreateEstimator(FusionTrialSettings settings, int? seed = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var (lateFolds, lateKey) = _all != null && _samplingKey != null ? LateFolds(SamplingKeyGroups.Read(_all, _samplingKey)) : (3, null);
+        var (lateFolds, lateKey) = _plan?.LateFolds(_seed) ?? (3, null);
         return new TrialContext(_ml, _modalities, _label, EffectiveSpace(), lateKey, lateFolds).Build(settings, seed ?? TrialSeed(settings), _ => { }, CancellationToken.None);
     }
 
@@ -191,9 +186,10 @@ public sealed class FusionExperiment
     public FusionTrialRunner Prepare()
     {
         Validate();
-        var (splits, lateFolds, lateKey) = PrepareSplits();
+        var (splits, lateFolds, lateKey) = _plan!.Make(_ml, _features, _seed);
+        CheckData(splits);
         var builder = new TrialContext(_ml, _modalities, _label, EffectiveSpace(), lateKey, lateFolds);
-        return new FusionTrialRunner(_ml, splits, builder, _metric, _robustness, _seed, _features, _all ?? new AppendedDataView(_train!, _validation!));
+        return new FusionTrialRunner(_ml, splits, builder, _metric, _robustness, _seed, _features, _plan.AllRows);
     }
 
     /// <summary>Runs the search.</summary>
@@ -208,7 +204,7 @@ public sealed class FusionExperiment
 
     private void Validate()
     {
-        if (_train == null && _all == null)
+        if (_plan == null)
             throw new InvalidOperationException("No dataset was set." + Environment.NewLine + "Hint: call SetDataset(train, validation) or SetDataset(data, folds).");
         if (_modalities.Count == 0)
             throw new InvalidOperationException("No modalities were set." + Environment.NewLine +
@@ -216,9 +212,9 @@ public sealed class FusionExperiment
         if (_timeBudget == null && _maxTrials == null)
             throw new InvalidOperationException("The sweep has no budget." + Environment.NewLine + "Hint: call SetTrainingTimeInSeconds(...) and/or SetMaxTrials(...).");
         SearchSpace.Validate();
-        if (_samplingKey != null)
-            SchemaErrors.FindColumn(_all!.Schema, _samplingKey,
-                $"the sampling key column '{_samplingKey}' must be a column of the data passed to SetDataset (the groups are read before the feature pipeline).");
+        if (_plan.SamplingKey is string key)
+            SchemaErrors.FindColumn(_plan.Data!.Schema, key,
+                $"the sampling key column '{key}' must be a column of the data passed to SetDataset (the groups are read before the feature pipeline).");
     }
 
     /// <summary>
@@ -291,7 +287,7 @@ public sealed class FusionExperiment
                 throw NoTrialCompleted(trials);
             }
 
-            bool refitted = _refit || _all != null;
+            bool refitted = _refit || _plan!.RefitsAlways;
             var final = refitted ? runner.Refit(best.Settings) : best.Model!;
             return new FusionExperimentResult(best, trials, final, refitted, _metric, clock.Elapsed);
         }
@@ -314,54 +310,14 @@ public sealed class FusionExperiment
 
     private int TrialSeed(FusionTrialSettings s) => FusionTrialRunner.TrialSeed(_seed, s);
 
-    /// <summary>Late fusion's own out-of-fold folds, grouped too when every training split keeps groups enough.</summary>
-    private (int Folds, string? Key) LateFolds(SamplingKeyGroups groups)
+    private void CheckData(List<FusionTrialSplit> list)
     {
-        var foldOfGroup = FoldOfGroup(groups);
-        int folds = _folds > 0 ? _folds : 1;
-        int fewest = Enumerable.Range(0, folds).Min(held => foldOfGroup.Count(x => x != held));
-        return (Math.Clamp(fewest, 2, 3), fewest >= 2 ? _samplingKey : null);
-    }
-
-    private int[] FoldOfGroup(SamplingKeyGroups groups)
-        => _folds > 0 ? groups.FoldOfGroup(_folds, _seed) : groups.ValidationGroups(_validationFraction, _seed).Select(held => held ? 0 : 1).ToArray();
-
-    private (List<FusionTrialSplit>, int LateFolds, string? LateKey) PrepareSplits()
-    {
-        var list = new List<FusionTrialSplit>();
-        int lateFolds = 3;
-        string? lateKey = null;
-        if (_all != null && _samplingKey != null)
-        {
-            // Whole groups on one side only: a trial is validated on groups it never trained on.
-            var groups = SamplingKeyGroups.Read(_all, _samplingKey);
-            var foldOfGroup = FoldOfGroup(groups);
-            int folds = _folds > 0 ? _folds : 1;
-            for (int f = 0; f < folds; f++)
-            {
-                int held = f;
-                var train = new RowFilterDataView(_all, Array.Empty<string>(), row => () => groups.FoldOfRow(row.Position, foldOfGroup) != held);
-                var validation = new RowFilterDataView(_all, Array.Empty<string>(), row => () => groups.FoldOfRow(row.Position, foldOfGroup) == held);
-                list.Add(Featurize(train, validation));
-            }
-            (lateFolds, lateKey) = LateFolds(groups);
-        }
-        else if (_all != null)
-            foreach (var fold in _ml.Data.CrossValidationSplit(_all, _folds, seed: _seed)) list.Add(Featurize(fold.TrainSet, fold.TestSet));
-        else list.Add(Featurize(_train!, _validation!));
         // The data is checked once, before the first trial: a label with two classes or more in every training split, and
         // modality columns of the right type. Otherwise every trial would fail the same way until the budget ends.
         var schema = list[0].Train.Schema;
         SchemaErrors.RequireKeyLabel(schema, _label);
         foreach (var m in _modalities) SchemaErrors.RequireFloatVector(schema, m.ColumnName);
         foreach (var split in list) SchemaErrors.RequireSeveralClasses(split.Train, _label);
-        return (list, lateFolds, lateKey);
-    }
-
-    private FusionTrialSplit Featurize(IDataView train, IDataView validation)
-    {
-        var featurizer = _features?.Fit(train) ?? new TransformerChain<ITransformer>();
-        return new FusionTrialSplit(_ml.Data.Cache(featurizer.Transform(train)), _ml.Data.Cache(featurizer.Transform(validation)), featurizer);
     }
 
     private sealed class ActionMonitor : IFusionMonitor

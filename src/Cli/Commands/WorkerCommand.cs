@@ -23,7 +23,7 @@ internal static class WorkerCommand
         var advertise = new Option<string>("--advertise") { Description = "The address other silos reach this one at (this machine's address on the cluster's network).", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Silo port (0: a free one).", DefaultValueFactory = _ => 0 };
         var gateway = new Option<int>("--gateway-port") { Description = "Gateway port clients connect to (0: a free one).", DefaultValueFactory = _ => 0 };
-        var threads = new Option<int>("--torch-threads") { Description = "Torch threads for this worker's trials (several workers on one machine: cores / workers).", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--torch-threads") { Description = "Torch threads for this worker's trials (default 0: MLNETFUSION_TORCH_THREADS, else every core; several workers on one machine: cores / workers).", DefaultValueFactory = _ => 0 };
         var lease = new Option<double>("--lease-seconds") { Description = "A trial whose worker sends no heartbeat for this long is given to another worker.", DefaultValueFactory = _ => 20 };
         var noTrials = new Option<bool>("--no-trials") { Description = "Host study grains only; run no trials." };
         var parent = new Option<int?>("--parent") { Description = "Stop when the process with this id ends (for scripts and tests that start workers)." };
@@ -34,6 +34,7 @@ internal static class WorkerCommand
             var address = IPAddress.Parse(r.GetValue(advertise)!);
             int siloPort = r.GetValue(port) is > 0 and var p ? p : FreePort(), gatewayPort = r.GetValue(gateway) is > 0 and var g ? g : FreePort();
             string worker = r.GetValue(name) ?? $"{Environment.MachineName}:{siloPort}";
+            int torchThreads = r.GetValue(threads) > 0 ? r.GetValue(threads) : MLNetFusion.Runtime.TorchRuntime.DefaultThreads();
             var builder = Host.CreateApplicationBuilder();
             builder.Logging.ClearProviders();
             builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
@@ -48,11 +49,11 @@ internal static class WorkerCommand
                 silo.UseFusionRedis(r.GetValue(Cluster)!);
                 silo.ConfigureEndpoints(address, siloPort, gatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(address));
                 silo.AddFusionStudies(o => o.LeaseTimeout = TimeSpan.FromSeconds(r.GetValue(lease)));
-                silo.AddFusionWorker(o => { o.Name = worker; o.TorchThreads = r.GetValue(threads); o.RunTrials = !r.GetValue(noTrials); });
+                silo.AddFusionWorker(o => { o.Name = worker; o.TorchThreads = torchThreads; o.RunTrials = !r.GetValue(noTrials); });
             });
             using var host = builder.Build();
             await host.StartAsync(cancel);
-            Console.WriteLine($"Worker {worker} joined cluster '{r.GetValue(ClusterId)}' at {address}:{siloPort} (gateway {gatewayPort}), {r.GetValue(threads)} torch thread(s). Ctrl+C stops it.");
+            Console.WriteLine($"Worker {worker} joined cluster '{r.GetValue(ClusterId)}' at {address}:{siloPort} (gateway {gatewayPort}), {torchThreads} torch thread(s). Ctrl+C stops it.");
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             if (r.GetValue(parent) is int pid) _ = WatchParentAsync(pid, stop);
             try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }

@@ -170,7 +170,13 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
     private readonly MelKernel? _kernel;     // the double-precision CPU path, for FFT sizes that are powers of two
     private bool _disposed;
 
-    internal MelSpectrogramTransformer(MelSpectrogramOptions options, int inputLength, int sampleRate) : base(options.BatchSize)
+    /// <param name="options">The options (the sample rate set).</param>
+    /// <param name="inputLength">Samples per row.</param>
+    /// <param name="sampleRate">The rate.</param>
+    /// <param name="doublePrecision">Compute power-of-two FFT sizes with the double-precision kernel (every new transformer);
+    /// <c>false</c> keeps the single-precision tensor path of files written before it (MelSpectrogram component version 1),
+    /// so they score bit for bit as when they were saved.</param>
+    internal MelSpectrogramTransformer(MelSpectrogramOptions options, int inputLength, int sampleRate, bool doublePrecision = true) : base(options.BatchSize)
     {
         Validate(options, sampleRate);
         TorchRuntime.EnsureInitialized();
@@ -196,7 +202,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
             var wv = _window.data<float>().ToArray();
             for (int i = 0; i < wv.Length; i++) pw[(FftSize - wv.Length) / 2 + i] = wv[i];
             _paddedWindow = tensor(pw).MoveToOuterDisposeScope();
-            if (MelKernel.Supports(FftSize))
+            if (doublePrecision && MelKernel.Supports(FftSize))
                 _kernel = new MelKernel(Options, inputLength, Frames, Hop, pw, _filterBank.data<float>().ToArray());
         }
     }
@@ -207,15 +213,22 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
     /// <summary>Input samples per row.</summary>
     public int InputLength { get; }
 
-    private sealed record Config(MelSpectrogramOptions Options, int InputLength);
+    /// <summary>The saved configuration. <paramref name="DoublePrecision"/> is absent from version-1 files, which computed in single precision.</summary>
+    private sealed record Config(MelSpectrogramOptions Options, int InputLength, bool? DoublePrecision = null);
+    /// <summary>The component version this library writes: 2 records whether the double-precision kernel computes the log-mel.</summary>
+    internal const int ComponentVersion = 2;
     string IFusionSaveable.ComponentKind => Kind;
-    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new Config(Options, InputLength));
+    void IFusionSaveable.Save(ComponentWriter writer) => writer.WriteConfig(new Config(Options, InputLength, DoublePrecision));
     internal static MelSpectrogramTransformer Load(ComponentReader reader)
     {
         var c = reader.ReadConfig<Config>();
         if (c.Options?.SampleRate is not int rate || c.InputLength <= 0) throw reader.Invalid("its sample rate or input length is missing");
-        return new MelSpectrogramTransformer(c.Options, c.InputLength, rate);
+        return new MelSpectrogramTransformer(c.Options, c.InputLength, rate, c.DoublePrecision ?? false);
     }
+
+    /// <summary>Whether the log-mel is computed in double precision (<see cref="MelKernel"/>): every new transformer with a
+    /// power-of-two FFT size; <c>false</c> for other sizes and for transformers loaded from files written before the kernel.</summary>
+    public bool DoublePrecision => _kernel != null;
 
     /// <summary>Mel bands (first dimension of the output).</summary>
     public int Bands => Options.Bands;
