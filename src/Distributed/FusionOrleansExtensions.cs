@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
 using Orleans.Runtime.Hosting;
 using Orleans.Storage;
 using StackExchange.Redis;
@@ -50,6 +51,26 @@ public static class FusionOrleansExtensions
         var configuration = ParseRedis(redis);
         builder.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(configuration));
         return builder;
+    }
+
+    /// <summary>The service id of MLNetFusion's clusters (Orleans' <c>ServiceId</c>, shared by every cluster id).</summary>
+    public const string ServiceId = "mlnetfusion";
+
+    /// <summary>The cluster id the command line uses unless told otherwise.</summary>
+    public const string DefaultClusterId = "mlnetfusion";
+
+    /// <summary>A silo of the MLNetFusion cluster <paramref name="clusterId"/> with Redis membership and study storage.</summary>
+    public static ISiloBuilder UseFusionCluster(this ISiloBuilder builder, string redis, string clusterId = DefaultClusterId)
+    {
+        builder.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = ServiceId; });
+        return builder.UseFusionRedis(redis);
+    }
+
+    /// <summary>A client of the MLNetFusion cluster <paramref name="clusterId"/> (Redis membership).</summary>
+    public static IClientBuilder UseFusionCluster(this IClientBuilder builder, string redis, string clusterId = DefaultClusterId)
+    {
+        builder.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = ServiceId; });
+        return builder.UseFusionRedis(redis);
     }
 
     /// <summary>Reads <c>redis://host:port</c> (or a plain StackExchange.Redis configuration) into a configuration string.</summary>

@@ -105,8 +105,13 @@ public sealed class FusionStudyGrain : Grain, IFusionStudyGrain
         await GrainFactory.GetGrain<IFusionStudyRegistryGrain>(0).AddAsync(StudyId);
     }
 
-    private static bool SameSpec(FusionStudySpec a, FusionStudySpec b)
-        => System.Text.Json.JsonSerializer.Serialize(a) == System.Text.Json.JsonSerializer.Serialize(b);
+    private static readonly IReadOnlyDictionary<string, string> NoRoles = new Dictionary<string, string>();
+
+    /// <summary>Value equality of two specs (the collections by content: a persisted spec comes back as other collection types).</summary>
+    internal static bool SameSpec(FusionStudySpec a, FusionStudySpec b)
+        => a with { Roles = NoRoles, Families = null } == b with { Roles = NoRoles, Families = null }
+           && a.Roles.Count == b.Roles.Count && a.Roles.All(r => b.Roles.TryGetValue(r.Key, out var v) && v == r.Value)
+           && (a.Families ?? Array.Empty<string>()).SequenceEqual(b.Families ?? Array.Empty<string>());
 
     /// <summary>The tuner and space from the spec, then the history replayed: every proposal must come out as it was persisted.</summary>
     private void Rebuild(FusionStudySpec spec, IReadOnlyList<int> history)

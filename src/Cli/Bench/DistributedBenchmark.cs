@@ -5,7 +5,6 @@ using Microsoft.Extensions.Logging;
 using MLNetFusion.Datasets;
 using MLNetFusion.Distributed;
 using MLNetFusion.Runtime;
-using Orleans.Configuration;
 using static MLNetFusion.Cli.Bench.Measure;
 
 namespace MLNetFusion.Cli.Bench;
@@ -59,13 +58,13 @@ internal static class DistributedBenchmark
                 {
                     var builder = Host.CreateApplicationBuilder();
                     builder.Logging.ClearProviders();
-                    builder.UseOrleansClient(c => { c.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "mlnetfusion"; }); c.UseFusionRedis(redis); });
+                    builder.UseOrleansClient(c => c.UseFusionCluster(redis, clusterId));
                     using var host = builder.Build();
                     for (int attempt = 0; ; attempt++)
                         try { host.StartAsync().GetAwaiter().GetResult(); break; }
                         catch (Exception) when (attempt < 30) { Thread.Sleep(1000); }
                     clock.Restart();
-                    var result = new FusionStudyClient(host.Services.GetRequiredService<IClusterClient>()).RunAsync("bench", Spec(), pollInterval: TimeSpan.FromMilliseconds(250)).GetAwaiter().GetResult();
+                    var result = new FusionStudyClient(host.Services.GetRequiredService<IClusterClient>()).RunAsync(clusterId, Spec(), pollInterval: TimeSpan.FromMilliseconds(250)).GetAwaiter().GetResult();
                     double seconds = clock.Elapsed.TotalSeconds, rate = result.Trials.Count / (seconds / 60);
                     Emit(new
                     {

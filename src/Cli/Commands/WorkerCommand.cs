@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MLNetFusion.Distributed;
-using Orleans.Configuration;
 
 namespace MLNetFusion.Cli.Commands;
 
@@ -15,7 +14,7 @@ namespace MLNetFusion.Cli.Commands;
 internal static class WorkerCommand
 {
     public static Option<string> Cluster { get; } = new("--cluster") { Description = "The cluster's Redis: redis://host:port (membership and the studies' state).", Required = true };
-    public static Option<string> ClusterId { get; } = new("--cluster-id") { Description = "The cluster's id (workers and sweeps of one cluster use the same).", DefaultValueFactory = _ => "mlnetfusion" };
+    public static Option<string> ClusterId { get; } = new("--cluster-id") { Description = "The cluster's id (workers and sweeps of one cluster use the same).", DefaultValueFactory = _ => FusionOrleansExtensions.DefaultClusterId };
 
     public static Command Create()
     {
@@ -45,8 +44,7 @@ internal static class WorkerCommand
             builder.Logging.AddFilter("Polly", LogLevel.None);
             builder.UseOrleans(silo =>
             {
-                silo.Configure<ClusterOptions>(o => { o.ClusterId = r.GetValue(ClusterId)!; o.ServiceId = "mlnetfusion"; });
-                silo.UseFusionRedis(r.GetValue(Cluster)!);
+                silo.UseFusionCluster(r.GetValue(Cluster)!, r.GetValue(ClusterId)!);
                 silo.ConfigureEndpoints(address, siloPort, gatewayPort, listenOnAnyHostAddress: !IPAddress.IsLoopback(address));
                 silo.AddFusionStudies(o => o.LeaseTimeout = TimeSpan.FromSeconds(r.GetValue(lease)));
                 silo.AddFusionWorker(o => { o.Name = worker; o.TorchThreads = torchThreads; o.RunTrials = !r.GetValue(noTrials); });

@@ -5,7 +5,6 @@ using Microsoft.Extensions.Logging;
 using MLNetFusion.AutoML.Sweep;
 using MLNetFusion.Distributed;
 using MLNetFusion.Trainers;
-using Orleans.Configuration;
 using Spectre.Console;
 
 namespace MLNetFusion.Cli.Leaderboard;
@@ -22,11 +21,7 @@ public static class DistributedSweepJob
         spec.Validate();
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
-        builder.UseOrleansClient(c =>
-        {
-            c.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "mlnetfusion"; });
-            c.UseFusionRedis(cluster);
-        });
+        builder.UseOrleansClient(c => c.UseFusionCluster(cluster, clusterId));
         using var host = builder.Build();
         AnsiConsole.MarkupLine($"[bold]MLNetFusion sweep[/] on cluster [blue]{Markup.Escape(cluster)}[/], study [blue]{Markup.Escape(studyId)}[/]: " +
             Markup.Escape($"{spec.TrainPath}, {(spec.Folds > 1 ? $"{spec.Folds} folds" : $"a {spec.ValidationFraction:P0} hold-out")}{(spec.Group != null ? $" of whole '{spec.Group}' groups" : "")}, " +

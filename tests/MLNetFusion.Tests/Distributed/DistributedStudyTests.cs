@@ -50,7 +50,13 @@ public class DistributedStudyTests
         var local = spec.RunLocal();
         await using var cluster = Cluster(1, TestData.TempFolder("study-storage"));
         await cluster.DeployAsync();
-        var distributed = await new FusionStudyClient(cluster.Client).RunAsync("same-as-local", spec, pollInterval: TimeSpan.FromMilliseconds(200));
+        var client = new FusionStudyClient(cluster.Client);
+        var distributed = await client.RunAsync("same-as-local", spec, pollInterval: TimeSpan.FromMilliseconds(200));
+        // The same command again shows the finished study, read back from storage (the grain deactivated first).
+        await cluster.DeactivateAsync(client.Study("same-as-local"));
+        var again = await client.RunAsync("same-as-local", spec, pollInterval: TimeSpan.FromMilliseconds(200));
+        Assert.Equal(distributed.Trials.Select(t => t.Metric), again.Trials.Select(t => t.Metric));
+        Assert.True(again.Snapshot.Activations >= 2);
         foreach (var t in distributed.Trials) _out.WriteLine("distributed " + Describe(t));
         foreach (var t in local.Trials) _out.WriteLine("local       " + Describe(t));
         Assert.Equal(4, distributed.Trials.Count);

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MLNetFusion.AutoML.Sweep;
 using MLNetFusion.Distributed;
-using Orleans.Configuration;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -58,11 +57,7 @@ public class RedisClusterTests
         {
             var builder = Host.CreateApplicationBuilder();
             builder.Logging.ClearProviders();
-            builder.UseOrleansClient(c =>
-            {
-                c.Configure<ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = "mlnetfusion"; });
-                c.UseFusionRedis(redis);
-            });
+            builder.UseOrleansClient(c => c.UseFusionCluster(redis, clusterId));
             using var host = builder.Build();
             // The workers need a few seconds to start and register: retry the connection.
             for (int attempt = 0; ; attempt++)
