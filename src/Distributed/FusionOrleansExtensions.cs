@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Runtime.Hosting;
+using Orleans.Serialization;
 using Orleans.Storage;
 using StackExchange.Redis;
 
@@ -26,10 +27,14 @@ public static class FusionOrleansExtensions
         return builder;
     }
 
-    /// <summary>Persists studies in <paramref name="folder"/>, a folder every silo sees (see <see cref="SharedFolderGrainStorage"/>).</summary>
+    /// <summary>
+    /// Persists studies in <paramref name="folder"/>, a folder every silo sees (see <see cref="SharedFolderGrainStorage"/>).
+    /// Studies are stored with Orleans' own serializer (every <c>[Id]</c> member, defaults included), here and in Redis:
+    /// a JSON serializer that drops default values would turn a seed of 0 into the spec's default on reload.
+    /// </summary>
     public static ISiloBuilder AddFusionSharedFolderStorage(this ISiloBuilder builder, string folder)
     {
-        builder.Services.AddGrainStorage(FusionStudyGrain.StorageName, (sp, _) => new SharedFolderGrainStorage(folder, sp.GetRequiredService<IGrainStorageSerializer>()));
+        builder.Services.AddGrainStorage(FusionStudyGrain.StorageName, (sp, _) => new SharedFolderGrainStorage(folder, new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>())));
         return builder;
     }
 
@@ -41,7 +46,11 @@ public static class FusionOrleansExtensions
     {
         var configuration = ParseRedis(redis);
         builder.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(configuration));
-        builder.AddRedisGrainStorage(FusionStudyGrain.StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(configuration));
+        builder.AddRedisGrainStorage(FusionStudyGrain.StorageName, options => options.Configure<Serializer>((o, serializer) =>
+        {
+            o.ConfigurationOptions = ConfigurationOptions.Parse(configuration);
+            o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+        }));
         return builder;
     }
 

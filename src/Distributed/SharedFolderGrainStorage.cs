@@ -13,7 +13,7 @@ public sealed class SharedFolderGrainStorage : IGrainStorage
     private readonly string _folder;
     private readonly IGrainStorageSerializer _serializer;
 
-    /// <summary>Creates the storage in <paramref name="folder"/> (created if absent).</summary>
+    /// <summary>Creates the storage in <paramref name="folder"/> (created if absent), writing states with <paramref name="serializer"/>.</summary>
     public SharedFolderGrainStorage(string folder, IGrainStorageSerializer serializer)
     {
         _folder = Path.GetFullPath(folder);
