@@ -34,7 +34,8 @@ public class DistributedStudyTests
             silo.AddFusionWorker(o =>
             {
                 // TorchThreads 0: the silos share this test process, whose torch thread count the other tests rely on.
-                o.Name = options.SiloName; o.TorchThreads = 0; o.PollInterval = TimeSpan.FromMilliseconds(200); o.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
+                // The silo's name and an instance suffix: a silo started after one was lost may get the lost one's name.
+                o.Name = $"{options.SiloName}#{Guid.NewGuid().ToString("N")[..6]}"; o.TorchThreads = 0; o.PollInterval = TimeSpan.FromMilliseconds(200); o.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
                 o.RunTrials = runsTrials?.Invoke(options.SiloName) ?? true;
             });
         });
@@ -91,11 +92,13 @@ public class DistributedStudyTests
         {
             var s = await study.GetSnapshotAsync();
             var running = s.Trials.Where(t => t.Report == null && t.RunningOn != null).Select(t => t.RunningOn!).ToHashSet();
-            victim = cluster.Silos.Skip(1).FirstOrDefault(h => running.Contains(h.Name) && s.Trials.Count(t => t.Report != null) >= 1);
+            victim = cluster.Silos.Skip(1).FirstOrDefault(h => running.Any(w => w.StartsWith(h.Name + "#", StringComparison.Ordinal)) && s.Trials.Count(t => t.Report != null) >= 1);
             if (victim == null) await Task.Delay(200);
         }
         Assert.NotNull(victim);
-        var lost = (await study.GetSnapshotAsync()).Trials.Where(t => t.Report == null && t.RunningOn == victim!.Name).Select(t => t.Trial.TrialId).ToList();
+        var lostOn = (await study.GetSnapshotAsync()).Trials.Where(t => t.Report == null && t.RunningOn?.StartsWith(victim!.Name + "#", StringComparison.Ordinal) == true).ToList();
+        var lost = lostOn.Select(t => t.Trial.TrialId).ToList();
+        string victimWorker = lostOn.Select(t => t.RunningOn!).FirstOrDefault() ?? victim!.Name;
         _out.WriteLine($"killing {victim!.Name}, which runs trial {string.Join(", ", lost)}");
         await cluster.KillSiloAsync(victim);
 
@@ -125,7 +128,7 @@ public class DistributedStudyTests
         foreach (var id in lost)
         {
             var t = result.Snapshot.Trials.Single(t => t.Trial.TrialId == id);
-            Assert.True(t.Attempts >= 2 && t.Report!.Worker != victim.Name, $"trial {id}: {t.Attempts} attempts, reported by {t.Report!.Worker}");
+            Assert.True(t.Attempts >= 2 && t.Report!.Worker != victimWorker, $"trial {id}: {t.Attempts} attempts, reported by {t.Report!.Worker} (the killed silo's worker was {victimWorker})");
         }
         Assert.NotNull(result.ModelPath);
         Assert.True(File.Exists(result.ModelPath), result.ModelPath);
@@ -152,7 +155,8 @@ public class DistributedStudyTests
         var worker = await cluster.StartAdditionalSiloAsync();
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => client.RunAsync("unreadable", spec, pollInterval: TimeSpan.FromMilliseconds(200)).WaitAsync(TimeSpan.FromMinutes(2)));
         _out.WriteLine(e.Message);
-        Assert.StartsWith($"Worker '{worker.Name}' cannot read the data of study 'unreadable' at '{spec.TrainPath}': The study's training CSV '{spec.TrainPath}' does not exist on this machine.", e.Message);
+        Assert.StartsWith($"Worker '{worker.Name}#", e.Message);
+        Assert.Contains($"' cannot read the data of study 'unreadable' at '{spec.TrainPath}': The study's training CSV '{spec.TrainPath}' does not exist on this machine.", e.Message);
         Assert.EndsWith("Hint: every silo must see the study's data at the same path (a shared folder or a copy on each machine).", e.Message);
     }
 }
