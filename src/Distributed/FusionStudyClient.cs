@@ -1,3 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using MLNetFusion.AutoML.Sweep;
 
 namespace MLNetFusion.Distributed;
@@ -72,4 +75,63 @@ public sealed class FusionStudyClient
             ?? throw new InvalidOperationException($"Study '{snapshot.StudyId}' has no completed trial.");
         return new FusionStudyResult(snapshot, trials, best);
     }
+}
+
+/// <summary>
+/// A started Orleans client of an MLNetFusion cluster (Redis membership), what <c>mlnetfusion sweep --cluster</c>, the
+/// distributed bench and the tests connect with. Dispose it to leave the cluster.
+/// </summary>
+public sealed class FusionClusterConnection : IAsyncDisposable, IDisposable
+{
+    private readonly IHost _host;
+
+    private FusionClusterConnection(IHost host)
+    {
+        _host = host;
+        Studies = new FusionStudyClient(host.Services.GetRequiredService<IClusterClient>());
+    }
+
+    /// <summary>The study client over this connection.</summary>
+    public FusionStudyClient Studies { get; }
+
+    /// <summary>
+    /// Connects to the cluster <paramref name="clusterId"/> whose membership is in <paramref name="redis"/>, retrying for
+    /// up to <paramref name="waitForCluster"/> (workers that were just started need a few seconds to register).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No silo answered in time; the message names the cluster and says what to start.</exception>
+    public static async Task<FusionClusterConnection> ConnectAsync(string redis, string clusterId = FusionOrleansExtensions.DefaultClusterId,
+        TimeSpan? waitForCluster = null, CancellationToken cancellationToken = default)
+    {
+        var wait = waitForCluster ?? TimeSpan.FromSeconds(30);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var builder = Host.CreateApplicationBuilder();
+            builder.Logging.ClearProviders();
+            builder.UseOrleansClient(c => c.UseFusionCluster(redis, clusterId));
+            var host = builder.Build();
+            try
+            {
+                await host.StartAsync(cancellationToken);
+                return new FusionClusterConnection(host);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                host.Dispose();
+                if (clock.Elapsed >= wait)
+                    throw new InvalidOperationException($"Cannot join the cluster '{clusterId}' at '{redis}' within {wait.TotalSeconds:F0} s: {ex.Message}" + Environment.NewLine +
+                        $"Hint: start Redis and at least one `mlnetfusion worker --cluster redis://{FusionOrleansExtensions.ParseRedis(redis)} --cluster-id {clusterId}` first.", ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try { await HostingAbstractionsHostExtensions.StopAsync(_host, TimeSpan.FromSeconds(10)); } finally { _host.Dispose(); }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

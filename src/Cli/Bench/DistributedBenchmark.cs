@@ -56,15 +56,9 @@ internal static class DistributedBenchmark
                 var workers = Enumerable.Range(1, n).Select(i => StartWorker(redis, clusterId, $"bench-worker-{i}")).ToList();
                 try
                 {
-                    var builder = Host.CreateApplicationBuilder();
-                    builder.Logging.ClearProviders();
-                    builder.UseOrleansClient(c => c.UseFusionCluster(redis, clusterId));
-                    using var host = builder.Build();
-                    for (int attempt = 0; ; attempt++)
-                        try { host.StartAsync().GetAwaiter().GetResult(); break; }
-                        catch (Exception) when (attempt < 30) { Thread.Sleep(1000); }
+                    using var connection = FusionClusterConnection.ConnectAsync(redis, clusterId).GetAwaiter().GetResult();
                     clock.Restart();
-                    var result = new FusionStudyClient(host.Services.GetRequiredService<IClusterClient>()).RunAsync(clusterId, Spec(), pollInterval: TimeSpan.FromMilliseconds(250)).GetAwaiter().GetResult();
+                    var result = connection.Studies.RunAsync(clusterId, Spec(), pollInterval: TimeSpan.FromMilliseconds(250)).GetAwaiter().GetResult();
                     double seconds = clock.Elapsed.TotalSeconds, rate = result.Trials.Count / (seconds / 60);
                     Emit(new
                     {
@@ -72,7 +66,6 @@ internal static class DistributedBenchmark
                         trials_per_minute = Math.Round(rate, 2), local_trials_per_minute = Math.Round(localRate, 2), ratio_to_local = Math.Round(rate / localRate, 2),
                         same_configurations_as_local = n == 1 ? result.Trials.Select(t => t.Settings.ToString()).SequenceEqual(local.Trials.Select(t => t.Settings.ToString())) : (bool?)null,
                     });
-                    host.StopAsync().GetAwaiter().GetResult();
                 }
                 finally
                 {

@@ -19,19 +19,10 @@ public static class DistributedSweepJob
     public static int Run(FusionStudySpec spec, string cluster, string clusterId, string studyId, string? jsonPath)
     {
         spec.Validate();
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.UseOrleansClient(c => c.UseFusionCluster(cluster, clusterId));
-        using var host = builder.Build();
         AnsiConsole.MarkupLine($"[bold]MLNetFusion sweep[/] on cluster [blue]{Markup.Escape(cluster)}[/], study [blue]{Markup.Escape(studyId)}[/]: " +
             Markup.Escape($"{spec.TrainPath}, {(spec.Folds > 1 ? $"{spec.Folds} folds" : $"a {spec.ValidationFraction:P0} hold-out")}{(spec.Group != null ? $" of whole '{spec.Group}' groups" : "")}, " +
             $"asynchronous successive halving (eta {spec.Eta}), {(spec.MaxTrials is int n ? $"{n} trials" : "")}{(spec.MaxTrials != null && spec.TimeBudgetSeconds != null ? ", " : "")}{(spec.TimeBudgetSeconds is double s ? $"{s / 60:F1} min" : "")}."));
-        try { host.StartAsync().GetAwaiter().GetResult(); }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw new InvalidOperationException($"Cannot join the cluster at '{cluster}' (id '{clusterId}'): {ex.Message}" + Environment.NewLine +
-                "Hint: start Redis and at least one `mlnetfusion worker --cluster " + cluster + "` first.", ex);
-        }
+        using var connection = FusionClusterConnection.ConnectAsync(cluster, clusterId).GetAwaiter().GetResult();
         var reported = new HashSet<int>();
         var progress = new Progress<StudySnapshot>(s =>
         {
@@ -43,7 +34,7 @@ public static class DistributedSweepJob
                 Console.WriteLine($"[{s.ElapsedSeconds.ToString("F0", CultureInfo.InvariantCulture),6}s] trial {t.Trial.TrialId} ({t.Trial.Family}{where}) on {t.Report.Worker}{attempt}: {outcome}");
             }
         });
-        var result = new FusionStudyClient(host.Services.GetRequiredService<IClusterClient>()).RunAsync(studyId, spec, progress).GetAwaiter().GetResult();
+        var result = connection.Studies.RunAsync(studyId, spec, progress).GetAwaiter().GetResult();
         var table = new Table().AddColumns("trial", "family", "settings", "accuracy", "macro-F1", "epochs", "worker", "seconds");
         var rank = result.Trials.Where(t => t.Status == FusionTrialStatus.Completed).OrderByDescending(t => spec.Metric == FusionMetric.LogLoss ? -t.Metric : t.Metric);
         foreach (var t in rank)
@@ -77,7 +68,6 @@ public static class DistributedSweepJob
             File.WriteAllText(full, System.Text.Json.JsonSerializer.Serialize(json, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
             AnsiConsole.MarkupLine($"Sweep JSON written to [blue]{Markup.Escape(full)}[/].");
         }
-        host.StopAsync().GetAwaiter().GetResult();
         return 0;
     }
 }

@@ -9,14 +9,56 @@ using Xunit.Abstractions;
 
 namespace MLNetFusion.Tests.Distributed;
 
-/// <summary>A fact that needs a Redis server: <c>MLNETFUSION_REDIS</c> (host:port on a loopback address), which <c>.ci/run</c> starts.</summary>
+/// <summary>
+/// A fact that needs a Redis server: <c>MLNETFUSION_REDIS</c> (host:port on a loopback address, which <c>.ci/run</c>
+/// starts), else Debian's <c>redis-server</c>, which the test starts itself; it skips only when neither exists.
+/// </summary>
 public sealed class RedisFactAttribute : FactAttribute
 {
-    /// <summary>Skips with the reason when no Redis is configured.</summary>
+    /// <summary>Skips with the reason when there is no Redis to use or start.</summary>
     public RedisFactAttribute()
     {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MLNETFUSION_REDIS")))
-            Skip = "No Redis server: set MLNETFUSION_REDIS=127.0.0.1:PORT (.ci/run installs Debian's redis-server and starts it on a loopback port).";
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MLNETFUSION_REDIS")) && RedisServer.Executable == null)
+            Skip = "No Redis server: set MLNETFUSION_REDIS=127.0.0.1:PORT or install Debian's redis-server (.ci/run installs it and starts it on a loopback port).";
+    }
+}
+
+/// <summary>A redis-server this test process starts on a free loopback port and stops by its own process id.</summary>
+internal sealed class RedisServer : IDisposable
+{
+    private readonly Process _process;
+
+    /// <summary>The redis-server executable on PATH, or null.</summary>
+    public static string? Executable => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+        .Select(d => Path.Combine(d, "redis-server")).FirstOrDefault(File.Exists);
+
+    private RedisServer(Process process, string address) { _process = process; Address = address; }
+
+    /// <summary>host:port.</summary>
+    public string Address { get; }
+
+    public static RedisServer Start()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var psi = new ProcessStartInfo(Executable!) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--bind", "127.0.0.1", "--port", port.ToString(), "--save", "", "--appendonly", "no" }) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { }; p.BeginOutputReadLine(); p.BeginErrorReadLine();
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(10); Thread.Sleep(100))
+            try { using var c = new System.Net.Sockets.TcpClient("127.0.0.1", port); return new RedisServer(p, $"127.0.0.1:{port}"); }
+            catch (System.Net.Sockets.SocketException) { }
+        p.Kill(); p.Dispose();
+        throw new InvalidOperationException($"redis-server did not listen on 127.0.0.1:{port} within 10 s.");
+    }
+
+    public void Dispose()
+    {
+        try { if (!_process.HasExited) _process.Kill(); } catch (InvalidOperationException) { }
+        _process.WaitForExit(5000);
+        _process.Dispose();
     }
 }
 
@@ -42,7 +84,8 @@ public class RedisClusterTests
     [RedisFact]
     public async Task ThreeWorkerProcessesFinishAGroupedSweepWhenOneIsKilled()
     {
-        var redis = Environment.GetEnvironmentVariable("MLNETFUSION_REDIS")!;
+        using var ownRedis = string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MLNETFUSION_REDIS")) ? RedisServer.Start() : null;
+        var redis = ownRedis?.Address ?? Environment.GetEnvironmentVariable("MLNETFUSION_REDIS")!;
         string clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
         var workers = Enumerable.Range(1, 3).Select(i => StartWorker(redis, clusterId, $"worker-{i}")).ToList();
         var logs = workers.Select(_ => new System.Collections.Concurrent.ConcurrentQueue<string>()).ToList();
@@ -55,15 +98,9 @@ public class RedisClusterTests
         }
         try
         {
-            var builder = Host.CreateApplicationBuilder();
-            builder.Logging.ClearProviders();
-            builder.UseOrleansClient(c => c.UseFusionCluster(redis, clusterId));
-            using var host = builder.Build();
-            // The workers need a few seconds to start and register: retry the connection.
-            for (int attempt = 0; ; attempt++)
-                try { await host.StartAsync(); break; }
-                catch (Exception) when (attempt < 30) { await Task.Delay(1000); }
-            var client = new FusionStudyClient(host.Services.GetRequiredService<IClusterClient>());
+            // The workers need a few seconds to start and register: the connection waits for them.
+            await using var connection = await FusionClusterConnection.ConnectAsync(redis, clusterId, TimeSpan.FromSeconds(60));
+            var client = connection.Studies;
             var spec = DistributedStudyTests.SmallStudy(TestData.TempFolder("redis-models"), trials: 6);
             var run = client.RunAsync("redis-study", spec, pollInterval: TimeSpan.FromMilliseconds(250));
             var study = client.Study("redis-study");
@@ -95,7 +132,6 @@ public class RedisClusterTests
             Assert.True(result.Snapshot.Trials.Select(t => t.Report!.Worker).Distinct().Count() >= 2, "trials ran on several workers");
             Assert.True(File.Exists(result.ModelPath), result.ModelPath);
             Assert.True(result.BestTrial.Accuracy > 0.2, $"best {result.BestTrial.Accuracy:P1}");
-            await host.StopAsync();
         }
         finally
         {
