@@ -8,21 +8,6 @@ using MLNetFusion.Trainers.Ensemble;
 
 namespace MLNetFusion.AutoML.Leaderboard;
 
-/// <summary>Returns freed native memory (libtorch's, ML.NET's native trainers') to the operating system between candidates.</summary>
-internal static class NativeMemory
-{
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
-    private static extern int MallocTrim(UIntPtr pad);
-
-    /// <summary>glibc's <c>malloc_trim(0)</c> on Linux (freed heap pages would otherwise stay resident); nothing elsewhere.</summary>
-    public static void Trim()
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        try { MallocTrim(UIntPtr.Zero); }
-        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException) { }   // musl and others have no malloc_trim
-    }
-}
-
 /// <summary>Options of <see cref="FusionLeaderboard"/> (<c>mlContext.Fusion().CreateLeaderboard(...)</c>).</summary>
 public sealed class FusionLeaderboardOptions
 {
@@ -227,7 +212,7 @@ public static class FusionLeaderboard
             System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);   // gives free regions back too
             GC.WaitForPendingFinalizers();
-            NativeMemory.Trim();
+            MLNetFusion.Runtime.NativeHeap.Trim();
             options.EntryFinished?.Invoke(entry, entries);
         }
 

@@ -27,6 +27,7 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_initialised) return;
+            NativeHeap.Bound();
             try
             {
                 torch.InitializeDeviceType(DeviceType.CPU);

@@ -35,18 +35,28 @@ public sealed class CrossAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Tens
     /// <param name="x">Query tokens.</param>
     /// <param name="context">Context tokens.</param>
     /// <param name="mask">Additive mask <c>[B, Tk]</c>: 0 to attend, a large negative value to ignore.</param>
+    /// <remarks>
+    /// The scores of a block are <c>[B, heads, Tq, Tk]</c>, the largest tensors of cross-modal fusion (a 128-token text
+    /// attending to 600 context tokens: 80 MB per 64 rows). They are scaled and masked in place, and every intermediate
+    /// tensor is released when the block returns (autograd keeps what its backward pass needs): without inference or
+    /// training holding every block's scores at once, a batch of 256 rows over seven modalities took 7.6 GB.
+    /// </remarks>
     public override Tensor forward(Tensor x, Tensor context, Tensor mask)
     {
+        using var scope = NewDisposeScope();
         long b = x.shape[0], tq = x.shape[1], tk = context.shape[1];
         int dh = _width / _heads;
         var q = q_proj.call(norm_q.call(x)).view(b, tq, _heads, dh).transpose(1, 2);
         var kvIn = norm_kv.call(context);
         var k = k_proj.call(kvIn).view(b, tk, _heads, dh).transpose(1, 2);
         var v = v_proj.call(kvIn).view(b, tk, _heads, dh).transpose(1, 2);
-        var scores = q.matmul(k.transpose(2, 3)) / Math.Sqrt(dh) + mask.view(b, 1, 1, tk);
-        var attn = nn.functional.softmax(scores, -1).matmul(v).transpose(1, 2).reshape(b, tq, _width);
-        x = x + dropout.call(out_proj.call(attn));
-        return x + ffn.call(norm_ff.call(x));
+        var scores = q.matmul(k.transpose(2, 3));
+        scores.div_(Math.Sqrt(dh)).add_(mask.view(b, 1, 1, tk));      // in place: the matmul's backward reads q and k, not its output
+        var weights = nn.functional.softmax(scores, -1);
+        scores.Dispose();
+        var attn = weights.matmul(v).transpose(1, 2).reshape(b, tq, _width);
+        var y = x + dropout.call(out_proj.call(attn));
+        return (y + ffn.call(norm_ff.call(y))).MoveToOuterDisposeScope();
     }
 
     /// <summary>Writes the block's inference computation to an ONNX graph (the shapes of <see cref="forward"/>).</summary>

@@ -36,6 +36,17 @@ public class TorchRuntimeTests
     }
 
     [Fact]
+    public void InitialisingTorchFixesGlibcsMmapThreshold()
+    {
+        // Without it, freed step tensors stay resident in glibc's arenas (a one-epoch fit peaked at 3.2 to 5.6 GB instead of 1.8 GB).
+        TorchRuntime.EnsureInitialized();
+        bool userSettings = new[] { "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_" }.Any(v => Environment.GetEnvironmentVariable(v) != null)
+            || string.Equals(Environment.GetEnvironmentVariable(NativeHeap.Variable), "default", StringComparison.OrdinalIgnoreCase);
+        bool glibc = OperatingSystem.IsLinux() && File.ReadAllText("/proc/self/maps").Contains("libc.so.6", StringComparison.Ordinal);
+        Assert.Equal(glibc && !userSettings, NativeHeap.IsBounded);
+    }
+
+    [Fact]
     public void BuildPatchedOnlyTheOutputCopyOfLibTorchSharp()
     {
         if (!OperatingSystem.IsLinux()) return;

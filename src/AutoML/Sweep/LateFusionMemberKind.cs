@@ -1,6 +1,6 @@
-namespace MLNetFusion.Trainers.LateFusion;
+namespace MLNetFusion.AutoML.Sweep;
 
-/// <summary>Which trainers late-fusion members use (a sweep parameter; <see cref="LateFusionMember"/> takes any trainer by hand).</summary>
+/// <summary>Which trainers late-fusion members use (a sweep parameter; <see cref="Trainers.LateFusion.LateFusionMember"/> takes any trainer by hand).</summary>
 public enum LateFusionMemberKind
 {
     /// <summary>L-BFGS maximum entropy on every modality's features.</summary>
