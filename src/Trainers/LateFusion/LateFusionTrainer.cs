@@ -3,9 +3,6 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetFusion.Data;
-using MLNetFusion.Runtime;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace MLNetFusion.Trainers.LateFusion;
 
@@ -108,7 +105,6 @@ public sealed record LateFusionProgress(int Step, int Steps, string Member, int?
 public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
 {
     private readonly IHost _host;
-    private readonly IHostEnvironment _env;
 
     /// <summary>Registers late fusion's model-file components: the fitted model, the member guard, the probability copy and the combiner.</summary>
     internal static void Register()
@@ -131,14 +127,13 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         if (options.Combiner == LateFusionCombiner.Stacking && options.MetaLearner is null)
             throw new ArgumentException("Stacking needs a meta-learner." + Environment.NewLine + "Hint: set LateFusionOptions.MetaLearner, or use the catalog method, which defaults it.", nameof(options));
         _host = env.Register("MLNetFusion.late");
-        _env = env;
     }
 
     /// <summary>The options.</summary>
     public LateFusionOptions Options { get; }
 
-    private static string PresenceColumn(LateFusionMember m) => "__present." + m.Name;
-    private static string MemberScoreColumn(LateFusionMember m) => "Score." + m.Name;
+    internal static string PresenceColumn(LateFusionMember m) => "__present." + m.Name;
+    internal static string MemberScoreColumn(LateFusionMember m) => "Score." + m.Name;
 
     private void Validate(DataViewSchema schema)
     {
@@ -204,6 +199,13 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         return data;
     }
 
+    /// <summary>The members cross-fitted on <see cref="LateFusionOptions.NumberOfFolds"/> folds of <paramref name="input"/> (<see cref="CrossFitting.Run"/>).</summary>
+    internal OutOfFoldData OutOfFold(IDataView input, int classes, int seed, IChannel? channel = null)
+    {
+        using var own = channel == null ? _host.Start("Cross-fitting") : null;
+        return CrossFitting.Run(input, Options, seed, channel ?? own!, (data, fold) => FitMembers(data, fold), (data, fitted) => ScoreMembers(data, fitted, classes));
+    }
+
     /// <inheritdoc />
     public LateFusionTransformer Fit(IDataView input)
     {
@@ -214,403 +216,54 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         var labels = LabelKeyValues.FromColumn(input.Schema[Options.LabelColumnName]);
         int seed = Options.Seed ?? _host.Rand.Next();
         using var ch = _host.Start("Training");
-        bool checkMembers = Options.DropUninformativeMembers && Options.Combiner != LateFusionCombiner.Stacking && Options.Members.Count > 1;
-        bool needsOutOfFold = checkMembers || Options.MemberCalibration == MemberCalibration.Temperature || Options.Combiner is LateFusionCombiner.WeightedAverage or LateFusionCombiner.Stacking;
+        var rule = CombinerRules.For(Options.Combiner);
+        bool calibrate = Options.MemberCalibration == MemberCalibration.Temperature;
+        bool checkMembers = Options.DropUninformativeMembers && rule.LeavesOutUninformative && Options.Members.Count > 1;
+        bool needsOutOfFold = checkMembers || calibrate || rule.NeedsOutOfFold;
         (_step, _steps, _clock) = (0, Options.Members.Count * (needsOutOfFold ? 1 + Options.NumberOfFolds : 1), System.Diagnostics.Stopwatch.StartNew());
 
         // The final members are fitted first, so they are the same models whatever the combiner (the cross-fitting
         // below draws its seeds after them): combiners can be compared on identical members.
         var members = FitMembers(input);
-        double[]? weights = null;
-        ITransformer? meta = null;
-        double blend = 0;
+        OutOfFoldData? oof = null;
+        bool[]? informative = null;
         double[]? temperatures = null;
         List<MemberCalibrationResult>? calibration = null;
-        bool calibrate = Options.MemberCalibration == MemberCalibration.Temperature;
         string[] uninformative = Array.Empty<string>();
-        if (needsOutOfFold)
+        CombinerFit fit;
+        try
         {
-            OutOfFoldData oof;
-            try { oof = OutOfFold(input, classes, seed); }
-            catch
+            if (needsOutOfFold)
             {
-                foreach (var t in members) (t as IDisposable)?.Dispose();
-                throw;
-            }
-            ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
-            if (calibrate)
-            {
-                (temperatures, calibration) = FitTemperatures(oof, classes);
-                ch.Info(MessageSensitivity.None, "Late fusion member temperatures: " + string.Join(", ", calibration.Select(c =>
-                    $"{c.Member} {c.Temperature:F2} (ECE {c.EceBefore:F3} → {c.EceAfter:F3})")) + ".");
-            }
-            bool[]? informative = checkMembers ? Informative(oof, classes) : null;
-            if (informative != null && informative.Any(i => !i))
-            {
-                uninformative = Options.Members.Where((_, i) => !informative[i]).Select(m => m.Name).ToArray();
-                ch.Info(MessageSensitivity.None, $"Late fusion leaves out {string.Join(", ", uninformative)}: no better than the class prior out of fold.");
-                if (Options.Combiner != LateFusionCombiner.WeightedAverage) weights = informative.Select(i => i ? 1.0 : 0.0).ToArray();
-            }
-            if (Options.Combiner == LateFusionCombiner.WeightedAverage)
-            {
-                var (fitted, shrinkage) = FitShrunkWeights(oof, classes);
+                oof = OutOfFold(input, classes, seed, ch);
+                ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
+                if (calibrate)
+                {
+                    (temperatures, calibration) = TemperatureScaling.Fit(oof, classes, Options.Members);
+                    ch.Info(MessageSensitivity.None, "Late fusion member temperatures: " + string.Join(", ", calibration.Select(c =>
+                        $"{c.Member} {c.Temperature:F2} (ECE {c.EceBefore:F3} → {c.EceAfter:F3})")) + ".");
+                }
+                informative = checkMembers ? CrossFitting.Informative(oof, classes) : null;
                 if (informative != null && informative.Any(i => !i))
                 {
-                    var kept = fitted.Select((w, i) => informative[i] ? w : 0).ToArray();
-                    if (kept.Sum() > 0) fitted = kept.Select(w => w / kept.Sum()).ToArray();
+                    uninformative = Options.Members.Where((_, i) => !informative[i]).Select(m => m.Name).ToArray();
+                    ch.Info(MessageSensitivity.None, $"Late fusion leaves out {string.Join(", ", uninformative)}: no better than the class prior out of fold.");
                 }
-                weights = fitted;
-                ch.Info(MessageSensitivity.None, "Late fusion weights: " + string.Join(", ", Options.Members.Select((m, i) => $"{m.Name} {fitted[i]:F3}")) +
-                    $" (shrunk {shrinkage:P0} toward equal weights, chosen on held-out {(Options.SamplingKeyColumnName != null ? "groups" : "folds")}).");
             }
-            else if (Options.Combiner == LateFusionCombiner.Stacking)
-            {
-                (meta, blend) = FitGuardedMeta(oof, classes);
-                ch.Info(MessageSensitivity.None, $"Late fusion stacking: {blend:P0} of the plain average blended into the meta-learner's output, chosen on held-out " +
-                    $"{(Options.SamplingKeyColumnName != null ? "groups" : "folds")}.");
-            }
+            fit = rule.Fit(new CombinerFitContext(oof, informative, classes, Options, ch));
+        }
+        catch
+        {
+            foreach (var t in members) (t as IDisposable)?.Dispose();
+            throw;
         }
 
         var chain = new List<ITransformer>();
         ScoreMembers(input, members, classes, chain, temperatures);
-        var scores = Options.Members.Select(MemberScoreColumn).ToArray();
-        var presence = Options.Members.Select(PresenceColumn).ToArray();
-        if (meta == null)
-            chain.Add(new LateFusionCombinerTransformer(scores, presence, labels, Options.Combiner, weights, null, Options.ScoreColumnName, Options.PredictedLabelColumnName));
-        else
-        {
-            if (blend > 0)
-                chain.Add(new LateFusionCombinerTransformer(scores, presence, labels, LateFusionCombiner.Average, null, null, "__average.Score", "__average.PredictedLabel"));
-            chain.Add(new LateFusionCombinerTransformer(scores, presence, labels, Options.Combiner, null, Options.MetaFeatureColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName));
-            chain.Add(meta);
-            chain.Add(new MemberProbabilityTransformer("Score", "__meta.Score", "meta-learner", classes));
-            chain.Add(blend > 0
-                ? new LateFusionCombinerTransformer(new[] { "__meta.Score", "__average.Score" }, new string[] { null!, null! }, labels, LateFusionCombiner.WeightedAverage,
-                    new[] { 1 - blend, blend }, null, Options.ScoreColumnName, Options.PredictedLabelColumnName)
-                : new LateFusionCombinerTransformer(new[] { "__meta.Score" }, new string[] { null! }, labels, LateFusionCombiner.Average, null, null,
-                    Options.ScoreColumnName, Options.PredictedLabelColumnName));
-        }
+        var columns = new CombinerColumns(Options.Members.Select(MemberScoreColumn).ToArray(), Options.Members.Select(PresenceColumn).ToArray(), labels, classes, Options);
+        chain.AddRange(rule.CreateTransformers(fit, columns));
         Options.Progress?.Invoke(new LateFusionProgress(_steps, _steps, "", null, _clock.Elapsed));
-        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, weights, labels, calibration, uninformative);
-    }
-
-    /// <summary>
-    /// One temperature per member minimising its out-of-fold log-loss (a 1-D search over [0.05, 20] on a log grid, then
-    /// refined), with its ECE before and after; the out-of-fold probabilities are tempered in place, so weights and
-    /// stacking are fitted on calibrated members.
-    /// </summary>
-    internal (double[] temperatures, List<MemberCalibrationResult> report) FitTemperatures(OutOfFoldData oof, int classes)
-    {
-        int m = Options.Members.Count;
-        var temperatures = new double[m];
-        var report = new List<MemberCalibrationResult>();
-        for (int i = 0; i < m; i++)
-        {
-            var rows = Enumerable.Range(0, oof.Labels.Count).Where(r => oof.Present[r][i]).ToArray();
-            var probs = rows.Select(r => oof.Probabilities[r][i]).ToArray();
-            var labels = rows.Select(r => oof.Labels[r]).ToArray();
-            double t = FitTemperature(probs, labels);
-            double before = rows.Length > 0 ? Evaluation.ScoredRows.From(probs, labels, classes).Calibration(15).ExpectedCalibrationError : double.NaN;
-            foreach (int r in rows) LateFusionMath.Temper(oof.Probabilities[r][i], t);
-            double after = rows.Length > 0 ? Evaluation.ScoredRows.From(probs, labels, classes).Calibration(15).ExpectedCalibrationError : double.NaN;
-            temperatures[i] = t;
-            report.Add(new MemberCalibrationResult(Options.Members[i].Name, t, before, after));
-        }
-        return (temperatures, report);
-    }
-
-    /// <summary>The temperature minimising the log-loss of <paramref name="probabilities"/> (1 when there are no rows).</summary>
-    internal static double FitTemperature(IReadOnlyList<float[]> probabilities, IReadOnlyList<int> labels)
-    {
-        if (probabilities.Count == 0) return 1;
-        var logs = probabilities.Select(p => p.Select(v => Math.Log(Math.Max(v, LateFusionMath.Epsilon))).ToArray()).ToArray();
-        double Loss(double t)
-        {
-            double sum = 0;
-            for (int r = 0; r < logs.Length; r++)
-            {
-                var l = logs[r];
-                double max = double.NegativeInfinity;
-                for (int k = 0; k < l.Length; k++) max = Math.Max(max, l[k] / t);
-                double z = 0;
-                for (int k = 0; k < l.Length; k++) z += Math.Exp(l[k] / t - max);
-                sum -= l[labels[r]] / t - max - Math.Log(z);
-            }
-            return sum / logs.Length;
-        }
-        double lo = Math.Log(0.05), hi = Math.Log(20), best = 0, bestLoss = double.PositiveInfinity;
-        for (int g = 0; g <= 60; g++)
-        {
-            double x = lo + (hi - lo) * g / 60, loss = Loss(Math.Exp(x));
-            if (loss < bestLoss) { bestLoss = loss; best = x; }
-        }
-        // Golden-section refinement within one grid step either side.
-        double step = (hi - lo) / 60, a = best - step, b = best + step, phi = (Math.Sqrt(5) - 1) / 2;
-        for (int it = 0; it < 40; it++)
-        {
-            double c = b - phi * (b - a), d = a + phi * (b - a);
-            if (Loss(Math.Exp(c)) < Loss(Math.Exp(d))) b = d; else a = c;
-        }
-        double refined = (a + b) / 2;
-        return Math.Exp(Loss(Math.Exp(refined)) <= bestLoss ? refined : best);
-    }
-
-    internal sealed record OutOfFoldData(List<float[][]> Probabilities, List<bool[]> Present, List<int> Labels, List<int> Folds);
-
-    /// <summary>
-    /// k-fold cross-fitting: members are fitted on k-1 folds and predict the held-out fold, so every row's
-    /// probabilities come from members that never saw its label.
-    /// </summary>
-    private OutOfFoldData OutOfFold(IDataView input, int classes, int seed)
-    {
-        int k = Options.NumberOfFolds;
-        Func<long, int> foldOf = pos => (int)(SeededShuffle.Hash(pos, seed) * k);
-        if (Options.SamplingKeyColumnName != null)
-        {
-            var groups = SamplingKeyGroups.Read(input, Options.SamplingKeyColumnName);
-            var foldOfGroup = groups.FoldOfGroup(k, seed);
-            foldOf = pos => groups.FoldOfRow(pos, foldOfGroup);
-            using var ch = _host.Start("Grouped folds");
-            ch.Info(MessageSensitivity.None, $"Late fusion: {k} out-of-fold folds by '{Options.SamplingKeyColumnName}': " +
-                string.Join("; ", Enumerable.Range(0, k).Select(f => string.Join(", ", Enumerable.Range(0, groups.Count).Where(g => foldOfGroup[g] == f).Select(g => groups.GroupNames[g])))));
-        }
-        var result = new OutOfFoldData(new(), new(), new(), new());
-        for (int fold = 0; fold < k; fold++)
-        {
-            int f = fold;
-            Func<DataViewRow, Func<bool>> inFold(bool held) => row => () => foldOf(row.Position) == f == held;
-            var train = new RowFilterDataView(input, Array.Empty<string>(), inFold(false));
-            var test = new RowFilterDataView(input, Array.Empty<string>(), inFold(true));
-            var members = FitMembers(train, f + 1);
-            var scored = ScoreMembers(test, members, classes);
-            var cols = Options.Members.SelectMany(m => new[] { MemberScoreColumn(m), PresenceColumn(m) }).Append(Options.LabelColumnName).Select(c => scored.Schema[c]);
-            using var cursor = scored.GetRowCursor(cols);
-            var sg = Options.Members.Select(m => cursor.GetGetter<VBuffer<float>>(scored.Schema[MemberScoreColumn(m)])).ToArray();
-            var pg = Options.Members.Select(m => cursor.GetGetter<bool>(scored.Schema[PresenceColumn(m)])).ToArray();
-            var lg = cursor.GetGetter<uint>(scored.Schema[Options.LabelColumnName]);
-            VBuffer<float> buf = default;
-            while (cursor.MoveNext())
-            {
-                uint key = 0; lg(ref key);
-                if (key == 0) continue;
-                var probs = new float[sg.Length][];
-                var pres = new bool[sg.Length];
-                for (int i = 0; i < sg.Length; i++) { sg[i](ref buf); probs[i] = buf.DenseValues().ToArray(); pg[i](ref pres[i]); }
-                if (!pres.Any(p => p)) continue;
-                result.Probabilities.Add(probs); result.Present.Add(pres); result.Labels.Add((int)key - 1); result.Folds.Add(f);
-            }
-            foreach (var t in members) (t as IDisposable)?.Dispose();
-        }
-        return result;
-    }
-
-    /// <summary>
-    /// Whether each member carries signal out of fold, on the rows it is present: its log-loss beats the class prior's by
-    /// at least 0.005 nats, or its accuracy beats always answering the most frequent class by more than two standard
-    /// errors (an accurate member that is over-confident, such as a network trained for few epochs, has a poor log-loss
-    /// and is still informative). The best member is always informative, so at least one is kept.
-    /// </summary>
-    internal static bool[] Informative(OutOfFoldData oof, int classes)
-    {
-        int m = oof.Probabilities.Count == 0 ? 0 : oof.Probabilities[0].Length;
-        var result = new bool[m];
-        var gain = new double[m];
-        for (int i = 0; i < m; i++)
-        {
-            var rows = Enumerable.Range(0, oof.Labels.Count).Where(r => oof.Present[r][i]).ToArray();
-            if (rows.Length == 0) { gain[i] = double.NegativeInfinity; continue; }
-            var counts = new double[classes];
-            foreach (int r in rows) counts[oof.Labels[r]]++;
-            double prior = -rows.Average(r => Math.Log(Math.Max(counts[oof.Labels[r]] / rows.Length, LateFusionMath.Epsilon)));
-            double member = -rows.Average(r => Math.Log(Math.Max(oof.Probabilities[r][i][oof.Labels[r]], LateFusionMath.Epsilon)));
-            double majority = counts.Max() / rows.Length;
-            double accuracy = rows.Count(r => ArgMax(oof.Probabilities[r][i]) == oof.Labels[r]) / (double)rows.Length;
-            double standardError = Math.Sqrt(majority * (1 - majority) / rows.Length);
-            gain[i] = prior - member;
-            result[i] = gain[i] > 0.005 || accuracy > majority + 2 * standardError;
-        }
-        if (m > 0 && !result.Any(x => x)) result[Array.IndexOf(gain, gain.Max())] = true;
-        return result;
-    }
-
-    private static int ArgMax(float[] p) { int best = 0; for (int k = 1; k < p.Length; k++) if (p[k] > p[best]) best = k; return best; }
-
-    /// <summary>Shrinkage steps tried toward equal weights.</summary>
-    internal static readonly double[] ShrinkageSteps = { 0, 0.25, 0.5, 0.75, 1 };
-
-    /// <summary>
-    /// Weights fitted on all out-of-fold rows, shrunk toward equal weights by the share that held-out folds support:
-    /// for each fold, weights fitted on the other folds are scored (log-loss) on it at every shrinkage step, and the most
-    /// shrunk step within one standard error (across folds) of the best is chosen. With a sampling key each fold holds whole groups, so weights
-    /// that do not carry over to unseen groups (one member looks better only on some groups) end near equal weights,
-    /// and the weighted average is then no worse than the plain average.
-    /// </summary>
-    internal static (double[] weights, double shrinkage) FitShrunkWeights(OutOfFoldData oof, int classes)
-    {
-        var full = FitWeights(oof, classes);
-        int m = full.Length;
-        var folds = oof.Folds.Distinct().ToList();
-        if (m < 2 || folds.Count < 2) return (full, 0);
-        var loss = new double[folds.Count, ShrinkageSteps.Length];
-        for (int fi = 0; fi < folds.Count; fi++)
-        {
-            int f = folds[fi], rows = 0;
-            var w = FitWeights(oof, classes, r => oof.Folds[r] != f);
-            for (int r = 0; r < oof.Labels.Count; r++)
-            {
-                if (oof.Folds[r] != f) continue;
-                rows++;
-                for (int a = 0; a < ShrinkageSteps.Length; a++)
-                {
-                    double num = 0, den = 0;
-                    for (int i = 0; i < m; i++)
-                    {
-                        if (!oof.Present[r][i]) continue;
-                        double wi = (1 - ShrinkageSteps[a]) * w[i] + ShrinkageSteps[a] / m;
-                        num += wi * oof.Probabilities[r][i][oof.Labels[r]]; den += wi;
-                    }
-                    loss[fi, a] += -Math.Log(Math.Max(LateFusionMath.Epsilon, den > 0 ? num / den : 0));
-                }
-            }
-            for (int a = 0; a < ShrinkageSteps.Length; a++) loss[fi, a] /= Math.Max(1, rows);
-        }
-        double alpha = ShrinkageSteps[MostShrunkWithinOneStandardError(loss)];
-        return (full.Select(x => (1 - alpha) * x + alpha / m).ToArray(), alpha);
-    }
-
-    /// <summary>Member weights minimising the out-of-fold log-loss of the weighted average (softmax-parametrised, Adam), on the rows <paramref name="include"/> keeps.</summary>
-    internal static double[] FitWeights(OutOfFoldData oof, int classes, Func<int, bool>? include = null)
-    {
-        TorchRuntime.EnsureInitialized();
-        var rows = Enumerable.Range(0, oof.Labels.Count).Where(r => include == null || include(r)).ToArray();
-        int n = rows.Length, m = oof.Probabilities.Count == 0 ? 0 : oof.Probabilities[0].Length;
-        if (n == 0) return Enumerable.Repeat(1.0 / Math.Max(1, m), m).ToArray();
-        using var scope = NewDisposeScope();
-        var pTrue = new float[n * m];
-        var pres = new float[n * m];
-        for (int k = 0; k < n; k++)
-        {
-            int r = rows[k];
-            for (int i = 0; i < m; i++)
-            {
-                pTrue[k * m + i] = Math.Max(oof.Probabilities[r][i][oof.Labels[r]], LateFusionMath.Epsilon);
-                pres[k * m + i] = oof.Present[r][i] ? 1 : 0;
-            }
-        }
-        var pt = tensor(pTrue, new long[] { n, m });
-        var pm = tensor(pres, new long[] { n, m });
-        var theta = zeros(m, requires_grad: true);
-        var opt = optim.Adam(new[] { new TorchSharp.Modules.Parameter(theta) }, 0.05);
-        var param = opt.parameters().First();
-        for (int step = 0; step < 500; step++)
-        {
-            opt.zero_grad();
-            var w = nn.functional.softmax(param, 0) * pm;                       // [n, m]
-            var mix = (w * pt).sum(1) / w.sum(1).clamp_min(1e-12);
-            var loss = -mix.clamp_min(LateFusionMath.Epsilon).log().mean();
-            loss.backward();
-            opt.step();
-        }
-        return nn.functional.softmax(param.detach(), 0).to_type(ScalarType.Float64).data<double>().ToArray();
-    }
-
-    /// <summary>The out-of-fold rows <paramref name="include"/> keeps as the meta-learner's training view.</summary>
-    private IDataView MetaView(OutOfFoldData oof, int classes, Func<int, bool>? include = null)
-    {
-        int m = Options.Members.Count, width = m * classes + m;
-        var rows = new List<MetaRow>();
-        for (int r = 0; r < oof.Labels.Count; r++)
-        {
-            if (include != null && !include(r)) continue;
-            var f = new float[width];
-            LateFusionCombinerTransformer.MetaRow(oof.Probabilities[r], oof.Present[r], classes, f);
-            rows.Add(new MetaRow { Label = (uint)oof.Labels[r], Features = f });
-        }
-        var schema = SchemaDefinition.Create(typeof(MetaRow));
-        var labelCol = schema[nameof(MetaRow.Label)];
-        var featureCol = schema[nameof(MetaRow.Features)];
-        // LoadFromEnumerable reads a key field as the 0-based class index.
-        labelCol.ColumnName = Options.LabelColumnName;
-        labelCol.ColumnType = new KeyDataViewType(typeof(uint), classes);
-        featureCol.ColumnName = Options.MetaFeatureColumnName;
-        featureCol.ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
-        // The caller's context (its log and seed); a bare host environment only when the trainer was built without one.
-        var data = (_env as MLContext ?? new MLContext(Options.Seed ?? 0)).Data;
-        return data.LoadFromEnumerable(rows, schema);
-    }
-
-    /// <summary>
-    /// The meta-learner fitted on all out-of-fold rows, and how much of the plain average to blend into its output: for
-    /// each fold, a meta-learner fitted on the other folds scores its rows at every blend step, and the most averaged step
-    /// within one standard error (across folds) of the best is chosen. With a sampling key each fold holds whole groups, so a
-    /// meta-learner whose lessons do not carry over to unseen groups is pulled toward the plain average.
-    /// </summary>
-    private (ITransformer meta, double blend) FitGuardedMeta(OutOfFoldData oof, int classes)
-    {
-        var meta = Options.MetaLearner!.Fit(MetaView(oof, classes));
-        var folds = oof.Folds.Distinct().ToList();
-        if (folds.Count < 2) return (meta, 0);
-        var loss = new double[folds.Count, ShrinkageSteps.Length];
-        int m = Options.Members.Count;
-        for (int fi = 0; fi < folds.Count; fi++)
-        {
-            int f = folds[fi];
-            var held = Enumerable.Range(0, oof.Labels.Count).Where(r => oof.Folds[r] == f).ToArray();
-            var nested = Options.MetaLearner!.Fit(MetaView(oof, classes, r => oof.Folds[r] != f));
-            var scored = nested.Transform(MetaView(oof, classes, r => oof.Folds[r] == f));
-            int k = 0;
-            using (var cursor = scored.GetRowCursor(new[] { scored.Schema["Score"] }))
-            {
-                var getter = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
-                VBuffer<float> buf = default;
-                while (cursor.MoveNext())
-                {
-                    getter(ref buf);
-                    int r = held[k++];
-                    var raw = buf.DenseValues().ToArray();
-                    var metaP = new float[raw.Length];
-                    LateFusionMath.ToProbabilities(raw, metaP);
-                    int y = oof.Labels[r];
-                    double avg = 0; int present = 0;
-                    for (int i = 0; i < m; i++) if (oof.Present[r][i]) { avg += oof.Probabilities[r][i][y]; present++; }
-                    avg /= Math.Max(1, present);
-                    for (int a = 0; a < ShrinkageSteps.Length; a++)
-                        loss[fi, a] += -Math.Log(Math.Max(LateFusionMath.Epsilon, (1 - ShrinkageSteps[a]) * metaP[y] + ShrinkageSteps[a] * avg));
-                }
-            }
-            for (int a = 0; a < ShrinkageSteps.Length; a++) loss[fi, a] /= Math.Max(1, held.Length);
-            (nested as IDisposable)?.Dispose();
-        }
-        return (meta, ShrinkageSteps[MostShrunkWithinOneStandardError(loss)]);
-    }
-
-    /// <summary>
-    /// The one-standard-error rule (as glmnet's <c>lambda.1se</c>) over held-out folds: the step with the lowest mean
-    /// per-fold log-loss is the best; the chosen step is the most shrunk one whose mean excess loss over the best, across
-    /// folds, is within one standard error of that excess. A fitted combination therefore departs from the plain average
-    /// only as far as every held-out fold (every held-out group, with a sampling key) consistently supports.
-    /// </summary>
-    /// <param name="loss">Mean log-loss per fold (rows) and shrinkage step (columns, in <see cref="ShrinkageSteps"/> order).</param>
-    internal static int MostShrunkWithinOneStandardError(double[,] loss)
-    {
-        int folds = loss.GetLength(0), steps = loss.GetLength(1);
-        double Mean(int a) { double s = 0; for (int f = 0; f < folds; f++) s += loss[f, a]; return s / folds; }
-        int best = 0;
-        for (int a = 1; a < steps; a++) if (Mean(a) <= Mean(best) + 1e-12) best = a;
-        for (int a = steps - 1; a > best; a--)
-        {
-            var excess = Enumerable.Range(0, folds).Select(f => loss[f, a] - loss[f, best]).ToArray();
-            double mean = excess.Average();
-            double sd = folds > 1 ? Math.Sqrt(excess.Sum(e => (e - mean) * (e - mean)) / (folds - 1)) : 0;
-            if (mean <= sd / Math.Sqrt(folds)) return a;
-        }
-        return best;
-    }
-
-    private sealed class MetaRow
-    {
-        public uint Label { get; set; }
-        public float[] Features { get; set; } = Array.Empty<float>();
+        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, fit.Weights, labels, calibration, uninformative);
     }
 
     /// <inheritdoc />

@@ -141,10 +141,8 @@ public class LateFusionTrainerTests
         Assert.True(inSample > 0.9, $"the memoriser should fit its training rows: {inSample:P1}");
         var fused = ml.MulticlassClassification.Evaluate(model.Transform(ToyRow.Load(ml, ToyRow.Make(200, 9)))).MicroAccuracy;
         Assert.True(fused < 0.4, $"stacking fitted on out-of-fold predictions stays at chance on new rows: {fused:P1}");
-        var oof = typeof(LateFusionTrainer).GetMethod("OutOfFold", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
-            .Invoke(trainer, new object[] { data, 4, 11 })!;
-        var probs = (List<float[][]>)oof.GetType().GetProperty("Probabilities")!.GetValue(oof)!;
-        var labels = (List<int>)oof.GetType().GetProperty("Labels")!.GetValue(oof)!;
+        var oof = trainer.OutOfFold(data, 4, 11);
+        var (probs, labels) = (oof.Probabilities, oof.Labels);
         Assert.Equal(400, labels.Count);
         double oofAcc = probs.Select((p, i) => Array.IndexOf(p[0], p[0].Max()) == labels[i] ? 1.0 : 0.0).Average();
         Assert.True(oofAcc < 0.4, $"out-of-fold accuracy of the memoriser must be near chance, got {oofAcc:P1}");

@@ -158,7 +158,7 @@ public class BalancedLearningTests
             probs.Add(p); labels.Add(y);
         }
         double before = Trainers.Evaluation.ScoredRows.From(probs.ToArray(), labels.ToArray(), 3).Calibration(15).ExpectedCalibrationError;
-        double t = LateFusionTrainer.FitTemperature(probs, labels);
+        double t = TemperatureScaling.FitTemperature(probs, labels);
         Assert.True(t > 1, $"an over-confident member needs a temperature above 1, got {t:F2}");
         var tempered = probs.Select(p => { var q = p.ToArray(); LateFusionMath.Temper(q, t); return q; }).ToArray();
         double after = Trainers.Evaluation.ScoredRows.From(tempered, labels.ToArray(), 3).Calibration(15).ExpectedCalibrationError;

@@ -187,9 +187,9 @@ public class GroupAwareTests
 /// <summary>Fitted late-fusion weights are trusted only as far as held-out folds (groups) support them.</summary>
 public class LateFusionShrinkageTests
 {
-    private static LateFusionTrainer.OutOfFoldData Oof(params (int fold, float pMember0, float pMember1, int count)[] blocks)
+    private static OutOfFoldData Oof(params (int fold, float pMember0, float pMember1, int count)[] blocks)
     {
-        var oof = new LateFusionTrainer.OutOfFoldData(new(), new(), new(), new());
+        var oof = new OutOfFoldData(new(), new(), new(), new());
         foreach (var (fold, p0, p1, count) in blocks)
             for (int i = 0; i < count; i++)
             {
@@ -205,7 +205,7 @@ public class LateFusionShrinkageTests
     public void WeightsThatDoNotCarryOverToAnotherGroupShrinkToEqualWeights()
     {
         // Member 0 is right on group 0, member 1 on group 1: weights fitted on one group fail on the other.
-        var (weights, shrinkage) = LateFusionTrainer.FitShrunkWeights(Oof((0, 0.95f, 0.05f, 40), (1, 0.05f, 0.95f, 60)), 2);
+        var (weights, shrinkage) = WeightedAverageRule.FitShrunkWeights(Oof((0, 0.95f, 0.05f, 40), (1, 0.05f, 0.95f, 60)), 2);
         Assert.Equal(1.0, shrinkage);
         Assert.Equal(0.5, weights[0], 9);
         Assert.Equal(0.5, weights[1], 9);
@@ -216,7 +216,7 @@ public class LateFusionShrinkageTests
     {
         // Member 0 is better on both groups: the fitted weights carry over and are not shrunk away.
         var oof = Oof((0, 0.9f, 0.3f, 50), (1, 0.85f, 0.35f, 50));
-        var (weights, shrinkage) = LateFusionTrainer.FitShrunkWeights(oof, 2);
+        var (weights, shrinkage) = WeightedAverageRule.FitShrunkWeights(oof, 2);
         Assert.True(shrinkage < 0.5, $"shrinkage {shrinkage}");
         Assert.True(weights[0] > 0.75, $"weight of the better member {weights[0]:F3}");
         Assert.Equal(1.0, weights.Sum(), 6);
@@ -227,12 +227,12 @@ public class LateFusionShrinkageTests
     {
         // Steps: 0 (fitted) … 4 (equal weights). Fitted weights help a lot on one fold and hurt on another: keep the average.
         var inconsistent = new double[,] { { 0.20, 0.25, 0.30, 0.35, 0.40 }, { 0.60, 0.58, 0.55, 0.50, 0.45 }, { 0.30, 0.31, 0.32, 0.33, 0.34 } };
-        Assert.Equal(4, LateFusionTrainer.MostShrunkWithinOneStandardError(inconsistent));
+        Assert.Equal(4, HeldOutShrinkage.MostShrunkWithinOneStandardError(inconsistent));
         // Fitted weights are better by about the same amount on every fold: keep them.
         var consistent = new double[,] { { 0.20, 0.25, 0.30, 0.35, 0.40 }, { 0.22, 0.26, 0.31, 0.36, 0.41 }, { 0.19, 0.24, 0.29, 0.34, 0.39 } };
-        Assert.Equal(0, LateFusionTrainer.MostShrunkWithinOneStandardError(consistent));
+        Assert.Equal(0, HeldOutShrinkage.MostShrunkWithinOneStandardError(consistent));
         // The best step is in the middle and the steps beside it are clearly worse on every fold.
         var middle = new double[,] { { 0.50, 0.40, 0.30, 0.40, 0.50 }, { 0.52, 0.41, 0.31, 0.42, 0.51 } };
-        Assert.Equal(2, LateFusionTrainer.MostShrunkWithinOneStandardError(middle));
+        Assert.Equal(2, HeldOutShrinkage.MostShrunkWithinOneStandardError(middle));
     }
 }
