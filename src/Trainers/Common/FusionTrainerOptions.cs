@@ -36,7 +36,7 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     public const int MaxRank = 64;
 
     /// <summary>The modalities, in order. Each names its column and encoder; names must be unique.</summary>
-    public List<ModalityOptions> Modalities { get; set; } = new();
+    public virtual List<ModalityOptions> Modalities { get; set; } = new();
 
     /// <summary>Hidden widths of the classification head on the fused embedding (may be empty).</summary>
     public int[] HeadHiddenWidths { get; set; } = Defaults.HeadHiddenWidths.ToArray();

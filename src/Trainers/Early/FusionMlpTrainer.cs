@@ -22,13 +22,23 @@ public sealed class FusionMlpOptions : FusionTrainerOptions
     /// <summary>Creates options with the MLP defaults (no extra head layers: the MLP's last layer feeds the classes).</summary>
     public FusionMlpOptions() => HeadHiddenWidths = Array.Empty<int>();
 
+    /// <summary>
+    /// The one modality the MLP reads, made from <see cref="FeatureColumnName"/>, <see cref="HiddenWidths"/>,
+    /// <see cref="Dropout"/> and <see cref="InputDropout"/> each time it is read (set those instead).
+    /// </summary>
+    /// <exception cref="NotSupportedException">On set.</exception>
+    [System.Text.Json.Serialization.JsonIgnore]   // saved through the properties it is made from
+    public override List<ModalityOptions> Modalities
+    {
+        get => new() { new() { Name = "features", ColumnName = FeatureColumnName, Encoder = EncoderKind.Mlp, HiddenWidths = HiddenWidths.ToArray(), Dropout = Dropout, InputDropout = InputDropout } };
+        set => throw new NotSupportedException("FusionMlpOptions has one modality, made from FeatureColumnName, HiddenWidths, Dropout and InputDropout." + Environment.NewLine +
+            "Hint: set those properties, or use NetworkFusionOptions for several modalities.");
+    }
+
     /// <inheritdoc />
+    /// <remarks>Checks the options and changes nothing.</remarks>
     public override void Validate()
     {
-        Modalities = new List<ModalityOptions>
-        {
-            new() { Name = "features", ColumnName = FeatureColumnName, Encoder = EncoderKind.Mlp, HiddenWidths = HiddenWidths, Dropout = Dropout, InputDropout = InputDropout },
-        };
         if (HiddenWidths.Length == 0 || HiddenWidths.Any(w => w <= 0))
             throw new ArgumentOutOfRangeException(nameof(HiddenWidths), "HiddenWidths needs at least one positive width.");
         base.Validate();

@@ -72,4 +72,20 @@ public class OptionsCopyTests
         source.CopyTrainingOptionsTo(target);
         AssertSame(source, target, properties);
     }
+
+    [Fact]
+    public void FusionMlpOptionsValidateChangesNothingAndItsModalityFollowsItsProperties()
+    {
+        var o = new MLNetFusion.Trainers.Early.FusionMlpOptions { FeatureColumnName = "F", HiddenWidths = new[] { 32 }, Dropout = 0.2 };
+        o.Validate();
+        o.HiddenWidths = new[] { 16, 8 };            // after Validate: the modality is what the properties say now
+        var m = Assert.Single(o.Modalities);
+        Assert.Equal("F", m.ColumnName);
+        Assert.Equal(new[] { 16, 8 }, m.HiddenWidths);
+        Assert.Equal(0.2, m.Dropout);
+        m.HiddenWidths[0] = 99;                      // a copy: editing it leaves the options alone
+        Assert.Equal(16, o.HiddenWidths[0]);
+        var ex = Assert.Throws<NotSupportedException>(() => o.Modalities = new());
+        Assert.Contains("Hint: set those properties", ex.Message);
+    }
 }
