@@ -11,7 +11,7 @@ namespace MLNetFusion.Data;
 /// ML.NET (5 and 6) keeps <c>SchemaShape.Column</c>'s constructor internal, yet <see cref="IEstimator{TTransformer}"/> requires
 /// third-party estimators to return new columns. The column's data are public read-only fields (<c>Name</c>, <c>Kind</c>,
 /// <c>ItemType</c>, <c>IsKey</c>, <c>Annotations</c>), so this sets those public fields on a boxed default value. That relies
-/// only on the public field names; <c>SchemaShapesTests</c> fails loudly if an ML.NET update changes them.
+/// only on the public field names; <c>MLNetInternalsGuardTests.SchemaShapeColumnsCanBeBuiltThroughTheirPublicFields</c> fails loudly if an ML.NET update changes them.
 /// </remarks>
 public static class SchemaShapes
 {

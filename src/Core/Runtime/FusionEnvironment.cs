@@ -13,7 +13,7 @@ namespace MLNetFusion.Runtime;
 /// ML.NET keeps the catalog's environment behind the internal interface <c>Microsoft.ML.Data.IInternalCatalog</c>
 /// (its own packages use the internal <c>CatalogUtils.GetEnvironment</c>). There is no public route from a catalog to
 /// its context, so this is the one place in MLNetFusion that uses reflection into ML.NET. The test
-/// <c>FusionEnvironmentTests</c> fails loudly if an ML.NET update moves it.
+/// <c>MLNetInternalsGuardTests.CatalogEnvironmentIsReachableAndIsTheContextsOwn</c> fails loudly if an ML.NET update moves it.
 /// </remarks>
 public static class FusionEnvironment
 {
