@@ -171,8 +171,8 @@ public sealed class FusionSearchSpace
 {
     /// <summary>
     /// Families to try. Default: all five, in the order the sweep trains their defaults first: best measured
-    /// leave-one-speaker-out accuracy on avdigits first (network 91.2%, late product of experts 90.1%, cross-modal 84.8%,
-    /// merge 84.5%, early LightGBM 43.6%), so a short budget measures the strongest families before it runs out.
+    /// leave-one-speaker-out accuracy on avdigits first (network, late, cross-modal, merge, early; figures in
+    /// docs/benchmarks.md), so a short budget measures the strongest families before it runs out.
     /// </summary>
     public List<FusionFamily> Families { get; set; } = new() { FusionFamily.Network, FusionFamily.Late, FusionFamily.CrossModal, FusionFamily.Merge, FusionFamily.Early };
 

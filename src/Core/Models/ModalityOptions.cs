@@ -91,8 +91,8 @@ public sealed class ModalityOptions
 
     /// <summary>
     /// Insert BatchNorm after each convolution. Default true: the reference design (conv, ReLU, max-pool) without it
-    /// trained to very different accuracies depending on the initialisation (on the generated dataset, 43% to 73% test
-    /// accuracy across seeds for the same family). Set false for the reference design exactly.
+    /// trained to very different accuracies depending on the initialisation (tens of points across seeds of the same
+    /// family on the generated dataset). Set false for the reference design exactly.
     /// </summary>
     public bool BatchNorm { get; set; } = true;
 

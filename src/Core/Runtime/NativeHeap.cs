@@ -9,9 +9,9 @@ namespace MLNetFusion.Runtime;
 /// glibc serves a large allocation with its own mapping, but after such a mapping is freed it raises its threshold to
 /// that size (up to 32 MiB), so from then on the tensors of a training step (embedding gradients of 16 MiB, activations
 /// of a few MiB) come from its arenas, whose freed space fragments and stays resident: the same one-epoch network fit on
-/// 16,000 rows peaked anywhere between 3.2 and 5.6 GB from run to run. A fixed threshold (4 MiB, which turns off that
-/// adjustment) and a 64 MiB trim threshold and top pad (so the arenas are not grown and shrunk on every step) gave 1.8 GB
-/// with the same results and about 10% more time, the remedy PyTorch's own performance guide gives for this behaviour.
+/// 16,000 rows peaked at several times its working set, differently from run to run. A fixed threshold (4 MiB, which
+/// turns off that adjustment) and a 64 MiB trim threshold and top pad (so the arenas are not grown and shrunk on every
+/// step) keep it near the working set with the same results (measured in docs/benchmarks.md).
 /// Applied once when MLNetFusion first initialises TorchSharp. It is process-wide, so it is left alone when the user set
 /// any of glibc's <c>MALLOC_MMAP_THRESHOLD_</c>, <c>MALLOC_TRIM_THRESHOLD_</c>, <c>MALLOC_TOP_PAD_</c> variables (theirs
 /// win), and when <c>MLNETFUSION_NATIVE_HEAP=default</c>.
