@@ -31,11 +31,11 @@ public static class FusionTrainersCatalog
     /// <param name="epochs">Epochs; default 20.</param>
     /// <param name="learningRate">Peak learning rate; default 2e-3.</param>
     public static FusionMlpTrainer FusionMlp(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName, string featureColumnName = "Features",
+        string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName, string featureColumnName = FusionMlpOptions.Defaults.FeatureColumnName,
         int[]? hiddenWidths = null, int epochs = TorchTrainerOptions.Defaults.Epochs, double learningRate = TorchTrainerOptions.Defaults.LearningRate)
         => new(FusionEnvironment.FromCatalog(catalog), new FusionMlpOptions
         {
-            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, HiddenWidths = hiddenWidths ?? new[] { 128, 64 },
+            LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, HiddenWidths = hiddenWidths?.ToArray() ?? FusionMlpOptions.Defaults.HiddenWidths,
             Epochs = epochs, LearningRate = learningRate,
         });
 
@@ -114,7 +114,7 @@ public static class FusionTrainersCatalog
     /// <param name="combiner">How probabilities are combined; default average.</param>
     /// <param name="labelColumnName">Key-typed label column.</param>
     public static LateFusionTrainer LateFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        IEnumerable<LateFusionMember> members, LateFusionCombiner combiner = LateFusionCombiner.Average, string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName)
+        IEnumerable<LateFusionMember> members, LateFusionCombiner combiner = LateFusionOptions.Defaults.Combiner, string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName)
         => catalog.LateFusion(new LateFusionOptions { Members = members.ToList(), Combiner = combiner, LabelColumnName = labelColumnName });
 
     /// <summary>Late fusion with all options; a stacking meta-learner left unset defaults to L-BFGS maximum entropy (L2 = 1).</summary>

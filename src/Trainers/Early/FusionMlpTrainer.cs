@@ -7,14 +7,25 @@ namespace MLNetFusion.Trainers.Early;
 /// <summary>Options for <see cref="FusionMlpTrainer"/>.</summary>
 public sealed class FusionMlpOptions : FusionTrainerOptions
 {
+    /// <summary>Default values (the catalog methods use the same).</summary>
+    public static new class Defaults
+    {
+        /// <summary>The concatenated feature column.</summary>
+        public const string FeatureColumnName = "Features";
+        /// <summary>Hidden layer widths (a fresh array each time: defaults are never shared).</summary>
+        public static int[] HiddenWidths => new[] { 128, 64 };
+        /// <summary>Dropout after each hidden layer.</summary>
+        public const double Dropout = 0.1;
+    }
+
     /// <summary>The concatenated feature column. Default <c>Features</c>.</summary>
-    public string FeatureColumnName { get; set; } = "Features";
+    public string FeatureColumnName { get; set; } = Defaults.FeatureColumnName;
 
     /// <summary>Hidden layer widths. Default [128, 64].</summary>
-    public int[] HiddenWidths { get; set; } = { 128, 64 };
+    public int[] HiddenWidths { get; set; } = Defaults.HiddenWidths;
 
     /// <summary>Dropout after each hidden layer. Default 0.1.</summary>
-    public double Dropout { get; set; } = 0.1;
+    public double Dropout { get; set; } = Defaults.Dropout;
 
     /// <summary>Dropout on the standardised input features. Default 0.</summary>
     public double InputDropout { get; set; }

@@ -16,17 +16,28 @@ public sealed record LateFusionMember(string Name, string FeatureColumnName, IEs
 /// <summary>Options for <see cref="LateFusionTrainer"/>.</summary>
 public sealed class LateFusionOptions
 {
+    /// <summary>Default values (the catalog methods use the same).</summary>
+    public static class Defaults
+    {
+        /// <summary>How member probabilities are combined.</summary>
+        public const LateFusionCombiner Combiner = LateFusionCombiner.Average;
+        /// <summary>Folds of the cross-fitting.</summary>
+        public const int NumberOfFolds = 5;
+        /// <summary>The meta-learner's feature column.</summary>
+        public const string MetaFeatureColumnName = "LateFusionFeatures";
+    }
+
     /// <summary>The members (at least one).</summary>
     public List<LateFusionMember> Members { get; set; } = new();
 
     /// <summary>How member probabilities are combined. Default <see cref="LateFusionCombiner.Average"/>.</summary>
-    public LateFusionCombiner Combiner { get; set; } = LateFusionCombiner.Average;
+    public LateFusionCombiner Combiner { get; set; } = Defaults.Combiner;
 
     /// <summary>The key label. Default <c>Label</c>.</summary>
-    public string LabelColumnName { get; set; } = "Label";
+    public string LabelColumnName { get; set; } = MLNetFusion.Training.TorchTrainerOptions.Defaults.LabelColumnName;
 
     /// <summary>Folds of the cross-fitting that produces out-of-fold predictions for weights and stacking. Default 5.</summary>
-    public int NumberOfFolds { get; set; } = 5;
+    public int NumberOfFolds { get; set; } = Defaults.NumberOfFolds;
 
     /// <summary>
     /// ML.NET's <c>samplingKeyColumnName</c>: a column naming each row's group (speaker, microphone, patient, site).
@@ -40,7 +51,7 @@ public sealed class LateFusionOptions
     public IEstimator<ITransformer>? MetaLearner { get; set; }
 
     /// <summary>The meta-learner's feature column: each member's probabilities (uniform when absent), then presence flags.</summary>
-    public string MetaFeatureColumnName { get; set; } = "LateFusionFeatures";
+    public string MetaFeatureColumnName { get; set; } = Defaults.MetaFeatureColumnName;
 
     /// <summary>Seed of the fold assignment; <c>null</c> derives it from the <c>MLContext</c>.</summary>
     public int? Seed { get; set; }
