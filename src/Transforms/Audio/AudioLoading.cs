@@ -209,11 +209,20 @@ public sealed class AudioLoadingTransformer : BatchMappingTransformer, IFusionSa
     private string? Outside(string path)
     {
         if (Options.AudioFolder is null || Options.AllowPathsOutsideFolder || path.Length == 0) return null;
+        // A relative path with no '..' segment cannot leave the folder: no full-path work per row for the usual paths.
+        if (!Path.IsPathRooted(path) && !HasParentSegment(path)) return null;
         var root = Path.GetFullPath(Options.AudioFolder);
         var full = Path.GetFullPath(ResolvePath(path));
         var relative = Path.GetRelativePath(root, full);
         return relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative)
             ? $"'{path}' leaves the audio folder '{root}'" : null;
+    }
+
+    private static bool HasParentSegment(string path)
+    {
+        foreach (var segment in path.Split('/', '\\'))
+            if (segment == "..") return true;
+        return false;
     }
 
     private InvalidOperationException OutsideError(string reason, long? row) => new(

@@ -36,9 +36,16 @@ public static class WavDecoder
     /// <exception cref="WavFormatException">The file is not a decodable WAV file.</exception>
     public static WavClip Decode(string path)
     {
-        if (Directory.Exists(path)) throw new WavFormatException($"'{path}' is a directory, not a WAV file.");
-        if (!File.Exists(path)) throw new FileNotFoundException($"Audio file '{path}' does not exist.", path);
-        return Decode(File.ReadAllBytes(path), path);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The checks run only when the read failed: a clip costs one open, not three file-system lookups.
+            if (Directory.Exists(path)) throw new WavFormatException($"'{path}' is a directory, not a WAV file.");
+            if (!File.Exists(path)) throw new FileNotFoundException($"Audio file '{path}' does not exist.", path);
+            throw;
+        }
+        return Decode(bytes, path);
     }
 
     /// <summary>Decodes WAV bytes. <paramref name="name"/> is used in error messages.</summary>
@@ -110,6 +117,14 @@ public static class WavDecoder
         int frames = data.Length / blockAlign;
         if (frames == 0) throw new WavFormatException($"'{name}' holds no samples (its 'data' chunk is empty).");
         var mono = new float[frames];
+        if (format == FormatPcm && container == 2 && channels == 1 && BitConverter.IsLittleEndian)
+        {
+            // Mono 16-bit PCM, the common case: the same values as the general loop (1/32768 is a power of two, so the
+            // product equals the quotient), without a per-sample dispatch.
+            var pcm = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, short>(data);
+            for (int i = 0; i < frames; i++) mono[i] = pcm[i] * (1f / 32768f);
+            return new WavClip(mono, rate, channels, format, bits);
+        }
         float inv = 1f / channels;
         for (int i = 0; i < frames; i++)
         {
