@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLNetFusion.Data;
+using MLNetFusion.Training;
 
 namespace MLNetFusion.Trainers.LateFusion;
 
@@ -34,7 +35,7 @@ public sealed class LateFusionOptions
     public LateFusionCombiner Combiner { get; set; } = Defaults.Combiner;
 
     /// <summary>The key label. Default <c>Label</c>.</summary>
-    public string LabelColumnName { get; set; } = MLNetFusion.Training.TorchTrainerOptions.Defaults.LabelColumnName;
+    public string LabelColumnName { get; set; } = TorchTrainerOptions.Defaults.LabelColumnName;
 
     /// <summary>Folds of the cross-fitting that produces out-of-fold predictions for weights and stacking. Default 5.</summary>
     public int NumberOfFolds { get; set; } = Defaults.NumberOfFolds;

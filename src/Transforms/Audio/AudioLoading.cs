@@ -218,10 +218,17 @@ public sealed class AudioLoadingTransformer : BatchMappingTransformer, IFusionSa
             ? $"'{path}' leaves the audio folder '{root}'" : null;
     }
 
-    private static bool HasParentSegment(string path)
+    /// <summary>Whether a segment of <paramref name="path"/> (split at either slash) is <c>..</c>; no allocation per row.</summary>
+    private static bool HasParentSegment(ReadOnlySpan<char> path)
     {
-        foreach (var segment in path.Split('/', '\\'))
-            if (segment == "..") return true;
+        for (int start = 0; start <= path.Length;)
+        {
+            int end = path[start..].IndexOfAny('/', '\\');
+            var segment = end < 0 ? path[start..] : path.Slice(start, end);
+            if (segment is "..") return true;
+            if (end < 0) break;
+            start += end + 1;
+        }
         return false;
     }
 

@@ -147,6 +147,7 @@ public class ReliabilityTests
         Assert.StartsWith("Row 0: column 'Path': '../outside.wav' leaves the audio folder", outside);
         Assert.Contains("AllowPathsOutsideFolder", outside);
         Assert.Contains("leaves the audio folder", Error(Path.Combine(folder, "outside.wav")));
+        Assert.StartsWith("Row 0: column 'Path': 'adir.wav/../../outside.wav' leaves the audio folder", Error("adir.wav/../../outside.wav"));   // '..' after a segment
         // Even under Skip, leaving the folder is an error (it is not an unreadable file); an empty file is counted as missing.
         Assert.Contains("leaves the audio folder", Error("../outside.wav", AudioErrorPolicy.Skip));
         var skip = ml.Transforms.LoadAudio(new AudioLoadingOptions { OutputColumnName = "Audio", InputColumnName = "Path", AudioFolder = sub, SampleRate = 8000, OnError = AudioErrorPolicy.Skip });
