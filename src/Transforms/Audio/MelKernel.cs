@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace MLNetFusion.Transforms.Audio;
 
 /// <summary>
@@ -6,10 +9,15 @@ namespace MLNetFusion.Transforms.Audio;
 /// bank as a sparse product (each band's non-zero bins only), the log and the per-clip normalisation. It computes what
 /// <see cref="MelSpectrogramTransformer"/>'s tensor path computes, without single-precision rounding in the FFT.
 /// </summary>
+/// <remarks>
+/// Where the CPU has 256-bit vectors, four frames go through the FFT, the split, the power and the filter bank together,
+/// one frame per lane: every lane does the scalar path's operations in the scalar path's order (no fused multiply-add),
+/// so the values are the same bit for bit (the log and any power other than 2 stay scalar per lane).
+/// </remarks>
 internal sealed class MelKernel
 {
     private readonly int _n, _half, _freqs, _bands, _frames, _hop, _length;
-    private readonly bool _center, _log;
+    private readonly bool _center, _log, _vectors;
     private readonly double _power, _offset;
     private readonly SpectrogramNormalization _normalization;
     private readonly double[] _window;
@@ -19,11 +27,24 @@ internal sealed class MelKernel
     private readonly int[] _bandStart;
     private readonly double[][] _bandWeights;
 
+    private readonly Func<MelKernel> _scalar;
+
+    /// <summary>Whether this kernel computes four frames at a time.</summary>
+    internal bool Vectorized => _vectors;
+
+    /// <summary>The same kernel on the scalar path (tests compare the two bit for bit).</summary>
+    internal MelKernel Scalar() => _scalar();
+
     /// <summary>Whether the kernel handles an FFT of <paramref name="n"/> points.</summary>
     public static bool Supports(int n) => n >= 2 && (n & (n - 1)) == 0;
 
-    public MelKernel(MelSpectrogramOptions o, int inputLength, int frames, int hop, float[] paddedWindow, float[] filterBank)
+    /// <summary>A kernel for clips of <paramref name="inputLength"/> samples, <paramref name="frames"/> frames every
+    /// <paramref name="hop"/> samples, the window centred in the FFT size and the <c>[freqs, bands]</c> filter bank;
+    /// <paramref name="vectors"/>: four frames at a time where the CPU has 256-bit vectors (same values), <c>false</c> for the scalar path (tests).</summary>
+    public MelKernel(MelSpectrogramOptions o, int inputLength, int frames, int hop, float[] paddedWindow, float[] filterBank, bool vectors = true)
     {
+        _vectors = vectors && Vector256.IsHardwareAccelerated;
+        _scalar = () => new MelKernel(o, inputLength, frames, hop, paddedWindow, filterBank, vectors: false);
         _n = o.FftSize; _half = _n / 2; _freqs = _half + 1; _bands = o.Bands; _frames = frames; _hop = hop; _length = inputLength;
         _center = o.Center; _log = o.ApplyLog; _power = o.Power; _offset = o.LogOffset; _normalization = o.Normalization;
         _window = paddedWindow.Select(v => (double)v).ToArray();
@@ -61,8 +82,12 @@ internal sealed class MelKernel
             Re = new double[k._half]; Im = new double[k._half];
             Power = new double[k._freqs];
             Mel = new double[k._bands * k._frames];
+            Re4 = new double[k._half * Lanes]; Im4 = new double[k._half * Lanes];
+            Power4 = new double[k._freqs * Lanes];
         }
         public readonly double[] Padded, Re, Im, Power, Mel;
+        /// <summary>Four frames interleaved: value <c>k</c> of lane <c>l</c> at <c>k * 4 + l</c>.</summary>
+        public readonly double[] Re4, Im4, Power4;
     }
 
     /// <summary>Writes the clip's <c>bands × frames</c> values (row-major <c>[band, frame]</c>). An all-NaN clip gives all NaN.</summary>
@@ -74,7 +99,10 @@ internal sealed class MelKernel
         for (int i = 0; i < _length; i++) p[pad + i] = clip[i];
         for (int i = 1; i <= pad; i++) { p[pad - i] = clip[i]; p[pad + _length - 1 + i] = clip[_length - 1 - i]; }   // reflect, edge not repeated
         _ = total;
-        for (int t = 0; t < _frames; t++)
+        int first = 0;
+        if (_vectors)
+            for (; first + Lanes <= _frames; first += Lanes) FourFrames(first, s);
+        for (int t = first; t < _frames; t++)
         {
             int start = t * _hop;
             // Even samples into the real part, odd into the imaginary part, in bit-reversed order.
@@ -125,6 +153,65 @@ internal sealed class MelKernel
             }
             var dst = output.Slice(band * _frames, _frames);
             for (int t = 0; t < _frames; t++) dst[t] = (float)row[t];
+        }
+    }
+
+    private const int Lanes = 4;
+
+    /// <summary>Frames <paramref name="t0"/> to <paramref name="t0"/> + 3 into <see cref="Scratch.Mel"/>, one frame per vector lane.</summary>
+    private void FourFrames(int t0, Scratch s)
+    {
+        var p = s.Padded;
+        var re4 = s.Re4; var im4 = s.Im4;
+        for (int m = 0; m < _half; m++)
+        {
+            int r = _reverse[m] * Lanes;
+            double we = _window[2 * m], wo = _window[2 * m + 1];
+            for (int l = 0; l < Lanes; l++)
+            {
+                int start = (t0 + l) * _hop;
+                re4[r + l] = p[start + 2 * m] * we;
+                im4[r + l] = p[start + 2 * m + 1] * wo;
+            }
+        }
+        var re = MemoryMarshal.Cast<double, Vector256<double>>(re4.AsSpan());
+        var im = MemoryMarshal.Cast<double, Vector256<double>>(im4.AsSpan());
+        for (int len = 2; len <= _half; len <<= 1)
+        {
+            int halfLen = len >> 1, step = _half / len;
+            for (int i = 0; i < _half; i += len)
+                for (int j = 0; j < halfLen; j++)
+                {
+                    var wr = Vector256.Create(_twRe[j * step]); var wi = Vector256.Create(_twIm[j * step]);
+                    int u = i + j, v = u + halfLen;
+                    var vr = re[v] * wr - im[v] * wi; var vi = re[v] * wi + im[v] * wr;
+                    re[v] = re[u] - vr; im[v] = im[u] - vi;
+                    re[u] += vr; im[u] += vi;
+                }
+        }
+        var power = MemoryMarshal.Cast<double, Vector256<double>>(s.Power4.AsSpan());
+        var halfV = Vector256.Create(0.5);
+        for (int k = 0; k <= _half; k++)
+        {
+            int a = k % _half, b = (_half - k) % _half;
+            Vector256<double> zr = re[a], zi = im[a], cr = re[b], ci = -im[b];
+            var er = halfV * (zr + cr); var ei = halfV * (zi + ci);
+            var dr = zr - cr; var di = zi - ci;
+            var or = halfV * di; var oi = -halfV * dr;
+            var sr = Vector256.Create(_splitRe[k]); var si = Vector256.Create(_splitIm[k]);
+            var xr = er + sr * or - si * oi; var xi = ei + sr * oi + si * or;
+            var pw = xr * xr + xi * xi;
+            if (_power == 2.0) power[k] = pw;
+            else power[k] = Vector256.Create(Math.Pow(pw[0], _power / 2.0), Math.Pow(pw[1], _power / 2.0), Math.Pow(pw[2], _power / 2.0), Math.Pow(pw[3], _power / 2.0));
+        }
+        for (int band = 0; band < _bands; band++)
+        {
+            var w = _bandWeights[band];
+            int f0 = _bandStart[band];
+            var acc = Vector256<double>.Zero;
+            for (int j = 0; j < w.Length; j++) acc += Vector256.Create(w[j]) * power[f0 + j];
+            int at = band * _frames + t0;
+            for (int l = 0; l < Lanes; l++) s.Mel[at + l] = _log ? Math.Log(acc[l] + _offset) : acc[l];
         }
     }
 

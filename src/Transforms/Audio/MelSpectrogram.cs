@@ -226,6 +226,9 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
         return new MelSpectrogramTransformer(c.Options, c.InputLength, rate, c.DoublePrecision ?? false);
     }
 
+    /// <summary>The double-precision kernel, or <c>null</c> (tests).</summary>
+    internal MelKernel? Kernel => _kernel;
+
     /// <summary>Whether the log-mel is computed in double precision (<see cref="MelKernel"/>): every new transformer with a
     /// power-of-two FFT size; <c>false</c> for other sizes and for transformers loaded from files written before the kernel.</summary>
     public bool DoublePrecision => _kernel != null;

@@ -199,6 +199,32 @@ public class MelSpectrogramTests
         Assert.InRange(worst, 1e-9, 1e-3);
     }
 
+    [Theory]
+    [InlineData(256, 128, 8000, 2.0, SpectrogramNormalization.PerClipMeanVariance)]   // 63 frames: 15 groups of four and 3 on the scalar path
+    [InlineData(64, 16, 1000, 1.0, SpectrogramNormalization.None)]                     // 63 frames, power 1 (scalar per lane)
+    [InlineData(512, 100, 4000, 2.0, SpectrogramNormalization.PerClipMean)]            // 41 frames
+    public void TheKernelsFourFramesAtATimeEqualItsScalarPathBitForBit(int fft, int hop, int samples, double power, SpectrogramNormalization normalization)
+    {
+        var options = new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "Mel", FftSize = fft, HopLength = hop, Bands = 40, Power = power, Normalization = normalization };
+        using var mel = new MelSpectrogramTransformer(options, samples, 8000);
+        var vectors = mel.Kernel!;
+        Assert.Equal(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated, vectors.Vectorized);   // on a CPU without them both paths are scalar
+        var scalar = vectors.Scalar();
+        Assert.False(scalar.Vectorized);
+        var r = new Random(5);
+        int size = mel.Bands * mel.Frames;
+        var (a, b) = (new float[size], new float[size]);
+        for (int clip = 0; clip < 20; clip++)
+        {
+            // Loud, quiet and silent clips: silence makes bands of zero spread, quiet ones the log floor.
+            double gain = clip % 3 == 0 ? 1 : clip % 3 == 1 ? 1e-4 : 0;
+            var x = Enumerable.Range(0, samples).Select(i => (float)(gain * (Math.Sin(i * 0.01 * (clip + 1)) + r.NextDouble() - 0.5))).ToArray();
+            vectors.Compute(x, a, new MelKernel.Scratch(vectors));
+            scalar.Compute(x, b, new MelKernel.Scratch(scalar));
+            Assert.Equal(b.Select(BitConverter.SingleToInt32Bits), a.Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
     [Fact]
     public void UnknownSampleRateHasAClearError()
     {
