@@ -50,6 +50,7 @@ public static class FusionCandidates
         {
             Members = c.LateFusionMembers(tracker == null ? null : tracker.Epoch), Combiner = combiner, NumberOfFolds = Defaults.LateFusionFolds,
             SamplingKeyColumnName = c.GroupColumnName, LabelColumnName = c.Label, Progress = tracker == null ? null : tracker.Step,
+            SharedFits = c.LateFusionFits,   // the five combiners share one set of member fits and folds per training set
         });
     });
 

@@ -5,6 +5,7 @@ using MLNetFusion.AutoML.Sweep;
 using MLNetFusion.Data;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.Ensemble;
+using MLNetFusion.Trainers.LateFusion;
 
 namespace MLNetFusion.AutoML.Leaderboard;
 
@@ -159,6 +160,10 @@ public static class FusionLeaderboard
         var store = Path.Combine(Path.GetTempPath(), "mlnetfusion-leaderboard-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(store);
         var models = new List<(LeaderboardEntry entry, string path, float[][] validation, float[][] test)>();
+        // Late-fusion members fitted once per training set (the validation split's training rows, each group's fold)
+        // and shared by every late-fusion candidate, whatever its combiner.
+        var sharedFits = new Dictionary<string, SharedMemberFits>();
+        SharedMemberFits Shared(string trainingSet) => sharedFits.TryGetValue(trainingSet, out var s) ? s : sharedFits[trainingSet] = new SharedMemberFits();
         try
         {
         int fits = 1 + (groups?.Count ?? 0);
@@ -171,7 +176,8 @@ public static class FusionLeaderboard
             try
             {
                 var context = new LeaderboardContext(ml, featurization, options.GroupColumnName, options.Epochs,
-                    options.Progress == null ? null : (f, stage) => options.Progress(index, f / fits, groups == null ? stage : $"all groups, {stage}"));
+                    options.Progress == null ? null : (f, stage) => options.Progress(index, f / fits, groups == null ? stage : $"all groups, {stage}"))
+                { LateFusionFits = Shared("") };
                 var model = c.Build(context).Fit(inner);
                 var time = clock.Elapsed;
                 var v = Probabilities(model.Transform(validation), classes, validationAll);
@@ -189,6 +195,7 @@ public static class FusionLeaderboard
                         var foldContext = context with
                         {
                             Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (f + x) / fits, $"without '{group}' ({f}/{groups.Count}), {stage}"),
+                            LateFusionFits = Shared("without " + group),
                         };
                         var foldModel = c.Build(foldContext).Fit(ml.Data.Cache(foldTrain));
                         var foldLabels = Labels(foldTest, label);
@@ -257,6 +264,7 @@ public static class FusionLeaderboard
         }
         finally
         {
+            foreach (var s in sharedFits.Values) s.Dispose();
             try { Directory.Delete(store, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }

@@ -42,6 +42,9 @@ public sealed record LeaderboardContext(MLContext ML, FusionFeaturization Featur
     /// <summary>The key label column.</summary>
     public string Label => Featurization.LabelColumnName;
 
+    /// <summary>Late-fusion member fits shared by every candidate fitted on the same rows (one instance per training set of the leaderboard).</summary>
+    internal SharedMemberFits? LateFusionFits { get; init; }
+
     /// <summary>Fresh copies of the modality options.</summary>
     public List<ModalityOptions> Modalities() => Featurization.Modalities.Select(m => m.Clone()).ToList();
 

@@ -90,6 +90,9 @@ public sealed class LateFusionOptions
     /// its trainer's progress option. Default <c>null</c>.
     /// </summary>
     public Action<LateFusionProgress>? Progress { get; set; }
+
+    /// <summary>Member fits shared with other late-fusion fits on the same rows (the leaderboard's combiners); <c>null</c> fits its own.</summary>
+    internal SharedMemberFits? SharedFits { get; set; }
 }
 
 /// <summary>Where a late-fusion fit is: member fit <see cref="Step"/> of <see cref="Steps"/> (0-based; <c>Step == Steps</c> when done).</summary>
@@ -232,11 +235,25 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         bool calibrate = Options.MemberCalibration == MemberCalibration.Temperature;
         bool checkMembers = Options.DropUninformativeMembers && rule.LeavesOutUninformative && Options.Members.Count > 1;
         bool needsOutOfFold = checkMembers || calibrate || rule.NeedsOutOfFold;
-        (_step, _steps, _clock) = (0, Options.Members.Count * (needsOutOfFold ? 1 + Options.NumberOfFolds : 1), System.Diagnostics.Stopwatch.StartNew());
+        var shared = Options.SharedFits?.Find(Options);
+        bool fitsMembers = shared == null, crossFits = needsOutOfFold && shared?.OutOfFold == null;
+        (_step, _steps, _clock) = (0, Options.Members.Count * ((fitsMembers ? 1 : 0) + (crossFits ? Options.NumberOfFolds : 0)), System.Diagnostics.Stopwatch.StartNew());
 
         // The final members are fitted first, so they are the same models whatever the combiner (the cross-fitting
-        // below draws its seeds after them): combiners can be compared on identical members.
-        var members = FitMembers(input);
+        // below draws its seeds after them): combiners can be compared on identical members. With shared fits they are
+        // the first fit's members, folds and seed.
+        List<ITransformer> members;
+        if (shared != null)
+        {
+            (members, seed) = (shared.Members, shared.Seed);
+            ch.Info(MessageSensitivity.None, "Late fusion: members shared with an earlier fit on the same rows.");
+        }
+        else
+        {
+            members = FitMembers(input);
+            if (Options.SharedFits != null) shared = Options.SharedFits.Add(Options, members, seed);
+        }
+        bool ownsMembers = Options.SharedFits == null;
         OutOfFoldData? oof = null;
         bool[]? informative = null;
         double[]? temperatures = null;
@@ -247,7 +264,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         {
             if (needsOutOfFold)
             {
-                oof = OutOfFold(input, classes, seed, ch);
+                oof = shared?.OutOfFold ?? OutOfFold(input, classes, seed, ch);
+                if (shared != null) shared.OutOfFold = oof;
                 ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
                 if (calibrate)
                 {
@@ -266,7 +284,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         }
         catch
         {
-            foreach (var t in members) (t as IDisposable)?.Dispose();
+            if (ownsMembers) foreach (var t in members) (t as IDisposable)?.Dispose();
             throw;
         }
 
@@ -275,7 +293,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         var columns = new CombinerColumns(Options.Members.Select(MemberScoreColumn).ToArray(), Options.Members.Select(PresenceColumn).ToArray(), labels, classes, Options);
         chain.AddRange(rule.CreateTransformers(fit, columns));
         Options.Progress?.Invoke(new LateFusionProgress(_steps, _steps, "", null, _clock.Elapsed));
-        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, fit.Weights, labels, calibration, uninformative);
+        return new LateFusionTransformer(chain, members, Options.Members.Select(m => m.Name).ToArray(), Options.Combiner, fit.Weights, labels, calibration, uninformative, ownsMembers);
     }
 
     /// <inheritdoc />

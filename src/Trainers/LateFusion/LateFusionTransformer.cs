@@ -13,10 +13,13 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     internal const string Kind = "MLNetFusion.LateFusion";
     private readonly TransformerChain<ITransformer> _chain;
     private readonly ITransformer[] _steps;
+    private readonly bool _ownsMembers;
 
     internal LateFusionTransformer(IEnumerable<ITransformer> chain, IReadOnlyList<ITransformer> members, IReadOnlyList<string> memberNames,
-        LateFusionCombiner combiner, double[]? weights, LabelKeyValues labels, IReadOnlyList<MemberCalibrationResult>? calibration = null, IReadOnlyList<string>? uninformative = null)
+        LateFusionCombiner combiner, double[]? weights, LabelKeyValues labels, IReadOnlyList<MemberCalibrationResult>? calibration = null, IReadOnlyList<string>? uninformative = null,
+        bool ownsMembers = true)
     {
+        _ownsMembers = ownsMembers;
         Calibration = calibration;
         UninformativeMembers = uninformative?.ToArray() ?? Array.Empty<string>();
         _steps = chain.ToArray();
@@ -98,10 +101,11 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
             LabelKeyValues.FromData(c.Labels), c.Calibration, reader.Version >= 2 ? c.Uninformative : null);
     }
 
-    /// <summary>Disposes members that hold native memory.</summary>
+    /// <summary>Disposes members that hold native memory (members shared with other fits belong to their <see cref="SharedMemberFits"/>).</summary>
     public void Dispose()
     {
-        foreach (var t in _chain) (t as IDisposable)?.Dispose();
+        foreach (var t in _chain)
+            if (_ownsMembers || !Members.Contains(t)) (t as IDisposable)?.Dispose();
     }
 }
 

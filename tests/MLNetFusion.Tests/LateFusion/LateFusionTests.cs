@@ -126,6 +126,55 @@ public class LateFusionTrainerTests
     }
 
     [Fact]
+    public void CombinersSharingMemberFitsGetTheSameMembersAndFoldsAsOneFitWithTheFirstsSeed()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = ml.Data.Cache(Data(ml, 400, 1));
+        var test = Data(ml, 200, 2);
+        List<LateFusionMember> Members(MLContext ml) => new()
+        {
+            new("image", "Image", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Image")),
+            new("torch", "Tab", ml.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions { FeatureColumnName = "Tab", Epochs = 4 })),
+        };
+        LateFusionOptions Options(MLContext ml, LateFusionCombiner c, SharedMemberFits? shared) => new()
+        {
+            Members = Members(ml), Combiner = c, NumberOfFolds = 3, Seed = 7, MetaLearner = ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "LateFusionFeatures"), SharedFits = shared,
+        };
+        using var shared = new SharedMemberFits();
+        var stepsOf = new List<LateFusionProgress>();
+        LateFusionTransformer Fit(LateFusionCombiner c)
+        {
+            var o = Options(ml, c, shared);
+            o.Progress = stepsOf.Add;
+            return ml.MulticlassClassification.Trainers.LateFusion(o).Fit(train);
+        }
+        var weighted = Fit(LateFusionCombiner.WeightedAverage);
+        int firstSteps = stepsOf[^1].Steps;
+        stepsOf.Clear();
+        var stacking = Fit(LateFusionCombiner.Stacking);
+        Assert.Equal(2 * (1 + 3), firstSteps);            // members, then members × folds
+        Assert.Equal(0, stepsOf[^1].Steps);               // nothing fitted again: members and out-of-fold rows reused
+        Assert.Equal(1, shared.Reused);
+        Assert.Same(weighted.Members[1], stacking.Members[1]);
+
+        // The first shared fit equals the same fit on its own in a fresh context: sharing changes what is fitted again, not the result.
+        var fresh = new MLContext(seed: 1);
+        _ = (fresh.Data.Cache(Data(fresh, 400, 1)), Data(fresh, 200, 2));   // the same draws from the context's seed as above
+        using var alone = fresh.MulticlassClassification.Trainers.LateFusion(Options(fresh, LateFusionCombiner.WeightedAverage, null)).Fit(train);
+        Assert.Equal(alone.Weights!, weighted.Weights!);
+        Assert.Equal(Columns.Vectors(alone.Transform(test), "Score"), Columns.Vectors(weighted.Transform(test), "Score"));
+
+        // Disposing one model leaves the shared members to the other; the shared fits dispose them.
+        var before = Columns.Vectors(stacking.Transform(test), "Score");
+        weighted.Dispose();
+        Assert.Equal(before, Columns.Vectors(stacking.Transform(test), "Score"));
+        stacking.Dispose();
+        Assert.Equal(before, Columns.Vectors(stacking.Transform(test), "Score"));   // still the shared members'
+        shared.Dispose();
+        Assert.ThrowsAny<Exception>(() => Columns.Vectors(stacking.Transform(test), "Score"));
+    }
+
+    [Fact]
     public void OutOfFoldPredictionsNeverSeeTheirOwnLabel()
     {
         // A member that memorises its training rows from pure noise: in-sample it looks perfect, out of fold it is at chance.
