@@ -24,6 +24,10 @@ public static class FusionCandidates
         public const int Epochs = 15;
         /// <summary>Cross-fitting folds of late fusion's fitted combiners.</summary>
         public const int LateFusionFolds = 3;
+        /// <summary>Epochs without a better validation loss before a neural candidate stops (0: every epoch runs).</summary>
+        public const int EarlyStoppingPatience = 0;
+        /// <summary>Share of a neural candidate's training rows it validates on when it stops early (rows at random).</summary>
+        public const double EarlyStoppingValidationFraction = 0.1;
     }
 
     /// <summary>The column early fusion concatenates into.</summary>
@@ -93,25 +97,13 @@ public static class FusionCandidates
             Late(LateFusionCombiner.Stacking, $"stacking out-of-fold ({folds}), L-BFGS meta-learner"),
             new(CandidateKind.Fusion, FusionFamily.Early, "Concatenate + FusionMlp (text as hashed words)", c =>
                 c.ML.Transforms.Concatenate(Features, c.Featurization.DenseFeatureColumns.ToArray())
-                    .Append(c.ML.MulticlassClassification.Trainers.FusionMlp(new FusionMlpOptions
-                    {
-                        LabelColumnName = c.Label, Epochs = c.Epochs, Progress = c.EpochProgress, HiddenWidths = new[] { 256, 64 }, Dropout = 0.3,
-                    }))),
+                    .Append(c.ML.MulticlassClassification.Trainers.FusionMlp(c.Neural(new FusionMlpOptions { HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 })))),
             new(CandidateKind.Fusion, FusionFamily.Merge, "attention over encoder embeddings", c =>
-                c.ML.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions
-                {
-                    Modalities = c.Modalities(), Operation = MergeOperation.Attention, Epochs = c.Epochs, Progress = c.EpochProgress, LabelColumnName = c.Label,
-                })),
+                c.ML.MulticlassClassification.Trainers.MergeFusion(c.Neural(new MergeFusionOptions { Modalities = c.Modalities(), Operation = MergeOperation.Attention }))),
             new(CandidateKind.Fusion, FusionFamily.Network, "concatenated encoder layers", c =>
-                c.ML.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions
-                {
-                    Modalities = c.Modalities(), Epochs = c.Epochs, Progress = c.EpochProgress, LabelColumnName = c.Label,
-                })),
+                c.ML.MulticlassClassification.Trainers.NetworkFusion(c.Neural(new NetworkFusionOptions { Modalities = c.Modalities() }))),
             new(CandidateKind.Fusion, FusionFamily.CrossModal, "cross-attention, one exchange", c =>
-                c.ML.MulticlassClassification.Trainers.CrossModalFusion(new CrossModalFusionOptions
-                {
-                    Modalities = c.Modalities(), Depth = 1, Epochs = c.Epochs, Progress = c.EpochProgress, LabelColumnName = c.Label,
-                })),
+                c.ML.MulticlassClassification.Trainers.CrossModalFusion(c.Neural(new CrossModalFusionOptions { Modalities = c.Modalities(), Depth = 1 }))),
         });
         if (includeSingles)
             for (int i = 0; i < featurization.Modalities.Count; i++)
@@ -122,7 +114,7 @@ public static class FusionCandidates
                 var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(featurization.DenseFeatureColumns[i], m.Name, 64, 32);
                 string how = m.FeaturesColumnName == null ? "same encoder" : "its hashed words, MLP";
                 list.Add(new(CandidateKind.SingleModality, null, $"{m.Name} only ({how})", c => c.ML.MulticlassClassification.Trainers.NetworkFusion(
-                    new NetworkFusionOptions { Modalities = new() { alone.Clone() }, Epochs = c.Epochs, Progress = c.EpochProgress, LabelColumnName = c.Label })));
+                    c.Neural(new NetworkFusionOptions { Modalities = new() { alone.Clone() } }))));
             }
         return list;
     }

@@ -25,6 +25,11 @@ public sealed class FusionLeaderboardOptions
     public bool LeaveOneGroupOut { get; set; }
     /// <summary>Epochs of the neural candidates. Default 15.</summary>
     public int Epochs { get; set; } = FusionCandidates.Defaults.Epochs;
+    /// <summary>
+    /// Epochs without a better validation loss (on a tenth of the candidate's training rows) before a neural candidate
+    /// stops and keeps its best epoch; the entry's notes say where it stopped. 0 runs every epoch. Default 0.
+    /// </summary>
+    public int EarlyStoppingPatience { get; set; } = FusionCandidates.Defaults.EarlyStoppingPatience;
     /// <summary>Share of the training rows held out for validation (whole groups with a group column). Default 0.2.</summary>
     public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
     /// <summary>Rounds of ensemble selection (0: no ensemble). Default 25.</summary>
@@ -44,6 +49,7 @@ public sealed class FusionLeaderboardOptions
     public void Validate()
     {
         Check.InRange(Epochs, 1, 10_000);
+        Check.InRange(EarlyStoppingPatience, 0, 10_000);
         if (!(ValidationFraction > 0 && ValidationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be between 0 and 1 (exclusive)." + Environment.NewLine + "Hint: 0.2 holds out a fifth of the training rows.");
         Check.InRange(EnsembleRounds, 0, 10_000);
@@ -177,7 +183,7 @@ public static class FusionLeaderboard
             {
                 var context = new LeaderboardContext(ml, featurization, options.GroupColumnName, options.Epochs,
                     options.Progress == null ? null : (f, stage) => options.Progress(index, f / fits, groups == null ? stage : $"all groups, {stage}"))
-                { LateFusionFits = Shared("") };
+                { LateFusionFits = Shared(""), EarlyStoppingPatience = options.EarlyStoppingPatience };
                 var model = c.Build(context).Fit(inner);
                 var time = clock.Elapsed;
                 var v = Probabilities(model.Transform(validation), classes, validationAll);
@@ -273,8 +279,12 @@ public static class FusionLeaderboard
     private static string? Notes(ITransformer model)
     {
         static IEnumerable<ITransformer> Links(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Links) : new[] { t };
+        var notes = new List<string>();
         var late = Links(model).OfType<Trainers.LateFusion.LateFusionTransformer>().FirstOrDefault();
-        return late is { UninformativeMembers.Count: > 0 } ? $"left out {string.Join(", ", late.UninformativeMembers)}: no better than the class prior out of fold" : null;
+        if (late is { UninformativeMembers.Count: > 0 }) notes.Add($"left out {string.Join(", ", late.UninformativeMembers)}: no better than the class prior out of fold");
+        var stopped = Links(model).OfType<FusionPredictionTransformer>().Select(t => t.Summary).FirstOrDefault(s => s is { StoppedEarly: true });
+        if (stopped != null) notes.Add($"stopped early after epoch {stopped.History.Count} of {stopped.History[^1].Epochs}, kept epoch {stopped.BestEpoch}");
+        return notes.Count == 0 ? null : string.Join("; ", notes);
     }
 
     /// <summary>The ensemble's accuracy on validation rows it did not choose its weights on: two halves, each selected on the other.</summary>

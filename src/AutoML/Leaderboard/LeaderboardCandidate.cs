@@ -42,6 +42,32 @@ public sealed record LeaderboardContext(MLContext ML, FusionFeaturization Featur
     /// <summary>The key label column.</summary>
     public string Label => Featurization.LabelColumnName;
 
+    /// <summary>
+    /// Epochs without a better validation loss before a neural candidate stops and keeps its best epoch (0: every epoch
+    /// runs). Default 0 (<see cref="FusionCandidates.Defaults.EarlyStoppingPatience"/>).
+    /// </summary>
+    public int EarlyStoppingPatience { get; init; } = FusionCandidates.Defaults.EarlyStoppingPatience;
+
+    /// <summary>
+    /// <paramref name="options"/> with what every neural candidate shares: the key label, <see cref="Epochs"/>, the
+    /// progress callback and, with <see cref="EarlyStoppingPatience"/>, early stopping on a tenth of its training rows.
+    /// </summary>
+    /// <param name="options">A TorchSharp trainer's options.</param>
+    /// <param name="progress">Per-epoch progress; <c>null</c> takes <see cref="EpochProgress"/>.</param>
+    public T Neural<T>(T options, Action<EpochReport>? progress = null) where T : TorchTrainerOptions
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.LabelColumnName = Label;
+        options.Epochs = Epochs;
+        options.Progress = progress ?? EpochProgress;
+        if (EarlyStoppingPatience > 0)
+        {
+            options.EarlyStoppingPatience = EarlyStoppingPatience;
+            options.ValidationFraction = FusionCandidates.Defaults.EarlyStoppingValidationFraction;
+        }
+        return options;
+    }
+
     /// <summary>Late-fusion member fits shared by every candidate fitted on the same rows (one instance per training set of the leaderboard).</summary>
     internal SharedMemberFits? LateFusionFits { get; init; }
 
@@ -57,7 +83,7 @@ public sealed record LeaderboardContext(MLContext ML, FusionFeaturization Featur
     /// </summary>
     public List<LateFusionMember> LateFusionMembers(Action<EpochReport>? progress = null)
         => Modalities().Select(m => new LateFusionMember(m.Name, m.Encoder == EncoderKind.Cnn ? m.ColumnName : m.FeaturesColumn, m.Encoder == EncoderKind.Cnn
-            ? ML.MulticlassClassification.Trainers.NetworkFusion(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = Epochs, LabelColumnName = Label, Progress = progress })
+            ? ML.MulticlassClassification.Trainers.NetworkFusion(Neural(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() } }, progress))
             : ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(Label, m.FeaturesColumn)))).ToList();
 }
 

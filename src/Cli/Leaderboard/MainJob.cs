@@ -27,13 +27,15 @@ public static class MainJob
     /// <param name="includeSingles">Also train each single modality with the same encoder.</param>
     /// <param name="jsonPath">Where to write the leaderboard as JSON (rewritten as each entry finishes), or <c>null</c>.</param>
     /// <param name="leaveOneGroupOut">Also score every entry by leave-one-group-out on the training file (by the dataset's group column) and rank by it.</param>
+    /// <param name="earlyStopping">Epochs without a better validation loss before a neural entry stops (0: every epoch runs).</param>
     public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true, string? jsonPath = null,
-        bool leaveOneGroupOut = false)
-        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false).entries;
+        bool leaveOneGroupOut = false, int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience)
+        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false, earlyStopping: earlyStopping).entries;
 
     /// <summary>Runs the leaderboard and returns its entries and, with <paramref name="keepModel"/>, the recommended model (the caller disposes it).</summary>
     internal static (List<LeaderboardEntry> entries, LeaderboardEntry? recommended, ITransformer? model, string reason) RunLeaderboard(MultimodalDataset ds, string? chartPath, int epochs, int seed,
-        string title, bool includeSingles, string? jsonPath, bool leaveOneGroupOut, bool keepModel, MLContext? context = null, (IDataView train, IDataView test)? featurized = null)
+        string title, bool includeSingles, string? jsonPath, bool leaveOneGroupOut, bool keepModel, MLContext? context = null, (IDataView train, IDataView test)? featurized = null,
+        int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience)
     {
         var ml = context ?? new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120);
@@ -68,6 +70,7 @@ public static class MainJob
         var options = new FusionLeaderboardOptions
         {
             GroupColumnName = ds.GroupColumn, LeaveOneGroupOut = leaveOneGroupOut, Epochs = epochs, IncludeSingleModalities = includeSingles, Candidates = candidates, Seed = seed,
+            EarlyStoppingPatience = earlyStopping,
             Progress = (i, fraction, stage) =>
             {
                 if (i != current) { line?.Dispose(); current = i; line = new ProgressLine($"[{i + 1}/{candidates.Count + 1}] {candidates[i].FamilyName}: {candidates[i].Name}"); }
