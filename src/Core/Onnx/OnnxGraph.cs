@@ -198,7 +198,7 @@ public abstract class OnnxGraph
 
     /// <summary>
     /// A TorchSharp <see cref="Sequential"/> of the layers MLNetFusion builds (<c>Linear</c>, <c>ReLU</c>, <c>GELU</c>,
-    /// <c>Dropout</c>, <c>Conv2d</c>, <c>BatchNorm2d</c>, <c>MaxPool2d</c>, <c>LayerNorm</c>), in inference mode.
+    /// <c>Dropout</c>, <c>Conv2d</c>, <c>BatchNorm2d</c>, <c>MaxPool2d</c> and its faster form <c>MaxPool2x2</c>, <c>LayerNorm</c>), in inference mode.
     /// </summary>
     /// <exception cref="NotSupportedException">A layer of another kind; the message names it.</exception>
     public string Sequential(nn.Module sequence, string x)
@@ -219,6 +219,7 @@ public abstract class OnnxGraph
         BatchNorm2d bn => BatchNorm(bn, x),
         MaxPool2d p => Node("MaxPool", new[] { x }, OnnxAttribute.Of("kernel_shape", p.kernel_size), OnnxAttribute.Of("strides", p.stride ?? p.kernel_size),
             OnnxAttribute.Of("pads", (p.padding ?? new long[] { 0, 0 }).Concat(p.padding ?? new long[] { 0, 0 }).ToArray()), OnnxAttribute.Of("ceil_mode", p.ceil_mode ? 1L : 0L)),
+        MLNetFusion.Models.MaxPool2x2 => Node("MaxPool", new[] { x }, OnnxAttribute.Of("kernel_shape", new long[] { 2, 2 }), OnnxAttribute.Of("strides", new long[] { 2, 2 })),
         Sequential s => Sequential(s, x),
         _ => throw new NotSupportedException($"A {layer.GetType().Name} layer cannot be exported to ONNX." + Environment.NewLine +
             "Hint: MLNetFusion exports the layers its own networks build; a custom layer needs an ONNX description of its own."),
