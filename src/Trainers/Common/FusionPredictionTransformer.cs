@@ -159,19 +159,33 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         var batch = new FusionBatch(
             inputs.Select((x, m) => BatchBuilder.Copy(x, count, Layout.Sizes[m])).ToArray(),
             present.Select(p => BatchBuilder.Copy(p, count, 1).squeeze(1)).ToArray(), null, count);
-        return Predict(batch, wantEmbedding);
+        float[] probabilities = Array.Empty<float>(), embedding = Array.Empty<float>();
+        Predict(batch, wantEmbedding, ref probabilities, ref embedding);
+        return (probabilities, embedding);
     }
 
-    /// <summary>Runs the network on a batch: probabilities <c>[count, classes]</c> and the embedding (or empty).</summary>
-    private (float[] probabilities, float[] embedding) Predict(FusionBatch batch, bool wantEmbedding)
+    /// <summary>
+    /// Runs the network on a batch in inference mode and copies the probabilities (<c>[count, classes]</c>) and the
+    /// embedding (or nothing) into the caller's buffers, grown when too small: a mapper reuses them call after call.
+    /// The caller's dispose scope releases the tensors.
+    /// </summary>
+    private void Predict(FusionBatch batch, bool wantEmbedding, ref float[] probabilities, ref float[] embedding)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        using var scope = NewDisposeScope();
         using var _ = no_grad();
         var output = _network.Forward(batch.To(_device));
-        var probs = nn.functional.softmax(output.Logits, 1).cpu().contiguous().data<float>().ToArray();
-        var emb = wantEmbedding ? output.Embedding.cpu().contiguous().data<float>().ToArray() : Array.Empty<float>();
-        return (probs, emb);
+        var probs = nn.functional.softmax(output.Logits, 1);
+        CopyOut(probs, ref probabilities);
+        if (wantEmbedding) CopyOut(output.Embedding, ref embedding);
+    }
+
+    private static void CopyOut(Tensor t, ref float[] buffer)
+    {
+        if (t.device_type != DeviceType.CPU) t = t.cpu();
+        if (!t.is_contiguous()) t = t.contiguous();
+        long n = t.numel();
+        if (buffer.Length < n) buffer = new float[n];
+        t.data<float>().CopyTo(buffer, 0, 0);
     }
 
     /// <summary>
@@ -238,6 +252,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         private readonly BatchBuilder _rows;
         private readonly int _classes, _width, _modalities;
         private float[] _probs = Array.Empty<float>(), _emb = Array.Empty<float>();
+        private readonly List<OutputKind> _kinds;
         private RowReader? _reader;
 
         public Mapper(FusionPredictionTransformer parent, int capacity)
@@ -247,6 +262,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
             _rows = new BatchBuilder(parent.Layout.Sizes, capacity);
             _classes = parent.Labels.Count;
             _width = parent._network.EmbeddingWidth;
+            _kinds = parent.OutputKinds();
         }
 
         public override IReadOnlyList<string> InputColumns => _parent.Layout.Columns;
@@ -266,15 +282,16 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 
         public override void Compute(int count, bool[] active)
         {
-            var kinds = _parent.OutputKinds();
-            bool wantEmb = Enumerable.Range(0, kinds.Count).Any(i => kinds[i] == OutputKind.Embedding && active[i]);
-            using var batch = _rows.ToBatch(count, withLabels: false);
-            (_probs, _emb) = _parent.Predict(batch, wantEmb);
+            bool wantEmb = false;
+            for (int i = 0; i < _kinds.Count; i++) wantEmb |= _kinds[i] == OutputKind.Embedding && active[i];
+            // One dispose scope per block (per row in a PredictionEngine): the batch's and the network's tensors.
+            using var scope = NewDisposeScope();
+            _parent.Predict(_rows.ToBatch(count, withLabels: false), wantEmb, ref _probs, ref _emb);
         }
 
         public override Delegate GetOutputGetter(int output, Func<int> slot)
         {
-            var kind = _parent.OutputKinds()[output];
+            var kind = _kinds[output];
             if (kind == OutputKind.Score)
                 return (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
                 {
