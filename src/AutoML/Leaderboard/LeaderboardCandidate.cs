@@ -82,7 +82,7 @@ public sealed record LeaderboardContext(MLContext ML, FusionFeaturization Featur
     /// entropy on the tabular columns and on each text column's n-grams.
     /// </summary>
     public List<LateFusionMember> LateFusionMembers(Action<EpochReport>? progress = null)
-        => Modalities().Select(m => new LateFusionMember(m.Name, m.Encoder == EncoderKind.Cnn ? m.ColumnName : m.FeaturesColumn, m.Encoder == EncoderKind.Cnn
+        => Modalities().Select(m => new LateFusionMember(m.Name, ModalityRegistry.Get(m.Kind).NeuralLateFusionMember ? m.ColumnName : m.FeaturesColumn, ModalityRegistry.Get(m.Kind).NeuralLateFusionMember
             ? ML.MulticlassClassification.Trainers.NetworkFusion(Neural(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() } }, progress))
             : ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(Label, m.FeaturesColumn)))).ToList();
 }

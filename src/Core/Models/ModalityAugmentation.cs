@@ -84,13 +84,7 @@ public sealed class ModalityAugmentation
     /// <summary>The preset for a kind of modality.</summary>
     /// <param name="kind">The modality's kind.</param>
     /// <param name="strength">Scale of every setting; 0 is off.</param>
-    public static ModalityAugmentation For(ModalityKind kind, double strength) => kind switch
-    {
-        ModalityKind.Audio => Spectrogram(strength),
-        ModalityKind.Image => Image(strength),
-        ModalityKind.Text => Text(strength),
-        _ => Tabular(strength),
-    };
+    public static ModalityAugmentation For(ModalityKind kind, double strength) => ModalityRegistry.Get(kind).DefaultAugmentation(strength);
 
     /// <summary>Whether any setting is on.</summary>
     public bool IsActive => (TimeMasks > 0 && TimeMaskWidth > 0) || (FrequencyMasks > 0 && FrequencyMaskWidth > 0) || TimeShift > 0 || GainDecibels > 0 || FrequencyWarp > 0 || TimeStretch > 0
@@ -206,17 +200,4 @@ public sealed class ModalityAugmentation
         var masked = (pos >= start.view(bshape)).logical_and(pos < (start + width).view(bshape));
         return x.masked_fill(masked, 0);
     }
-}
-
-/// <summary>What a modality is, for defaults that depend on it (augmentation presets, reports).</summary>
-public enum ModalityKind
-{
-    /// <summary>Tabular features (numbers, one-hot categories, text features, pretrained embeddings).</summary>
-    Tabular,
-    /// <summary>An image (<c>[C, H, W]</c> pixels).</summary>
-    Image,
-    /// <summary>Audio as a <c>[bands, frames]</c> spectrogram.</summary>
-    Audio,
-    /// <summary>Text as hashed token ids (<c>HashTextTokens</c>), read by the embedding-bag text encoder.</summary>
-    Text,
 }

@@ -1,19 +1,5 @@
 namespace MLNetFusion.Models;
 
-/// <summary>Which encoder architecture a modality uses.</summary>
-public enum EncoderKind
-{
-    /// <summary>A multilayer perceptron over a flat vector (tabular data, pretrained features, text features).</summary>
-    Mlp,
-    /// <summary>A 2-D CNN over <c>C×H×W</c> (images) or <c>bands×frames</c> (spectrograms).</summary>
-    Cnn,
-    /// <summary>
-    /// A text encoder over hashed token ids (<c>mlContext.Transforms.HashTextTokens</c>): an embedding per hash bucket,
-    /// averaged over the row's tokens (an embedding bag of words, word bigrams and character trigrams), then an MLP.
-    /// </summary>
-    EmbeddingBag,
-}
-
 /// <summary>
 /// Declares one modality for a neural fusion trainer: its name, input column and encoder. The input shape comes from
 /// the column's vector dimensions where present (ML.NET's <c>ExtractPixels</c> gives <c>[C, H, W]</c>, MLNetFusion's
@@ -160,8 +146,10 @@ public sealed class ModalityOptions
         string who = $"Modality '{Name}'";
         if (string.IsNullOrWhiteSpace(Name)) throw new ArgumentException($"A modality (column '{ColumnName}') has no Name.", nameof(Name));
         if (string.IsNullOrWhiteSpace(ColumnName)) throw new ArgumentException($"{who} has no ColumnName.", nameof(ColumnName));
-        if (!Enum.IsDefined(Encoder)) throw new ArgumentOutOfRangeException(nameof(Encoder), Encoder, $"{who}: unknown encoder.");
-        if (!Enum.IsDefined(Kind)) throw new ArgumentOutOfRangeException(nameof(Kind), Kind, $"{who}: unknown kind.");
+        var encoder = ModalityRegistry.IsRegistered(Encoder) ? ModalityRegistry.Get(Encoder)
+            : throw new ArgumentOutOfRangeException(nameof(Encoder), Encoder, $"{who}: encoder '{Encoder}' is not registered." + Environment.NewLine + "Hint: register it with ModalityRegistry.Register, or use Mlp, Cnn or EmbeddingBag.");
+        if (!ModalityRegistry.IsRegistered(Kind))
+            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, $"{who}: modality kind '{Kind}' is not registered." + Environment.NewLine + "Hint: register it with ModalityRegistry.Register, or use Tabular, Image, Audio or Text.");
         void Fraction(double v, string setting)
         {
             if (!(v >= 0 && v < 1)) throw new ArgumentOutOfRangeException(setting, v, $"{who}: {setting} must be in [0, 1).");
@@ -172,12 +160,10 @@ public sealed class ModalityOptions
         }
         Fraction(Dropout, nameof(Dropout));
         Fraction(InputDropout, nameof(InputDropout));
-        if (HiddenWidths == null || (Encoder != EncoderKind.Cnn && Encoder != EncoderKind.EmbeddingBag && HiddenWidths.Length == 0))
-            throw new ArgumentException($"{who}: HiddenWidths needs at least one width for an MLP encoder.", nameof(HiddenWidths));
+        if (HiddenWidths == null) throw new ArgumentException($"{who}: HiddenWidths is null.", nameof(HiddenWidths));
         if (HiddenWidths.Length > 16) throw new ArgumentOutOfRangeException(nameof(HiddenWidths), HiddenWidths.Length, $"{who}: at most 16 hidden layers.");
         foreach (int w in HiddenWidths) Width(w, nameof(HiddenWidths));
-        if (ConvChannels == null || (Encoder == EncoderKind.Cnn && ConvChannels.Length == 0) || ConvChannels.Length > 8)
-            throw new ArgumentException($"{who}: ConvChannels needs 1 to 8 blocks for a CNN encoder.", nameof(ConvChannels));
+        if (ConvChannels == null || ConvChannels.Length > 8) throw new ArgumentException($"{who}: ConvChannels needs 1 to 8 blocks for a CNN encoder.", nameof(ConvChannels));
         foreach (int c in ConvChannels) Width(c, nameof(ConvChannels));
         Width(OutputWidth, nameof(OutputWidth));
         if (Shape != null && (Shape.Length is < 2 or > 3 || Shape.Any(d => d < 1 || d > 1 << 16)))
@@ -186,6 +172,7 @@ public sealed class ModalityOptions
             throw new ArgumentOutOfRangeException(nameof(LearningRateMultiplier), LearningRateMultiplier, $"{who}: LearningRateMultiplier must be in [0, 10].");
         if (TextBuckets < 1 || TextBuckets > 1 << 24) throw new ArgumentOutOfRangeException(nameof(TextBuckets), TextBuckets, $"{who}: TextBuckets must be in [1, 2^24].");
         Augmentation?.Validate();
+        encoder.Validate(this);   // what the encoder needs (an MLP's hidden widths, a CNN's blocks)
     }
 
     /// <summary>

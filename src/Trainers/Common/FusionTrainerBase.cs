@@ -64,10 +64,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
     /// <summary>The modality with the trainer-wide settings applied: the augmentation preset when it sets none of its own (every kind's at <c>AugmentationStrength</c>, else audio's at <c>AudioAugmentationStrength</c>), and per-clip normalisation of audio. Used when training and when rebuilding a saved network, so both see the same encoder.</summary>
     private ModalityOptions WithAugmentation(ModalityOptions m)
     {
-        if (m.Augmentation == null && Options.AugmentationStrength > 0) m.Augmentation = ModalityAugmentation.For(m.Kind, Options.AugmentationStrength);
-        else if (m.Augmentation == null && m.Kind == ModalityKind.Audio && Options.AudioAugmentationStrength > 0)
-            m.Augmentation = ModalityAugmentation.Spectrogram(Options.AudioAugmentationStrength);
-        if (Options.PerClipAudioNormalization && m.Kind == ModalityKind.Audio && m.Encoder == EncoderKind.Cnn) m.PerClipNormalization = true;
+        ModalityRegistry.Get(m.Kind).ApplyTrainerSettings(m, new ModalityTrainerSettings(Options.AugmentationStrength, Options.AudioAugmentationStrength, Options.PerClipAudioNormalization));
         return m;
     }
 

@@ -24,6 +24,8 @@ public class OptionsCopyTests
         if (t == typeof(string)) return "x" + salt;
         if (t == typeof(int[])) return new[] { 3 + salt, 5 };
         if (t.IsEnum) return Enum.GetValues(t).Cast<object>().Last();
+        if (t == typeof(ModalityKind)) return new ModalityKind("Kind" + salt);
+        if (t == typeof(EncoderKind)) return new EncoderKind("Encoder" + salt);
         if (t == typeof(ModalityAugmentation)) return ModalityAugmentation.Spectrogram(0.3);
         if (t == typeof(CancellationToken)) return new CancellationTokenSource().Token;
         if (t == typeof(Action<EpochReport>)) return (Action<EpochReport>)(_ => { });

@@ -48,7 +48,7 @@ public class TextModalityTests
         var modalities = ds.Modalities();
         var text = modalities.Single(m => m.Kind == ModalityKind.Text);
         Assert.Equal(EncoderKind.EmbeddingBag, text.Encoder);
-        var imageAndAudio = modalities.Where(m => m.Kind is ModalityKind.Image or ModalityKind.Audio).ToList();
+        var imageAndAudio = modalities.Where(m => m.Kind == ModalityKind.Image || m.Kind == ModalityKind.Audio).ToList();
         double Accuracy(List<ModalityOptions> mods, out FusionPredictionTransformer model)
         {
             // Without the default SpecAugment of the audio: masking hides the generated clips' short tone, and network fusion

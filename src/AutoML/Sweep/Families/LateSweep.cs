@@ -23,7 +23,7 @@ internal sealed class LateSweep : FamilySweep
         var kind = c.Value(s, LateMembers);
         var members = c.ModalitiesOf(s).Select((m, i) =>
         {
-            bool neural = kind == LateFusionMemberKind.Neural || (kind == LateFusionMemberKind.Mixed && m.Encoder == EncoderKind.Cnn);
+            bool neural = kind == LateFusionMemberKind.Neural || (kind == LateFusionMemberKind.Mixed && ModalityRegistry.Get(m.Kind).NeuralLateFusionMember);
             IEstimator<ITransformer> trainer = neural
                 ? t.NetworkFusion(c.Neural(new NetworkFusionOptions { Modalities = new() { m.Clone() } }, s, c.Seed + i, multimodal: false))
                 : kind == LateFusionMemberKind.LightGbm ? t.LightGbm(c.LightGbm(m.DenseFeaturesColumn, c.Seed + i))

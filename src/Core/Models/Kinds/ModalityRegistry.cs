@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+
+namespace MLNetFusion.Models;
+
+/// <summary>
+/// A kind of modality: everything MLNetFusion decides from what a modality is. A new kind (a time series, video) is a
+/// class implementing this, registered once with <see cref="ModalityRegistry.Register(IModalityKind)"/>, plus its
+/// encoder (<see cref="IEncoderKind"/>) when the built-in ones do not suit it.
+/// </summary>
+public interface IModalityKind
+{
+    /// <summary>The kind's name, as <see cref="ModalityOptions.Kind"/> holds it.</summary>
+    ModalityKind Kind { get; }
+
+    /// <summary>The encoder a modality of this kind gets by default.</summary>
+    EncoderKind DefaultEncoder { get; }
+
+    /// <summary>The training-time augmentation preset at <paramref name="strength"/> (1: the documented default; 0: off).</summary>
+    ModalityAugmentation DefaultAugmentation(double strength);
+
+    /// <summary>
+    /// Whether late fusion's member for this modality is MLNetFusion's single-modality network on its encoder input
+    /// (images, spectrograms) rather than a linear model on its fixed features (tabular columns, text n-grams).
+    /// </summary>
+    bool NeuralLateFusionMember { get; }
+
+    /// <summary>
+    /// Applies a trainer's modality-wide settings to one of its modalities (a copy the trainer owns), when training
+    /// and when rebuilding a saved network. The default: the kind's augmentation preset at the trainer's strength when
+    /// the modality sets none of its own.
+    /// </summary>
+    void ApplyTrainerSettings(ModalityOptions modality, ModalityTrainerSettings settings)
+    {
+        if (modality.Augmentation == null && settings.AugmentationStrength > 0) modality.Augmentation = DefaultAugmentation(settings.AugmentationStrength);
+    }
+}
+
+/// <summary>A trainer's settings that apply to its modalities by kind (see <see cref="IModalityKind.ApplyTrainerSettings"/>).</summary>
+/// <param name="AugmentationStrength">Every kind's augmentation preset at this strength (0: none).</param>
+/// <param name="AudioAugmentationStrength">The spectrogram preset for audio at this strength when <paramref name="AugmentationStrength"/> is 0.</param>
+/// <param name="PerClipAudioNormalization">Per-clip normalisation inside audio CNN encoders.</param>
+public sealed record ModalityTrainerSettings(double AugmentationStrength, double AudioAugmentationStrength, bool PerClipAudioNormalization);
+
+/// <summary>
+/// An encoder architecture: how a modality's column becomes its per-row shape, the encoder module, and a lower bound
+/// on its parameters (which the model reader checks before allocating a saved network).
+/// </summary>
+public interface IEncoderKind
+{
+    /// <summary>The encoder's name, as <see cref="ModalityOptions.Encoder"/> holds it.</summary>
+    EncoderKind Kind { get; }
+
+    /// <summary>The per-row shape the encoder reads from a column of <paramref name="size"/> values with ML.NET's vector <paramref name="dimensions"/>.</summary>
+    /// <exception cref="ArgumentException">The column cannot hold that shape; the message says how to fix it.</exception>
+    int[] ResolveShape(ModalityOptions options, int size, IReadOnlyList<int> dimensions) => new[] { size };
+
+    /// <summary>Creates the encoder for <paramref name="options"/> on rows of <paramref name="shape"/>, standardised by <paramref name="stats"/>.</summary>
+    ModalityEncoder Create(ModalityOptions options, int[] shape, FeatureStatistics stats);
+
+    /// <summary>
+    /// A lower bound on the encoder's parameters from its options and shape alone (for example its first dense layer),
+    /// computed in doubles so a configuration claiming more than <c>long</c> can count cannot overflow.
+    /// </summary>
+    double MinimumParameters(ModalityOptions options, int[] shape, int size);
+
+    /// <summary>Checks the settings this encoder needs (throws <see cref="ArgumentException"/> naming the modality and the setting).</summary>
+    void Validate(ModalityOptions options) { }
+}
+
+/// <summary>
+/// The modality and encoder kinds MLNetFusion knows: the built-in ones (tabular, image, audio, text; MLP, CNN,
+/// embedding bag) and any a library registers. It is also an allow-list: a model file can only build encoders that
+/// are registered in the process that loads it.
+/// </summary>
+public static class ModalityRegistry
+{
+    private static readonly ConcurrentDictionary<ModalityKind, IModalityKind> Modalities = new();
+    private static readonly ConcurrentDictionary<EncoderKind, IEncoderKind> Encoders = new();
+
+    static ModalityRegistry()
+    {
+        foreach (var k in new IModalityKind[] { new Kinds.TabularKind(), new Kinds.ImageKind(), new Kinds.AudioKind(), new Kinds.TextKind() }) Modalities[k.Kind] = k;
+        foreach (var e in new IEncoderKind[] { new Kinds.MlpEncoderKind(), new Kinds.CnnEncoderKind(), new Kinds.EmbeddingBagEncoderKind() }) Encoders[e.Kind] = e;
+    }
+
+    /// <summary>Registers a modality kind. Registering the same instance again does nothing; another kind of the same name is an error.</summary>
+    public static void Register(IModalityKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(kind);
+        var existing = Modalities.GetOrAdd(kind.Kind, kind);
+        if (!ReferenceEquals(existing, kind) && existing.GetType() != kind.GetType())
+            throw new InvalidOperationException($"A modality kind named '{kind.Kind}' is registered already ({existing.GetType().Name})." + Environment.NewLine + "Hint: give the new kind another name.");
+    }
+
+    /// <summary>Registers an encoder kind. Registering the same type again does nothing; another encoder of the same name is an error.</summary>
+    public static void Register(IEncoderKind encoder)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        var existing = Encoders.GetOrAdd(encoder.Kind, encoder);
+        if (!ReferenceEquals(existing, encoder) && existing.GetType() != encoder.GetType())
+            throw new InvalidOperationException($"An encoder kind named '{encoder.Kind}' is registered already ({existing.GetType().Name})." + Environment.NewLine + "Hint: give the new encoder another name.");
+    }
+
+    /// <summary>The registered modality kind.</summary>
+    /// <exception cref="ArgumentException">No kind of that name is registered; the message says how to register it.</exception>
+    public static IModalityKind Get(ModalityKind kind) => Modalities.TryGetValue(kind, out var k) ? k
+        : throw new ArgumentException($"Modality kind '{kind}' is not registered (known: {string.Join(", ", Modalities.Keys.Select(n => n.Name).Order())})." + Environment.NewLine +
+            "Hint: register it with ModalityRegistry.Register before training or loading a model that uses it.", nameof(kind));
+
+    /// <summary>The registered encoder kind.</summary>
+    /// <exception cref="ArgumentException">No encoder of that name is registered; the message says how to register it.</exception>
+    public static IEncoderKind Get(EncoderKind encoder) => Encoders.TryGetValue(encoder, out var e) ? e
+        : throw new ArgumentException($"Encoder kind '{encoder}' is not registered (known: {string.Join(", ", Encoders.Keys.Select(n => n.Name).Order())})." + Environment.NewLine +
+            "Hint: register it with ModalityRegistry.Register before training or loading a model that uses it.", nameof(encoder));
+
+    /// <summary>Whether a modality kind of that name is registered.</summary>
+    public static bool IsRegistered(ModalityKind kind) => Modalities.ContainsKey(kind);
+
+    /// <summary>Whether an encoder kind of that name is registered.</summary>
+    public static bool IsRegistered(EncoderKind encoder) => Encoders.ContainsKey(encoder);
+}

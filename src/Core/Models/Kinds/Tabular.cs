@@ -1,0 +1,34 @@
+namespace MLNetFusion.Models.Kinds;
+
+/// <summary>Tabular features (numbers, one-hot categories, text features, pretrained embeddings): an MLP, a linear late-fusion member.</summary>
+internal sealed class TabularKind : IModalityKind
+{
+    public ModalityKind Kind => ModalityKind.Tabular;
+    public EncoderKind DefaultEncoder => EncoderKind.Mlp;
+    public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Tabular(strength);
+    public bool NeuralLateFusionMember => false;
+}
+
+/// <summary>A multilayer perceptron over a flat vector, its inputs standardised by the training statistics.</summary>
+internal sealed class MlpEncoderKind : IEncoderKind
+{
+    public EncoderKind Kind => EncoderKind.Mlp;
+
+    public ModalityEncoder Create(ModalityOptions o, int[] shape, FeatureStatistics stats)
+        => new MlpEncoder(o.Name, o.ColumnName, shape[0], o.HiddenWidths, o.Dropout, stats.Mean, stats.Std, o.InputDropout, EncoderKinds.Active(o.Augmentation));
+
+    // Its input layer.
+    public double MinimumParameters(ModalityOptions o, int[] shape, int size) => o.HiddenWidths.Length > 0 ? (double)size * o.HiddenWidths[0] : 0;
+
+    public void Validate(ModalityOptions o)
+    {
+        if (o.HiddenWidths.Length == 0) throw new ArgumentException($"Modality '{o.Name}': HiddenWidths needs at least one width for an MLP encoder.", nameof(o.HiddenWidths));
+    }
+}
+
+/// <summary>Helpers of the built-in encoder kinds.</summary>
+internal static class EncoderKinds
+{
+    /// <summary>A copy of the augmentation when it does anything, else <c>null</c>.</summary>
+    public static ModalityAugmentation? Active(ModalityAugmentation? a) => a is { IsActive: true } ? a.Clone() : null;
+}

@@ -1,0 +1,22 @@
+namespace MLNetFusion.Models.Kinds;
+
+/// <summary>Text as hashed token ids (<c>HashTextTokens</c>): the embedding-bag encoder; a linear model on its n-grams as the late-fusion member.</summary>
+internal sealed class TextKind : IModalityKind
+{
+    public ModalityKind Kind => ModalityKind.Text;
+    public EncoderKind DefaultEncoder => EncoderKind.EmbeddingBag;
+    public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Text(strength);
+    public bool NeuralLateFusionMember => false;
+}
+
+/// <summary>An embedding per hash bucket, averaged over the row's tokens, then an MLP.</summary>
+internal sealed class EmbeddingBagEncoderKind : IEncoderKind
+{
+    public EncoderKind Kind => EncoderKind.EmbeddingBag;
+
+    public ModalityEncoder Create(ModalityOptions o, int[] shape, FeatureStatistics stats)
+        => new TextEncoder(o.Name, o.ColumnName, shape[0], o.TextBuckets, o.OutputWidth, o.HiddenWidths, o.Dropout, EncoderKinds.Active(o.Augmentation));
+
+    // Its embedding table.
+    public double MinimumParameters(ModalityOptions o, int[] shape, int size) => ((double)o.TextBuckets + 1) * o.OutputWidth;
+}
