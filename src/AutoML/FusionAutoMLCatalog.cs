@@ -20,7 +20,7 @@ public sealed class FusionCatalog
     /// <summary>
     /// Runs the leaderboard on featurized rows: the plain baselines, each modality alone, every fusion family and an
     /// ensemble selected over them, with the recommended model chosen on validation rows (whole groups with a group
-    /// column), never on <paramref name="test"/>. The same leaderboard <c>mlnetfusion leaderboard</c> prints.
+    /// column; by leave-one-group-out over the training rows when that is measured), never on <paramref name="test"/>. The same leaderboard <c>mlnetfusion leaderboard</c> prints.
     /// </summary>
     /// <param name="train">Featurized training rows (<see cref="ColumnInferenceResult.CreateFeaturizer"/>'s <c>WithLabel</c>).</param>
     /// <param name="test">Featurized test rows (reported only).</param>

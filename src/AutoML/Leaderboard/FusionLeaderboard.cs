@@ -21,7 +21,11 @@ public sealed class FusionLeaderboardOptions
 
     /// <summary>The group column (speaker, site): validation rows are whole groups, late fusion's folds too. Default <c>null</c>.</summary>
     public string? GroupColumnName { get; set; }
-    /// <summary>Also score every entry by leave-one-group-out on the training rows (one more fit per group and entry). Needs <see cref="GroupColumnName"/>. Default false.</summary>
+    /// <summary>
+    /// Also score every entry by leave-one-group-out on the training rows (one more fit per group and entry; the
+    /// ensemble's weights chosen, for each group, on the other groups), and rank and recommend by it: every training
+    /// group then judges the shift to unseen groups, not only the validation split's. Needs <see cref="GroupColumnName"/>. Default false.
+    /// </summary>
     public bool LeaveOneGroupOut { get; set; }
     /// <summary>Epochs of the neural candidates. Default 15.</summary>
     public int Epochs { get; set; } = FusionCandidates.Defaults.Epochs;
@@ -105,7 +109,7 @@ public sealed class LeaderboardResult : IDisposable
 
     /// <summary>Every entry, best first by <see cref="LeaderboardEntry.RankingAccuracy"/>; failed entries last.</summary>
     public IReadOnlyList<LeaderboardEntry> Entries { get; }
-    /// <summary>The entry to use: the best on the validation rows (ties: lower validation log-loss), or <c>null</c> when every candidate failed.</summary>
+    /// <summary>The entry to use: the best by leave-one-group-out when it was measured, else on the validation rows (ties: lower validation log-loss), or <c>null</c> when every candidate failed.</summary>
     public LeaderboardEntry? Recommended { get; }
     /// <summary>Why <see cref="Recommended"/> was chosen.</summary>
     public string RecommendationReason { get; }
@@ -166,6 +170,8 @@ public static class FusionLeaderboard
         var store = Path.Combine(Path.GetTempPath(), "mlnetfusion-leaderboard-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(store);
         var models = new List<(LeaderboardEntry entry, string path, float[][] validation, float[][] test)>();
+        // Each fitted candidate's probabilities on each held-out group (leave-one-group-out), for the ensemble's own score.
+        var groupOut = new List<Dictionary<string, (float[][] probabilities, int[] labels)>>();
         // Late-fusion members fitted once per training set (the validation split's training rows, each group's fold)
         // and shared by every late-fusion candidate, whatever its combiner.
         var sharedFits = new Dictionary<string, SharedMemberFits>();
@@ -191,6 +197,7 @@ public static class FusionLeaderboard
                 var testMetrics = Metrics(t, testLabels, classes);
                 entry = new LeaderboardEntry(c.Kind, c.FamilyName, c.Name, Accuracy(v, validationLabels), EnsembleSelection.LogLoss(v, validationLabels),
                     testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, time, Notes: Notes(model));
+                var heldOut = new Dictionary<string, (float[][] probabilities, int[] labels)>();
                 if (groups != null)
                 {
                     var perGroup = new Dictionary<string, double>();
@@ -205,7 +212,13 @@ public static class FusionLeaderboard
                         };
                         var foldModel = c.Build(foldContext).Fit(ml.Data.Cache(foldTrain));
                         var foldLabels = Labels(foldTest, label);
-                        try { perGroup[group] = Accuracy(Probabilities(foldModel.Transform(foldTest), classes, foldLabels), foldLabels.Where(y => y >= 0).ToArray()); }
+                        try
+                        {
+                            var known = foldLabels.Where(y => y >= 0).ToArray();
+                            var p = Probabilities(foldModel.Transform(foldTest), classes, foldLabels);
+                            perGroup[group] = Accuracy(p, known);
+                            heldOut[group] = (p, known);
+                        }
                         finally { (foldModel as IDisposable)?.Dispose(); }
                     }
                     entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
@@ -214,6 +227,7 @@ public static class FusionLeaderboard
                 try { ml.Model.SaveFusionModel(model, inner.Schema, path); }
                 finally { (model as IDisposable)?.Dispose(); }
                 models.Add((entry, path, v, t));
+                groupOut.Add(heldOut);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
             {
@@ -248,15 +262,25 @@ public static class FusionLeaderboard
                 honest, EnsembleSelection.LogLoss(v, validationLabels), testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed,
                 Members: kept.Select((k, j) => (names[j], weights[k])).ToArray());
             ensembleWeights = (kept, names, kept.Select(k => weights[k]).ToArray());
+            if (groups != null && groupOut.All(g => g.Count == groups.Count))
+            {
+                var perGroup = EnsembleGroupOut(groupOut, classes, options.EnsembleRounds);
+                ensemble = ensemble with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
+            }
             entries.Add(ensemble);
             options.EntryFinished?.Invoke(ensemble, entries);
         }
 
         // The recommendation: the best validation accuracy (ties: lower validation log-loss), never the test rows.
         var finished = entries.Where(e => e.Error == null).ToList();
-        var recommended = finished.OrderByDescending(e => e.ValidationAccuracy).ThenBy(e => e.ValidationLogLoss).FirstOrDefault();
+        // With leave-one-group-out every entry (the ensemble too) is scored on each training group it did not see, which
+        // judges a shift to new groups on all of them rather than on the one validation split: that ranks and recommends.
+        bool byGroups = groups != null && finished.Count > 0 && finished.All(e => e.GroupOutAccuracy is double a && !double.IsNaN(a));
+        var recommended = finished.OrderByDescending(e => byGroups ? e.RankingAccuracy : e.ValidationAccuracy).ThenBy(e => e.ValidationLogLoss).FirstOrDefault();
         string where = options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups held out of training" : "rows held out of training";
         string reason = recommended == null ? "every candidate failed"
+            : byGroups ? $"best leave-one-'{options.GroupColumnName}'-out accuracy on the training rows ({groups!.Count} groups, each predicted by a fit without it): {recommended.GroupOutAccuracy:P1}" +
+              (recommended.Kind == CandidateKind.Ensemble ? " (for each group, its weights chosen on the other groups)" : "")
             : $"best accuracy on the validation rows ({where}, {validationLabels.Length} rows): {recommended.ValidationAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (its weights chosen on one half of them, scored on the other)" : "");
         ITransformer Load(string path) => ml.Model.LoadFusionModel(path, out _);
@@ -285,6 +309,26 @@ public static class FusionLeaderboard
         var stopped = Links(model).OfType<FusionPredictionTransformer>().Select(t => t.Summary).FirstOrDefault(s => s is { StoppedEarly: true });
         if (stopped != null) notes.Add($"stopped early after epoch {stopped.History.Count} of {stopped.History[^1].Epochs}, kept epoch {stopped.BestEpoch}");
         return notes.Count == 0 ? null : string.Join("; ", notes);
+    }
+
+    /// <summary>
+    /// The ensemble's leave-one-group-out accuracy, as honest as the candidates': for each held-out group, weights are
+    /// selected on the other groups' held-out probabilities (each from the fold model that did not see that group) and
+    /// applied to the held-out group's, so neither the group's rows nor its labels choose the weights that score it.
+    /// </summary>
+    internal static Dictionary<string, double> EnsembleGroupOut(IReadOnlyList<Dictionary<string, (float[][] probabilities, int[] labels)>> heldOut, int classes, int rounds)
+    {
+        var result = new Dictionary<string, double>();
+        foreach (var group in heldOut[0].Keys)
+        {
+            var others = heldOut[0].Keys.Where(g => g != group).ToArray();
+            var fitLabels = others.SelectMany(g => heldOut[0][g].labels).ToArray();
+            var fit = heldOut.Select(c => others.SelectMany(g => c[g].probabilities).ToArray()).ToArray();
+            var weights = EnsembleSelection.Select(fit, fitLabels, rounds);
+            var blended = Blend(heldOut.Select((c, k) => (c[group].probabilities, weights[k])).Where(x => x.Item2 > 0).ToArray(), classes);
+            result[group] = Accuracy(blended, heldOut[0][group].labels);
+        }
+        return result;
     }
 
     /// <summary>The ensemble's accuracy on validation rows it did not choose its weights on: two halves, each selected on the other.</summary>

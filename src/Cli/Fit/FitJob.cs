@@ -50,10 +50,10 @@ public static class FitJob
         string description;
         if (family == "best")
         {
-            // The leaderboard's recommendation, chosen on validation rows (whole groups with --group), usually the ensemble.
+            // The leaderboard's recommendation, as `leaderboard` chooses it: on validation rows, or by leave-one-group-out with --group.
             var test = ml.Data.Cache(select.Transform(featurizer.Transform(labelToKey.Transform(rawTest))));
             var (_, recommended, best, reason) = MainJob.RunLeaderboard(ds, null, epochs, seed, "fit --family best: the leaderboard", includeSingles: true, jsonPath: null,
-                leaveOneGroupOut: false, keepModel: true, context: ml, featurized: (train, test));
+                leaveOneGroupOut: ds.GroupColumn != null, keepModel: true, context: ml, featurized: (train, test));
             trainer = best ?? throw new InvalidOperationException("Every leaderboard candidate failed, so there is no model to save." + Environment.NewLine + "Hint: see each entry's error above.");
             description = $"the leaderboard's recommendation, {recommended!.Family}: {recommended.Name} ({reason})";
         }

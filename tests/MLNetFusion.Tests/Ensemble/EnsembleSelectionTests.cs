@@ -31,6 +31,24 @@ public class EnsembleSelectionTests
     }
 
     [Fact]
+    public void TheEnsemblesLeaveOneGroupOutScoreNeverChoosesAGroupsWeightsOnThatGroup()
+    {
+        // Two classes, groups a, b, c of four rows. A is confidently right on a and b and wrong on c; B the opposite.
+        // Held out c, the weights come from a and b: all on A, so c scores 0 (weights chosen with c's labels would
+        // favour B and score it well). Held out a, b and c's rows choose: B is right on c, A on b.
+        static float[][] Rows(bool right, int[] labels) => labels.Select(y => right == (y == 0) ? P(0.9f, 0.1f) : P(0.1f, 0.9f)).ToArray();
+        int[] y = { 0, 1, 0, 1 };
+        var a = new Dictionary<string, (float[][], int[])> { ["a"] = (Rows(true, y), y), ["b"] = (Rows(true, y), y), ["c"] = (Rows(false, y), y) };
+        var b = new Dictionary<string, (float[][], int[])> { ["a"] = (Rows(false, y), y), ["b"] = (Rows(false, y), y), ["c"] = (Rows(true, y), y) };
+        var scores = FusionLeaderboard.EnsembleGroupOut(new[] { a, b }, classes: 2, rounds: 10);
+        Assert.Equal(new[] { "a", "b", "c" }, scores.Keys.Order());
+        Assert.Equal(0.0, scores["c"]);
+        // The weights for c alone come from a and b, where only A is right: what EnsembleSelection chooses there.
+        var onAandB = EnsembleSelection.Select(new[] { Rows(true, y).Concat(Rows(true, y)).ToArray(), Rows(false, y).Concat(Rows(false, y)).ToArray() }, y.Concat(y).ToArray(), 10);
+        Assert.Equal(new[] { 1.0, 0.0 }, onAandB);
+    }
+
+    [Fact]
     public void AMemberAtTheClassPriorGetsWeightZero()
     {
         // Two calibrated members that are each right 80% of the time on different rows, and one that outputs the prior.
