@@ -21,9 +21,11 @@ namespace MLNetFusion.Cli.Bench;
 /// <param name="LeaderboardEpochs">Epochs of the neural entries of the leaderboard benchmarks (leaderboard-memory, baselines).</param>
 /// <param name="Redis">The distributed benchmark's Redis (host:port), or null for <c>MLNETFUSION_REDIS</c> or a redis-server it starts.</param>
 /// <param name="DistributedTrials">Trials of the distributed benchmark's study.</param>
+/// <param name="EarlyStopping">Early-stopping patience of the grouped-leaderboard benchmark's neural entries (0: every epoch).</param>
 public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> Only, int StreamingRows, double SweepMinutes = 10,
     string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null, int WeakCopies = 3, IReadOnlyList<string>? Remedies = null, bool WeakRemediesOnly = false,
-    IReadOnlyList<int>? Seeds = null, int MemoryRows = 20_000, int LeaderboardEpochs = Leaderboard.Candidates.Epochs, string? Redis = null, int DistributedTrials = 12);
+    IReadOnlyList<int>? Seeds = null, int MemoryRows = 20_000, int LeaderboardEpochs = Leaderboard.Candidates.Epochs, string? Redis = null, int DistributedTrials = 12,
+    int EarlyStopping = AutoML.Leaderboard.FusionCandidates.Defaults.EarlyStoppingPatience);
 
 /// <summary>
 /// Benchmarks, each printed as one JSON object per line so scripts can read them (one file per benchmark, on the shared
@@ -36,7 +38,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "crafted", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
-    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed" };
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed", "grouped-leaderboard" };
 
     /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
     public static int Run(BenchmarkSettings settings)
@@ -58,6 +60,7 @@ public static class Benchmarks
         if (Want("balance")) BalancedLearningBenchmark.Run(avdigits!.Folder, settings.Families ?? Array.Empty<string>(), settings.Remedies ?? Array.Empty<string>(), settings.Seeds ?? Array.Empty<int>());
         if (Want("weak")) WeakModalityBenchmark.Run(settings.WeakCopies, settings.WeakRemediesOnly);
         if (Want("baselines")) BaselineBenchmark.Run(settings.LeaderboardEpochs, settings.WeakCopies);
+        if (Want("grouped-leaderboard")) GroupedLeaderboardBenchmark.Run(avdigits!.Folder, settings.LeaderboardEpochs, settings.EarlyStopping);
         if (Want("leaderboard-memory")) LeaderboardMemoryBenchmark.Run(settings.MemoryRows, settings.LeaderboardEpochs);
         if (Want("crafted")) CraftedModelBenchmark.Run();
         if (Want("onnx")) OnnxBenchmark.Run();

@@ -63,7 +63,8 @@ public static class MainJob
         }
         var candidates = FusionCandidates.Default(ds.Featurization, ds.GroupColumn, includeSingles);
         Console.WriteLine($"{candidates.Count} candidates, then an ensemble selected over them; each is fitted on the training rows minus a validation fifth " +
-            (ds.GroupColumn != null ? $"(whole '{ds.GroupColumn}' groups)" : "") + ", which chooses the recommended model; the test rows are only reported.");
+            (ds.GroupColumn != null ? $"(whole '{ds.GroupColumn}' groups)" : "") +
+            (leaveOneGroupOut ? ", and recommended by its leave-one-group-out accuracy" : ", which chooses the recommended model") + "; the test rows are only reported.");
 
         ProgressLine? line = null;
         int current = -1;

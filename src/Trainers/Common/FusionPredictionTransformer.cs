@@ -172,7 +172,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     private void Predict(FusionBatch batch, bool wantEmbedding, ref float[] probabilities, ref float[] embedding)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        using var _ = no_grad();
+        using var _ = inference_mode();   // no autograd bookkeeping at all (no_grad still tracks versions and views)
         var output = _network.Forward(batch.To(_device));
         var probs = nn.functional.softmax(output.Logits, 1);
         CopyOut(probs, ref probabilities);
