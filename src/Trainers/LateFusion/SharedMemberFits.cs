@@ -9,8 +9,9 @@ namespace MLNetFusion.Trainers.LateFusion;
 /// </summary>
 /// <remarks>
 /// One instance stands for one training set: the caller gives every fit on those rows the same instance and a different
-/// instance to other rows. An entry is found by what defines the members and their folds (members' names and columns,
-/// label, number of folds, sampling key); the first fit's seed is kept for the folds. The fitted members belong to this
+/// instance to other rows. An entry is found by what defines the members and their folds (members' names, columns and
+/// trainer types, label, number of folds, sampling key, explicit seed); without an explicit seed the first fit's is kept
+/// for the folds. The fitted members belong to this
 /// object, not to the <see cref="LateFusionTransformer"/>s made from them, and are disposed with it.
 /// </remarks>
 internal sealed class SharedMemberFits : IDisposable
@@ -29,7 +30,8 @@ internal sealed class SharedMemberFits : IDisposable
     public int Reused { get; private set; }
 
     internal static string KeyOf(LateFusionOptions o) => string.Join("\u001f", o.Members.Select(m => $"{m.Name}\u001e{m.FeatureColumnName}\u001e{m.ScoreColumnName}\u001e{m.Trainer.GetType().FullName}")
-        .Append(o.LabelColumnName).Append(o.NumberOfFolds.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(o.SamplingKeyColumnName ?? ""));
+        .Append(o.LabelColumnName).Append(o.NumberOfFolds.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(o.SamplingKeyColumnName ?? "")
+        .Append(o.Seed?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? ""));
 
     internal Entry? Find(LateFusionOptions o)
     {
