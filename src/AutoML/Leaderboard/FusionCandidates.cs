@@ -78,13 +78,14 @@ public static class FusionCandidates
                 c.ML.Transforms.Concatenate(Features, c.Featurization.DenseFeatureColumns.ToArray())
                     .Append(c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, Features, seed: 1)))),
         };
-        // The best plain model per modality: LightGBM on the tabular columns, a linear model on each text's n-grams.
+        // The best plain model per modality, as its kind says (IModalityKind.Baseline): LightGBM on the tabular columns, a linear model on each text's n-grams.
         foreach (var m in featurization.Modalities)
         {
-            if (m.Kind == ModalityKind.Tabular)
+            var baseline = ModalityRegistry.Get(m.Kind).Baseline;
+            if (baseline == PlainBaseline.LightGbm)
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: LightGBM", c =>
                     c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, m.FeaturesColumn, seed: 1))));
-            else if (m.Kind == ModalityKind.Text && m.FeaturesColumnName != null)
+            else if (baseline == PlainBaseline.Linear && m.FeaturesColumnName != null)
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: n-grams + L-BFGS maximum entropy", c =>
                     c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, m.FeaturesColumn))));
         }

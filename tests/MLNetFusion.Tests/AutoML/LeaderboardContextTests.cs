@@ -18,6 +18,24 @@ public class LeaderboardContextTests
     { EarlyStoppingPatience = patience };
 
     [Fact]
+    public void EachModalityGetsThePlainBaselineItsKindNames()
+    {
+        var text = ModalityOptions.Text("Review.Tokens", "Review");
+        text.FeaturesColumnName = "Review.Text";
+        var featurization = new FusionFeaturization(new MLContext().Transforms.CopyColumns("a", "b"),
+            new[] { ModalityOptions.Tabular("Tabular", "zip, income"), ModalityOptions.Image("Pixels", "photo"), text }, "Label", new[] { "a" })
+        {
+            LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tabular", "Pixels", "Review.Hashed" },
+        };
+        var baselines = FusionCandidates.Default(featurization).Where(c => c.Kind == CandidateKind.Baseline).Select(c => c.Name).ToList();
+        Assert.Contains("zip, income only: LightGBM", baselines);
+        Assert.Contains("Review only: n-grams + L-BFGS maximum entropy", baselines);
+        Assert.DoesNotContain(baselines, n => n.StartsWith("photo", StringComparison.Ordinal));   // an image's own entry is its CNN
+        Assert.Equal(4, baselines.Count);                                                            // and the two concatenations
+        Assert.Equal(PlainBaseline.None, ModalityRegistry.Get(ModalityKind.Audio).Baseline);
+    }
+
+    [Fact]
     public void NeuralCandidatesGetTheLabelTheEpochsAndEarlyStoppingOnlyWhenAsked()
     {
         var plain = Context(0).Neural(new MergeFusionOptions());

@@ -25,6 +25,12 @@ public interface IModalityKind
     bool NeuralLateFusionMember { get; }
 
     /// <summary>
+    /// The plain model of this modality alone that a leaderboard shows as a baseline, on its fixed features
+    /// (<see cref="ModalityOptions.FeaturesColumn"/>). Default <see cref="PlainBaseline.None"/>.
+    /// </summary>
+    PlainBaseline Baseline => PlainBaseline.None;
+
+    /// <summary>
     /// Applies a trainer's modality-wide settings to one of its modalities (a copy the trainer owns), when training
     /// and when rebuilding a saved network. The default: the kind's augmentation preset at the trainer's strength when
     /// the modality sets none of its own.
@@ -33,6 +39,17 @@ public interface IModalityKind
     {
         if (modality.Augmentation == null && settings.AugmentationStrength > 0) modality.Augmentation = DefaultAugmentation(settings.AugmentationStrength);
     }
+}
+
+/// <summary>The plain single-modality model a leaderboard shows for a kind (<see cref="IModalityKind.Baseline"/>).</summary>
+public enum PlainBaseline
+{
+    /// <summary>None (the kind's own network alone is already an entry).</summary>
+    None,
+    /// <summary>LightGBM on the modality's features (tabular columns).</summary>
+    LightGbm,
+    /// <summary>A linear model (L-BFGS maximum entropy) on the modality's features (a text's n-grams).</summary>
+    Linear,
 }
 
 /// <summary>A trainer's settings that apply to its modalities by kind (see <see cref="IModalityKind.ApplyTrainerSettings"/>).</summary>

@@ -7,6 +7,7 @@ internal sealed class TabularKind : IModalityKind
     public EncoderKind DefaultEncoder => EncoderKind.Mlp;
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Tabular(strength);
     public bool NeuralLateFusionMember => false;
+    public PlainBaseline Baseline => PlainBaseline.LightGbm;
 }
 
 /// <summary>A multilayer perceptron over a flat vector, its inputs standardised by the training statistics.</summary>

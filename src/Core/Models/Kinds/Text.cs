@@ -7,6 +7,7 @@ internal sealed class TextKind : IModalityKind
     public EncoderKind DefaultEncoder => EncoderKind.EmbeddingBag;
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Text(strength);
     public bool NeuralLateFusionMember => false;
+    public PlainBaseline Baseline => PlainBaseline.Linear;
 }
 
 /// <summary>An embedding per hash bucket, averaged over the row's tokens, then an MLP.</summary>
