@@ -99,8 +99,9 @@ internal static class KindNames
 {
     public static string Read(ref Utf8JsonReader reader, string[] legacy, string what)
     {
-        if (reader.TokenType == JsonTokenType.String && reader.GetString() is { Length: > 0 } name && !string.IsNullOrWhiteSpace(name)) return name;
+        if (reader.TokenType == JsonTokenType.String && reader.GetString() is { } name && !string.IsNullOrWhiteSpace(name)) return name;
         if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out int i) && i >= 0 && i < legacy.Length) return legacy[i];
-        throw new JsonException($"A {what} must be a name (such as '{legacy[0]}').");
+        throw new JsonException($"A {what} must be a name (such as '{legacy[0]}')." + Environment.NewLine +
+            "Hint: the model file's configuration was edited or is damaged; save the model again from the pipeline that trained it.");
     }
 }

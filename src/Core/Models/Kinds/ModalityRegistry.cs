@@ -100,22 +100,17 @@ public static class ModalityRegistry
         foreach (var e in new IEncoderKind[] { new Kinds.MlpEncoderKind(), new Kinds.CnnEncoderKind(), new Kinds.EmbeddingBagEncoderKind() }) Encoders[e.Kind] = e;
     }
 
-    /// <summary>Registers a modality kind. Registering the same instance again does nothing; another kind of the same name is an error.</summary>
-    public static void Register(IModalityKind kind)
-    {
-        ArgumentNullException.ThrowIfNull(kind);
-        var existing = Modalities.GetOrAdd(kind.Kind, kind);
-        if (!ReferenceEquals(existing, kind) && existing.GetType() != kind.GetType())
-            throw new InvalidOperationException($"A modality kind named '{kind.Kind}' is registered already ({existing.GetType().Name})." + Environment.NewLine + "Hint: give the new kind another name.");
-    }
+    /// <summary>Registers a modality kind. Registering it again does nothing; another kind of the same name is an error.</summary>
+    public static void Register(IModalityKind kind) => Add(Modalities, (kind ?? throw new ArgumentNullException(nameof(kind))).Kind, kind, "A modality kind");
 
-    /// <summary>Registers an encoder kind. Registering the same type again does nothing; another encoder of the same name is an error.</summary>
-    public static void Register(IEncoderKind encoder)
+    /// <summary>Registers an encoder kind. Registering it again does nothing; another encoder of the same name is an error.</summary>
+    public static void Register(IEncoderKind encoder) => Add(Encoders, (encoder ?? throw new ArgumentNullException(nameof(encoder))).Kind, encoder, "An encoder kind");
+
+    private static void Add<TKey, TValue>(ConcurrentDictionary<TKey, TValue> registry, TKey name, TValue plugin, string what) where TKey : notnull where TValue : class
     {
-        ArgumentNullException.ThrowIfNull(encoder);
-        var existing = Encoders.GetOrAdd(encoder.Kind, encoder);
-        if (!ReferenceEquals(existing, encoder) && existing.GetType() != encoder.GetType())
-            throw new InvalidOperationException($"An encoder kind named '{encoder.Kind}' is registered already ({existing.GetType().Name})." + Environment.NewLine + "Hint: give the new encoder another name.");
+        var existing = registry.GetOrAdd(name, plugin);
+        if (!ReferenceEquals(existing, plugin) && existing.GetType() != plugin.GetType())
+            throw new InvalidOperationException($"{what} named '{name}' is registered already ({existing.GetType().Name})." + Environment.NewLine + "Hint: give the new one another name.");
     }
 
     /// <summary>The registered modality kind.</summary>
