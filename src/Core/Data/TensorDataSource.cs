@@ -137,17 +137,13 @@ internal sealed class InMemoryTensorSource : ITensorDataSource
     }
 
     /// <summary>Per-modality statistics over present rows, computed on the cached tensors in one pass.</summary>
-    public (double[] sum, double[] sumSq, double count)[] Moments()
+    public FeatureMoments[] Moments()
     {
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var result = new (double[], double[], double)[_features.Length];
+        var result = new FeatureMoments[_features.Length];
         for (int i = 0; i < _features.Length; i++)
         {
-            var x = _features[i].to_type(ScalarType.Float64);
-            var p = _present[i].to_type(ScalarType.Float64).unsqueeze(1);
-            var xp = x * p;
-            result[i] = (xp.sum(0L).data<double>().ToArray(), (xp * x).sum(0L).data<double>().ToArray(), p.sum().item<double>());
+            result[i] = new FeatureMoments((int)_features[i].shape[1]);
+            result[i].Add(_features[i], _present[i]);
         }
         return result;
     }

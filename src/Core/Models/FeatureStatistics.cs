@@ -1,5 +1,4 @@
 using MLNetFusion.Data;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNetFusion.Models;
@@ -11,52 +10,69 @@ namespace MLNetFusion.Models;
 /// <param name="ScalarStd">Standard deviation over all features.</param>
 public sealed record FeatureStatistics(float[] Mean, float[] Std, float ScalarMean, float ScalarStd)
 {
+    /// <summary>A feature zero in at least this share of the present rows, and never negative, is sparse (see <see cref="SparseScale"/>).</summary>
+    public const double SparseZeroShare = 0.9;
+
+    /// <summary>
+    /// Per feature: for a sparse non-negative feature (a one-hot or hashed category slot, a word's weight in a bag of
+    /// words: zero in at least <see cref="SparseZeroShare"/> of the rows), the mean of its non-zero values; 0 for
+    /// every other feature; <c>null</c> when not computed.
+    /// </summary>
+    /// <remarks>
+    /// Standardising such a feature divides it by about the square root of its frequency: a zip code seen in 1 row of
+    /// 300 becomes 17 where it is present, and a network's first layer then learns mostly from its rarest inputs.
+    /// <see cref="ForStandardizer"/> keeps it at zero where absent and about 1 where present instead, so a one-hot (or
+    /// hashed) block into an MLP's first layer is an entity embedding: each category adds its own learned vector.
+    /// </remarks>
+    public float[]? SparseScale { get; init; }
+
+    /// <summary>
+    /// The mean and scale an encoder standardises each feature with: <see cref="Mean"/> and <see cref="Std"/>, except that
+    /// a sparse feature (<see cref="SparseScale"/>) is not centred and is divided by its typical non-zero value.
+    /// </summary>
+    public (float[] mean, float[] std) ForStandardizer()
+    {
+        if (SparseScale == null) return (Mean, Std);
+        var mean = Mean.ToArray(); var std = Std.ToArray();
+        for (int j = 0; j < mean.Length; j++)
+            if (SparseScale[j] > 0) { mean[j] = 0; std[j] = SparseScale[j]; }
+        return (mean, std);
+    }
+
     /// <summary>Computes statistics for every modality in one pass over <paramref name="source"/>.</summary>
     internal static FeatureStatistics[] Compute(ITensorDataSource source, IReadOnlyList<int> sizes)
     {
         int m = sizes.Count;
-        var sum = sizes.Select(s => new double[s]).ToArray();
-        var sumSq = sizes.Select(s => new double[s]).ToArray();
-        var count = new double[m];
-        if (source is InMemoryTensorSource cached)
-        {
-            var moments = cached.Moments();
-            for (int i = 0; i < m; i++) { sum[i] = moments[i].sum; sumSq[i] = moments[i].sumSq; count[i] = moments[i].count; }
-        }
+        FeatureMoments[] moments;
+        if (source is InMemoryTensorSource cached) moments = cached.Moments();
         else
-        using (no_grad())
         {
+            moments = sizes.Select(s => new FeatureMoments(s)).ToArray();
             foreach (var batch in source.Batches(1024, null))
             {
                 using var owned = batch;
-                using var scope = NewDisposeScope();
-                for (int i = 0; i < m; i++)
-                {
-                    var x = batch.Features[i].to_type(torch.ScalarType.Float64);
-                    var p = batch.Present[i].to_type(torch.ScalarType.Float64).unsqueeze(1);
-                    var s = (x * p).sum(0L).data<double>().ToArray();
-                    var s2 = (x * x * p).sum(0L).data<double>().ToArray();
-                    for (int j = 0; j < s.Length; j++) { sum[i][j] += s[j]; sumSq[i][j] += s2[j]; }
-                    count[i] += p.sum().item<double>();
-                }
+                for (int i = 0; i < m; i++) moments[i].Add(batch.Features[i], batch.Present[i]);
             }
         }
         var result = new FeatureStatistics[m];
         for (int i = 0; i < m; i++)
         {
-            double n = Math.Max(1, count[i]);
-            var mean = new float[sizes[i]]; var std = new float[sizes[i]];
+            var mo = moments[i];
+            double n = Math.Max(1, mo.Count);
+            var mean = new float[sizes[i]]; var std = new float[sizes[i]]; var sparse = new float[sizes[i]];
             double tot = 0, tot2 = 0;
             for (int j = 0; j < sizes[i]; j++)
             {
-                double mu = sum[i][j] / n;
+                double mu = mo.Sum[j] / n;
                 mean[j] = (float)mu;
-                std[j] = (float)Math.Sqrt(Math.Max(0, sumSq[i][j] / n - mu * mu));
-                tot += sum[i][j]; tot2 += sumSq[i][j];
+                std[j] = (float)Math.Sqrt(Math.Max(0, mo.SumSq[j] / n - mu * mu));
+                if (mo.Count > 0 && mo.NonZero[j] > 0 && mo.Minimum[j] >= 0 && mo.Count - mo.NonZero[j] >= SparseZeroShare * mo.Count)
+                    sparse[j] = (float)(mo.AbsSum[j] / mo.NonZero[j]);
+                tot += mo.Sum[j]; tot2 += mo.SumSq[j];
             }
             double nAll = n * sizes[i];
             double gm = tot / nAll;
-            result[i] = new FeatureStatistics(mean, std, (float)gm, (float)Math.Sqrt(Math.Max(1e-12, tot2 / nAll - gm * gm)));
+            result[i] = new FeatureStatistics(mean, std, (float)gm, (float)Math.Sqrt(Math.Max(1e-12, tot2 / nAll - gm * gm))) { SparseScale = sparse };
         }
         return result;
     }

@@ -81,6 +81,13 @@ public sealed class ModalityAugmentation
     /// <param name="strength">Scale of every setting; 0 is off.</param>
     public static ModalityAugmentation Text(double strength = 1) => new() { FeatureDropout = Math.Min(0.5, 0.1 * strength) };
 
+    /// <summary>
+    /// The text preset's strength a text modality trains with when neither it nor the trainer sets one: 30% of the
+    /// tokens dropped, the word dropout of deep averaging networks (Iyyer et al., ACL 2015), which keeps an embedding
+    /// bag from memorising the rare words of a few thousand rows.
+    /// </summary>
+    public const double TextWordDropoutStrength = 3;
+
     /// <summary>The preset for a kind of modality.</summary>
     /// <param name="kind">The modality's kind.</param>
     /// <param name="strength">Scale of every setting; 0 is off.</param>

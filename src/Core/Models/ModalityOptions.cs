@@ -18,6 +18,11 @@ public sealed class ModalityOptions
         public const int OutputWidth = 64;
         /// <summary>Default dropout inside encoders.</summary>
         public const double Dropout = 0.1;
+        /// <summary>
+        /// Default dropout inside text encoders (<see cref="ModalityOptions.Text"/>): an embedding bag over a few thousand
+        /// rows overfits its rarer words (chosen against a linear model on the same words; docs/benchmarks.md).
+        /// </summary>
+        public const double TextDropout = 0.5;
     }
 
     /// <summary>Modality name, used in logs, auxiliary heads and per-modality outputs. Must be unique.</summary>
@@ -87,7 +92,8 @@ public sealed class ModalityOptions
 
     /// <summary>
     /// Training-time augmentation of this modality (<c>null</c>: the trainer's <c>AugmentationStrength</c> preset for
-    /// <see cref="Kind"/>, or for audio its <c>AudioAugmentationStrength</c> spectrogram preset, on by default). Set
+    /// <see cref="Kind"/>, or, on by default, for audio its <c>AudioAugmentationStrength</c> spectrogram preset and for
+    /// text <see cref="ModalityAugmentation.TextWordDropoutStrength"/>'s word dropout). Set
     /// <c>new ModalityAugmentation()</c> (every setting 0) to switch it off for this modality. Never applied at inference.
     /// </summary>
     public ModalityAugmentation? Augmentation { get; set; }
@@ -130,7 +136,7 @@ public sealed class ModalityOptions
     /// the mean over the row's tokens goes through <see cref="HiddenWidths"/> (default 64). An empty text is a missing modality.
     /// </summary>
     public static ModalityOptions Text(string columnName, string? name = null, params int[] hiddenWidths)
-        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.EmbeddingBag, Kind = ModalityKind.Text,
+        => new() { Name = name ?? columnName, ColumnName = columnName, Encoder = EncoderKind.EmbeddingBag, Kind = ModalityKind.Text, Dropout = Defaults.TextDropout,
             HiddenWidths = hiddenWidths.Length > 0 ? hiddenWidths.ToArray() : new[] { 64 } };
 
     /// <summary>Widest encoder layer <see cref="Validate"/> accepts (hidden widths, output width, CNN channels).</summary>

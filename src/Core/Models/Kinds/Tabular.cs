@@ -16,7 +16,10 @@ internal sealed class MlpEncoderKind : IEncoderKind
     public EncoderKind Kind => EncoderKind.Mlp;
 
     public ModalityEncoder Create(ModalityOptions o, int[] shape, FeatureStatistics stats)
-        => new MlpEncoder(o.Name, o.ColumnName, shape[0], o.HiddenWidths, o.Dropout, stats.Mean, stats.Std, o.InputDropout, EncoderKinds.Active(o.Augmentation));
+    {
+        var (mean, std) = stats.ForStandardizer();   // sparse one-hot and word slots kept near 1 where present: embeddings, not amplified rarities
+        return new MlpEncoder(o.Name, o.ColumnName, shape[0], o.HiddenWidths, o.Dropout, mean, std, o.InputDropout, EncoderKinds.Active(o.Augmentation));
+    }
 
     // Its input layer.
     public double MinimumParameters(ModalityOptions o, int[] shape, int size) => o.HiddenWidths.Length > 0 ? (double)size * o.HiddenWidths[0] : 0;

@@ -8,6 +8,10 @@ internal sealed class TextKind : IModalityKind
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Text(strength);
     public bool NeuralLateFusionMember => false;
     public PlainBaseline Baseline => PlainBaseline.Linear;
+
+    // Word dropout unless the modality or the trainer says otherwise: an embedding bag overfits rare words without it.
+    public void ApplyTrainerSettings(ModalityOptions m, ModalityTrainerSettings s)
+        => m.Augmentation ??= DefaultAugmentation(s.AugmentationStrength > 0 ? s.AugmentationStrength : ModalityAugmentation.TextWordDropoutStrength);
 }
 
 /// <summary>An embedding per hash bucket, averaged over the row's tokens, then an MLP.</summary>
