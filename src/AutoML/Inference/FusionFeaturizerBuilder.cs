@@ -114,7 +114,7 @@ internal static class FusionFeaturizerBuilder
             // sparse-aware trainers (linear, LightGBM) read it; dense trainers read the bounded hashed bag instead.
             string tokens = c + ".Tokens", features = c + ".Text", hashed = c + ".Hashed";
             chain = chain.Append(ml.Transforms.HashTextTokens(tokens, c)).Append(ml.Transforms.Text.FeaturizeText(features, c))
-                .Append(ml.Transforms.Text.ProduceHashedWordBags(hashed, c, numberOfBits: DenseTextBits, ngramLength: 2))
+                .Append(ml.Transforms.Text.ProduceHashedWordBags(hashed, c, numberOfBits: DenseTextBits, ngramLength: 1))
                 .Append(ml.Transforms.NormalizeLpNorm(hashed));
             var m = ModalityOptions.Text(tokens, c);
             m.FeaturesColumnName = features;
