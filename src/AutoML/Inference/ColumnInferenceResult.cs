@@ -178,7 +178,7 @@ public sealed record FusionFeaturization(IEstimator<ITransformer> Featurizer, IR
 
     /// <summary>
     /// The columns of fixed features per modality for trainers that need dense input (an MLP on concatenated features):
-    /// as <see cref="FeatureColumns"/>, but a text column gives its bag of words and word pairs hashed to 1,024 slots
+    /// as <see cref="FeatureColumns"/>, but a text column gives its bag of words hashed to 1,024 slots
     /// (<c>&lt;column&gt;.Hashed</c>), never a dense copy of its vocabulary-wide n-grams.
     /// </summary>
     public required IReadOnlyList<string> DenseFeatureColumns { get; init; }

@@ -9,7 +9,7 @@ namespace MLNetFusion.AutoML;
 /// <summary>Builds the ML.NET featurization chain for inferred column roles.</summary>
 internal static class FusionFeaturizerBuilder
 {
-    /// <summary>Hash bits of a text column's bounded bag of words and word pairs for dense trainers (1,024 slots).</summary>
+    /// <summary>Hash bits of a text column's bounded bag of words (unigrams) for dense trainers (1,024 slots).</summary>
     internal const int DenseTextBits = 10;
 
     private const string Pixels = FusionFeaturization.Pixels, LogMel = FusionFeaturization.LogMel, Tabular = FusionFeaturization.Tabular;

@@ -45,8 +45,8 @@ public sealed class ModalityOptions
 
     /// <summary>
     /// For consumers that need dense input of bounded width (an MLP or LightGBM on concatenated features): a column of
-    /// such features when <see cref="FeaturesColumn"/> is sparse and vocabulary-wide (for text: its bag of words and
-    /// word pairs hashed to 1,024 slots). <c>null</c> (default): <see cref="FeaturesColumn"/>. Not part of a trained
+    /// such features when <see cref="FeaturesColumn"/> is sparse and vocabulary-wide (for text: its bag of words
+    /// hashed to 1,024 slots). <c>null</c> (default): <see cref="FeaturesColumn"/>. Not part of a trained
     /// network, so not saved with one.
     /// </summary>
     [System.Text.Json.Serialization.JsonIgnore]
