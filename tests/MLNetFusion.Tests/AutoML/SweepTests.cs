@@ -22,12 +22,16 @@ public class SweepTests : IClassFixture<SweepTests.Featurized>
             var (train, test, _) = Dataset.Featurize(Ml);
             var split = Ml.Data.TrainTestSplit(train, testFraction: 0.2, seed: 1);
             Train = Ml.Data.Cache(split.TrainSet); Validation = Ml.Data.Cache(split.TestSet); Test = test;
+            SmallTrain = Ml.Data.Cache(Ml.Data.TakeRows(Train, 320)); SmallValidation = Ml.Data.Cache(Ml.Data.TakeRows(Validation, 120));
         }
         public MLContext Ml { get; }
         public MultimodalDataset Dataset { get; }
         public IDataView Train { get; }
         public IDataView Validation { get; }
         public IDataView Test { get; }
+        /// <summary>The first 320 training and 120 validation rows: for the tests of the sweep's mechanics, which assert no accuracy.</summary>
+        public IDataView SmallTrain { get; }
+        public IDataView SmallValidation { get; }
     }
 
     private readonly Featurized _data;
@@ -42,9 +46,9 @@ public class SweepTests : IClassFixture<SweepTests.Featurized>
         LateMembers = new Choice<LateFusionMemberKind>(LateFusionMemberKind.Linear),
     };
 
-    private FusionExperiment Experiment(FusionSearchSpace space, int seed = 3)
+    private FusionExperiment Experiment(FusionSearchSpace space, int seed = 3, bool small = true)
         => new MLContext(seed: 1).Fusion().CreateExperiment()
-            .SetDataset(_data.Train, _data.Validation)
+            .SetDataset(small ? _data.SmallTrain : _data.Train, small ? _data.SmallValidation : _data.Validation)
             .SetModalities(_data.Dataset.Modalities().ToArray())
             .SetMulticlassClassificationMetric(FusionMetric.Accuracy)
             .SetSearchSpace(space)
@@ -129,7 +133,7 @@ public class SweepTests : IClassFixture<SweepTests.Featurized>
     {
         var space = Small(FusionFamily.CrossModal);
         space.Epochs = new NumericRange(6, 8, 8, integer: true);
-        var result = await Experiment(space).SetRandomSearchTuner().SetMaxTrials(2).SetRefit().SetModalityRobustnessWeight(0.5).RunAsync();
+        var result = await Experiment(space, small: false).SetRandomSearchTuner().SetMaxTrials(2).SetRefit().SetModalityRobustnessWeight(0.5).RunAsync();
         Assert.All(result.Trials, t => Assert.Equal(FusionFamily.CrossModal, t.Settings.Family));
         // Each trial is also measured with its most important modality missing, and ranked by the blend.
         Assert.All(result.Trials, t =>

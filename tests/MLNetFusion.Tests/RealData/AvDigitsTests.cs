@@ -37,6 +37,9 @@ public class AvDigitsTests : IClassFixture<AvDigitsFixture>
 
     public AvDigitsTests(AvDigitsFixture fixture, ITestOutputHelper output) { _fixture = fixture; _out = output; }
 
+    /// <summary>Epochs of every network here (at 8, cross-modal fusion measured 98.0% and audio alone 97.0%: below their ceilings).</summary>
+    private const int Epochs = 15;
+
     [AvDigitsFact]
     public void EarlyFusionBeatsEachModalityTrainedTheSameWay()
     {
@@ -63,13 +66,13 @@ public class AvDigitsTests : IClassFixture<AvDigitsFixture>
             return ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
         }
         var t = ml.MulticlassClassification.Trainers;
-        double image = Accuracy(t.NetworkFusion(ds.Modalities().Where(m => m.Kind == ModalityKind.Image), epochs: 15));
-        double audio = Accuracy(t.NetworkFusion(ds.Modalities().Where(m => m.Kind == ModalityKind.Audio), epochs: 15));
+        double image = Accuracy(t.NetworkFusion(ds.Modalities().Where(m => m.Kind == ModalityKind.Image), epochs: Epochs));
+        double audio = Accuracy(t.NetworkFusion(ds.Modalities().Where(m => m.Kind == ModalityKind.Audio), epochs: Epochs));
         var families = new (string name, IEstimator<FusionPredictionTransformer> trainer)[]
         {
-            ("merge", t.MergeFusion(ds.Modalities(), MergeOperation.Attention, epochs: 15)),
-            ("network", t.NetworkFusion(ds.Modalities(), epochs: 15)),
-            ("cross-modal", t.CrossModalFusion(ds.Modalities(), epochs: 15)),
+            ("merge", t.MergeFusion(ds.Modalities(), MergeOperation.Attention, epochs: Epochs)),
+            ("network", t.NetworkFusion(ds.Modalities(), epochs: Epochs)),
+            ("cross-modal", t.CrossModalFusion(ds.Modalities(), epochs: Epochs)),
         };
         _out.WriteLine($"single: image {image:P1}, audio {audio:P1}");
         var audioMissing = WithoutAudio(ml, test);
