@@ -85,12 +85,14 @@ internal sealed class BatchBuilder
     {
         var f = new Tensor[_sizes.Length];
         var p = new Tensor[_sizes.Length];
+        var everywhere = new bool[_sizes.Length];
         for (int m = 0; m < _sizes.Length; m++)
         {
             f[m] = Copy(_features[m], count, _sizes[m]);
             p[m] = tensor(Take(_present[m], count), new long[] { count });
+            everywhere[m] = !_present[m].AsSpan(0, count).ContainsAnyExcept(1f);
         }
-        return new FusionBatch(f, p, withLabels ? tensor(Take(_labels, count)) : null, count);
+        return new FusionBatch(f, p, withLabels ? tensor(Take(_labels, count)) : null, count) { PresentInEveryRow = everywhere };
     }
 
     /// <summary>A <c>[count, size]</c> float tensor of the first rows of a flat array (the array itself when it holds exactly those rows).</summary>

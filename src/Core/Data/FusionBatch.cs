@@ -21,6 +21,12 @@ public sealed class FusionBatch : IDisposable
     /// <summary>Per modality, <c>[B]</c> float32 with 1 where the modality is present.</summary>
     public Tensor[] Present { get; }
 
+    /// <summary>
+    /// Per modality, whether every row of the batch has it (known without reading <see cref="Present"/>'s tensors), or
+    /// <c>null</c> when the builder of the batch did not say. Networks use it to skip masking that would change nothing.
+    /// </summary>
+    public bool[]? PresentInEveryRow { get; init; }
+
     /// <summary><c>[B]</c> int64 class indices, or <c>null</c> at inference.</summary>
     public Tensor? Labels { get; }
 
@@ -33,7 +39,7 @@ public sealed class FusionBatch : IDisposable
     public FusionBatch To(Device device)
     {
         if (Features.Length == 0 || OnDevice(Features[0], device)) return this;
-        var moved = new FusionBatch(Features.Select(t => t.to(device)).ToArray(), Present.Select(t => t.to(device)).ToArray(), Labels?.to(device), Count);
+        var moved = new FusionBatch(Features.Select(t => t.to(device)).ToArray(), Present.Select(t => t.to(device)).ToArray(), Labels?.to(device), Count) { PresentInEveryRow = PresentInEveryRow };
         Dispose();
         return moved;
     }

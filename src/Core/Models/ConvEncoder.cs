@@ -105,7 +105,7 @@ public sealed class ConvEncoder : ModalityEncoder
     {
         var stages = new List<Tensor>();
         var maps = FeatureMaps(x, stages);
-        stages.Add(nn.functional.relu(projection.call(dropout.call(maps.flatten(1)))));
+        stages.Add(nn.functional.relu(projection.call(Dropped(dropout, maps.flatten(1)))));
         return stages.ToArray();
     }
 
@@ -116,7 +116,7 @@ public sealed class ConvEncoder : ModalityEncoder
     public override (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x)
     {
         var maps = FeatureMaps(x, null);
-        var embedding = nn.functional.relu(projection.call(dropout.call(maps.flatten(1))));
+        var embedding = nn.functional.relu(projection.call(Dropped(dropout, maps.flatten(1))));
         return (embedding, ToTokens(maps));
     }
 

@@ -145,7 +145,10 @@ public abstract class FusionNetwork : nn.Module<FusionBatch, FusionOutput>, IFus
             for (int m = 0; m < modalityEmbeddings.Length; m++)
             {
                 var head = nn.functional.log_softmax(aux_heads[m].call(modalityEmbeddings[m]), 1) * _modalityHeadWeight;
-                combined = combined + where(present[m].gt(0).unsqueeze(1), head, zeros_like(head));   // where, not a product: an absent row's head may be anything
+                // where, not a product: an absent row's head may be anything. A modality every row has needs no mask
+                // (the same values, four fewer operations on a one-row prediction).
+                bool everywhere = batch.PresentInEveryRow is { } known && known[m] && (_disabled == null || !_disabled[m]);
+                combined = everywhere ? combined + head : combined + where(present[m].gt(0).unsqueeze(1), head, zeros_like(head));
             }
             logits = combined;
         }

@@ -51,7 +51,7 @@ public sealed class MlpEncoder : ModalityEncoder
     {
         var h = norm.call(x);
         if (training && _augmentation != null) h = _augmentation.ApplyToFeatures(h);
-        h = input_dropout.call(h);
+        h = Dropped(input_dropout, h);
         return Layers.RunStages(layers, h);
     }
 

@@ -34,6 +34,12 @@ public abstract class ModalityEncoder : nn.Module<Tensor, Tensor>
     public EncoderContract Contract { get; }
 
     /// <summary>
+    /// <paramref name="x"/> through <paramref name="dropout"/> while training, and <paramref name="x"/> itself otherwise:
+    /// outside training dropout is the identity, and skipping its call saves an operation per prediction.
+    /// </summary>
+    protected Tensor Dropped(TorchSharp.Modules.Dropout dropout, Tensor x) => training ? dropout.call(x) : x;
+
+    /// <summary>
     /// This encoder's learning rate as a multiple of the trainer's (<see cref="ModalityOptions.LearningRateMultiplier"/>):
     /// the training loop gives its parameters an optimiser group of their own. 0 freezes the encoder.
     /// </summary>

@@ -91,14 +91,14 @@ public sealed class MergeFusionNetwork : FusionNetwork
         }
         var e = stack(z, 1);                          // [B, M, W]
         var p = stack(present, 1);                     // [B, M]
-        var p3 = p.unsqueeze(2);
-        var count = p.sum(1, keepdim: true).clamp_min(1);
+        // Each operation builds only the masks it reads (a one-row prediction pays per operation).
+        Tensor P3() => p.unsqueeze(2);
         Tensor fused = _op switch
         {
-            MergeOperation.Sum => (e * p3).sum(1),
-            MergeOperation.Mean => (e * p3).sum(1) / count,
-            MergeOperation.Product => (e * p3 + (1 - p3)).prod(1),
-            MergeOperation.Max => e.masked_fill(p3.eq(0), -1e9f).max(1).values,
+            MergeOperation.Sum => (e * P3()).sum(1),
+            MergeOperation.Mean => (e * P3()).sum(1) / p.sum(1, keepdim: true).clamp_min(1),
+            MergeOperation.Product => ProductOf(e, P3()),
+            MergeOperation.Max => e.masked_fill(P3().eq(0), -1e9f).max(1).values,
             MergeOperation.Gated => Gated(z, p),
             MergeOperation.Attention => Attend(e, p),
             MergeOperation.LowRankTensor => LowRank(z, present),
@@ -107,6 +107,8 @@ public sealed class MergeFusionNetwork : FusionNetwork
         var h = norm.call(fused);
         return (head.call(h), h, own);
     }
+
+    private static Tensor ProductOf(Tensor e, Tensor p3) => (e * p3 + (1 - p3)).prod(1);
 
     private Tensor Gated(Tensor[] z, Tensor p)
     {

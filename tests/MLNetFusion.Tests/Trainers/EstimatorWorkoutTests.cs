@@ -7,6 +7,7 @@ using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Transforms.Audio;
+using MLNetFusion.Trainers.Featurizers;
 using Xunit;
 
 namespace MLNetFusion.Tests;
@@ -28,7 +29,11 @@ public class EstimatorWorkoutTests
         [VectorType(4)] public float[] Tab { get; set; } = Array.Empty<float>();
         [VectorType(1000)] public float[] Audio { get; set; } = Array.Empty<float>();
         public string Note { get; set; } = "";
+        public string AudioPath { get; set; } = "";
     }
+
+    /// <summary>The rows' clips as 16-bit WAV files, written once (LoadAudio reads them by <see cref="Row.AudioPath"/>).</summary>
+    private static readonly Lazy<string> WavFolder = new(() => TestData.TempFolder("workout-wav"));
 
     private static IDataView Data()
     {
@@ -38,13 +43,20 @@ public class EstimatorWorkoutTests
         {
             Label = t.Label, Image = t.Image, Tab = t.Tab, Note = (t.Label & 1) == 0 ? "calm quiet note" : "loud busy note",
             Audio = Enumerable.Range(0, 1000).Select(k => (float)(Math.Sin(k * (0.2 + 0.2 * (t.Label & 2))) * 0.3 + 0.05 * (r.NextDouble() - 0.5))).ToArray(),
+            AudioPath = $"{i}.wav",
         }).ToList();
+        lock (WavFolder)
+            foreach (var row in rows)
+            {
+                var file = Path.Combine(WavFolder.Value, row.AudioPath);
+                if (!File.Exists(file)) WavWriter.Write(file, row.Audio, 1000);
+            }
         var data = Ml.Data.LoadFromEnumerable(rows);
         return Ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
     }
 
     public static IEnumerable<object[]> Estimators() => new[] { "merge", "network", "cross-modal", "fusion-mlp", "late", "featurize-image", "featurize-tabular",
-        "mel", "frames", "hash-text" }.Select(n => new object[] { n });
+        "featurize-audio", "featurize-text", "load-audio", "mel", "frames", "hash-text" }.Select(n => new object[] { n });
 
     private static IEstimator<ITransformer> Make(string name)
     {
@@ -59,6 +71,11 @@ public class EstimatorWorkoutTests
             "late" => t.LateFusion(new LateFusionOptions { Members = new() { new LateFusionMember("tab", "Tab", t.LbfgsMaximumEntropy("Label", "Tab")), new LateFusionMember("image", "Image", t.LbfgsMaximumEntropy("Label", "Image")) }, NumberOfFolds = 2 }),
             "featurize-image" => Ml.Transforms.FeaturizeImage("ImageEmbedding", "Image", width: 8, epochs: 1),
             "featurize-tabular" => Ml.Transforms.FeaturizeTabular("TabEmbedding", "Tab", hiddenWidths: new[] { 8 }, epochs: 1),
+            "featurize-audio" => Ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { OutputColumnName = "LogMel", InputColumnName = "Audio", SampleRate = 1000, FftSize = 64, HopLength = 32, Bands = 8 })
+                .Append(Ml.Transforms.FeaturizeAudio("AudioEmbedding", "LogMel", width: 8, epochs: 1)),
+            "featurize-text" => Ml.Transforms.HashTextTokens("Tokens", "Note")
+                .Append(Ml.Transforms.FeaturizeModality(new ModalityFeaturizerOptions { OutputColumnName = "NoteEmbedding", Epochs = 1, Modality = ModalityOptions.Text("Tokens", "note", 8) })),
+            "load-audio" => Ml.Transforms.LoadAudio("Samples", WavFolder.Value, "AudioPath", sampleRate: 1000, durationSeconds: 1),
             "mel" => Ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { OutputColumnName = "LogMel", InputColumnName = "Audio", SampleRate = 1000, FftSize = 64, HopLength = 32, Bands = 8 }),
             "frames" => Ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { OutputColumnName = "LogMel", InputColumnName = "Audio", SampleRate = 1000, FftSize = 64, HopLength = 32, Bands = 8 })
                 .Append(Ml.Transforms.SummarizeFrames("Frames", "LogMel")),
@@ -68,7 +85,10 @@ public class EstimatorWorkoutTests
     }
 
     /// <summary>The input column each estimator needs, for the missing-column check.</summary>
-    private static string NeededColumn(string name) => name switch { "mel" or "frames" => "Audio", "hash-text" => "Note", "featurize-image" => "Image", _ => "Tab" };
+    private static string NeededColumn(string name) => name switch
+    {
+        "mel" or "frames" or "featurize-audio" => "Audio", "hash-text" or "featurize-text" => "Note", "featurize-image" => "Image", "load-audio" => "AudioPath", _ => "Tab",
+    };
 
     [Theory]
     [MemberData(nameof(Estimators))]

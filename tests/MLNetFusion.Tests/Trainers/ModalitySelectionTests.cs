@@ -123,6 +123,11 @@ public class ModalitySelectionTests
         var s2 = Columns.Vectors(model.Transform(test), "Score");
         model.Network.ModalityHeadWeight = 1;
         Assert.NotEqual(s0, s1);
+        // Transform's batches say that every row has both modalities, so the heads skip their masks: the same
+        // probabilities, bit for bit, as a batch that does not say (Predict on flat arrays), with the masks applied.
+        var flat = o.Modalities.Select(m => Columns.Vectors(test, m.ColumnName).SelectMany(v => v).ToArray()).ToArray();
+        var (unmarked, _) = model.Predict(flat, flat.Select(_ => Enumerable.Repeat(1f, s1.Count).ToArray()).ToArray(), s1.Count, wantEmbedding: false);
+        Assert.Equal(s1.SelectMany(v => v).ToArray(), unmarked.Take(s1.Count * s1[0].Length).ToArray());
         // Score(w) ∝ p_fused · Π p_head^w, so log s2 − 2 log s1 + log s0 is the same for every class of a row.
         for (int r = 0; r < s0.Count; r++)
         {
