@@ -13,7 +13,7 @@ namespace MLNetFusion.Data;
 /// <c>ItemType</c>, <c>IsKey</c>, <c>Annotations</c>), so this sets those public fields on a boxed default value. That relies
 /// only on the public field names; <c>MLNetInternalsGuardTests.SchemaShapeColumnsCanBeBuiltThroughTheirPublicFields</c> fails loudly if an ML.NET update changes them.
 /// </remarks>
-public static class SchemaShapes
+internal static class SchemaShapes
 {
     private static readonly FieldInfo? NameField = typeof(SchemaShape.Column).GetField(nameof(SchemaShape.Column.Name));
     private static readonly FieldInfo? KindField = typeof(SchemaShape.Column).GetField(nameof(SchemaShape.Column.Kind));

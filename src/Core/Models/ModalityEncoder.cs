@@ -89,7 +89,7 @@ public sealed record OnnxEncoding(IReadOnlyList<string> Stages, string? Tokens)
 }
 
 /// <summary>Standardises an encoder's input with statistics fitted on the training data (stored as buffers).</summary>
-public sealed class InputStandardizer : nn.Module<Tensor, Tensor>
+internal sealed class InputStandardizer : nn.Module<Tensor, Tensor>
 {
     private readonly Tensor mean;
     private readonly Tensor scale;

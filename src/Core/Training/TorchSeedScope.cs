@@ -8,7 +8,7 @@ namespace MLNetFusion.Training;
 /// and restores the previous generator state afterwards, so training is reproducible without leaving the process's
 /// global RNG changed. Mappers never use it: inference is deterministic and draws no random numbers.
 /// </summary>
-public sealed class TorchSeedScope : IDisposable
+internal sealed class TorchSeedScope : IDisposable
 {
     private readonly Tensor _saved;
 

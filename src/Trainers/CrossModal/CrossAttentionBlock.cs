@@ -9,7 +9,7 @@ namespace MLNetFusion.Trainers.CrossModal;
 /// A pre-norm cross-attention block: queries from one modality's tokens attend to context tokens from the other
 /// modalities (multi-head scaled dot-product attention with an additive mask), then a feed-forward layer; both residual.
 /// </summary>
-public sealed class CrossAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
+internal sealed class CrossAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     private readonly LayerNorm norm_q;
     private readonly LayerNorm norm_kv;

@@ -31,6 +31,30 @@ public class EnsembleSelectionTests
     }
 
     [Fact]
+    public void TheEnsembleIsRecommendedWhileTheBestBeatsItByNoMoreThanOneStandardError()
+    {
+        static LeaderboardEntry E(CandidateKind kind, string family, double validation, double? groupOut = null)
+            => new(kind, family, family, validation, 1 - validation, double.NaN, double.NaN, double.NaN, TimeSpan.Zero, GroupOutAccuracy: groupOut);
+        var best = E(CandidateKind.Fusion, "merge", 0.80);
+        var baseline = E(CandidateKind.Baseline, "baseline", 0.70);
+        // 100 rows: one standard error of 80% is 4 points, so an ensemble at 76.5% is within it and at 75.5% is not.
+        var (near, rule) = FusionLeaderboard.Recommend(new[] { best, baseline, E(CandidateKind.Ensemble, "ensemble", 0.765) }, byGroups: false, judgedRows: 100);
+        Assert.Equal("ensemble", near!.Family);
+        Assert.True(rule);
+        var (far, farRule) = FusionLeaderboard.Recommend(new[] { best, baseline, E(CandidateKind.Ensemble, "ensemble", 0.755) }, byGroups: false, judgedRows: 100);
+        Assert.Same(best, far);
+        Assert.False(farRule);
+        // 10,000 rows: the error is 0.4 points, so the same 76.5% ensemble is too far below.
+        Assert.Same(best, FusionLeaderboard.Recommend(new[] { best, E(CandidateKind.Ensemble, "ensemble", 0.765) }, byGroups: false, judgedRows: 10_000).entry);
+        // By groups the group-out accuracy judges, not the validation accuracy.
+        var grouped = new[] { E(CandidateKind.Fusion, "merge", 0.99, groupOut: 0.90), E(CandidateKind.Ensemble, "ensemble", 0.50, groupOut: 0.93) };
+        Assert.Equal("ensemble", FusionLeaderboard.Recommend(grouped, byGroups: true, judgedRows: 1600).entry!.Family);
+        // Without an ensemble the best is recommended, ties broken by the lower validation log-loss.
+        Assert.Same(best, FusionLeaderboard.Recommend(new[] { baseline, best }, byGroups: false, judgedRows: 100).entry);
+        Assert.Null(FusionLeaderboard.Recommend(Array.Empty<LeaderboardEntry>(), byGroups: false, judgedRows: 0).entry);
+    }
+
+    [Fact]
     public void TheEnsemblesLeaveOneGroupOutScoreNeverChoosesAGroupsWeightsOnThatGroup()
     {
         // Two classes, groups a, b, c of four rows. A is confidently right on a and b and wrong on c; B the opposite.
