@@ -127,8 +127,8 @@ public sealed class LeaderboardResult : IDisposable
 /// The leaderboard: every candidate (baselines, single modalities, fusion families) fitted on the training rows minus a
 /// validation hold-out (whole groups when a group column is given), scored on validation and test rows; an ensemble
 /// selected over them on the validation rows (Caruana et al. 2004); and the recommended model chosen on validation
-/// rows, never on the test rows: the best entry, or the ensemble while the best beats it by no more than one standard
-/// error. One failing candidate is an entry with its error; the others go on.
+/// rows, never on the test rows: the best entry, or (on a validation hold-out) the ensemble while the best beats it by no
+/// more than one standard error. One failing candidate is an entry with its error; the others go on.
 /// </summary>
 public static class FusionLeaderboard
 {
@@ -277,11 +277,10 @@ public static class FusionLeaderboard
         // With leave-one-group-out every entry (the ensemble too) is scored on each training group it did not see, which
         // judges a shift to new groups on all of them rather than on the one validation split: that ranks and recommends.
         bool byGroups = groups != null && finished.Count > 0 && finished.All(e => e.GroupOutAccuracy is double a && !double.IsNaN(a));
-        int judgedRows = byGroups ? groupOut.Where(g => g.Count > 0).Select(g => g.Values.Sum(v => v.labels.Length)).DefaultIfEmpty(0).Max() : validationLabels.Length;
-        var (recommended, withinError) = Recommend(finished, byGroups, judgedRows);
+        var (recommended, withinError) = Recommend(finished, byGroups, validationLabels.Length);
         string where = options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups held out of training" : "rows held out of training";
         string reason = recommended == null ? "every candidate failed"
-            : byGroups ? $"{(withinError ? "the ensemble, within one standard error of the best" : "best")} leave-one-'{options.GroupColumnName}'-out accuracy on the training rows ({groups!.Count} groups, each predicted by a fit without it): {recommended.GroupOutAccuracy:P1}" +
+            : byGroups ? $"best leave-one-'{options.GroupColumnName}'-out accuracy on the training rows ({groups!.Count} groups, each predicted by a fit without it): {recommended.GroupOutAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (for each group, its weights chosen on the other groups)" : "")
             : $"{(withinError ? "the ensemble, within one standard error of the best" : "best")} accuracy on the validation rows ({where}, {validationLabels.Length} rows): {recommended.ValidationAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (its weights chosen on one half of them, scored on the other)" : "");
@@ -336,17 +335,18 @@ public static class FusionLeaderboard
     /// <summary>The ensemble's accuracy on validation rows it did not choose its weights on: two halves, each selected on the other.</summary>
     /// <summary>
     /// The recommended entry among <paramref name="finished"/>: the best accuracy on the rows that judge them (ties: the
-    /// lower validation log-loss), except that the ensemble is preferred while the best entry beats it by no more than
-    /// one standard error of that accuracy on <paramref name="judgedRows"/> rows (the one-standard-error rule). Choosing
-    /// the maximum of many noisy accuracies flatters the winner; the ensemble averages candidates, so it varies least
-    /// between splits. Returns whether that rule decided.
+    /// lower validation log-loss). On a validation hold-out the ensemble is preferred while the best entry beats it by no
+    /// more than one standard error of that accuracy on <paramref name="judgedRows"/> rows (the one-standard-error rule):
+    /// the maximum of many noisy accuracies on a few hundred rows flatters its winner, and the ensemble averages
+    /// candidates, so it varies least between splits. Leave-one-group-out already judges every entry on every training
+    /// row, a group at a time, so there the best is recommended. Returns whether the rule decided.
     /// </summary>
     internal static (LeaderboardEntry? entry, bool ensembleWithinOneStandardError) Recommend(IReadOnlyList<LeaderboardEntry> finished, bool byGroups, int judgedRows)
     {
         double Score(LeaderboardEntry e) => byGroups ? e.RankingAccuracy : e.ValidationAccuracy;
         var best = finished.OrderByDescending(Score).ThenBy(e => e.ValidationLogLoss).FirstOrDefault();
         var ensemble = finished.FirstOrDefault(e => e.Kind == CandidateKind.Ensemble);
-        if (best == null || ensemble == null || best == ensemble || judgedRows <= 0) return (best, false);
+        if (byGroups || best == null || ensemble == null || best == ensemble || judgedRows <= 0) return (best, false);
         double top = Score(best);
         double standardError = Math.Sqrt(Math.Max(top * (1 - top), 0) / judgedRows);
         return Score(ensemble) >= top - standardError ? (ensemble, true) : (best, false);

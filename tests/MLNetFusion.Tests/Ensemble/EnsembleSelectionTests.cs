@@ -46,9 +46,12 @@ public class EnsembleSelectionTests
         Assert.False(farRule);
         // 10,000 rows: the error is 0.4 points, so the same 76.5% ensemble is too far below.
         Assert.Same(best, FusionLeaderboard.Recommend(new[] { best, E(CandidateKind.Ensemble, "ensemble", 0.765) }, byGroups: false, judgedRows: 10_000).entry);
-        // By groups the group-out accuracy judges, not the validation accuracy.
+        // By groups the group-out accuracy judges (not the validation accuracy), every training row a group at a time:
+        // the best is recommended, however close the ensemble.
         var grouped = new[] { E(CandidateKind.Fusion, "merge", 0.99, groupOut: 0.90), E(CandidateKind.Ensemble, "ensemble", 0.50, groupOut: 0.93) };
-        Assert.Equal("ensemble", FusionLeaderboard.Recommend(grouped, byGroups: true, judgedRows: 1600).entry!.Family);
+        Assert.Equal("ensemble", FusionLeaderboard.Recommend(grouped, byGroups: true, judgedRows: 100).entry!.Family);
+        var close = new[] { E(CandidateKind.Fusion, "merge", 0.50, groupOut: 0.9403), E(CandidateKind.Ensemble, "ensemble", 0.99, groupOut: 0.9399) };
+        Assert.Equal(("merge", false), FusionLeaderboard.Recommend(close, byGroups: true, judgedRows: 100) is var (e, r) ? (e!.Family, r) : default);
         // Without an ensemble the best is recommended, ties broken by the lower validation log-loss.
         Assert.Same(best, FusionLeaderboard.Recommend(new[] { baseline, best }, byGroups: false, judgedRows: 100).entry);
         Assert.Null(FusionLeaderboard.Recommend(Array.Empty<LeaderboardEntry>(), byGroups: false, judgedRows: 0).entry);
