@@ -282,7 +282,7 @@ public static class FusionLeaderboard
         string reason = recommended == null ? "every candidate failed"
             : byGroups ? $"best leave-one-'{options.GroupColumnName}'-out accuracy on the training rows ({groups!.Count} groups, each predicted by a fit without it): {recommended.GroupOutAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (for each group, its weights chosen on the other groups)" : "")
-            : $"{(withinError ? "the ensemble, within one standard error of the best" : "best")} accuracy on the validation rows ({where}, {validationLabels.Length} rows): {recommended.ValidationAccuracy:P1}" +
+            : $"{(withinError ? "the ensemble, within one standard error of the best entry; its" : "best")} accuracy on the validation rows ({where}, {validationLabels.Length} rows): {recommended.ValidationAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (its weights chosen on one half of them, scored on the other)" : "");
         ITransformer Load(string path) => ml.Model.LoadFusionModel(path, out _);
         ITransformer? recommendedModel = recommended == null ? null
@@ -332,7 +332,6 @@ public static class FusionLeaderboard
         return result;
     }
 
-    /// <summary>The ensemble's accuracy on validation rows it did not choose its weights on: two halves, each selected on the other.</summary>
     /// <summary>
     /// The recommended entry among <paramref name="finished"/>: the best accuracy on the rows that judge them (ties: the
     /// lower validation log-loss). On a validation hold-out the ensemble is preferred while the best entry beats it by no
@@ -352,6 +351,7 @@ public static class FusionLeaderboard
         return Score(ensemble) >= top - standardError ? (ensemble, true) : (best, false);
     }
 
+    /// <summary>The ensemble's accuracy on validation rows it did not choose its weights on: two halves, each selected on the other.</summary>
     internal static double CrossSelectedAccuracy(float[][][] probabilities, int[] labels, int classes, int rounds, int seed)
     {
         var rand = new Random(seed);
