@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML.Data;
+using MLNetFusion.Models;
 using MLNetFusion.Transforms.Audio;
 
 namespace MLNetFusion.AutoML.Inference;
@@ -11,6 +12,7 @@ namespace MLNetFusion.AutoML.Inference;
 /// <item>a column empty in every sampled row, or with one value in every row, is ignored;</item>
 /// <item>at least 90% of the values ending in an image extension (.png .jpg .jpeg .bmp .gif .webp .tif .tiff) make an image-path column,
 ///       ending in .wav an audio-path column; the first files must exist and decode;</item>
+/// <item>a modality kind a library registered with a column inference (<see cref="IModalityColumnInference"/>) takes the columns it recognises;</item>
 /// <item>numbers: integers unique per row are an id (ignored); integers with few distinct values
 ///       (≤ <see cref="ColumnInferenceOptions.MaxIntegerCategories"/> and ≤ a fifth of the rows) are categories; the rest are numeric;</item>
 /// <item>text: values unique per row without spaces are an id (ignored); values of three or more words on average are
@@ -41,16 +43,21 @@ internal static class ColumnInference
         int group = options.GroupColumnName == null ? -1 : Require(options.GroupColumnName, "group");
         if (group == label) throw new ArgumentException($"'{labelColumnName}' cannot be both the label and the group column." + Environment.NewLine + "Hint: pass the column that identifies each row's group.");
         foreach (var name in options.Roles.Keys) Require(name, "role override");
+        foreach (var name in options.Kinds.Keys) Require(name, "modality kind");
+        var plugins = ModalityRegistry.Kinds.Where(k => k.ColumnInference != null).ToArray();
 
         var columns = new List<InferredColumn>();
         for (int i = 0; i < header.Length; i++)
         {
             var values = sample.Rows.Select(r => r[i].Trim()).ToList();
+            ModalityKind? kind = null;
             var (role, reason) = i == label ? (ColumnRole.Label, "the label column you named")
                 : i == group ? (ColumnRole.Group, "the group column you named: used to split, never a feature")
+                : options.Kinds.TryGetValue(header[i], out var givenKind) ? (ColumnRole.Modality, $"given by you: {givenKind.Name}")
                 : options.Roles.TryGetValue(header[i], out var given) ? (given, "given by you")
-                : Decide(header[i], values, options);
-            var column = new InferredColumn(header[i], i, role, reason, values.Where(v => v.Length > 0).Distinct().Count(), values.Count(v => v.Length == 0));
+                : Recognize(header[i], values, plugins, out kind) ?? Decide(header[i], values, options);
+            if (role == ColumnRole.Modality && kind == null) kind = options.Kinds[header[i]];
+            var column = new InferredColumn(header[i], i, role, reason, values.Where(v => v.Length > 0).Distinct().Count(), values.Count(v => v.Length == 0)) { Kind = kind, SampledValues = values };
             if (role == ColumnRole.Numeric && !options.Roles.ContainsKey(header[i]) && Skewness(values) is { } skew && skew.minimum > 0 && skew.skewness > 2)
             {
                 column.LogTransform = true;
@@ -68,6 +75,21 @@ internal static class ColumnInference
     /// <summary>Column names that say "this number is a code": id, code, zip, postal, postcode (as a word or a suffix such as CustomerId).</summary>
     private static readonly System.Text.RegularExpressions.Regex CodeName = new(
         @"(^|[^a-z])(id|ids|code|codes|zip|zipcode|postal|postcode)([^a-z]|$)|[a-z](Id|ID|Code|Zip)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>The first registered kind (by name) that recognises a column which is neither empty nor constant, or <c>null</c>.</summary>
+    private static (ColumnRole, string)? Recognize(string name, List<string> values, IModalityKind[] kinds, out ModalityKind? kind)
+    {
+        kind = null;
+        var present = values.Where(v => v.Length > 0).ToList();
+        if (kinds.Length == 0 || present.Count == 0 || (present.Distinct().Count() == 1 && present.Count == values.Count)) return null;
+        foreach (var k in kinds)
+            if (k.ColumnInference!.Recognize(name, values) is { } why)
+            {
+                kind = k.Kind;
+                return (ColumnRole.Modality, $"{k.Kind.Name}: {why}");
+            }
+        return null;
+    }
 
     private static (ColumnRole, string) Decide(string name, List<string> values, ColumnInferenceOptions o)
     {

@@ -32,6 +32,12 @@ public sealed class ColumnInferenceOptions
     public string? DataFolder { get; set; }
     /// <summary>Roles given by the user; they override inference (e.g. <c>["Zip"] = ColumnRole.Categorical</c>).</summary>
     public Dictionary<string, ColumnRole> Roles { get; set; } = new();
+    /// <summary>
+    /// Columns of modality kinds a library registered, given by you (e.g. <c>["Vibration"] = new ModalityKind("TimeSeries")</c>):
+    /// role <see cref="ColumnRole.Modality"/>, featurized by the kind's <see cref="MLNetFusion.Models.IModalityKind.ColumnInference"/>.
+    /// They override inference and <see cref="Roles"/>.
+    /// </summary>
+    public Dictionary<string, MLNetFusion.Models.ModalityKind> Kinds { get; set; } = new();
     /// <summary>Rows read to decide roles. Default 1000.</summary>
     public int RowsToSample { get; set; } = Defaults.RowsToSample;
     /// <summary>Files decoded per image or audio column. Default 20.</summary>
@@ -57,6 +63,14 @@ public sealed class ColumnInferenceOptions
         Check.InRange(MaxImageSide, 4, 4096);
         Check.Positive(MaxClipSeconds);
         Check.InRange(MaxClipSeconds, 0, 600);
+        foreach (var (column, kind) in Kinds)
+            if (!MLNetFusion.Models.ModalityRegistry.IsRegistered(kind) || MLNetFusion.Models.ModalityRegistry.Get(kind).ColumnInference == null)
+                throw new ArgumentException($"Column '{column}' is given the modality kind '{kind}', which {(MLNetFusion.Models.ModalityRegistry.IsRegistered(kind) ? "has no column inference" : "is not registered")}." + Environment.NewLine +
+                    "Hint: register a kind whose ColumnInference says how to featurize the column (ModalityRegistry.Register) before inferring columns, or give the column a built-in role.", nameof(Kinds));
+        foreach (var (column, role) in Roles)
+            if (role == ColumnRole.Modality && !Kinds.ContainsKey(column))
+                throw new ArgumentException($"Column '{column}' is given the role Modality without a kind." + Environment.NewLine +
+                    $"Hint: name its registered modality kind in Kinds (Kinds[\"{column}\"] = new ModalityKind(\"...\")) instead of the role.", nameof(Roles));
         if (Separator is '"' or '\n' or '\r') throw new ArgumentOutOfRangeException(nameof(Separator), Separator, "The separator cannot be a quote or a line break.");
     }
 }

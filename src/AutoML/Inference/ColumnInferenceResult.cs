@@ -24,6 +24,11 @@ public enum ColumnRole
     Text,
     /// <summary>Not used: an id, a constant, an empty column, or one the user excluded.</summary>
     Ignored,
+    /// <summary>
+    /// A column of a modality kind a library registered (<see cref="InferredColumn.Kind"/>), recognised and featurized by
+    /// that kind's <see cref="MLNetFusion.Models.IModalityColumnInference"/>; give it with <see cref="ColumnInferenceOptions.Kinds"/>.
+    /// </summary>
+    Modality,
 }
 
 /// <summary>One column of the CSV and the role inference gave it.</summary>
@@ -49,10 +54,17 @@ public sealed class InferredColumn
     public int Index { get; }
     /// <summary>The role; edit it to override inference (image and audio settings are inferred when needed).</summary>
     public ColumnRole Role { get; set; }
+    /// <summary>The column's sampled values, trimmed (what inference decided from; empty values are missing ones).</summary>
+    public IReadOnlyList<string> SampledValues { get; internal set; } = Array.Empty<string>();
+    /// <summary>For a <see cref="ColumnRole.Modality"/> column, the registered kind that featurizes it; else <c>null</c>.</summary>
+    public MLNetFusion.Models.ModalityKind? Kind { get; set; }
     /// <summary>Why inference chose the role.</summary>
     public string Reason { get; set; }
     /// <inheritdoc />
-    public override string ToString() => $"{Name}: {Role} ({Reason})";
+    public override string ToString() => $"{Name}: {RoleName} ({Reason})";
+
+    /// <summary>The role as a table shows it: a registered kind's columns by the kind's name (<c>Modality (TimeSeries)</c>).</summary>
+    public string RoleName => Role == ColumnRole.Modality && Kind is { } k ? $"Modality ({k.Name})" : Role.ToString();
 }
 
 /// <summary>The preprocessing inferred for an image column.</summary>

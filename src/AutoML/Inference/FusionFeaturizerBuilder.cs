@@ -58,6 +58,23 @@ internal static class FusionFeaturizerBuilder
             modalities.Add(ModalityOptions.Audio(mel, c));
         }
 
+        // Columns of kinds a library registered: the kind's own chain and options.
+        foreach (var c in r.Columns.Where(c => c.Role == ColumnRole.Modality))
+        {
+            if (c.Kind is not { } kindName)
+                throw new InvalidOperationException($"Column '{c.Name}' of '{r.Path}' has the role Modality but no kind." + Environment.NewLine +
+                    "Hint: set InferredColumn.Kind to a registered modality kind, or give the column another role.");
+            var inference = ModalityRegistry.Get(kindName).ColumnInference
+                ?? throw new InvalidOperationException($"Column '{c.Name}' of '{r.Path}' is of modality kind '{kindName}', which has no column inference." + Environment.NewLine +
+                    "Hint: give the kind an IModalityColumnInference (IModalityKind.ColumnInference), or give the column a built-in role.");
+            var made = inference.Featurize(ml, new ModalityColumnContext(c.Name, c.Name + "." + kindName.Name, r.DataFolder, c.SampledValues));
+            if (made.Modality.Kind != kindName)
+                throw new InvalidOperationException($"Modality kind '{kindName}' featurized column '{c.Name}' into a modality of kind '{made.Modality.Kind}'." + Environment.NewLine +
+                    "Hint: the kind's Featurize must return ModalityOptions of its own kind.");
+            chain = chain.Append(made.Chain);
+            modalities.Add(made.Modality);
+        }
+
         var numeric = r.ColumnsWith(ColumnRole.Numeric).Concat(r.ColumnsWith(ColumnRole.NumericAndCategorical)).ToList();
         var categorical = r.ColumnsWith(ColumnRole.Categorical).Concat(r.ColumnsWith(ColumnRole.NumericAndCategorical)).ToList();
         if (numeric.Count + categorical.Count > 0)

@@ -141,7 +141,7 @@ public static class MainJob
                 MLNetFusion.AutoML.ColumnRole.AudioPath when c.Audio.TryGetValue(col.Name, out var a) => $"; {a.SampleRate} Hz, {a.ClipSeconds:0.##} s clips, log-mel {a.MelBands} bands, FFT {a.FftSize}, hop {a.HopLength} ({a.FilesDecoded} files decoded)",
                 _ => "",
             };
-            table.AddRow(Markup.Escape(col.Name), col.Role.ToString(), Markup.Escape(col.Reason + detail));
+            table.AddRow(Markup.Escape(col.Name), Markup.Escape(col.RoleName), Markup.Escape(col.Reason + detail));
         }
         return table;
     }

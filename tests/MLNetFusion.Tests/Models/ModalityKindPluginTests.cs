@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNetFusion.AutoML;
 using MLNetFusion.Models;
 using MLNetFusion.Persistence;
 using MLNetFusion.Trainers;
@@ -24,6 +25,53 @@ public class ModalityKindPluginTests
         public EncoderKind DefaultEncoder => Conv1dEncoderKind.Name;
         public ModalityAugmentation DefaultAugmentation(double strength) => new() { Noise = 0.05 * strength };
         public bool NeuralLateFusionMember => true;
+        public IModalityColumnInference ColumnInference { get; } = new TimeSeriesColumns();
+    }
+
+    /// <summary>
+    /// A CSV cell of <see cref="Length"/> numbers separated by spaces is a time series; the featurizer parses it into a
+    /// vector with a <c>CustomMapping</c> (saved by ML.NET, its factory registered by the application).
+    /// </summary>
+    internal sealed class TimeSeriesColumns : IModalityColumnInference
+    {
+        public const int Length = 64;
+
+        public string? Recognize(string columnName, IReadOnlyList<string> values)
+            => values.All(v => Parse(v) is { Length: Length }) ? $"{Length} numbers per row" : null;
+
+        public ModalityFeaturization Featurize(MLContext ml, ModalityColumnContext c)
+        {
+            // CustomMapping binds by member name when it loads, so the mapping reads and writes fixed names around copies.
+            var chain = ml.Transforms.CopyColumns(nameof(SeriesText.SeriesCell), c.InputColumnName)
+                .Append(ml.Transforms.CustomMapping(new SeriesParser().GetMapping(), SeriesParser.Contract))
+                .Append(ml.Transforms.CopyColumns(c.OutputColumnName, nameof(SeriesValues.SeriesVector)));
+            return new ModalityFeaturization(chain, new ModalityOptions { Name = c.InputColumnName, ColumnName = c.OutputColumnName, Kind = TimeSeriesKind.Name, Encoder = Conv1dEncoderKind.Name, OutputWidth = 16 });
+        }
+
+        internal static float[]? Parse(string v)
+        {
+            var parts = v.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var xs = new float[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+                if (!float.TryParse(parts[i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out xs[i])) return null;
+            return xs;
+        }
+    }
+
+    public sealed class SeriesText { public string SeriesCell { get; set; } = ""; }
+    public sealed class SeriesValues { [VectorType(TimeSeriesColumns.Length)] public float[] SeriesVector { get; set; } = new float[TimeSeriesColumns.Length]; }
+
+    [Microsoft.ML.Transforms.CustomMappingFactoryAttribute(Contract)]
+    public sealed class SeriesParser : Microsoft.ML.Transforms.CustomMappingFactory<SeriesText, SeriesValues>
+    {
+        public const string Contract = "MLNetFusion.Tests.TimeSeries";
+        public override Action<SeriesText, SeriesValues> GetMapping() => (input, output) =>
+        {
+            var xs = TimeSeriesColumns.Parse(input.SeriesCell);
+            if (xs is not { Length: TimeSeriesColumns.Length })
+                throw new InvalidDataException($"A time series cell holds {xs?.Length.ToString() ?? "a value that is not"} numbers, not {TimeSeriesColumns.Length}: '{input.SeriesCell}'.");
+            output.SeriesVector = xs;
+        };
     }
 
     internal sealed class Conv1dEncoderKind : IEncoderKind
@@ -117,6 +165,61 @@ public class ModalityKindPluginTests
         wide.OutputWidth = 300;
         Assert.Equal("Modality 'series': a Conv1d encoder has at most 256 outputs. (Parameter 'OutputWidth')", Assert.Throws<ArgumentException>(wide.Validate).Message);
         Assert.Equal(0.05, ModalityAugmentation.For(TimeSeriesKind.Name, 1).Noise, 9);
+    }
+
+    /// <summary>Writes <paramref name="rows"/> as a CSV: Label (slow or fast), Series (64 numbers), Noise (a number).</summary>
+    private static string WriteCsv(string folder, string name, List<Row> rows)
+    {
+        var path = Path.Combine(folder, name);
+        File.WriteAllLines(path, rows.Select(r => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{(r.Label == 1 ? "slow" : "fast")},{string.Join(' ', r.Series.Select(x => x.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))},{r.Tab[0]:F4}")).Prepend("Label,Series,Noise"));
+        return path;
+    }
+
+    [Fact]
+    public void ColumnInferenceRecognisesARegisteredKindAndItsFeaturizerTrainsSavesAndLoads()
+    {
+        var folder = TestData.TempFolder("plugin-kind-csv");
+        string trainCsv = WriteCsv(folder, "train.csv", Rows(400, 3)), testCsv = WriteCsv(folder, "test.csv", Rows(200, 4));
+        var ml = new MLContext(seed: 1);
+        ml.ComponentCatalog.RegisterAssembly(typeof(SeriesParser).Assembly);   // the CustomMapping's factory, to load the saved featurizer
+
+        var columns = ml.Fusion().InferColumns(trainCsv, "Label");
+        Assert.Equal(ColumnRole.Modality, columns["Series"].Role);
+        Assert.Equal(TimeSeriesKind.Name, columns["Series"].Kind);
+        Assert.Equal("TimeSeries: 64 numbers per row", columns["Series"].Reason);
+        Assert.Equal("Modality (TimeSeries)", columns["Series"].RoleName);
+        Assert.Equal(ColumnRole.Numeric, columns["Noise"].Role);
+
+        var featurization = columns.CreateFeaturizer(ml);
+        Assert.Equal(new[] { "Series.TimeSeries", "Tabular" }, featurization.ModalityColumns);
+        var series = featurization.Modalities[0];
+        Assert.Equal((TimeSeriesKind.Name, Conv1dEncoderKind.Name), (series.Kind, series.Encoder));
+
+        var train = columns.Load(ml);
+        var labelToKey = featurization.LabelToKey.Fit(train);
+        var trainer = ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = featurization.Modalities.ToList(), Epochs = 30, AugmentationStrength = 1 });
+        var model = featurization.Featurizer.Append(trainer).Fit(labelToKey.Transform(train));
+        var test = labelToKey.Transform(columns.Load(ml, testCsv));
+        var scored = model.Transform(test);
+        double accuracy = ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
+        Assert.True(accuracy > 0.8, $"accuracy {accuracy:P1} (chance 50%)");
+
+        // One model file: the kind's featurizer (ML.NET's format inside it), its encoder and the fusion network.
+        var path = Path.Combine(folder, "series.zip");
+        ml.Model.SaveFusionModel(model, train.Schema, path);
+        var loaded = ml.Model.LoadFusionModel(path, out _);
+        Assert.Equal(Columns.Vectors(scored, "Score"), Columns.Vectors(loaded.Transform(test), "Score"));
+        (loaded as IDisposable)?.Dispose();
+        (model.LastTransformer as IDisposable)?.Dispose();
+
+        // Given by the user, a kind wins over inference; a kind without column inference, or the bare role, is an error naming the column.
+        var given = ml.Fusion().InferColumns(trainCsv, "Label", options: new ColumnInferenceOptions { Kinds = { ["Series"] = TimeSeriesKind.Name } });
+        Assert.Equal("given by you: TimeSeries", given["Series"].Reason);
+        var noInference = Assert.Throws<ArgumentException>(() => ml.Fusion().InferColumns(trainCsv, "Label", options: new ColumnInferenceOptions { Kinds = { ["Series"] = ModalityKind.Audio } }));
+        Assert.StartsWith("Column 'Series' is given the modality kind 'Audio', which has no column inference.", noInference.Message);
+        var bare = Assert.Throws<ArgumentException>(() => ml.Fusion().InferColumns(trainCsv, "Label", options: new ColumnInferenceOptions { Roles = { ["Series"] = ColumnRole.Modality } }));
+        Assert.StartsWith("Column 'Series' is given the role Modality without a kind.", bare.Message);
     }
 
     [Fact]

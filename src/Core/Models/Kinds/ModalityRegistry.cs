@@ -39,6 +39,13 @@ public interface IModalityKind
     {
         if (modality.Augmentation == null && settings.AugmentationStrength > 0) modality.Augmentation = DefaultAugmentation(settings.AugmentationStrength);
     }
+
+    /// <summary>
+    /// How column inference recognises and featurizes a CSV column of this kind, or <c>null</c> (the default) when
+    /// inference leaves the kind to code that builds its <see cref="ModalityOptions"/> by hand. The built-in kinds return
+    /// <c>null</c>: their columns have roles of their own (image and audio paths, numbers, categories, text).
+    /// </summary>
+    IModalityColumnInference? ColumnInference => null;
 }
 
 /// <summary>The plain single-modality model a leaderboard shows for a kind (<see cref="IModalityKind.Baseline"/>).</summary>
@@ -124,6 +131,9 @@ public static class ModalityRegistry
     public static IEncoderKind Get(EncoderKind encoder) => Encoders.TryGetValue(encoder, out var e) ? e
         : throw new ArgumentException($"Encoder kind '{encoder}' is not registered (known: {string.Join(", ", Encoders.Keys.Select(n => n.Name).Order())})." + Environment.NewLine +
             "Hint: register it with ModalityRegistry.Register before training or loading a model that uses it.", nameof(encoder));
+
+    /// <summary>The registered modality kinds, ordered by name.</summary>
+    public static IReadOnlyList<IModalityKind> Kinds => Modalities.Values.OrderBy(k => k.Kind.Name, StringComparer.Ordinal).ToArray();
 
     /// <summary>Whether a modality kind of that name is registered.</summary>
     public static bool IsRegistered(ModalityKind kind) => Modalities.ContainsKey(kind);
