@@ -65,7 +65,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     /// <summary>What training did (per-epoch history), or <c>null</c> for a loaded model.</summary>
     public TrainingSummary? Summary { get; }
 
-    /// <summary>The family of the trainer that fitted the network: early fusion for <c>FusionMlp</c>; network fusion for the trainable featurizers (a one-modality network whose embedding is their output).</summary>
+    /// <summary>The family of the trainer that fitted the network: early fusion for <c>FusionMlp</c>; network fusion for the one-modality network inside a trainable featurizer (<c>ModalityFeaturizerTransformer</c>).</summary>
     public FusionFamily Family { get; }
 
     /// <summary>How to rebuild the network's architecture (family options and shapes); null for hand-made networks.</summary>

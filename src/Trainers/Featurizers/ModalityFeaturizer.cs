@@ -38,7 +38,7 @@ public sealed class ModalityFeaturizerOptions : TorchTrainerOptions
 /// <item><term>Package</term><description>MLNetFusion.Trainers (in the MLNetFusion package); the app references TorchSharp-cpu.</description></item>
 /// </list>
 /// </remarks>
-public sealed class ModalityFeaturizerEstimator : IEstimator<FusionPredictionTransformer>
+public sealed class ModalityFeaturizerEstimator : IEstimator<ModalityFeaturizerTransformer>
 {
     private readonly NetworkFusionTrainer _trainer;
 
@@ -58,7 +58,7 @@ public sealed class ModalityFeaturizerEstimator : IEstimator<FusionPredictionTra
     }
 
     /// <inheritdoc />
-    public FusionPredictionTransformer Fit(IDataView input) => _trainer.Fit(input);
+    public ModalityFeaturizerTransformer Fit(IDataView input) => new(_trainer.Fit(input));
 
     /// <inheritdoc />
     public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _trainer.GetOutputSchema(inputSchema);

@@ -32,7 +32,14 @@ internal static class TrainerComponents
         ComponentRegistry.Register(Ensemble.WeightedEnsembleTransformer.Kind, Ensemble.WeightedEnsembleTransformer.Load);
     }
 
-    private static FusionPredictionTransformer LoadFusionPrediction(ComponentReader reader)
+    // A featurizer's network (one modality, the embedding its only output) loads as the featurizer it was saved from.
+    private static Microsoft.ML.ITransformer LoadFusionPrediction(ComponentReader reader)
+    {
+        var network = LoadNetwork(reader);
+        return Featurizers.ModalityFeaturizerTransformer.IsFeaturizer(network) ? new Featurizers.ModalityFeaturizerTransformer(network) : network;
+    }
+
+    private static FusionPredictionTransformer LoadNetwork(ComponentReader reader)
     {
         var c = reader.ReadConfig<FusionPredictionConfig>();
         if (reader.Version < 2) c = c with { Disabled = null, NonFiniteInputs = NonFiniteInputHandling.Error };   // version 1 had neither

@@ -23,6 +23,10 @@ public class FeaturizerTests
             .Append(ml.Transforms.Concatenate("Features", "ImageEmbedding", "Tab"))
             .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy());
         var model = pipeline.Fit(train);
+        // The fitted featurizer says what it is: one embedding column of its encoder's width, nothing predicted.
+        var fitted = ((IEnumerable<ITransformer>)model).OfType<ModalityFeaturizerTransformer>().Single();
+        Assert.Equal(("ImageEmbedding", 16, "Image"), (fitted.OutputColumnName, fitted.EmbeddingWidth, fitted.Encoder.InputColumn));
+        Assert.Equal(8, fitted.Summary!.History.Count);
         var output = model.Transform(test);
         Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 16), output.Schema["ImageEmbedding"].Type);
         // Learned image features (bit 0) + tabular (bit 1): early fusion with a linear trainer solves the task.
