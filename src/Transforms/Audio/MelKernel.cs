@@ -12,7 +12,9 @@ namespace MLNetFusion.Transforms.Audio;
 /// <remarks>
 /// Where the CPU has 256-bit vectors, four frames go through the FFT, the split, the power and the filter bank together,
 /// one frame per lane: every lane does the scalar path's operations in the scalar path's order (no fused multiply-add),
-/// so the values are the same bit for bit (the log and any power other than 2 stay scalar per lane).
+/// so the values are the same bit for bit (the log and any power other than 2 stay scalar per lane). The one shortcut,
+/// the FFT's first stage without its products by 1, changes at most the sign of a zero, which the power squares away.
+/// A clip's last frames run as one more group of four that overlaps the one before it.
 /// </remarks>
 internal sealed class MelKernel
 {
@@ -100,8 +102,14 @@ internal sealed class MelKernel
         for (int i = 1; i <= pad; i++) { p[pad - i] = clip[i]; p[pad + _length - 1 + i] = clip[_length - 1 - i]; }   // reflect, edge not repeated
         _ = total;
         int first = 0;
-        if (_vectors)
+        if (_vectors && _frames >= Lanes)
+        {
             for (; first + Lanes <= _frames; first += Lanes) FourFrames(first, s);
+            // The last frames as one more group that overlaps the previous one: a lane computes what the scalar path
+            // does, so the frames computed twice get the same values, at a quarter of the scalar path's cost.
+            if (first < _frames) FourFrames(_frames - Lanes, s);
+            first = _frames;
+        }
         for (int t = first; t < _frames; t++)
         {
             int start = t * _hop;
@@ -163,31 +171,40 @@ internal sealed class MelKernel
     {
         var p = s.Padded;
         var re4 = s.Re4; var im4 = s.Im4;
-        for (int m = 0; m < _half; m++)
-        {
-            int r = _reverse[m] * Lanes;
-            double we = _window[2 * m], wo = _window[2 * m + 1];
-            for (int l = 0; l < Lanes; l++)
-            {
-                int start = (t0 + l) * _hop;
-                re4[r + l] = p[start + 2 * m] * we;
-                im4[r + l] = p[start + 2 * m + 1] * wo;
-            }
-        }
         var re = MemoryMarshal.Cast<double, Vector256<double>>(re4.AsSpan());
         var im = MemoryMarshal.Cast<double, Vector256<double>>(im4.AsSpan());
-        for (int len = 2; len <= _half; len <<= 1)
+        int s0 = t0 * _hop, s1 = s0 + _hop, s2 = s1 + _hop, s3 = s2 + _hop;
+        for (int m = 0; m < _half; m++)
+        {
+            int r = _reverse[m], e = 2 * m, o = e + 1;
+            // Lane l is frame t0 + l: the same products as the scalar path, one vector multiply for four frames.
+            re[r] = Vector256.Create(p[s0 + e], p[s1 + e], p[s2 + e], p[s3 + e]) * Vector256.Create(_window[e]);
+            im[r] = Vector256.Create(p[s0 + o], p[s1 + o], p[s2 + o], p[s3 + o]) * Vector256.Create(_window[o]);
+        }
+        // The first stage's twiddle is 1 (sin 0 = -0): the scalar path's products by it leave every value as it is, up to
+        // the sign of a zero, which the power squares away; so this stage only adds and subtracts.
+        if (_half >= 2)
+            for (int u = 0; u < _half; u += 2)
+            {
+                Vector256<double> vr = re[u + 1], vi = im[u + 1];
+                re[u + 1] = re[u] - vr; im[u + 1] = im[u] - vi;
+                re[u] += vr; im[u] += vi;
+            }
+        for (int len = 4; len <= _half; len <<= 1)
         {
             int halfLen = len >> 1, step = _half / len;
-            for (int i = 0; i < _half; i += len)
-                for (int j = 0; j < halfLen; j++)
+            for (int j = 0; j < halfLen; j++)
+            {
+                // One twiddle for every butterfly of this stage that uses it.
+                var wr = Vector256.Create(_twRe[j * step]); var wi = Vector256.Create(_twIm[j * step]);
+                for (int u = j; u < _half; u += len)
                 {
-                    var wr = Vector256.Create(_twRe[j * step]); var wi = Vector256.Create(_twIm[j * step]);
-                    int u = i + j, v = u + halfLen;
+                    int v = u + halfLen;
                     var vr = re[v] * wr - im[v] * wi; var vi = re[v] * wi + im[v] * wr;
                     re[v] = re[u] - vr; im[v] = im[u] - vi;
                     re[u] += vr; im[u] += vi;
                 }
+            }
         }
         var power = MemoryMarshal.Cast<double, Vector256<double>>(s.Power4.AsSpan());
         var halfV = Vector256.Create(0.5);
@@ -204,15 +221,37 @@ internal sealed class MelKernel
             if (_power == 2.0) power[k] = pw;
             else power[k] = Vector256.Create(Math.Pow(pw[0], _power / 2.0), Math.Pow(pw[1], _power / 2.0), Math.Pow(pw[2], _power / 2.0), Math.Pow(pw[3], _power / 2.0));
         }
-        for (int band = 0; band < _bands; band++)
+        // Two bands at a time: two independent sums in flight, each added in the scalar path's order.
+        int band = 0;
+        for (; band + 1 < _bands; band += 2)
+        {
+            double[] wa = _bandWeights[band], wb = _bandWeights[band + 1];
+            int fa = _bandStart[band], fb = _bandStart[band + 1], common = Math.Min(wa.Length, wb.Length), j = 0;
+            Vector256<double> a = Vector256<double>.Zero, b = Vector256<double>.Zero;
+            for (; j < common; j++)
+            {
+                a += Vector256.Create(wa[j]) * power[fa + j];
+                b += Vector256.Create(wb[j]) * power[fb + j];
+            }
+            for (int k = j; k < wa.Length; k++) a += Vector256.Create(wa[k]) * power[fa + k];
+            for (int k = j; k < wb.Length; k++) b += Vector256.Create(wb[k]) * power[fb + k];
+            StoreBand(s.Mel, band, t0, a);
+            StoreBand(s.Mel, band + 1, t0, b);
+        }
+        if (band < _bands)
         {
             var w = _bandWeights[band];
             int f0 = _bandStart[band];
             var acc = Vector256<double>.Zero;
             for (int j = 0; j < w.Length; j++) acc += Vector256.Create(w[j]) * power[f0 + j];
-            int at = band * _frames + t0;
-            for (int l = 0; l < Lanes; l++) s.Mel[at + l] = _log ? Math.Log(acc[l] + _offset) : acc[l];
+            StoreBand(s.Mel, band, t0, acc);
         }
+    }
+
+    private void StoreBand(double[] mel, int band, int t0, Vector256<double> sum)
+    {
+        int at = band * _frames + t0;
+        for (int l = 0; l < Lanes; l++) mel[at + l] = _log ? Math.Log(sum[l] + _offset) : sum[l];
     }
 
     /// <summary>In-place iterative radix-2 FFT of bit-reversed input (e^{-2πi…} convention).</summary>
