@@ -10,7 +10,7 @@ namespace MLNetFusion.Datasets;
 /// random blobs that a CNN can memorise. Its few hundred training rows make the image branch easy to overfit.
 /// </summary>
 /// <remarks>
-/// Measured with <c>mlnetfusion bench --only weak</c>. It reproduces a failure seen on a real 427-row dataset (house
+/// Measured with <c>mlnetfusion-bench --only weak</c>. It reproduces a failure seen on a real 427-row dataset (house
 /// photos and four tabular columns): tabular columns alone reached about 70%, an image CNN alone about 44%, and most
 /// joint models fell between the two.
 /// </remarks>

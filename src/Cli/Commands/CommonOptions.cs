@@ -7,7 +7,7 @@ namespace MLNetFusion.Cli.Commands;
 /// <summary>Options several commands share (one instance each, added to every command that takes it).</summary>
 internal static class CommonOptions
 {
-    public static Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs for the neural fusion families.", DefaultValueFactory = _ => Candidates.Epochs };
+    public static Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs for the neural fusion families.", DefaultValueFactory = _ => MLNetFusion.AutoML.Leaderboard.FusionCandidates.Defaults.Epochs };
     public static Option<string> LeaderboardChart { get; } = new("--chart") { Description = "Where to write the leaderboard chart (PNG).", DefaultValueFactory = _ => DefaultPaths.Artifact("leaderboard.png") };
     public static Option<int> Seed { get; } = new("--seed") { Description = "MLContext seed.", DefaultValueFactory = _ => 1 };
     public static Option<string?> Group { get; } = new("--group") { Description = "Group column (speaker, site): also score every entry by leave-one-group-out on the training file, and rank by it." };

@@ -59,10 +59,10 @@ public static class FitJob
         }
         else
         {
-            var candidate = Candidate(ds, family, epochs);
+            var candidate = Candidate(ds, family);
             description = $"{candidate.FamilyName}: {candidate.Name}";
             using var line = new ProgressLine("fit " + description);
-            trainer = candidate.Build(ml, ds, line.Report).Fit(train);
+            trainer = candidate.Build(new AutoML.Leaderboard.LeaderboardContext(ml, ds.Featurization, ds.GroupColumn, epochs, line.Report)).Fit(train);
         }
         var toValue = ml.Transforms.Conversion.MapKeyToValue(PredictedLabel).Fit(trainer.Transform(train));
         var model = new TransformerChain<ITransformer>(featurizer, trainer, toValue);
@@ -86,9 +86,9 @@ public static class FitJob
 
     private const string PredictedLabel = "PredictedLabel";
 
-    private static Candidate Candidate(MultimodalDataset ds, string family, int epochs)
+    private static AutoML.Leaderboard.LeaderboardCandidate Candidate(MultimodalDataset ds, string family)
     {
-        var all = Candidates.All(ds, epochs);
+        var all = AutoML.Leaderboard.FusionCandidates.Default(ds.Featurization, ds.GroupColumn, includeSingles: false);
         var f = FusionFamilies.Parse(family);
         // Late fusion's default here is the product of experts, the best combiner under leave-one-speaker-out.
         return all.First(c => c.Family == f && (f != FusionFamily.Late || c.Name.StartsWith("product", StringComparison.Ordinal)));

@@ -58,8 +58,8 @@ public static class DistributedSweepJob
                 ["trials"] = snapshot.Trials.Select(t => new Dictionary<string, object?>
                 {
                     ["trial_id"] = t.Trial.TrialId, ["family"] = t.Trial.Family, ["parameters"] = t.Trial.Parameters, ["rung"] = t.Rung, ["attempts"] = t.Attempts,
-                    ["worker"] = t.Report?.Worker, ["status"] = t.Report?.Status.ToString(), ["accuracy"] = LeaderboardRunner.Finite(t.Report?.Accuracy ?? double.NaN),
-                    ["macro_f1"] = LeaderboardRunner.Finite(t.Report?.MacroF1 ?? double.NaN), ["log_loss"] = LeaderboardRunner.Finite(t.Report?.LogLoss ?? double.NaN),
+                    ["worker"] = t.Report?.Worker, ["status"] = t.Report?.Status.ToString(), ["accuracy"] = LeaderboardJson.Finite(t.Report?.Accuracy ?? double.NaN),
+                    ["macro_f1"] = LeaderboardJson.Finite(t.Report?.MacroF1 ?? double.NaN), ["log_loss"] = LeaderboardJson.Finite(t.Report?.LogLoss ?? double.NaN),
                     ["epochs"] = t.Report?.EpochsTrained, ["seconds"] = t.Report?.Seconds, ["error"] = t.Report?.Error,
                 }).ToList(),
             };

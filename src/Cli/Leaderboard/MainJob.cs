@@ -81,7 +81,7 @@ public static class MainJob
             {
                 line?.Dispose(); line = null; current = -1;
                 // Every finished entry is on disk at once: a run stopped later (killed, cancelled) keeps what it measured.
-                if (jsonPath != null) LeaderboardRunner.WriteJson(jsonPath, all);
+                if (jsonPath != null) LeaderboardJson.Write(jsonPath, all);
                 Console.WriteLine($"[{all.Count}/{candidates.Count + 1}] {Done(entry)} ({ProgressLine.Format(entry.TrainingTime)}; {ProgressLine.Format(total.Elapsed)} in all)");
             },
         };
@@ -114,7 +114,7 @@ public static class MainJob
         if (chartPath != null) LeaderboardChart.Write(chartPath, title, ordered.Where(r => r.Error == null).ToList(), ds.Columns.ClassCount);
         if (jsonPath != null)
         {
-            LeaderboardRunner.WriteJson(jsonPath, ordered, result.Recommended);
+            LeaderboardJson.Write(jsonPath, ordered, result.Recommended);
             Console.WriteLine($"Leaderboard JSON written to {Path.GetFullPath(jsonPath)}.");
         }
         if (chartPath != null) Console.WriteLine($"Chart written to {Path.GetFullPath(chartPath)}. Total time {total.Elapsed.TotalSeconds:F0}s.");

@@ -116,15 +116,15 @@ public static class SweepJob
             ["trials"] = r.Trials.Select(t => new Dictionary<string, object?>
             {
                 ["trial_id"] = t.Settings.TrialId, ["family"] = t.Settings.Family.Name(), ["parameters"] = Parameters(t.Settings),
-                ["modalities"] = t.Settings.Modalities, ["status"] = t.Status.ToString(), ["validation_metric"] = LeaderboardRunner.Finite(t.ValidationMetric),
-                ["accuracy"] = LeaderboardRunner.Finite(t.Accuracy), ["macro_f1"] = LeaderboardRunner.Finite(t.MacroF1), ["log_loss"] = LeaderboardRunner.Finite(t.LogLoss),
-                ["worst_missing_modality_metric"] = LeaderboardRunner.Finite(t.WorstMissingModalityMetric), ["epochs"] = t.EpochsTrained,
+                ["modalities"] = t.Settings.Modalities, ["status"] = t.Status.ToString(), ["validation_metric"] = LeaderboardJson.Finite(t.ValidationMetric),
+                ["accuracy"] = LeaderboardJson.Finite(t.Accuracy), ["macro_f1"] = LeaderboardJson.Finite(t.MacroF1), ["log_loss"] = LeaderboardJson.Finite(t.LogLoss),
+                ["worst_missing_modality_metric"] = LeaderboardJson.Finite(t.WorstMissingModalityMetric), ["epochs"] = t.EpochsTrained,
                 ["seconds"] = Math.Round(t.Duration.TotalSeconds, 2), ["error"] = t.Error,
             }).ToList(),
             ["chosen"] = new Dictionary<string, object?>
             {
                 ["trial_id"] = r.BestTrial.Settings.TrialId, ["family"] = r.BestTrial.Settings.Family.Name(), ["parameters"] = Parameters(r.BestTrial.Settings),
-                ["modalities"] = r.BestTrial.Settings.Modalities, ["validation_metric"] = LeaderboardRunner.Finite(r.BestTrial.ValidationMetric),
+                ["modalities"] = r.BestTrial.Settings.Modalities, ["validation_metric"] = LeaderboardJson.Finite(r.BestTrial.ValidationMetric),
                 ["test_accuracy"] = outcome.TestAccuracy, ["test_macro_f1"] = outcome.TestMacroF1, ["refitted"] = r.Refitted,
             },
         };

@@ -23,7 +23,7 @@ public class CliOutputTests
             0.99, 0.98, 0.05, TimeSpan.FromSeconds(12.3456), 0.85, 0.61, new Dictionary<string, double> { ["a"] = 0.61, ["b"] = 1.09 - 0.61 });
         var merge = new MLNetFusion.AutoML.Leaderboard.LeaderboardEntry(MLNetFusion.AutoML.Leaderboard.CandidateKind.Fusion, "merge", "attention", 0.8, 0.4,
             0.97, 0.96, double.NaN, TimeSpan.FromSeconds(2));
-        LeaderboardRunner.WriteJson(path, new[] { late, merge }, recommended: late);
+        LeaderboardJson.Write(path, new[] { late, merge }, recommended: late);
         var rows = JsonNode.Parse(File.ReadAllText(path))!.AsArray();
         Assert.Equal(2, rows.Count);
         Assert.True((bool)rows[0]!["recommended"]!);

@@ -30,6 +30,8 @@ public class PackageContentTests
         var names = zip.Entries.Select(e => e.FullName).ToList();
         Assert.Single(names, n => n.EndsWith("ResNet18.onnx", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(names, n => n.EndsWith(".pdb", StringComparison.OrdinalIgnoreCase));
+        // The benchmarks are a program of their own (bench/), never part of the tool.
+        Assert.DoesNotContain(names, n => n.Contains("mlnetfusion-bench", StringComparison.OrdinalIgnoreCase) || n.Contains("Benchmarks", StringComparison.Ordinal));
         var platforms = names.Where(n => n.Contains("/runtimes/", StringComparison.Ordinal)).Select(n => n.Split("/runtimes/")[1].Split('/')[0]).Distinct().ToList();
         Assert.Equal(new[] { "linux-x64" }, platforms);
     }

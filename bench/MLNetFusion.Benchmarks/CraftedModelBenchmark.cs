@@ -7,10 +7,10 @@ using Microsoft.ML.Data;
 using MLNetFusion.Models;
 using MLNetFusion.Persistence;
 using MLNetFusion.Trainers.Merge;
-using static MLNetFusion.Cli.Bench.Measure;
-using static MLNetFusion.Cli.Bench.BenchRows;
+using static MLNetFusion.Benchmarks.Measure;
+using static MLNetFusion.Benchmarks.BenchRows;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>
 /// <c>bench --only crafted</c>: a small, validly hashed model file whose configuration claims a 20,000-wide network (two

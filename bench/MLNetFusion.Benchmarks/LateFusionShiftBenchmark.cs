@@ -1,11 +1,11 @@
-using MLNetFusion.Cli.Leaderboard;
+
 using MLNetFusion.Data;
 using MLNetFusion.Datasets;
 using Microsoft.ML;
 using System.Diagnostics;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary><c>bench --only late-logo</c>: late-fusion combiners by leave-one-speaker-out.</summary>
 internal static class LateFusionShiftBenchmark

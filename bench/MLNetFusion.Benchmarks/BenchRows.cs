@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>Rows the neural benchmarks generate.</summary>
 internal static class BenchRows

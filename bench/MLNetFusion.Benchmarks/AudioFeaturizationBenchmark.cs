@@ -1,9 +1,9 @@
 using MLNetFusion.Transforms.Audio;
 using Microsoft.ML;
 using System.Diagnostics;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary><c>bench --only audio</c>: LoadAudio + MelSpectrogram throughput.</summary>
 internal static class AudioFeaturizationBenchmark

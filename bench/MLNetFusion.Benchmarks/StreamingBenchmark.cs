@@ -3,9 +3,9 @@ using MLNetFusion.Trainers.Early;
 using Microsoft.ML.Data;
 using Microsoft.ML;
 using System.Diagnostics;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary><c>bench --only streaming</c>: peak memory of a streaming fit.</summary>
 internal static class StreamingBenchmark

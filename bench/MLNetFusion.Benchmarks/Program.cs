@@ -1,12 +1,23 @@
 using System.CommandLine;
-using MLNetFusion.Cli.Bench;
+using MLNetFusion.AutoML.Leaderboard;
+using MLNetFusion.Benchmarks;
 
-namespace MLNetFusion.Cli.Commands;
+// mlnetfusion-bench: `dotnet run --project bench/MLNetFusion.Benchmarks -c Release -- [--only …]`, one JSON object per line.
+try
+{
+    return BenchCommand.Create().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception ex) when (ex is not OutOfMemoryException)
+{
+    Console.Error.WriteLine("Error: " + ex.Message);
+    if (Environment.GetEnvironmentVariable("MLNETFUSION_DEBUG") == "1") Console.Error.WriteLine(ex);
+    return 1;
+}
 
-/// <summary><c>mlnetfusion bench [--only …]</c>: benchmarks, one JSON object per line.</summary>
+/// <summary>The benchmarks' command line.</summary>
 internal static class BenchCommand
 {
-    public static Command Create()
+    public static RootCommand Create()
     {
         var avdigits = new Option<string?>("--avdigits") { Description = "avdigits folder (audio throughput uses it when given; sweep, group-sweep and late-logo need it)." };
         var only = new Option<string[]>("--only")
@@ -24,15 +35,16 @@ internal static class BenchCommand
         var weakCopies = new Option<int>("--weak-copies") { Description = "Generated copies (dataset seeds) of the weak benchmark.", DefaultValueFactory = _ => 3 };
         var weakRemediesOnly = new Option<bool>("--weak-remedies-only") { Description = "The weak benchmark trains the single modalities and the per-modality learning-rate remedy only, not every candidate." };
         var memoryRows = new Option<int>("--memory-rows") { Description = "Rows of the leaderboard-memory benchmark's generated CSV.", DefaultValueFactory = _ => 20_000 };
-        var memoryEpochs = new Option<int>("--leaderboard-epochs") { Description = "Epochs of the neural entries of the leaderboard benchmarks (leaderboard-memory, baselines, grouped-leaderboard).", DefaultValueFactory = _ => MLNetFusion.Cli.Leaderboard.Candidates.Epochs };
+        var memoryEpochs = new Option<int>("--leaderboard-epochs") { Description = "Epochs of the neural entries of the leaderboard benchmarks (leaderboard-memory, baselines, grouped-leaderboard).", DefaultValueFactory = _ => Candidates.Epochs };
         var redis = new Option<string?>("--redis") { Description = "The distributed benchmark's Redis (host:port); default MLNETFUSION_REDIS, else it starts redis-server on a loopback port." };
         var distributedTrials = new Option<int>("--distributed-trials") { Description = "Trials of the distributed benchmark's study.", DefaultValueFactory = _ => 12 };
-        var command = new Command("bench", "Benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly, memoryRows, memoryEpochs, redis, distributedTrials, CommonOptions.EarlyStopping };
+        var earlyStopping = new Option<int>("--early-stopping") { Description = "Early-stopping patience of the grouped-leaderboard benchmark's neural entries (a tenth of their training rows); 0 runs every epoch.", DefaultValueFactory = _ => FusionCandidates.Defaults.EarlyStoppingPatience };
+        var command = new RootCommand("MLNetFusion's benchmarks; prints one JSON object per line.") { avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly, memoryRows, memoryEpochs, redis, distributedTrials, earlyStopping };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
             r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly),
             Split(r.GetValue(seeds)).Select(s => int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v
                 : throw new ArgumentException($"--seeds takes integers; '{s}' is not one." + Environment.NewLine + "Hint: --seeds 1,2,3")).ToArray(),
-            r.GetValue(memoryRows), r.GetValue(memoryEpochs), r.GetValue(redis), r.GetValue(distributedTrials), r.GetValue(CommonOptions.EarlyStopping))));
+            r.GetValue(memoryRows), r.GetValue(memoryEpochs), r.GetValue(redis), r.GetValue(distributedTrials), r.GetValue(earlyStopping))));
         return command;
     }
 

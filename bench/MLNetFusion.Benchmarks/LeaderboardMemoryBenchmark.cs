@@ -4,9 +4,9 @@ using System.Text;
 using MLNetFusion.AutoML;
 using Microsoft.ML;
 using MLNetFusion.Datasets;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>
 /// <c>bench --only leaderboard-memory</c>: the whole leaderboard on a generated 20,000-row CSV shaped like a real one

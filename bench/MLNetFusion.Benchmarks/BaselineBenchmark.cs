@@ -3,9 +3,9 @@ using Microsoft.ML;
 using MLNetFusion.AutoML;
 using MLNetFusion.AutoML.Leaderboard;
 using MLNetFusion.Datasets;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>
 /// <c>bench --only baselines</c>: the whole leaderboard (baselines, fusion families, single modalities, the ensemble)

@@ -3,9 +3,9 @@ using Microsoft.ML;
 using MLNetFusion.AutoML;
 using MLNetFusion.AutoML.Leaderboard;
 using MLNetFusion.Datasets;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>
 /// <c>bench --only grouped-leaderboard --avdigits …</c>: the leaderboard on avdigits with leave-one-speaker-out (what

@@ -6,10 +6,10 @@ using Microsoft.ML;
 using System.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
-using static MLNetFusion.Cli.Bench.Measure;
-using static MLNetFusion.Cli.Bench.BenchRows;
+using static MLNetFusion.Benchmarks.Measure;
+using static MLNetFusion.Benchmarks.BenchRows;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary><c>bench --only fit|transform|latency</c>: training and inference throughput against the one pure TorchSharp loop over the same network, and PredictionEngine latency.</summary>
 internal static class NeuralThroughputBenchmark
@@ -44,8 +44,8 @@ internal static class NeuralThroughputBenchmark
         {
             var enc = new ModalityEncoder[]
             {
-                EncoderFactory.Create(options.Modalities[0], new[] { 1, 28, 28 }, new FeatureStatistics(new float[784], Enumerable.Repeat(1f, 784).ToArray(), 0.5f, 0.3f)),
-                EncoderFactory.Create(options.Modalities[1], new[] { 1, 40, 63 }, new FeatureStatistics(new float[2520], Enumerable.Repeat(1f, 2520).ToArray(), -4.5f, 0.3f)),
+                ModalityRegistry.Get(options.Modalities[0].Encoder).Create(options.Modalities[0], new[] { 1, 28, 28 }, new FeatureStatistics(new float[784], Enumerable.Repeat(1f, 784).ToArray(), 0.5f, 0.3f)),
+                ModalityRegistry.Get(options.Modalities[1].Encoder).Create(options.Modalities[1], new[] { 1, 40, 63 }, new FeatureStatistics(new float[2520], Enumerable.Repeat(1f, 2520).ToArray(), -4.5f, 0.3f)),
             };
             return new MergeFusionNetwork(enc, 10, options.Operation, options.Width, options.Rank, options.HeadHiddenWidths, options.HeadDropout, options.ModalityDropout, options.AuxiliaryLossWeight);
         }

@@ -5,9 +5,9 @@ using Microsoft.Extensions.Logging;
 using MLNetFusion.Datasets;
 using MLNetFusion.Distributed;
 using MLNetFusion.Runtime;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>
 /// <c>bench --only distributed</c>: trials completed per minute by a study on 1, 2 and 3 `mlnetfusion worker` processes

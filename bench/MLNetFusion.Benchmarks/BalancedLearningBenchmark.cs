@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
-using MLNetFusion.Cli.Leaderboard;
+
 using MLNetFusion.Data;
 using MLNetFusion.Datasets;
 using MLNetFusion.Models;
@@ -9,9 +9,9 @@ using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Network;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>
 /// <c>bench --only balance --avdigits DIR</c>: the remedies for modality competition and shift (#14), each alone and all

@@ -4,10 +4,10 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using MLNetFusion.Models;
 using MLNetFusion.Trainers.Merge;
-using static MLNetFusion.Cli.Bench.Measure;
-using static MLNetFusion.Cli.Bench.BenchRows;
+using static MLNetFusion.Benchmarks.Measure;
+using static MLNetFusion.Benchmarks.BenchRows;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>
 /// <c>bench --only onnx</c>: the bench's merge model (image CNN + audio CNN, attention) exported to ONNX; batch rows/s and

@@ -3,10 +3,10 @@ using MLNetFusion.Trainers.Merge;
 using Microsoft.ML.Data;
 using Microsoft.ML;
 using System.Diagnostics;
-using static MLNetFusion.Cli.Bench.Measure;
-using static MLNetFusion.Cli.Bench.BenchRows;
+using static MLNetFusion.Benchmarks.Measure;
+using static MLNetFusion.Benchmarks.BenchRows;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary><c>bench --only soak</c>: memory of a loaded model over many predictions.</summary>
 internal static class SoakBenchmark

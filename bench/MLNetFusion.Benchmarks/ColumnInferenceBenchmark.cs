@@ -1,9 +1,9 @@
 using MLNetFusion.Datasets;
 using Microsoft.ML;
 using System.Diagnostics;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary><c>bench --only infer</c>: column inference time on 10,000 rows.</summary>
 internal static class ColumnInferenceBenchmark

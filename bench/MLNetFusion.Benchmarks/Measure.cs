@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>The measuring helpers every benchmark shares: one JSON object per line, medians of alternating repetitions, consuming a column.</summary>
 internal static class Measure

@@ -1,12 +1,12 @@
 using MLNetFusion.AutoML.Sweep;
-using MLNetFusion.Cli.Leaderboard;
+
 using MLNetFusion.Datasets;
 using MLNetFusion.Trainers;
 using Microsoft.ML;
 using System.Diagnostics;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary><c>bench --only sweep</c>: the sweep against every family at its defaults, in-distribution.</summary>
 internal static class SweepBenchmark
@@ -26,14 +26,14 @@ internal static class SweepBenchmark
         var sw = Stopwatch.StartNew();
         foreach (var c in Candidates.All(ds, Candidates.Epochs))
         {
-            var e = LeaderboardRunner.Run(ml, ds, c, train, test);
+            var e = CandidateRunner.Run(ml, ds, c, train, test);
             defaults.Add(new { family = e.Family, name = e.Name, accuracy = Math.Round(e.Accuracy, 4), seconds = Math.Round(e.TrainingTime.TotalSeconds, 1) });
             if (e.Accuracy > bestDefault) { bestDefault = e.Accuracy; bestName = $"{e.Family}: {e.Name}"; }
         }
         double defaultsSeconds = sw.Elapsed.TotalSeconds;
         Emit(new { benchmark = "family_defaults", dataset = "avdigits", best_default_test_accuracy = Math.Round(bestDefault, 4), best_default = bestName,
             seconds = Math.Round(defaultsSeconds, 1), defaults });
-        var outcome = SweepJob.Search(ml, ds, train, test, budget, null, new SuccessiveHalvingTuner(), seed: 1);
+        var outcome = CandidateRunner.Sweep(ml, ds, train, test, budget, new SuccessiveHalvingTuner(), seed: 1);
         var r = outcome.Result;
         Emit(new
         {

@@ -1,12 +1,12 @@
 using MLNetFusion.AutoML.Sweep;
-using MLNetFusion.Cli.Leaderboard;
+
 using MLNetFusion.Data;
 using MLNetFusion.Datasets;
 using Microsoft.ML;
 using System.Diagnostics;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary><c>bench --only group-sweep</c>: the grouped sweep against every family, by leave-one-speaker-out.</summary>
 internal static class GroupedSweepBenchmark
@@ -29,7 +29,7 @@ internal static class GroupedSweepBenchmark
         var sw = Stopwatch.StartNew();
         foreach (var c in Candidates.All(ds, Candidates.Epochs))
         {
-            var perGroup = LeaderboardRunner.LeaveOneGroupOut(ml, ds, c, train, groups);
+            var perGroup = CandidateRunner.LeaveOneGroupOut(ml, ds, c, train, groups);
             double mean = perGroup.Values.Average();
             families.Add(new { family = c.FamilyName, name = c.Name, group_out_accuracy = Math.Round(mean, 4), worst_group_accuracy = Math.Round(perGroup.Values.Min(), 4) });
             if (mean > best) { best = mean; bestName = $"{c.FamilyName}: {c.Name}"; }
@@ -37,7 +37,7 @@ internal static class GroupedSweepBenchmark
         Emit(new { benchmark = "family_defaults_leave_one_speaker_out", dataset = "avdigits", best_group_out_accuracy = Math.Round(best, 4), best = bestName,
             seconds = Math.Round(sw.Elapsed.TotalSeconds, 1), families });
 
-        var outcome = SweepJob.Search(ml, ds, train, test, budget, null, new SuccessiveHalvingTuner(), seed: 1, folds: groups.Count, grouped: true);
+        var outcome = CandidateRunner.Sweep(ml, ds, train, test, budget, new SuccessiveHalvingTuner(), seed: 1, folds: groups.Count, grouped: true);
         var r = outcome.Result;
         var chosen = outcome.Experiment.CreateEstimator(r.BestTrial.Settings);
         var choicePerGroup = new Dictionary<string, double>();

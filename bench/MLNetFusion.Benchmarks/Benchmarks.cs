@@ -1,9 +1,9 @@
 using MLNetFusion.Datasets;
 using MLNetFusion.Runtime;
 using TorchSharp;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>What <c>mlnetfusion bench</c> was asked to run.</summary>
 /// <param name="AvDigits">The avdigits folder, if given.</param>
@@ -24,7 +24,7 @@ namespace MLNetFusion.Cli.Bench;
 /// <param name="EarlyStopping">Early-stopping patience of the grouped-leaderboard benchmark's neural entries (0: every epoch).</param>
 public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> Only, int StreamingRows, double SweepMinutes = 10,
     string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null, int WeakCopies = 3, IReadOnlyList<string>? Remedies = null, bool WeakRemediesOnly = false,
-    IReadOnlyList<int>? Seeds = null, int MemoryRows = 20_000, int LeaderboardEpochs = Leaderboard.Candidates.Epochs, string? Redis = null, int DistributedTrials = 12,
+    IReadOnlyList<int>? Seeds = null, int MemoryRows = 20_000, int LeaderboardEpochs = Candidates.Epochs, string? Redis = null, int DistributedTrials = 12,
     int EarlyStopping = AutoML.Leaderboard.FusionCandidates.Defaults.EarlyStoppingPatience);
 
 /// <summary>

@@ -1,15 +1,15 @@
 using System.Diagnostics;
 using Microsoft.ML;
-using MLNetFusion.Cli.Leaderboard;
+
 using MLNetFusion.Datasets;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Network;
-using static MLNetFusion.Cli.Bench.Measure;
+using static MLNetFusion.Benchmarks.Measure;
 
-namespace MLNetFusion.Cli.Bench;
+namespace MLNetFusion.Benchmarks;
 
 /// <summary>
 /// <c>bench --only weak</c>: a fusion must not end below its best single modality. On the generated
@@ -67,7 +67,7 @@ internal static class WeakModalityBenchmark
             {
                 if (remediesOnly && !c.Name.Contains("learning rate") && c.Family != null) continue;
                 var sw = Stopwatch.StartNew();
-                var entry = LeaderboardRunner.Run(ml, ds, c, train, test);
+                var entry = CandidateRunner.Run(ml, ds, c, train, test);
                 string key = $"{c.FamilyName}: {c.Name}";
                 (results.TryGetValue(key, out var list) ? list : results[key] = new()).Add(entry.Accuracy);
                 Emit(new { benchmark = "weak_modality", dataset_seed = seed, family = c.FamilyName, configuration = c.Name, test_accuracy = Math.Round(entry.Accuracy, 4),
