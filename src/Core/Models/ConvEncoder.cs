@@ -9,7 +9,7 @@ namespace MLNetFusion.Models;
 /// 2-D CNN encoder for images (<c>C×H×W</c>) and spectrograms (<c>1×bands×frames</c>). The default follows the reference
 /// design: per block <c>Conv3x3 → ReLU → MaxPool2</c> (two blocks), then a linear projection with ReLU.
 /// </summary>
-public sealed class ConvEncoder : ModalityEncoder
+internal sealed class ConvEncoder : ModalityEncoder
 {
     private readonly InputStandardizer norm;
     private readonly ModalityAugmentation? _augmentation;

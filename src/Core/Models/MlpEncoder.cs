@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace MLNetFusion.Models;
 
 /// <summary>Tabular encoder: standardise, then <c>Linear → ReLU → Dropout</c> per hidden layer.</summary>
-public sealed class MlpEncoder : ModalityEncoder
+internal sealed class MlpEncoder : ModalityEncoder
 {
     private readonly InputStandardizer norm;
     private readonly ModalityAugmentation? _augmentation;

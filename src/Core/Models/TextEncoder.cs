@@ -10,7 +10,7 @@ namespace MLNetFusion.Models;
 /// tokens (an embedding bag, as fastText), then <c>Linear → ReLU → Dropout</c> per hidden layer. Its tokens for
 /// cross-modal fusion are the token embeddings themselves (padding gives zeros).
 /// </summary>
-public sealed class TextEncoder : ModalityEncoder
+internal sealed class TextEncoder : ModalityEncoder
 {
     private readonly Embedding embedding;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> layers;

@@ -11,7 +11,7 @@ namespace MLNetFusion.Persistence;
 /// <item><term><c>components/&lt;id&gt;/config</c>, <c>weights</c></term><description>An MLNetFusion component: JSON configuration and TorchSharp tensors (raw bytes, names, dtypes and shapes).</description></item>
 /// </list>
 /// </remarks>
-public static class FusionModelFile
+internal static class FusionModelFile
 {
     /// <summary>The <c>format</c> value in every manifest.</summary>
     public const string FormatName = "MLNetFusion.Model";
