@@ -149,15 +149,31 @@ public static class FusionLeaderboard
         string label = featurization.LabelColumnName;
         int classes = SchemaErrors.RequireKeyLabel(train.Schema, label);
         var candidates = options.Candidates ?? FusionCandidates.Default(featurization, options.GroupColumnName, options.IncludeSingleModalities);
-        var split = ml.Data.TrainTestSplit(train, options.ValidationFraction, options.GroupColumnName, seed: options.Seed);
-        var inner = ml.Data.Cache(split.TrainSet);
-        var validation = ml.Data.Cache(split.TestSet);
+        // Whole groups validate when a group column is given: chosen until they hold the fraction, at least one group and
+        // never all (ML.NET's hashed split of three or four groups often holds out none, and an empty validation set scores nothing).
+        IDataView innerRows, validationRows;
+        if (options.GroupColumnName != null)
+        {
+            var split = SamplingKeyGroups.Read(train, options.GroupColumnName);
+            var held = split.ValidationGroups(options.ValidationFraction, options.Seed);
+            (innerRows, validationRows) = (split.Filter(train, g => !held[g]), split.Filter(train, g => held[g]));
+        }
+        else
+        {
+            var split = ml.Data.TrainTestSplit(train, options.ValidationFraction, seed: options.Seed);
+            (innerRows, validationRows) = (split.TrainSet, split.TestSet);
+        }
+        var inner = ml.Data.Cache(innerRows);
+        var validation = ml.Data.Cache(validationRows);
         // Rows whose label is not a training class (key 0: a class absent from the training file, or an empty label) are
         // not scored; their count is reported (LeaderboardResult.UnscoredTestRows), never silently counted as errors.
         var validationAll = Labels(validation, label);
         var testAll = Labels(test, label);
         var validationLabels = validationAll.Where(y => y >= 0).ToArray();
         var testLabels = testAll.Where(y => y >= 0).ToArray();
+        if (validationLabels.Length == 0)
+            throw new InvalidOperationException($"The leaderboard's validation split of the {validationAll.Length + Labels(inner, label).Length} training rows holds no row with a known label, so no candidate could be judged." + Environment.NewLine +
+                "Hint: give more training rows, or a larger ValidationFraction" + (options.GroupColumnName != null ? $", or a group column '{options.GroupColumnName}' with more than one group." : "."));
         SamplingKeyGroups? groups = null;
         if (options.LeaveOneGroupOut)
         {
@@ -211,7 +227,12 @@ public static class FusionLeaderboard
                             Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (f + x) / fits, $"without '{group}' ({f}/{groups.Count}), {stage}"),
                             LateFusionFits = Shared("without " + group),
                         };
-                        var foldModel = c.Build(foldContext).Fit(ml.Data.Cache(foldTrain));
+                        ITransformer foldModel;
+                        try { foldModel = c.Build(foldContext).Fit(ml.Data.Cache(foldTrain)); }
+                        catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
+                        {
+                            throw new InvalidOperationException($"The fit without '{group}' (group {f} of {groups.Count}): {ex.Message}", ex);
+                        }
                         var foldLabels = Labels(foldTest, label);
                         try
                         {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace MLNetFusion.Runtime;
@@ -10,11 +11,27 @@ namespace MLNetFusion.Runtime;
 /// Thread count: the environment variable <c>MLNETFUSION_TORCH_THREADS</c> wins; otherwise the number of cores.
 /// Call <see cref="SetThreads"/> to change it (it is process-wide, as in PyTorch). Test runners that run several test
 /// classes at once should set the variable to 1, or run classes sequentially, so torch does not oversubscribe cores.
+/// <para>
+/// oneDNN: before libtorch's first use, the kernels that gave NaN on AMD CPUs with AVX-512 are capped at AVX2
+/// (<see cref="OneDnn"/> says what was done and why; <c>MLNETFUSION_ONEDNN</c> = <c>auto</c>, <c>native</c>, <c>avx2</c>
+/// or <c>off</c> chooses, and a <c>DNNL_MAX_CPU_ISA</c> of the user's own wins).
+/// </para>
 /// </remarks>
 public static class TorchRuntime
 {
     private static readonly object Gate = new();
     private static bool _initialised;
+
+    private static OneDnnState? _oneDnn;
+
+    /// <summary>The environment variable that chooses what MLNetFusion does about oneDNN: <c>auto</c> (default), <c>native</c>, <c>avx2</c> or <c>off</c>.</summary>
+    public const string OneDnnVariable = OneDnnGuard.Variable;
+
+    /// <summary>What MLNetFusion did about libtorch's oneDNN kernels in this process, and why (initialises TorchSharp).</summary>
+    public static OneDnnState OneDnn
+    {
+        get { EnsureInitialized(); return _oneDnn!; }
+    }
 
     /// <summary>The environment variable that sets torch's intra-op thread count.</summary>
     public const string ThreadsVariable = "MLNETFUSION_TORCH_THREADS";
@@ -28,6 +45,7 @@ public static class TorchRuntime
         {
             if (_initialised) return;
             NativeHeap.Bound();
+            var oneDnn = OneDnnGuard.Begin();   // before libtorch loads: the ISA cap must be in the native environment first
             try
             {
                 torch.InitializeDeviceType(DeviceType.CPU);
@@ -41,6 +59,7 @@ public static class TorchRuntime
             int threads = DefaultThreads();
             torch.set_num_threads(threads);
             DisableUnavailableNnpack();
+            _oneDnn = OneDnnGuard.Finish(oneDnn, () => SetContextFlag("_ZN2at7Context20setUserEnabledMkldnnEb", false));
             _initialised = true;
         }
     }
@@ -60,7 +79,7 @@ public static class TorchRuntime
         if (file == null) return ($"there is no libLibTorchSharp.so in '{AppContext.BaseDirectory}'.", PackageHint);
         try
         {
-            System.Runtime.InteropServices.NativeLibrary.Free(System.Runtime.InteropServices.NativeLibrary.Load(file));
+            NativeLibrary.Free(NativeLibrary.Load(file));
             return (ex.Message, PackageHint);
         }
         catch (DllNotFoundException load) when (load.Message.Contains("GLIBCXX", StringComparison.Ordinal))
@@ -78,8 +97,8 @@ public static class TorchRuntime
     }
 
     private delegate IntPtr GlobalContextFn();
-    private delegate void SetFlagFn(IntPtr context, [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.U1)] bool enabled);
-    [return: System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.U1)]
+    private delegate void SetFlagFn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+    [return: MarshalAs(UnmanagedType.U1)]
     private delegate bool AvailableFn();
 
     /// <summary>
@@ -87,25 +106,43 @@ public static class TorchRuntime
     /// "Could not initialize NNPACK! Reason: Unsupported hardware." each time (thousands of lines for a prediction loop).
     /// TorchSharp does not expose <c>torch.backends.nnpack.set_flags</c>, so on Linux x64 this calls libtorch's
     /// <c>at::globalContext().setUserEnabledNNPACK(false)</c> directly, and only when <c>at::native::_nnpack_available()</c> is false
-    /// (so it never costs speed; that check itself prints the warning once). Any failure leaves libtorch as it was.
+    /// (so it never costs speed). That check writes the warning once to the process's standard error, which is held
+    /// back for the call (<see cref="NativeStderr"/>), so nothing reaches a user's console. Any failure leaves libtorch as it was.
     /// </summary>
     private static void DisableUnavailableNnpack()
     {
-        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64) return;
+        if (!TryLibTorchExport("_ZN2at6native17_nnpack_availableEv", out var availFn)) return;
+        bool available;
+        using (NativeStderr.Silence())
+            available = Marshal.GetDelegateForFunctionPointer<AvailableFn>(availFn)();
+        if (!available) SetContextFlag("_ZN2at7Context20setUserEnabledNNPACKEb", false);
+    }
+
+    /// <summary>Calls one of libtorch's <c>at::Context</c> setters (<paramref name="setter"/>, a mangled name) on the global context; returns whether it could.</summary>
+    private static bool SetContextFlag(string setter, bool value)
+    {
         try
         {
-            if (!System.Runtime.InteropServices.NativeLibrary.TryLoad("libtorch_cpu.so", typeof(torch).Assembly, null, out var lib)) return;
-            if (!System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "_ZN2at13globalContextEv", out var ctxFn)) return;
-            if (!System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "_ZN2at7Context20setUserEnabledNNPACKEb", out var setFn)) return;
-            if (!System.Runtime.InteropServices.NativeLibrary.TryGetExport(lib, "_ZN2at6native17_nnpack_availableEv", out var availFn)) return;
-            if (System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<AvailableFn>(availFn)()) return;
-            var context = System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<GlobalContextFn>(ctxFn)();
-            System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<SetFlagFn>(setFn)(context, false);
+            if (!TryLibTorchExport("_ZN2at13globalContextEv", out var ctxFn) || !TryLibTorchExport(setter, out var setFn)) return false;
+            var context = Marshal.GetDelegateForFunctionPointer<GlobalContextFn>(ctxFn)();
+            Marshal.GetDelegateForFunctionPointer<SetFlagFn>(setFn)(context, value);
+            return true;
         }
         catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException or InvalidOperationException or BadImageFormatException)
         {
-            // Best effort: without it libtorch only prints warnings.
+            return false;
         }
+    }
+
+    private static bool TryLibTorchExport(string name, out IntPtr address)
+    {
+        address = IntPtr.Zero;
+        string library = OperatingSystem.IsWindows() ? "torch_cpu.dll" : OperatingSystem.IsMacOS() ? "libtorch_cpu.dylib" : "libtorch_cpu.so";
+        try
+        {
+            return NativeLibrary.TryLoad(library, typeof(torch).Assembly, null, out var lib) && NativeLibrary.TryGetExport(lib, name, out address);
+        }
+        catch (Exception ex) when (ex is BadImageFormatException or ArgumentException) { return false; }
     }
 
     /// <summary>The default intra-op thread count: <c>MLNETFUSION_TORCH_THREADS</c> if set, else the core count.</summary>

@@ -28,8 +28,9 @@ internal static class TrainingLoop
     /// <param name="shuffleSeed">Seed for the batch order.</param>
     /// <param name="log">Receives one line per epoch (the trainers forward it to <c>MLContext.Log</c>).</param>
     /// <param name="loss">The training objective (default: cross-entropy of the fused logits).</param>
+    /// <param name="what">What is trained, for errors (for example "merge fusion of image, audio").</param>
     public static TrainingSummary Run(IFusionNetwork network, ITensorDataSource train, ITensorDataSource? validation,
-        TorchTrainerOptions options, int shuffleSeed, Action<string>? log = null, FusionLoss? loss = null)
+        TorchTrainerOptions options, int shuffleSeed, Action<string>? log = null, FusionLoss? loss = null, string? what = null)
     {
         loss ??= new FusionLoss();
         var module = network.Module;
@@ -61,14 +62,17 @@ internal static class TrainingLoop
         bool stoppedEarly = false;
         double lr = options.LearningRate;
         double firstLoss = double.NaN;
+        int epoch = 0;
+        long epochSteps = 0;
 
         try
         {
-            for (int epoch = 1; epoch <= options.Epochs; epoch++)
+            for (epoch = 1; epoch <= options.Epochs; epoch++)
             {
                 options.CancellationToken.ThrowIfCancellationRequested();
                 module.train();
-                long seen = 0, epochSteps = 0;
+                long seen = 0;
+                epochSteps = 0;
                 using var lossSumT = zeros(1, ScalarType.Float64, device: device);
                 using var correctT = zeros(1, ScalarType.Int64, device: device);
                 foreach (var rows in train.Batches(options.BatchSize, rand))
@@ -83,7 +87,7 @@ internal static class TrainingLoop
                     var output = network.Forward(batch);
                     var logits = output.Logits;
                     var batchLoss = loss.Compute(output, batch);
-                    CheckDivergence(batchLoss.item<float>(), ref firstLoss, epoch, epochSteps + 1, lr);
+                    CheckDivergence(batchLoss.item<float>(), ref firstLoss, epoch, epochSteps + 1, lr, what);
                     batchLoss.backward();
                     loss.AfterBackward(network, output, batch);
                     if (options.GradientClipNorm > 0) nn.utils.clip_grad_norm_(parameters, options.GradientClipNorm);
@@ -129,6 +133,13 @@ internal static class TrainingLoop
             }
             if (bestState != null) Restore(module, bestState);
         }
+        catch (System.Runtime.InteropServices.ExternalException native)
+        {
+            // libtorch's own errors (TORCH_CHECK) say nothing of what was trained, or how to fix it.
+            throw new TrainingFailedException(
+                $"libtorch failed while training{(what == null ? "" : " " + what)}, in epoch {epoch}, batch {epochSteps + 1}: {FirstLine(native.Message)}" + Environment.NewLine +
+                "Hint: " + NativeFailureHint(), native);
+        }
         finally
         {
             DisposeState(bestState);
@@ -168,17 +179,39 @@ internal static class TrainingLoop
     /// <summary>
     /// Stops a divergent run: a loss that is NaN or infinite, or that exceeds <see cref="ExplosionFactor"/> times the first
     /// batch's loss (cross-entropy starts near ln(classes) and only falls when training works), is an error naming the
-    /// epoch, the batch and the learning rate, instead of a model that predicts the first class for everything.
+    /// epoch, the batch and the learning rate, instead of a model that predicts the first class for everything. Where
+    /// libtorch's oneDNN kernels run at AVX-512, the hint names them too: on some CPUs they give NaN (issue 41).
     /// </summary>
-    internal static void CheckDivergence(double loss, ref double firstLoss, int epoch, long batch, double learningRate)
+    internal static void CheckDivergence(double loss, ref double firstLoss, int epoch, long batch, double learningRate, string? what = null)
     {
         if (double.IsNaN(firstLoss) && double.IsFinite(loss)) firstLoss = Math.Max(loss, 1e-3);
         bool exploded = double.IsFinite(loss) && loss > ExplosionFactor * firstLoss;
         if (double.IsFinite(loss) && !exploded) return;
-        throw new InvalidOperationException(
-            $"Training diverged in epoch {epoch}, batch {batch}: the loss became {(exploded ? $"{loss:G4} ({loss / firstLoss:F0} times the first batch's {firstLoss:G4})" : loss.ToString())} " +
+        throw new TrainingFailedException(
+            $"Training{(what == null ? "" : " " + what)} diverged in epoch {epoch}, batch {batch}: the loss became {(exploded ? $"{loss:G4} ({loss / firstLoss:F0} times the first batch's {firstLoss:G4})" : loss.ToString())} " +
             $"at learning rate {learningRate:G3}." + Environment.NewLine +
-            $"Hint: lower LearningRate (for example to {learningRate / 10:G2}), keep GradientClipNorm on (default 5), and check the inputs for extreme values.");
+            $"Hint: lower LearningRate (for example to {learningRate / 10:G2}), keep GradientClipNorm on (default 5), and check the inputs for extreme values." +
+            (exploded ? "" : OneDnnHint()));
+    }
+
+    /// <summary>The cause to name when a loss is NaN while oneDNN's AVX-512 kernels are active, or empty.</summary>
+    private static string OneDnnHint()
+    {
+        var state = Runtime.TorchRuntime.OneDnn;
+        return !state.Avx512KernelsActive ? ""
+            : $" This CPU ({state.CpuVendor}) has AVX-512 and libtorch's oneDNN kernels run at that level, which gave NaN in training on some CPUs: " +
+              $"set {Runtime.TorchRuntime.OneDnnVariable}=avx2 (or DNNL_MAX_CPU_ISA=AVX2) in the environment and train again.";
+    }
+
+    private static string NativeFailureHint()
+        => "this is libtorch's own check, raised inside one of its kernels; run again with MLNETFUSION_DEBUG=1 for its stack, and with DNNL_VERBOSE=1 to see the last oneDNN primitive." +
+           OneDnnHint() + (Runtime.TorchRuntime.OneDnn.Remedy == Runtime.OneDnnRemedy.CappedAtAvx2
+               ? $" oneDNN is capped at AVX2 here; {Runtime.TorchRuntime.OneDnnVariable}=off runs libtorch's own convolutions instead." : "");
+
+    private static string FirstLine(string message)
+    {
+        int end = message.IndexOfAny(new[] { '\r', '\n' });
+        return (end < 0 ? message : message[..end]).Trim();
     }
 
     internal static double ScheduledRate(TorchTrainerOptions o, long step, long totalSteps)
@@ -215,3 +248,6 @@ internal static class TrainingLoop
         foreach (var t in state.Values) t.Dispose();
     }
 }
+
+/// <summary>Training stopped: the loss diverged, or libtorch failed inside a kernel. The message says where and how to fix it.</summary>
+internal sealed class TrainingFailedException(string message, Exception? inner = null) : InvalidOperationException(message, inner);

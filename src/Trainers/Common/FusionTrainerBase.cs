@@ -138,7 +138,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                     try
                     {
                         if (device.type != DeviceType.CPU) network.to(device);
-                        summary = TrainingLoop.Run(network, train, valid, o, seed, Log, CreateLoss());
+                        summary = TrainingLoop.Run(network, train, valid, o, seed, Log, CreateLoss(), $"{Family.Name()} fusion of {string.Join(", ", o.Modalities.Select(m => m.Name))}");
                         if (o.SelectModalities && o.Modalities.Count > 1)
                         {
                             if (valid != null) ModalitySelection.Select(network, valid, o.InferenceBatchSize, o.Modalities.Select(m => m.Name).ToArray(), Log);

@@ -49,3 +49,44 @@ public class LeaderboardContextTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new FusionLeaderboardOptions { EarlyStoppingPatience = -1 }.Validate());
     }
 }
+
+/// <summary>The leaderboard validates on whole groups, however few there are.</summary>
+public class LeaderboardValidationSplitTests
+{
+    private sealed class Row
+    {
+        public string Site { get; set; } = "";
+        public uint Label { get; set; }
+        [Microsoft.ML.Data.VectorType(4)] public float[] Tab { get; set; } = Array.Empty<float>();
+    }
+
+    private static readonly string[] Speakers = { "nicolas", "theo", "yweweler" };
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ThreeGroupsAlwaysLeaveAWholeGroupToValidateOn(int seed)
+    {
+        // ML.NET's hashed group split of three groups held out none about half the time: every candidate then failed
+        // with "Sequence contains no elements" (seen on avdigits' three training speakers).
+        var ml = new MLContext(seed: 1);
+        var rand = new Random(seed);
+        var rows = Enumerable.Range(0, 300).Select(i =>
+        {
+            uint label = (uint)(i / 3 % 3) + 1;                         // three sites, each with every label
+            return new Row { Site = Speakers[i % 3], Label = label, Tab = Enumerable.Range(0, 4).Select(k => (float)(rand.NextDouble() + (k == label ? 2 : 0))).ToArray() };
+        }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var featurization = new FusionFeaturization(ml.Transforms.CopyColumns("Tab", "Tab"), new[] { ModalityOptions.Tabular("Tab", "tab") }, "Label", new[] { "Tab" })
+        {
+            LabelToKey = ml.Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tab" },
+        };
+        var candidate = new LeaderboardCandidate(CandidateKind.Baseline, null, "L-BFGS", c => c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Tab"));
+        var options = new FusionLeaderboardOptions { GroupColumnName = "Site", Candidates = new[] { candidate, candidate with { Name = "again" } }, Seed = seed, EnsembleRounds = 0 };
+        using var result = FusionLeaderboard.Run(ml, keyed, keyed, featurization, options);
+        Assert.All(result.Entries, e => Assert.Null(e.Error));
+        Assert.All(result.Entries, e => Assert.True(e.ValidationAccuracy > 0.6, $"{e.Name}: validation accuracy {e.ValidationAccuracy}"));
+    }
+}
