@@ -5,7 +5,7 @@ using MLNetFusion.Cli.Commands;
 var root = new RootCommand("MLNetFusion: multimodal classification for ML.NET. Start with `mlnetfusion run` (the leaderboard on a generated dataset) or `mlnetfusion leaderboard --train your.csv --label COLUMN`.")
 {
     RunCommand.Create(), AvDigitsCommand.Create(), LeaderboardCommand.Create(), SweepCommand.Create(), FitCommand.Create(),
-    PredictCommand.Create(), EvaluateCommand.Create(), ExportCommand.Create(), SampleCommand.Create(), WorkerCommand.Create(),
+    PredictCommand.Create(), EvaluateCommand.Create(), ExportCommand.Create(), SampleCommand.Create(), WorkerCommand.Create(), DoctorCommand.Create(),
 };
 // No command: the usage, as every tool prints (the main job writes data and models, so it is never started by accident).
 if (args.Length == 0) args = new[] { "--help" };

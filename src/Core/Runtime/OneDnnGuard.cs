@@ -46,8 +46,8 @@ public sealed record OneDnnState(OneDnnRemedy Remedy, string Reason, bool CpuHas
 /// elsewhere), <c>avx2</c> (cap on any CPU), <c>off</c> (no oneDNN convolutions), <c>native</c> (leave oneDNN alone).
 /// A <c>DNNL_MAX_CPU_ISA</c> the user set always wins. The cap must reach the native environment before oneDNN's first
 /// primitive: .NET's <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not on Unix, so libc's
-/// <c>setenv</c> is called. When libtorch was already loaded before MLNetFusion initialised it (an app that used
-/// TorchSharp first), the cap may come too late, so oneDNN's convolutions are turned off instead.
+/// <c>setenv</c> is called. oneDNN reads it at its first primitive, so an app that ran a TorchSharp convolution before
+/// MLNetFusion initialised libtorch gets no cap (<see cref="OneDnnState.Reason"/> says when libtorch was loaded first).
 /// </para>
 /// </remarks>
 internal static class OneDnnGuard
@@ -117,11 +117,10 @@ internal static class OneDnnGuard
         string isa = userIsa?.Trim() ?? "";
         bool userCapsBelow = remedy == OneDnnRemedy.UserSetting && !isa.StartsWith("AVX512", StringComparison.OrdinalIgnoreCase)
             && !isa.StartsWith("AVX10", StringComparison.OrdinalIgnoreCase) && !isa.Equals("ALL", StringComparison.OrdinalIgnoreCase);
+        // oneDNN reads the cap at its first primitive, not when libtorch loads: an app that loaded TorchSharp first still
+        // gets it unless it already ran a convolution. Turning oneDNN off instead would cost far more (docs/benchmarks.md).
         if (remedy == OneDnnRemedy.CappedAtAvx2 && LibTorchLoaded())
-        {
-            remedy = OneDnnRemedy.Disabled;
-            reason += " libtorch was loaded before MLNetFusion initialised it, so the cap could come too late: oneDNN's convolutions are off instead.";
-        }
+            reason += $" libtorch was loaded before MLNetFusion initialised it: if a convolution already ran, the cap comes too late (call TorchRuntime.EnsureInitialized() before using TorchSharp, or set {IsaVariable}={CappedIsa} before the process starts).";
         if (remedy == OneDnnRemedy.CappedAtAvx2 && !NativeSetEnv(IsaVariable, CappedIsa))
         {
             remedy = OneDnnRemedy.Disabled;

@@ -145,6 +145,20 @@ public static class TorchRuntime
         catch (Exception ex) when (ex is BadImageFormatException or ArgumentException) { return false; }
     }
 
+    /// <summary>
+    /// Trains the smallest network that diverged with oneDNN's AVX-512 kernels on AMD EPYC CPUs, and compares every
+    /// step's float32 forward pass and gradients with the same network in float64 (libtorch's own kernels): a check that
+    /// this machine's convolutions give the right numbers under the oneDNN remedy in effect (<see cref="OneDnn"/>).
+    /// </summary>
+    /// <param name="runs">Networks trained from a fresh initialisation.</param>
+    /// <param name="stepsPerRun">Training steps of each.</param>
+    /// <param name="seed">Seed of the weights and batches.</param>
+    public static ConvolutionCheckResult CheckConvolutions(int runs = 10, int stepsPerRun = 30, int seed = 1)
+    {
+        EnsureInitialized();
+        return ConvolutionCheck.Run(runs, stepsPerRun, seed);
+    }
+
     /// <summary>The default intra-op thread count: <c>MLNETFUSION_TORCH_THREADS</c> if set, else the core count.</summary>
     public static int DefaultThreads()
     {

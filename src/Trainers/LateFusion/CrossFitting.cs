@@ -30,6 +30,13 @@ internal static class CrossFitting
         if (options.SamplingKeyColumnName != null)
         {
             var groups = SamplingKeyGroups.Read(input, options.SamplingKeyColumnName);
+            groups.RequireSeveralGroups();
+            if (groups.Count < k)
+            {
+                // Fewer groups than folds (a leaderboard's fit without one of three speakers): each group is a fold.
+                channel.Info(MessageSensitivity.None, $"Late fusion: {k} folds were asked for, but '{options.SamplingKeyColumnName}' has {groups.Count} groups in these rows: each group is one fold.");
+                k = groups.Count;
+            }
             var foldOfGroup = groups.FoldOfGroup(k, seed);
             foldOf = pos => groups.FoldOfRow(pos, foldOfGroup);
             channel.Info(MessageSensitivity.None, $"Late fusion: {k} out-of-fold folds by '{options.SamplingKeyColumnName}': " +

@@ -44,7 +44,7 @@ public sealed class LateFusionOptions
     /// ML.NET's <c>samplingKeyColumnName</c>: a column naming each row's group (speaker, microphone, patient, site).
     /// When set, the out-of-fold folds are made of whole groups, so fitted weights and the stacking meta-learner learn
     /// how each member does on groups it never saw (the situation in use), not on new rows of familiar groups. Needs at
-    /// least <see cref="NumberOfFolds"/> groups. Default <c>null</c> (rows at random).
+    /// least two groups; with fewer groups than <see cref="NumberOfFolds"/>, each group is one fold. Default <c>null</c> (rows at random).
     /// </summary>
     public string? SamplingKeyColumnName { get; set; }
 
@@ -192,7 +192,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             {
                 // Which member, and which of the cross-fitting's fits, failed: the training loop knows only its epoch and batch.
                 foreach (var t in fitted) (t as IDisposable)?.Dispose();
-                throw new TrainingFailedException($"Late-fusion member '{m.Name}' ({(fold is int f ? $"fold {f} of {Options.NumberOfFolds}" : "final fit on all rows")}): {training.Message}", training);
+                throw new TrainingFailedException($"Late-fusion member '{m.Name}' ({(fold is int f ? $"cross-fitting fold {f}" : "final fit on all rows")}): {training.Message}", training);
             }
         }
         return fitted;
@@ -272,7 +272,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
             {
                 oof = shared?.OutOfFold ?? OutOfFold(input, classes, seed, ch);
                 if (shared != null) shared.OutOfFold = oof;
-                ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {Options.NumberOfFolds} folds.");
+                ch.Info(MessageSensitivity.None, $"Late fusion: {oof.Labels.Count} out-of-fold rows from {oof.Folds.Distinct().Count()} folds.");
                 if (calibrate)
                 {
                     (temperatures, calibration) = TemperatureScaling.Fit(oof, classes, Options.Members);
