@@ -429,6 +429,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
     {
         private readonly MelSpectrogramTransformer _parent;
         private readonly float[] _samples, _output;
+        private readonly long[] _positions;
         private readonly int _outSize;
         private ValueGetter<VBuffer<float>>? _getter;
         private VBuffer<float> _buffer;
@@ -439,6 +440,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
             _samples = new float[capacity * parent.InputLength];
             _outSize = parent.Bands * parent.Frames;
             _output = new float[capacity * _outSize];
+            _positions = new long[capacity];
         }
 
         public override IReadOnlyList<string> InputColumns => new[] { _parent.Options.InputColumnName };
@@ -448,6 +450,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
         public override void ReadRow(int slot, long position)
         {
             _getter!(ref _buffer);
+            _positions[slot] = position;
             var dst = _samples.AsSpan(slot * _parent.InputLength, _parent.InputLength);
             if (_buffer.Length != _parent.InputLength)
                 throw new InvalidOperationException($"Row {position}: column '{_parent.Options.InputColumnName}' has {_buffer.Length} samples, expected {_parent.InputLength}.");
@@ -478,7 +481,24 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
             return true;
         }
 
-        public override void Compute(int count, bool[] active) => _parent.Compute(_samples, count, _output);
+        public override void Compute(int count, bool[] active)
+        {
+            _parent.Compute(_samples, count, _output);
+            // Nothing is turned into NaN or infinity silently: a finite clip whose values a float cannot hold (a mel power
+            // of 1e60 without the log) is an error naming its row.
+            for (int slot = 0; slot < count; slot++)
+            {
+                var values = _output.AsSpan(slot * _outSize, _outSize);
+                if (AllFinite(values) || float.IsNaN(_samples[slot * _parent.InputLength])) continue;   // an all-NaN clip is a missing modality
+                int bad = 0;
+                while (float.IsFinite(values[bad])) bad++;
+                var o = _parent.Options;
+                throw new InvalidOperationException($"Row {_positions[slot]}: column '{o.InputColumnName}' gives a {(o.ApplyLog ? "log-mel" : "mel")} value of {values[bad].ToString(System.Globalization.CultureInfo.InvariantCulture)} " +
+                    $"(band {bad / _parent.Frames}, frame {bad % _parent.Frames}) in '{o.OutputColumnName}', which single precision cannot use." + Environment.NewLine +
+                    (o.ApplyLog ? "Hint: check the clip's samples (audio lies in [-1, 1]) and keep LogOffset at its default (1e-6)."
+                                : "Hint: scale the clip to [-1, 1] (integer PCM divided by 32768), or set ApplyLog = true: the power of samples this large exceeds a float."));
+            }
+        }
 
         public override Delegate GetOutputGetter(int output, Func<int> slot)
             => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>

@@ -149,6 +149,36 @@ public class MelSpectrogramTests
         Assert.Equal(3, cases);
     }
 
+    [Theory]
+    [InlineData(1e30f)]
+    [InlineData(-3e38f)]
+    [InlineData(1e20f)]
+    public void ExtremeButFiniteSamplesGiveFiniteLogMelOrANamedError(float amplitude)
+    {
+        // Issue 41: a clip of finite samples of 1e30 gave an all-NaN log-mel, silently read as a missing modality.
+        var ml = new MLContext(seed: 1);
+        var schema = SchemaDefinition.Create(typeof(SignalRow));
+        schema["Audio"].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 2000);
+        var quiet = Enumerable.Range(0, 2000).Select(i => (float)Math.Sin(i * 0.3) * 0.5f).ToArray();
+        var loud = quiet.Select((v, i) => i % 7 == 0 ? amplitude : v * amplitude).ToArray();
+        var data = ml.Data.LoadFromEnumerable(new[] { new SignalRow { Audio = quiet }, new SignalRow { Audio = loud } }, schema);
+        foreach (int fft in new[] { 256, 400 })   // the double-precision kernel (powers of two) and libtorch's FFT
+        foreach (var normalization in new[] { SpectrogramNormalization.None, SpectrogramNormalization.PerClipMeanVariance })
+        {
+            using var model = ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "Mel", SampleRate = 8000, FftSize = fft, HopLength = 128, Bands = 40, Normalization = normalization }).Fit(data);
+            var rows = Columns.Vectors(model.Transform(data), "Mel");
+            Assert.All(rows[0], v => Assert.True(float.IsFinite(v)));
+            Assert.All(rows[1], v => Assert.True(float.IsFinite(v), $"{normalization}: the log-mel of a clip at {amplitude:G3} holds {v}"));
+            if (normalization == SpectrogramNormalization.None) Assert.True(rows[1].Average() > rows[0].Average() + 20, "the loud clip's log-mel is louder");
+        }
+        // Without the log, the power of such a clip exceeds a float: an error that names the row, not a row of infinities.
+        using var power = ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "Mel", SampleRate = 8000, FftSize = 256, HopLength = 128, Bands = 40, ApplyLog = false }).Fit(data);
+        if (Math.Abs(amplitude) < 1e17f) { Assert.All(Columns.Vectors(power.Transform(data), "Mel")[1], v => Assert.True(float.IsFinite(v))); return; }
+        var ex = Assert.Throws<InvalidOperationException>(() => Columns.Vectors(power.Transform(data), "Mel"));
+        Assert.StartsWith("Row 1: column 'Audio' gives a mel value of ∞", ex.Message.Replace("Infinity", "∞"));
+        Assert.Contains("Hint: scale the clip to [-1, 1]", ex.Message);
+    }
+
     [Fact]
     public void MissingAudioStaysMissingAndRateComesFromLoadAudio()
     {
