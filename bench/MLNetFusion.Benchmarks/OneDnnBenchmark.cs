@@ -10,11 +10,11 @@ namespace MLNetFusion.Benchmarks;
 /// this program (the remedy is process-wide and must come before oneDNN's first primitive) with
 /// <c>MLNETFUSION_ONEDNN</c> set, measuring fit and transform throughput of the bench merge model and the convolution
 /// check (the smallest network that diverged on AMD EPYC CPUs at AVX-512, every step compared with float64). The
-/// processes alternate, twice, so all see the same conditions; each emitted line is tagged with its remedy.
+/// processes run one after another (the fit and transform measurements inside each alternate with the pure TorchSharp loop, so their ratios hold whatever the machine does); each emitted line is tagged with its remedy.
 /// </summary>
 internal static class OneDnnBenchmark
 {
-    public static void Run(IReadOnlyList<string> remedies, int rounds = 2)
+    public static void Run(IReadOnlyList<string> remedies, int rounds = 1)
     {
         if (remedies.Count == 0) remedies = new[] { "native", "avx2", "off" };
         for (int round = 1; round <= rounds; round++)

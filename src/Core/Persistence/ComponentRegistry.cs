@@ -15,7 +15,7 @@ internal static class ComponentRegistry
 
     // MLNetFusion's own assemblies, loaded by name (from this list, never from the file) so their registrations run
     // even when the loading process has not touched them yet.
-    private static readonly string[] OwnAssemblies = { "MLNetFusion.Trainers", "MLNetFusion.Transforms" };
+    private static readonly string[] OwnAssemblies = { "MLNetFusion.Trainers", "MLNetFusion.Transforms", "MLNetFusion.Pretrained" };
     private static readonly Lazy<bool> Ensured = new(LoadOwnAssemblies, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Registers the loader of <paramref name="kind"/>.</summary>
