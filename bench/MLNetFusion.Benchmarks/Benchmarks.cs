@@ -25,7 +25,14 @@ namespace MLNetFusion.Benchmarks;
 public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> Only, int StreamingRows, double SweepMinutes = 10,
     string LateMembers = "linear", IReadOnlyList<string>? LateCombiners = null, IReadOnlyList<string>? Families = null, int WeakCopies = 3, IReadOnlyList<string>? Remedies = null, bool WeakRemediesOnly = false,
     IReadOnlyList<int>? Seeds = null, int MemoryRows = 20_000, int LeaderboardEpochs = Candidates.Epochs, string? Redis = null, int DistributedTrials = 12,
-    int EarlyStopping = AutoML.Leaderboard.FusionCandidates.Defaults.EarlyStoppingPatience);
+    int EarlyStopping = AutoML.Leaderboard.FusionCandidates.Defaults.EarlyStoppingPatience)
+{
+    /// <summary>The <c>MLNETFUSION_ONEDNN</c> settings the onednn benchmark compares (empty: native, avx2, off).</summary>
+    public IReadOnlyList<string> OneDnnRemedies { get; init; } = Array.Empty<string>();
+
+    /// <summary>Rounds of the onednn benchmark.</summary>
+    public int OneDnnRounds { get; init; } = 1;
+}
 
 /// <summary>
 /// Benchmarks, each printed as one JSON object per line so scripts can read them (one file per benchmark, on the shared
@@ -52,7 +59,7 @@ public static class Benchmarks
         TorchRuntime.EnsureInitialized();
         Emit(new { benchmark = "environment", cores = Environment.ProcessorCount, torch_threads = torch.get_num_threads(), dotnet = Environment.Version.ToString(),
             onednn = TorchRuntime.OneDnn.Remedy.ToString(), cpu = TorchRuntime.OneDnn.CpuVendor, avx512 = TorchRuntime.OneDnn.CpuHasAvx512 });
-        if (Want("onednn")) OneDnnBenchmark.Run(Array.Empty<string>());
+        if (Want("onednn")) OneDnnBenchmark.Run(settings.OneDnnRemedies, settings.OneDnnRounds);
         if (Want("convolution-check")) OneDnnBenchmark.Check();
         if (Want("audio")) AudioFeaturizationBenchmark.AudioThroughput(settings.AvDigits);
         if (Want("fit") || Want("transform") || Want("latency")) NeuralThroughputBenchmark.Neural(Want("fit"), Want("transform"), Want("latency"));

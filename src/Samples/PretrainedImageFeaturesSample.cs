@@ -12,6 +12,10 @@ public static class PretrainedImageFeaturesSample
     /// <summary>Runs the sample on a few images of the generated dataset.</summary>
     public static void Example()
     {
+        var resnet = Path.Combine(AppContext.BaseDirectory, "DnnImageModels", "ResNet18Onnx", "ResNet18.onnx");
+        if (!File.Exists(resnet))
+            throw new FileNotFoundException($"This sample needs ResNet18's weights at '{resnet}', which the mlnetfusion tool package leaves out (nuget.org's 250 MB limit holds libtorch and the sentence encoder)." +
+                Environment.NewLine + "Hint: run it from source (dotnet run --project src/Cli -c Release -- sample pretrained-image), or reference Microsoft.ML.DnnImageFeaturizer.ResNet18 in your own app.", resnet);
         var folder = SyntheticMultimodalDataset.EnsureGenerated(DefaultPaths.SyntheticData);
         var ml = new MLContext(seed: 1);
         var rows = File.ReadLines(Path.Combine(folder, "train.csv")).Skip(1).Take(200)

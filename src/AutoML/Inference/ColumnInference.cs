@@ -63,6 +63,10 @@ internal static class ColumnInference
                 column.LogTransform = true;
                 column.Reason += $"; right-skewed (skewness {skew.skewness:F1}): log-transformed";
             }
+            if (role == ColumnRole.Text)
+                column.Reason += options.PretrainedText && PretrainedFeaturizers.Text is { } pretrained
+                    ? $"; encoder: {pretrained.Name} (frozen, then an MLP), with n-grams for linear models"
+                    : "; encoder: hashed words into a trainable embedding bag, with n-grams for linear models";
             columns.Add(column);
         }
         var classes = LabelClasses(path, label, sample);

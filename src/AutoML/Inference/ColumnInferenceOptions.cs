@@ -52,6 +52,13 @@ public sealed class ColumnInferenceOptions
     public int MaxImageSide { get; set; } = Defaults.MaxImageSide;
     /// <summary>See <see cref="Defaults.MaxClipSeconds"/>.</summary>
     public double MaxClipSeconds { get; set; } = Defaults.MaxClipSeconds;
+    /// <summary>
+    /// Text columns use the registered pretrained text featurizer (<c>PretrainedFeaturizers.Text</c>: sentence embeddings
+    /// when the application references MLNetFusion.Pretrained): the neural families project its embeddings with a
+    /// trainable MLP, and linear and dense models read them beside the n-grams. <c>false</c>, or no such package, keeps
+    /// the trainable hashed-word encoder. Default true.
+    /// </summary>
+    public bool PretrainedText { get; set; } = true;
 
     internal void Validate()
     {

@@ -195,6 +195,21 @@ public sealed record FusionFeaturization(IEstimator<ITransformer> Featurizer, IR
     /// </summary>
     public required IReadOnlyList<string> DenseFeatureColumns { get; init; }
 
+    private IReadOnlyList<string>? _pretrainedFeatures, _pretrainedDense;
+
+    /// <summary>
+    /// Per modality, its fixed features with a pretrained encoder's embeddings where one applies (a text column: its
+    /// n-grams and its sentence embeddings, 0 for an empty text), else <see cref="FeatureColumns"/>: what the fusion
+    /// families' linear members read. The plain baselines keep <see cref="FeatureColumns"/>.
+    /// </summary>
+    public IReadOnlyList<string> PretrainedFeatureColumns { get => _pretrainedFeatures ?? FeatureColumns; init => _pretrainedFeatures = value; }
+
+    /// <summary>As <see cref="PretrainedFeatureColumns"/> for dense trainers (a text column: its hashed bag of words and its sentence embeddings), else <see cref="DenseFeatureColumns"/>.</summary>
+    public IReadOnlyList<string> PretrainedDenseFeatureColumns { get => _pretrainedDense ?? DenseFeatureColumns; init => _pretrainedDense = value; }
+
+    /// <summary>The pretrained text encoder the featurization uses (for example "all-MiniLM-L6-v2 sentence embeddings"), or <c>null</c>.</summary>
+    public string? PretrainedTextName { get; init; }
+
     /// <summary>The training chain: <see cref="LabelToKey"/> then <see cref="Featurizer"/>.</summary>
     public IEstimator<ITransformer> WithLabel => LabelToKey.Append(Featurizer);
 

@@ -19,7 +19,7 @@ internal static class FusionFeaturizerBuilder
         ArgumentNullException.ThrowIfNull(ml);
         Inference.ColumnInference.EnsureSettings(r);
         var modalities = new List<ModalityOptions>();
-        var dense = new Dictionary<string, string>();
+        var denseColumns = new Dictionary<string, string>();
         const string key = FusionFeaturization.LabelKeyColumnName;
         var clash = r.Columns.FirstOrDefault(c => c.Name == key && c.Name != r.LabelColumnName && c.Role != ColumnRole.Ignored);
         if (clash != null)
@@ -123,32 +123,59 @@ internal static class FusionFeaturizerBuilder
         }
 
         var text = r.ColumnsWith(ColumnRole.Text);
+        var pretrained = r.Options.PretrainedText ? PretrainedFeaturizers.Text : null;
+        var withPretrained = new Dictionary<int, (string features, string dense)>();
         foreach (var c in text)
         {
-            // Token ids for the neural families' embedding-bag encoder (an empty text is a missing modality), and
-            // FeaturizeText's n-gram vector for early fusion and linear late-fusion members.
-            // FeaturizeText's vector is as wide as the vocabulary (hundreds of thousands of slots on real text) and sparse:
-            // sparse-aware trainers (linear, LightGBM) read it; dense trainers read the bounded hashed bag instead.
-            string tokens = c + ".Tokens", features = c + ".Text", hashed = c + ".Hashed";
-            chain = chain.Append(ml.Transforms.HashTextTokens(tokens, c)).Append(ml.Transforms.Text.FeaturizeText(features, c))
+            // FeaturizeText's n-gram vector for early fusion and linear late-fusion members: as wide as the vocabulary
+            // (hundreds of thousands of slots on real text) and sparse, so sparse-aware trainers (linear, LightGBM) read
+            // it and dense trainers read the bounded hashed bag of words instead.
+            string features = c + ".Text", hashed = c + ".Hashed";
+            chain = chain.Append(ml.Transforms.Text.FeaturizeText(features, c))
                 .Append(ml.Transforms.Text.ProduceHashedWordBags(hashed, c, numberOfBits: DenseTextBits, ngramLength: 1))
                 .Append(ml.Transforms.NormalizeLpNorm(hashed));
-            var m = ModalityOptions.Text(tokens, c);
+            ModalityOptions m;
+            if (pretrained != null)
+            {
+                // A frozen pretrained encoder computed once per row (the leaderboard caches the featurized rows), projected
+                // by a trainable MLP in the neural families; its embeddings (0 for an empty text) also join the n-grams and
+                // the hashed bag for linear and dense models. An empty text stays a missing modality (all NaN).
+                string embedded = c + ".Sentence", filled = c + ".SentenceFilled";
+                chain = chain.Append(pretrained.Create(ml, embedded, c))
+                    .Append(ml.Transforms.ReplaceMissingValues(filled, embedded, Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.DefaultValue))
+                    .Append(ml.Transforms.Concatenate(c + ".TextAndSentence", features, filled))
+                    .Append(ml.Transforms.Concatenate(c + ".HashedAndSentence", hashed, filled));
+                m = ModalityOptions.Text(embedded, c, 128);
+                m.Encoder = EncoderKind.Mlp;
+                withPretrained[modalities.Count] = (c + ".TextAndSentence", c + ".HashedAndSentence");
+                denseColumns[embedded] = hashed;
+                denseColumns[c + ".TextAndSentence"] = c + ".HashedAndSentence";
+            }
+            else
+            {
+                // Token ids for the neural families' embedding-bag encoder (an empty text is a missing modality).
+                string tokens = c + ".Tokens";
+                chain = chain.Append(ml.Transforms.HashTextTokens(tokens, c));
+                m = ModalityOptions.Text(tokens, c);
+                denseColumns[tokens] = hashed;
+            }
             m.FeaturesColumnName = features;
             m.DenseFeaturesColumnName = hashed;
             modalities.Add(m);
-            dense[tokens] = hashed;
         }
         if (modalities.Count == 0)
             throw new InvalidOperationException($"No column of '{r.Path}' is an image path, audio path, number, category or text: there is nothing to learn from." +
                 Environment.NewLine + "Hint: check the roles (InferredColumn.Role, or --image/--audio/--numeric/--categorical/--text on the command line).");
         var kept = modalities.Select(m => m.ColumnName).Concat(modalities.Where(m => m.FeaturesColumnName != null).Select(m => m.FeaturesColumn))
-            .Concat(dense.Values).Append(key).ToList();
+            .Concat(denseColumns.Values).Append(key).ToList();
         if (r.GroupColumnName != null) kept.Add(r.GroupColumnName);
         return new FusionFeaturization(chain, modalities, key, kept)
         {
             LabelToKey = labelToKey,
             DenseFeatureColumns = modalities.Select(m => m.DenseFeaturesColumn).ToArray(),
+            PretrainedFeatureColumns = modalities.Select((m, i) => withPretrained.TryGetValue(i, out var p) ? p.features : m.FeaturesColumn).ToArray(),
+            PretrainedDenseFeatureColumns = modalities.Select((m, i) => withPretrained.TryGetValue(i, out var p) ? p.dense : m.DenseFeaturesColumn).ToArray(),
+            PretrainedTextName = withPretrained.Count > 0 ? pretrained!.Name : null,
         };
     }
 

@@ -78,6 +78,11 @@ public static class FusionCandidates
                 c.ML.Transforms.Concatenate(Features, c.Featurization.DenseFeatureColumns.ToArray())
                     .Append(c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, Features, seed: 1)))),
         };
+        // The next thing a user writes once pretrained embeddings are at hand: the same concatenation with them, into L-BFGS.
+        if (featurization.PretrainedTextName is { } pretrainedName)
+            list.Add(new(CandidateKind.Baseline, null, $"Concatenate (… with {pretrainedName}) + L-BFGS maximum entropy", c =>
+                c.ML.Transforms.Concatenate(Features, c.Featurization.PretrainedFeatureColumns.ToArray())
+                    .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, Features)))));
         // The best plain model per modality, as its kind says (IModalityKind.Baseline): LightGBM on the tabular columns, a linear model on each text's n-grams.
         foreach (var m in featurization.Modalities)
         {
@@ -86,8 +91,15 @@ public static class FusionCandidates
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: LightGBM", c =>
                     c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, m.FeaturesColumn, seed: 1))));
             else if (baseline == PlainBaseline.Linear && m.FeaturesColumnName != null)
+            {
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: n-grams + L-BFGS maximum entropy", c =>
                     c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, m.FeaturesColumn))));
+                int index = featurization.Modalities.ToList().IndexOf(m);
+                string withEmbeddings = featurization.PretrainedFeatureColumns[index];
+                if (withEmbeddings != m.FeaturesColumn)
+                    list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: {featurization.PretrainedTextName} + n-grams + L-BFGS maximum entropy", c =>
+                        c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, withEmbeddings))));
+            }
         }
         list.AddRange(new[]
         {
@@ -96,8 +108,8 @@ public static class FusionCandidates
             Late(LateFusionCombiner.ProductOfExperts, "product of experts"),
             Late(LateFusionCombiner.MajorityVote, "majority vote"),
             Late(LateFusionCombiner.Stacking, $"stacking out-of-fold ({folds}), L-BFGS meta-learner"),
-            new(CandidateKind.Fusion, FusionFamily.Early, "Concatenate + FusionMlp (text as hashed words)", c =>
-                c.ML.Transforms.Concatenate(Features, c.Featurization.DenseFeatureColumns.ToArray())
+            new(CandidateKind.Fusion, FusionFamily.Early, featurization.PretrainedTextName is { } embedded ? $"Concatenate + FusionMlp (text as hashed words and {embedded})" : "Concatenate + FusionMlp (text as hashed words)", c =>
+                c.ML.Transforms.Concatenate(Features, c.Featurization.PretrainedDenseFeatureColumns.ToArray())
                     .Append(c.ML.MulticlassClassification.Trainers.FusionMlp(c.Neural(new FusionMlpOptions { HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 })))),
             new(CandidateKind.Fusion, FusionFamily.Merge, "attention over encoder embeddings", c =>
                 c.ML.MulticlassClassification.Trainers.MergeFusion(c.Neural(new MergeFusionOptions { Modalities = c.Modalities(), Operation = MergeOperation.Attention }))),
@@ -112,8 +124,9 @@ public static class FusionCandidates
                 // A modality that can be missing (an empty text) cannot predict its rows alone; its fixed features (text
                 // as a bounded hashed bag of words, zero for an empty text) can, through the same network with an MLP encoder.
                 var m = featurization.Modalities[i];
-                var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(featurization.DenseFeatureColumns[i], m.Name, 64, 32);
-                string how = m.FeaturesColumnName == null ? "same encoder" : "its hashed words, MLP";
+                var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(featurization.PretrainedDenseFeatureColumns[i], m.Name, 64, 32);
+                string how = m.FeaturesColumnName == null ? "same encoder"
+                    : featurization.PretrainedDenseFeatureColumns[i] != featurization.DenseFeatureColumns[i] ? $"its hashed words and {featurization.PretrainedTextName}, MLP" : "its hashed words, MLP";
                 list.Add(new(CandidateKind.SingleModality, null, $"{m.Name} only ({how})", c => c.ML.MulticlassClassification.Trainers.NetworkFusion(
                     c.Neural(new NetworkFusionOptions { Modalities = new() { alone.Clone() } }))));
             }

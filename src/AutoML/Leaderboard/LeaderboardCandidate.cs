@@ -79,12 +79,13 @@ public sealed record LeaderboardContext(MLContext ML, FusionFeaturization Featur
 
     /// <summary>
     /// Late-fusion members: a CNN per image and spectrogram (MLNetFusion's single-modality network), L-BFGS maximum
-    /// entropy on the tabular columns and on each text column's n-grams.
+    /// entropy on the tabular columns and on each text column's n-grams (with its pretrained sentence embeddings when the
+    /// featurization has them).
     /// </summary>
     public List<LateFusionMember> LateFusionMembers(Action<EpochReport>? progress = null)
-        => Modalities().Select(m => new LateFusionMember(m.Name, ModalityRegistry.Get(m.Kind).NeuralLateFusionMember ? m.ColumnName : m.FeaturesColumn, ModalityRegistry.Get(m.Kind).NeuralLateFusionMember
-            ? ML.MulticlassClassification.Trainers.NetworkFusion(Neural(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() } }, progress))
-            : ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(Label, m.FeaturesColumn)))).ToList();
+        => Modalities().Select((m, i) => ModalityRegistry.Get(m.Kind).NeuralLateFusionMember
+            ? new LateFusionMember(m.Name, m.ColumnName, ML.MulticlassClassification.Trainers.NetworkFusion(Neural(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() } }, progress)))
+            : new LateFusionMember(m.Name, Featurization.PretrainedFeatureColumns[i], ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(Label, Featurization.PretrainedFeatureColumns[i])))).ToList();
 }
 
 /// <summary>

@@ -22,6 +22,8 @@ public sealed class DataOptions
     public Option<string?> Group { get; } = new("--group") { Description = "Group column (speaker, site, patient): never a feature; results are judged on groups the model did not train on." };
     /// <summary>Folder for relative file paths.</summary>
     public Option<string?> DataFolder { get; } = new("--data-folder") { Description = "Folder that relative image and audio paths are resolved against (default: the training CSV's folder)." };
+    /// <summary>Keep the trainable hashed-word text encoder.</summary>
+    public Option<bool> NoPretrained { get; } = new("--no-pretrained") { Description = "Text columns keep the trainable hashed-word encoder instead of pretrained sentence embeddings (all-MiniLM-L6-v2)." };
     private readonly (Option<string[]> option, ColumnRole role)[] _roles =
     {
         (Many("--image", "Image path column(s)."), ColumnRole.ImagePath), (Many("--audio", "WAV path column(s)."), ColumnRole.AudioPath),
@@ -35,7 +37,7 @@ public sealed class DataOptions
     };
 
     /// <summary>Every option, to add to a command.</summary>
-    public IEnumerable<Option> All => new Option[] { Train, Test, TestFraction, Label, Group, DataFolder }.Concat(_roles.Select(r => r.option));
+    public IEnumerable<Option> All => new Option[] { Train, Test, TestFraction, Label, Group, DataFolder, NoPretrained }.Concat(_roles.Select(r => r.option));
 
     /// <summary>Whether <c>--train</c> was given.</summary>
     public bool HasTrain(ParseResult r) => r.GetValue(Train) != null;
@@ -44,7 +46,8 @@ public sealed class DataOptions
     public MultimodalDataset Build(ParseResult r)
     {
         var train = r.GetValue(Train) ?? throw new ArgumentException("No training file." + Environment.NewLine + "Hint: pass --train data/train.csv.");
-        return MultimodalDataset.FromCsv(train, r.GetValue(Test), r.GetValue(Label)!, r.GetValue(Group), Roles(r), r.GetValue(TestFraction), r.GetValue(DataFolder));
+        return MultimodalDataset.FromCsv(train, r.GetValue(Test), r.GetValue(Label)!, r.GetValue(Group), Roles(r), r.GetValue(TestFraction), r.GetValue(DataFolder),
+            pretrainedText: !r.GetValue(NoPretrained));
     }
 
     /// <summary>The roles given on the command line (column → role); a column given two roles is an error.</summary>

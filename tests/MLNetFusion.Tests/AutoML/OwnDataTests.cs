@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.AutoML;
 using MLNetFusion.Datasets;
+using MLNetFusion.Models;
 using MLNetFusion.Transforms.Audio;
 using SkiaSharp;
 using Xunit;
@@ -85,9 +86,21 @@ public class OwnDataTests
         // The featurizer it builds runs, and its modalities match the roles.
         var ml = new MLContext(1);
         var featurization = result.CreateFeaturizer(ml);
-        // Text: token ids for the neural families' text encoder, n-grams for early fusion and linear members.
-        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, featurization.ModalityColumns);
+        // Text (MLNetFusion.Pretrained is shipped with the tests): sentence embeddings projected by an MLP for the neural
+        // families; n-grams for the plain baselines, n-grams and embeddings for linear members.
+        Assert.Contains("encoder: all-MiniLM-L6-v2 sentence embeddings (frozen, then an MLP)", result["Notes"].Reason);
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Sentence" }, featurization.ModalityColumns);
+        Assert.Equal(EncoderKind.Mlp, featurization.Modalities[3].Encoder);
         Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Text" }, featurization.FeatureColumns);
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.TextAndSentence" }, featurization.PretrainedFeatureColumns);
+        Assert.Equal("all-MiniLM-L6-v2 sentence embeddings", featurization.PretrainedTextName);
+        // Without it: token ids for the trainable embedding bag.
+        var plain = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", new ColumnInferenceOptions { PretrainedText = false });
+        Assert.Contains("encoder: hashed words into a trainable embedding bag", plain["Notes"].Reason);
+        var plainFeaturization = plain.CreateFeaturizer(ml);
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, plainFeaturization.ModalityColumns);
+        Assert.Equal(plainFeaturization.FeatureColumns, plainFeaturization.PretrainedFeatureColumns);
+        Assert.Null(plainFeaturization.PretrainedTextName);
         Assert.Equal(new[] { 3, 16, 20 }, featurization.Modalities[0].Shape);
         var data = result.Load(ml);
         var features = featurization.Featurizer.Fit(data).Transform(data);

@@ -13,7 +13,7 @@ public class PublicApiTests
     public static TheoryData<string> Libraries => new()
     {
         "MLNetFusion.Core", "MLNetFusion.Transforms", "MLNetFusion.Trainers", "MLNetFusion.AutoML",
-        "MLNetFusion.Onnx", "MLNetFusion.Serving", "MLNetFusion.Orleans", "MLNetFusion.Datasets",
+        "MLNetFusion.Onnx", "MLNetFusion.Serving", "MLNetFusion.Orleans", "MLNetFusion.Datasets", "MLNetFusion.Pretrained",
     };
 
     [Theory]
