@@ -149,7 +149,6 @@ internal static class FusionFeaturizerBuilder
                 m.Encoder = EncoderKind.Mlp;
                 withPretrained[modalities.Count] = (c + ".TextAndSentence", c + ".HashedAndSentence");
                 denseColumns[embedded] = hashed;
-                denseColumns[c + ".TextAndSentence"] = c + ".HashedAndSentence";
             }
             else
             {
@@ -167,7 +166,7 @@ internal static class FusionFeaturizerBuilder
             throw new InvalidOperationException($"No column of '{r.Path}' is an image path, audio path, number, category or text: there is nothing to learn from." +
                 Environment.NewLine + "Hint: check the roles (InferredColumn.Role, or --image/--audio/--numeric/--categorical/--text on the command line).");
         var kept = modalities.Select(m => m.ColumnName).Concat(modalities.Where(m => m.FeaturesColumnName != null).Select(m => m.FeaturesColumn))
-            .Concat(denseColumns.Values).Append(key).ToList();
+            .Concat(denseColumns.Values).Concat(withPretrained.Values.SelectMany(p => new[] { p.features, p.dense })).Append(key).Distinct().ToList();
         if (r.GroupColumnName != null) kept.Add(r.GroupColumnName);
         return new FusionFeaturization(chain, modalities, key, kept)
         {

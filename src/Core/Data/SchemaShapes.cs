@@ -98,6 +98,15 @@ internal static class SchemaShapes
         return c;
     }
 
+    /// <summary>Requires a scalar text column, for a transform that reads one (<paramref name="transform"/>, <paramref name="option"/> names the option that chose the column).</summary>
+    public static SchemaShape.Column RequireText(SchemaShape shape, string name, string transform, string option)
+    {
+        var c = Find(shape, name, $"{transform} reads a text column; check {option}.");
+        if (c.Kind != SchemaShape.Column.VectorKind.Scalar || c.ItemType is not TextDataViewType)
+            throw SchemaErrors.Mismatch(name, "String", Describe(c), "load the column as text (TextLoader DataKind.String).");
+        return c;
+    }
+
     /// <summary>Requires a key-typed label.</summary>
     public static SchemaShape.Column RequireKeyLabel(SchemaShape shape, string name)
     {

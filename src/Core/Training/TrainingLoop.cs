@@ -136,7 +136,7 @@ internal static class TrainingLoop
         catch (System.Runtime.InteropServices.ExternalException native)
         {
             // libtorch's own errors (TORCH_CHECK) say nothing of what was trained, or how to fix it.
-            throw new TrainingFailedException(
+            throw TrainingFailure.Create(
                 $"libtorch failed while training{(what == null ? "" : " " + what)}, in epoch {epoch}, batch {epochSteps + 1}: {FirstLine(native.Message)}" + Environment.NewLine +
                 "Hint: " + NativeFailureHint(), native);
         }
@@ -187,7 +187,7 @@ internal static class TrainingLoop
         if (double.IsNaN(firstLoss) && double.IsFinite(loss)) firstLoss = Math.Max(loss, 1e-3);
         bool exploded = double.IsFinite(loss) && loss > ExplosionFactor * firstLoss;
         if (double.IsFinite(loss) && !exploded) return;
-        throw new TrainingFailedException(
+        throw TrainingFailure.Create(
             $"Training{(what == null ? "" : " " + what)} diverged in epoch {epoch}, batch {batch}: the loss became {(exploded ? $"{loss:G4} ({loss / firstLoss:F0} times the first batch's {firstLoss:G4})" : loss.ToString())} " +
             $"at learning rate {learningRate:G3}." + Environment.NewLine +
             $"Hint: lower LearningRate (for example to {learningRate / 10:G2}), keep GradientClipNorm on (default 5), and check the inputs for extreme values." +
@@ -249,5 +249,21 @@ internal static class TrainingLoop
     }
 }
 
-/// <summary>Training stopped: the loss diverged, or libtorch failed inside a kernel. The message says where and how to fix it.</summary>
-internal sealed class TrainingFailedException(string message, Exception? inner = null) : InvalidOperationException(message, inner);
+/// <summary>
+/// Training stopped: the loss diverged, or libtorch failed inside a kernel. The error is a plain
+/// <see cref="InvalidOperationException"/> (what callers catch), marked so that the code that fitted the network can say
+/// which member and fold it was.
+/// </summary>
+internal static class TrainingFailure
+{
+    private const string Marker = "MLNetFusion.TrainingFailure";
+
+    public static InvalidOperationException Create(string message, Exception? inner = null)
+    {
+        var ex = new InvalidOperationException(message, inner);
+        ex.Data[Marker] = true;
+        return ex;
+    }
+
+    public static bool Is(Exception ex) => ex is InvalidOperationException && ex.Data.Contains(Marker);
+}

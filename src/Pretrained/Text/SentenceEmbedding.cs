@@ -98,11 +98,7 @@ public sealed class SentenceEmbeddingEstimator : StatelessEstimator<SentenceEmbe
     /// <inheritdoc />
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        string input = _options.InputColumnName ?? _options.OutputColumnName;
-        var col = SchemaShapes.Find(inputSchema, input, "EmbedSentences reads a text column; check SentenceEmbeddingOptions.InputColumnName.");
-        if (col.Kind != SchemaShape.Column.VectorKind.Scalar || col.ItemType is not TextDataViewType)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Schema mismatch for input column '{input}': expected String, got {col.ItemType}." + Environment.NewLine +
-                "Hint: load the column as text (TextLoader DataKind.String).");
+        SchemaShapes.RequireText(inputSchema, _options.InputColumnName ?? _options.OutputColumnName, "EmbedSentences", "SentenceEmbeddingOptions.InputColumnName");
         return SchemaShapes.Append(inputSchema, new[] { SchemaShapes.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
     }
 }

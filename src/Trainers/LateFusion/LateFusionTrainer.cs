@@ -188,11 +188,11 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
                 foreach (var t in fitted) (t as IDisposable)?.Dispose();
                 throw new InvalidOperationException($"Late-fusion member '{m.Name}': {rowError.Message}", rowError);
             }
-            catch (TrainingFailedException training)
+            catch (InvalidOperationException training) when (TrainingFailure.Is(training))
             {
                 // Which member, and which of the cross-fitting's fits, failed: the training loop knows only its epoch and batch.
                 foreach (var t in fitted) (t as IDisposable)?.Dispose();
-                throw new TrainingFailedException($"Late-fusion member '{m.Name}' ({(fold is int f ? $"cross-fitting fold {f}" : "final fit on all rows")}): {training.Message}", training);
+                throw TrainingFailure.Create($"Late-fusion member '{m.Name}' ({(fold is int f ? $"cross-fitting fold {f}" : "final fit on all rows")}): {training.Message}", training);
             }
         }
         return fitted;

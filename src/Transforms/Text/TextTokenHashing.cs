@@ -86,11 +86,7 @@ public sealed class TextTokenHashingEstimator : StatelessEstimator<TextTokenHash
     /// <inheritdoc />
     public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        string input = _options.InputColumnName ?? _options.OutputColumnName;
-        var col = SchemaShapes.Find(inputSchema, input, "HashTextTokens reads a text column; check TextTokenHashingOptions.InputColumnName.");
-        if (col.Kind != SchemaShape.Column.VectorKind.Scalar || col.ItemType is not TextDataViewType)
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Column '{input}' must be String (text) for HashTextTokens, but it is {col.ItemType}." + Environment.NewLine +
-                "Hint: load the column as text (TextLoader DataKind.String).");
+        SchemaShapes.RequireText(inputSchema, _options.InputColumnName ?? _options.OutputColumnName, "HashTextTokens", "TextTokenHashingOptions.InputColumnName");
         return SchemaShapes.Append(inputSchema, new[] { SchemaShapes.Column(_options.OutputColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
     }
 }

@@ -116,7 +116,22 @@ public class ReliabilityTests
             LearningRate = 1e12, GradientClipNorm = 0, WeightDecay = 0,
         });
         var fit = Assert.Throws<InvalidOperationException>(() => trainer.Fit(ToyRow.Load(ml, ToyRow.Make(120, 1))));
-        Assert.StartsWith("Training diverged in epoch", fit.Message);
+        Assert.StartsWith("Training merge fusion of image, tab diverged in epoch", fit.Message);
+
+        // Inside late fusion, the error also says which member and which of its fits (issue 41).
+        var late = ml.MulticlassClassification.Trainers.LateFusion(new MLNetFusion.Trainers.LateFusion.LateFusionOptions
+        {
+            Members = new()
+            {
+                new("image", "Image", ml.MulticlassClassification.Trainers.NetworkFusion(new MLNetFusion.Trainers.Network.NetworkFusionOptions
+                    { Modalities = new() { ModalityOptions.Image("Image", "image") }, Epochs = 3, Seed = 1, LearningRate = 1e12, GradientClipNorm = 0, WeightDecay = 0 })),
+                new("tab", "Tab", ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Tab")),
+            },
+            Combiner = MLNetFusion.Trainers.LateFusion.LateFusionCombiner.Average, Seed = 1,
+        });
+        var member = Assert.Throws<InvalidOperationException>(() => late.Fit(ToyRow.Load(ml, ToyRow.Make(120, 1))));
+        Assert.StartsWith("Late-fusion member 'image' (final fit on all rows): Training network fusion of image diverged in epoch", member.Message);
+        Assert.Contains("Hint: lower LearningRate", member.Message);
     }
 
     private sealed class PathRow { public string Path { get; set; } = ""; }
