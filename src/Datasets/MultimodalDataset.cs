@@ -147,7 +147,14 @@ public sealed class MultimodalDataset
     {
         var raw = Load(ml, Columns.Path);
         if (TestPath != null) return (raw, Load(ml, TestPath));
-        var split = ml.Data.TrainTestSplit(raw, TestFraction, GroupColumn, seed: 1);
+        if (GroupColumn != null)
+        {
+            // Whole groups, at least one and never all (ML.NET's hashed split of three groups often held out none).
+            var groups = Data.SamplingKeyGroups.Read(raw, GroupColumn);
+            var held = groups.ValidationGroups(TestFraction, seed: 1);
+            return (groups.Filter(raw, g => !held[g]), groups.Filter(raw, g => held[g]));
+        }
+        var split = ml.Data.TrainTestSplit(raw, TestFraction, seed: 1);
         return (split.TrainSet, split.TestSet);
     }
 

@@ -170,6 +170,22 @@ public class OwnDataRegressionTests
     }
 
     [Fact]
+    public void WithoutATestFileWholeGroupsAreHeldOutHoweverFewThereAre()
+    {
+        // Three sources, as in UCI's Sentiment Labelled Sentences: ML.NET's hashed split held out none of them, and the
+        // leaderboard then reported every entry's test accuracy as NaN.
+        var path = WriteCsv("sources.csv", "Label,Source,x", Enumerable.Range(0, 90).Select(i => $"{i % 2},{new[] { "amazon", "yelp", "imdb" }[i % 3]},{(i * 7 % 13) * 0.5 + 0.25}"));
+        var ml = new MLContext(seed: 1);
+        var (train, test) = MultimodalDataset.FromCsv(path, null, "Label", "Source").LoadSplits(ml);
+        var trainSources = train.GetColumn<ReadOnlyMemory<char>>("Source").Select(s => s.ToString()).ToHashSet();
+        var testSources = test.GetColumn<ReadOnlyMemory<char>>("Source").Select(s => s.ToString()).ToList();
+        Assert.Equal(30, testSources.Count);                    // one whole source of three (a fifth asked for: at least one group)
+        Assert.Single(testSources.Distinct());
+        Assert.DoesNotContain(testSources[0], trainSources);
+        Assert.Equal(2, trainSources.Count);
+    }
+
+    [Fact]
     public void BareMlnetfusionPrintsUsageAndStartsNothing()
     {
         var cli = NewUserPathTests.Cli();
