@@ -17,7 +17,7 @@ internal static class SentenceEmbeddingBenchmark
         "bag", "seat", "food", "terrible", "lovely", "staff", "gate", "changed", "hours", "late", "refund", "please", "help", "customer", "never", "fly", "again",
     };
 
-    public static void Run(int rows = 4000)
+    public static void Run(int rows = 2000)
     {
         var rand = new Random(1);
         var texts = Enumerable.Range(0, rows).Select(_ => string.Join(' ', Enumerable.Range(0, 6 + rand.Next(20)).Select(_ => Words[rand.Next(Words.Length)]))).ToList();
