@@ -38,7 +38,7 @@ public sealed class ColumnInferenceOptions
     /// They override inference and <see cref="Roles"/>.
     /// </summary>
     public Dictionary<string, MLNetFusion.Models.ModalityKind> Kinds { get; set; } = new();
-    /// <summary>Rows read to decide roles. Default 1000.</summary>
+    /// <summary>Rows sampled to decide roles: a seeded uniform sample of the whole file, so a file sorted by group or label is seen across all of them. Default 1000.</summary>
     public int RowsToSample { get; set; } = Defaults.RowsToSample;
     /// <summary>Files decoded per image or audio column. Default 20.</summary>
     public int FilesToDecode { get; set; } = Defaults.FilesToDecode;

@@ -14,8 +14,12 @@ internal sealed class CsvSample
     /// <summary>The distinct values of the class column over every row, in order of first appearance (empty without one).</summary>
     public required List<string> Classes { get; init; }
 
-    /// <summary>Reads the header and up to <paramref name="maxRows"/> rows in one pass; all rows are counted, and the distinct
-    /// values of <paramref name="classColumn"/> (when it is a column name) are collected from all of them.</summary>
+    /// <summary>
+    /// Reads the header and a sample of up to <paramref name="maxRows"/> rows in one pass: a seeded uniform sample of the
+    /// whole file (reservoir sampling), kept in file order, so a file sorted by group, source or label is sampled across
+    /// all of them, not by its first rows. All rows are counted and checked for their field count, and the distinct
+    /// values of <paramref name="classColumn"/> (when it is a column name) are collected from all of them.
+    /// </summary>
     public static CsvSample Read(string path, char separator, int maxRows, string? classColumn = null)
     {
         if (Directory.Exists(path))
@@ -36,24 +40,28 @@ internal sealed class CsvSample
         var classes = new List<string>(); var seen = new HashSet<string>();
         var rows = new List<string[]>(); var lines = new List<int>();
         long total = 0;
+        var rand = new Random(SampleSeed);
         string? text;
         while ((text = reader.ReadLine()) != null)
         {
             line++;
             if (text.Length == 0) continue;
             total++;
-            if (rows.Count >= maxRows && classIndex < 0) continue;
             var cells = Split(text, separator);
-            if (classIndex >= 0 && classIndex < cells.Length && cells[classIndex].Trim() is { Length: > 0 } value && seen.Add(value)) classes.Add(value);
-            if (rows.Count >= maxRows) continue;
             if (cells.Length != header.Length)
                 throw new InvalidDataException($"Line {line} of '{path}' has {cells.Length} fields but the header has {header.Length}: \"{Shorten(text)}\"." + Environment.NewLine +
                     "Hint: quote fields that contain the separator (\"a,b\"), or pass the right separator.");
-            rows.Add(cells); lines.Add(line);
+            if (classIndex >= 0 && cells[classIndex].Trim() is { Length: > 0 } value && seen.Add(value)) classes.Add(value);
+            // Algorithm R: the first maxRows rows, then row k replaces a random one with probability maxRows / k.
+            if (rows.Count < maxRows) { rows.Add(cells); lines.Add(line); continue; }
+            long slot = rand.NextInt64(total);
+            if (slot < maxRows) { rows[(int)slot] = cells; lines[(int)slot] = line; }
         }
         if (total == 0)
             throw new InvalidDataException($"CSV file '{path}' has a header but no rows." + Environment.NewLine + "Hint: add data rows below the header.");
-        return new CsvSample { Path = path, Separator = separator, Header = header, Rows = rows, LineNumbers = lines, TotalRows = total, Classes = classes };
+        // In file order, so decoding and reports follow the file.
+        var order = Enumerable.Range(0, rows.Count).OrderBy(i => lines[i]).ToArray();
+        return new CsvSample { Path = path, Separator = separator, Header = header, Rows = order.Select(i => rows[i]).ToList(), LineNumbers = order.Select(i => lines[i]).ToList(), TotalRows = total, Classes = classes };
     }
 
     /// <summary>Splits one line, honouring double quotes ("" inside quotes is a quote).</summary>
@@ -78,6 +86,9 @@ internal sealed class CsvSample
         cells.Add(cell.ToString());
         return cells.ToArray();
     }
+
+    /// <summary>The seed of the row sample, fixed so that inference on one file always sees the same rows.</summary>
+    public const int SampleSeed = 20261206;
 
     public static string Shorten(string s) => s.Length <= 80 ? s : s[..77] + "...";
 }

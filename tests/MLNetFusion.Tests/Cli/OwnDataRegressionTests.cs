@@ -170,6 +170,26 @@ public class OwnDataRegressionTests
     }
 
     [Fact]
+    public void InferenceSamplesTheWholeFileNotItsFirstRows()
+    {
+        // A file sorted by source: the first 1,000 rows say 'Color' has 2 values (one-hot) and 'Note' is one repeated
+        // word; across the file, 'Color' has 400 values (hashed, not one-hot) and 'Note' is free text. A sample of the
+        // first rows decided both wrongly.
+        var rows = Enumerable.Range(0, 3000).Select(i => i < 1500
+            ? $"{i % 2},first,{(i % 2 == 0 ? "red" : "blue")},fine,{i % 7}.5"
+            : $"{i % 2},second,shade{i % 400},the delivery was late and the box was damaged number {i},{i % 7}.5");
+        var path = WriteCsv("sorted.csv", "Label,Source,Color,Note,x", rows);
+        var result = new MLContext(1).Fusion().InferColumns(path, "Label", "Source");
+        Assert.Equal(ColumnRole.Text, result["Note"].Role);
+        Assert.True(result["Color"].DistinctValues > result.Options.MaxOneHotCategories, $"'Color' seen with {result["Color"].DistinctValues} values");
+        Assert.Equal(3000, result.RowCount);
+        // A bad line after the sample's first rows is still named.
+        var bad = WriteCsv("bad-late.csv", "Label,x", Enumerable.Range(0, 2500).Select(i => i == 2400 ? "1,2,3" : $"{i % 2},{i % 7}.5"));
+        var ex = Assert.Throws<InvalidDataException>(() => new MLContext(1).Fusion().InferColumns(bad, "Label"));
+        Assert.StartsWith("Line 2402 of ", ex.Message);
+    }
+
+    [Fact]
     public void WithoutATestFileWholeGroupsAreHeldOutHoweverFewThereAre()
     {
         // Three sources, as in UCI's Sentiment Labelled Sentences: ML.NET's hashed split held out none of them, and the
