@@ -32,6 +32,13 @@ public static class MainJob
         bool leaveOneGroupOut = false, int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience)
         => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false, earlyStopping: earlyStopping).entries;
 
+    private static IEnumerable<MLNetFusion.Mapping.IFeaturizationCost> Costs(ITransformer? t) => t switch
+    {
+        MLNetFusion.Mapping.IFeaturizationCost cost => new[] { cost },
+        IEnumerable<ITransformer> chain => chain.SelectMany(Costs),
+        _ => Array.Empty<MLNetFusion.Mapping.IFeaturizationCost>(),
+    };
+
     /// <summary>Runs the leaderboard and returns its entries and, with <paramref name="keepModel"/>, the recommended model (the caller disposes it).</summary>
     internal static (List<LeaderboardEntry> entries, LeaderboardEntry? recommended, ITransformer? model, string reason) RunLeaderboard(MultimodalDataset ds, string? chartPath, int epochs, int seed,
         string title, bool includeSingles, string? jsonPath, bool leaveOneGroupOut, bool keepModel, MLContext? context = null, (IDataView train, IDataView test)? featurized = null,
@@ -43,15 +50,20 @@ public static class MainJob
         AnsiConsole.MarkupLine($"[bold]MLNetFusion leaderboard[/] on [blue]{Markup.Escape(ds.Folder)}[/]");
         AnsiConsole.Write(RolesTable(ds));
         IDataView train, test;
+        ITransformer? featurizer = null;
         if (featurized is { } f) (train, test) = f;
         else
         {
             Console.WriteLine("Featurizing each column by its role (the chain the roles table implies)…");
-            (train, test, _) = ds.Featurize(ml);
+            (train, test, featurizer) = ds.Featurize(ml);
             train.Preview(1); // fill the cache
         }
         long Rows(IDataView d) => d.GetColumn<uint>(ds.LabelColumn).LongCount();
         Console.WriteLine($"Featurized {Rows(train)} training and {Rows(test)} test rows in {total.Elapsed.TotalSeconds:F1}s.");
+        // An expensive pass (a pretrained encoder) is done once here and shared by every candidate: its time on a line of its own.
+        foreach (var cost in Costs(featurizer).Where(c => c.RowsComputed > 0))
+            Console.WriteLine($"  of which {cost.CostDescription}: {cost.RowsComputed} rows in {cost.ComputeTime.TotalSeconds:F1}s " +
+                $"({cost.RowsComputed / Math.Max(1e-9, cost.ComputeTime.TotalSeconds):F0} rows/s), once for every candidate.");
         if (leaveOneGroupOut)
         {
             if (ds.GroupColumn == null) throw new InvalidOperationException("Leave-one-group-out needs a group column." + Environment.NewLine + "Hint: pass --group COLUMN.");

@@ -104,7 +104,7 @@ public sealed class SentenceEmbeddingEstimator : StatelessEstimator<SentenceEmbe
 }
 
 /// <summary>The fitted <see cref="SentenceEmbeddingEstimator"/>: stateless; its model file names the encoder and the hash of its weights.</summary>
-public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFusionSaveable
+public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFusionSaveable, IFeaturizationCost
 {
     internal const string Kind = "MLNetFusion.EmbedSentences";
 
@@ -141,6 +141,17 @@ public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFus
 
     /// <summary>The options.</summary>
     public SentenceEmbeddingOptions Options { get; }
+
+    private long _rows, _ticks;
+
+    /// <inheritdoc />
+    public string CostDescription => $"{SentenceModelSource.For(Options.Model).DisplayName} sentence embeddings of '{Input}'";
+
+    /// <inheritdoc />
+    public long RowsComputed => Interlocked.Read(ref _rows);
+
+    /// <inheritdoc />
+    public TimeSpan ComputeTime => TimeSpan.FromTicks(Interlocked.Read(ref _ticks));
 
     /// <summary>The embedding width (384 for MiniLM).</summary>
     public int Width => SentenceModelSource.For(Options.Model).Width;
@@ -223,9 +234,12 @@ public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFus
 
         public override void Compute(int count, bool[] active)
         {
+            long start = Stopwatch.GetTimestamp();
             _clock.Start();
             _parent.EmbedBatch(new ArraySegment<string?>(_texts, 0, count), _output.AsSpan(0, count * _parent.Width));
             _clock.Stop();
+            Interlocked.Add(ref _parent._ticks, Stopwatch.GetElapsedTime(start).Ticks);
+            Interlocked.Add(ref _parent._rows, count);
             _done += count;
             if (_parent.Options.Progress is { } progress && _clock.Elapsed - _lastReport >= TimeSpan.FromSeconds(2))
             {

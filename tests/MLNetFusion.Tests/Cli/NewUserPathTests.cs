@@ -84,6 +84,8 @@ public class NewUserPathTests
         Assert.DoesNotContain("given by you", board.stdout);
         // Piped output: one line per finished entry with its time.
         Assert.Contains($"[1/{entries.Count}]", board.stdout);
+        // The note column's sentence embeddings are computed once, on a line of their own (the CLI ships MLNetFusion.Pretrained).
+        Assert.Contains("of which all-MiniLM-L6-v2 sentence embeddings of 'note':", board.stdout);
 
         // 2. fit --label digit --group speaker, then predict rows that have neither column. Twelve epochs: the text encoder's
         //    dropout and word dropout need more than a handful to learn from 360 rows (4 epochs left it near chance).

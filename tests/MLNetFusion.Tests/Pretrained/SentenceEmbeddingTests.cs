@@ -52,6 +52,8 @@ public class SentenceEmbeddingTests
         var model = estimator.Fit(data);
         var batched = Columns.Vectors(model.Transform(data), "SentenceEmbedding");
         Assert.All(batched[^1], v => Assert.True(float.IsNaN(v)));                  // no text: the modality is missing
+        Assert.Equal(rows.Count, model.RowsComputed);                                // its cost, for a leaderboard's report
+        Assert.True(model.ComputeTime > TimeSpan.Zero);
         Assert.All(batched.Take(rows.Count - 1), r => Assert.All(r, v => Assert.True(float.IsFinite(v))));
 
         var engine = ml.Model.CreatePredictionEngine<TextRow, Embedded>(model);
