@@ -147,13 +147,7 @@ public sealed class MultimodalDataset
     {
         var raw = Load(ml, Columns.Path);
         if (TestPath != null) return (raw, Load(ml, TestPath));
-        if (GroupColumn != null)
-        {
-            // Whole groups, at least one and never all (ML.NET's hashed split of three groups often held out none).
-            var groups = Data.SamplingKeyGroups.Read(raw, GroupColumn);
-            var held = groups.ValidationGroups(TestFraction, seed: 1);
-            return (groups.Filter(raw, g => !held[g]), groups.Filter(raw, g => held[g]));
-        }
+        if (GroupColumn != null) return Data.SamplingKeyGroups.HoldOutGroups(raw, GroupColumn, TestFraction, seed: 1);
         var split = ml.Data.TrainTestSplit(raw, TestFraction, seed: 1);
         return (split.TrainSet, split.TestSet);
     }

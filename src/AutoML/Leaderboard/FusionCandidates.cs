@@ -84,8 +84,9 @@ public static class FusionCandidates
                 c.ML.Transforms.Concatenate(Features, c.Featurization.PretrainedFeatureColumns.ToArray())
                     .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, Features)))));
         // The best plain model per modality, as its kind says (IModalityKind.Baseline): LightGBM on the tabular columns, a linear model on each text's n-grams.
-        foreach (var m in featurization.Modalities)
+        for (int index = 0; index < featurization.Modalities.Count; index++)
         {
+            var m = featurization.Modalities[index];
             var baseline = ModalityRegistry.Get(m.Kind).Baseline;
             if (baseline == PlainBaseline.LightGbm)
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: LightGBM", c =>
@@ -94,7 +95,6 @@ public static class FusionCandidates
             {
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: n-grams + L-BFGS maximum entropy", c =>
                     c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, m.FeaturesColumn))));
-                int index = featurization.Modalities.ToList().IndexOf(m);
                 string withEmbeddings = featurization.PretrainedFeatureColumns[index];
                 if (withEmbeddings != m.FeaturesColumn)
                     list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: {featurization.PretrainedTextName} + n-grams + L-BFGS maximum entropy", c =>

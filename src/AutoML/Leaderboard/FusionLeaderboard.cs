@@ -151,18 +151,9 @@ public static class FusionLeaderboard
         var candidates = options.Candidates ?? FusionCandidates.Default(featurization, options.GroupColumnName, options.IncludeSingleModalities);
         // Whole groups validate when a group column is given: chosen until they hold the fraction, at least one group and
         // never all (ML.NET's hashed split of three or four groups often holds out none, and an empty validation set scores nothing).
-        IDataView innerRows, validationRows;
-        if (options.GroupColumnName != null)
-        {
-            var split = SamplingKeyGroups.Read(train, options.GroupColumnName);
-            var held = split.ValidationGroups(options.ValidationFraction, options.Seed);
-            (innerRows, validationRows) = (split.Filter(train, g => !held[g]), split.Filter(train, g => held[g]));
-        }
-        else
-        {
-            var split = ml.Data.TrainTestSplit(train, options.ValidationFraction, seed: options.Seed);
-            (innerRows, validationRows) = (split.TrainSet, split.TestSet);
-        }
+        var (innerRows, validationRows) = options.GroupColumnName != null
+            ? SamplingKeyGroups.HoldOutGroups(train, options.GroupColumnName, options.ValidationFraction, options.Seed)
+            : ml.Data.TrainTestSplit(train, options.ValidationFraction, seed: options.Seed) is var split ? (split.TrainSet, split.TestSet) : default;
         var inner = ml.Data.Cache(innerRows);
         var validation = ml.Data.Cache(validationRows);
         // Rows whose label is not a training class (key 0: a class absent from the training file, or an empty label) are

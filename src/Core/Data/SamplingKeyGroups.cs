@@ -179,6 +179,18 @@ public sealed class SamplingKeyGroups
     }
 
     /// <summary>
+    /// Splits <paramref name="data"/> by whole groups of <paramref name="column"/>: the groups <see cref="ValidationGroups"/>
+    /// holds out (at least one, never all; ML.NET's hashed group split of three or four groups often holds out none).
+    /// </summary>
+    /// <returns>The rows of the kept groups and the rows of the held-out groups.</returns>
+    public static (IDataView Kept, IDataView HeldOut) HoldOutGroups(IDataView data, string column, double fraction, int seed)
+    {
+        var groups = Read(data, column);
+        var held = groups.ValidationGroups(fraction, seed);
+        return (groups.Filter(data, g => !held[g]), groups.Filter(data, g => held[g]));
+    }
+
+    /// <summary>
     /// The rows of <paramref name="data"/> (the view the groups were read from, or one with the same rows in the same
     /// order) whose group <paramref name="includeGroup"/> keeps.
     /// </summary>

@@ -39,8 +39,8 @@ public sealed record OneDnnState(OneDnnRemedy Remedy, string Reason, bool CpuHas
 /// <remarks>
 /// On AMD EPYC CPUs with AVX-512 under a hypervisor, libtorch's oneDNN convolutions at any AVX-512 level made small
 /// networks' training losses NaN, differently from run to run; capped at AVX2 they did not (issue 41, and upstream
-/// pytorch/pytorch#177227, tensorflow/tensorflow#57749). AMD's AVX-512 units on Zen 4 are 256 bits wide, so the cap
-/// costs little there (docs/benchmarks.md, <c>mlnetfusion-bench --only onednn</c>).
+/// pytorch/pytorch#177227, tensorflow/tensorflow#57749). What the cap and the alternatives cost is measured by
+/// <c>mlnetfusion-bench --only onednn</c> (docs/benchmarks.md).
 /// <para>
 /// <c>MLNETFUSION_ONEDNN</c> chooses: <c>auto</c> (default: cap at AVX2 on AMD CPUs that report AVX-512, nothing
 /// elsewhere), <c>avx2</c> (cap on any CPU), <c>off</c> (no oneDNN convolutions), <c>native</c> (leave oneDNN alone).

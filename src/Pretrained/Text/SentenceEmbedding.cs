@@ -135,6 +135,7 @@ public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFus
     internal SentenceEmbeddingTransformer(SentenceEmbeddingOptions options) : base(options.BatchSize)
     {
         Options = options;
+        Width = SentenceModelSource.For(options.Model).Width;
         int threads = options.NumberOfThreads ?? Runtime.TorchRuntime.DefaultThreads();
         _session = new Lazy<SentenceEncoderSession>(() => SentenceEncoderSession.Get(options.Model, threads));
     }
@@ -145,7 +146,7 @@ public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFus
     private long _rows, _ticks;
 
     /// <inheritdoc />
-    public string CostDescription => $"{SentenceModelSource.For(Options.Model).DisplayName} sentence embeddings of '{Input}'";
+    public string CostDescription => $"{SentenceModelSource.For(Options.Model).DisplayName} sentence embeddings of '{Input}'";   // once per report
 
     /// <inheritdoc />
     public long RowsComputed => Interlocked.Read(ref _rows);
@@ -154,7 +155,7 @@ public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFus
     public TimeSpan ComputeTime => TimeSpan.FromTicks(Interlocked.Read(ref _ticks));
 
     /// <summary>The embedding width (384 for MiniLM).</summary>
-    public int Width => SentenceModelSource.For(Options.Model).Width;
+    public int Width { get; }
 
     internal SentenceEncoderSession Session => _session.Value;
 
