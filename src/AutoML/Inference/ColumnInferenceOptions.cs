@@ -59,6 +59,13 @@ public sealed class ColumnInferenceOptions
     /// the trainable hashed-word encoder. Default true.
     /// </summary>
     public bool PretrainedText { get; set; } = true;
+    /// <summary>
+    /// Image columns use the registered pretrained image featurizer (<c>PretrainedFeaturizers.Image</c>: ResNet18's
+    /// ImageNet features when the application references MLNetFusion.Pretrained and its weights are present): the neural
+    /// families project the features with a trainable MLP, and linear and dense models read them instead of pixels; the
+    /// plain baselines keep the pixels. <c>false</c>, or no such package, keeps the CNN trained from scratch. Default true.
+    /// </summary>
+    public bool PretrainedImages { get; set; } = true;
 
     internal void Validate()
     {

@@ -199,16 +199,20 @@ public sealed record FusionFeaturization(IEstimator<ITransformer> Featurizer, IR
 
     /// <summary>
     /// Per modality, its fixed features with a pretrained encoder's embeddings where one applies (a text column: its
-    /// n-grams and its sentence embeddings, 0 for an empty text), else <see cref="FeatureColumns"/>: what the fusion
-    /// families' linear members read. The plain baselines keep <see cref="FeatureColumns"/>.
+    /// n-grams and its sentence embeddings, 0 for an empty text; an image: its standardised ImageNet features instead of
+    /// pixels), else <see cref="FeatureColumns"/>: what the fusion families' linear members read. The plain baselines
+    /// keep <see cref="FeatureColumns"/>.
     /// </summary>
     public IReadOnlyList<string> PretrainedFeatureColumns { get => _pretrainedFeatures ?? FeatureColumns; init => _pretrainedFeatures = value; }
 
-    /// <summary>As <see cref="PretrainedFeatureColumns"/> for dense trainers (a text column: its hashed bag of words and its sentence embeddings), else <see cref="DenseFeatureColumns"/>.</summary>
+    /// <summary>As <see cref="PretrainedFeatureColumns"/> for dense trainers (a text column: its hashed bag of words and its sentence embeddings; an image: its features), else <see cref="DenseFeatureColumns"/>.</summary>
     public IReadOnlyList<string> PretrainedDenseFeatureColumns { get => _pretrainedDense ?? DenseFeatureColumns; init => _pretrainedDense = value; }
 
-    /// <summary>The pretrained text encoder the featurization uses (for example "all-MiniLM-L6-v2 sentence embeddings"), or <c>null</c>.</summary>
-    public string? PretrainedTextName { get; init; }
+    /// <summary>Per modality, the pretrained encoder it uses (for example "all-MiniLM-L6-v2 sentence embeddings"), or <c>null</c>.</summary>
+    public IReadOnlyList<string?> PretrainedEncoderNames { get; init; } = Array.Empty<string?>();
+
+    /// <summary>The pretrained encoders the featurization uses, named once each and joined ("ResNet18 (ImageNet) features and …"), or <c>null</c> for none.</summary>
+    public string? PretrainedNames => PretrainedEncoderNames.OfType<string>().Distinct().ToList() is { Count: > 0 } names ? string.Join(" and ", names) : null;
 
     /// <summary>The training chain: <see cref="LabelToKey"/> then <see cref="Featurizer"/>.</summary>
     public IEstimator<ITransformer> WithLabel => LabelToKey.Append(Featurizer);

@@ -31,16 +31,42 @@ internal static class FusionFeaturizerBuilder
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
 
         var images = r.ColumnsWith(ColumnRole.ImagePath);
+        var pretrainedImage = PretrainedImage(r);
+        var withPretrained = new Dictionary<int, (string features, string dense)>();
+        var pretrainedNames = new Dictionary<int, string>();
         foreach (var c in images)
         {
             var s = r.Images[c];
             bool single = images.Count == 1;
             string loaded = single ? "Image" : c + ".Image", pixels = single ? Pixels : c + ".Pixels";
-            chain = chain.Append(ml.Transforms.LoadImages(loaded, r.DataFolder, c))
-                .Append(ml.Transforms.ResizeImages(loaded, s.Width, s.Height))
+            chain = chain.Append(ml.Transforms.LoadImages(loaded, r.DataFolder, c));
+            string? embedded = null;
+            if (pretrainedImage != null)
+            {
+                // A frozen ImageNet network on the full image (before the resize below), computed once per row (the
+                // leaderboard caches the featurized rows) and projected by a trainable MLP in the neural families; its
+                // features, standardised, are what linear models and dense trainers read instead of raw pixels.
+                embedded = c + ".Pretrained";
+                string filled = c + ".PretrainedFilled";
+                chain = chain.Append(pretrainedImage.Create(ml, embedded, loaded))
+                    .Append(ml.Transforms.ReplaceMissingValues(filled, embedded, Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.DefaultValue))
+                    .Append(ml.Transforms.NormalizeMeanVariance(filled));
+                withPretrained[modalities.Count] = (filled, filled);
+                pretrainedNames[modalities.Count] = pretrainedImage.Name;
+            }
+            chain = chain.Append(ml.Transforms.ResizeImages(loaded, s.Width, s.Height))
                 .Append(ml.Transforms.ExtractPixels(pixels, loaded, s.Grayscale ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb,
                     scaleImage: 1f / 255));
-            modalities.Add(ModalityOptions.Image(pixels, c, new[] { s.Channels, s.Height, s.Width }));
+            if (embedded != null)
+            {
+                // The plain baselines keep the pixels a user's first pipeline reads.
+                var m = ModalityOptions.Image(embedded, c);
+                m.Encoder = EncoderKind.Mlp;
+                m.HiddenWidths = new[] { 128 };
+                m.FeaturesColumnName = pixels;
+                modalities.Add(m);
+            }
+            else modalities.Add(ModalityOptions.Image(pixels, c, new[] { s.Channels, s.Height, s.Width }));
         }
 
         var audio = r.ColumnsWith(ColumnRole.AudioPath);
@@ -123,8 +149,7 @@ internal static class FusionFeaturizerBuilder
         }
 
         var text = r.ColumnsWith(ColumnRole.Text);
-        var pretrained = r.Options.PretrainedText ? PretrainedFeaturizers.Text : null;
-        var withPretrained = new Dictionary<int, (string features, string dense)>();
+        var pretrained = PretrainedText(r);
         foreach (var c in text)
         {
             // FeaturizeText's n-gram vector for early fusion and linear late-fusion members: as wide as the vocabulary
@@ -148,6 +173,7 @@ internal static class FusionFeaturizerBuilder
                 m = ModalityOptions.Text(embedded, c, 128);
                 m.Encoder = EncoderKind.Mlp;
                 withPretrained[modalities.Count] = (c + ".TextAndSentence", c + ".HashedAndSentence");
+                pretrainedNames[modalities.Count] = pretrained.Name;
                 denseColumns[embedded] = hashed;
             }
             else
@@ -174,9 +200,18 @@ internal static class FusionFeaturizerBuilder
             DenseFeatureColumns = modalities.Select(m => m.DenseFeaturesColumn).ToArray(),
             PretrainedFeatureColumns = modalities.Select((m, i) => withPretrained.TryGetValue(i, out var p) ? p.features : m.FeaturesColumn).ToArray(),
             PretrainedDenseFeatureColumns = modalities.Select((m, i) => withPretrained.TryGetValue(i, out var p) ? p.dense : m.DenseFeaturesColumn).ToArray(),
-            PretrainedTextName = withPretrained.Count > 0 ? pretrained!.Name : null,
+            PretrainedEncoderNames = modalities.Select((m, i) => pretrainedNames.GetValueOrDefault(i)).ToArray(),
         };
     }
+
+    /// <summary>The pretrained text featurizer the result's text columns get, or <c>null</c> (turned off, not shipped, or unable to run here).</summary>
+    internal static IPretrainedFeaturizer? PretrainedText(ColumnInferenceResult r) => Usable(r.Options.PretrainedText, ModalityKind.Text);
+
+    /// <summary>The pretrained image featurizer the result's image columns get, or <c>null</c>.</summary>
+    internal static IPretrainedFeaturizer? PretrainedImage(ColumnInferenceResult r) => Usable(r.Options.PretrainedImages, ModalityKind.Image);
+
+    internal static IPretrainedFeaturizer? Usable(bool wanted, ModalityKind kind)
+        => wanted && PretrainedFeaturizers.For(kind) is { Unavailable: null } f ? f : null;
 
     private sealed class ClassValue
     {

@@ -79,11 +79,13 @@ public static class FusionCandidates
                     .Append(c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, Features, seed: 1)))),
         };
         // The next thing a user writes once pretrained embeddings are at hand: the same concatenation with them, into L-BFGS.
-        if (featurization.PretrainedTextName is { } pretrainedName)
-            list.Add(new(CandidateKind.Baseline, null, $"Concatenate (… with {pretrainedName}) + L-BFGS maximum entropy", c =>
+        if (featurization.PretrainedNames is { } pretrainedNames)
+            list.Add(new(CandidateKind.Baseline, null, $"Concatenate (… with {pretrainedNames}) + L-BFGS maximum entropy", c =>
                 c.ML.Transforms.Concatenate(Features, c.Featurization.PretrainedFeatureColumns.ToArray())
                     .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, Features)))));
-        // The best plain model per modality, as its kind says (IModalityKind.Baseline): LightGBM on the tabular columns, a linear model on each text's n-grams.
+        // The best plain model per modality, as its kind says (IModalityKind.Baseline): LightGBM on the tabular columns, a
+        // linear model on each text's n-grams; then a linear model on its pretrained features where it has them (with
+        // the n-grams for a text, alone for an image: a linear probe).
         for (int index = 0; index < featurization.Modalities.Count; index++)
         {
             var m = featurization.Modalities[index];
@@ -91,15 +93,14 @@ public static class FusionCandidates
             if (baseline == PlainBaseline.LightGbm)
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: LightGBM", c =>
                     c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, m.FeaturesColumn, seed: 1))));
-            else if (baseline == PlainBaseline.Linear && m.FeaturesColumnName != null)
-            {
+            bool ngrams = baseline == PlainBaseline.Linear && m.FeaturesColumnName != null;
+            if (ngrams)
                 list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: n-grams + L-BFGS maximum entropy", c =>
                     c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, m.FeaturesColumn))));
-                string withEmbeddings = featurization.PretrainedFeatureColumns[index];
-                if (withEmbeddings != m.FeaturesColumn)
-                    list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: {featurization.PretrainedTextName} + n-grams + L-BFGS maximum entropy", c =>
-                        c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, withEmbeddings))));
-            }
+            string withEmbeddings = featurization.PretrainedFeatureColumns[index];
+            if (featurization.PretrainedEncoderNames.ElementAtOrDefault(index) is { } encoder && withEmbeddings != m.FeaturesColumn)
+                list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: {encoder}{(ngrams ? " + n-grams" : "")} + L-BFGS maximum entropy", c =>
+                    c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, withEmbeddings))));
         }
         list.AddRange(new[]
         {
@@ -108,7 +109,7 @@ public static class FusionCandidates
             Late(LateFusionCombiner.ProductOfExperts, "product of experts"),
             Late(LateFusionCombiner.MajorityVote, "majority vote"),
             Late(LateFusionCombiner.Stacking, $"stacking out-of-fold ({folds}), L-BFGS meta-learner"),
-            new(CandidateKind.Fusion, FusionFamily.Early, featurization.PretrainedTextName is { } embedded ? $"Concatenate + FusionMlp (text as hashed words and {embedded})" : "Concatenate + FusionMlp (text as hashed words)", c =>
+            new(CandidateKind.Fusion, FusionFamily.Early, featurization.PretrainedNames is { } embedded ? $"Concatenate + FusionMlp (with {embedded}; text as hashed words)" : "Concatenate + FusionMlp (text as hashed words)", c =>
                 c.ML.Transforms.Concatenate(Features, c.Featurization.PretrainedDenseFeatureColumns.ToArray())
                     .Append(c.ML.MulticlassClassification.Trainers.FusionMlp(c.Neural(new FusionMlpOptions { HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 })))),
             new(CandidateKind.Fusion, FusionFamily.Merge, "attention over encoder embeddings", c =>
@@ -122,11 +123,14 @@ public static class FusionCandidates
             for (int i = 0; i < featurization.Modalities.Count; i++)
             {
                 // A modality that can be missing (an empty text) cannot predict its rows alone; its fixed features (text
-                // as a bounded hashed bag of words, zero for an empty text) can, through the same network with an MLP encoder.
+                // as a bounded hashed bag of words, zero for an empty text; an image's pretrained features, zero for no
+                // image) can, through the same network with an MLP encoder.
                 var m = featurization.Modalities[i];
                 var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(featurization.PretrainedDenseFeatureColumns[i], m.Name, 64, 32);
+                string? encoder = featurization.PretrainedEncoderNames.ElementAtOrDefault(i);
                 string how = m.FeaturesColumnName == null ? "same encoder"
-                    : featurization.PretrainedDenseFeatureColumns[i] != featurization.DenseFeatureColumns[i] ? $"its hashed words and {featurization.PretrainedTextName}, MLP" : "its hashed words, MLP";
+                    : m.Kind != ModalityKind.Text ? $"its {encoder ?? "fixed features"}, MLP"
+                    : encoder != null ? $"its hashed words and {encoder}, MLP" : "its hashed words, MLP";
                 list.Add(new(CandidateKind.SingleModality, null, $"{m.Name} only ({how})", c => c.ML.MulticlassClassification.Trainers.NetworkFusion(
                     c.Neural(new NetworkFusionOptions { Modalities = new() { alone.Clone() } }))));
             }

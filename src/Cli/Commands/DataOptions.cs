@@ -23,7 +23,7 @@ public sealed class DataOptions
     /// <summary>Folder for relative file paths.</summary>
     public Option<string?> DataFolder { get; } = new("--data-folder") { Description = "Folder that relative image and audio paths are resolved against (default: the training CSV's folder)." };
     /// <summary>Keep the trainable hashed-word text encoder.</summary>
-    public Option<bool> NoPretrained { get; } = new("--no-pretrained") { Description = "Text columns keep the trainable hashed-word encoder instead of pretrained sentence embeddings (all-MiniLM-L6-v2)." };
+    public Option<bool> NoPretrained { get; } = new("--no-pretrained") { Description = "Text and image columns keep the trainable encoders (hashed words, a CNN) instead of pretrained ones (all-MiniLM-L6-v2 sentence embeddings, ResNet18 ImageNet features)." };
     private readonly (Option<string[]> option, ColumnRole role)[] _roles =
     {
         (Many("--image", "Image path column(s)."), ColumnRole.ImagePath), (Many("--audio", "WAV path column(s)."), ColumnRole.AudioPath),
@@ -47,7 +47,7 @@ public sealed class DataOptions
     {
         var train = r.GetValue(Train) ?? throw new ArgumentException("No training file." + Environment.NewLine + "Hint: pass --train data/train.csv.");
         return MultimodalDataset.FromCsv(train, r.GetValue(Test), r.GetValue(Label)!, r.GetValue(Group), Roles(r), r.GetValue(TestFraction), r.GetValue(DataFolder),
-            pretrainedText: !r.GetValue(NoPretrained));
+            pretrained: !r.GetValue(NoPretrained));
     }
 
     /// <summary>The roles given on the command line (column → role); a column given two roles is an error.</summary>

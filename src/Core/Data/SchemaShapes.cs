@@ -107,6 +107,21 @@ internal static class SchemaShapes
         return c;
     }
 
+    /// <summary>Requires a scalar column whose item type <paramref name="accepts"/> (an image, for example), else ML.NET's errors with a hint.</summary>
+    /// <param name="shape">The input shape.</param>
+    /// <param name="name">The column.</param>
+    /// <param name="accepts">Whether the item type is the one wanted.</param>
+    /// <param name="expected">The wanted type, as the mismatch error names it.</param>
+    /// <param name="notFoundHint">The fix when the column is absent.</param>
+    /// <param name="mismatchHint">The fix when it has another type.</param>
+    public static SchemaShape.Column RequireScalar(SchemaShape shape, string name, Func<DataViewType, bool> accepts, string expected, string notFoundHint, string mismatchHint)
+    {
+        var c = Find(shape, name, notFoundHint);
+        if (c.Kind != SchemaShape.Column.VectorKind.Scalar || !accepts(c.ItemType))
+            throw SchemaErrors.Mismatch(name, expected, Describe(c), mismatchHint);
+        return c;
+    }
+
     /// <summary>Requires a key-typed label.</summary>
     public static SchemaShape.Column RequireKeyLabel(SchemaShape shape, string name)
     {

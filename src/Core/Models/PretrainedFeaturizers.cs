@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using Microsoft.ML;
@@ -5,44 +6,66 @@ using Microsoft.ML;
 namespace MLNetFusion.Models;
 
 /// <summary>
-/// A pretrained text featurizer a library offers to column inference and the leaderboard: a frozen backbone computed
-/// once per row into a fixed-size column (an empty text gives an all-NaN row, a missing modality), which the neural
-/// families then project with a trainable MLP. MLNetFusion.Pretrained registers its sentence encoder.
+/// A pretrained featurizer a library offers to column inference and the leaderboard for one kind of modality: a frozen
+/// backbone computed once per row into a fixed-size column (a row without the modality gives an all-NaN row, a missing
+/// modality), which the neural families then project with a trainable MLP. MLNetFusion.Pretrained registers a sentence
+/// encoder for text and ResNet18 for images.
 /// </summary>
-public interface IPretrainedTextFeaturizer
+public interface IPretrainedFeaturizer
 {
+    /// <summary>The kind of modality it featurizes (<see cref="ModalityKind.Text"/> reads a <c>String</c> column, <see cref="ModalityKind.Image"/> a loaded image).</summary>
+    ModalityKind Kind { get; }
+
     /// <summary>What it is, for roles tables and leaderboards (for example "all-MiniLM-L6-v2 sentence embeddings").</summary>
     string Name { get; }
 
     /// <summary>The width of the column it writes.</summary>
     int Width { get; }
 
-    /// <summary>The estimator that writes <paramref name="outputColumnName"/> (<c>Vector&lt;Single, Width&gt;</c>) from the text column <paramref name="inputColumnName"/>.</summary>
+    /// <summary>
+    /// <c>null</c> when it can run in this process; otherwise why not (for example weights that are not where the
+    /// package puts them), which column inference reports while it keeps the trainable encoder.
+    /// </summary>
+    string? Unavailable { get; }
+
+    /// <summary>The estimator that writes <paramref name="outputColumnName"/> (<c>Vector&lt;Single, Width&gt;</c>) from <paramref name="inputColumnName"/>.</summary>
     IEstimator<ITransformer> Create(MLContext ml, string outputColumnName, string inputColumnName);
 }
 
 /// <summary>
-/// The pretrained featurizers registered in this process. The package that ships the weights (MLNetFusion.Pretrained,
-/// 91 MB) is optional: when the application references it, it is loaded by name here and registers itself; otherwise
-/// there is none, and text keeps the trainable hashed-word encoder.
+/// The pretrained featurizers registered in this process, one per kind of modality. The package that ships them
+/// (MLNetFusion.Pretrained, with its weights) is optional: when the application references it, it is loaded by name here
+/// and registers itself; otherwise there is none, and every modality keeps its trainable encoder.
 /// </summary>
 public static class PretrainedFeaturizers
 {
     /// <summary>The assembly that registers MLNetFusion's pretrained encoders when the application ships it.</summary>
     public const string PackageAssembly = "MLNetFusion.Pretrained";
 
-    private static IPretrainedTextFeaturizer? _text;
+    private static readonly ConcurrentDictionary<ModalityKind, IPretrainedFeaturizer> Registered = new();
     private static readonly Lazy<bool> Loaded = new(LoadPackage, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>Registers the text featurizer column inference uses (the last one registered wins).</summary>
+    /// <summary>Registers the featurizer column inference uses for its kind of modality (the last one registered wins).</summary>
     /// <param name="featurizer">The featurizer.</param>
-    public static void RegisterText(IPretrainedTextFeaturizer featurizer) => _text = featurizer ?? throw new ArgumentNullException(nameof(featurizer));
-
-    /// <summary>The registered text featurizer, or <c>null</c> when the application ships none.</summary>
-    public static IPretrainedTextFeaturizer? Text
+    public static void Register(IPretrainedFeaturizer featurizer)
     {
-        get { _ = Loaded.Value; return _text; }
+        ArgumentNullException.ThrowIfNull(featurizer);
+        Registered[featurizer.Kind] = featurizer;
     }
+
+    /// <summary>The featurizer registered for <paramref name="kind"/>, or <c>null</c> when the application ships none.</summary>
+    /// <param name="kind">The kind of modality.</param>
+    public static IPretrainedFeaturizer? For(ModalityKind kind)
+    {
+        _ = Loaded.Value;
+        return Registered.TryGetValue(kind, out var f) ? f : null;
+    }
+
+    /// <summary>The text featurizer (<see cref="For"/> of <see cref="ModalityKind.Text"/>), or <c>null</c>.</summary>
+    public static IPretrainedFeaturizer? Text => For(ModalityKind.Text);
+
+    /// <summary>The image featurizer (<see cref="For"/> of <see cref="ModalityKind.Image"/>), or <c>null</c>.</summary>
+    public static IPretrainedFeaturizer? Image => For(ModalityKind.Image);
 
     private static bool LoadPackage()
     {

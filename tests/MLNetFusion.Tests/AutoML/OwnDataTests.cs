@@ -93,14 +93,14 @@ public class OwnDataTests
         Assert.Equal(EncoderKind.Mlp, featurization.Modalities[3].Encoder);
         Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Text" }, featurization.FeatureColumns);
         Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.TextAndSentence" }, featurization.PretrainedFeatureColumns);
-        Assert.Equal("all-MiniLM-L6-v2 sentence embeddings", featurization.PretrainedTextName);
+        Assert.Equal("all-MiniLM-L6-v2 sentence embeddings", featurization.PretrainedNames);
         // Without it: token ids for the trainable embedding bag.
         var plain = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", new ColumnInferenceOptions { PretrainedText = false });
         Assert.Contains("encoder: hashed words into a trainable embedding bag", plain["Notes"].Reason);
         var plainFeaturization = plain.CreateFeaturizer(ml);
         Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, plainFeaturization.ModalityColumns);
         Assert.Equal(plainFeaturization.FeatureColumns, plainFeaturization.PretrainedFeatureColumns);
-        Assert.Null(plainFeaturization.PretrainedTextName);
+        Assert.Null(plainFeaturization.PretrainedNames);
         Assert.Equal(new[] { 3, 16, 20 }, featurization.Modalities[0].Shape);
         var data = result.Load(ml);
         var features = featurization.Featurizer.Fit(data).Transform(data);

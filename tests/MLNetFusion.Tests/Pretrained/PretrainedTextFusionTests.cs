@@ -43,7 +43,7 @@ public class PretrainedTextFusionTests
         double Accuracy(bool pretrained)
         {
             var ml = new MLContext(seed: 1);
-            var ds = MultimodalDataset.FromCsv(train, test, "Label", pretrainedText: pretrained);
+            var ds = MultimodalDataset.FromCsv(train, test, "Label", pretrained: pretrained);
             var (trainRows, testRows, _) = ds.Featurize(ml);
             var text = ds.Modalities().Single(m => m.Kind == ModalityKind.Text);
             Assert.Equal(pretrained ? EncoderKind.Mlp : EncoderKind.EmbeddingBag, text.Encoder);
