@@ -72,13 +72,16 @@ public sealed class MultimodalDataset
     /// </summary>
     /// <param name="folder">The folder holding train.csv and test.csv.</param>
     /// <param name="group">The group column (default <c>Speaker</c>).</param>
+    /// <param name="pretrained">Its digit images use the pretrained image encoder when the application ships it. Default
+    /// false: the tests and benchmarks that train on avdigits see one featurization (a CNN on its pixels) whatever
+    /// packages the app ships; the command line's <c>leaderboard --train</c> infers it as it does any CSV.</param>
     /// <exception cref="DirectoryNotFoundException">The folder has no train.csv; the message says how to point to it.</exception>
-    public static MultimodalDataset AvDigits(string folder, string? group = "Speaker")
+    public static MultimodalDataset AvDigits(string folder, string? group = "Speaker", bool pretrained = false)
     {
         if (!DefaultPaths.IsAvDigits(folder))
             throw new DirectoryNotFoundException($"avdigits not found at '{Path.GetFullPath(folder)}' (no train.csv there)." + Environment.NewLine +
                 $"Hint: it lives in {DefaultPaths.AvDigits} next to the repository; pass the folder that contains train.csv and test.csv.");
-        return FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group ?? "Speaker");
+        return FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group ?? "Speaker", pretrained: pretrained);
     }
 
     /// <summary>The featurization the roles imply (columns, modalities, label key).</summary>

@@ -35,8 +35,8 @@ internal sealed class SentenceTextFeaturizer : IPretrainedFeaturizer
 
     public string? Unavailable => null;   // the weights are inside a referenced assembly
 
-    public IEstimator<ITransformer> Create(MLContext ml, string outputColumnName, string inputColumnName)
-        => ml.Transforms.EmbedSentences(new SentenceEmbeddingOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, Model = _source.Model });
+    public IEstimator<ITransformer> Create(MLContext ml, string outputColumnName, string inputColumnName, Action<long, TimeSpan>? progress = null)
+        => ml.Transforms.EmbedSentences(new SentenceEmbeddingOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, Model = _source.Model, Progress = progress });
 }
 
 /// <summary>ResNet18 as the image featurizer column inference and the leaderboard use (<see cref="PretrainedFeaturizers"/>).</summary>
@@ -56,6 +56,6 @@ internal sealed class ResNetImageFeaturizer : IPretrainedFeaturizer
         ? $"its weights ({_source.ModelFile} of package {_source.Package} {_source.PackageVersion}) are neither beside the application nor in the NuGet packages folder"
         : null;
 
-    public IEstimator<ITransformer> Create(MLContext ml, string outputColumnName, string inputColumnName)
-        => ml.Transforms.EmbedImages(new ImageEmbeddingOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, Model = _source.Model });
+    public IEstimator<ITransformer> Create(MLContext ml, string outputColumnName, string inputColumnName, Action<long, TimeSpan>? progress = null)
+        => ml.Transforms.EmbedImages(new ImageEmbeddingOptions { OutputColumnName = outputColumnName, InputColumnName = inputColumnName, Model = _source.Model, Progress = progress });
 }

@@ -66,6 +66,11 @@ public sealed class ColumnInferenceOptions
     /// plain baselines keep the pixels. <c>false</c>, or no such package, keeps the CNN trained from scratch. Default true.
     /// </summary>
     public bool PretrainedImages { get; set; } = true;
+    /// <summary>
+    /// Called every few seconds while a pretrained encoder embeds rows, with what it computes (for example "ResNet18
+    /// (ImageNet) features of 'Photo'"), the rows done so far by that pass and its time: such a pass can take minutes.
+    /// </summary>
+    public Action<string, long, TimeSpan>? PretrainedProgress { get; set; }
 
     internal void Validate()
     {

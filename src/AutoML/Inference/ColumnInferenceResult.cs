@@ -199,7 +199,7 @@ public sealed record FusionFeaturization(IEstimator<ITransformer> Featurizer, IR
 
     /// <summary>
     /// Per modality, its fixed features with a pretrained encoder's embeddings where one applies (a text column: its
-    /// n-grams and its sentence embeddings, 0 for an empty text; an image: its standardised ImageNet features instead of
+    /// n-grams and its sentence embeddings, 0 for an empty text; an image: its ImageNet features instead of
     /// pixels), else <see cref="FeatureColumns"/>: what the fusion families' linear members read. The plain baselines
     /// keep <see cref="FeatureColumns"/>.
     /// </summary>

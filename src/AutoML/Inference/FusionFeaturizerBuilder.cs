@@ -45,12 +45,13 @@ internal static class FusionFeaturizerBuilder
             {
                 // A frozen ImageNet network on the full image (before the resize below), computed once per row (the
                 // leaderboard caches the featurized rows) and projected by a trainable MLP in the neural families; its
-                // features, standardised, are what linear models and dense trainers read instead of raw pixels.
+                // features (0 for no image) are what linear models and dense trainers read instead of raw pixels. No
+                // trainable step reads them here: fitting one (a normaliser) would run the network over every
+                // training row once more before the rows are cached.
                 embedded = c + ".Pretrained";
                 string filled = c + ".PretrainedFilled";
-                chain = chain.Append(pretrainedImage.Create(ml, embedded, loaded))
-                    .Append(ml.Transforms.ReplaceMissingValues(filled, embedded, Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.DefaultValue))
-                    .Append(ml.Transforms.NormalizeMeanVariance(filled));
+                chain = chain.Append(pretrainedImage.Create(ml, embedded, loaded, Progress(r, $"{pretrainedImage.Name} of '{c}'")))
+                    .Append(ml.Transforms.ReplaceMissingValues(filled, embedded, Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.DefaultValue));
                 withPretrained[modalities.Count] = (filled, filled);
                 pretrainedNames[modalities.Count] = pretrainedImage.Name;
             }
@@ -166,7 +167,7 @@ internal static class FusionFeaturizerBuilder
                 // by a trainable MLP in the neural families; its embeddings (0 for an empty text) also join the n-grams and
                 // the hashed bag for linear and dense models. An empty text stays a missing modality (all NaN).
                 string embedded = c + ".Sentence", filled = c + ".SentenceFilled";
-                chain = chain.Append(pretrained.Create(ml, embedded, c))
+                chain = chain.Append(pretrained.Create(ml, embedded, c, Progress(r, $"{pretrained.Name} of '{c}'")))
                     .Append(ml.Transforms.ReplaceMissingValues(filled, embedded, Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.DefaultValue))
                     .Append(ml.Transforms.Concatenate(c + ".TextAndSentence", features, filled))
                     .Append(ml.Transforms.Concatenate(c + ".HashedAndSentence", hashed, filled));
@@ -209,6 +210,9 @@ internal static class FusionFeaturizerBuilder
 
     /// <summary>The pretrained image featurizer the result's image columns get, or <c>null</c>.</summary>
     internal static IPretrainedFeaturizer? PretrainedImage(ColumnInferenceResult r) => Usable(r.Options.PretrainedImages, ModalityKind.Image);
+
+    private static Action<long, TimeSpan>? Progress(ColumnInferenceResult r, string what)
+        => r.Options.PretrainedProgress is { } report ? (rows, elapsed) => report(what, rows, elapsed) : null;
 
     internal static IPretrainedFeaturizer? Usable(bool wanted, ModalityKind kind)
         => wanted && PretrainedFeaturizers.For(kind) is { Unavailable: null } f ? f : null;

@@ -55,6 +55,16 @@ public static class MainJob
         else
         {
             Console.WriteLine("Featurizing each column by its role (the chain the roles table implies)…");
+            var lastReport = new Dictionary<string, TimeSpan>();
+            ds.Columns.Options.PretrainedProgress = (what, rows, elapsed) =>
+            {
+                lock (lastReport)
+                {
+                    if (lastReport.TryGetValue(what, out var last) && elapsed - last < TimeSpan.FromSeconds(15)) return;
+                    lastReport[what] = elapsed;
+                }
+                Console.WriteLine($"  {what}: {rows} rows in {elapsed.TotalSeconds:F0}s…");
+            };
             (train, test, featurizer) = ds.Featurize(ml);
             train.Preview(1); test.Preview(1); // fill both caches, so the time below is the featurization's
         }

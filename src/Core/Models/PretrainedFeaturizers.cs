@@ -29,7 +29,11 @@ public interface IPretrainedFeaturizer
     string? Unavailable { get; }
 
     /// <summary>The estimator that writes <paramref name="outputColumnName"/> (<c>Vector&lt;Single, Width&gt;</c>) from <paramref name="inputColumnName"/>.</summary>
-    IEstimator<ITransformer> Create(MLContext ml, string outputColumnName, string inputColumnName);
+    /// <param name="ml">The context.</param>
+    /// <param name="outputColumnName">The column it writes.</param>
+    /// <param name="inputColumnName">The column it reads.</param>
+    /// <param name="progress">Called every few seconds of a long pass with the rows done by that pass and its time, or <c>null</c>.</param>
+    IEstimator<ITransformer> Create(MLContext ml, string outputColumnName, string inputColumnName, Action<long, TimeSpan>? progress = null);
 }
 
 /// <summary>

@@ -86,22 +86,27 @@ public class OwnDataTests
         // The featurizer it builds runs, and its modalities match the roles.
         var ml = new MLContext(1);
         var featurization = result.CreateFeaturizer(ml);
-        // Text (MLNetFusion.Pretrained is shipped with the tests): sentence embeddings projected by an MLP for the neural
-        // families; n-grams for the plain baselines, n-grams and embeddings for linear members.
+        // Text and images (MLNetFusion.Pretrained and ResNet18's weights are shipped with the tests): sentence embeddings
+        // and ImageNet features projected by an MLP for the neural families; n-grams and pixels for the plain baselines,
+        // n-grams with embeddings and the image features for linear members.
         Assert.Contains("encoder: all-MiniLM-L6-v2 sentence embeddings (frozen, then an MLP)", result["Notes"].Reason);
-        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Sentence" }, featurization.ModalityColumns);
+        Assert.Contains("encoder: ResNet18 (ImageNet) features (frozen, then an MLP)", result["Photo"].Reason);
+        Assert.Equal(new[] { "Photo.Pretrained", "LogMel", "Tabular", "Notes.Sentence" }, featurization.ModalityColumns);
+        Assert.Equal(EncoderKind.Mlp, featurization.Modalities[0].Encoder);
         Assert.Equal(EncoderKind.Mlp, featurization.Modalities[3].Encoder);
         Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Text" }, featurization.FeatureColumns);
-        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.TextAndSentence" }, featurization.PretrainedFeatureColumns);
-        Assert.Equal("all-MiniLM-L6-v2 sentence embeddings", featurization.PretrainedNames);
-        // Without it: token ids for the trainable embedding bag.
-        var plain = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", new ColumnInferenceOptions { PretrainedText = false });
+        Assert.Equal(new[] { "Photo.PretrainedFilled", "LogMel", "Tabular", "Notes.TextAndSentence" }, featurization.PretrainedFeatureColumns);
+        Assert.Equal(new[] { "Photo.PretrainedFilled", "LogMel", "Tabular", "Notes.HashedAndSentence" }, featurization.PretrainedDenseFeatureColumns);
+        Assert.Equal("ResNet18 (ImageNet) features and all-MiniLM-L6-v2 sentence embeddings", featurization.PretrainedNames);
+        // Without them: token ids for the trainable embedding bag, pixels for the CNN.
+        var plain = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", new ColumnInferenceOptions { PretrainedText = false, PretrainedImages = false });
         Assert.Contains("encoder: hashed words into a trainable embedding bag", plain["Notes"].Reason);
+        Assert.Contains("encoder: a CNN trained from scratch", plain["Photo"].Reason);
         var plainFeaturization = plain.CreateFeaturizer(ml);
         Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, plainFeaturization.ModalityColumns);
         Assert.Equal(plainFeaturization.FeatureColumns, plainFeaturization.PretrainedFeatureColumns);
         Assert.Null(plainFeaturization.PretrainedNames);
-        Assert.Equal(new[] { 3, 16, 20 }, featurization.Modalities[0].Shape);
+        Assert.Equal(new[] { 3, 16, 20 }, plainFeaturization.Modalities[0].Shape);
         var data = result.Load(ml);
         var features = featurization.Featurizer.Fit(data).Transform(data);
         Assert.Equal(3 * 16 * 20, ((Microsoft.ML.Data.VectorDataViewType)features.Schema["Pixels"].Type).Size);

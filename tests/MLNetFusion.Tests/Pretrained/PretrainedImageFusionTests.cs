@@ -1,0 +1,111 @@
+using System.Text;
+using Microsoft.ML;
+using MLNetFusion.AutoML;
+using MLNetFusion.AutoML.Leaderboard;
+using MLNetFusion.Datasets;
+using MLNetFusion.Models;
+using MLNetFusion.Trainers.Network;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+/// <summary>
+/// Column inference gives image columns ResNet18's ImageNet features when MLNetFusion.Pretrained is shipped (issue 42):
+/// the roles table says so, the leaderboard adds the linear probe a user writes next, a fusion family on them learns,
+/// and an ONNX export keeps the encoder outside the graph with the graph on its features equal.
+/// </summary>
+public class PretrainedImageFusionTests
+{
+    // The generated dataset's photos (32×32 grey discs and squares in noise) with the shape as the label and a tabular
+    // column that is noise, so the image decides.
+    private static (string train, string test) WriteShapes(int trainRows, int testRows)
+    {
+        var source = TestData.SyntheticFolder;
+        var folder = TestData.TempFolder("pretrained-image");
+        var lines = File.ReadLines(Path.Combine(source, "train.csv")).Skip(1).Select(l => l.Split(',')).Take(trainRows + testRows).ToList();
+        var rand = new Random(4);
+        string Write(string name, IEnumerable<string[]> rows)
+        {
+            var csv = new StringBuilder("Shape,Noise,Photo\n");
+            foreach (var f in rows)
+                csv.Append(f[1].Split('-')[0]).Append(',').Append((rand.NextDouble() * 10).ToString("F3", System.Globalization.CultureInfo.InvariantCulture))
+                    .Append(',').Append(Path.Combine(source, f[2])).Append('\n');
+            var path = Path.Combine(folder, name);
+            File.WriteAllText(path, csv.ToString());
+            return path;
+        }
+        return (Write("train.csv", lines.Take(trainRows)), Write("test.csv", lines.Skip(trainRows)));
+    }
+
+    [Fact]
+    public void ImageColumnsGetResNet18FeaturesAndAFusionFamilyLearnsFromThem()
+    {
+        var (train, test) = WriteShapes(160, 80);
+        var ml = new MLContext(seed: 1);
+        var ds = MultimodalDataset.FromCsv(train, test, "Shape");
+        var photo = ds.Columns["Photo"];
+        Assert.Equal(ColumnRole.ImagePath, photo.Role);
+        Assert.Contains("encoder: ResNet18 (ImageNet) features (frozen, then an MLP)", photo.Reason);
+        var (trainRows, testRows, featurizer) = ds.Featurize(ml);
+        var featurization = ds.Featurization;
+        // The network runs once per row, while the featurized rows are cached, never again to fit a later step.
+        trainRows.Preview(1); testRows.Preview(1);
+        static IEnumerable<ITransformer> Steps(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Steps) : new[] { t };
+        var embedder = Steps(featurizer).OfType<MLNetFusion.Pretrained.Image.ImageEmbeddingTransformer>().Single();
+        Assert.Equal(160 + 80, embedder.RowsComputed);
+        var image = ds.Modalities().Single(m => m.Kind == ModalityKind.Image);
+        Assert.Equal(EncoderKind.Mlp, image.Encoder);
+        Assert.Equal("ResNet18 (ImageNet) features", featurization.PretrainedNames);
+        // The plain baseline keeps the pixels; the linear probe on the features is the next baseline a user writes.
+        var names = FusionCandidates.Default(featurization).Select(c => c.Name).ToList();
+        Assert.Contains("Photo only: ResNet18 (ImageNet) features + L-BFGS maximum entropy", names);
+        Assert.Contains(names, n => n.StartsWith("Concatenate (one-hot, normalised numbers, FeaturizeText, pixels", StringComparison.Ordinal));
+
+        using var model = ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = ds.Modalities(), Epochs = 20, Seed = 1 }).Fit(trainRows);
+        double accuracy = ml.MulticlassClassification.Evaluate(model.Transform(testRows)).MicroAccuracy;
+        Assert.True(accuracy > 0.8, $"network fusion on ResNet18 features: {accuracy:P1} telling discs from squares (chance 50%)");
+
+        var plain = MultimodalDataset.FromCsv(train, test, "Shape", pretrained: false);
+        Assert.Equal(EncoderKind.Cnn, plain.Modalities().Single(m => m.Kind == ModalityKind.Image).Encoder);
+        Assert.Contains("encoder: a CNN trained from scratch", plain.Columns["Photo"].Reason);
+    }
+}
+
+/// <summary>A chain with the image encoder exports with it outside the graph, and the graph on its features matches.</summary>
+public class PretrainedImageOnnxTests
+{
+    private sealed class Row { public string Path { get; set; } = ""; public string Label { get; set; } = ""; }
+
+    [Fact]
+    public void TheImageEncoderStaysOutsideTheGraphAndTheGraphMatches()
+    {
+        var folder = TestData.TempFolder("onnx-images");
+        var rows = Enumerable.Range(0, 40).Select(i => new Row
+        {
+            Label = (i % 2).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            // Warm or cold flat pictures with a darker stripe at a varying place.
+            Path = ImageEmbeddingTests.WritePng(folder, $"{i}.png", 64, 48, (x, y) => Math.Abs(x - i) < 4 ? ((byte)20, (byte)20, (byte)20)
+                : i % 2 == 0 ? ((byte)(200 + i), (byte)90, (byte)40) : ((byte)40, (byte)90, (byte)(200 + i))),
+        }).ToList();
+        var ml = new MLContext(seed: 1);
+        var raw = ml.Data.LoadFromEnumerable(rows);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
+        var data = ml.Transforms.LoadImages("Image", folder, "Path").Fit(keyed).Transform(keyed);   // images as the chain's input
+        var image = ModalityOptions.Image("Features", "photo");
+        image.Encoder = EncoderKind.Mlp;
+        image.HiddenWidths = new[] { 32 };
+        using var model = ml.Transforms.EmbedImages("Features", "Image")
+            .Append(ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = new() { image }, Epochs = 5, Seed = 1 }))
+            .Fit(data);
+        var path = Path.Combine(folder, "m.onnx");
+        var export = ml.Model.ExportFusionToOnnx(model, data.Schema, path);
+        Assert.Contains("EmbedImages", export.OutsideGraphNames);
+        Assert.Equal(new[] { "Features" }, export.Inputs.Select(i => i.Name));
+        var expected = Columns.Vectors(model.Transform(data), "Score");
+        var (actual, _) = OnnxExportTests.RunOnnx(path, export.OutsideGraph.Transform(data), export);
+        Assert.True(expected.Zip(actual).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second))) <= 1e-4);
+
+        var strict = Assert.Throws<NotSupportedException>(() => ml.Model.ExportFusionToOnnx(model, data.Schema, new MemoryStream(), new MLNetFusion.Onnx.FusionOnnxExportOptions { RequireWholeChain = true }));
+        Assert.Contains("EmbedImages crops and resizes each image and runs its own ONNX model", strict.Message);
+    }
+}
