@@ -63,6 +63,11 @@ internal static class ColumnInference
                 column.LogTransform = true;
                 column.Reason += $"; right-skewed (skewness {skew.skewness:F1}): log-transformed";
             }
+            if (options.GroupColumnName == null && role is ColumnRole.Categorical or ColumnRole.NumericAndCategorical && LooksLikeGroup(header[i], values) is { } groupNote)
+            {
+                column.LooksLikeGroup = true;
+                column.Reason += groupNote;
+            }
             if (role == ColumnRole.Text)
                 column.Reason += FusionFeaturizerBuilder.Usable(options.PretrainedText, ModalityKind.Text) is { } pretrained
                     ? $"; encoder: {pretrained.Name} (frozen, then an MLP), with n-grams for linear models"
@@ -85,6 +90,29 @@ internal static class ColumnInference
     /// <summary>Column names that say "this number is a code": id, code, zip, postal, postcode (as a word or a suffix such as CustomerId).</summary>
     private static readonly System.Text.RegularExpressions.Regex CodeName = new(
         @"(^|[^a-z])(id|ids|code|codes|zip|zipcode|postal|postcode)([^a-z]|$)|[a-z](Id|ID|Code|Zip)$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>Names of columns that say where a row comes from: who, where, which source or device.</summary>
+    private static readonly System.Text.RegularExpressions.Regex GroupName = new(
+        @"^(.*[^a-z])?(speaker|speakers|site|sites|source|subject|patient|participant|user|session|hospital|clinic|center|centre|store|shop|branch|device|" +
+        @"camera|microphone|sensor|machine|plant|domain|batch|city|zip|zipcode|postcode|country|airline|author|client|customer|school|annotator|" +
+        @"studio|vendor|supplier|household|farm|station)s?([^a-z].*)?$",
+        System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+    /// <summary>
+    /// The note for a category that looks like a group: its name says where rows come from, and it has 2 to 200 values
+    /// with at least 5 rows per value on average. <c>null</c> otherwise.
+    /// </summary>
+    private static string? LooksLikeGroup(string name, List<string> values)
+    {
+        var counts = values.Where(v => v.Length > 0).GroupBy(v => v, StringComparer.Ordinal).Select(g => g.Count()).ToList();
+        if (counts.Count < 2 || counts.Count > 200 || counts.Sum() < 5 * counts.Count || !GroupName.IsMatch(SplitWords(name))) return null;
+        return $"; looks like where rows come from ({counts.Count} values, {counts.Min()}-{counts.Max()} sampled rows each): if new rows will come from other " +
+            $"values, validation on these rows cannot see that shift; pass --group {name} to select by leave-one-group-out";
+    }
+
+    // "SpeakerId" → "speaker id", "recording_site" → "recording site": the group names match as words.
+    private static string SplitWords(string name)
+        => System.Text.RegularExpressions.Regex.Replace(System.Text.RegularExpressions.Regex.Replace(name, "([a-z])([A-Z])", "$1 $2"), "[^A-Za-z]+", " ").Trim();
 
     /// <summary>The first registered kind (by name) that recognises a column which is neither empty nor constant, or <c>null</c>.</summary>
     private static (ColumnRole, string)? Recognize(string name, List<string> values, IModalityKind[] kinds, out ModalityKind? kind)

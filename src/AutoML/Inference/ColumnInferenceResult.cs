@@ -46,6 +46,13 @@ public sealed class InferredColumn
     /// raw value, as a tabular practitioner would. Editable.
     /// </summary>
     public bool LogTransform { get; set; }
+
+    /// <summary>
+    /// A category that looks like where rows come from (a speaker, a site, an airline: its name says so, and it has a
+    /// few values, each on many rows) while no group column was given. If new rows come from other values, validation
+    /// on these rows cannot see that shift: the leaderboard suggests <c>--group</c> with it.
+    /// </summary>
+    public bool LooksLikeGroup { get; set; }
     /// <summary>Distinct non-empty values in the sampled rows (decides one-hot or hashed encoding of a category).</summary>
     public int DistinctValues { get; }
     /// <summary>The column name in the header.</summary>

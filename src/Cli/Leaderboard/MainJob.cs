@@ -49,6 +49,10 @@ public static class MainJob
         var total = Stopwatch.StartNew();
         AnsiConsole.MarkupLine($"[bold]MLNetFusion leaderboard[/] on [blue]{Markup.Escape(ds.Folder)}[/]");
         AnsiConsole.Write(RolesTable(ds));
+        if (ds.GroupColumn == null && ds.Columns.Columns.Where(c => c.LooksLikeGroup).Select(c => c.Name).ToList() is { Count: > 0 } groupLike)
+            Console.WriteLine($"Note: {string.Join(" and ", groupLike.Select(g => $"'{g}'"))} {(groupLike.Count == 1 ? "looks" : "look")} like where rows come from, and no --group was given, " +
+                "so every entry is validated on rows from the same values as its training rows. If new rows will come from other values, that validation cannot see the shift." +
+                Environment.NewLine + $"Hint: pass --group {groupLike[0]} to validate and select by leave-one-group-out.");
         IDataView train, test;
         ITransformer? featurizer = null;
         if (featurized is { } f) (train, test) = f;

@@ -77,6 +77,7 @@ public class NewUserPathTests
         Assert.True(board.exit == 0, board.stdout + board.stderr);
         var entries = JsonNode.Parse(File.ReadAllText(F("board.json")))!.AsArray();
         Assert.True(entries.Count >= 10, board.stdout);
+        Assert.Contains("Hint: pass --group speaker to validate and select by leave-one-group-out.", board.stdout);   // no --group given
         Assert.All(entries, e => Assert.Null(e!["error"]?.GetValue<string>()));
         // The roles table names the user's columns and no grouping was claimed without --group.
         Assert.Contains("digit", board.stdout);

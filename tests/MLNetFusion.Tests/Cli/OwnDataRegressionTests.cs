@@ -57,6 +57,24 @@ public class OwnDataRegressionTests
     }
 
     [Fact]
+    public void ACategoryThatLooksLikeWhereRowsComeFromIsFlaggedUnlessAGroupIsGiven()
+    {
+        // Airline and SpeakerId name where a row comes from and repeat; Color and Region_Code are categories like them
+        // by their numbers but not by their names; Airport has too few rows per value.
+        var r = new Random(5);
+        var rows = Enumerable.Range(0, 400).Select(i => $"{(i % 2 == 0 ? "pos" : "neg")},{new[] { "united", "delta", "virgin", "jetblue" }[r.Next(4)]}," +
+            $"spk{r.Next(6)},{new[] { "red", "green", "blue" }[r.Next(3)]},{r.Next(5)},{r.Next(150)}");
+        var path = WriteCsv("groups.csv", "Label,Airline,SpeakerId,Color,Region_Code,Airport", rows);
+        var result = new MLContext(1).Fusion().InferColumns(path, "Label");
+        Assert.Equal(new[] { "Airline", "SpeakerId" }, result.Columns.Where(c => c.LooksLikeGroup).Select(c => c.Name));
+        Assert.Contains("looks like where rows come from (4 values", result["Airline"].Reason);
+        Assert.Contains("pass --group SpeakerId to select by leave-one-group-out", result["SpeakerId"].Reason);
+        Assert.Equal(ColumnRole.Categorical, result["Airline"].Role);              // still a feature until the user says otherwise
+        var grouped = new MLContext(1).Fusion().InferColumns(path, "Label", "Airline");
+        Assert.DoesNotContain(grouped.Columns, c => c.LooksLikeGroup);           // a group is given: nothing to suggest
+    }
+
+    [Fact]
     public void ARightSkewedPositiveNumberIsLogTransformed()
     {
         var r = new Random(8);
