@@ -16,6 +16,8 @@ public enum FusionFamily
     Network,
     /// <summary>Cross-attention between modalities (<see cref="CrossModal.CrossModalFusionTrainer"/>).</summary>
     CrossModal,
+    /// <summary>A boosted tabular model's out-of-fold probabilities fused with the other encoders (<see cref="Hybrid.HybridFusionTrainer"/>).</summary>
+    Hybrid,
 }
 
 /// <summary>Names of the <see cref="FusionFamily"/> values.</summary>
@@ -24,13 +26,13 @@ public static class FusionFamilies
     private static readonly (FusionFamily Family, string Name)[] Names =
     {
         (FusionFamily.Early, "early"), (FusionFamily.Late, "late"), (FusionFamily.Merge, "merge"),
-        (FusionFamily.Network, "network"), (FusionFamily.CrossModal, "cross-modal"),
+        (FusionFamily.Network, "network"), (FusionFamily.CrossModal, "cross-modal"), (FusionFamily.Hybrid, "hybrid"),
     };
 
     /// <summary>Every family, in declaration order.</summary>
     public static IReadOnlyList<FusionFamily> All { get; } = Names.Select(n => n.Family).ToArray();
 
-    /// <summary>The family's name: <c>early</c>, <c>late</c>, <c>merge</c>, <c>network</c> or <c>cross-modal</c>.</summary>
+    /// <summary>The family's name: <c>early</c>, <c>late</c>, <c>merge</c>, <c>network</c>, <c>cross-modal</c> or <c>hybrid</c>.</summary>
     /// <param name="family">The family.</param>
     public static string Name(this FusionFamily family)
     {

@@ -5,6 +5,7 @@ using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Early;
+using MLNetFusion.Trainers.Hybrid;
 using MLNetFusion.Trainers.Network;
 using MLNetFusion.Training;
 
@@ -83,6 +84,30 @@ public static class FusionTrainersCatalog
     /// <param name="catalog">The catalog the method extends.</param>
     /// <param name="options">All options (see <see cref="NetworkFusionOptions"/>).</param>
     public static NetworkFusionTrainer NetworkFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, NetworkFusionOptions options)
+        => new(FusionEnvironment.FromCatalog(catalog), options);
+
+    /// <summary>
+    /// Hybrid fusion: a boosted model on the tabular columns (<paramref name="boostedTrainer"/>, for example LightGBM)
+    /// whose out-of-fold class probabilities are one more modality of a fusion network over <paramref name="modalities"/>.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="boostedTrainer">The tabular branch's multiclass trainer (on the tabular column, writing <c>Score</c>).</param>
+    /// <param name="modalities">The other modalities (images, audio, text).</param>
+    /// <param name="labelColumnName">Key-typed label column.</param>
+    /// <param name="epochs">Epochs of the network; default 20.</param>
+    public static HybridFusionTrainer HybridFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        IEstimator<ITransformer> boostedTrainer, IEnumerable<ModalityOptions> modalities,
+        string labelColumnName = TorchTrainerOptions.Defaults.LabelColumnName, int epochs = TorchTrainerOptions.Defaults.Epochs)
+        => new(FusionEnvironment.FromCatalog(catalog), new HybridFusionOptions
+        {
+            BoostedTrainer = boostedTrainer,
+            Network = new NetworkFusionOptions { Modalities = modalities.ToList(), LabelColumnName = labelColumnName, Epochs = epochs },
+        });
+
+    /// <summary>Hybrid fusion with all options.</summary>
+    /// <param name="catalog">The catalog the method extends.</param>
+    /// <param name="options">All options (see <see cref="HybridFusionOptions"/>).</param>
+    public static HybridFusionTrainer HybridFusion(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, HybridFusionOptions options)
         => new(FusionEnvironment.FromCatalog(catalog), options);
 
     /// <summary>Cross-modal fusion: modalities exchange context by cross-attention, <paramref name="depth"/> times.</summary>

@@ -3,6 +3,7 @@ using MLNetFusion.Models;
 using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.CrossModal;
 using MLNetFusion.Trainers.Early;
+using MLNetFusion.Trainers.Hybrid;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using MLNetFusion.Trainers.Network;
@@ -119,6 +120,25 @@ public static class FusionCandidates
             new(CandidateKind.Fusion, FusionFamily.CrossModal, "cross-attention, one exchange", c =>
                 c.ML.MulticlassClassification.Trainers.CrossModalFusion(c.Neural(new CrossModalFusionOptions { Modalities = c.Modalities(), Depth = 1 }))),
         });
+        // Hybrid: the trees stay on the tabular columns, where they are strongest, and the network adds the other
+        // modalities (images, audio, text) beside the trees' out-of-fold probabilities.
+        int tabularIndex = featurization.Modalities.ToList().FindIndex(m => m.Kind == ModalityKind.Tabular);
+        if (tabularIndex >= 0 && featurization.Modalities.Count > 1)
+        {
+            string tabular = featurization.Modalities[tabularIndex].FeaturesColumn;
+            string hybridFolds = groupColumnName != null ? $"{HybridFusionOptions.Defaults.NumberOfFolds} folds of whole '{groupColumnName}' groups" : $"{HybridFusionOptions.Defaults.NumberOfFolds} folds";
+            list.Add(new(CandidateKind.Fusion, FusionFamily.Hybrid, $"LightGBM on the tabular columns (out-of-fold probabilities, {hybridFolds}) + network over the other encoders", c =>
+                c.ML.MulticlassClassification.Trainers.HybridFusion(new HybridFusionOptions
+                {
+                    BoostedTrainer = c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, tabular, seed: 1)),
+                    BoostedFeatureColumnName = tabular,
+                    BoostedName = featurization.Modalities[tabularIndex].Name + " (LightGBM)",
+                    Network = c.Neural(new NetworkFusionOptions
+                    {
+                        Modalities = c.Modalities().Where(m => m.Kind != ModalityKind.Tabular).ToList(), SamplingKeyColumnName = c.GroupColumnName,
+                    }),
+                })));
+        }
         if (includeSingles)
             for (int i = 0; i < featurization.Modalities.Count; i++)
             {

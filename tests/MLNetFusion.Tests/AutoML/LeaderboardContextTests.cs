@@ -33,6 +33,16 @@ public class LeaderboardContextTests
         Assert.DoesNotContain(baselines, n => n.StartsWith("photo", StringComparison.Ordinal));   // an image's own entry is its CNN
         Assert.Equal(4, baselines.Count);                                                            // and the two concatenations
         Assert.Equal(PlainBaseline.None, ModalityRegistry.Get(ModalityKind.Audio).Baseline);
+
+        // Tabular columns beside another modality: a hybrid entry, LightGBM's branch fused with the other encoders.
+        var hybrid = FusionCandidates.Default(featurization, "Site").Single(c => c.Family == MLNetFusion.Trainers.FusionFamily.Hybrid);
+        Assert.Equal("LightGBM on the tabular columns (out-of-fold probabilities, 5 folds of whole 'Site' groups) + network over the other encoders", hybrid.Name);
+        Assert.Equal("hybrid", hybrid.FamilyName);
+        var tabularOnly = new FusionFeaturization(new MLContext().Transforms.CopyColumns("a", "b"), new[] { ModalityOptions.Tabular("Tabular", "zip, income") }, "Label", new[] { "a" })
+        {
+            LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tabular" },
+        };
+        Assert.DoesNotContain(FusionCandidates.Default(tabularOnly), c => c.Family == MLNetFusion.Trainers.FusionFamily.Hybrid);   // nothing to fuse with
     }
 
     [Fact]

@@ -1,0 +1,214 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLNetFusion.Data;
+using MLNetFusion.Models;
+using MLNetFusion.Trainers.Network;
+
+namespace MLNetFusion.Trainers.Hybrid;
+
+/// <summary>Options of <see cref="HybridFusionTrainer"/> (<c>mlContext.MulticlassClassification.Trainers.HybridFusion</c>).</summary>
+public sealed class HybridFusionOptions
+{
+    /// <summary>Defaults.</summary>
+    public static class Defaults
+    {
+        /// <summary>Default folds of the boosted branch's cross-fitting.</summary>
+        public const int NumberOfFolds = 5;
+        /// <summary>Default column of the boosted branch's class probabilities, which the network reads.</summary>
+        public const string ScoresColumnName = "Hybrid.BoostedScores";
+        /// <summary>Default hidden widths of the MLP that encodes the boosted branch's probabilities.</summary>
+        public static int[] BoostedHiddenWidths => new[] { 16 };
+    }
+
+    /// <summary>
+    /// The network that fuses: its <see cref="FusionTrainerOptions.Modalities"/> are the modalities other than the boosted
+    /// branch's (images, audio, text); its label, sampling key, seed, epochs and progress are the hybrid's.
+    /// </summary>
+    public NetworkFusionOptions Network { get; set; } = new();
+
+    /// <summary>The boosted branch's trainer: any ML.NET multiclass trainer (or a chain ending in one) on <see cref="BoostedFeatureColumnName"/>
+    /// that writes <c>Score</c> on the same key label; LightGBM in the leaderboard. Required.</summary>
+    public IEstimator<ITransformer>? BoostedTrainer { get; set; }
+
+    /// <summary>The boosted branch's feature column (the tabular vector), for error messages and the leaderboard. Default <c>Tabular</c>.</summary>
+    public string BoostedFeatureColumnName { get; set; } = "Tabular";
+
+    /// <summary>The boosted branch's name as a modality of the network (reports, modality attributions). Default <c>tabular (boosted)</c>.</summary>
+    public string BoostedName { get; set; } = "tabular (boosted)";
+
+    /// <summary>Folds of the cross-fitting that gives every training row boosted probabilities from a model that did not see it
+    /// (whole groups with the network's <c>SamplingKeyColumnName</c>; at most one fold per group). Default 5.</summary>
+    public int NumberOfFolds { get; set; } = Defaults.NumberOfFolds;
+
+    /// <summary>The column the boosted probabilities are written to. Default <c>Hybrid.BoostedScores</c>.</summary>
+    public string ScoresColumnName { get; set; } = Defaults.ScoresColumnName;
+
+    /// <summary>Hidden widths of the MLP that encodes the boosted probabilities inside the network. Default [16].</summary>
+    public int[] BoostedHiddenWidths { get; set; } = Defaults.BoostedHiddenWidths;
+
+    /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
+    public void Validate()
+    {
+        if (BoostedTrainer == null)
+            throw new ArgumentException("HybridFusionOptions.BoostedTrainer is required." + Environment.NewLine +
+                "Hint: set it to a multiclass trainer on the tabular column, for example mlContext.MulticlassClassification.Trainers.LightGbm(\"Label\", \"Tabular\").", nameof(BoostedTrainer));
+        ArgumentNullException.ThrowIfNull(Network, nameof(Network));
+        if (NumberOfFolds < 2 || NumberOfFolds > 20) throw new ArgumentOutOfRangeException(nameof(NumberOfFolds), NumberOfFolds, "NumberOfFolds must be in [2, 20].");
+        if (string.IsNullOrWhiteSpace(ScoresColumnName)) throw new ArgumentException("ScoresColumnName is required.", nameof(ScoresColumnName));
+        if (BoostedHiddenWidths.Length == 0 || BoostedHiddenWidths.Any(w => w < 1 || w > FusionTrainerOptions.MaxWidth))
+            throw new ArgumentOutOfRangeException(nameof(BoostedHiddenWidths), $"BoostedHiddenWidths needs 1 to 8 widths in [1, {FusionTrainerOptions.MaxWidth}].");
+        if (Network.Modalities.Any(m => m.ColumnName == ScoresColumnName))
+            throw new ArgumentException($"A network modality already reads '{ScoresColumnName}', where the hybrid writes the boosted probabilities." + Environment.NewLine +
+                "Hint: leave the boosted branch out of Network.Modalities (the hybrid adds it), or change ScoresColumnName.", nameof(Network));
+    }
+}
+
+/// <summary>
+/// Hybrid fusion (early and late together): a boosted model on the tabular columns (LightGBM) whose class probabilities
+/// become one more modality of a fusion network over the other modalities' encoders. The network learns from
+/// out-of-fold probabilities (each training row scored by a boosted model fitted without its fold, as stacking does),
+/// so it weighs the trees' answer as it will be on new rows, not as the trees remember their own training rows; at
+/// prediction the boosted model fitted on every row scores. Tabular data keeps the learner that is best on it, and the
+/// network adds what images, audio and text say.
+/// </summary>
+/// <remarks>
+/// The fitted model is a <see cref="TransformerChain{TLastTransformer}"/>: the boosted model, a copy of its
+/// <c>Score</c> into <see cref="HybridFusionOptions.ScoresColumnName"/>, and the fusion network, whose <c>Score</c> and
+/// <c>PredictedLabel</c> are the hybrid's. It saves and loads as one fusion model file; an ONNX export keeps the boosted
+/// model outside the graph unless ML.NET can export it.
+/// </remarks>
+public sealed class HybridFusionTrainer : IEstimator<TransformerChain<ITransformer>>
+{
+    private readonly IHost _host;
+
+    /// <summary>Creates the trainer.</summary>
+    /// <param name="env">The ML.NET environment (an <see cref="MLContext"/>).</param>
+    /// <param name="options">The options; validated here.</param>
+    public HybridFusionTrainer(IHostEnvironment env, HybridFusionOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _host = env.Register("MLNetFusion.HybridFusion");
+        Options = options;
+    }
+
+    /// <summary>The options.</summary>
+    public HybridFusionOptions Options { get; }
+
+    /// <inheritdoc />
+    public TransformerChain<ITransformer> Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var o = Options;
+        string label = o.Network.LabelColumnName;
+        int classes = SchemaErrors.RequireKeyLabel(input.Schema, label);
+        SchemaErrors.FindColumn(input.Schema, o.BoostedFeatureColumnName, "the hybrid's boosted branch reads it (HybridFusionOptions.BoostedFeatureColumnName).");
+        int seed = o.Network.Seed ?? _host.Rand.Next();
+        using var ch = _host.Start("Hybrid fusion");
+
+        // The boosted model every prediction uses, fitted on every row.
+        var boosted = FitBoosted(input, "on every row");
+        var outOfFold = OutOfFold(input, classes, seed, ch);
+        ch.Info(MessageSensitivity.None, $"Hybrid fusion: out-of-fold boosted probabilities for {outOfFold.Count} rows from {o.NumberOfFolds} folds (or one per group).");
+
+        var network = CloneNetwork(o.Network);
+        var branch = ModalityOptions.Tabular(o.ScoresColumnName, o.BoostedName, o.BoostedHiddenWidths);
+        network.Modalities.Add(branch);
+        var train = new PositionColumnDataView(input, o.ScoresColumnName, classes, outOfFold);
+        var fused = new NetworkFusionTrainer(_host, network).Fit(train);
+
+        var scored = boosted.Transform(input);
+        var copy = new MLContext(seed).Transforms.CopyColumns(o.ScoresColumnName, "Score").Fit(scored);
+        return new TransformerChain<ITransformer>(boosted, copy, fused);
+    }
+
+    private ITransformer FitBoosted(IDataView data, string which)
+    {
+        try { return Options.BoostedTrainer!.Fit(data); }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new InvalidOperationException($"The hybrid's boosted branch failed {which}: {ex.Message}" + Environment.NewLine +
+                $"Hint: check that HybridFusionOptions.BoostedTrainer trains on '{Options.BoostedFeatureColumnName}' with the label '{Options.Network.LabelColumnName}'.", ex);
+        }
+    }
+
+    // Every row's class probabilities from a boosted model fitted without the row's fold (whole groups per fold with a
+    // sampling key). Each fold's model scores every row, and the rows of that fold are kept: positions are the input's.
+    private List<float[]> OutOfFold(IDataView input, int classes, int seed, IChannel ch)
+    {
+        var o = Options;
+        int k = o.NumberOfFolds;
+        Func<long, int> foldOf = pos => (int)(SeededShuffle.Hash(pos, seed) * k);
+        if (o.Network.SamplingKeyColumnName is { } key)
+        {
+            var groups = SamplingKeyGroups.Read(input, key);
+            groups.RequireSeveralGroups();
+            k = Math.Min(k, groups.Count);
+            var foldOfGroup = groups.FoldOfGroup(k, seed);
+            foldOf = pos => groups.FoldOfRow(pos, foldOfGroup);
+            ch.Info(MessageSensitivity.None, $"Hybrid fusion: {k} folds of whole '{key}' groups.");
+        }
+        var result = new List<float[]>();
+        for (int fold = 0; fold < k; fold++)
+        {
+            int f = fold;
+            var rest = new RowFilterDataView(input, Array.Empty<string>(), row => () => foldOf(row.Position) != f);
+            var model = FitBoosted(rest, $"in cross-fitting fold {f + 1} of {k}");
+            try
+            {
+                var scored = model.Transform(input);
+                var score = SchemaErrors.FindColumn(scored.Schema, "Score", "the boosted branch must be a multiclass trainer that writes 'Score'.");
+                using var cursor = scored.GetRowCursor(new[] { score });
+                var getter = cursor.GetGetter<VBuffer<float>>(score);
+                VBuffer<float> buffer = default;
+                while (cursor.MoveNext())
+                {
+                    long pos = cursor.Position;
+                    while (result.Count <= pos) result.Add(null!);
+                    if (foldOf(pos) != f) continue;
+                    getter(ref buffer);
+                    var values = buffer.DenseValues().ToArray();
+                    if (values.Length != classes)
+                        throw new InvalidOperationException($"The boosted branch's Score has {values.Length} values, but the label has {classes} classes." + Environment.NewLine +
+                            "Hint: train the boosted branch on the same key label as the hybrid.");
+                    result[(int)pos] = values;
+                }
+            }
+            finally { (model as IDisposable)?.Dispose(); }
+        }
+        // A fold without training rows of some class still scores its rows; a row no fold reached cannot exist.
+        for (int i = 0; i < result.Count; i++) result[i] ??= Enumerable.Repeat(1f / classes, classes).ToArray();
+        return result;
+    }
+
+    // The network's options with its own list of modalities (each cloned), so adding the boosted branch changes no caller's options.
+    private static NetworkFusionOptions CloneNetwork(NetworkFusionOptions source)
+    {
+        var copy = new NetworkFusionOptions();
+        foreach (var p in typeof(NetworkFusionOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+        {
+            if (!p.CanRead || !p.CanWrite || p.GetIndexParameters().Length > 0) continue;
+            var value = p.GetValue(source);
+            p.SetValue(copy, value switch
+            {
+                List<ModalityOptions> modalities => modalities.Select(m => m.Clone()).ToList(),
+                Array array => array.Clone(),
+                _ => value,
+            });
+        }
+        return copy;
+    }
+
+    /// <inheritdoc />
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        var o = Options;
+        var boosted = o.BoostedTrainer!.GetOutputSchema(inputSchema);
+        var network = CloneNetwork(o.Network);
+        network.Modalities.Add(ModalityOptions.Tabular(o.ScoresColumnName, o.BoostedName, o.BoostedHiddenWidths));
+        var withScores = SchemaShapes.Append(boosted, new[] { SchemaShapes.Column(o.ScoresColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
+        return new NetworkFusionTrainer(_host, network).GetOutputSchema(withScores);
+    }
+}
