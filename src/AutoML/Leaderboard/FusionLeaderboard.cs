@@ -34,8 +34,17 @@ public sealed class FusionLeaderboardOptions
     /// stops and keeps its best epoch; the entry's notes say where it stopped. 0 runs every epoch. Default 0.
     /// </summary>
     public int EarlyStoppingPatience { get; set; } = FusionCandidates.Defaults.EarlyStoppingPatience;
-    /// <summary>Share of the training rows held out for validation (whole groups with a group column). Default 0.2.</summary>
+    /// <summary>Share of the training rows held out for validation (whole groups with a group column), when <see cref="NumberOfFolds"/> is 1. Default 0.2.</summary>
     public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
+    /// <summary>
+    /// How candidates are judged on the training rows. 1 (default): one validation hold-out of <see cref="ValidationFraction"/>,
+    /// whose fit is the served model. 2 to 20: cross-fitting (as AutoGluon's bagging): every candidate is fitted k times,
+    /// each time without one fold (whole groups per fold with <see cref="GroupColumnName"/>), so every training row gets
+    /// out-of-fold probabilities; selection, the one-standard-error rule and the ensemble's weights use all of them, and the
+    /// served model is refitted on every training row. It costs k + 1 fits per candidate. Ignored with
+    /// <see cref="LeaveOneGroupOut"/>, whose folds are the groups.
+    /// </summary>
+    public int NumberOfFolds { get; set; } = 1;
     /// <summary>Rounds of ensemble selection (0: no ensemble). Default 25.</summary>
     public int EnsembleRounds { get; set; } = EnsembleSelection.Defaults.Rounds;
     /// <summary>Also train each modality alone through the fusion families' encoder. Default true.</summary>
@@ -57,6 +66,9 @@ public sealed class FusionLeaderboardOptions
         if (!(ValidationFraction > 0 && ValidationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be between 0 and 1 (exclusive)." + Environment.NewLine + "Hint: 0.2 holds out a fifth of the training rows.");
         Check.InRange(EnsembleRounds, 0, 10_000);
+        if (NumberOfFolds < 1 || NumberOfFolds > 20)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfFolds), NumberOfFolds, "NumberOfFolds must be in [1, 20]." + Environment.NewLine +
+                "Hint: 1 judges on one validation hold-out; 5 cross-fits every candidate on five folds.");
         if (LeaveOneGroupOut && GroupColumnName == null)
             throw new ArgumentException("Leave-one-group-out needs a group column." + Environment.NewLine + "Hint: set GroupColumnName (--group COLUMN).", nameof(LeaveOneGroupOut));
     }
@@ -99,10 +111,13 @@ public sealed record LeaderboardEntry(CandidateKind Kind, string Family, string 
 /// <summary>What <see cref="FusionLeaderboard.Run"/> returns: the entries (best first), the recommended one and its model.</summary>
 public sealed class LeaderboardResult : IDisposable
 {
-    internal LeaderboardResult(IReadOnlyList<LeaderboardEntry> entries, LeaderboardEntry? recommended, string reason, ITransformer? model, int unscoredTestRows = 0)
+    internal LeaderboardResult(IReadOnlyList<LeaderboardEntry> entries, LeaderboardEntry? recommended, string reason, ITransformer? model, int unscoredTestRows = 0, string protocol = "")
     {
-        Entries = entries; Recommended = recommended; RecommendationReason = reason; RecommendedModel = model; UnscoredTestRows = unscoredTestRows;
+        Entries = entries; Recommended = recommended; RecommendationReason = reason; RecommendedModel = model; UnscoredTestRows = unscoredTestRows; Protocol = protocol;
     }
+
+    /// <summary>How the entries were judged on the training rows and what the served models were fitted on, in a sentence.</summary>
+    public string Protocol { get; }
 
     /// <summary>Test rows left out of every entry's test metrics because their label is not a class of the training rows (or is empty).</summary>
     public int UnscoredTestRows { get; }
@@ -113,7 +128,7 @@ public sealed class LeaderboardResult : IDisposable
     public LeaderboardEntry? Recommended { get; }
     /// <summary>Why <see cref="Recommended"/> was chosen.</summary>
     public string RecommendationReason { get; }
-    /// <summary>The recommended entry's fitted model (fitted on the training rows minus the validation rows), reading the featurized columns; disposed with this result.</summary>
+    /// <summary>The recommended entry's fitted model (on the training rows minus the validation rows with a hold-out; on every training row with cross-fitting or leave-one-group-out), reading the featurized columns; disposed with this result.</summary>
     public ITransformer? RecommendedModel { get; private set; }
 
     /// <summary>Takes the recommended model out of this result (the caller then owns it and disposes it).</summary>
@@ -149,28 +164,16 @@ public static class FusionLeaderboard
         string label = featurization.LabelColumnName;
         int classes = SchemaErrors.RequireKeyLabel(train.Schema, label);
         var candidates = options.Candidates ?? FusionCandidates.Default(featurization, options.GroupColumnName, options.IncludeSingleModalities);
-        // Whole groups validate when a group column is given: chosen until they hold the fraction, at least one group and
-        // never all (ML.NET's hashed split of three or four groups often holds out none, and an empty validation set scores nothing).
-        var (innerRows, validationRows) = options.GroupColumnName != null
-            ? SamplingKeyGroups.HoldOutGroups(train, options.GroupColumnName, options.ValidationFraction, options.Seed)
-            : ml.Data.TrainTestSplit(train, options.ValidationFraction, seed: options.Seed) is var split ? (split.TrainSet, split.TestSet) : default;
-        var inner = ml.Data.Cache(innerRows);
-        var validation = ml.Data.Cache(validationRows);
-        // Rows whose label is not a training class (key 0: a class absent from the training file, or an empty label) are
-        // not scored; their count is reported (LeaderboardResult.UnscoredTestRows), never silently counted as errors.
-        var validationAll = Labels(validation, label);
+        var splits = Splits(ml, train, label, options);
+        bool refit = splits[0].Refit;
+        var validationLabels = splits.SelectMany(x => x.Known).ToArray();
         var testAll = Labels(test, label);
-        var validationLabels = validationAll.Where(y => y >= 0).ToArray();
         var testLabels = testAll.Where(y => y >= 0).ToArray();
         if (validationLabels.Length == 0)
-            throw new InvalidOperationException($"The leaderboard's validation split of the {validationAll.Length + Labels(inner, label).Length} training rows holds no row with a known label, so no candidate could be judged." + Environment.NewLine +
+            throw new InvalidOperationException($"The leaderboard's held-out rows of the {Labels(train, label).Length} training rows hold no row with a known label, so no candidate could be judged." + Environment.NewLine +
                 "Hint: give more training rows, or a larger ValidationFraction" + (options.GroupColumnName != null ? $", or a group column '{options.GroupColumnName}' with more than one group." : "."));
-        SamplingKeyGroups? groups = null;
-        if (options.LeaveOneGroupOut)
-        {
-            groups = SamplingKeyGroups.Read(train, options.GroupColumnName!);
-            groups.RequireSeveralGroups();
-        }
+        var groups = options.LeaveOneGroupOut ? splits.Count : (int?)null;
+        string protocol = Describe(options, splits, train, label);
 
         var entries = new List<LeaderboardEntry>();
         // Fitted models wait on disk (one model file each, removed at the end), not in memory: memory stays that of one
@@ -186,7 +189,7 @@ public static class FusionLeaderboard
         SharedMemberFits Shared(string trainingSet) => sharedFits.TryGetValue(trainingSet, out var s) ? s : sharedFits[trainingSet] = new SharedMemberFits();
         try
         {
-        int fits = 1 + (groups?.Count ?? 0);
+        int fits = splits.Count + (refit ? 1 : 0);
         for (int i = 0; i < candidates.Count; i++)
         {
             var c = candidates[i];
@@ -195,50 +198,58 @@ public static class FusionLeaderboard
             LeaderboardEntry entry;
             try
             {
-                var context = new LeaderboardContext(ml, featurization, options.GroupColumnName, options.Epochs,
-                    options.Progress == null ? null : (f, stage) => options.Progress(index, f / fits, groups == null ? stage : $"all groups, {stage}"))
-                { LateFusionFits = Shared(""), EarlyStoppingPatience = options.EarlyStoppingPatience };
-                var model = c.Build(context).Fit(inner);
-                var time = clock.Elapsed;
-                var v = Probabilities(model.Transform(validation), classes, validationAll);
-                var t = Probabilities(model.Transform(test), classes, testAll);
+                var context = new LeaderboardContext(ml, featurization, options.GroupColumnName, options.Epochs, null) { EarlyStoppingPatience = options.EarlyStoppingPatience };
+                // Every split's held-out probabilities, in split order (the same rows in the same order for every candidate).
+                var judged = new List<float[]>();
+                var heldOut = new Dictionary<string, (float[][] probabilities, int[] labels)>();
+                ITransformer? served = null;
+                for (int f = 0; f < splits.Count; f++)
+                {
+                    var split = splits[f];
+                    int at = f;
+                    var splitContext = context with
+                    {
+                        Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (at + x) / fits, split.Stage(stage)),
+                        LateFusionFits = Shared(split.Name),
+                    };
+                    ITransformer model;
+                    try { model = c.Build(splitContext).Fit(split.Cached(ml)); }
+                    catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException && split.Describes)
+                    {
+                        throw new InvalidOperationException($"{split.Title}: {ex.Message}", ex);
+                    }
+                    try
+                    {
+                        var p = Probabilities(model.Transform(split.HeldOut), classes, split.Labels);
+                        judged.AddRange(p);
+                        if (split.Group != null) heldOut[split.Group] = (p, split.Known);
+                    }
+                    catch { (model as IDisposable)?.Dispose(); throw; }
+                    if (refit) (model as IDisposable)?.Dispose();
+                    else served = model;
+                }
+                if (refit)
+                {
+                    var all = context with
+                    {
+                        Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (splits.Count + x) / fits, $"all training rows, {stage}"),
+                        LateFusionFits = Shared("all"),
+                    };
+                    served = c.Build(all).Fit(train);
+                }
+                var v = judged.ToArray();
+                var t = Probabilities(served!.Transform(test), classes, testAll);
                 var testMetrics = Metrics(t, testLabels, classes);
                 entry = new LeaderboardEntry(c.Kind, c.FamilyName, c.Name, Accuracy(v, validationLabels), EnsembleSelection.LogLoss(v, validationLabels),
-                    testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, time, Notes: Notes(model));
-                var heldOut = new Dictionary<string, (float[][] probabilities, int[] labels)>();
+                    testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed, Notes: Notes(served));
                 if (groups != null)
                 {
-                    var perGroup = new Dictionary<string, double>();
-                    int fold = 0;
-                    foreach (var (group, foldTrain, foldTest) in groups.LeaveOneGroupOut(train))
-                    {
-                        int f = ++fold;
-                        var foldContext = context with
-                        {
-                            Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (f + x) / fits, $"without '{group}' ({f}/{groups.Count}), {stage}"),
-                            LateFusionFits = Shared("without " + group),
-                        };
-                        ITransformer foldModel;
-                        try { foldModel = c.Build(foldContext).Fit(ml.Data.Cache(foldTrain)); }
-                        catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
-                        {
-                            throw new InvalidOperationException($"The fit without '{group}' (group {f} of {groups.Count}): {ex.Message}", ex);
-                        }
-                        var foldLabels = Labels(foldTest, label);
-                        try
-                        {
-                            var known = foldLabels.Where(y => y >= 0).ToArray();
-                            var p = Probabilities(foldModel.Transform(foldTest), classes, foldLabels);
-                            perGroup[group] = Accuracy(p, known);
-                            heldOut[group] = (p, known);
-                        }
-                        finally { (foldModel as IDisposable)?.Dispose(); }
-                    }
+                    var perGroup = heldOut.ToDictionary(h => h.Key, h => Accuracy(h.Value.probabilities, h.Value.labels));
                     entry = entry with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
                 }
                 var path = Path.Combine(store, $"{i}.zip");
-                try { ml.Model.SaveFusionModel(model, inner.Schema, path); }
-                finally { (model as IDisposable)?.Dispose(); }
+                try { ml.Model.SaveFusionModel(served, train.Schema, path); }
+                finally { (served as IDisposable)?.Dispose(); }
                 models.Add((entry, path, v, t));
                 groupOut.Add(heldOut);
             }
@@ -275,7 +286,7 @@ public static class FusionLeaderboard
                 honest, EnsembleSelection.LogLoss(v, validationLabels), testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed,
                 Members: kept.Select((k, j) => (names[j], weights[k])).ToArray());
             ensembleWeights = (kept, names, kept.Select(k => weights[k]).ToArray());
-            if (groups != null && groupOut.All(g => g.Count == groups.Count))
+            if (groups != null && groupOut.All(g => g.Count == groups.Value))
             {
                 var perGroup = EnsembleGroupOut(groupOut, classes, options.EnsembleRounds);
                 ensemble = ensemble with { GroupOutAccuracy = perGroup.Values.Average(), WorstGroupAccuracy = perGroup.Values.Min(), GroupAccuracies = perGroup };
@@ -290,11 +301,13 @@ public static class FusionLeaderboard
         // judges a shift to new groups on all of them rather than on the one validation split: that ranks and recommends.
         bool byGroups = groups != null && finished.Count > 0 && finished.All(e => e.GroupOutAccuracy is double a && !double.IsNaN(a));
         var (recommended, withinError) = Recommend(finished, byGroups, validationLabels.Length);
-        string where = options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups held out of training" : "rows held out of training";
+        string where = options.NumberOfFolds > 1 && !options.LeaveOneGroupOut
+            ? $"out of fold on the training rows ({splits.Count} folds{(options.GroupColumnName != null ? $" of whole '{options.GroupColumnName}' groups" : "")}, {validationLabels.Length} rows)"
+            : $"on the validation rows ({(options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups held out of training" : "rows held out of training")}, {validationLabels.Length} rows)";
         string reason = recommended == null ? "every candidate failed"
-            : byGroups ? $"best leave-one-'{options.GroupColumnName}'-out accuracy on the training rows ({groups!.Count} groups, each predicted by a fit without it): {recommended.GroupOutAccuracy:P1}" +
+            : byGroups ? $"best leave-one-'{options.GroupColumnName}'-out accuracy on the training rows ({groups!.Value} groups, each predicted by a fit without it): {recommended.GroupOutAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (for each group, its weights chosen on the other groups)" : "")
-            : $"{(withinError ? "the ensemble, within one standard error of the best entry; its" : "best")} accuracy on the validation rows ({where}, {validationLabels.Length} rows): {recommended.ValidationAccuracy:P1}" +
+            : $"{(withinError ? "the ensemble, within one standard error of the best entry; its" : "best")} accuracy {where}: {recommended.ValidationAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (its weights chosen on one half of them, scored on the other)" : "");
         ITransformer Load(string path) => ml.Model.LoadFusionModel(path, out _);
         ITransformer? recommendedModel = recommended == null ? null
@@ -303,13 +316,97 @@ public static class FusionLeaderboard
             : Load(models.First(m => m.entry == recommended).path);
 
         var ordered = entries.OrderBy(e => e.Error != null).ThenByDescending(e => e.RankingAccuracy).ThenBy(e => e.ValidationLogLoss).ToList();
-        return new LeaderboardResult(ordered, recommended, reason, recommendedModel, testAll.Length - testLabels.Length);
+        return new LeaderboardResult(ordered, recommended, reason, recommendedModel, testAll.Length - testLabels.Length, protocol);
         }
         finally
         {
             foreach (var s in sharedFits.Values) s.Dispose();
             try { Directory.Delete(store, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+
+    /// <summary>One way of holding rows out of a candidate's fit: the rows it trains on, the rows it predicts, their labels.</summary>
+    private sealed record Split(string Name, IDataView Train, IDataView HeldOut, int[] Labels, string? Group, string Title, bool Refit, bool Describes)
+    {
+        /// <summary>Known 0-based labels of the held-out rows (the rows that are judged).</summary>
+        public int[] Known { get; } = Labels.Where(y => y >= 0).ToArray();
+
+        /// <summary>The training rows, cached for the fit's epochs (a fold's copy lives while its fit does; the hold-out's is cached once).</summary>
+        public IDataView Cached(MLContext ml) => Refit ? ml.Data.Cache(Train) : Train;
+
+        /// <summary>A progress stage within this split.</summary>
+        public string Stage(string stage) => Refit ? $"{Name}, {stage}" : stage;
+    }
+
+    /// <summary>
+    /// The splits that judge every candidate: the groups one at a time (leave-one-group-out), k folds (cross-fitting:
+    /// whole groups per fold with a group column, else a seeded hash of the row), or one validation hold-out. With the
+    /// first two, every training row is judged once and the served model is refitted on every row.
+    /// </summary>
+    private static List<Split> Splits(MLContext ml, IDataView train, string label, FusionLeaderboardOptions options)
+    {
+        var splits = new List<Split>();
+        if (options.LeaveOneGroupOut)
+        {
+            var groups = SamplingKeyGroups.Read(train, options.GroupColumnName!);
+            groups.RequireSeveralGroups();
+            int f = 0;
+            foreach (var (group, foldTrain, foldTest) in groups.LeaveOneGroupOut(train))
+            {
+                f++;
+                splits.Add(new Split($"without '{group}' ({f}/{groups.Count})", foldTrain, foldTest, Labels(foldTest, label), group,
+                    $"The fit without '{group}' (group {f} of {groups.Count})", Refit: true, Describes: true));
+            }
+            return splits;
+        }
+        if (options.NumberOfFolds > 1)
+        {
+            int k = options.NumberOfFolds;
+            Func<long, int> foldOf = pos => (int)(SeededShuffle.Hash(pos, options.Seed) * k);
+            if (options.GroupColumnName != null)
+            {
+                var groups = SamplingKeyGroups.Read(train, options.GroupColumnName);
+                groups.RequireSeveralGroups();
+                k = Math.Min(k, groups.Count);
+                var foldOfGroup = groups.FoldOfGroup(k, options.Seed);
+                foldOf = pos => groups.FoldOfRow(pos, foldOfGroup);
+            }
+            for (int f = 0; f < k; f++)
+            {
+                int fold = f;
+                var rest = new RowFilterDataView(train, Array.Empty<string>(), row => () => foldOf(row.Position) != fold);
+                var held = new RowFilterDataView(train, Array.Empty<string>(), row => () => foldOf(row.Position) == fold);
+                var labels = Labels(held, label);
+                if (labels.Length == 0) continue;   // a fold the hash left empty on very few rows
+                splits.Add(new Split($"fold {f + 1}/{k}", rest, held, labels, null, $"Cross-fitting fold {f + 1} of {k}", Refit: true, Describes: true));
+            }
+            if (splits.Count < 2)
+                throw new InvalidOperationException($"Cross-fitting {k} folds of these {Labels(train, label).Length} training rows left fewer than two folds with rows." + Environment.NewLine +
+                    "Hint: give more training rows, or judge on a hold-out (NumberOfFolds = 1).");
+            return splits;
+        }
+        // Whole groups validate when a group column is given: chosen until they hold the fraction, at least one group and
+        // never all (ML.NET's hashed split of three or four groups often holds out none, and an empty validation set scores nothing).
+        var (innerRows, validationRows) = options.GroupColumnName != null
+            ? SamplingKeyGroups.HoldOutGroups(train, options.GroupColumnName, options.ValidationFraction, options.Seed)
+            : ml.Data.TrainTestSplit(train, options.ValidationFraction, seed: options.Seed) is var split ? (split.TrainSet, split.TestSet) : default;
+        // Rows whose label is not a training class (key 0) are not scored, never silently counted as errors.
+        var inner = ml.Data.Cache(innerRows);
+        var validation = ml.Data.Cache(validationRows);
+        splits.Add(new Split("", inner, validation, Labels(validation, label), null, "", Refit: false, Describes: false));
+        return splits;
+    }
+
+    /// <summary>The protocol in a sentence, for the result and the command line.</summary>
+    private static string Describe(FusionLeaderboardOptions options, IReadOnlyList<Split> splits, IDataView train, string label)
+    {
+        int rows = splits.Sum(s => s.Known.Length);
+        if (options.LeaveOneGroupOut)
+            return $"leave-one-'{options.GroupColumnName}'-out: every candidate fitted {splits.Count} times, each without one group, then refitted on all {rows} training rows, which the served model is";
+        if (splits[0].Refit)
+            return $"cross-fitting: every candidate fitted {splits.Count} times, each without one fold{(options.GroupColumnName != null ? $" of whole '{options.GroupColumnName}' groups" : "")}, " +
+                $"so all {rows} training rows are judged out of fold; the served model is refitted on all of them";
+        return $"one validation hold-out: {rows} of the training rows ({(options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups" : $"{options.ValidationFraction:P0} at random")}) judge every candidate, whose fit on the other rows is the served model";
     }
 
     /// <summary>What a fitted model decided that the leaderboard reports (late fusion's members left out).</summary>

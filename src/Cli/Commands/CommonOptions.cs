@@ -11,6 +11,7 @@ internal static class CommonOptions
     public static Option<string> LeaderboardChart { get; } = new("--chart") { Description = "Where to write the leaderboard chart (PNG).", DefaultValueFactory = _ => DefaultPaths.Artifact("leaderboard.png") };
     public static Option<int> Seed { get; } = new("--seed") { Description = "MLContext seed.", DefaultValueFactory = _ => 1 };
     public static Option<string?> Group { get; } = new("--group") { Description = "Group column (speaker, site): also score every entry by leave-one-group-out on the training file, and rank by it." };
+    public static Option<int> Folds { get; } = new("--folds") { Description = "How the leaderboard judges candidates without --group: 1 holds out a fifth of the training rows; 2-20 cross-fits every candidate on that many folds (out-of-fold predictions for every training row, then a refit on all of them; k + 1 fits per candidate).", DefaultValueFactory = _ => 1 };
     public static Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop a neural entry after this many epochs without a better validation loss (a tenth of its training rows); 0 runs every epoch.", DefaultValueFactory = _ => MLNetFusion.AutoML.Leaderboard.FusionCandidates.Defaults.EarlyStoppingPatience };
     public static Option<string?> Json { get; } = new("--json") { Description = "Also write the result as JSON to this file." };
 }

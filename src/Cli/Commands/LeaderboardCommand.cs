@@ -10,14 +10,14 @@ internal static class LeaderboardCommand
     {
         var data = new DataOptions();
         var command = new Command("leaderboard", "Your own CSV: infer the column roles, train every fusion family and print the leaderboard (--group adds leave-one-group-out).")
-            { CommonOptions.Epochs, CommonOptions.LeaderboardChart, CommonOptions.Seed, CommonOptions.Json, CommonOptions.EarlyStopping };
+            { CommonOptions.Epochs, CommonOptions.LeaderboardChart, CommonOptions.Seed, CommonOptions.Json, CommonOptions.EarlyStopping, CommonOptions.Folds };
         foreach (var o in data.All) command.Options.Add(o);
         command.SetAction(r =>
         {
             var ds = data.Build(r);
             MainJob.Run(ds, r.GetValue(CommonOptions.LeaderboardChart)!, r.GetValue(CommonOptions.Epochs), r.GetValue(CommonOptions.Seed),
                 "MLNetFusion: " + Path.GetFileName(r.GetValue(data.Train)) + (ds.TestPath != null ? " (test file)" : $" ({ds.TestFraction:P0} held out)"),
-                jsonPath: r.GetValue(CommonOptions.Json), leaveOneGroupOut: ds.GroupColumn != null, earlyStopping: r.GetValue(CommonOptions.EarlyStopping));
+                jsonPath: r.GetValue(CommonOptions.Json), leaveOneGroupOut: ds.GroupColumn != null, earlyStopping: r.GetValue(CommonOptions.EarlyStopping), folds: r.GetValue(CommonOptions.Folds));
             return 0;
         });
         return command;

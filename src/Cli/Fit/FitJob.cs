@@ -17,7 +17,7 @@ namespace MLNetFusion.Cli.Fit;
 public static class FitJob
 {
     /// <summary>The family names <c>--family</c> accepts.</summary>
-    public static readonly string[] Families = { "merge", "network", "cross-modal", "late", "early", "best" };
+    public static readonly string[] Families = { "merge", "network", "cross-modal", "late", "early", "hybrid", "best" };
 
     /// <summary>Throws a clear error unless <paramref name="family"/> is a family name or <c>best</c>.</summary>
     public static void CheckFamily(string family)
@@ -31,7 +31,7 @@ public static class FitJob
     /// model is the feature chain, the trainer and <c>MapKeyToValue("PredictedLabel")</c>: it reads neither the label
     /// nor the group, its <c>PredictedLabel</c> is the label's value, and its <c>Score</c> slots are the classes sorted by value.
     /// </summary>
-    public static double Run(MultimodalDataset ds, string family, string output, int epochs, int seed)
+    public static double Run(MultimodalDataset ds, string family, string output, int epochs, int seed, int folds = 1)
     {
         CheckFamily(family);
         var ml = new MLContext(seed: seed);
@@ -53,7 +53,7 @@ public static class FitJob
             // The leaderboard's recommendation, as `leaderboard` chooses it: on validation rows, or by leave-one-group-out with --group.
             var test = ml.Data.Cache(select.Transform(featurizer.Transform(labelToKey.Transform(rawTest))));
             var (_, recommended, best, reason) = MainJob.RunLeaderboard(ds, null, epochs, seed, "fit --family best: the leaderboard", includeSingles: true, jsonPath: null,
-                leaveOneGroupOut: ds.GroupColumn != null, keepModel: true, context: ml, featurized: (train, test));
+                leaveOneGroupOut: ds.GroupColumn != null, keepModel: true, context: ml, featurized: (train, test), folds: folds);
             trainer = best ?? throw new InvalidOperationException("Every leaderboard candidate failed, so there is no model to save." + Environment.NewLine + "Hint: see each entry's error above.");
             description = $"the leaderboard's recommendation, {recommended!.Family}: {recommended.Name} ({reason})";
         }
@@ -91,6 +91,8 @@ public static class FitJob
         var all = AutoML.Leaderboard.FusionCandidates.Default(ds.Featurization, ds.GroupColumn, includeSingles: false);
         var f = FusionFamilies.Parse(family);
         // Late fusion's default here is the product of experts, the best combiner under leave-one-speaker-out.
-        return all.First(c => c.Family == f && (f != FusionFamily.Late || c.Name.StartsWith("product", StringComparison.Ordinal)));
+        return all.FirstOrDefault(c => c.Family == f && (f != FusionFamily.Late || c.Name.StartsWith("product", StringComparison.Ordinal)))
+            ?? throw new ArgumentException($"Family '{family}' has no candidate for these columns: hybrid fusion needs tabular columns beside another modality (image, audio or text)." +
+                Environment.NewLine + "Hint: choose another family, or give the CSV both kinds of column.");
     }
 }

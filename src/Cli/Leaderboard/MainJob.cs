@@ -28,9 +28,10 @@ public static class MainJob
     /// <param name="jsonPath">Where to write the leaderboard as JSON (rewritten as each entry finishes), or <c>null</c>.</param>
     /// <param name="leaveOneGroupOut">Also score every entry by leave-one-group-out on the training file (by the dataset's group column) and rank by it.</param>
     /// <param name="earlyStopping">Epochs without a better validation loss before a neural entry stops (0: every epoch runs).</param>
+    /// <param name="folds">1: judge on a validation hold-out; 2-20: cross-fit every candidate (<see cref="FusionLeaderboardOptions.NumberOfFolds"/>).</param>
     public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true, string? jsonPath = null,
-        bool leaveOneGroupOut = false, int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience)
-        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false, earlyStopping: earlyStopping).entries;
+        bool leaveOneGroupOut = false, int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = 1)
+        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false, earlyStopping: earlyStopping, folds: folds).entries;
 
     private static IEnumerable<MLNetFusion.Mapping.IFeaturizationCost> Costs(ITransformer? t) => t switch
     {
@@ -42,7 +43,7 @@ public static class MainJob
     /// <summary>Runs the leaderboard and returns its entries and, with <paramref name="keepModel"/>, the recommended model (the caller disposes it).</summary>
     internal static (List<LeaderboardEntry> entries, LeaderboardEntry? recommended, ITransformer? model, string reason) RunLeaderboard(MultimodalDataset ds, string? chartPath, int epochs, int seed,
         string title, bool includeSingles, string? jsonPath, bool leaveOneGroupOut, bool keepModel, MLContext? context = null, (IDataView train, IDataView test)? featurized = null,
-        int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience)
+        int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = 1)
     {
         var ml = context ?? new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120);
@@ -97,7 +98,7 @@ public static class MainJob
         var options = new FusionLeaderboardOptions
         {
             GroupColumnName = ds.GroupColumn, LeaveOneGroupOut = leaveOneGroupOut, Epochs = epochs, IncludeSingleModalities = includeSingles, Candidates = candidates, Seed = seed,
-            EarlyStoppingPatience = earlyStopping,
+            EarlyStoppingPatience = earlyStopping, NumberOfFolds = folds,
             Progress = (i, fraction, stage) =>
             {
                 if (i != current) { line?.Dispose(); current = i; line = new ProgressLine($"[{i + 1}/{candidates.Count + 1}] {candidates[i].FamilyName}: {candidates[i].Name}"); }
@@ -115,7 +116,8 @@ public static class MainJob
         line?.Dispose();
         var ordered = result.Entries.ToList();
 
-        var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "kind", "family", "configuration", "validation accuracy", "test accuracy");
+        string judged = leaveOneGroupOut ? "out-of-group accuracy (pooled)" : folds > 1 ? "out-of-fold accuracy" : "validation accuracy";
+        var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "kind", "family", "configuration", judged, "test accuracy");
         if (leaveOneGroupOut) table.AddColumns($"leave-one-{ds.GroupColumn}-out", "worst group");
         table.AddColumns("macro-F1", "log-loss", "train time");
         for (int i = 0; i < ordered.Count; i++)
@@ -129,6 +131,7 @@ public static class MainJob
             table.AddRow(cells.ToArray());
         }
         AnsiConsole.Write(table);
+        Console.WriteLine($"Judged by {result.Protocol}.");
         if (result.UnscoredTestRows > 0)
             Console.WriteLine($"{result.UnscoredTestRows} test rows have a label that is not a class of the training rows (or none): they are not in the test metrics.");
         if (result.Recommended is { } rec)

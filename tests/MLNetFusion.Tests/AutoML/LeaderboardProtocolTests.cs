@@ -1,0 +1,92 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNetFusion.AutoML;
+using MLNetFusion.AutoML.Leaderboard;
+using MLNetFusion.Models;
+using Xunit;
+
+namespace MLNetFusion.Tests;
+
+/// <summary>
+/// How the leaderboard judges its candidates (issue 43): cross-fitting judges every training row out of fold and
+/// serves a refit on all of them; leave-one-group-out serves a refit on every group; a hold-out serves its own fit.
+/// </summary>
+public class LeaderboardProtocolTests
+{
+    private sealed class Row
+    {
+        public string Label { get; set; } = "";
+        [VectorType(4)] public float[] Tabular { get; set; } = Array.Empty<float>();
+        public string Site { get; set; } = "";
+    }
+
+    private sealed class ClassName { public string Label { get; set; } = ""; }
+
+    // Three classes from the first two tabular columns, with noise; six sites.
+    private static IDataView Rows(MLContext ml, int n, int seed)
+    {
+        var rand = new Random(seed);
+        var rows = Enumerable.Range(0, n).Select(i =>
+        {
+            var x = Enumerable.Range(0, 4).Select(_ => (float)(rand.NextDouble() * 2 - 1)).ToArray();
+            int y = x[0] + 0.3 * rand.NextDouble() > 0.3 ? 2 : x[1] > 0 ? 1 : 0;
+            return new Row { Label = $"c{y}", Tabular = x, Site = "site" + (i % 6) };
+        }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var classes = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 3).Select(c => new ClassName { Label = $"c{c}" }));
+        return ml.Data.Cache(ml.Transforms.Conversion.MapValueToKey("Label", keyData: classes).Fit(data).Transform(data));
+    }
+
+    private static readonly FusionFeaturization Featurization = new(new MLContext().Transforms.CopyColumns("a", "b"), new[] { ModalityOptions.Tabular("Tabular", "x") }, "Label", new[] { "a" })
+    {
+        LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tabular" },
+    };
+
+    private static readonly LeaderboardCandidate[] Candidates =
+    {
+        new(CandidateKind.Baseline, null, "L-BFGS", c => c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, "Tabular"))),
+        new(CandidateKind.Baseline, null, "LightGBM", c => c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, "Tabular", seed: 1))),
+    };
+
+    private static float[][] Scores(ITransformer model, IDataView data) => Columns.Vectors(model.Transform(data), "Score").ToArray();
+
+    [Fact]
+    public void CrossFittingJudgesEveryTrainingRowOutOfFoldAndServesARefitOnAllOfThem()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = Rows(ml, 300, 1);
+        var test = Rows(ml, 100, 2);
+        using var result = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = Candidates, NumberOfFolds = 4, EnsembleRounds = 10 });
+        Assert.Equal("cross-fitting: every candidate fitted 4 times, each without one fold, so all 300 training rows are judged out of fold; the served model is refitted on all of them", result.Protocol);
+        Assert.Contains("out of fold on the training rows (4 folds, 300 rows)", result.RecommendationReason);
+        Assert.All(result.Entries, e => Assert.Null(e.Error));
+        Assert.All(result.Entries.Where(e => e.Kind != CandidateKind.Ensemble), e => Assert.True(e.ValidationAccuracy > 0.6, $"{e.Name}: out of fold {e.ValidationAccuracy:P1} (chance 33%)"));
+
+        // The served L-BFGS model is the fit on all 300 rows, not on a fold's.
+        var lbfgs = Candidates[0].Build(new LeaderboardContext(ml, Featurization, null, 1, null)).Fit(train);
+        var refit = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = new[] { Candidates[0] }, NumberOfFolds = 4, EnsembleRounds = 0 });
+        Assert.Equal(Scores(lbfgs, test), Scores(refit.RecommendedModel!, test));
+        refit.Dispose();
+
+        // Grouped folds hold whole sites; more folds than sites is at most one fold per site.
+        using var grouped = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = Candidates, NumberOfFolds = 10, GroupColumnName = "Site", EnsembleRounds = 0 });
+        Assert.StartsWith("cross-fitting: every candidate fitted 6 times, each without one fold of whole 'Site' groups", grouped.Protocol);
+    }
+
+    [Fact]
+    public void LeaveOneGroupOutServesARefitOnEveryGroupAndAHoldOutServesItsOwnFit()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = Rows(ml, 240, 3);
+        var test = Rows(ml, 60, 4);
+        using var logo = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = Candidates, GroupColumnName = "Site", LeaveOneGroupOut = true, EnsembleRounds = 10 });
+        Assert.Equal("leave-one-'Site'-out: every candidate fitted 6 times, each without one group, then refitted on all 240 training rows, which the served model is", logo.Protocol);
+        Assert.All(logo.Entries, e => Assert.Equal(6, e.GroupAccuracies!.Count));
+        Assert.StartsWith("best leave-one-'Site'-out accuracy on the training rows (6 groups", logo.RecommendationReason);
+
+        using var holdout = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = Candidates, EnsembleRounds = 0 });
+        Assert.StartsWith("one validation hold-out:", holdout.Protocol);
+        Assert.Contains("accuracy on the validation rows (rows held out of training,", holdout.RecommendationReason);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FusionLeaderboardOptions { NumberOfFolds = 0 }.Validate());
+    }
+}
