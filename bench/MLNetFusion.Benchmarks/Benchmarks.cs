@@ -32,6 +32,12 @@ public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> O
 
     /// <summary>Rounds of the onednn benchmark.</summary>
     public int OneDnnRounds { get; init; } = 1;
+
+    /// <summary>Generated copies (dataset seeds) of the selection benchmark.</summary>
+    public int SelectionCopies { get; init; } = 5;
+
+    /// <summary>The protocols the selection benchmark compares, as the leaderboard's NumberOfFolds (1: hold-out).</summary>
+    public IReadOnlyList<int> SelectionFolds { get; init; } = new[] { 1, 5 };
 }
 
 /// <summary>
@@ -45,7 +51,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "crafted", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
-    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed", "grouped-leaderboard", "onednn", "convolution-check", "sentences", "images" };
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed", "grouped-leaderboard", "onednn", "convolution-check", "sentences", "images", "selection" };
 
     /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
     public static int Run(BenchmarkSettings settings)
@@ -55,7 +61,7 @@ public static class Benchmarks
             throw new ArgumentException($"Unknown benchmark '{unknown}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Default.Concat(OnDemand))}.");
         bool Want(string name) => settings.Only.Count == 0 ? Default.Contains(name) : settings.Only.Contains(name, StringComparer.OrdinalIgnoreCase);
         // Fail before an hour of work, not after: the avdigits benchmarks check their folder first.
-        MultimodalDataset? avdigits = OnDemand.Where(n => n is not ("weak" or "leaderboard-memory" or "baselines" or "distributed" or "onednn" or "convolution-check" or "sentences" or "images")).Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
+        MultimodalDataset? avdigits = OnDemand.Where(n => n is not ("weak" or "leaderboard-memory" or "baselines" or "distributed" or "onednn" or "convolution-check" or "sentences" or "images" or "selection")).Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
         TorchRuntime.EnsureInitialized();
         Emit(new { benchmark = "environment", cores = Environment.ProcessorCount, torch_threads = torch.get_num_threads(), dotnet = Environment.Version.ToString(),
             onednn = TorchRuntime.OneDnn.Remedy.ToString(), cpu = TorchRuntime.OneDnn.CpuVendor, avx512 = TorchRuntime.OneDnn.CpuHasAvx512 });
@@ -63,6 +69,7 @@ public static class Benchmarks
         if (Want("convolution-check")) OneDnnBenchmark.Check();
         if (Want("sentences")) SentenceEmbeddingBenchmark.Run();
         if (Want("images")) ImageEmbeddingBenchmark.Run();
+        if (Want("selection")) SelectionBenchmark.Run(settings.SelectionCopies, settings.LeaderboardEpochs, settings.SelectionFolds);
         if (Want("audio")) AudioFeaturizationBenchmark.AudioThroughput(settings.AvDigits);
         if (Want("fit") || Want("transform") || Want("latency")) NeuralThroughputBenchmark.Neural(Want("fit"), Want("transform"), Want("latency"));
         if (Want("soak")) SoakBenchmark.Soak(100_000);

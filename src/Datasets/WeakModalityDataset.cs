@@ -25,33 +25,49 @@ public static class WeakModalityDataset
 
     /// <summary>Generates the dataset into <paramref name="folder"/> unless a complete copy with the same parameters is there.</summary>
     /// <returns>The folder.</returns>
-    public static string EnsureGenerated(string folder, int seed = 7, int trainRows = 400, int testRows = 1000)
+    /// <param name="folder">Where to write train.csv, test.csv and images/.</param>
+    /// <param name="seed">The data seed.</param>
+    /// <param name="trainRows">Training rows.</param>
+    /// <param name="testRows">Test rows.</param>
+    /// <param name="zipCodes">Also a <c>Zip</c> column: one of 12 five-digit codes per row, each shifting the latent price
+    /// by its own offset (as a neighbourhood does), so the best tabular model must treat it as a category.</param>
+    public static string EnsureGenerated(string folder, int seed = 7, int trainRows = 400, int testRows = 1000, bool zipCodes = false)
     {
         string stamp = Path.Combine(folder, "dataset.txt");
-        string expected = $"MLNetFusion weak-modality dataset v1 seed={seed} train={trainRows} test={testRows}";
+        string expected = $"MLNetFusion weak-modality dataset v1 seed={seed} train={trainRows} test={testRows}" + (zipCodes ? " zip=12" : "");
         if (File.Exists(stamp) && File.ReadAllText(stamp).Trim() == expected) return folder;
         Directory.CreateDirectory(Path.Combine(folder, "images"));
         var rand = new Random(seed);
-        WriteSplit(folder, "train.csv", 0, trainRows, rand);
-        WriteSplit(folder, "test.csv", trainRows, testRows, rand);
+        // Each zip code's offset of the latent class, fixed by the seed (drawn apart from the rows' generator).
+        var zipRand = new Random(seed * 31 + 1);
+        var zips = zipCodes ? Enumerable.Range(0, 12).Select(i => (code: 90001 + 137 * i, offset: 1.6 * (zipRand.NextDouble() - 0.5))).ToArray() : null;
+        WriteSplit(folder, "train.csv", 0, trainRows, rand, zips);
+        WriteSplit(folder, "test.csv", trainRows, testRows, rand, zips);
         File.WriteAllText(stamp, expected + Environment.NewLine);
         return folder;
     }
 
-    private static void WriteSplit(string folder, string file, int firstId, int rows, Random rand)
+    private static void WriteSplit(string folder, string file, int firstId, int rows, Random rand, (int code, double offset)[]? zips)
     {
         var csv = new StringBuilder();
-        csv.AppendLine("Id,Label,ImagePath," + string.Join(",", NumericColumns));
+        csv.AppendLine("Id,Label,ImagePath," + string.Join(",", NumericColumns) + (zips != null ? ",Zip" : ""));
         for (int i = 0; i < rows; i++)
         {
             int id = firstId + i, z = rand.Next(ClassNames.Length);
+            // With zip codes the class is the latent price plus the neighbourhood's offset, rounded into the three classes;
+            // the other columns and the image describe the latent house, so the zip code is needed to tell its class.
+            int zipIndex = zips != null ? rand.Next(zips.Length) : -1;
+            int house = z;
+            if (zips != null) z = Math.Clamp((int)Math.Round(house + zips[zipIndex].offset), 0, ClassNames.Length - 1);
             string img = $"images/{id}.png";
             PngWriter.WriteGray(Path.Combine(folder, img), Draw(z, rand), ImageSize, ImageSize);
-            double area = 80 + 25 * (z + 0.75 * Gauss(rand));
-            double rooms = Math.Max(1, Math.Round(2 + 0.8 * z + 1.2 * Gauss(rand)));
-            double age = Math.Max(0, 40 - 6 * z + 15 * Gauss(rand));
+            double area = 80 + 25 * (house + 0.75 * Gauss(rand));
+            double rooms = Math.Max(1, Math.Round(2 + 0.8 * house + 1.2 * Gauss(rand)));
+            double age = Math.Max(0, 40 - 6 * house + 15 * Gauss(rand));
             double distance = 20 * rand.NextDouble();
-            csv.Append(CultureInfo.InvariantCulture, $"{id},{ClassNames[z]},{img},{area:F1},{rooms:F0},{age:F1},{distance:F2}\n");
+            csv.Append(CultureInfo.InvariantCulture, $"{id},{ClassNames[z]},{img},{area:F1},{rooms:F0},{age:F1},{distance:F2}");
+            if (zips != null) csv.Append(CultureInfo.InvariantCulture, $",{zips[zipIndex].code}");
+            csv.Append('\n');
         }
         File.WriteAllText(Path.Combine(folder, file), csv.ToString());
     }

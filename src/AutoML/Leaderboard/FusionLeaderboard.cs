@@ -90,13 +90,41 @@ public sealed class FusionLeaderboardOptions
 /// <param name="Error">Why the candidate failed (its metrics are then NaN), or <c>null</c>.</param>
 /// <param name="Members">For the ensemble: each member and its weight.</param>
 /// <param name="Notes">What the fitted model decided that a reader should know (late fusion's members left out as no better than the class prior), or <c>null</c>.</param>
+/// <param name="JudgedRows">The training rows <see cref="ValidationAccuracy"/> was measured on (0: unknown).</param>
 public sealed record LeaderboardEntry(CandidateKind Kind, string Family, string Name, double ValidationAccuracy, double ValidationLogLoss,
     double Accuracy, double MacroF1, double LogLoss, TimeSpan TrainingTime,
     double? GroupOutAccuracy = null, double? WorstGroupAccuracy = null, IReadOnlyDictionary<string, double>? GroupAccuracies = null, string? Error = null,
-    IReadOnlyList<(string Member, double Weight)>? Members = null, string? Notes = null)
+    IReadOnlyList<(string Member, double Weight)>? Members = null, string? Notes = null, int JudgedRows = 0)
 {
     /// <summary>The ranking value: the group-out accuracy when measured, else the validation accuracy (never the test's).</summary>
     public double RankingAccuracy => GroupOutAccuracy ?? ValidationAccuracy;
+
+    /// <summary>
+    /// The standard error of <see cref="RankingAccuracy"/>: across held-out groups (their accuracies' standard deviation
+    /// over √groups) when it is a group-out mean, else binomial over <see cref="JudgedRows"/>; NaN when unknown.
+    /// </summary>
+    public double RankingStandardError
+    {
+        get
+        {
+            if (GroupOutAccuracy.HasValue && GroupAccuracies is { Count: > 1 } g)
+            {
+                double mean = g.Values.Average();
+                return Math.Sqrt(g.Values.Sum(a => (a - mean) * (a - mean)) / (g.Count - 1) / g.Count);
+            }
+            double p = RankingAccuracy;
+            return JudgedRows > 0 && double.IsFinite(p) ? Math.Sqrt(p * (1 - p) / JudgedRows) : double.NaN;
+        }
+    }
+
+    /// <summary>Whether this entry's ranking accuracy is within one standard error (its own) of <paramref name="best"/>'s: as good as the best, as far as these rows can tell.</summary>
+    /// <param name="best">The best entry.</param>
+    public bool WithinOneStandardErrorOf(LeaderboardEntry best)
+    {
+        ArgumentNullException.ThrowIfNull(best);
+        double se = double.IsNaN(best.RankingStandardError) ? 0 : best.RankingStandardError;
+        return Error == null && RankingAccuracy >= best.RankingAccuracy - se;
+    }
 
     /// <summary>A candidate that failed: its error (the innermost message, ML.NET's worker wrappers removed), no metrics.</summary>
     public static LeaderboardEntry Failed(LeaderboardCandidate c, Exception ex, TimeSpan elapsed)
@@ -241,7 +269,7 @@ public static class FusionLeaderboard
                 var t = Probabilities(served!.Transform(test), classes, testAll);
                 var testMetrics = Metrics(t, testLabels, classes);
                 entry = new LeaderboardEntry(c.Kind, c.FamilyName, c.Name, Accuracy(v, validationLabels), EnsembleSelection.LogLoss(v, validationLabels),
-                    testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed, Notes: Notes(served));
+                    testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed, Notes: Notes(served), JudgedRows: validationLabels.Length);
                 if (groups != null)
                 {
                     var perGroup = heldOut.ToDictionary(h => h.Key, h => Accuracy(h.Value.probabilities, h.Value.labels));
@@ -284,7 +312,7 @@ public static class FusionLeaderboard
             var names = kept.Select(k => $"{models[k].entry.Family}: {models[k].entry.Name}").ToArray();
             ensemble = new LeaderboardEntry(CandidateKind.Ensemble, "ensemble", $"ensemble selection over {models.Count} entries ({kept.Length} kept)",
                 honest, EnsembleSelection.LogLoss(v, validationLabels), testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed,
-                Members: kept.Select((k, j) => (names[j], weights[k])).ToArray());
+                Members: kept.Select((k, j) => (names[j], weights[k])).ToArray(), JudgedRows: validationLabels.Length);
             ensembleWeights = (kept, names, kept.Select(k => weights[k]).ToArray());
             if (groups != null && groupOut.All(g => g.Count == groups.Value))
             {

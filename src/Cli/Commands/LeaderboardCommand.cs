@@ -16,7 +16,7 @@ internal static class LeaderboardCommand
         {
             var ds = data.Build(r);
             MainJob.Run(ds, r.GetValue(CommonOptions.LeaderboardChart)!, r.GetValue(CommonOptions.Epochs), r.GetValue(CommonOptions.Seed),
-                "MLNetFusion: " + Path.GetFileName(r.GetValue(data.Train)) + (ds.TestPath != null ? " (test file)" : $" ({ds.TestFraction:P0} held out)"),
+                "MLNetFusion: trained on " + Path.GetFileName(r.GetValue(data.Train)) + (ds.TestPath != null ? $", tested on {Path.GetFileName(ds.TestPath)}" : $", tested on {ds.TestFraction:P0} of its rows held out"),
                 jsonPath: r.GetValue(CommonOptions.Json), leaveOneGroupOut: ds.GroupColumn != null, earlyStopping: r.GetValue(CommonOptions.EarlyStopping), folds: r.GetValue(CommonOptions.Folds));
             return 0;
         });

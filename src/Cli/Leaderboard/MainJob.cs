@@ -109,27 +109,33 @@ public static class MainJob
                 line?.Dispose(); line = null; current = -1;
                 // Every finished entry is on disk at once: a run stopped later (killed, cancelled) keeps what it measured.
                 if (jsonPath != null) LeaderboardJson.Write(jsonPath, all);
-                Console.WriteLine($"[{all.Count}/{candidates.Count + 1}] {Done(entry)} ({ProgressLine.Format(entry.TrainingTime)}; {ProgressLine.Format(total.Elapsed)} in all)");
+                Console.WriteLine($"[{all.Count}/{candidates.Count + 1}] {Done(entry, folds > 1 ? "out of fold" : "validation")} ({ProgressLine.Format(entry.TrainingTime)}; {ProgressLine.Format(total.Elapsed)} in all)");
             },
         };
         using var result = ml.Fusion().CreateLeaderboard(train, test, ds.Featurization, options);
         line?.Dispose();
         var ordered = result.Entries.ToList();
 
-        string judged = leaveOneGroupOut ? "out-of-group accuracy (pooled)" : folds > 1 ? "out-of-fold accuracy" : "validation accuracy";
-        var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "kind", "family", "configuration", judged, "test accuracy");
-        if (leaveOneGroupOut) table.AddColumns($"leave-one-{ds.GroupColumn}-out", "worst group");
-        table.AddColumns("macro-F1", "log-loss", "train time");
+        // What ranks and recommends (group-out, out-of-fold or validation accuracy) with its standard error, beside the
+        // test accuracy; ★ marks the recommended entry and ≈ the entries within one standard error of the best. Kind and
+        // macro-F1 are in the JSON: the table stays narrow enough for a 120-column terminal.
+        string judged = leaveOneGroupOut ? $"leave-one-{ds.GroupColumn}-out ± SE" : folds > 1 ? "out-of-fold ± SE" : "validation ± SE";
+        var best = ordered.FirstOrDefault(e => e.Error == null);
+        var table = new Table().Title(Markup.Escape(title)).AddColumns("#", "family", "configuration", judged, "test");
+        if (leaveOneGroupOut) table.AddColumns("worst group");
+        table.AddColumns("log-loss", "time");
         for (int i = 0; i < ordered.Count; i++)
         {
             var r = ordered[i];
-            bool star = r == result.Recommended;
-            var cells = new List<string> { (i + 1) + (star ? " ★" : ""), r.Kind.ToString(), r.Family, Markup.Escape(r.Name + (r.Notes != null ? $" ({r.Notes})" : "")), r.Error != null ? "[red]failed[/]" : Pct(r.ValidationAccuracy), Pct(r.Accuracy) };
-            if (leaveOneGroupOut) cells.AddRange(new[] { Pct(r.GroupOutAccuracy ?? double.NaN), Pct(r.WorstGroupAccuracy ?? double.NaN) });
-            cells.AddRange(r.Error != null ? new[] { "—", Markup.Escape(r.Error), $"{r.TrainingTime.TotalSeconds:F1}s" }
-                : new[] { $"{r.MacroF1:F3}", $"{r.LogLoss:F3}", $"{r.TrainingTime.TotalSeconds:F1}s" });
+            string mark = r == result.Recommended ? " ★" : best != null && r != best && r.WithinOneStandardErrorOf(best) ? " ≈" : "";
+            string se = double.IsNaN(r.RankingStandardError) ? "" : $" ± {100 * r.RankingStandardError:F1}";
+            var cells = new List<string> { (i + 1) + mark, r.Family, Markup.Escape(r.Name + (r.Notes != null ? $" ({r.Notes})" : "")), r.Error != null ? "[red]failed[/]" : Pct(r.RankingAccuracy) + se, Pct(r.Accuracy) };
+            if (leaveOneGroupOut) cells.Add(Pct(r.WorstGroupAccuracy ?? double.NaN));
+            cells.AddRange(r.Error != null ? new[] { Markup.Escape(r.Error), ProgressLine.Format(r.TrainingTime) }
+                : new[] { $"{r.LogLoss:F3}", ProgressLine.Format(r.TrainingTime) });
             table.AddRow(cells.ToArray());
         }
+        table.Columns[2].Width(48);
         AnsiConsole.Write(table);
         Console.WriteLine($"Judged by {result.Protocol}.");
         if (result.UnscoredTestRows > 0)
@@ -140,7 +146,9 @@ public static class MainJob
             if (rec.Members is { } members)
                 Console.WriteLine("Ensemble members: " + string.Join(", ", members.Select(m => $"{m.Member} {m.Weight:F2}")) + ".");
         }
-        if (chartPath != null) LeaderboardChart.Write(chartPath, title, ordered.Where(r => r.Error == null).ToList(), ds.Columns.ClassCount);
+        if (chartPath != null)
+            LeaderboardChart.Write(chartPath, title, ordered.Where(r => r.Error == null).ToList(), ds.Columns.ClassCount, result.Recommended,
+                leaveOneGroupOut ? $"leave-one-{ds.GroupColumn}-out accuracy" : folds > 1 ? "out-of-fold accuracy" : "validation accuracy");
         if (jsonPath != null)
         {
             LeaderboardJson.Write(jsonPath, ordered, result.Recommended);
@@ -153,8 +161,8 @@ public static class MainJob
 
     private static string Pct(double v) => double.IsFinite(v) ? $"{v:P1}" : "—";
 
-    private static string Done(LeaderboardEntry e) => e.Error != null ? $"{e.Family}: {e.Name} → failed: {e.Error}"
-        : $"{e.Family}: {e.Name} → validation {e.ValidationAccuracy:P1}, test {e.Accuracy:P1}" + (e.GroupOutAccuracy is double g ? $", group-out {g:P1}" : "") +
+    private static string Done(LeaderboardEntry e, string judged) => e.Error != null ? $"{e.Family}: {e.Name} → failed: {e.Error}"
+        : $"{e.Family}: {e.Name} → " + (e.GroupOutAccuracy is double g ? $"group-out {g:P1}" : $"{judged} {e.ValidationAccuracy:P1}") + $", test {e.Accuracy:P1}" +
           (e.Notes != null ? $" ({e.Notes})" : "");
 
     /// <summary>The inferred column roles as a table: column, role, why; then the image and audio settings.</summary>

@@ -29,7 +29,8 @@ public class CliOutputTests
         Assert.True((bool)rows[0]!["recommended"]!);
         Assert.False((bool)rows[1]!["recommended"]!);
         Assert.Equal(0.9, (double)rows[0]!["validation_accuracy"]!);
-        foreach (var field in new[] { "kind", "family", "configuration", "validation_accuracy", "accuracy", "macro_f1", "log_loss", "group_out_accuracy", "worst_group_accuracy", "train_seconds", "error" })
+        foreach (var field in new[] { "kind", "family", "configuration", "validation_accuracy", "accuracy", "macro_f1", "log_loss", "group_out_accuracy", "worst_group_accuracy",
+            "selection_accuracy", "selection_standard_error", "within_one_standard_error", "judged_rows", "train_seconds", "error" })
             Assert.All(rows, r => Assert.True(r!.AsObject().ContainsKey(field), $"missing field {field}"));
         Assert.Equal("late", (string)rows[0]!["family"]!);
         Assert.Equal(0.85, (double)rows[0]!["group_out_accuracy"]!);
@@ -37,6 +38,12 @@ public class CliOutputTests
         Assert.Equal(12.35, (double)rows[0]!["train_seconds"]!);
         Assert.Null(rows[1]!["group_out_accuracy"]);   // no --group
         Assert.Null(rows[1]!["log_loss"]);             // NaN is not JSON: null
+        // What ranks: the group-out mean for late (± its groups' spread), the validation accuracy for merge (no judged rows given: no standard error).
+        Assert.Equal(0.85, (double)rows[0]!["selection_accuracy"]!);
+        Assert.Equal(Math.Abs(0.61 - 0.48) / Math.Sqrt(2) / Math.Sqrt(2), (double)rows[0]!["selection_standard_error"]!, 6);
+        Assert.Equal(0.8, (double)rows[1]!["selection_accuracy"]!);
+        Assert.Null(rows[1]!["selection_standard_error"]);
+        Assert.True((bool)rows[1]!["within_one_standard_error"]!);   // 0.80 ≥ 0.85 − 0.065
     }
 
     [Fact]
