@@ -10,7 +10,7 @@ public static class SweepChart
     private static readonly Dictionary<FusionFamily, SKColor> Colors = new()
     {
         [FusionFamily.Early] = new SKColor(117, 80, 123), [FusionFamily.Late] = new SKColor(78, 154, 6), [FusionFamily.Merge] = new SKColor(52, 101, 164),
-        [FusionFamily.Network] = new SKColor(245, 121, 0), [FusionFamily.CrossModal] = new SKColor(204, 0, 0),
+        [FusionFamily.Network] = new SKColor(245, 121, 0), [FusionFamily.CrossModal] = new SKColor(204, 0, 0), [FusionFamily.Hybrid] = new SKColor(193, 125, 17),
     };
 
     /// <summary>Writes the chart to <paramref name="path"/>.</summary>

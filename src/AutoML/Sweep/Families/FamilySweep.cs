@@ -23,7 +23,7 @@ internal abstract class FamilySweep
 /// <summary>The sweep definitions of the families, one line each.</summary>
 internal static class FamilySweeps
 {
-    private static readonly FamilySweep[] All = { new EarlySweep(), new LateSweep(), new MergeSweep(), new NetworkSweep(), new CrossModalSweep() };
+    private static readonly FamilySweep[] All = { new EarlySweep(), new LateSweep(), new MergeSweep(), new NetworkSweep(), new CrossModalSweep(), new HybridSweep() };
 
     /// <summary>The sweep definition of <paramref name="family"/>.</summary>
     public static FamilySweep Of(FusionFamily family)
