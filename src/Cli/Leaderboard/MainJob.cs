@@ -86,12 +86,14 @@ public static class MainJob
             groups.RequireSeveralGroups();
             Console.WriteLine($"Leave-one-group-out on '{ds.GroupColumn}': {groups.Count} groups (" +
                 string.Join(", ", groups.GroupNames.Select((n, i) => $"{n}: {groups.RowsPerGroup[i]} rows")) +
-                "); every entry is also trained on all groups but one and tested on that one, and ranked by the mean.");
+                ").");
         }
         var candidates = FusionCandidates.Default(ds.Featurization, ds.GroupColumn, includeSingles);
-        Console.WriteLine($"{candidates.Count} candidates, then an ensemble selected over them; each is fitted on the training rows minus a validation fifth " +
-            (ds.GroupColumn != null ? $"(whole '{ds.GroupColumn}' groups)" : "") +
-            (leaveOneGroupOut ? ", and recommended by its leave-one-group-out accuracy" : ", which chooses the recommended model") + "; the test rows are only reported.");
+        Console.WriteLine($"{candidates.Count} candidates, then an ensemble selected over them; " + (leaveOneGroupOut
+            ? $"each is fitted once without each '{ds.GroupColumn}' group and judged on it, recommended by its mean over the groups, and refitted on all of them"
+            : folds > 1 ? $"each is fitted {folds} times, each time without one fold{(ds.GroupColumn != null ? $" of whole '{ds.GroupColumn}' groups" : "")}, judged out of fold on every training row, and refitted on all of them"
+            : $"each is fitted on the training rows minus a validation fifth{(ds.GroupColumn != null ? $" (whole '{ds.GroupColumn}' groups)" : "")}, which chooses the recommended model") +
+            "; the test rows are only reported.");
 
         ProgressLine? line = null;
         int current = -1;
