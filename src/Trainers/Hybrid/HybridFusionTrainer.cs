@@ -17,6 +17,10 @@ public sealed class HybridFusionOptions
         public const int NumberOfFolds = 5;
         /// <summary>Default column of the boosted branch's class probabilities, which the network reads.</summary>
         public const string ScoresColumnName = "Hybrid.BoostedScores";
+        /// <summary>Default share of the rows that chooses the blend of the network and the boosted model.</summary>
+        public const double BlendFraction = 0.2;
+        /// <summary>The network weights the blend tries, from the boosted model alone to the network alone.</summary>
+        public static IReadOnlyList<double> BlendWeights { get; } = new[] { 0, 0.25, 0.5, 0.75, 1 };
         /// <summary>Default hidden widths of the MLP that encodes the boosted branch's probabilities.</summary>
         public static int[] BoostedHiddenWidths => new[] { 16 };
     }
@@ -47,6 +51,13 @@ public sealed class HybridFusionOptions
     /// <summary>Hidden widths of the MLP that encodes the boosted probabilities inside the network. Default [16].</summary>
     public int[] BoostedHiddenWidths { get; set; } = Defaults.BoostedHiddenWidths;
 
+    /// <summary>
+    /// Share of the training rows (whole groups with a sampling key) held out of a second network fit to choose how much
+    /// the network's answer is trusted over the boosted model's (a weighted average of the two, its weight from 0 to 1 by
+    /// held-out log-loss); the served network is then fitted on every row. 0 serves the network alone. Default 0.2.
+    /// </summary>
+    public double BlendFraction { get; set; } = Defaults.BlendFraction;
+
     /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
     public void Validate()
     {
@@ -56,6 +67,7 @@ public sealed class HybridFusionOptions
         ArgumentNullException.ThrowIfNull(Network, nameof(Network));
         if (NumberOfFolds < 2 || NumberOfFolds > 20) throw new ArgumentOutOfRangeException(nameof(NumberOfFolds), NumberOfFolds, "NumberOfFolds must be in [2, 20].");
         if (string.IsNullOrWhiteSpace(ScoresColumnName)) throw new ArgumentException("ScoresColumnName is required.", nameof(ScoresColumnName));
+        if (!(BlendFraction >= 0 && BlendFraction < 1)) throw new ArgumentOutOfRangeException(nameof(BlendFraction), BlendFraction, "BlendFraction must be in [0, 1).");
         if (BoostedHiddenWidths.Length == 0 || BoostedHiddenWidths.Any(w => w < 1 || w > FusionTrainerOptions.MaxWidth))
             throw new ArgumentOutOfRangeException(nameof(BoostedHiddenWidths), $"BoostedHiddenWidths needs 1 to 8 widths in [1, {FusionTrainerOptions.MaxWidth}].");
         if (Network.Modalities.Any(m => m.ColumnName == ScoresColumnName))
@@ -114,14 +126,78 @@ public sealed class HybridFusionTrainer : IEstimator<TransformerChain<ITransform
         ch.Info(MessageSensitivity.None, $"Hybrid fusion: out-of-fold boosted probabilities for {outOfFold.Count} rows from {o.NumberOfFolds} folds (or one per group).");
 
         var network = CloneNetwork(o.Network);
-        var branch = ModalityOptions.Tabular(o.ScoresColumnName, o.BoostedName, o.BoostedHiddenWidths);
-        network.Modalities.Add(branch);
+        network.Modalities.Add(ModalityOptions.Tabular(o.ScoresColumnName, o.BoostedName, o.BoostedHiddenWidths));
+        network.ScoreColumnName = NetworkScore;
+        network.PredictedLabelColumnName = NetworkPredictedLabel;
         var train = new PositionColumnDataView(input, o.ScoresColumnName, classes, outOfFold);
+
+        // How far to trust the network over the trees: a second network, fitted without a held-out share of the rows,
+        // and the weighted average of its probabilities and the boosted out-of-fold ones that scores best there.
+        double weight = 1;
+        if (o.BlendFraction > 0)
+        {
+            weight = ChooseWeight(train, network, classes, seed, ch);
+            ch.Info(MessageSensitivity.None, $"Hybrid fusion: the network's weight against the boosted model's is {weight:0.##}, chosen on held-out rows.");
+        }
+        BlendWeight = weight;
         var fused = new NetworkFusionTrainer(_host, network).Fit(train);
 
+        var labels = LabelKeyValues.FromColumn(input.Schema[label]);
         var scored = boosted.Transform(input);
         var copy = new MLContext(seed).Transforms.CopyColumns(o.ScoresColumnName, "Score").Fit(scored);
-        return new TransformerChain<ITransformer>(boosted, copy, fused);
+        var blend = new LateFusion.LateFusionCombinerTransformer(new[] { o.ScoresColumnName, NetworkScore }, new string[] { null!, null! }, labels,
+            LateFusion.LateFusionCombiner.WeightedAverage, new[] { 1 - weight, weight }, null, o.Network.ScoreColumnName ?? "Score", o.Network.PredictedLabelColumnName ?? "PredictedLabel");
+        return new TransformerChain<ITransformer>(boosted, copy, fused, blend);
+    }
+
+    /// <summary>The network weight of the last fit's blend (0: the boosted model alone, 1: the network alone), or NaN before a fit.</summary>
+    public double BlendWeight { get; private set; } = double.NaN;
+
+    private const string NetworkScore = "Hybrid.NetworkScore", NetworkPredictedLabel = "Hybrid.NetworkPredictedLabel";
+
+    private double ChooseWeight(IDataView train, NetworkFusionOptions network, int classes, int seed, IChannel ch)
+    {
+        var o = Options;
+        var (kept, held) = o.Network.SamplingKeyColumnName is { } key
+            ? SamplingKeyGroups.HoldOutGroups(train, key, o.BlendFraction, seed)
+            : (new RowFilterDataView(train, Array.Empty<string>(), row => () => SeededShuffle.Hash(row.Position, seed + 1) >= o.BlendFraction),
+               new RowFilterDataView(train, Array.Empty<string>(), row => () => SeededShuffle.Hash(row.Position, seed + 1) < o.BlendFraction));
+        var model = new NetworkFusionTrainer(_host, network).Fit(kept);
+        try
+        {
+            var scored = model.Transform(held);
+            var cols = new[] { scored.Schema[NetworkScore], scored.Schema[o.ScoresColumnName], scored.Schema[o.Network.LabelColumnName] };
+            var rows = new List<(float[] net, float[] boosted, int label)>();
+            using (var cursor = scored.GetRowCursor(cols))
+            {
+                var net = cursor.GetGetter<VBuffer<float>>(cols[0]);
+                var boosted = cursor.GetGetter<VBuffer<float>>(cols[1]);
+                var label = cursor.GetGetter<uint>(cols[2]);
+                VBuffer<float> a = default, b = default;
+                uint y = 0;
+                while (cursor.MoveNext())
+                {
+                    label(ref y);
+                    if (y == 0) continue;
+                    net(ref a); boosted(ref b);
+                    rows.Add((a.DenseValues().ToArray(), b.DenseValues().ToArray(), (int)y - 1));
+                }
+            }
+            if (rows.Count == 0)
+            {
+                ch.Warning(MessageSensitivity.None, "Hybrid fusion: no held-out row has a label; the network is trusted alone.");
+                return 1;
+            }
+            // The lowest held-out log-loss; ties (within 1e-9) go to the lower weight, the boosted model's side.
+            double best = double.NaN, bestLoss = double.PositiveInfinity;
+            foreach (double w in HybridFusionOptions.Defaults.BlendWeights)
+            {
+                double loss = rows.Average(r => -Math.Log(Math.Max((1 - w) * r.boosted[r.label] + w * r.net[r.label], 1e-7)));
+                if (loss < bestLoss - 1e-9) (best, bestLoss) = (w, loss);
+            }
+            return best;
+        }
+        finally { (model as IDisposable)?.Dispose(); }
     }
 
     private ITransformer FitBoosted(IDataView data, string which)
@@ -209,6 +285,7 @@ public sealed class HybridFusionTrainer : IEstimator<TransformerChain<ITransform
         var network = CloneNetwork(o.Network);
         network.Modalities.Add(ModalityOptions.Tabular(o.ScoresColumnName, o.BoostedName, o.BoostedHiddenWidths));
         var withScores = SchemaShapes.Append(boosted, new[] { SchemaShapes.Column(o.ScoresColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
+        // The network's columns, under the final names: the blend writes Score and PredictedLabel of the same types.
         return new NetworkFusionTrainer(_host, network).GetOutputSchema(withScores);
     }
 }

@@ -59,8 +59,10 @@ public class HybridFusionTests
         var test = Data(ml, 400, 2);
         double Accuracy(ITransformer model) => ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
 
-        using var hybrid = ml.MulticlassClassification.Trainers.HybridFusion(Options(ml, "Site")).Fit(train);
+        var trainer = ml.MulticlassClassification.Trainers.HybridFusion(Options(ml, "Site"));
+        using var hybrid = trainer.Fit(train);
         double fused = Accuracy(hybrid);
+        Assert.True(trainer.BlendWeight >= 0.5, $"the network carries bit B, but the blend gave it weight {trainer.BlendWeight}");
         double trees = Accuracy(Options(ml).BoostedTrainer!.Fit(train));
         using var network = ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions
         {
@@ -71,6 +73,32 @@ public class HybridFusionTests
         Assert.True(fused > 0.85, $"hybrid: {fused:P1} on four classes (chance 25%)");
         Assert.True(fused > neural + 0.1, $"hybrid {fused:P1} against network fusion on the same columns {neural:P1}");
     }
+
+    [Fact]
+    public void WhenTheOtherModalityIsNoiseTheHybridKeepsTheTreesAnswer()
+    {
+        // The houses-like failure: a network over a noise modality does worse than the trees, so a hybrid that trusts the
+        // network loses to LightGBM. The held-out blend must keep (nearly) the trees' accuracy.
+        var ml = new MLContext(seed: 1);
+        IDataView Noisy(int rows, int seed)
+        {
+            var data = Data(ml, rows, seed);
+            var rand = new Random(seed + 100);
+            // The signal replaced by noise: bit B is then unknowable, and the label is read as bit A (classes c0/c1 vs c2/c3).
+            return ml.Transforms.CustomMapping<SignalIn, SignalOut>((i, o) => o.Signal = Enumerable.Range(0, 8).Select(_ => (float)(rand.NextDouble() - 0.5)).ToArray(), null)
+                .Fit(data).Transform(data);
+        }
+        var train = Noisy(500, 5);
+        var test = Noisy(400, 6);
+        var trainer = ml.MulticlassClassification.Trainers.HybridFusion(Options(ml));
+        using var hybrid = trainer.Fit(train);
+        double fused = ml.MulticlassClassification.Evaluate(hybrid.Transform(test)).MicroAccuracy;
+        double trees = ml.MulticlassClassification.Evaluate(Options(ml).BoostedTrainer!.Fit(train).Transform(test)).MicroAccuracy;
+        Assert.True(fused >= trees - 0.03, $"hybrid {fused:P1} (network weight {trainer.BlendWeight}) against LightGBM alone {trees:P1}");
+    }
+
+    private sealed class SignalIn { [VectorType(8)] public float[] Signal { get; set; } = Array.Empty<float>(); }
+    private sealed class SignalOut { [VectorType(8)] public float[] Signal { get; set; } = Array.Empty<float>(); }
 
     [Fact]
     public void AHybridModelSavesAndLoadsAsOneModelWithEqualScores()
