@@ -122,6 +122,25 @@ public class HybridFusionTests
     }
 
     [Fact]
+    public void AnOnnxExportKeepsTheBoostedModelOutsideTheGraphAndTheGraphMatches()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = Data(ml, 300, 7);
+        var options = Options(ml);
+        options.Network.Epochs = 3;
+        options.NumberOfFolds = 3;
+        using var model = ml.MulticlassClassification.Trainers.HybridFusion(options).Fit(train);
+        var path = Path.Combine(TestData.TempFolder("hybrid-onnx"), "m.onnx");
+        var export = ml.Model.ExportFusionToOnnx(model, train.Schema, path);
+        Assert.Equal(new[] { "OneVersusAll model" }, export.OutsideGraphNames);   // LightGBM's multiclass model, as ML.NET names it
+        // The graph reads the boosted model's probabilities and the other modality; its Score is the blend's.
+        Assert.Equal(new[] { "Score", "Signal" }, export.Inputs.Select(i => i.Column));
+        var expected = Columns.Vectors(model.Transform(train), "Score");
+        var (actual, _) = OnnxExportTests.RunOnnx(path, export.OutsideGraph.Transform(train), export);
+        Assert.True(expected.Zip(actual).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second))) <= 1e-4);
+    }
+
+    [Fact]
     public void BadSettingsGiveTheExactError()
     {
         var ml = new MLContext(seed: 1);

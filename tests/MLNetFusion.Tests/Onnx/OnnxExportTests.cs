@@ -272,8 +272,10 @@ public class OnnxExportTests
             inputs.Add(NamedOnnxValue.CreateFromTensor(input.Name, new DenseTensor<float>(flat, new[] { n, (int)input.Size })));
         }
         using var results = session.Run(inputs);
-        var score = results.Single(r => r.Name == "Score").AsTensor<float>();
-        var label = results.Single(r => r.Name == "PredictedLabel").AsTensor<uint>();
+        // The graph's outputs of the chain's Score and PredictedLabel (renamed when an input took the name, e.g. "Score.output").
+        string Output(string column) => export.Outputs.Last(o => o.Column == column).Name;
+        var score = results.Single(r => r.Name == Output("Score")).AsTensor<float>();
+        var label = results.Single(r => r.Name == Output("PredictedLabel")).AsTensor<uint>();
         int k = score.Dimensions[1];
         var scores = Enumerable.Range(0, n).Select(i => Enumerable.Range(0, k).Select(j => score[i, j]).ToArray()).ToList();
         return (scores, Enumerable.Range(0, n).Select(i => label[i, 0]).ToList());
