@@ -72,18 +72,15 @@ internal static class ColumnInference
                 column.Reason += FusionFeaturizerBuilder.Usable(options.PretrainedText, ModalityKind.Text) is { } pretrained
                     ? $"; encoder: {pretrained.Name} (frozen, then an MLP), with n-grams for linear models"
                     : "; encoder: hashed words into a trainable embedding bag, with n-grams for linear models";
-            if (role == ColumnRole.ImagePath)
-                column.Reason += FusionFeaturizerBuilder.Usable(options.PretrainedImages, ModalityKind.Image) is { } pretrained
-                    ? $"; encoder: {pretrained.Name} (frozen, then an MLP); linear models read its features"
-                    : options.PretrainedImages && PretrainedFeaturizers.Image is { Unavailable: { } why } image
-                        ? $"; encoder: a CNN trained from scratch ({image.Name} cannot run: {why})"
-                        : "; encoder: a CNN trained from scratch";
             columns.Add(column);
         }
         var classes = LabelClasses(path, label, sample);
         var result = new ColumnInferenceResult(Path.GetFullPath(path), Path.GetFullPath(options.DataFolder ?? Path.GetDirectoryName(Path.GetFullPath(path))!),
             options.Separator, columns, labelColumnName, options.GroupColumnName, classes, sample.TotalRows, options);
         EnsureSettings(result, sample);
+        // Each image column's encoder, once its size and colour are known (the builder decides the same way).
+        foreach (var c in result.ColumnsWith(ColumnRole.ImagePath))
+            result[c].Reason += "; encoder: " + FusionFeaturizerBuilder.ImageEncoder(result, c).reason;
         return result;
     }
 

@@ -31,7 +31,6 @@ internal static class FusionFeaturizerBuilder
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
 
         var images = r.ColumnsWith(ColumnRole.ImagePath);
-        var pretrainedImage = PretrainedImage(r);
         var withPretrained = new Dictionary<int, (string features, string dense)>();
         var pretrainedNames = new Dictionary<int, string>();
         foreach (var c in images)
@@ -41,7 +40,7 @@ internal static class FusionFeaturizerBuilder
             string loaded = single ? "Image" : c + ".Image", pixels = single ? Pixels : c + ".Pixels";
             chain = chain.Append(ml.Transforms.LoadImages(loaded, r.DataFolder, c));
             string? embedded = null;
-            if (pretrainedImage != null)
+            if (ImageEncoder(r, c).pretrained is { } pretrainedImage)
             {
                 // A frozen ImageNet network on the full image (before the resize below), computed once per row (the
                 // leaderboard caches the featurized rows) and projected by a trainable MLP in the neural families; its
@@ -208,8 +207,25 @@ internal static class FusionFeaturizerBuilder
     /// <summary>The pretrained text featurizer the result's text columns get, or <c>null</c> (turned off, not shipped, or unable to run here).</summary>
     internal static IPretrainedFeaturizer? PretrainedText(ColumnInferenceResult r) => Usable(r.Options.PretrainedText, ModalityKind.Text);
 
-    /// <summary>The pretrained image featurizer the result's image columns get, or <c>null</c>.</summary>
-    internal static IPretrainedFeaturizer? PretrainedImage(ColumnInferenceResult r) => Usable(r.Options.PretrainedImages, ModalityKind.Image);
+    /// <summary>Largest side of a greyscale image that keeps the CNN trained from scratch (digits, glyphs, icons).</summary>
+    internal const int SmallGreyImageSide = 32;
+
+    /// <summary>
+    /// The encoder an image column gets, and why: the registered pretrained featurizer (ResNet18's ImageNet features)
+    /// for photos; a CNN trained from scratch for small greyscale images (at most 32 pixels a side: digits, glyphs,
+    /// icons, far from the colour photos ImageNet features describe; measured on avdigits' digits in docs/benchmarks.md),
+    /// when turned off, or when the featurizer cannot run.
+    /// </summary>
+    internal static (IPretrainedFeaturizer? pretrained, string reason) ImageEncoder(ColumnInferenceResult r, string column)
+    {
+        const string cnn = "a CNN trained from scratch";
+        if (!r.Options.PretrainedImages) return (null, cnn);
+        if (PretrainedFeaturizers.Image is not { } image) return (null, cnn);
+        if (image.Unavailable is { } why) return (null, $"{cnn} ({image.Name} cannot run: {why})");
+        if (r.Images.TryGetValue(column, out var s) && s.Grayscale && Math.Max(s.Width, s.Height) <= SmallGreyImageSide)
+            return (null, $"{cnn} (small greyscale images, {s.Width}×{s.Height}: {image.Name} describe colour photos)");
+        return (image, $"{image.Name} (frozen, then an MLP); linear models read its features");
+    }
 
     private static Action<long, TimeSpan>? Progress(ColumnInferenceResult r, string what)
         => r.Options.PretrainedProgress is { } report ? (rows, elapsed) => report(what, rows, elapsed) : null;

@@ -16,25 +16,37 @@ namespace MLNetFusion.Tests;
 /// </summary>
 public class PretrainedImageFusionTests
 {
-    // The generated dataset's photos (32×32 grey discs and squares in noise) with the shape as the label and a tabular
-    // column that is noise, so the image decides.
+    // Colour photos of a disc or a square (the label) in a random colour, size and place on a noisy background of
+    // another colour, 48×48, and a tabular column that is noise, so the image decides.
     private static (string train, string test) WriteShapes(int trainRows, int testRows)
     {
-        var source = TestData.SyntheticFolder;
         var folder = TestData.TempFolder("pretrained-image");
-        var lines = File.ReadLines(Path.Combine(source, "train.csv")).Skip(1).Select(l => l.Split(',')).Take(trainRows + testRows).ToList();
         var rand = new Random(4);
-        string Write(string name, IEnumerable<string[]> rows)
+        string Write(string name, int rows)
         {
             var csv = new StringBuilder("Shape,Noise,Photo\n");
-            foreach (var f in rows)
-                csv.Append(f[1].Split('-')[0]).Append(',').Append((rand.NextDouble() * 10).ToString("F3", System.Globalization.CultureInfo.InvariantCulture))
-                    .Append(',').Append(Path.Combine(source, f[2])).Append('\n');
-            var path = Path.Combine(folder, name);
+            for (int i = 0; i < rows; i++)
+            {
+                bool disc = rand.Next(2) == 0;
+                int cx = 14 + rand.Next(20), cy = 14 + rand.Next(20), r = 7 + rand.Next(6);
+                var fg = ((byte)rand.Next(256), (byte)rand.Next(256), (byte)rand.Next(256));
+                var bg = ((byte)rand.Next(256), (byte)rand.Next(256), (byte)rand.Next(256));
+                var noise = new Random(rand.Next());
+                string photo = ImageEmbeddingTests.WritePng(folder, $"{name}-{i}.png", 48, 48, (x, y) =>
+                {
+                    bool inside = disc ? (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r : Math.Abs(x - cx) <= r && Math.Abs(y - cy) <= r;
+                    var c = inside ? fg : bg;
+                    int n = noise.Next(-20, 21);
+                    return ((byte)Math.Clamp(c.Item1 + n, 0, 255), (byte)Math.Clamp(c.Item2 + n, 0, 255), (byte)Math.Clamp(c.Item3 + n, 0, 255));
+                });
+                csv.Append(disc ? "disc" : "square").Append(',').Append((rand.NextDouble() * 10).ToString("F3", System.Globalization.CultureInfo.InvariantCulture))
+                    .Append(',').Append(photo).Append('\n');
+            }
+            var path = Path.Combine(folder, name + ".csv");
             File.WriteAllText(path, csv.ToString());
             return path;
         }
-        return (Write("train.csv", lines.Take(trainRows)), Write("test.csv", lines.Skip(trainRows)));
+        return (Write("train", trainRows), Write("test", testRows));
     }
 
     [Fact]
@@ -67,7 +79,12 @@ public class PretrainedImageFusionTests
 
         var plain = MultimodalDataset.FromCsv(train, test, "Shape", pretrained: false);
         Assert.Equal(EncoderKind.Cnn, plain.Modalities().Single(m => m.Kind == ModalityKind.Image).Encoder);
-        Assert.Contains("encoder: a CNN trained from scratch", plain.Columns["Photo"].Reason);
+        Assert.EndsWith("encoder: a CNN trained from scratch", plain.Columns["Photo"].Reason);
+
+        // Small greyscale images (the generated dataset's 32×32 discs and squares, like digits or glyphs) keep the CNN.
+        var grey = MultimodalDataset.FromCsv(Path.Combine(TestData.SyntheticFolder, "train.csv"), Path.Combine(TestData.SyntheticFolder, "test.csv"), "Label");
+        Assert.Equal(EncoderKind.Cnn, grey.Modalities().Single(m => m.Kind == ModalityKind.Image).Encoder);
+        Assert.EndsWith("encoder: a CNN trained from scratch (small greyscale images, 32×32: ResNet18 (ImageNet) features describe colour photos)", grey.Columns["ImagePath"].Reason);
     }
 }
 
