@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -103,7 +102,7 @@ public sealed class ImageEmbeddingEstimator : StatelessEstimator<ImageEmbeddingT
 }
 
 /// <summary>The fitted <see cref="ImageEmbeddingEstimator"/>: stateless; its model file names the encoder and the hash of its weights.</summary>
-public sealed class ImageEmbeddingTransformer : BatchMappingTransformer, IFusionSaveable, IFeaturizationCost
+public sealed class ImageEmbeddingTransformer : PretrainedEmbeddingTransformer, IFusionSaveable
 {
     internal const string Kind = "MLNetFusion.EmbedImages";
 
@@ -132,9 +131,9 @@ public sealed class ImageEmbeddingTransformer : BatchMappingTransformer, IFusion
     }
 
     private readonly Lazy<ImageEncoderSession> _session;
-    private long _rows, _ticks;
 
-    internal ImageEmbeddingTransformer(ImageEmbeddingOptions options) : base(options.BatchSize)
+    internal ImageEmbeddingTransformer(ImageEmbeddingOptions options)
+        : base(options.BatchSize, ImageModelSource.For(options.Model).Width, options.OutputColumnName, options.InputColumnName ?? options.OutputColumnName, options.Progress)
     {
         Options = options;
         Source = ImageModelSource.For(options.Model);
@@ -145,31 +144,17 @@ public sealed class ImageEmbeddingTransformer : BatchMappingTransformer, IFusion
     /// <summary>The options.</summary>
     public ImageEmbeddingOptions Options { get; }
 
-    /// <summary>The embedding width (512 for ResNet18).</summary>
-    public int Width => Source.Width;
-
     private ImageModelSource Source { get; }
 
     internal ImageEncoderSession Session => _session.Value;
 
-    private string Input => Options.InputColumnName ?? Options.OutputColumnName;
-
     /// <inheritdoc />
-    public string CostDescription => $"{Source.DisplayName} features of '{Input}'";
+    public override string CostDescription => $"{Source.DisplayName} features of '{InputColumnName}'";
 
-    /// <inheritdoc />
-    public long RowsComputed => Interlocked.Read(ref _rows);
-
-    /// <inheritdoc />
-    public TimeSpan ComputeTime => TimeSpan.FromTicks(Interlocked.Read(ref _ticks));
-
-    /// <inheritdoc />
-    protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
+    private protected override void CheckInput(DataViewSchema inputSchema)
     {
-        var col = SchemaErrors.FindColumn(inputSchema, Input, "EmbedImages reads an image column; check ImageEmbeddingOptions.InputColumnName.");
-        if (col.Type is not ImageDataViewType)
-            throw SchemaErrors.Mismatch(Input, "Image", col.Type, LoadImagesHint);
-        return new[] { new OutputColumn(Options.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, Width)) };
+        var col = SchemaErrors.FindColumn(inputSchema, InputColumnName, "EmbedImages reads an image column; check ImageEmbeddingOptions.InputColumnName.");
+        if (col.Type is not ImageDataViewType) throw SchemaErrors.Mismatch(InputColumnName, "Image", col.Type, LoadImagesHint);
     }
 
     /// <inheritdoc />
@@ -194,65 +179,37 @@ public sealed class ImageEmbeddingTransformer : BatchMappingTransformer, IFusion
         session.Embed(scratch, output);
     }
 
-    private sealed class Mapper : BatchMapper
+    private sealed class Mapper : EmbeddingMapper<MLImage?>
     {
         private readonly ImageEmbeddingTransformer _parent;
-        private readonly MLImage?[] _images;
-        private readonly float[] _output, _scratch;
-        private readonly Stopwatch _clock = new();
-        private long _done;
-        private TimeSpan _lastReport;
+        private readonly float[] _scratch;
         private ValueGetter<MLImage>? _getter;
 
-        public Mapper(ImageEmbeddingTransformer parent, int capacity)
+        public Mapper(ImageEmbeddingTransformer parent, int capacity) : base(parent, capacity)
         {
             _parent = parent;
-            _images = new MLImage?[capacity];
-            _output = new float[capacity * parent.Width];
             _scratch = new float[3 * parent.Source.Side * parent.Source.Side];
         }
 
-        public override IReadOnlyList<string> InputColumns => new[] { _parent.Input };
-
-        public override void Bind(DataViewRow input) => _getter = input.GetGetter<MLImage>(input.Schema[_parent.Input]);
+        public override void Bind(DataViewRow input) => _getter = input.GetGetter<MLImage>(input.Schema[_parent.InputColumnName]);
 
         public override void ReadRow(int slot, long position)
         {
-            // LoadImages gives each row a new image; this mapper owns it until the batch is computed.
+            // LoadImages gives each row a new image; this mapper holds it until the batch is embedded.
             MLImage image = null!;
             _getter!(ref image);
-            _images[slot] = image;
+            Values[slot] = image;
         }
 
-        public override void Compute(int count, bool[] active)
+        protected override void Embed(int count, Span<float> output)
         {
-            long start = Stopwatch.GetTimestamp();
-            _clock.Start();
             int width = _parent.Width;
             for (int i = 0; i < count; i++)
             {
-                _parent.EmbedOne(_images[i], _output.AsSpan(i * width, width), _scratch);
-                _images[i] = null;
-            }
-            _clock.Stop();
-            Interlocked.Add(ref _parent._ticks, Stopwatch.GetElapsedTime(start).Ticks);
-            Interlocked.Add(ref _parent._rows, count);
-            _done += count;
-            if (_parent.Options.Progress is { } progress && _clock.Elapsed - _lastReport >= TimeSpan.FromSeconds(2))
-            {
-                _lastReport = _clock.Elapsed;
-                progress(_done, _clock.Elapsed);
+                _parent.EmbedOne(Values[i], output.Slice(i * width, width), _scratch);
+                Values[i] = null;
             }
         }
-
-        public override Delegate GetOutputGetter(int output, Func<int> slot)
-            => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
-            {
-                int width = _parent.Width;
-                var editor = VBufferEditor.Create(ref dst, width);
-                _output.AsSpan(slot() * width, width).CopyTo(editor.Values);
-                dst = editor.Commit();
-            });
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -104,7 +103,7 @@ public sealed class SentenceEmbeddingEstimator : StatelessEstimator<SentenceEmbe
 }
 
 /// <summary>The fitted <see cref="SentenceEmbeddingEstimator"/>: stateless; its model file names the encoder and the hash of its weights.</summary>
-public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFusionSaveable, IFeaturizationCost
+public sealed class SentenceEmbeddingTransformer : PretrainedEmbeddingTransformer, IFusionSaveable
 {
     internal const string Kind = "MLNetFusion.EmbedSentences";
 
@@ -132,10 +131,10 @@ public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFus
 
     private readonly Lazy<SentenceEncoderSession> _session;
 
-    internal SentenceEmbeddingTransformer(SentenceEmbeddingOptions options) : base(options.BatchSize)
+    internal SentenceEmbeddingTransformer(SentenceEmbeddingOptions options)
+        : base(options.BatchSize, SentenceModelSource.For(options.Model).Width, options.OutputColumnName, options.InputColumnName ?? options.OutputColumnName, options.Progress)
     {
         Options = options;
-        Width = SentenceModelSource.For(options.Model).Width;
         int threads = options.NumberOfThreads ?? Runtime.TorchRuntime.DefaultThreads();
         _session = new Lazy<SentenceEncoderSession>(() => SentenceEncoderSession.Get(options.Model, threads));
     }
@@ -143,31 +142,16 @@ public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFus
     /// <summary>The options.</summary>
     public SentenceEmbeddingOptions Options { get; }
 
-    private long _rows, _ticks;
-
     /// <inheritdoc />
-    public string CostDescription => $"{SentenceModelSource.For(Options.Model).DisplayName} sentence embeddings of '{Input}'";   // once per report
-
-    /// <inheritdoc />
-    public long RowsComputed => Interlocked.Read(ref _rows);
-
-    /// <inheritdoc />
-    public TimeSpan ComputeTime => TimeSpan.FromTicks(Interlocked.Read(ref _ticks));
-
-    /// <summary>The embedding width (384 for MiniLM).</summary>
-    public int Width { get; }
+    public override string CostDescription => $"{SentenceModelSource.For(Options.Model).DisplayName} sentence embeddings of '{InputColumnName}'";   // once per report
 
     internal SentenceEncoderSession Session => _session.Value;
 
-    private string Input => Options.InputColumnName ?? Options.OutputColumnName;
-
-    /// <inheritdoc />
-    protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
+    private protected override void CheckInput(DataViewSchema inputSchema)
     {
-        var col = SchemaErrors.FindColumn(inputSchema, Input, "EmbedSentences reads a text column; check SentenceEmbeddingOptions.InputColumnName.");
+        var col = SchemaErrors.FindColumn(inputSchema, InputColumnName, "EmbedSentences reads a text column; check SentenceEmbeddingOptions.InputColumnName.");
         if (col.Type is not TextDataViewType)
-            throw SchemaErrors.Mismatch(Input, "String", col.Type, "load the column as text (TextLoader DataKind.String).");
-        return new[] { new OutputColumn(Options.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, Width)) };
+            throw SchemaErrors.Mismatch(InputColumnName, "String", col.Type, "load the column as text (TextLoader DataKind.String).");
     }
 
     /// <inheritdoc />
@@ -205,57 +189,22 @@ public sealed class SentenceEmbeddingTransformer : BatchMappingTransformer, IFus
         for (int j = 0; j < present.Count; j++) embedded.AsSpan(j * Width, Width).CopyTo(output.Slice(present[j] * Width, Width));
     }
 
-    private sealed class Mapper : BatchMapper
+    private sealed class Mapper : EmbeddingMapper<string?>
     {
         private readonly SentenceEmbeddingTransformer _parent;
-        private readonly string?[] _texts;
-        private readonly float[] _output;
-        private readonly Stopwatch _clock = new();
-        private long _done;
-        private TimeSpan _lastReport;
         private ValueGetter<ReadOnlyMemory<char>>? _getter;
         private ReadOnlyMemory<char> _text;
 
-        public Mapper(SentenceEmbeddingTransformer parent, int capacity)
-        {
-            _parent = parent;
-            _texts = new string?[capacity];
-            _output = new float[capacity * parent.Width];
-        }
+        public Mapper(SentenceEmbeddingTransformer parent, int capacity) : base(parent, capacity) => _parent = parent;
 
-        public override IReadOnlyList<string> InputColumns => new[] { _parent.Input };
-
-        public override void Bind(DataViewRow input) => _getter = input.GetGetter<ReadOnlyMemory<char>>(input.Schema[_parent.Input]);
+        public override void Bind(DataViewRow input) => _getter = input.GetGetter<ReadOnlyMemory<char>>(input.Schema[_parent.InputColumnName]);
 
         public override void ReadRow(int slot, long position)
         {
             _getter!(ref _text);
-            _texts[slot] = _text.ToString();
+            Values[slot] = _text.ToString();
         }
 
-        public override void Compute(int count, bool[] active)
-        {
-            long start = Stopwatch.GetTimestamp();
-            _clock.Start();
-            _parent.EmbedBatch(new ArraySegment<string?>(_texts, 0, count), _output.AsSpan(0, count * _parent.Width));
-            _clock.Stop();
-            Interlocked.Add(ref _parent._ticks, Stopwatch.GetElapsedTime(start).Ticks);
-            Interlocked.Add(ref _parent._rows, count);
-            _done += count;
-            if (_parent.Options.Progress is { } progress && _clock.Elapsed - _lastReport >= TimeSpan.FromSeconds(2))
-            {
-                _lastReport = _clock.Elapsed;
-                progress(_done, _clock.Elapsed);
-            }
-        }
-
-        public override Delegate GetOutputGetter(int output, Func<int> slot)
-            => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) =>
-            {
-                int width = _parent.Width;
-                var editor = VBufferEditor.Create(ref dst, width);
-                _output.AsSpan(slot() * width, width).CopyTo(editor.Values);
-                dst = editor.Commit();
-            });
+        protected override void Embed(int count, Span<float> output) => _parent.EmbedBatch(new ArraySegment<string?>(Values, 0, count), output);
     }
 }
