@@ -59,6 +59,9 @@ public static class FusionCandidates
         });
     });
 
+    // " (a; b)" of the parts that apply, or nothing.
+    private static string Parenthesised(params string?[] parts) => parts.OfType<string>().ToList() is { Count: > 0 } p ? $" ({string.Join("; ", p)})" : "";
+
     /// <summary>Every candidate for <paramref name="featurization"/>.</summary>
     /// <param name="featurization">The featurized columns.</param>
     /// <param name="groupColumnName">The group column, or <c>null</c> (only changes how the candidates describe their folds).</param>
@@ -66,6 +69,7 @@ public static class FusionCandidates
     public static IReadOnlyList<LeaderboardCandidate> Default(FusionFeaturization featurization, string? groupColumnName = null, bool includeSingles = true)
     {
         ArgumentNullException.ThrowIfNull(featurization);
+        bool hasText = featurization.Modalities.Any(m => m.Kind == ModalityKind.Text);
         string folds = groupColumnName != null ? $"{Defaults.LateFusionFolds} folds of whole '{groupColumnName}' groups" : $"{Defaults.LateFusionFolds} folds";
         var list = new List<LeaderboardCandidate>
         {
@@ -75,7 +79,7 @@ public static class FusionCandidates
                     .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, Features)))),
             // LightGBM bins every feature: on a vocabulary-wide n-gram vector (hundreds of thousands of slots on real
             // text) that takes gigabytes and minutes, so it reads each text as its bounded hashed bag of words.
-            new(CandidateKind.Baseline, null, "Concatenate (text as hashed words) + LightGBM", c =>
+            new(CandidateKind.Baseline, null, hasText ? "Concatenate (text as hashed words) + LightGBM" : "Concatenate + LightGBM", c =>
                 c.ML.Transforms.Concatenate(Features, c.Featurization.DenseFeatureColumns.ToArray())
                     .Append(c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, Features, seed: 1)))),
         };
@@ -110,7 +114,7 @@ public static class FusionCandidates
             Late(LateFusionCombiner.ProductOfExperts, "product of experts"),
             Late(LateFusionCombiner.MajorityVote, "majority vote"),
             Late(LateFusionCombiner.Stacking, $"stacking out-of-fold ({folds}), L-BFGS meta-learner"),
-            new(CandidateKind.Fusion, FusionFamily.Early, featurization.PretrainedNames is { } embedded ? $"Concatenate + FusionMlp (with {embedded}; text as hashed words)" : "Concatenate + FusionMlp (text as hashed words)", c =>
+            new(CandidateKind.Fusion, FusionFamily.Early, "Concatenate + FusionMlp" + Parenthesised(featurization.PretrainedNames is { } embedded ? $"with {embedded}" : null, hasText ? "text as hashed words" : null), c =>
                 c.ML.Transforms.Concatenate(Features, c.Featurization.PretrainedDenseFeatureColumns.ToArray())
                     .Append(c.ML.MulticlassClassification.Trainers.FusionMlp(c.Neural(new FusionMlpOptions { HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 })))),
             new(CandidateKind.Fusion, FusionFamily.Merge, "attention over encoder embeddings", c =>
