@@ -172,43 +172,50 @@ public sealed class ImageEmbeddingTransformer : PretrainedEmbeddingTransformer, 
     private void EmbedOne(MLImage? image, Span<float> output, float[] scratch)
     {
         if (image == null || image.Width == 0 || image.Height == 0) { output.Fill(float.NaN); return; }   // no image: missing modality
-        var session = Session;
         ImagePreprocessing.CenterCropResizeBgr(image, Source.Side, scratch);
-        var mean = session.MeanImage;
-        for (int i = 0; i < scratch.Length; i++) scratch[i] -= mean[i];
-        session.Embed(scratch, output);
+        EmbedPixels(scratch, output);
     }
 
-    private sealed class Mapper : EmbeddingMapper<MLImage?>
+    // Runs the network on cropped and resized BGR planes (changed in place: the mean image is subtracted); null: all NaN.
+    private void EmbedPixels(float[]? pixels, Span<float> output)
+    {
+        if (pixels == null) { output.Fill(float.NaN); return; }
+        var session = Session;
+        var mean = session.MeanImage;
+        for (int i = 0; i < pixels.Length; i++) pixels[i] -= mean[i];
+        session.Embed(pixels, output);
+    }
+
+    // Each row's image is cropped and resized into its slot's pixels as it is read: an image from LoadImages may be
+    // disposed when its cursor moves to the next row, so no image is held until the batch is embedded.
+    private sealed class Mapper : EmbeddingMapper<float[]?>
     {
         private readonly ImageEmbeddingTransformer _parent;
-        private readonly float[] _scratch;
+        private readonly float[][] _pixels;
         private ValueGetter<MLImage>? _getter;
 
         public Mapper(ImageEmbeddingTransformer parent, int capacity) : base(parent, capacity)
         {
             _parent = parent;
-            _scratch = new float[3 * parent.Source.Side * parent.Source.Side];
+            _pixels = new float[capacity][];
         }
 
         public override void Bind(DataViewRow input) => _getter = input.GetGetter<MLImage>(input.Schema[_parent.InputColumnName]);
 
         public override void ReadRow(int slot, long position)
         {
-            // LoadImages gives each row a new image; this mapper holds it until the batch is embedded.
             MLImage image = null!;
             _getter!(ref image);
-            Values[slot] = image;
+            if (image == null || image.Width == 0 || image.Height == 0) { Values[slot] = null; return; }   // no image: missing modality
+            var pixels = _pixels[slot] ??= new float[3 * _parent.Source.Side * _parent.Source.Side];
+            ImagePreprocessing.CenterCropResizeBgr(image, _parent.Source.Side, pixels);
+            Values[slot] = pixels;
         }
 
         protected override void Embed(int count, Span<float> output)
         {
             int width = _parent.Width;
-            for (int i = 0; i < count; i++)
-            {
-                _parent.EmbedOne(Values[i], output.Slice(i * width, width), _scratch);
-                Values[i] = null;
-            }
+            for (int i = 0; i < count; i++) _parent.EmbedPixels(Values[i], output.Slice(i * width, width));
         }
     }
 }

@@ -129,6 +129,25 @@ public class ImageEmbeddingTests
     }
 
     [Fact]
+    public void ImagesThatTheirCursorDisposesOnTheNextRowAreEmbeddedInBatches()
+    {
+        // Behind TakeRows, LoadImages disposes a row's image when the cursor moves on (the benchmark met "Object is
+        // disposed"): a batch of four must not hold images until it is embedded.
+        var folder = TestData.TempFolder("resnet-dispose");
+        var rows = Enumerable.Range(0, 6).Select(i => new PathRow { Path = WritePng(folder, $"{i}.png", 80, 60, Blocks(20 + i)) }).ToList();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var loaded = ml.Transforms.LoadImages("Image", folder, "Path").Fit(data).Transform(data);
+        var taken = ml.Data.TakeRows(loaded, 5);
+        var model = ml.Transforms.EmbedImages(new ImageEmbeddingOptions { OutputColumnName = "Features", InputColumnName = "Image", BatchSize = 4 }).Fit(taken);
+        var features = Columns.Vectors(model.Transform(taken), "Features");
+        Assert.Equal(5, features.Count);
+        Assert.All(features, f => Assert.All(f, v => Assert.True(float.IsFinite(v))));
+        var one = Columns.Vectors(model.Transform(ml.Data.TakeRows(loaded, 1)), "Features")[0];
+        Assert.Equal(one, features[0]);
+    }
+
+    [Fact]
     public void BadInputsAndMissingWeightsGiveTheExactError()
     {
         var ml = new MLContext(seed: 1);
