@@ -36,8 +36,8 @@ public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> O
     /// <summary>Generated copies (dataset seeds) of the selection benchmark.</summary>
     public int SelectionCopies { get; init; } = 5;
 
-    /// <summary>The protocols the selection benchmark compares, as the leaderboard's NumberOfFolds (1: hold-out).</summary>
-    public IReadOnlyList<int> SelectionFolds { get; init; } = new[] { 1, 5 };
+    /// <summary>The protocols the selection benchmark compares: <c>holdout</c>, <c>crossfitK</c> (K folds, a refit served), <c>bagK</c> (K folds, their average served), <c>auto</c> (the default).</summary>
+    public IReadOnlyList<string> SelectionProtocols { get; init; } = new[] { "holdout", "crossfit5", "bag5" };
 }
 
 /// <summary>
@@ -69,7 +69,7 @@ public static class Benchmarks
         if (Want("convolution-check")) OneDnnBenchmark.Check();
         if (Want("sentences")) SentenceEmbeddingBenchmark.Run();
         if (Want("images")) ImageEmbeddingBenchmark.Run();
-        if (Want("selection")) SelectionBenchmark.Run(settings.SelectionCopies, settings.LeaderboardEpochs, settings.SelectionFolds);
+        if (Want("selection")) SelectionBenchmark.Run(settings.SelectionCopies, settings.LeaderboardEpochs, settings.SelectionProtocols);
         if (Want("audio")) AudioFeaturizationBenchmark.AudioThroughput(settings.AvDigits);
         if (Want("fit") || Want("transform") || Want("latency")) NeuralThroughputBenchmark.Neural(Want("fit"), Want("transform"), Want("latency"));
         if (Want("soak")) SoakBenchmark.Soak(100_000);

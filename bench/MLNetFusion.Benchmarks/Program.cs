@@ -42,8 +42,8 @@ internal static class BenchCommand
         var oneDnnRemedies = new Option<string[]>("--onednn-remedies") { Description = "MLNETFUSION_ONEDNN settings the onednn benchmark compares (default: native, avx2, off), separated by spaces or commas.", AllowMultipleArgumentsPerToken = true };
         var oneDnnRounds = new Option<int>("--onednn-rounds") { Description = "Rounds of the onednn benchmark (each runs every setting once, in turn).", DefaultValueFactory = _ => 1 };
         var selectionCopies = new Option<int>("--selection-copies") { Description = "Generated copies (dataset seeds) of the selection benchmark.", DefaultValueFactory = _ => 5 };
-        var selectionFolds = new Option<string[]>("--selection-folds") { Description = "Protocols the selection benchmark compares, as the leaderboard's folds (1: hold-out; default 1,5).", AllowMultipleArgumentsPerToken = true };
-        var command = new RootCommand("MLNetFusion's benchmarks; prints one JSON object per line.") { oneDnnRemedies, oneDnnRounds, selectionCopies, selectionFolds, avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly, memoryRows, memoryEpochs, redis, distributedTrials, earlyStopping };
+        var selectionProtocols = new Option<string[]>("--selection-protocols") { Description = "Protocols the selection benchmark compares: holdout, crossfitK (K folds, a refit served), bagK (K folds, their average served), auto (default holdout,crossfit5,bag5).", AllowMultipleArgumentsPerToken = true };
+        var command = new RootCommand("MLNetFusion's benchmarks; prints one JSON object per line.") { oneDnnRemedies, oneDnnRounds, selectionCopies, selectionProtocols, avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly, memoryRows, memoryEpochs, redis, distributedTrials, earlyStopping };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
             r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly),
             Split(r.GetValue(seeds)).Select(s => int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v
@@ -51,8 +51,7 @@ internal static class BenchCommand
             r.GetValue(memoryRows), r.GetValue(memoryEpochs), r.GetValue(redis), r.GetValue(distributedTrials), r.GetValue(earlyStopping))
             {
                 OneDnnRemedies = Split(r.GetValue(oneDnnRemedies)), OneDnnRounds = r.GetValue(oneDnnRounds), SelectionCopies = r.GetValue(selectionCopies),
-                SelectionFolds = Split(r.GetValue(selectionFolds)) is { Length: > 0 } f ? f.Select(v => int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var k) ? k
-                    : throw new ArgumentException($"--selection-folds takes integers; '{v}' is not one." + Environment.NewLine + "Hint: --selection-folds 1,5")).ToArray() : new[] { 1, 5 },
+                SelectionProtocols = Split(r.GetValue(selectionProtocols)) is { Length: > 0 } f ? f.Select(v => { SelectionBenchmark.Parse(v); return v; }).ToArray() : new[] { "holdout", "crossfit5", "bag5" },
             }));
         return command;
     }

@@ -16,7 +16,22 @@ namespace MLNetFusion.Benchmarks;
 /// </summary>
 internal static class SelectionBenchmark
 {
-    public static void Run(int copies, int epochs, IReadOnlyList<int> folds)
+    /// <summary>A protocol's name as the leaderboard's folds and served model.</summary>
+    public static (int folds, CrossFittedModel served) Parse(string protocol)
+    {
+        static int K(string digits) => int.TryParse(digits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k) && k is >= 2 and <= 20 ? k
+            : throw new ArgumentException($"'{digits}' is not a number of folds in [2, 20]." + Environment.NewLine + "Hint: crossfit5 or bag5.");
+        return protocol switch
+        {
+            "holdout" => (1, CrossFittedModel.Refit),
+            "auto" => (FusionLeaderboardOptions.Defaults.NumberOfFolds, new FusionLeaderboardOptions().CrossFittedModel),
+            _ when protocol.StartsWith("crossfit", StringComparison.Ordinal) => (K(protocol["crossfit".Length..]), CrossFittedModel.Refit),
+            _ when protocol.StartsWith("bag", StringComparison.Ordinal) => (K(protocol["bag".Length..]), CrossFittedModel.Bagged),
+            _ => throw new ArgumentException($"Unknown selection protocol '{protocol}'." + Environment.NewLine + "Hint: holdout, crossfit5, bag5 or auto."),
+        };
+    }
+
+    public static void Run(int copies, int epochs, IReadOnlyList<string> protocols)
     {
         var summary = new Dictionary<string, List<(double recommended, double oracle, double lightgbm, double neural, double? hybrid)>>();
         for (int copy = 0; copy < copies; copy++)
@@ -27,13 +42,14 @@ internal static class SelectionBenchmark
             var ml = new MLContext(seed: 1);
             var (train, test, _) = ds.Featurize(ml);
             train.Preview(1); test.Preview(1);
-            foreach (int k in folds)
+            foreach (string protocol in protocols)
             {
+                var (k, served) = Parse(protocol);
                 var clock = Stopwatch.StartNew();
                 using var result = ml.Fusion().CreateLeaderboard(train, test, ds.Featurization, new FusionLeaderboardOptions
                 {
-                    Epochs = epochs, NumberOfFolds = k, Seed = 1,
-                    EntryFinished = (e, all) => Console.Error.WriteLine($"[seed {seed}, folds {k}, {all.Count}] {e.Family}: {e.Name} → {e.Error ?? $"judged {e.ValidationAccuracy:P1}, test {e.Accuracy:P1}"} ({e.TrainingTime.TotalSeconds:F0} s)"),
+                    Epochs = epochs, NumberOfFolds = k, CrossFittedModel = served, Seed = 1,
+                    EntryFinished = (e, all) => Console.Error.WriteLine($"[seed {seed}, {protocol}, {all.Count}] {e.Family}: {e.Name} → {e.Error ?? $"judged {e.ValidationAccuracy:P1}, test {e.Accuracy:P1}"} ({e.TrainingTime.TotalSeconds:F0} s)"),
                 });
                 var ok = result.Entries.Where(e => e.Error == null).ToList();
                 var oracle = ok.OrderByDescending(e => e.Accuracy).First();
@@ -41,11 +57,11 @@ internal static class SelectionBenchmark
                 var neural = ok.Where(e => e.Family is "merge" or "network" or "cross-modal" or "early").OrderByDescending(e => e.Accuracy).First();
                 var hybrid = ok.FirstOrDefault(e => e.Family == "hybrid");
                 var r = result.Recommended!;
-                string protocol = k == 1 ? "holdout" : $"crossfit{k}";
                 (summary.TryGetValue(protocol, out var list) ? list : summary[protocol] = new()).Add((r.Accuracy, oracle.Accuracy, lightgbm?.Accuracy ?? double.NaN, neural.Accuracy, hybrid?.Accuracy));
                 Emit(new
                 {
-                    benchmark = "selection", dataset = "weak-modality+zip", dataset_seed = seed, protocol, epochs, minutes = Math.Round(clock.Elapsed.TotalMinutes, 1),
+                    benchmark = "selection", dataset = "weak-modality+zip", dataset_seed = seed, protocol, protocol_sentence = result.Protocol, epochs, minutes = Math.Round(clock.Elapsed.TotalMinutes, 1),
+                    timings = result.Timings.ToDictionary(t => t.Part, t => Math.Round(t.Time.TotalSeconds, 1)),
                     recommended = $"{r.Family}: {r.Name}", recommended_judged = Math.Round(r.ValidationAccuracy, 4), recommended_test = Math.Round(r.Accuracy, 4),
                     oracle = $"{oracle.Family}: {oracle.Name}", oracle_test = Math.Round(oracle.Accuracy, 4),
                     lightgbm_tabular_test = lightgbm is null ? (double?)null : Math.Round(lightgbm.Accuracy, 4),

@@ -17,7 +17,22 @@ public sealed class FusionLeaderboardOptions
     {
         /// <summary>Share of the training rows held out to choose the recommended model and the ensemble's weights.</summary>
         public const double ValidationFraction = 0.2;
+        /// <summary><see cref="NumberOfFolds"/>'s default: 0, chosen by the training rows (<see cref="FoldsFor"/>).</summary>
+        public const int NumberOfFolds = 0;
+        /// <summary>The folds chosen for up to <see cref="CrossFitUpToRows"/> training rows.</summary>
+        public const int CrossFitFolds = 5;
+        /// <summary>The most training rows that are cross-fitted when the folds are chosen by size; above it a hold-out judges.</summary>
+        public const int CrossFitUpToRows = 5_000;
     }
+
+    /// <summary>
+    /// The folds chosen for <paramref name="trainingRows"/> when <see cref="NumberOfFolds"/> is 0: <see cref="Defaults.CrossFitFolds"/>
+    /// up to <see cref="Defaults.CrossFitUpToRows"/> rows, where a hold-out's fifth is too few rows to tell entries apart
+    /// (one standard error is 3 points on 250 rows) and cross-fitting judges all of them; 1 (a hold-out) above, where a
+    /// fifth already judges more than a thousand rows and k more fits per candidate would cost the most.
+    /// </summary>
+    /// <param name="trainingRows">The training rows.</param>
+    public static int FoldsFor(long trainingRows) => trainingRows <= Defaults.CrossFitUpToRows ? Defaults.CrossFitFolds : 1;
 
     /// <summary>The group column (speaker, site): validation rows are whole groups, late fusion's folds too. Default <c>null</c>.</summary>
     public string? GroupColumnName { get; set; }
@@ -37,14 +52,19 @@ public sealed class FusionLeaderboardOptions
     /// <summary>Share of the training rows held out for validation (whole groups with a group column), when <see cref="NumberOfFolds"/> is 1. Default 0.2.</summary>
     public double ValidationFraction { get; set; } = Defaults.ValidationFraction;
     /// <summary>
-    /// How candidates are judged on the training rows. 1 (default): one validation hold-out of <see cref="ValidationFraction"/>,
+    /// How candidates are judged on the training rows. 1: one validation hold-out of <see cref="ValidationFraction"/>,
     /// whose fit is the served model. 2 to 20: cross-fitting (as AutoGluon's bagging): every candidate is fitted k times,
     /// each time without one fold (whole groups per fold with <see cref="GroupColumnName"/>), so every training row gets
     /// out-of-fold probabilities; selection, the one-standard-error rule and the ensemble's weights use all of them, and the
-    /// served model is refitted on every training row. It costs k + 1 fits per candidate. Ignored with
-    /// <see cref="LeaveOneGroupOut"/>, whose folds are the groups.
+    /// served model is <see cref="CrossFittedModel"/>. It costs k fits per candidate (k + 1 with a refit). 0 (default):
+    /// chosen by the training rows (<see cref="FoldsFor"/>). Ignored with <see cref="LeaveOneGroupOut"/>, whose folds are the groups.
     /// </summary>
-    public int NumberOfFolds { get; set; } = 1;
+    public int NumberOfFolds { get; set; } = Defaults.NumberOfFolds;
+    /// <summary>
+    /// The model served after cross-fitting or leave-one-group-out: a refit on every training row (default: one model to
+    /// serve, as fast as the hold-out's), or the fold models' average (bagging: no extra fit, k models to serve).
+    /// </summary>
+    public CrossFittedModel CrossFittedModel { get; set; } = CrossFittedModel.Refit;
     /// <summary>Rounds of ensemble selection (0: no ensemble). Default 25.</summary>
     public int EnsembleRounds { get; set; } = EnsembleSelection.Defaults.Rounds;
     /// <summary>Also train each modality alone through the fusion families' encoder. Default true.</summary>
@@ -66,12 +86,23 @@ public sealed class FusionLeaderboardOptions
         if (!(ValidationFraction > 0 && ValidationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be between 0 and 1 (exclusive)." + Environment.NewLine + "Hint: 0.2 holds out a fifth of the training rows.");
         Check.InRange(EnsembleRounds, 0, 10_000);
-        if (NumberOfFolds < 1 || NumberOfFolds > 20)
-            throw new ArgumentOutOfRangeException(nameof(NumberOfFolds), NumberOfFolds, "NumberOfFolds must be in [1, 20]." + Environment.NewLine +
-                "Hint: 1 judges on one validation hold-out; 5 cross-fits every candidate on five folds.");
+        if (NumberOfFolds < 0 || NumberOfFolds > 20)
+            throw new ArgumentOutOfRangeException(nameof(NumberOfFolds), NumberOfFolds, "NumberOfFolds must be in [0, 20]." + Environment.NewLine +
+                "Hint: 1 judges on one validation hold-out; 5 cross-fits every candidate on five folds; 0 chooses by the training rows.");
+        if (!Enum.IsDefined(CrossFittedModel))
+            throw new ArgumentOutOfRangeException(nameof(CrossFittedModel), CrossFittedModel, "CrossFittedModel must be Refit or Bagged." + Environment.NewLine + "Hint: Refit serves one model fitted on every training row.");
         if (LeaveOneGroupOut && GroupColumnName == null)
             throw new ArgumentException("Leave-one-group-out needs a group column." + Environment.NewLine + "Hint: set GroupColumnName (--group COLUMN).", nameof(LeaveOneGroupOut));
     }
+}
+
+/// <summary>What the leaderboard serves when every training row was judged out of fold (cross-fitting, leave-one-group-out).</summary>
+public enum CrossFittedModel
+{
+    /// <summary>The candidate refitted on every training row: one more fit, one model to serve.</summary>
+    Refit,
+    /// <summary>The fold models, their probabilities averaged (bagging, as AutoGluon serves): no more fits, k models to serve.</summary>
+    Bagged,
 }
 
 /// <summary>One leaderboard row.</summary>
@@ -91,10 +122,11 @@ public sealed class FusionLeaderboardOptions
 /// <param name="Members">For the ensemble: each member and its weight.</param>
 /// <param name="Notes">What the fitted model decided that a reader should know (late fusion's members left out as no better than the class prior), or <c>null</c>.</param>
 /// <param name="JudgedRows">The training rows <see cref="ValidationAccuracy"/> was measured on (0: unknown).</param>
+/// <param name="RefitTime">The part of <see cref="TrainingTime"/> spent refitting the served model on every training row, or <c>null</c> when there was no refit.</param>
 public sealed record LeaderboardEntry(CandidateKind Kind, string Family, string Name, double ValidationAccuracy, double ValidationLogLoss,
     double Accuracy, double MacroF1, double LogLoss, TimeSpan TrainingTime,
     double? GroupOutAccuracy = null, double? WorstGroupAccuracy = null, IReadOnlyDictionary<string, double>? GroupAccuracies = null, string? Error = null,
-    IReadOnlyList<(string Member, double Weight)>? Members = null, string? Notes = null, int JudgedRows = 0)
+    IReadOnlyList<(string Member, double Weight)>? Members = null, string? Notes = null, int JudgedRows = 0, TimeSpan? RefitTime = null)
 {
     /// <summary>The ranking value: the group-out accuracy when measured, else the validation accuracy (never the test's).</summary>
     public double RankingAccuracy => GroupOutAccuracy ?? ValidationAccuracy;
@@ -139,10 +171,15 @@ public sealed record LeaderboardEntry(CandidateKind Kind, string Family, string 
 /// <summary>What <see cref="FusionLeaderboard.Run"/> returns: the entries (best first), the recommended one and its model.</summary>
 public sealed class LeaderboardResult : IDisposable
 {
-    internal LeaderboardResult(IReadOnlyList<LeaderboardEntry> entries, LeaderboardEntry? recommended, string reason, ITransformer? model, int unscoredTestRows = 0, string protocol = "")
+    internal LeaderboardResult(IReadOnlyList<LeaderboardEntry> entries, LeaderboardEntry? recommended, string reason, ITransformer? model, int unscoredTestRows = 0, string protocol = "",
+        IReadOnlyList<(string Part, TimeSpan Time)>? timings = null)
     {
         Entries = entries; Recommended = recommended; RecommendationReason = reason; RecommendedModel = model; UnscoredTestRows = unscoredTestRows; Protocol = protocol;
+        Timings = timings ?? Array.Empty<(string, TimeSpan)>();
     }
+
+    /// <summary>How long each part of the run took, in order (judging the candidates, refitting them, the ensemble, loading the recommendation); featurization happened before.</summary>
+    public IReadOnlyList<(string Part, TimeSpan Time)> Timings { get; }
 
     /// <summary>How the entries were judged on the training rows and what the served models were fitted on, in a sentence.</summary>
     public string Protocol { get; }
@@ -192,16 +229,22 @@ public static class FusionLeaderboard
         string label = featurization.LabelColumnName;
         int classes = SchemaErrors.RequireKeyLabel(train.Schema, label);
         var candidates = options.Candidates ?? FusionCandidates.Default(featurization, options.GroupColumnName, options.IncludeSingleModalities);
-        var splits = Splits(ml, train, label, options);
-        bool refit = splits[0].Refit;
+        int trainingRows = Labels(train, label).Length;
+        int folds = options.NumberOfFolds == 0 ? FusionLeaderboardOptions.FoldsFor(trainingRows) : options.NumberOfFolds;
+        var splits = Splits(ml, train, label, options, folds);
+        // Every row judged out of fold (cross-fitting, leave-one-group-out): the served model is a refit on all rows or the fold models' average.
+        bool outOfFold = splits[0].Refit;
+        bool refit = outOfFold && options.CrossFittedModel == CrossFittedModel.Refit;
+        bool bagged = outOfFold && options.CrossFittedModel == CrossFittedModel.Bagged;
         var validationLabels = splits.SelectMany(x => x.Known).ToArray();
         var testAll = Labels(test, label);
         var testLabels = testAll.Where(y => y >= 0).ToArray();
         if (validationLabels.Length == 0)
-            throw new InvalidOperationException($"The leaderboard's held-out rows of the {Labels(train, label).Length} training rows hold no row with a known label, so no candidate could be judged." + Environment.NewLine +
+            throw new InvalidOperationException($"The leaderboard's held-out rows of the {trainingRows} training rows hold no row with a known label, so no candidate could be judged." + Environment.NewLine +
                 "Hint: give more training rows, or a larger ValidationFraction" + (options.GroupColumnName != null ? $", or a group column '{options.GroupColumnName}' with more than one group." : "."));
         var groups = options.LeaveOneGroupOut ? splits.Count : (int?)null;
-        string protocol = Describe(options, splits, train, label);
+        string protocol = Describe(options, splits, folds, trainingRows);
+        var judging = TimeSpan.Zero; var refitting = TimeSpan.Zero;
 
         var entries = new List<LeaderboardEntry>();
         // Fitted models wait on disk (one model file each, removed at the end), not in memory: memory stays that of one
@@ -231,6 +274,7 @@ public static class FusionLeaderboard
                 var judged = new List<float[]>();
                 var heldOut = new Dictionary<string, (float[][] probabilities, int[] labels)>();
                 ITransformer? served = null;
+                var foldModels = new List<ITransformer>();
                 for (int f = 0; f < splits.Count; f++)
                 {
                     var split = splits[f];
@@ -252,10 +296,15 @@ public static class FusionLeaderboard
                         judged.AddRange(p);
                         if (split.Group != null) heldOut[split.Group] = (p, split.Known);
                     }
-                    catch { (model as IDisposable)?.Dispose(); throw; }
-                    if (refit) (model as IDisposable)?.Dispose();
+                    catch { (model as IDisposable)?.Dispose(); foreach (var m in foldModels) (m as IDisposable)?.Dispose(); throw; }
+                    if (bagged) foldModels.Add(model);
+                    else if (refit) (model as IDisposable)?.Dispose();
                     else served = model;
                 }
+                var judgedIn = clock.Elapsed;
+                judging += judgedIn;
+                if (bagged)
+                    served = new WeightedEnsembleTransformer(foldModels, splits.Select(x => x.Name).ToArray(), foldModels.Select(_ => 1.0).ToArray(), LabelKeyValues.FromColumn(train.Schema[label]));
                 if (refit)
                 {
                     var all = context with
@@ -264,12 +313,14 @@ public static class FusionLeaderboard
                         LateFusionFits = Shared("all"),
                     };
                     served = c.Build(all).Fit(train);
+                    refitting += clock.Elapsed - judgedIn;
                 }
                 var v = judged.ToArray();
                 var t = Probabilities(served!.Transform(test), classes, testAll);
                 var testMetrics = Metrics(t, testLabels, classes);
                 entry = new LeaderboardEntry(c.Kind, c.FamilyName, c.Name, Accuracy(v, validationLabels), EnsembleSelection.LogLoss(v, validationLabels),
-                    testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed, Notes: Notes(served), JudgedRows: validationLabels.Length);
+                    testMetrics.accuracy, testMetrics.macroF1, testMetrics.logLoss, clock.Elapsed, Notes: Notes(served), JudgedRows: validationLabels.Length,
+                    RefitTime: refit ? clock.Elapsed - judgedIn : null);
                 if (groups != null)
                 {
                     var perGroup = heldOut.ToDictionary(h => h.Key, h => Accuracy(h.Value.probabilities, h.Value.labels));
@@ -298,9 +349,10 @@ public static class FusionLeaderboard
         // Ensemble selection over every fitted candidate, baselines included, on the validation rows.
         LeaderboardEntry? ensemble = null;
         (int[] kept, string[] names, double[] weights)? ensembleWeights = null;
+        var ensembleClock = Stopwatch.StartNew();
         if (options.EnsembleRounds > 0 && models.Count >= 2)
         {
-            var clock = Stopwatch.StartNew();
+            var clock = ensembleClock;
             var weights = EnsembleSelection.Select(models.Select(m => m.validation).ToArray(), validationLabels, options.EnsembleRounds);
             var kept = Enumerable.Range(0, models.Count).Where(k => weights[k] > 0).ToArray();
             var v = Blend(kept.Select(k => (models[k].validation, weights[k])).ToArray(), classes);
@@ -323,13 +375,14 @@ public static class FusionLeaderboard
             options.EntryFinished?.Invoke(ensemble, entries);
         }
 
+        var ensembling = ensembleClock.Elapsed;
         // The recommendation, on the validation rows (or the held-out groups), never the test rows.
         var finished = entries.Where(e => e.Error == null).ToList();
         // With leave-one-group-out every entry (the ensemble too) is scored on each training group it did not see, which
         // judges a shift to new groups on all of them rather than on the one validation split: that ranks and recommends.
         bool byGroups = groups != null && finished.Count > 0 && finished.All(e => e.GroupOutAccuracy is double a && !double.IsNaN(a));
         var (recommended, withinError) = Recommend(finished, byGroups, validationLabels.Length);
-        string where = options.NumberOfFolds > 1 && !options.LeaveOneGroupOut
+        string where = outOfFold && !options.LeaveOneGroupOut
             ? $"out of fold on the training rows ({splits.Count} folds{(options.GroupColumnName != null ? $" of whole '{options.GroupColumnName}' groups" : "")}, {validationLabels.Length} rows)"
             : $"on the validation rows ({(options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups held out of training" : "rows held out of training")}, {validationLabels.Length} rows)";
         string reason = recommended == null ? "every candidate failed"
@@ -337,14 +390,22 @@ public static class FusionLeaderboard
               (recommended.Kind == CandidateKind.Ensemble ? " (for each group, its weights chosen on the other groups)" : "")
             : $"{(withinError ? "the ensemble, within one standard error of the best entry; its" : "best")} accuracy {where}: {recommended.ValidationAccuracy:P1}" +
               (recommended.Kind == CandidateKind.Ensemble ? " (its weights chosen on one half of them, scored on the other)" : "");
+        var loadClock = Stopwatch.StartNew();
         ITransformer Load(string path) => ml.Model.LoadFusionModel(path, out _);
         ITransformer? recommendedModel = recommended == null ? null
             : recommended == ensemble ? new WeightedEnsembleTransformer(ensembleWeights!.Value.kept.Select(k => Load(models[k].path)).ToArray(), ensembleWeights.Value.names,
                 ensembleWeights.Value.weights, LabelKeyValues.FromColumn(train.Schema[label]))
             : Load(models.First(m => m.entry == recommended).path);
 
+        var timings = new List<(string Part, TimeSpan Time)>
+        {
+            (outOfFold ? $"candidates fitted without each of {splits.Count} {(options.LeaveOneGroupOut ? "groups" : "folds")} and judged" : "candidates fitted without the hold-out and judged", judging),
+        };
+        if (refit) timings.Add(("candidates refitted on every training row", refitting));
+        if (options.EnsembleRounds > 0) timings.Add(("ensemble selection", ensembling));
+        timings.Add(("recommended model loaded", loadClock.Elapsed));
         var ordered = entries.OrderBy(e => e.Error != null).ThenByDescending(e => e.RankingAccuracy).ThenBy(e => e.ValidationLogLoss).ToList();
-        return new LeaderboardResult(ordered, recommended, reason, recommendedModel, testAll.Length - testLabels.Length, protocol);
+        return new LeaderboardResult(ordered, recommended, reason, recommendedModel, testAll.Length - testLabels.Length, protocol, timings);
         }
         finally
         {
@@ -371,7 +432,7 @@ public static class FusionLeaderboard
     /// whole groups per fold with a group column, else a seeded hash of the row), or one validation hold-out. With the
     /// first two, every training row is judged once and the served model is refitted on every row.
     /// </summary>
-    private static List<Split> Splits(MLContext ml, IDataView train, string label, FusionLeaderboardOptions options)
+    private static List<Split> Splits(MLContext ml, IDataView train, string label, FusionLeaderboardOptions options, int folds)
     {
         var splits = new List<Split>();
         if (options.LeaveOneGroupOut)
@@ -387,9 +448,9 @@ public static class FusionLeaderboard
             }
             return splits;
         }
-        if (options.NumberOfFolds > 1)
+        if (folds > 1)
         {
-            int k = options.NumberOfFolds;
+            int k = folds;
             Func<long, int> foldOf = pos => (int)(SeededShuffle.Hash(pos, options.Seed) * k);
             if (options.GroupColumnName != null)
             {
@@ -426,15 +487,21 @@ public static class FusionLeaderboard
     }
 
     /// <summary>The protocol in a sentence, for the result and the command line.</summary>
-    private static string Describe(FusionLeaderboardOptions options, IReadOnlyList<Split> splits, IDataView train, string label)
+    private static string Describe(FusionLeaderboardOptions options, IReadOnlyList<Split> splits, int folds, int trainingRows)
     {
         int rows = splits.Sum(s => s.Known.Length);
+        bool bagged = options.CrossFittedModel == CrossFittedModel.Bagged;
+        string chosen = options.NumberOfFolds == 0 && !options.LeaveOneGroupOut
+            ? $" ({(folds > 1 ? $"{folds} folds" : "a hold-out")} chosen for {trainingRows} training rows: " +
+              $"{FusionLeaderboardOptions.Defaults.CrossFitFolds} folds up to {FusionLeaderboardOptions.Defaults.CrossFitUpToRows:N0}, a hold-out above)"
+            : "";
         if (options.LeaveOneGroupOut)
-            return $"leave-one-'{options.GroupColumnName}'-out: every candidate fitted {splits.Count} times, each without one group, then refitted on all {rows} training rows, which the served model is";
+            return $"leave-one-'{options.GroupColumnName}'-out: every candidate fitted {splits.Count} times, each without one group, " +
+                (bagged ? $"judging all {rows} training rows; the served model averages the {splits.Count} group-out fits" : $"then refitted on all {rows} training rows, which the served model is");
         if (splits[0].Refit)
             return $"cross-fitting: every candidate fitted {splits.Count} times, each without one fold{(options.GroupColumnName != null ? $" of whole '{options.GroupColumnName}' groups" : "")}, " +
-                $"so all {rows} training rows are judged out of fold; the served model is refitted on all of them";
-        return $"one validation hold-out: {rows} of the training rows ({(options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups" : $"{options.ValidationFraction:P0} at random")}) judge every candidate, whose fit on the other rows is the served model";
+                $"so all {rows} training rows are judged out of fold; the served model " + (bagged ? $"averages the {splits.Count} fold models" : "is refitted on all of them") + chosen;
+        return $"one validation hold-out: {rows} of the training rows ({(options.GroupColumnName != null ? $"whole '{options.GroupColumnName}' groups" : $"{options.ValidationFraction:P0} at random")}) judge every candidate, whose fit on the other rows is the served model" + chosen;
     }
 
     /// <summary>What a fitted model decided that the leaderboard reports (late fusion's members left out).</summary>
@@ -445,6 +512,8 @@ public static class FusionLeaderboard
         var late = Links(model).OfType<Trainers.LateFusion.LateFusionTransformer>().FirstOrDefault();
         if (late is { UninformativeMembers.Count: > 0 }) notes.Add($"left out {string.Join(", ", late.UninformativeMembers)}: no better than the class prior out of fold");
         var stopped = Links(model).OfType<FusionPredictionTransformer>().Select(t => t.Summary).FirstOrDefault(s => s is { StoppedEarly: true });
+        if (Trainers.Hybrid.HybridFusionTrainer.NetworkWeight(model) is double w)
+            notes.Add(w == 0 ? "the network's blend weight is 0: the boosted model alone is served" : $"the network's blend weight is {w:0.##} against the boosted model's");
         if (stopped != null) notes.Add($"stopped early after epoch {stopped.History.Count} of {stopped.History[^1].Epochs}, kept epoch {stopped.BestEpoch}");
         return notes.Count == 0 ? null : string.Join("; ", notes);
     }

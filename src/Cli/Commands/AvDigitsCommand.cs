@@ -11,13 +11,13 @@ internal static class AvDigitsCommand
     {
         var data = new Option<string>("--data") { Description = "The avdigits folder.", DefaultValueFactory = _ => DefaultPaths.AvDigits };
         var command = new Command("avdigits", "Leaderboard on avdigits (FSDD spoken digits + corrupted MNIST); --group Speaker adds leave-one-speaker-out.")
-            { data, CommonOptions.Epochs, CommonOptions.LeaderboardChart, CommonOptions.Seed, CommonOptions.Group, CommonOptions.Json, CommonOptions.EarlyStopping, CommonOptions.Folds };
+            { data, CommonOptions.Epochs, CommonOptions.LeaderboardChart, CommonOptions.Seed, CommonOptions.Group, CommonOptions.Json, CommonOptions.EarlyStopping, CommonOptions.Folds, CommonOptions.Bagging };
         command.SetAction(r =>
         {
             var group = r.GetValue(CommonOptions.Group);
             var ds = MultimodalDataset.AvDigits(r.GetValue(data)!, group);
             MainJob.Run(ds, r.GetValue(CommonOptions.LeaderboardChart)!, r.GetValue(CommonOptions.Epochs), r.GetValue(CommonOptions.Seed), "MLNetFusion: avdigits (test split)",
-                jsonPath: r.GetValue(CommonOptions.Json), leaveOneGroupOut: group != null, earlyStopping: r.GetValue(CommonOptions.EarlyStopping), folds: r.GetValue(CommonOptions.Folds));
+                jsonPath: r.GetValue(CommonOptions.Json), leaveOneGroupOut: group != null, earlyStopping: r.GetValue(CommonOptions.EarlyStopping), folds: r.GetValue(CommonOptions.Folds), bagged: r.GetValue(CommonOptions.Bagging));
             return 0;
         });
         return command;

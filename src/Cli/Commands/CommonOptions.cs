@@ -11,7 +11,18 @@ internal static class CommonOptions
     public static Option<string> LeaderboardChart { get; } = new("--chart") { Description = "Where to write the leaderboard chart (PNG).", DefaultValueFactory = _ => DefaultPaths.Artifact("leaderboard.png") };
     public static Option<int> Seed { get; } = new("--seed") { Description = "MLContext seed.", DefaultValueFactory = _ => 1 };
     public static Option<string?> Group { get; } = new("--group") { Description = "Group column (speaker, site): also score every entry by leave-one-group-out on the training file, and rank by it." };
-    public static Option<int> Folds { get; } = new("--folds") { Description = "How the leaderboard judges candidates without --group: 1 holds out a fifth of the training rows; 2-20 cross-fits every candidate on that many folds (out-of-fold predictions for every training row, then a refit on all of them; k + 1 fits per candidate).", DefaultValueFactory = _ => 1 };
+    public static Option<int> Folds { get; } = Folds_(MLNetFusion.AutoML.Leaderboard.FusionLeaderboardOptions.Defaults.NumberOfFolds);
+    /// <summary>The main job's <c>--folds</c>: a hold-out by default, so that the demonstration stays a two-minute run.</summary>
+    public static Option<int> RunFolds { get; } = Folds_(1);
+    public static Option<bool> Bagging { get; } = new("--bagging") { Description = "After cross-fitting (or leave-one-group-out), serve the average of the fold models (k models) instead of a refit on every training row (one more fit)." };
+
+    private static Option<int> Folds_(int byDefault) => new("--folds")
+    {
+        Description = "How the leaderboard judges candidates without --group: 1 holds out a fifth of the training rows; 2-20 cross-fits every candidate on that many folds " +
+            "(out-of-fold predictions for every training row, then a refit on all of them: k + 1 fits per candidate); 0 chooses by the training rows " +
+            $"({MLNetFusion.AutoML.Leaderboard.FusionLeaderboardOptions.Defaults.CrossFitFolds} folds up to {MLNetFusion.AutoML.Leaderboard.FusionLeaderboardOptions.Defaults.CrossFitUpToRows:N0} rows, a hold-out above).",
+        DefaultValueFactory = _ => byDefault,
+    };
     public static Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop a neural entry after this many epochs without a better validation loss (a tenth of its training rows); 0 runs every epoch.", DefaultValueFactory = _ => MLNetFusion.AutoML.Leaderboard.FusionCandidates.Defaults.EarlyStoppingPatience };
     public static Option<string?> Json { get; } = new("--json") { Description = "Also write the result as JSON to this file." };
 }

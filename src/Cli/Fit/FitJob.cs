@@ -1,3 +1,4 @@
+using MLNetFusion.AutoML.Leaderboard;
 using MLNetFusion.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -31,7 +32,7 @@ public static class FitJob
     /// model is the feature chain, the trainer and <c>MapKeyToValue("PredictedLabel")</c>: it reads neither the label
     /// nor the group, its <c>PredictedLabel</c> is the label's value, and its <c>Score</c> slots are the classes sorted by value.
     /// </summary>
-    public static double Run(MultimodalDataset ds, string family, string output, int epochs, int seed, int folds = 1)
+    public static double Run(MultimodalDataset ds, string family, string output, int epochs, int seed, int folds = FusionLeaderboardOptions.Defaults.NumberOfFolds, bool bagged = false)
     {
         CheckFamily(family);
         var ml = new MLContext(seed: seed);
@@ -53,7 +54,7 @@ public static class FitJob
             // The leaderboard's recommendation, as `leaderboard` chooses it: on validation rows, or by leave-one-group-out with --group.
             var test = ml.Data.Cache(select.Transform(featurizer.Transform(labelToKey.Transform(rawTest))));
             var (_, recommended, best, reason) = MainJob.RunLeaderboard(ds, null, epochs, seed, "fit --family best: the leaderboard", includeSingles: true, jsonPath: null,
-                leaveOneGroupOut: ds.GroupColumn != null, keepModel: true, context: ml, featurized: (train, test), folds: folds);
+                leaveOneGroupOut: ds.GroupColumn != null, keepModel: true, context: ml, featurized: (train, test), folds: folds, bagged: bagged);
             trainer = best ?? throw new InvalidOperationException("Every leaderboard candidate failed, so there is no model to save." + Environment.NewLine + "Hint: see each entry's error above.");
             description = $"the leaderboard's recommendation, {recommended!.Family}: {recommended.Name} ({reason})";
         }

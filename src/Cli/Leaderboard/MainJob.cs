@@ -28,10 +28,11 @@ public static class MainJob
     /// <param name="jsonPath">Where to write the leaderboard as JSON (rewritten as each entry finishes), or <c>null</c>.</param>
     /// <param name="leaveOneGroupOut">Also score every entry by leave-one-group-out on the training file (by the dataset's group column) and rank by it.</param>
     /// <param name="earlyStopping">Epochs without a better validation loss before a neural entry stops (0: every epoch runs).</param>
-    /// <param name="folds">1: judge on a validation hold-out; 2-20: cross-fit every candidate (<see cref="FusionLeaderboardOptions.NumberOfFolds"/>).</param>
+    /// <param name="folds">0: chosen by the training rows; 1: judge on a validation hold-out; 2-20: cross-fit every candidate (<see cref="FusionLeaderboardOptions.NumberOfFolds"/>).</param>
+    /// <param name="bagged">Serve the fold models' average rather than a refit on every training row (<see cref="FusionLeaderboardOptions.CrossFittedModel"/>).</param>
     public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true, string? jsonPath = null,
-        bool leaveOneGroupOut = false, int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = 1)
-        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false, earlyStopping: earlyStopping, folds: folds).entries;
+        bool leaveOneGroupOut = false, int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = FusionLeaderboardOptions.Defaults.NumberOfFolds, bool bagged = false)
+        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false, earlyStopping: earlyStopping, folds: folds, bagged: bagged).entries;
 
     private static IEnumerable<MLNetFusion.Mapping.IFeaturizationCost> Costs(ITransformer? t) => t switch
     {
@@ -43,7 +44,7 @@ public static class MainJob
     /// <summary>Runs the leaderboard and returns its entries and, with <paramref name="keepModel"/>, the recommended model (the caller disposes it).</summary>
     internal static (List<LeaderboardEntry> entries, LeaderboardEntry? recommended, ITransformer? model, string reason) RunLeaderboard(MultimodalDataset ds, string? chartPath, int epochs, int seed,
         string title, bool includeSingles, string? jsonPath, bool leaveOneGroupOut, bool keepModel, MLContext? context = null, (IDataView train, IDataView test)? featurized = null,
-        int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = 1)
+        int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = FusionLeaderboardOptions.Defaults.NumberOfFolds, bool bagged = false)
     {
         var ml = context ?? new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120);
@@ -89,9 +90,11 @@ public static class MainJob
                 ").");
         }
         var candidates = FusionCandidates.Default(ds.Featurization, ds.GroupColumn, includeSingles);
+        if (folds == 0) folds = FusionLeaderboardOptions.FoldsFor(Rows(train));
+        string served = bagged ? "served as the average of those fits" : "refitted on all of them";
         Console.WriteLine($"{candidates.Count} candidates, then an ensemble selected over them; " + (leaveOneGroupOut
-            ? $"each is fitted once without each '{ds.GroupColumn}' group and judged on it, recommended by its mean over the groups, and refitted on all of them"
-            : folds > 1 ? $"each is fitted {folds} times, each time without one fold{(ds.GroupColumn != null ? $" of whole '{ds.GroupColumn}' groups" : "")}, judged out of fold on every training row, and refitted on all of them"
+            ? $"each is fitted once without each '{ds.GroupColumn}' group and judged on it, recommended by its mean over the groups, and {served}"
+            : folds > 1 ? $"each is fitted {folds} times, each time without one fold{(ds.GroupColumn != null ? $" of whole '{ds.GroupColumn}' groups" : "")}, judged out of fold on every training row, and {served}"
             : $"each is fitted on the training rows minus a validation fifth{(ds.GroupColumn != null ? $" (whole '{ds.GroupColumn}' groups)" : "")}, which chooses the recommended model") +
             "; the test rows are only reported.");
 
@@ -100,7 +103,7 @@ public static class MainJob
         var options = new FusionLeaderboardOptions
         {
             GroupColumnName = ds.GroupColumn, LeaveOneGroupOut = leaveOneGroupOut, Epochs = epochs, IncludeSingleModalities = includeSingles, Candidates = candidates, Seed = seed,
-            EarlyStoppingPatience = earlyStopping, NumberOfFolds = folds,
+            EarlyStoppingPatience = earlyStopping, NumberOfFolds = folds, CrossFittedModel = bagged ? CrossFittedModel.Bagged : CrossFittedModel.Refit,
             Progress = (i, fraction, stage) =>
             {
                 if (i != current) { line?.Dispose(); current = i; line = new ProgressLine($"[{i + 1}/{candidates.Count + 1}] {candidates[i].FamilyName}: {candidates[i].Name}"); }
@@ -140,6 +143,7 @@ public static class MainJob
         table.Columns[2].Width(48);
         AnsiConsole.Write(table);
         Console.WriteLine($"Judged by {result.Protocol}.");
+        Console.WriteLine("Time: " + string.Join("; ", result.Timings.Select(t => $"{t.Part} {ProgressLine.Format(t.Time)}")) + $"; {ProgressLine.Format(total.Elapsed)} in all, featurization included.");
         if (result.UnscoredTestRows > 0)
             Console.WriteLine($"{result.UnscoredTestRows} test rows have a label that is not a class of the training rows (or none): they are not in the test metrics.");
         if (result.Recommended is { } rec)

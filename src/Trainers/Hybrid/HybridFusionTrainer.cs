@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Transforms;
 using MLNetFusion.Data;
 using MLNetFusion.Models;
 using MLNetFusion.Trainers.Network;
@@ -58,6 +59,9 @@ public sealed class HybridFusionOptions
     /// </summary>
     public double BlendFraction { get; set; } = Defaults.BlendFraction;
 
+    /// <summary>The network weights the blend tries (each in [0, 1]; ties go to the lower). Default 0, 0.25, 0.5, 0.75, 1.</summary>
+    public IReadOnlyList<double> BlendWeights { get; set; } = Defaults.BlendWeights;
+
     /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
     public void Validate()
     {
@@ -68,6 +72,8 @@ public sealed class HybridFusionOptions
         if (NumberOfFolds < 2 || NumberOfFolds > 20) throw new ArgumentOutOfRangeException(nameof(NumberOfFolds), NumberOfFolds, "NumberOfFolds must be in [2, 20].");
         if (string.IsNullOrWhiteSpace(ScoresColumnName)) throw new ArgumentException("ScoresColumnName is required.", nameof(ScoresColumnName));
         if (!(BlendFraction >= 0 && BlendFraction < 1)) throw new ArgumentOutOfRangeException(nameof(BlendFraction), BlendFraction, "BlendFraction must be in [0, 1).");
+        if (BlendWeights == null || BlendWeights.Count == 0 || BlendWeights.Any(w => !(w >= 0 && w <= 1)))
+            throw new ArgumentOutOfRangeException(nameof(BlendWeights), "BlendWeights needs at least one weight, each in [0, 1]." + Environment.NewLine + "Hint: 0 is the boosted model alone, 1 the network alone.");
         if (BoostedHiddenWidths.Length == 0 || BoostedHiddenWidths.Any(w => w < 1 || w > FusionTrainerOptions.MaxWidth))
             throw new ArgumentOutOfRangeException(nameof(BoostedHiddenWidths), $"BoostedHiddenWidths needs 1 to 8 widths in [1, {FusionTrainerOptions.MaxWidth}].");
         if (Network.Modalities.Any(m => m.ColumnName == ScoresColumnName))
@@ -140,14 +146,38 @@ public sealed class HybridFusionTrainer : IEstimator<TransformerChain<ITransform
             ch.Info(MessageSensitivity.None, $"Hybrid fusion: the network's weight against the boosted model's is {weight:0.##}, chosen on held-out rows.");
         }
         BlendWeight = weight;
-        var fused = new NetworkFusionTrainer(_host, network).Fit(train);
-
         var labels = LabelKeyValues.FromColumn(input.Schema[label]);
         var scored = boosted.Transform(input);
         var copy = new MLContext(seed).Transforms.CopyColumns(o.ScoresColumnName, "Score").Fit(scored);
+        string scoreName = o.Network.ScoreColumnName ?? "Score", predictedName = o.Network.PredictedLabelColumnName ?? "PredictedLabel";
+        if (weight == 0)
+        {
+            // The network added nothing on the held-out rows: the boosted model alone is served, and no network is fitted for a weight of 0.
+            ch.Info(MessageSensitivity.None, "Hybrid fusion: the boosted model alone is served (the network's weight is 0).");
+            var alone = new LateFusion.LateFusionCombinerTransformer(new[] { o.ScoresColumnName }, new string[] { null! }, labels,
+                LateFusion.LateFusionCombiner.WeightedAverage, new[] { 1.0 }, null, scoreName, predictedName);
+            return new TransformerChain<ITransformer>(boosted, copy, alone);
+        }
+        var fused = new NetworkFusionTrainer(_host, network).Fit(train);
         var blend = new LateFusion.LateFusionCombinerTransformer(new[] { o.ScoresColumnName, NetworkScore }, new string[] { null!, null! }, labels,
-            LateFusion.LateFusionCombiner.WeightedAverage, new[] { 1 - weight, weight }, null, o.Network.ScoreColumnName ?? "Score", o.Network.PredictedLabelColumnName ?? "PredictedLabel");
+            LateFusion.LateFusionCombiner.WeightedAverage, new[] { 1 - weight, weight }, null, scoreName, predictedName);
         return new TransformerChain<ITransformer>(boosted, copy, fused, blend);
+    }
+
+    /// <summary>
+    /// The network's weight in a fitted hybrid model's blend (0: the boosted model alone is served, 1: the network alone),
+    /// or <c>null</c> when <paramref name="model"/> is not a hybrid fit (searched through chains).
+    /// </summary>
+    /// <param name="model">A fitted model, such as this trainer's <see cref="Fit"/> result or a chain holding it.</param>
+    public static double? NetworkWeight(ITransformer model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        static IEnumerable<ITransformer> Links(ITransformer t) => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Links) : new[] { t };
+        var links = Links(model).ToList();
+        int copy = links.FindIndex(t => t is ColumnCopyingTransformer);
+        if (copy < 0 || links.Skip(copy + 1).OfType<LateFusion.LateFusionCombinerTransformer>().FirstOrDefault() is not { } blend) return null;
+        if (blend.Combiner != LateFusion.LateFusionCombiner.WeightedAverage || blend.Weights == null) return null;
+        return blend.Scores.Length == 1 ? 0 : blend.Scores.Length == 2 && blend.Scores[1] == NetworkScore ? blend.Weights[1] : null;
     }
 
     /// <summary>The network weight of the last fit's blend (0: the boosted model alone, 1: the network alone), or NaN before a fit.</summary>
@@ -190,7 +220,7 @@ public sealed class HybridFusionTrainer : IEstimator<TransformerChain<ITransform
             }
             // The lowest held-out log-loss; ties (within 1e-9) go to the lower weight, the boosted model's side.
             double best = double.NaN, bestLoss = double.PositiveInfinity;
-            foreach (double w in HybridFusionOptions.Defaults.BlendWeights)
+            foreach (double w in o.BlendWeights.Order())
             {
                 double loss = rows.Average(r => -Math.Log(Math.Max((1 - w) * r.boosted[r.label] + w * r.net[r.label], 1e-7)));
                 if (loss < bestLoss - 1e-9) (best, bestLoss) = (w, loss);

@@ -94,7 +94,7 @@ public class LeaderboardValidationSplitTests
             LabelToKey = ml.Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tab" },
         };
         var candidate = new LeaderboardCandidate(CandidateKind.Baseline, null, "L-BFGS", c => c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Tab"));
-        var options = new FusionLeaderboardOptions { GroupColumnName = "Site", Candidates = new[] { candidate, candidate with { Name = "again" } }, Seed = seed, EnsembleRounds = 0 };
+        var options = new FusionLeaderboardOptions { GroupColumnName = "Site", Candidates = new[] { candidate, candidate with { Name = "again" } }, Seed = seed, EnsembleRounds = 0, NumberOfFolds = 1 };
         using var result = FusionLeaderboard.Run(ml, keyed, keyed, featurization, options);
         Assert.All(result.Entries, e => Assert.Null(e.Error));
         Assert.All(result.Entries, e => Assert.True(e.ValidationAccuracy > 0.6, $"{e.Name}: validation accuracy {e.ValidationAccuracy}"));

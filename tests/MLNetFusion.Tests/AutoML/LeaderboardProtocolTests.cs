@@ -84,9 +84,50 @@ public class LeaderboardProtocolTests
         Assert.All(logo.Entries, e => Assert.Equal(6, e.GroupAccuracies!.Count));
         Assert.StartsWith("best leave-one-'Site'-out accuracy on the training rows (6 groups", logo.RecommendationReason);
 
-        using var holdout = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = Candidates, EnsembleRounds = 0 });
+        using var holdout = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = Candidates, EnsembleRounds = 0, NumberOfFolds = 1 });
         Assert.StartsWith("one validation hold-out:", holdout.Protocol);
         Assert.Contains("accuracy on the validation rows (rows held out of training,", holdout.RecommendationReason);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new FusionLeaderboardOptions { NumberOfFolds = 0 }.Validate());
+        Assert.Equal(new[] { "candidates fitted without the hold-out and judged", "recommended model loaded" }, holdout.Timings.Select(t => t.Part));
+        Assert.All(holdout.Entries, e => Assert.Null(e.RefitTime));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new FusionLeaderboardOptions { NumberOfFolds = -1 }.Validate());
+        Assert.Contains("NumberOfFolds must be in [0, 20].", error.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FusionLeaderboardOptions { CrossFittedModel = (CrossFittedModel)7 }.Validate());
+    }
+
+    [Fact]
+    public void TheDefaultChoosesFoldsByTheTrainingRowsAndBaggingServesTheFoldModelsAverage()
+    {
+        Assert.Equal(5, FusionLeaderboardOptions.FoldsFor(FusionLeaderboardOptions.Defaults.CrossFitUpToRows));
+        Assert.Equal(1, FusionLeaderboardOptions.FoldsFor(FusionLeaderboardOptions.Defaults.CrossFitUpToRows + 1));
+        var ml = new MLContext(seed: 1);
+        var train = Rows(ml, 300, 5);
+        var test = Rows(ml, 100, 6);
+
+        // 300 rows: five folds by default, a refit served.
+        using var byDefault = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = new[] { Candidates[0] }, EnsembleRounds = 0 });
+        Assert.Equal("cross-fitting: every candidate fitted 5 times, each without one fold, so all 300 training rows are judged out of fold; the served model is refitted on all of them " +
+            "(5 folds chosen for 300 training rows: 5 folds up to 5,000, a hold-out above)", byDefault.Protocol);
+        Assert.Equal(new[] { "candidates fitted without each of 5 folds and judged", "candidates refitted on every training row", "recommended model loaded" }, byDefault.Timings.Select(t => t.Part));
+        var entry = Assert.Single(byDefault.Entries);
+        Assert.True(entry.RefitTime > TimeSpan.Zero && entry.RefitTime < entry.TrainingTime, $"refit {entry.RefitTime} of {entry.TrainingTime}");
+        Assert.IsNotType<MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer>(byDefault.RecommendedModel);
+
+        // Bagged: the same out-of-fold judgement (the same folds and fits), and the served model averages the five fold fits.
+        using var bagged = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = new[] { Candidates[0] }, EnsembleRounds = 0, CrossFittedModel = CrossFittedModel.Bagged });
+        Assert.EndsWith("so all 300 training rows are judged out of fold; the served model averages the 5 fold models (5 folds chosen for 300 training rows: 5 folds up to 5,000, a hold-out above)", bagged.Protocol);
+        Assert.Equal(entry.ValidationAccuracy, bagged.Entries[0].ValidationAccuracy);
+        Assert.Null(bagged.Entries[0].RefitTime);
+        Assert.DoesNotContain(bagged.Timings, t => t.Part.Contains("refitted", StringComparison.Ordinal));
+        var bag = Assert.IsType<MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer>(bagged.RecommendedModel);
+        Assert.Equal(new[] { "fold 1/5", "fold 2/5", "fold 3/5", "fold 4/5", "fold 5/5" }, bag.MemberNames);
+        var members = bag.Members.Select(m => Scores(m, test)).ToArray();
+        var served = Scores(bag, test);
+        for (int r = 0; r < served.Length; r++)
+            for (int k = 0; k < 3; k++)
+                Assert.Equal(members.Average(m => m[r][k]), served[r][k], 5);
+        // Each fold model saw four fifths of the rows: none equals the refit on all of them.
+        var refit = Scores(byDefault.RecommendedModel!, test);
+        Assert.All(members, m => Assert.NotEqual(refit, m));
+        Assert.True(bagged.Entries[0].Accuracy > 0.6, $"bagged test accuracy {bagged.Entries[0].Accuracy:P1} (chance 33%)");
     }
 }

@@ -124,7 +124,7 @@ public class CliOutputTests
         var folder = TestData.TempFolder("main-job");
         var ds = MultimodalDataset.Synthetic(TestData.SyntheticFolder);
         var entries = MainJob.Run(ds, Path.Combine(folder, "leaderboard.png"), epochs: 1, seed: 1, "main job at one epoch", includeSingles: true,
-            jsonPath: Path.Combine(folder, "leaderboard.json"));
+            jsonPath: Path.Combine(folder, "leaderboard.json"), folds: 1);   // the main job's hold-out (`run --folds` defaults to 1)
         // Every candidate (baselines, fusion families, single modalities) and the ensemble over them.
         Assert.Equal(MLNetFusion.AutoML.Leaderboard.FusionCandidates.Default(ds.Featurization).Count + 1, entries.Count);
         Assert.Contains(entries, e => e.Kind == MLNetFusion.AutoML.Leaderboard.CandidateKind.Baseline);

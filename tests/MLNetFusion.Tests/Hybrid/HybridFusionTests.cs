@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Models;
+using MLNetFusion.Trainers;
 using MLNetFusion.Trainers.Hybrid;
 using MLNetFusion.Trainers.Network;
 using Xunit;
@@ -63,6 +64,7 @@ public class HybridFusionTests
         using var hybrid = trainer.Fit(train);
         double fused = Accuracy(hybrid);
         Assert.True(trainer.BlendWeight >= 0.5, $"the network carries bit B, but the blend gave it weight {trainer.BlendWeight}");
+        Assert.Equal(trainer.BlendWeight, HybridFusionTrainer.NetworkWeight(hybrid));
         double trees = Accuracy(Options(ml).BoostedTrainer!.Fit(train));
         using var network = ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions
         {
@@ -95,6 +97,19 @@ public class HybridFusionTests
         double fused = ml.MulticlassClassification.Evaluate(hybrid.Transform(test)).MicroAccuracy;
         double trees = ml.MulticlassClassification.Evaluate(Options(ml).BoostedTrainer!.Fit(train).Transform(test)).MicroAccuracy;
         Assert.True(fused >= trees - 0.03, $"hybrid {fused:P1} (network weight {trainer.BlendWeight}) against LightGBM alone {trees:P1}");
+        Assert.Equal(trainer.BlendWeight, HybridFusionTrainer.NetworkWeight(hybrid));
+
+        // A blend that can only choose the boosted model: no network is fitted and the served scores are the boosted model's own.
+        var treesOnly = Options(ml);
+        treesOnly.BlendWeights = new[] { 0.0 };
+        var alone = ml.MulticlassClassification.Trainers.HybridFusion(treesOnly);
+        using var served = alone.Fit(train);
+        Assert.Equal(0, alone.BlendWeight);
+        Assert.Equal(0, HybridFusionTrainer.NetworkWeight(served));
+        Assert.DoesNotContain(served, t => t is FusionPredictionTransformer);
+        var boosted = Options(ml).BoostedTrainer!.Fit(train);
+        Assert.Equal(Columns.Vectors(boosted.Transform(test), "Score"), Columns.Vectors(served.Transform(test), "Score"));
+        Assert.Null(HybridFusionTrainer.NetworkWeight(boosted));
     }
 
     private sealed class SignalIn { [VectorType(8)] public float[] Signal { get; set; } = Array.Empty<float>(); }
@@ -146,6 +161,8 @@ public class HybridFusionTests
         var ml = new MLContext(seed: 1);
         var none = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.HybridFusion(new HybridFusionOptions()));
         Assert.StartsWith("HybridFusionOptions.BoostedTrainer is required.", none.Message);
+        Assert.StartsWith("BlendWeights needs at least one weight, each in [0, 1].", Assert.Throws<ArgumentOutOfRangeException>(() => new HybridFusionOptions
+            { BoostedTrainer = Options(ml).BoostedTrainer, BlendWeights = new[] { 0.5, 1.5 } }.Validate()).Message);
         var options = Options(ml);
         options.Network.Modalities.Add(ModalityOptions.Tabular(HybridFusionOptions.Defaults.ScoresColumnName));
         var clash = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.HybridFusion(options));
