@@ -141,9 +141,7 @@ public sealed class MultimodalDataset
     /// <param name="epochs">Epochs of the CNN members.</param>
     /// <param name="progress">Per-epoch progress of the CNN members, or <c>null</c>.</param>
     public List<Trainers.LateFusion.LateFusionMember> LateFusionMembers(MLContext ml, int epochs, Action<Training.EpochReport>? progress = null)
-        => Modalities().Select(m => new Trainers.LateFusion.LateFusionMember(m.Name, ModalityRegistry.Get(m.Kind).NeuralLateFusionMember ? m.ColumnName : m.FeaturesColumn, ModalityRegistry.Get(m.Kind).NeuralLateFusionMember
-            ? ml.MulticlassClassification.Trainers.NetworkFusion(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() }, Epochs = epochs, LabelColumnName = LabelColumn, Progress = progress })
-            : ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LabelColumn, m.FeaturesColumn))).ToList();
+        => LateFusionMemberRecipe.Create(ml, LabelColumn, _featurization.Modalities, (m, _) => new Trainers.Network.NetworkFusionOptions { Modalities = new() { m }, Epochs = epochs, Progress = progress });
 
     /// <summary>Loads the training rows and the test rows (the test file, or a held-out share of the training rows).</summary>
     public (IDataView train, IDataView test) LoadSplits(MLContext ml)

@@ -83,9 +83,8 @@ public sealed record LeaderboardContext(MLContext ML, FusionFeaturization Featur
     /// featurization has them).
     /// </summary>
     public List<LateFusionMember> LateFusionMembers(Action<EpochReport>? progress = null)
-        => Modalities().Select((m, i) => ModalityRegistry.Get(m.Kind).NeuralLateFusionMember
-            ? new LateFusionMember(m.Name, m.ColumnName, ML.MulticlassClassification.Trainers.NetworkFusion(Neural(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m.Clone() } }, progress)))
-            : new LateFusionMember(m.Name, Featurization.PretrainedFeatureColumns[i], ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(Label, Featurization.PretrainedFeatureColumns[i])))).ToList();
+        => LateFusionMemberRecipe.Create(ML, Label, Featurization.Modalities, (m, _) => Neural(new Trainers.Network.NetworkFusionOptions { Modalities = new() { m } }, progress),
+            linearFeatureColumns: Featurization.PretrainedFeatureColumns);
 }
 
 /// <summary>

@@ -28,7 +28,7 @@ internal sealed class EarlySweep : FamilySweep
         {
             EarlyFusionLearner.LightGbm => concat.Append<ITransformer>(t.LightGbm(c.LightGbm(TrialContext.EarlyFeatures, c.Seed))),
             EarlyFusionLearner.LbfgsMaximumEntropy => concat.Append<ITransformer>(c.Ml.Transforms.NormalizeMinMax(TrialContext.EarlyFeatures))
-                .Append(t.LbfgsMaximumEntropy(c.Label, TrialContext.EarlyFeatures)),
+                .Append(t.LbfgsMaximumEntropy(Leaderboard.LinearDefaults.Options(c.Label, TrialContext.EarlyFeatures))),
             _ => concat.Append<ITransformer>(t.FusionMlp(c.Neural(new FusionMlpOptions
             {
                 FeatureColumnName = TrialContext.EarlyFeatures, HiddenWidths = new[] { width * 2, width }, Dropout = c.Value(s, Dropout),

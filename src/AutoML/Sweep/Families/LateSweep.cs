@@ -21,15 +21,8 @@ internal sealed class LateSweep : FamilySweep
     {
         var t = c.Ml.MulticlassClassification.Trainers;
         var kind = c.Value(s, LateMembers);
-        var members = c.ModalitiesOf(s).Select((m, i) =>
-        {
-            bool neural = kind == LateFusionMemberKind.Neural || (kind == LateFusionMemberKind.Mixed && ModalityRegistry.Get(m.Kind).NeuralLateFusionMember);
-            IEstimator<ITransformer> trainer = neural
-                ? t.NetworkFusion(c.Neural(new NetworkFusionOptions { Modalities = new() { m.Clone() } }, s, c.Seed + i, multimodal: false))
-                : kind == LateFusionMemberKind.LightGbm ? t.LightGbm(c.LightGbm(m.DenseFeaturesColumn, c.Seed + i))
-                : c.Ml.Transforms.NormalizeMinMax("__sweep." + m.Name, m.FeaturesColumn).Append(t.LbfgsMaximumEntropy(c.Label, "__sweep." + m.Name));
-            return new LateFusionMember(m.Name, neural ? m.ColumnName : kind == LateFusionMemberKind.LightGbm ? m.DenseFeaturesColumn : m.FeaturesColumn, trainer);
-        }).ToList();
+        var members = LateFusionMemberRecipe.Create(c.Ml, c.Label, c.ModalitiesOf(s).ToList(),
+            (m, i) => c.Neural(new NetworkFusionOptions { Modalities = new() { m } }, s, c.Seed + i, multimodal: false), kind, seed: c.Seed);
         return t.LateFusion(new LateFusionOptions
         {
             Members = members, Combiner = c.Value(s, LateCombiner), LabelColumnName = c.Label, NumberOfFolds = c.LateFolds, Seed = c.Seed,
