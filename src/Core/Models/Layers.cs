@@ -61,9 +61,8 @@ internal static class Layers
 /// <summary>
 /// 2×2 max pooling with stride 2 (an odd last row or column dropped, as <c>MaxPool2d(2)</c> does), computed as the
 /// maximum of strided views: the same values as libtorch's <c>max_pool2d</c> (the maximum of four values does not depend
-/// on the order; a NaN propagates in both), about six times faster on this CPU for the encoders' large first feature
-/// maps, where <c>max_pool2d</c> took more time than the convolution before it. It has no parameters, so model files
-/// are unchanged.
+/// on the order; a NaN propagates in both), faster on CPUs for the encoders' large first feature maps (measured in
+/// docs/benchmarks.md, "ONNX"). It has no parameters, so model files are unchanged.
 /// </summary>
 internal sealed class MaxPool2x2 : nn.Module<Tensor, Tensor>
 {

@@ -63,7 +63,7 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     /// each present modality's head's log-probabilities (a product of experts inside the network, as late fusion's
     /// <c>ProductOfExperts</c> combines separate models). A modality the fused head leans on then cannot outvote the others'
     /// evidence alone, which keeps predictions up when one modality shifts. Default 1, chosen by leave-one-speaker-out on
-    /// avdigits (README, "Remedies"); 0 predicts from the fused head only. Used in validation, modality selection and
+    /// avdigits (docs/shift.md, "Remedies"); 0 predicts from the fused head only. Used in validation, modality selection and
     /// prediction; training is unchanged. With one modality, or with <see cref="AuxiliaryLossWeight"/> 0 (no heads), the
     /// fused head predicts alone and the training log says so.
     /// </summary>
@@ -90,7 +90,7 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     /// <see cref="ModalityAugmentation.Spectrogram"/> preset at this strength (1 = two time and two frequency masks of up
     /// to 10%, a time shift of up to 10% and a gain of up to ±6 dB). A voice or a microphone the model never saw is the
     /// shift audio meets in use, and masking and shifting keep the audio encoder from memorising the training speakers'
-    /// spectra. Default 0.5, chosen by leave-one-speaker-out on avdigits (README, "Remedies"); 0 is off. Never applied at inference.
+    /// spectra. Default 0.5, chosen by leave-one-speaker-out on avdigits (docs/shift.md, "Remedies"); 0 is off. Never applied at inference.
     /// </summary>
     public double AudioAugmentationStrength { get; set; } = Defaults.AudioAugmentationStrength;
 
