@@ -223,7 +223,15 @@ public class FusionTrainerTests
         });
         using var model = trainer.Fit(Data(ml, 400, 1));
         Assert.All(reports, r => Assert.NotNull(r.ValidationLoss));
-        Assert.True(model.Summary!.BestEpoch >= 1);
+        // The kept epoch is the one with the lowest validation loss (by more than the 1e-6 tolerance, the first of equals),
+        // and training stopped exactly two epochs (the patience) after it, or ran every epoch.
+        var summary = model.Summary!;
+        int best = 0;
+        for (int i = 1; i < reports.Count; i++) if (reports[i].ValidationLoss!.Value < reports[best].ValidationLoss!.Value - 1e-6) best = i;
+        Assert.Equal(reports[best].Epoch, summary.BestEpoch);
+        Assert.Equal(reports.Count, summary.History.Count);
+        if (summary.StoppedEarly) Assert.Equal(summary.BestEpoch + 2, reports.Count);
+        else Assert.Equal(30, reports.Count);
         var acc = ml.MulticlassClassification.Evaluate(model.Transform(Data(ml, 200, 2))).MicroAccuracy;
         Assert.True(acc > 0.8, $"accuracy {acc:P1}");
     }
