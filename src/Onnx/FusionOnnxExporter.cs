@@ -1,3 +1,4 @@
+using MLNetFusion.Trainers.LateFusion;
 using System.Collections.Immutable;
 using System.Reflection;
 using Google.Protobuf;
@@ -332,15 +333,14 @@ internal sealed partial class FusionOnnxExporter
         }
     }
 
-    /// <summary>The Score and PredictedLabel columns a multiclass prediction transformer appends.</summary>
     /// <summary>
     /// A weighted ensemble: each member is a branch over the ensemble's input (its steps exported in turn, then its
-    /// columns forgotten), and the weighted sum of the members' probabilities is the score.
+    /// columns forgotten), and the members' probabilities are combined by the ensemble's own rule (<see cref="ProbabilityCombiner.WeightedAverage"/>).
     /// </summary>
     private static void ExportEnsemble(Context context, MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer ensemble, DataViewSchema input)
     {
         var g = context.Graph;
-        string? sum = null;
+        var probabilities = new List<string>();
         for (int i = 0; i < ensemble.Members.Count; i++)
         {
             var name = ensemble.MemberNames[i];
@@ -358,16 +358,15 @@ internal sealed partial class FusionOnnxExporter
                     write();
                     schema = output;
                 }
-                var p = MLNetFusion.Trainers.LateFusion.LateFusionMath.ToProbabilitiesOnnx(g, context.Read(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName));
-                var term = g.Mul(p, g.Scalar((float)ensemble.Weights[i]));
-                sum = sum is null ? term : g.Add(sum, term);
+                probabilities.Add(LateFusionMath.ToProbabilitiesOnnx(g, context.Read(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName)));
             }
             context.Restore(saved);
             context.Schema = input;
         }
-        context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName, sum!, OnnxElementType.Float, ensemble.Labels.Count);
+        var sum = ProbabilityCombiner.WeightedAverage(ensemble.Weights).ExportOnnx(g, probabilities, probabilities.Select(p => ProbabilityCombiner.AlwaysPresent(g, p)).ToArray(), ensemble.Labels.Count);
+        context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName, sum, OnnxElementType.Float, ensemble.Labels.Count);
         context.MarkOutput(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.ScoreColumnName);
-        context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.PredictedLabelColumnName, g.PredictedKey(sum!), OnnxElementType.UInt32, 1);
+        context.Write(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.PredictedLabelColumnName, g.PredictedKey(sum), OnnxElementType.UInt32, 1);
         context.MarkOutput(MLNetFusion.Trainers.Ensemble.WeightedEnsembleTransformer.PredictedLabelColumnName);
     }
 

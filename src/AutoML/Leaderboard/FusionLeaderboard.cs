@@ -576,16 +576,18 @@ public static class FusionLeaderboard
         return total == 0 ? double.NaN : correct / (double)total;
     }
 
+    /// <summary>The ensemble's weighted average of <paramref name="parts"/>' probabilities, row by row: the rule the served ensemble applies (<see cref="ProbabilityCombiner.WeightedAverage"/>).</summary>
     private static float[][] Blend(IReadOnlyList<(float[][] probabilities, double weight)> parts, int classes)
     {
-        int n = parts[0].probabilities.Length;
-        double total = parts.Sum(p => p.weight);
-        var result = new float[n][];
-        for (int r = 0; r < n; r++)
+        var rule = ProbabilityCombiner.WeightedAverage(parts.Select(p => p.weight).ToArray());
+        var present = Enumerable.Repeat(true, parts.Count).ToArray();
+        var members = new float[parts.Count][];
+        var result = new float[parts[0].probabilities.Length][];
+        for (int r = 0; r < result.Length; r++)
         {
+            for (int m = 0; m < parts.Count; m++) members[m] = parts[m].probabilities[r];
             result[r] = new float[classes];
-            foreach (var (p, w) in parts)
-                for (int c = 0; c < classes; c++) result[r][c] += (float)(w / total * p[r][c]);
+            rule.Combine(members, present, result[r]);
         }
         return result;
     }

@@ -24,6 +24,8 @@ public sealed class WeightedEnsembleTransformer : ITransformer, IDisposable, IFu
     internal const string Kind = "MLNetFusion.Ensemble.Weighted";
     private readonly ITransformer[] _members;
     private readonly double[] _weights;
+    private readonly ProbabilityCombiner _rule;
+    private readonly bool[] _allPresent;
 
     /// <summary>Creates the ensemble.</summary>
     /// <param name="members">Fitted models; each outputs <c>Score</c> with one probability per class.</param>
@@ -46,6 +48,8 @@ public sealed class WeightedEnsembleTransformer : ITransformer, IDisposable, IFu
         _weights = weights.Select(w => w / total).ToArray();
         MemberNames = names.ToArray();
         Labels = labels;
+        _rule = ProbabilityCombiner.WeightedAverage(_weights);
+        _allPresent = Enumerable.Repeat(true, _members.Length).ToArray();
     }
 
     /// <summary>The members' names, in order.</summary>
@@ -128,16 +132,16 @@ public sealed class WeightedEnsembleTransformer : ITransformer, IDisposable, IFu
         foreach (var m in _members) (m as IDisposable)?.Dispose();
     }
 
-    /// <summary>The weighted average of the members' probabilities (each renormalised to a distribution).</summary>
+    /// <summary>The weighted average of the members' probabilities (each renormalised to a distribution), by <see cref="ProbabilityCombiner.WeightedAverage"/>.</summary>
     private void Combine(float[][] scores, Span<float> result)
     {
-        result.Clear();
-        Span<float> p = stackalloc float[result.Length];
+        var probabilities = new float[scores.Length][];
         for (int i = 0; i < scores.Length; i++)
         {
-            LateFusionMath.ToProbabilities(scores[i], p);
-            for (int k = 0; k < result.Length; k++) result[k] += (float)(_weights[i] * p[k]);
+            probabilities[i] = new float[result.Length];
+            LateFusionMath.ToProbabilities(scores[i], probabilities[i]);
         }
+        _rule.Combine(probabilities, _allPresent, result);
     }
 
     /// <summary>The getter of <c>Score</c> (<paramref name="score"/>) or <c>PredictedLabel</c>, shared by the cursor and the single-row mapper.</summary>

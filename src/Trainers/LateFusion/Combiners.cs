@@ -81,7 +81,7 @@ public static class LateFusionMath
         return g.Where(isProbability, g.Div(s, sum), g.Softmax(s, 1));
     }
 
-    /// <summary>Combines member probabilities <paramref name="p"/>[member][class] of the present members into <paramref name="result"/>.</summary>
+    /// <summary>Combines member probabilities <paramref name="p"/>[member][class] of the present members into <paramref name="result"/> (<see cref="ProbabilityCombiner.For"/>'s rule).</summary>
     /// <param name="combiner">Any combiner but <see cref="LateFusionCombiner.Stacking"/>.</param>
     /// <param name="p">Per member, class probabilities.</param>
     /// <param name="present">Which members take part for this row.</param>
@@ -89,80 +89,5 @@ public static class LateFusionMath
     /// average, product of experts and vote a mask (0 leaves a member out while another member is present), or <c>null</c>.</param>
     /// <param name="result">Combined probabilities.</param>
     public static void Combine(LateFusionCombiner combiner, IReadOnlyList<float[]> p, IReadOnlyList<bool> present, IReadOnlyList<double>? weights, Span<float> result)
-    {
-        int k = result.Length;
-        int n = 0;
-        for (int m = 0; m < p.Count; m++) if (present[m]) n++;
-        if (n == 0) throw new InvalidOperationException("No member is present for this row.");
-        // Average, product and vote read weights as a mask: a member with weight 0 (no better than the class prior out of
-        // fold) is left out, unless it is all this row has.
-        if (weights != null && combiner is LateFusionCombiner.Average or LateFusionCombiner.ProductOfExperts or LateFusionCombiner.MajorityVote)
-        {
-            int usable = 0;
-            for (int m = 0; m < p.Count; m++) if (present[m] && weights[m] > 0) usable++;
-            if (usable > 0)
-            {
-                var masked = new bool[p.Count];
-                for (int m = 0; m < p.Count; m++) masked[m] = present[m] && weights[m] > 0;
-                present = masked;
-                n = usable;
-            }
-        }
-        result.Clear();
-        switch (combiner)
-        {
-            case LateFusionCombiner.Average:
-            case LateFusionCombiner.WeightedAverage:
-            {
-                double wsum = 0;
-                var acc = new double[k];
-                for (int m = 0; m < p.Count; m++)
-                {
-                    if (!present[m]) continue;
-                    double w = combiner == LateFusionCombiner.Average ? 1 : weights![m];   // the average's mask already removed its members
-                    wsum += w;
-                    for (int c = 0; c < k; c++) acc[c] += w * p[m][c];
-                }
-                if (wsum <= 0) { wsum = 0; for (int m = 0; m < p.Count; m++) if (present[m]) { wsum++; for (int c = 0; c < k; c++) acc[c] += p[m][c]; } }
-                for (int c = 0; c < k; c++) result[c] = (float)(acc[c] / wsum);
-                break;
-            }
-            case LateFusionCombiner.ProductOfExperts:
-            {
-                var log = new double[k];
-                for (int m = 0; m < p.Count; m++)
-                    if (present[m])
-                        for (int c = 0; c < k; c++) log[c] += Math.Log(Math.Max(p[m][c], Epsilon)) / n;
-                double max = log.Max(), z = 0;
-                for (int c = 0; c < k; c++) { log[c] = Math.Exp(log[c] - max); z += log[c]; }
-                for (int c = 0; c < k; c++) result[c] = (float)(log[c] / z);
-                break;
-            }
-            case LateFusionCombiner.MajorityVote:
-            {
-                var votes = new double[k];
-                var mean = new double[k];
-                for (int m = 0; m < p.Count; m++)
-                {
-                    if (!present[m]) continue;
-                    int best = 0;
-                    for (int c = 1; c < k; c++) if (p[m][c] > p[m][best]) best = c;
-                    votes[best]++;
-                    for (int c = 0; c < k; c++) mean[c] += p[m][c] / n;
-                }
-                // Vote shares; the winner among tied classes (highest mean probability, then lowest index) gets a
-                // tiny bonus so that argmax(Score) is the documented tie-break.
-                double top = votes.Max();
-                int winner = -1;
-                for (int c = 0; c < k; c++)
-                    if (votes[c] == top && (winner < 0 || mean[c] > mean[winner])) winner = c;
-                votes[winner] += 1e-3;
-                double total = votes.Sum();
-                for (int c = 0; c < k; c++) result[c] = (float)(votes[c] / total);
-                break;
-            }
-            default:
-                throw new ArgumentOutOfRangeException(nameof(combiner), combiner, "Stacking combines through its meta-learner.");
-        }
-    }
+        => ProbabilityCombiner.For(combiner, weights).Combine(p, present, result);
 }

@@ -20,6 +20,10 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
     internal readonly double[]? Weights;
     internal readonly string? MetaFeatures;
     internal readonly string ScoreName, PredictedLabelName;
+    private ProbabilityCombiner? _rule;
+
+    /// <summary>The combining rule (not for stacking's meta-features), its CPU and ONNX arithmetic side by side.</summary>
+    internal ProbabilityCombiner Rule => _rule ??= ProbabilityCombiner.For(Combiner, Weights);
 
     public LateFusionCombinerTransformer(string[] scores, string[] presence, LabelKeyValues labels, LateFusionCombiner combiner, double[]? weights,
         string? metaFeatures, string scoreName, string predictedLabelName) : base(256)
@@ -56,16 +60,15 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
     }
 
     /// <summary>
-    /// In a graph: <see cref="LateFusionMath.Combine"/> (or stacking's meta-features, <see cref="MetaRow"/>) over the members
+    /// In a graph: <see cref="Rule"/> (or stacking's meta-features, <see cref="MetaRow"/>) over the members
     /// present in each row, with the same mask of left-out members; a row with no member present gets NaN scores.
     /// </summary>
     void IOnnxExportable.ExportOnnx(OnnxExportContext context)
     {
         var g = context.Graph;
-        int k = Labels.Count, m = Scores.Length;
+        int k = Labels.Count;
         var p = Scores.Select(context.Read).ToArray();                                                              // [B, K]
-        var one = g.Scalar(1f);
-        var present = Presence.Select((name, i) => name is null ? g.Add(g.Mul(g.ReduceSum(p[i], true, 1), g.Scalar(0f)), one)
+        var present = Presence.Select((name, i) => name is null ? ProbabilityCombiner.AlwaysPresent(g, p[i])
             : g.Cast(context.Read(name), OnnxElementType.Float)).ToArray();                                          // [B, 1], 1 = present
         var anyPresent = present.Aggregate(g.Add);
         if (MetaFeatures != null)
@@ -74,50 +77,7 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
             context.Write(MetaFeatures, g.Concat(1, parts), OnnxElementType.Float, MetaWidth);
             return;
         }
-        if (Weights != null && Combiner is LateFusionCombiner.Average or LateFusionCombiner.ProductOfExperts or LateFusionCombiner.MajorityVote)
-        {
-            // Left-out members (weight 0) are masked unless they are all a row has.
-            var masked = present.Select((pr, i) => Weights[i] > 0 ? pr : g.Mul(pr, g.Scalar(0f))).ToArray();
-            var usable = g.Node("Greater", new[] { masked.Aggregate(g.Add), g.Scalar(0f) });
-            present = present.Select((pr, i) => g.Where(usable, masked[i], pr)).ToArray();
-        }
-        var n = g.Max(present.Aggregate(g.Add), one);
-        string MeanOfPresent() => g.Div(p.Select((pi, i) => g.Mul(pi, present[i])).Aggregate(g.Add), n);
-        string score;
-        switch (Combiner)
-        {
-            case LateFusionCombiner.Average:
-                score = MeanOfPresent();
-                break;
-            case LateFusionCombiner.WeightedAverage:
-            {
-                var w = present.Select((pr, i) => g.Mul(pr, g.Scalar((float)Weights![i]))).ToArray();
-                var wsum = w.Aggregate(g.Add);
-                var weighted = g.Div(p.Select((pi, i) => g.Mul(pi, w[i])).Aggregate(g.Add), g.Max(wsum, g.Scalar(float.Epsilon)));
-                score = g.Where(g.Node("Greater", new[] { wsum, g.Scalar(0f) }), weighted, MeanOfPresent());
-                break;
-            }
-            case LateFusionCombiner.ProductOfExperts:
-            {
-                var log = g.Div(p.Select((pi, i) => g.Mul(g.Log(g.Max(pi, g.Scalar(LateFusionMath.Epsilon))), present[i])).Aggregate(g.Add), n);
-                score = g.Softmax(log, 1);
-                break;
-            }
-            case LateFusionCombiner.MajorityVote:
-            {
-                var classes = g.Constant("classes", Enumerable.Range(0, k).Select(c => (long)c).ToArray(), new long[] { 1, k });
-                string OneHot(string index) => g.Cast(g.Node("Equal", new[] { index, classes }), OnnxElementType.Float);
-                var votes = p.Select((pi, i) => g.Mul(OneHot(g.Node("ArgMax", new[] { pi }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L))), present[i])).Aggregate(g.Add);
-                var mean = MeanOfPresent();
-                var tied = g.Node("Equal", new[] { votes, g.Reduce("ReduceMax", votes, true, 1) });
-                var winner = g.Node("ArgMax", new[] { g.Where(tied, mean, g.Scalar(-1f)) }, OnnxAttribute.Of("axis", 1L), OnnxAttribute.Of("keepdims", 1L));   // first of the highest mean
-                votes = g.Add(votes, g.Mul(OneHot(winner), g.Scalar(1e-3f)));
-                score = g.Div(votes, g.ReduceSum(votes, true, 1));
-                break;
-            }
-            default:
-                throw new NotSupportedException($"The {Combiner} combiner combines through its meta-learner.");
-        }
+        var score = Rule.ExportOnnx(g, p, present, k);
         score = g.Where(g.Node("Equal", new[] { anyPresent, g.Scalar(0f) }), g.Scalar(float.NaN), score);
         context.Write(ScoreName, score, OnnxElementType.Float, k);
         context.MarkOutput(ScoreName);
@@ -183,7 +143,7 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
                     $"Row {position}: no late-fusion member has its input (every member's feature column is all NaN), so there is nothing to predict from." +
                     Environment.NewLine + "Hint: provide at least one modality per row, or filter such rows out before prediction.");
             if (_p.MetaFeatures != null) MetaRow(_probs, _present, _k, _out[slot]);
-            else LateFusionMath.Combine(_p.Combiner, _probs, _present, _p.Weights, _out[slot]);
+            else _p.Rule.Combine(_probs, _present, _out[slot]);
         }
 
         public override void Compute(int count, bool[] active) { }
