@@ -57,8 +57,7 @@ public static class FusionOnnxCatalog
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(inputSchema);
         options ??= new OnnxRuntimeServingOptions();
-        if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be positive.");
-        if (options.Threads is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "Threads must be positive (or null for TorchSharp's thread count).");
+        options.Validate();
         using var buffer = new MemoryStream();
         var export = catalog.ExportFusionToOnnx(model, inputSchema, buffer, options.Export);
         var onnx = new OnnxRuntimeTransformer(buffer.ToArray(), export, model.GetOutputSchema(inputSchema), options.Threads ?? TorchSharp.torch.get_num_threads(), options.BatchSize);

@@ -29,6 +29,13 @@ public sealed class FusionOnnxExportOptions
 
     /// <summary>The ONNX model's <c>doc_string</c>.</summary>
     public string? Description { get; set; }
+
+    /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
+    public void Validate()
+    {
+        if (OutputColumns is { } outputs && (outputs.Count == 0 || outputs.Any(string.IsNullOrWhiteSpace) || outputs.Distinct().Count() != outputs.Count))
+            throw new ArgumentException("OutputColumns must name at least one column, each once." + Environment.NewLine + "Hint: leave it null for the model's Score, PredictedLabel and the other columns it writes.", nameof(OutputColumns));
+    }
 }
 
 /// <summary>A graph input or output: its column name, the ONNX value's name, element type and per-row size (the shape is <c>[batch, Size]</c>).</summary>
@@ -77,7 +84,11 @@ internal sealed partial class FusionOnnxExporter
 {
     private readonly FusionOnnxExportOptions _options;
 
-    public FusionOnnxExporter(FusionOnnxExportOptions? options) => _options = options ?? new FusionOnnxExportOptions();
+    public FusionOnnxExporter(FusionOnnxExportOptions? options)
+    {
+        _options = options ?? new FusionOnnxExportOptions();
+        _options.Validate();
+    }
 
     /// <summary>ML.NET keeps <c>OneToOneTransformerBase.ColumnPairs</c> internal; <c>MLNetInternalsGuardTests</c> fails loudly if it moves.</summary>
     internal static readonly FieldInfo? ColumnPairsField =

@@ -16,6 +16,14 @@ public sealed class OnnxRuntimeServingOptions
 
     /// <summary>The export's options (which steps must be in the graph).</summary>
     public FusionOnnxExportOptions? Export { get; set; }
+
+    /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
+    public void Validate()
+    {
+        if (BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive." + Environment.NewLine + "Hint: 256 rows per batch is the default.");
+        if (Threads is <= 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be positive (or null for TorchSharp's thread count)." + Environment.NewLine + "Hint: leave it null so both engines use the same cores.");
+        Export?.Validate();
+    }
 }
 
 /// <summary>

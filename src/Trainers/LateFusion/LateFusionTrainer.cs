@@ -93,6 +93,18 @@ public sealed class LateFusionOptions
 
     /// <summary>Member fits shared with other late-fusion fits on the same rows (the leaderboard's combiners); <c>null</c> fits its own.</summary>
     internal SharedMemberFits? SharedFits { get; set; }
+
+    /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
+    public void Validate()
+    {
+        if (Members.Count == 0) throw new ArgumentException("Late fusion needs at least one member." + Environment.NewLine + "Hint: add a LateFusionMember per modality.", nameof(Members));
+        var dup = Members.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dup != null) throw new ArgumentException($"Member name '{dup.Key}' is used twice; names must be unique." + Environment.NewLine + "Hint: name each member after its modality.", nameof(Members));
+        if (NumberOfFolds < 2) throw new ArgumentOutOfRangeException(nameof(NumberOfFolds), NumberOfFolds, "NumberOfFolds must be at least 2." + Environment.NewLine + "Hint: 5 folds give every row out-of-fold probabilities from a model fitted on four fifths.");
+        if (!Enum.IsDefined(Combiner)) throw new ArgumentOutOfRangeException(nameof(Combiner), Combiner, "Combiner is not a LateFusionCombiner." + Environment.NewLine + "Hint: LateFusionCombiner.Average is the robust default.");
+        if (Combiner == LateFusionCombiner.Stacking && MetaLearner is null)
+            throw new ArgumentException("Stacking needs a meta-learner." + Environment.NewLine + "Hint: set LateFusionOptions.MetaLearner, or use the catalog method, which defaults it.", nameof(MetaLearner));
+    }
 }
 
 /// <summary>Where a late-fusion fit is: member fit <see cref="Step"/> of <see cref="Steps"/> (0-based; <c>Step == Steps</c> when done).</summary>
@@ -135,12 +147,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
     {
         ArgumentNullException.ThrowIfNull(env);
         Options = options ?? throw new ArgumentNullException(nameof(options));
-        if (options.Members.Count == 0) throw new ArgumentException("Late fusion needs at least one member." + Environment.NewLine + "Hint: add a LateFusionMember per modality.", nameof(options));
-        var dup = options.Members.GroupBy(m => m.Name).FirstOrDefault(g => g.Count() > 1);
-        if (dup != null) throw new ArgumentException($"Member name '{dup.Key}' is used twice; names must be unique.", nameof(options));
-        if (options.NumberOfFolds < 2) throw new ArgumentOutOfRangeException(nameof(options), options.NumberOfFolds, "NumberOfFolds must be at least 2.");
-        if (options.Combiner == LateFusionCombiner.Stacking && options.MetaLearner is null)
-            throw new ArgumentException("Stacking needs a meta-learner." + Environment.NewLine + "Hint: set LateFusionOptions.MetaLearner, or use the catalog method, which defaults it.", nameof(options));
+        options.Validate();
         _host = env.Register("MLNetFusion.late");
     }
 
