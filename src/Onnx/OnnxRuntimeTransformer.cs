@@ -8,11 +8,13 @@ namespace MLNetFusion.Onnx;
 /// <summary>Options of <c>mlContext.Model.WithOnnxRuntime</c>.</summary>
 public sealed class OnnxRuntimeServingOptions
 {
+    private const int DefaultBatchSize = MLNetFusion.Mapping.BatchMappingTransformer.DefaultBatchSize;
+
     /// <summary>Threads ONNX Runtime uses inside one batch (intra-op). <c>null</c> (default): TorchSharp's thread count, so both engines use the same cores.</summary>
     public int? Threads { get; set; }
 
     /// <summary>Rows scored together by <c>Transform</c>. Default 256.</summary>
-    public int BatchSize { get; set; } = 256;
+    public int BatchSize { get; set; } = DefaultBatchSize;
 
     /// <summary>The export's options (which steps must be in the graph).</summary>
     public FusionOnnxExportOptions? Export { get; set; }
@@ -20,7 +22,7 @@ public sealed class OnnxRuntimeServingOptions
     /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
     public void Validate()
     {
-        if (BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive." + Environment.NewLine + "Hint: 256 rows per batch is the default.");
+        if (BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive." + Environment.NewLine + $"Hint: {DefaultBatchSize} rows per batch is the default.");
         if (Threads is <= 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be positive (or null for TorchSharp's thread count)." + Environment.NewLine + "Hint: leave it null so both engines use the same cores.");
         Export?.Validate();
     }

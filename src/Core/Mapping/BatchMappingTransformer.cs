@@ -11,6 +11,12 @@ namespace MLNetFusion.Mapping;
 /// </summary>
 public abstract class BatchMappingTransformer : ITransformer
 {
+    /// <summary>The rows evaluated together unless a component says otherwise: the one default batch of MLNetFusion's mappers, its networks' inference and its ONNX Runtime serving.</summary>
+    public const int DefaultBatchSize = 256;
+
+    /// <summary>Creates the transformer, evaluating <see cref="DefaultBatchSize"/> rows together.</summary>
+    protected BatchMappingTransformer() : this(DefaultBatchSize) { }
+
     /// <summary>Creates the transformer.</summary>
     /// <param name="batchSize">Rows evaluated together inside <c>Transform</c>.</param>
     protected BatchMappingTransformer(int batchSize)

@@ -50,7 +50,7 @@ public abstract class TorchTrainerOptions
         /// <summary>Default shuffle-buffer rows for streaming.</summary>
         public const int ShuffleBufferRows = 8192;
         /// <summary>Default inference batch size.</summary>
-        public const int InferenceBatchSize = 256;
+        public const int InferenceBatchSize = Mapping.BatchMappingTransformer.DefaultBatchSize;
     }
 
     /// <summary>The key-typed label column. Default <c>Label</c>.</summary>

@@ -16,7 +16,7 @@ internal sealed class ColumnReplacement<T> : BatchMappingTransformer
     private readonly string _column;
     private readonly ValueAtPosition<T> _valueAt;
 
-    public ColumnReplacement(string column, ValueAtPosition<T> valueAt) : base(256) { _column = column; _valueAt = valueAt; }
+    public ColumnReplacement(string column, ValueAtPosition<T> valueAt)  { _column = column; _valueAt = valueAt; }
 
     protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
     {

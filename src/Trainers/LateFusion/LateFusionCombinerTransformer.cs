@@ -26,7 +26,7 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
     internal ProbabilityCombiner Rule => _rule ??= ProbabilityCombiner.For(Combiner, Weights);
 
     public LateFusionCombinerTransformer(string[] scores, string[] presence, LabelKeyValues labels, LateFusionCombiner combiner, double[]? weights,
-        string? metaFeatures, string scoreName, string predictedLabelName) : base(256)
+        string? metaFeatures, string scoreName, string predictedLabelName) 
     {
         Scores = scores; Presence = presence; Labels = labels; Combiner = combiner; Weights = weights; MetaFeatures = metaFeatures;
         ScoreName = scoreName; PredictedLabelName = predictedLabelName;

@@ -17,7 +17,7 @@ internal sealed class MemberInputGuard : BatchMappingTransformer, IFusionSaveabl
     internal const string Kind = "MLNetFusion.LateFusion.InputGuard";
     private readonly string _column, _presence;
 
-    public MemberInputGuard(string column, string presence) : base(256) { _column = column; _presence = presence; }
+    public MemberInputGuard(string column, string presence)  { _column = column; _presence = presence; }
 
     /// <summary>The member's input column.</summary>
     public string Column => _column;

@@ -18,7 +18,7 @@ internal sealed class MemberProbabilityTransformer : BatchMappingTransformer, IF
     private readonly int _classes;
     private readonly double _temperature;
 
-    public MemberProbabilityTransformer(string score, string output, string member, int classes, double temperature = 1) : base(256)
+    public MemberProbabilityTransformer(string score, string output, string member, int classes, double temperature = 1) 
     {
         if (classes <= 0) throw new ArgumentOutOfRangeException(nameof(classes), classes, "The class count must be positive.");
         if (!(temperature > 0) || double.IsInfinity(temperature)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "The temperature must be a finite number above 0.");

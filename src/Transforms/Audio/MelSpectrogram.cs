@@ -90,7 +90,7 @@ public sealed class MelSpectrogramOptions
     public double LogOffset { get; set; } = Defaults.LogOffset;
 
     /// <summary>Rows processed together. Default 256.</summary>
-    public int BatchSize { get; set; } = 256;
+    public int BatchSize { get; set; } = Mapping.BatchMappingTransformer.DefaultBatchSize;
 
     /// <summary>
     /// Per-clip normalisation of each band over time (cepstral mean and variance normalisation, CMVN, on the log-mel):

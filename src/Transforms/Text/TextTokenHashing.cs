@@ -107,7 +107,7 @@ public sealed class TextTokenHashingTransformer : BatchMappingTransformer, IFusi
         return new(options);
     }
 
-    internal TextTokenHashingTransformer(TextTokenHashingOptions options) : base(256) => Options = options;
+    internal TextTokenHashingTransformer(TextTokenHashingOptions options)  => Options = options;
 
     /// <summary>The options.</summary>
     public TextTokenHashingOptions Options { get; }
