@@ -127,9 +127,35 @@ public class EstimatorWorkoutTests
         {
             var a = transformer.Transform(data);
             var b = loaded.Transform(data);
-            foreach (var column in promised.Where(c => c.ItemType.RawType == typeof(float) && c.Kind != SchemaShape.Column.VectorKind.Scalar && !data.Schema.GetColumnOrNull(c.Name).HasValue))
-                Assert.Equal(a.GetColumn<float[]>(column.Name).ToArray(), b.GetColumn<float[]>(column.Name).ToArray());
+            // Every column the estimator adds, of any type (scores, keys, flags, texts), row by row.
+            var added = a.Schema.Where(c => !c.IsHidden && !data.Schema.GetColumnOrNull(c.Name).HasValue).Select(c => c.Name).ToList();
+            Assert.NotEmpty(added);
+            var before = a.Preview(1000);
+            var after = b.Preview(1000);
+            Assert.Equal(before.RowView.Length, after.RowView.Length);
+            foreach (var column in added)
+            {
+                var x = before.ColumnView.Single(c => c.Column.Name == column && !c.Column.IsHidden).Values.Select(Cell).ToArray();
+                var y = after.ColumnView.Single(c => c.Column.Name == column && !c.Column.IsHidden).Values.Select(Cell).ToArray();
+                Assert.True(x.SequenceEqual(y), $"{name}: column '{column}' differs after save and load (first row: {x.FirstOrDefault()} against {y.FirstOrDefault()})");
+            }
         }
         finally { (loaded as IDisposable)?.Dispose(); }
     }
+
+    /// <summary>A cell as exact text: every value of a vector (floats to the last bit), a key's number, a text's characters.</summary>
+    private static string Cell(object? value) => value switch
+    {
+        VBuffer<float> v => string.Join(",", v.DenseValues().Select(f => BitConverter.SingleToInt32Bits(f).ToString(System.Globalization.CultureInfo.InvariantCulture))),
+        VBuffer<double> v => string.Join(",", v.DenseValues().Select(f => BitConverter.DoubleToInt64Bits(f).ToString(System.Globalization.CultureInfo.InvariantCulture))),
+        VBuffer<uint> v => string.Join(",", v.DenseValues()),
+        VBuffer<bool> v => string.Join(",", v.DenseValues()),
+        VBuffer<ReadOnlyMemory<char>> v => string.Join("\u0001", v.DenseValues().Select(t => t.ToString())),
+        float f => BitConverter.SingleToInt32Bits(f).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        double d => BitConverter.DoubleToInt64Bits(d).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ReadOnlyMemory<char> t => t.ToString(),
+        null => "null",
+        _ => value.GetType().IsValueType && value.GetType().IsPrimitive ? Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)!
+            : throw new InvalidOperationException($"The workout cannot compare a {value.GetType()} cell yet: add its case."),
+    };
 }
