@@ -57,7 +57,7 @@ public static class FusionCandidates
             SamplingKeyColumnName = c.GroupColumnName, LabelColumnName = c.Label, Progress = tracker == null ? null : tracker.Step,
             SharedFits = c.LateFusionFits,   // the five combiners share one set of member fits and folds per training set
         });
-    });
+    }) { Combiner = combiner };
 
     // " (a; b)" of the parts that apply, or nothing.
     private static string Parenthesised(params string?[] parts) => parts.OfType<string>().ToList() is { Count: > 0 } p ? $" ({string.Join("; ", p)})" : "";

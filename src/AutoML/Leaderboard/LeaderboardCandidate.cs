@@ -27,6 +27,9 @@ public enum CandidateKind
 /// <param name="Build">Builds the estimator (it reads the featurized columns and the key label).</param>
 public sealed record LeaderboardCandidate(CandidateKind Kind, FusionFamily? Family, string Name, Func<LeaderboardContext, IEstimator<ITransformer>> Build)
 {
+    /// <summary>A late-fusion candidate's combiner, or <c>null</c>.</summary>
+    public Trainers.LateFusion.LateFusionCombiner? Combiner { get; init; }
+
     /// <summary>The family's name, or <c>baseline</c> / <c>single</c>.</summary>
     public string FamilyName => Family?.Name() ?? (Kind == CandidateKind.Baseline ? "baseline" : Kind == CandidateKind.Ensemble ? "ensemble" : "single");
 }

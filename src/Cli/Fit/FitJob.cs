@@ -92,7 +92,7 @@ public static class FitJob
         var all = AutoML.Leaderboard.FusionCandidates.Default(ds.Featurization, ds.GroupColumn, includeSingles: false);
         var f = FusionFamilies.Parse(family);
         // Late fusion's default here is the product of experts, the best combiner under leave-one-speaker-out.
-        return all.FirstOrDefault(c => c.Family == f && (f != FusionFamily.Late || c.Name.StartsWith("product", StringComparison.Ordinal)))
+        return all.FirstOrDefault(c => c.Family == f && (f != FusionFamily.Late || c.Combiner == Trainers.LateFusion.LateFusionCombiner.ProductOfExperts))
             ?? throw new ArgumentException($"Family '{family}' has no candidate for these columns: hybrid fusion needs tabular columns beside another modality (image, audio or text)." +
                 Environment.NewLine + "Hint: choose another family, or give the CSV both kinds of column.");
     }

@@ -10,7 +10,24 @@ namespace MLNetFusion.Trainers.Evaluation;
 /// <param name="MacroF1">Mean per-class F1 over all classes (0 for a class never predicted nor present).</param>
 /// <param name="Rows">Rows evaluated.</param>
 /// <param name="NonFiniteScoreRows">Rows whose score vector held NaN or ±Inf (they count as wrong); non-zero means the model could not score them.</param>
-public sealed record ModalityMetrics(double Accuracy, double MacroAccuracy, double LogLoss, double MacroF1, int Rows, int NonFiniteScoreRows);
+public sealed record ModalityMetrics(double Accuracy, double MacroAccuracy, double LogLoss, double MacroF1, int Rows, int NonFiniteScoreRows)
+{
+    /// <summary>
+    /// The one definition of macro-F1 in MLNetFusion: the mean over all classes of 2·precision·recall / (precision + recall),
+    /// 0 for a class with neither. The modality report, the leaderboard and the sweep (through ML.NET's confusion matrix) all use it.
+    /// </summary>
+    /// <param name="precision">Per class, its precision.</param>
+    /// <param name="recall">Per class, its recall.</param>
+    public static double MacroF1Of(IReadOnlyList<double> precision, IReadOnlyList<double> recall)
+    {
+        ArgumentNullException.ThrowIfNull(precision);
+        ArgumentNullException.ThrowIfNull(recall);
+        if (precision.Count != recall.Count) throw new ArgumentException($"{precision.Count} precisions but {recall.Count} recalls.", nameof(recall));
+        double sum = 0;
+        for (int i = 0; i < precision.Count; i++) sum += precision[i] + recall[i] > 0 ? 2 * precision[i] * recall[i] / (precision[i] + recall[i]) : 0;
+        return sum / Math.Max(1, precision.Count);
+    }
+}
 
 /// <summary>The metrics with only some modalities present, the others hidden as missing.</summary>
 /// <param name="Modalities">The modality columns present.</param>

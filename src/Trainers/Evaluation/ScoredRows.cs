@@ -82,15 +82,16 @@ internal sealed class ScoredRows
             logLoss += -Math.Log(Math.Max(LogLossEpsilon, py));
         }
         if (n == 0) return new ModalityMetrics(double.NaN, double.NaN, double.NaN, double.NaN, 0, 0);
-        double macroAcc = 0; int present = 0; double f1 = 0;
+        double macroAcc = 0; int present = 0;
+        var recall = new double[k];
+        var precision = new double[k];
         for (int c = 0; c < k; c++)
         {
-            double recall = perClass[c] > 0 ? (double)confusion[c, c] / perClass[c] : 0;
-            double precision = predicted[c] > 0 ? (double)confusion[c, c] / predicted[c] : 0;
-            if (perClass[c] > 0) { macroAcc += recall; present++; }
-            f1 += precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
+            recall[c] = perClass[c] > 0 ? (double)confusion[c, c] / perClass[c] : 0;
+            precision[c] = predicted[c] > 0 ? (double)confusion[c, c] / predicted[c] : 0;
+            if (perClass[c] > 0) { macroAcc += recall[c]; present++; }
         }
-        return new ModalityMetrics((double)correct / n, present > 0 ? macroAcc / present : 0, logLoss / n, f1 / Math.Max(1, k), (int)n, nonFinite);
+        return new ModalityMetrics((double)correct / n, present > 0 ? macroAcc / present : 0, logLoss / n, ModalityMetrics.MacroF1Of(precision, recall), (int)n, nonFinite);
     }
 
     /// <summary>Expected calibration error over <paramref name="bins"/> equal-width confidence bins, and the bins.</summary>
