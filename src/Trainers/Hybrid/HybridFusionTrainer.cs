@@ -54,12 +54,13 @@ public sealed class HybridFusionOptions
 
     /// <summary>
     /// Share of the training rows (whole groups with a sampling key) held out of a second network fit to choose how much
-    /// the network's answer is trusted over the boosted model's (a weighted average of the two, its weight from 0 to 1 by
-    /// held-out log-loss); the served network is then fitted on every row. 0 serves the network alone. Default 0.2.
+    /// the network's answer is trusted over the boosted model's (a weighted average of the two: of <see cref="BlendWeights"/>,
+    /// the lowest whose held-out log-loss is within one standard error of the best's); the served network is then fitted on
+    /// every row, unless the weight is 0 and the boosted model is served alone. 0 serves the network alone. Default 0.2.
     /// </summary>
     public double BlendFraction { get; set; } = Defaults.BlendFraction;
 
-    /// <summary>The network weights the blend tries (each in [0, 1]; ties go to the lower). Default 0, 0.25, 0.5, 0.75, 1.</summary>
+    /// <summary>The network weights the blend tries (each in [0, 1]; the lowest within one standard error of the best wins). Default 0, 0.25, 0.5, 0.75, 1.</summary>
     public IReadOnlyList<double> BlendWeights { get; set; } = Defaults.BlendWeights;
 
     /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
@@ -218,14 +219,15 @@ public sealed class HybridFusionTrainer : IEstimator<TransformerChain<ITransform
                 ch.Warning(MessageSensitivity.None, "Hybrid fusion: no held-out row has a label; the network is trusted alone.");
                 return 1;
             }
-            // The lowest held-out log-loss; ties (within 1e-9) go to the lower weight, the boosted model's side.
-            double best = double.NaN, bestLoss = double.PositiveInfinity;
-            foreach (double w in o.BlendWeights.Order())
-            {
-                double loss = rows.Average(r => -Math.Log(Math.Max((1 - w) * r.boosted[r.label] + w * r.net[r.label], 1e-7)));
-                if (loss < bestLoss - 1e-9) (best, bestLoss) = (w, loss);
-            }
-            return best;
+            // The one-standard-error rule toward the boosted model: the lowest weight whose held-out log-loss exceeds the
+            // best weight's by no more than one standard error of the per-row difference. On a few hundred rows the
+            // network's gain must be consistent, not a lucky split, before it moves the served answer off the trees'.
+            var weights = o.BlendWeights.Distinct().OrderDescending().ToArray();   // the last is the most shrunk, toward the boosted model
+            var loss = new double[rows.Count, weights.Length];
+            for (int r = 0; r < rows.Count; r++)
+                for (int j = 0; j < weights.Length; j++)
+                    loss[r, j] = -Math.Log(Math.Max((1 - weights[j]) * rows[r].boosted[rows[r].label] + weights[j] * rows[r].net[rows[r].label], 1e-7));
+            return weights[LateFusion.HeldOutShrinkage.MostShrunkWithinOneStandardError(loss)];
         }
         finally { (model as IDisposable)?.Dispose(); }
     }
