@@ -112,7 +112,7 @@ public static class ModelServer
     {
         var loaders = Links(model).OfType<ImageLoadingTransformer>().ToList();
         if (loaders.Count == 0) return;
-        var header = AutoML.Inference.CsvSample.Split(File.ReadLines(csv).First(), ',').Select(h => h.Trim()).ToArray();
+        var header = MLNetFusion.Data.CsvLine.Split(File.ReadLines(csv).First(), ',').Select(h => h.Trim()).ToArray();
         var checks = loaders.SelectMany(l => ImageInputColumns(l).Select(c => (column: c, folder: l.ImageFolder)))
             .Select(c => (c.column, c.folder, index: Array.IndexOf(header, c.column))).Where(c => c.index >= 0).ToList();
         if (checks.Count == 0) return;
@@ -122,7 +122,7 @@ public static class ModelServer
         for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
         {
             lineNumber++;
-            var fields = AutoML.Inference.CsvSample.Split(line, ',');
+            var fields = MLNetFusion.Data.CsvLine.Split(line, ',');
             foreach (var (column, folder, index) in checks)
             {
                 var value = index < fields.Length ? fields[index].Trim() : "";
@@ -183,12 +183,12 @@ public static class ModelServer
             .SelectMany(c => c.Source.SelectMany(r => Enumerable.Range(r.Min, (r.Max ?? r.Min) - r.Min + 1))).ToArray();
         int needed = columns.SelectMany(c => c.Source).Max(r => r.Max ?? r.Min) + 1;
         using var reader = new StreamReader(csv);
-        var header = MLNetFusion.AutoML.Inference.CsvSample.Split(reader.ReadLine() ?? "", ',');
+        var header = MLNetFusion.Data.CsvLine.Split(reader.ReadLine() ?? "", ',');
         int lineNumber = 1;
         for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
         {
             lineNumber++;
-            var fields = MLNetFusion.AutoML.Inference.CsvSample.Split(line, ',');
+            var fields = MLNetFusion.Data.CsvLine.Split(line, ',');
             if (fields.Length < needed)
                 throw new InvalidDataException($"'{csv}' line {lineNumber} has {fields.Length} fields, but the model's input columns need {needed}." + Environment.NewLine +
                     "Hint: every row needs a value (or an empty field) for each column of the header; quote fields that contain commas.");
@@ -204,7 +204,7 @@ public static class ModelServer
 
     /// <summary>The header of <paramref name="csv"/> (quoted names unquoted, spaces trimmed).</summary>
     public static string[] ReadHeader(string csv)
-        => AutoML.Inference.CsvSample.Split(File.ReadLines(csv).FirstOrDefault() ?? "", ',').Select(h => h.Trim()).ToArray();
+        => MLNetFusion.Data.CsvLine.Split(File.ReadLines(csv).FirstOrDefault() ?? "", ',').Select(h => h.Trim()).ToArray();
 
     /// <summary>TextLoader columns for <paramref name="schema"/>, located by the CSV header.</summary>
     public static TextLoader.Column[] LoaderColumns(DataViewSchema schema, string csv)

@@ -1,3 +1,4 @@
+using MLNetFusion.Data;
 using System.Text;
 
 namespace MLNetFusion.AutoML.Inference;
@@ -64,28 +65,8 @@ internal sealed class CsvSample
         return new CsvSample { Path = path, Separator = separator, Header = header, Rows = order.Select(i => rows[i]).ToList(), LineNumbers = order.Select(i => lines[i]).ToList(), TotalRows = total, Classes = classes };
     }
 
-    /// <summary>Splits one line, honouring double quotes ("" inside quotes is a quote).</summary>
-    public static string[] Split(string line, char separator)
-    {
-        var cells = new List<string>();
-        var cell = new StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char c = line[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < line.Length && line[i + 1] == '"') { cell.Append('"'); i++; }
-                else if (c == '"') quoted = false;
-                else cell.Append(c);
-            }
-            else if (c == '"' && cell.Length == 0) quoted = true;
-            else if (c == separator) { cells.Add(cell.ToString()); cell.Clear(); }
-            else cell.Append(c);
-        }
-        cells.Add(cell.ToString());
-        return cells.ToArray();
-    }
+    /// <summary>Splits one line (<see cref="CsvLine.Split"/>).</summary>
+    public static string[] Split(string line, char separator) => CsvLine.Split(line, separator);
 
     /// <summary>The seed of the row sample, fixed so that inference on one file always sees the same rows.</summary>
     public const int SampleSeed = 20261206;
