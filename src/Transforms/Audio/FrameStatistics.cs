@@ -14,6 +14,15 @@ public sealed class FrameStatisticsOptions
     public string OutputColumnName { get; set; } = "FrameStatistics";
     /// <summary>The spectrogram column (<c>Vector&lt;Single, bands, frames&gt;</c>).</summary>
     public string InputColumnName { get; set; } = "LogMel";
+
+    /// <summary>Checks every member and throws naming the bad one; changes nothing.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(OutputColumnName))
+            throw new ArgumentException("FrameStatisticsOptions.OutputColumnName is required." + Environment.NewLine + "Hint: name the column of per-band means and deviations, for example \"FrameStatistics\".", nameof(OutputColumnName));
+        if (string.IsNullOrWhiteSpace(InputColumnName))
+            throw new ArgumentException("FrameStatisticsOptions.InputColumnName is required." + Environment.NewLine + "Hint: name the spectrogram column MelSpectrogram wrote, for example \"LogMel\".", nameof(InputColumnName));
+    }
 }
 
 /// <summary>
@@ -39,8 +48,9 @@ public sealed class FrameStatisticsEstimator : StatelessEstimator<FrameStatistic
     public FrameStatisticsEstimator(IHostEnvironment env, FrameStatisticsOptions options) : base(env, "MLNetFusion.SummarizeFrames")
     {
         ArgumentNullException.ThrowIfNull(options);
-        _output = options.OutputColumnName ?? throw new ArgumentNullException(nameof(options), "FrameStatisticsOptions.OutputColumnName is required.");
-        _input = options.InputColumnName ?? throw new ArgumentNullException(nameof(options), "FrameStatisticsOptions.InputColumnName is required.");
+        options.Validate();
+        _output = options.OutputColumnName;
+        _input = options.InputColumnName;
     }
 
     /// <inheritdoc />

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNetFusion.Onnx;
 using MLNetFusion.Trainers.LateFusion;
+using MLNetFusion.Transforms.Audio;
 using Xunit;
 
 namespace MLNetFusion.Tests;
@@ -42,5 +43,14 @@ public class OptionsValidationTests
         Throws<ArgumentException>(() => new OnnxRuntimeServingOptions { Export = new FusionOnnxExportOptions { OutputColumns = new[] { " " } } }.Validate(), "OutputColumns", "OutputColumns must name at least one column, each once.");
         new OnnxRuntimeServingOptions().Validate();
         new FusionOnnxExportOptions().Validate();
+    }
+
+    [Fact]
+    public void FrameStatisticsOptionsNameTheMissingColumn()
+    {
+        Throws<ArgumentException>(() => new FrameStatisticsOptions { OutputColumnName = "" }.Validate(), "OutputColumnName", "FrameStatisticsOptions.OutputColumnName is required.");
+        Throws<ArgumentException>(() => new FrameStatisticsOptions { InputColumnName = null! }.Validate(), "InputColumnName", "FrameStatisticsOptions.InputColumnName is required.");
+        Throws<ArgumentException>(() => new FrameStatisticsEstimator(new MLContext(), new FrameStatisticsOptions { InputColumnName = " " }), "InputColumnName", "FrameStatisticsOptions.InputColumnName is required.");
+        new FrameStatisticsOptions().Validate();
     }
 }
