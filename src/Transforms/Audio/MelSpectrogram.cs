@@ -100,6 +100,26 @@ public sealed class MelSpectrogramOptions
     public SpectrogramNormalization Normalization { get; set; } = SpectrogramNormalization.None;
 
     internal MelSpectrogramOptions Clone() => (MelSpectrogramOptions)MemberwiseClone();
+
+    /// <summary>Checks every member for audio at <paramref name="sampleRate"/> Hz and throws naming the bad one; changes nothing.</summary>
+    /// <param name="sampleRate">The audio's sample rate (the Nyquist frequency bounds <see cref="MaxFrequency"/>).</param>
+    public void Validate(int sampleRate)
+    {
+        var o = this;
+        Check.InRange(o.FftSize, 2, 1 << 16);
+        int win = o.WindowLength ?? o.FftSize;
+        if (win <= 0 || win > o.FftSize) throw new ArgumentOutOfRangeException(nameof(o.WindowLength), win, "WindowLength must be in [1, FftSize].");
+        if ((o.HopLength ?? win / 2) <= 0) throw new ArgumentOutOfRangeException(nameof(o.HopLength), o.HopLength, "HopLength must be positive.");
+        Check.Positive(o.Bands, 1024);
+        double fmax = o.MaxFrequency ?? sampleRate / 2.0;
+        // Written so that NaN fails every comparison: a NaN or infinite frequency is an error, not a NaN filter bank.
+        if (!(o.MinFrequency >= 0 && fmax > o.MinFrequency && fmax <= sampleRate / 2.0 + 1e-9))
+            throw new ArgumentOutOfRangeException(double.IsNaN(fmax) || fmax > sampleRate / 2.0 ? nameof(o.MaxFrequency) : nameof(o.MinFrequency), fmax,
+                $"Need 0 <= MinFrequency ({o.MinFrequency}) < MaxFrequency ({fmax}) <= Nyquist ({sampleRate / 2.0} Hz), all finite.");
+        Check.Positive(o.Power);
+        if (o.ApplyLog) Check.Positive(o.LogOffset);
+        Check.Positive(o.BatchSize, 65_536);
+    }
 }
 
 /// <summary>
@@ -126,7 +146,7 @@ public sealed class MelSpectrogramEstimator : StatelessEstimator<MelSpectrogramT
     public MelSpectrogramEstimator(IHostEnvironment env, MelSpectrogramOptions options) : base(env, "MLNetFusion.MelSpectrogram")
     {
         _options = options?.Clone() ?? throw new ArgumentNullException(nameof(options));
-        MelSpectrogramTransformer.Validate(_options, _options.SampleRate ?? 1_000_000);
+        _options.Validate(_options.SampleRate ?? 1_000_000);
     }
 
     /// <inheritdoc />
@@ -178,7 +198,7 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
     /// so they score bit for bit as when they were saved.</param>
     internal MelSpectrogramTransformer(MelSpectrogramOptions options, int inputLength, int sampleRate, bool doublePrecision = true) : base(options.BatchSize)
     {
-        Validate(options, sampleRate);
+        options.Validate(sampleRate);
         TorchRuntime.EnsureInitialized();
         Options = options.Clone();
         Options.SampleRate = sampleRate;
@@ -247,23 +267,6 @@ public sealed class MelSpectrogramTransformer : BatchMappingTransformer, IDispos
 
     /// <summary>Hop length.</summary>
     public int Hop => Options.HopLength ?? WindowLength / 2;
-
-    internal static void Validate(MelSpectrogramOptions o, int sampleRate)
-    {
-        Check.InRange(o.FftSize, 2, 1 << 16);
-        int win = o.WindowLength ?? o.FftSize;
-        if (win <= 0 || win > o.FftSize) throw new ArgumentOutOfRangeException(nameof(o.WindowLength), win, "WindowLength must be in [1, FftSize].");
-        if ((o.HopLength ?? win / 2) <= 0) throw new ArgumentOutOfRangeException(nameof(o.HopLength), o.HopLength, "HopLength must be positive.");
-        Check.Positive(o.Bands, 1024);
-        double fmax = o.MaxFrequency ?? sampleRate / 2.0;
-        // Written so that NaN fails every comparison: a NaN or infinite frequency is an error, not a NaN filter bank.
-        if (!(o.MinFrequency >= 0 && fmax > o.MinFrequency && fmax <= sampleRate / 2.0 + 1e-9))
-            throw new ArgumentOutOfRangeException(double.IsNaN(fmax) || fmax > sampleRate / 2.0 ? nameof(o.MaxFrequency) : nameof(o.MinFrequency), fmax,
-                $"Need 0 <= MinFrequency ({o.MinFrequency}) < MaxFrequency ({fmax}) <= Nyquist ({sampleRate / 2.0} Hz), all finite.");
-        Check.Positive(o.Power);
-        if (o.ApplyLog) Check.Positive(o.LogOffset);
-        Check.Positive(o.BatchSize, 65_536);
-    }
 
     /// <summary>
     /// The HTK mel filter bank as torchaudio's <c>melscale_fbanks</c> builds it (<c>norm=None</c>): <c>[freqs, bands]</c>, row-major.
