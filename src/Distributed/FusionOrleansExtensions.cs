@@ -14,14 +14,14 @@ public static class FusionOrleansExtensions
     /// <summary>Hosts study grains on this silo (every silo of a study's cluster should call it) with their lease timing.</summary>
     public static ISiloBuilder AddFusionStudies(this ISiloBuilder builder, Action<FusionStudyOptions>? configure = null)
     {
-        builder.Services.AddOptions<FusionStudyOptions>().Configure(o => configure?.Invoke(o));
+        builder.Services.AddOptions<FusionStudyOptions>().Configure(o => { configure?.Invoke(o); o.Validate(); });
         return builder;
     }
 
     /// <summary>Runs trials on this silo (see <see cref="FusionWorker"/>).</summary>
     public static ISiloBuilder AddFusionWorker(this ISiloBuilder builder, Action<FusionWorkerOptions>? configure = null)
     {
-        builder.Services.AddOptions<FusionWorkerOptions>().Configure(o => configure?.Invoke(o));
+        builder.Services.AddOptions<FusionWorkerOptions>().Configure(o => { configure?.Invoke(o); o.Validate(); });
         builder.Services.AddSingleton<FusionWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FusionWorker>());
         return builder;

@@ -35,8 +35,23 @@ public sealed class FusionStudyState
 /// <summary>Timing of a study's leases.</summary>
 public sealed class FusionStudyOptions
 {
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>How long a lease lasts without a heartbeat.</summary>
+        public static readonly TimeSpan LeaseTimeout = TimeSpan.FromSeconds(20);
+    }
+
     /// <summary>A trial (or the refit) whose worker has not sent a heartbeat for this long is given to another worker. Default 20 s.</summary>
-    public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(20);
+    public TimeSpan LeaseTimeout { get; set; } = Defaults.LeaseTimeout;
+
+    /// <summary>Checks every member and throws naming the bad one; changes nothing. <c>AddFusionStudies</c> calls it.</summary>
+    public void Validate()
+    {
+        if (LeaseTimeout <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(LeaseTimeout), LeaseTimeout, "FusionStudyOptions.LeaseTimeout must be positive." + Environment.NewLine +
+                "Hint: keep it well above the workers' HeartbeatInterval (defaults 20 s and 2 s).");
+    }
 }
 
 /// <summary>

@@ -12,18 +12,41 @@ namespace MLNetFusion.Distributed;
 /// <summary>How a worker silo takes part in studies.</summary>
 public sealed class FusionWorkerOptions
 {
+    /// <summary>Default values.</summary>
+    public static class Defaults
+    {
+        /// <summary>How often an idle worker asks for work.</summary>
+        public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+        /// <summary>How often a running trial's lease is renewed.</summary>
+        public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
+        /// <summary>How long a finished trial's result is retried while the study is unreachable.</summary>
+        public static readonly TimeSpan DeliveryTimeout = TimeSpan.FromMinutes(2);
+    }
+
     /// <summary>The worker's name in leases, the leaderboard and errors. Default: <c>machine:process id</c>.</summary>
     public string Name { get; set; } = $"{Environment.MachineName}:{Environment.ProcessId}";
     /// <summary>How often an idle worker asks for work. Default 1 s.</summary>
-    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan PollInterval { get; set; } = Defaults.PollInterval;
     /// <summary>How often a running trial's lease is renewed (well below <see cref="FusionStudyOptions.LeaseTimeout"/>). Default 2 s.</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan HeartbeatInterval { get; set; } = Defaults.HeartbeatInterval;
     /// <summary>Torch's intra-op threads in this process (0, the default: leave them as they are). With several workers on one machine, give each its cores divided by the workers, so they do not oversubscribe them.</summary>
     public int TorchThreads { get; set; }
     /// <summary>How long a finished trial's result is retried while the study is unreachable (its host silo lost). Default 2 minutes.</summary>
-    public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromMinutes(2);
+    public TimeSpan DeliveryTimeout { get; set; } = Defaults.DeliveryTimeout;
     /// <summary>Whether this silo runs trials (default true); false makes it a host of the study grains only.</summary>
     public bool RunTrials { get; set; } = true;
+
+    /// <summary>Checks every member and throws naming the bad one; changes nothing. <c>AddFusionWorker</c> calls it.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Name))
+            throw new ArgumentException("FusionWorkerOptions.Name is required." + Environment.NewLine + "Hint: leave the default (machine:process id) or give each worker a name of its own.", nameof(Name));
+        foreach (var (name, value) in new[] { (nameof(PollInterval), PollInterval), (nameof(HeartbeatInterval), HeartbeatInterval), (nameof(DeliveryTimeout), DeliveryTimeout) })
+            if (value <= TimeSpan.Zero)
+                throw new ArgumentOutOfRangeException(name, value, $"FusionWorkerOptions.{name} must be positive." + Environment.NewLine + "Hint: the defaults are 1 s, 2 s and 2 minutes.");
+        if (TorchThreads < 0)
+            throw new ArgumentOutOfRangeException(nameof(TorchThreads), TorchThreads, "FusionWorkerOptions.TorchThreads must be 0 (leave them) or positive." + Environment.NewLine + "Hint: give each worker on a machine its cores divided by the workers.");
+    }
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MLNetFusion.Distributed;
 using MLNetFusion.Onnx;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Transforms.Audio;
@@ -43,6 +44,17 @@ public class OptionsValidationTests
         Throws<ArgumentException>(() => new OnnxRuntimeServingOptions { Export = new FusionOnnxExportOptions { OutputColumns = new[] { " " } } }.Validate(), "OutputColumns", "OutputColumns must name at least one column, each once.");
         new OnnxRuntimeServingOptions().Validate();
         new FusionOnnxExportOptions().Validate();
+    }
+
+    [Fact]
+    public void DistributedSweepOptionsNameTheBadMember()
+    {
+        Throws<ArgumentException>(() => new FusionWorkerOptions { Name = " " }.Validate(), "Name", "FusionWorkerOptions.Name is required.");
+        Throws<ArgumentOutOfRangeException>(() => new FusionWorkerOptions { HeartbeatInterval = TimeSpan.Zero }.Validate(), "HeartbeatInterval", "FusionWorkerOptions.HeartbeatInterval must be positive.");
+        Throws<ArgumentOutOfRangeException>(() => new FusionWorkerOptions { TorchThreads = -1 }.Validate(), "TorchThreads", "FusionWorkerOptions.TorchThreads must be 0 (leave them) or positive.");
+        Throws<ArgumentOutOfRangeException>(() => new FusionStudyOptions { LeaseTimeout = TimeSpan.FromSeconds(-1) }.Validate(), "LeaseTimeout", "FusionStudyOptions.LeaseTimeout must be positive.");
+        new FusionWorkerOptions().Validate();
+        new FusionStudyOptions().Validate();
     }
 
     [Fact]
