@@ -132,16 +132,15 @@ public sealed class WeightedEnsembleTransformer : ITransformer, IDisposable, IFu
         foreach (var m in _members) (m as IDisposable)?.Dispose();
     }
 
-    /// <summary>The weighted average of the members' probabilities (each renormalised to a distribution), by <see cref="ProbabilityCombiner.WeightedAverage"/>.</summary>
+    /// <summary>
+    /// The weighted average of the members' probabilities (each renormalised to a distribution), by
+    /// <see cref="ProbabilityCombiner.WeightedAverage"/>. <paramref name="scores"/> (the caller's per-cursor buffers,
+    /// refilled every row) become the probabilities in place: nothing is allocated per row.
+    /// </summary>
     private void Combine(float[][] scores, Span<float> result)
     {
-        var probabilities = new float[scores.Length][];
-        for (int i = 0; i < scores.Length; i++)
-        {
-            probabilities[i] = new float[result.Length];
-            LateFusionMath.ToProbabilities(scores[i], probabilities[i]);
-        }
-        _rule.Combine(probabilities, _allPresent, result);
+        foreach (var s in scores) LateFusionMath.ToProbabilities(s, s);
+        _rule.Combine(scores, _allPresent, result);
     }
 
     /// <summary>The getter of <c>Score</c> (<paramref name="score"/>) or <c>PredictedLabel</c>, shared by the cursor and the single-row mapper.</summary>

@@ -54,6 +54,7 @@ public static class LateFusionMath
     /// already a probability distribution (ML.NET's maximum-entropy, LightGBM and MLNetFusion trainers output those);
     /// anything else (raw margins, e.g. from one-versus-all linear models) goes through a softmax.
     /// </summary>
+    /// <remarks><paramref name="score"/> and <paramref name="probabilities"/> may be the same buffer: each value is read before it is written.</remarks>
     public static void ToProbabilities(ReadOnlySpan<float> score, Span<float> probabilities)
     {
         double sum = 0;
