@@ -33,7 +33,7 @@ internal static class Candidates
     /// <summary>The baselines and fusion families of <see cref="FusionCandidates.Default"/> for <paramref name="ds"/> (no single modalities).</summary>
     public static IReadOnlyList<Candidate> All(MultimodalDataset ds, int epochs = Epochs)
         => FusionCandidates.Default(ds.Featurization, ds.GroupColumn, includeSingles: false)
-            .Select(c => new Candidate(c.Family, c.Name, (ml, d, p) => c.Build(new LeaderboardContext(ml, d.Featurization, d.GroupColumn, epochs, p)))).ToList();
+            .Select(c => new Candidate(c.Family, c.Name, (ml, d, p) => (CandidateContext.For(ml, d.Featurization, d.GroupColumn) with { Progress = p }).Build(c.Settings.WithEpochs(epochs)))).ToList();
 }
 
 /// <summary>One candidate's result on the test split.</summary>

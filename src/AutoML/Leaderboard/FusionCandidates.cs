@@ -6,8 +6,8 @@ using MLNetFusion.Trainers.Early;
 using MLNetFusion.Trainers.Hybrid;
 using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
-using MLNetFusion.Trainers.Network;
-using MLNetFusion.Training;
+using MLNetFusion.AutoML.Sweep;
+using static MLNetFusion.AutoML.Sweep.SweepParameters;
 
 namespace MLNetFusion.AutoML.Leaderboard;
 
@@ -31,36 +31,22 @@ public static class FusionCandidates
         public const double EarlyStoppingValidationFraction = 0.1;
     }
 
-    /// <summary>The column early fusion concatenates into.</summary>
-    public const string Features = "Features";
+    /// <summary>The early-fusion MLP's width (hidden layers of four times it, then it) and dropout.</summary>
+    private const int EarlyMlpWidth = 64;
+    private const double EarlyMlpDropout = 0.3;
 
-    /// <summary>A late-fusion fit's progress: which member fit of how many, and the running member's epochs.</summary>
-    private sealed class LateProgress(Action<double, string> report)
-    {
-        private LateFusionProgress _at = new(0, 1, "", null, TimeSpan.Zero);
-        public void Step(LateFusionProgress p) { _at = p; Report(0, null); }
-        public void Epoch(EpochReport r) => Report((double)r.Epoch / r.Epochs, $"epoch {r.Epoch}/{r.Epochs}");
-        private void Report(double within, string? epoch)
-        {
-            var p = _at;
-            string where = p.Step >= p.Steps ? "combining" : (p.Fold is int f ? $"fold {f}: " : "final: ") + $"member {p.Member} (fit {p.Step + 1}/{p.Steps})";
-            report((p.Step + within) / Math.Max(1, p.Steps), epoch == null ? where : $"{where}, {epoch}");
-        }
-    }
-
-    private static LeaderboardCandidate Late(LateFusionCombiner combiner, string name) => new(CandidateKind.Fusion, FusionFamily.Late, name, c =>
-    {
-        var tracker = c.Progress == null ? null : new LateProgress(c.Progress);
-        return c.ML.MulticlassClassification.Trainers.LateFusion(new LateFusionOptions
-        {
-            Members = c.LateFusionMembers(tracker == null ? null : tracker.Epoch), Combiner = combiner, NumberOfFolds = Defaults.LateFusionFolds,
-            SamplingKeyColumnName = c.GroupColumnName, LabelColumnName = c.Label, Progress = tracker == null ? null : tracker.Step,
-            SharedFits = c.LateFusionFits,   // the five combiners share one set of member fits and folds per training set
-        });
-    }) { Combiner = combiner };
+    private static LeaderboardCandidate Late(LateFusionCombiner combiner, string name) => LeaderboardCandidate.Of(CandidateKind.Fusion, name, FusionFamily.Late, (LateCombiner, combiner));
 
     // " (a; b)" of the parts that apply, or nothing.
     private static string Parenthesised(params string?[] parts) => parts.OfType<string>().ToList() is { Count: > 0 } p ? $" ({string.Join("; ", p)})" : "";
+
+    private static LeaderboardCandidate Early(CandidateKind kind, string name, EarlyFusionLearner learner, string? modality = null, bool pretrained = false)
+    {
+        var parameters = new List<(ISweepParameter, object)> { (EarlyLearner, learner) };
+        if (modality != null) parameters.Add((SweepParameters.Modalities, modality));
+        if (pretrained) parameters.Add((PretrainedFeatures, true));
+        return LeaderboardCandidate.Of(kind, name, FusionFamily.Early, parameters.ToArray());
+    }
 
     /// <summary>Every candidate for <paramref name="featurization"/>.</summary>
     /// <param name="featurization">The featurized columns.</param>
@@ -74,20 +60,14 @@ public static class FusionCandidates
         var list = new List<LeaderboardCandidate>
         {
             // What an ML.NET user writes first: every modality's fixed features concatenated into a linear model and into LightGBM.
-            new(CandidateKind.Baseline, null, "Concatenate (one-hot, normalised numbers, FeaturizeText, pixels, log-mel) + L-BFGS maximum entropy", c =>
-                c.ML.Transforms.Concatenate(Features, c.Featurization.FeatureColumns.ToArray())
-                    .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, Features)))),
+            Early(CandidateKind.Baseline, "Concatenate (one-hot, normalised numbers, FeaturizeText, pixels, log-mel) + L-BFGS maximum entropy", EarlyFusionLearner.LbfgsMaximumEntropy),
             // LightGBM bins every feature: on a vocabulary-wide n-gram vector (hundreds of thousands of slots on real
             // text) that takes gigabytes and minutes, so it reads each text as its bounded hashed bag of words.
-            new(CandidateKind.Baseline, null, hasText ? "Concatenate (text as hashed words) + LightGBM" : "Concatenate + LightGBM", c =>
-                c.ML.Transforms.Concatenate(Features, c.Featurization.DenseFeatureColumns.ToArray())
-                    .Append(c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, Features, seed: 1)))),
+            Early(CandidateKind.Baseline, hasText ? "Concatenate (text as hashed words) + LightGBM" : "Concatenate + LightGBM", EarlyFusionLearner.LightGbm),
         };
         // The next thing a user writes once pretrained embeddings are at hand: the same concatenation with them, into L-BFGS.
         if (featurization.PretrainedNames is { } pretrainedNames)
-            list.Add(new(CandidateKind.Baseline, null, $"Concatenate (… with {pretrainedNames}) + L-BFGS maximum entropy", c =>
-                c.ML.Transforms.Concatenate(Features, c.Featurization.PretrainedFeatureColumns.ToArray())
-                    .Append(c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, Features)))));
+            list.Add(Early(CandidateKind.Baseline, $"Concatenate (… with {pretrainedNames}) + L-BFGS maximum entropy", EarlyFusionLearner.LbfgsMaximumEntropy, pretrained: true));
         // The best plain model per modality, as its kind says (IModalityKind.Baseline): LightGBM on the tabular columns, a
         // linear model on each text's n-grams; then a linear model on its pretrained features where it has them (with
         // the n-grams for a text, alone for an image: a linear probe).
@@ -96,16 +76,12 @@ public static class FusionCandidates
             var m = featurization.Modalities[index];
             var baseline = ModalityRegistry.Get(m.Kind).Baseline;
             if (baseline == PlainBaseline.LightGbm)
-                list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: LightGBM", c =>
-                    c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, m.FeaturesColumn, seed: 1))));
+                list.Add(Early(CandidateKind.Baseline, $"{m.Name} only: LightGBM", EarlyFusionLearner.LightGbm, m.Name));
             bool ngrams = baseline == PlainBaseline.Linear && m.FeaturesColumnName != null;
             if (ngrams)
-                list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: n-grams + L-BFGS maximum entropy", c =>
-                    c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, m.FeaturesColumn))));
-            string withEmbeddings = featurization.PretrainedFeatureColumns[index];
-            if (featurization.PretrainedEncoderNames.ElementAtOrDefault(index) is { } encoder && withEmbeddings != m.FeaturesColumn)
-                list.Add(new(CandidateKind.Baseline, null, $"{m.Name} only: {encoder}{(ngrams ? " + n-grams" : "")} + L-BFGS maximum entropy", c =>
-                    c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, withEmbeddings))));
+                list.Add(Early(CandidateKind.Baseline, $"{m.Name} only: n-grams + L-BFGS maximum entropy", EarlyFusionLearner.LbfgsMaximumEntropy, m.Name));
+            if (featurization.PretrainedEncoderNames.ElementAtOrDefault(index) is { } encoder && featurization.PretrainedFeatureColumns[index] != m.FeaturesColumn)
+                list.Add(Early(CandidateKind.Baseline, $"{m.Name} only: {encoder}{(ngrams ? " + n-grams" : "")} + L-BFGS maximum entropy", EarlyFusionLearner.LbfgsMaximumEntropy, m.Name, pretrained: true));
         }
         list.AddRange(new[]
         {
@@ -114,49 +90,31 @@ public static class FusionCandidates
             Late(LateFusionCombiner.ProductOfExperts, "product of experts"),
             Late(LateFusionCombiner.MajorityVote, "majority vote"),
             Late(LateFusionCombiner.Stacking, $"stacking out-of-fold ({folds}), L-BFGS meta-learner"),
-            new(CandidateKind.Fusion, FusionFamily.Early, "Concatenate + FusionMlp" + Parenthesised(featurization.PretrainedNames is { } embedded ? $"with {embedded}" : null, hasText ? "text as hashed words" : null), c =>
-                c.ML.Transforms.Concatenate(Features, c.Featurization.PretrainedDenseFeatureColumns.ToArray())
-                    .Append(c.ML.MulticlassClassification.Trainers.FusionMlp(c.Neural(new FusionMlpOptions { HiddenWidths = new[] { 256, 64 }, Dropout = 0.3 })))),
-            new(CandidateKind.Fusion, FusionFamily.Merge, "attention over encoder embeddings", c =>
-                c.ML.MulticlassClassification.Trainers.MergeFusion(c.Neural(new MergeFusionOptions { Modalities = c.Modalities(), Operation = MergeOperation.Attention }))),
-            new(CandidateKind.Fusion, FusionFamily.Network, "concatenated encoder layers", c =>
-                c.ML.MulticlassClassification.Trainers.NetworkFusion(c.Neural(new NetworkFusionOptions { Modalities = c.Modalities() }))),
-            new(CandidateKind.Fusion, FusionFamily.CrossModal, "cross-attention, one exchange", c =>
-                c.ML.MulticlassClassification.Trainers.CrossModalFusion(c.Neural(new CrossModalFusionOptions { Modalities = c.Modalities(), Depth = 1 }))),
+            LeaderboardCandidate.Of(CandidateKind.Fusion, "Concatenate + FusionMlp" + Parenthesised(featurization.PretrainedNames is { } embedded ? $"with {embedded}" : null, hasText ? "text as hashed words" : null),
+                FusionFamily.Early, (EarlyLearner, EarlyFusionLearner.FusionMlp), (PretrainedFeatures, true), (Width, EarlyMlpWidth), (Dropout, EarlyMlpDropout)),
+            LeaderboardCandidate.Of(CandidateKind.Fusion, "attention over encoder embeddings", FusionFamily.Merge, (Operation, MergeOperation.Attention)),
+            LeaderboardCandidate.Of(CandidateKind.Fusion, "concatenated encoder layers", FusionFamily.Network),
+            LeaderboardCandidate.Of(CandidateKind.Fusion, "cross-attention, one exchange", FusionFamily.CrossModal, (CrossModalDepth, 1)),
         });
         // Hybrid: the trees stay on the tabular columns, where they are strongest, and the network adds the other
         // modalities (images, audio, text) beside the trees' out-of-fold probabilities.
-        int tabularIndex = featurization.Modalities.ToList().FindIndex(m => m.Kind == ModalityKind.Tabular);
-        if (tabularIndex >= 0 && featurization.Modalities.Count > 1)
+        if (featurization.Modalities.Any(m => m.Kind == ModalityKind.Tabular) && featurization.Modalities.Count > 1)
         {
-            string tabular = featurization.Modalities[tabularIndex].FeaturesColumn;
             string hybridFolds = groupColumnName != null ? $"{HybridFusionOptions.Defaults.NumberOfFolds} folds of whole '{groupColumnName}' groups" : $"{HybridFusionOptions.Defaults.NumberOfFolds} folds";
-            list.Add(new(CandidateKind.Fusion, FusionFamily.Hybrid, $"LightGBM on the tabular columns (out-of-fold probabilities, {hybridFolds}) + network over the other encoders", c =>
-                c.ML.MulticlassClassification.Trainers.HybridFusion(new HybridFusionOptions
-                {
-                    BoostedTrainer = c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, tabular, seed: 1)),
-                    BoostedFeatureColumnName = tabular,
-                    BoostedName = featurization.Modalities[tabularIndex].Name + " (LightGBM)",
-                    Network = c.Neural(new NetworkFusionOptions
-                    {
-                        Modalities = c.Modalities().Where(m => m.Kind != ModalityKind.Tabular).ToList(), SamplingKeyColumnName = c.GroupColumnName,
-                    }),
-                })));
+            list.Add(LeaderboardCandidate.Of(CandidateKind.Fusion, $"LightGBM on the tabular columns (out-of-fold probabilities, {hybridFolds}) + network over the other encoders", FusionFamily.Hybrid));
         }
         if (includeSingles)
             for (int i = 0; i < featurization.Modalities.Count; i++)
             {
-                // A modality that can be missing (an empty text) cannot predict its rows alone; its fixed features (text
-                // as a bounded hashed bag of words, zero for an empty text; an image's pretrained features, zero for no
-                // image) can, through the same network with an MLP encoder.
+                // A modality that can be missing (an empty text) is read alone through its fixed features (text as a
+                // bounded hashed bag of words, zero for an empty text; an image's pretrained features, zero for no
+                // image) by an MLP (CandidateContext.NetworkModalitiesOf).
                 var m = featurization.Modalities[i];
-                var alone = m.FeaturesColumnName == null ? m.Clone() : ModalityOptions.Tabular(featurization.PretrainedDenseFeatureColumns[i], m.Name, 64, 32);
                 string? encoder = featurization.PretrainedEncoderNames.ElementAtOrDefault(i);
                 string how = m.FeaturesColumnName == null ? "same encoder"
                     : m.Kind != ModalityKind.Text ? $"its {encoder ?? "fixed features"}, MLP"
                     : encoder != null ? $"its hashed words and {encoder}, MLP" : "its hashed words, MLP";
-                list.Add(new(CandidateKind.SingleModality, null, $"{m.Name} only ({how})", c => c.ML.MulticlassClassification.Trainers.NetworkFusion(
-                    c.Neural(new NetworkFusionOptions { Modalities = new() { alone.Clone() } }))));
+                list.Add(LeaderboardCandidate.Of(CandidateKind.SingleModality, $"{m.Name} only ({how})", FusionFamily.Network, (SweepParameters.Modalities, m.Name)));
             }
         return list;
     }

@@ -269,7 +269,8 @@ public static class FusionLeaderboard
             LeaderboardEntry entry;
             try
             {
-                var context = new LeaderboardContext(ml, featurization, options.GroupColumnName, options.Epochs, null) { EarlyStoppingPatience = options.EarlyStoppingPatience };
+                var context = CandidateContext.For(ml, featurization, options.GroupColumnName) with { EarlyStoppingPatience = options.EarlyStoppingPatience };
+                var settings = c.Settings.WithEpochs(options.Epochs);
                 // Every split's held-out probabilities, in split order (the same rows in the same order for every candidate).
                 var judged = new List<float[]>();
                 var heldOut = new Dictionary<string, (float[][] probabilities, int[] labels)>();
@@ -285,7 +286,7 @@ public static class FusionLeaderboard
                         LateFusionFits = Shared(split.Name),
                     };
                     ITransformer model;
-                    try { model = c.Build(splitContext).Fit(split.Cached(ml)); }
+                    try { model = splitContext.Build(settings).Fit(split.Cached(ml)); }
                     catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException && split.Describes)
                     {
                         throw new InvalidOperationException($"{split.Title}: {ex.Message}", ex);
@@ -312,7 +313,7 @@ public static class FusionLeaderboard
                         Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (splits.Count + x) / fits, $"all training rows, {stage}"),
                         LateFusionFits = Shared("all"),
                     };
-                    served = c.Build(all).Fit(train);
+                    served = all.Build(settings).Fit(train);
                     refitting += clock.Elapsed - judgedIn;
                 }
                 var v = judged.ToArray();

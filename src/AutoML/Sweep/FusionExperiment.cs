@@ -175,7 +175,7 @@ public sealed class FusionExperiment
     {
         ArgumentNullException.ThrowIfNull(settings);
         var (lateFolds, lateKey) = _plan?.LateFolds(_seed) ?? (3, null);
-        return new TrialContext(_ml, _modalities, _label, EffectiveSpace(), lateKey, lateFolds).Build(settings, seed ?? TrialSeed(settings), _ => { }, CancellationToken.None);
+        return Context(lateKey, lateFolds, seed ?? TrialSeed(settings)).Build(settings);
     }
 
     /// <summary>
@@ -188,9 +188,12 @@ public sealed class FusionExperiment
         Validate();
         var (splits, lateFolds, lateKey) = _plan!.Make(_ml, _features, _seed);
         CheckData(splits);
-        var builder = new TrialContext(_ml, _modalities, _label, EffectiveSpace(), lateKey, lateFolds);
-        return new FusionTrialRunner(_ml, splits, builder, _metric, _robustness, _seed, _features, _plan.AllRows);
+        return new FusionTrialRunner(_ml, splits, Context(lateKey, lateFolds, seed: null), _metric, _robustness, _seed, _features, _plan.AllRows);
     }
+
+    /// <summary>The candidate engine's context of this experiment's trials: its modalities, label and space, late fusion's folds and grouping.</summary>
+    private CandidateContext Context(string? lateKey, int lateFolds, int? seed)
+        => new(_ml, _modalities, _label) { Space = EffectiveSpace(), GroupColumnName = lateKey, LateFusionFolds = lateFolds, Seed = seed };
 
     /// <summary>Runs the search.</summary>
     /// <param name="cancellationToken">Stops the search: the running trial is cancelled and the best completed trial is returned;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.Models;
+using MLNetFusion.Trainers.Evaluation;
 using MLNetFusion.Training;
 
 namespace MLNetFusion.AutoML.Sweep;
@@ -22,21 +23,21 @@ public sealed class FusionTrialRunner
 {
     private readonly MLContext _ml;
     private readonly List<FusionTrialSplit> _splits;
-    private readonly TrialContext _builder;
+    private readonly CandidateContext _builder;
     private readonly FusionMetric _metric;
     private readonly double _robustness;
     private readonly int _seed;
     private readonly IEstimator<ITransformer>? _features;
     private readonly IDataView _all;
 
-    internal FusionTrialRunner(MLContext ml, List<FusionTrialSplit> splits, TrialContext builder, FusionMetric metric, double robustness, int seed,
+    internal FusionTrialRunner(MLContext ml, List<FusionTrialSplit> splits, CandidateContext builder, FusionMetric metric, double robustness, int seed,
         IEstimator<ITransformer>? features, IDataView all)
     {
         _ml = ml; _splits = splits; _builder = builder; _metric = metric; _robustness = robustness; _seed = seed; _features = features; _all = all;
     }
 
     /// <summary>The search space trials are drawn from: the experiment's, with the modality subsets of its modalities when it searches none of its own.</summary>
-    public FusionSearchSpace SearchSpace => _builder.Space;
+    public FusionSearchSpace SearchSpace => _builder.Space!;
 
     /// <summary>The optimised metric.</summary>
     public FusionMetric Metric => _metric;
@@ -45,7 +46,7 @@ public sealed class FusionTrialRunner
     public int SplitCount => _splits.Count;
 
     internal IReadOnlyList<FusionTrialSplit> Splits => _splits;
-    internal TrialContext Builder => _builder;
+    internal CandidateContext Builder => _builder;
 
     /// <summary>The seed the trainers of a trial of <paramref name="settings"/> get.</summary>
     public int TrialSeed(FusionTrialSettings settings) => TrialSeed(_seed, settings);
@@ -81,20 +82,20 @@ public sealed class FusionTrialRunner
         ArgumentNullException.ThrowIfNull(settings);
         var watch = Stopwatch.StartNew();
         int epochs = 0;
-        var metrics = new List<MulticlassClassificationMetrics>();
+        var metrics = new List<ModalityMetrics>();
         ITransformer? model = null;
         try
         {
             foreach (var split in _splits)
             {
                 if (model != null) { Dispose(model); model = null; }
-                var estimator = _builder.Build(settings, TrialSeed(settings), r => { Interlocked.Increment(ref epochs); progress?.Invoke(r); }, cancel);
+                var estimator = Context(settings, r => { Interlocked.Increment(ref epochs); progress?.Invoke(r); }, cancel).Build(settings);
                 model = estimator.Fit(split.Train);
                 cancel.ThrowIfCancellationRequested();
-                metrics.Add(_ml.MulticlassClassification.Evaluate(model.Transform(split.Validation), _builder.Label));
+                metrics.Add(Score(model.Transform(split.Validation)));
             }
-            double acc = metrics.Average(m => m.MicroAccuracy), macro = metrics.Average(m => m.MacroAccuracy);
-            double logLoss = metrics.Average(m => m.LogLoss), f1 = metrics.Average(FusionMetrics.MacroF1);
+            double acc = metrics.Average(m => m.Accuracy), macro = metrics.Average(m => m.MacroAccuracy);
+            double logLoss = metrics.Average(m => m.LogLoss), f1 = metrics.Average(m => m.MacroF1);
             double metric = Select(_metric, acc, macro, logLoss, f1);
             double worst = WorstMissingModality(model!, _splits[^1].Validation, _builder.ModalitiesOf(settings));
             var result = new FusionTrialResult
@@ -130,9 +131,16 @@ public sealed class FusionTrialRunner
         ArgumentNullException.ThrowIfNull(settings);
         var featurizer = _features?.Fit(_all) ?? new TransformerChain<ITransformer>();
         var features = _ml.Data.Cache(featurizer.Transform(_all));
-        var estimator = _builder.Build(settings, TrialSeed(settings), _ => { }, cancellationToken);
+        var estimator = Context(settings, null, cancellationToken).Build(settings);
         return new TransformerChain<ITransformer>(featurizer, estimator.Fit(features));
     }
+
+    /// <summary>The engine's context of one trial: its seed, its epochs counted, its cancellation.</summary>
+    private CandidateContext Context(FusionTrialSettings settings, Action<EpochReport>? epochFinished, CancellationToken cancel)
+        => _builder with { Seed = TrialSeed(settings), EpochFinished = epochFinished, CancellationToken = cancel };
+
+    /// <summary>The metrics of scored rows, as the leaderboard and the modality report compute them (<c>ScoredRows</c>).</summary>
+    private ModalityMetrics Score(IDataView scored) => ScoredRows.Read(scored, _builder.Label, "Score").Metrics();
 
     private static double Select(FusionMetric metric, double acc, double macro, double logLoss, double f1)
         => metric switch { FusionMetric.Accuracy => acc, FusionMetric.MacroAccuracy => macro, FusionMetric.LogLoss => logLoss, _ => f1 };
@@ -147,8 +155,8 @@ public sealed class FusionTrialRunner
             double value;
             try
             {
-                var e = _ml.MulticlassClassification.Evaluate(model.Transform(MLNetFusion.Trainers.Evaluation.ModalityColumn.Hide(validation.Schema, m.ColumnName).Transform(validation)), _builder.Label);
-                value = Select(_metric, e.MicroAccuracy, e.MacroAccuracy, e.LogLoss, FusionMetrics.MacroF1(e));
+                var e = Score(model.Transform(MLNetFusion.Trainers.Evaluation.ModalityColumn.Hide(validation.Schema, m.ColumnName).Transform(validation)));
+                value = Select(_metric, e.Accuracy, e.MacroAccuracy, e.LogLoss, e.MacroF1);
             }
             catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
             {

@@ -31,6 +31,9 @@ public sealed record FusionTrialSettings(int TrialId, FusionFamily Family, IRead
         return new FusionTrialSettings(trialId, Family, p);
     }
 
+    /// <summary>A copy whose neural trainers run <paramref name="epochs"/> (the leaderboard's epochs for all of its candidates; learners without epochs ignore it).</summary>
+    public FusionTrialSettings WithEpochs(int epochs) => this with { Parameters = new Dictionary<string, object>(Parameters) { [SweepParameters.Epochs.Name] = epochs } };
+
     /// <inheritdoc />
     public override string ToString() => $"{Family.Name()}: " + string.Join(", ", Parameters.Select(p => p.Key + "=" + Format(p.Value)));
 

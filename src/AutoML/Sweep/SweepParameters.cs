@@ -41,6 +41,14 @@ public sealed class SweepParameter<T> : ISweepParameter where T : notnull
     public T ValueIn(FusionTrialSettings settings, FusionSearchSpace space)
         => settings.Parameters.TryGetValue(Name, out var v) ? Convert(v) : Convert(DimensionIn(space).Default);
 
+    /// <summary>The default of its dimension in <paramref name="space"/>, if the space has one for it.</summary>
+    internal bool TryDefaultIn(FusionSearchSpace space, out T value)
+    {
+        if (_dimension(space) is { IsEmpty: false } dimension) { value = Convert(dimension.Default); return true; }
+        value = default!;
+        return false;
+    }
+
     /// <summary>The value in a partial set of chosen values (while a tuner is drawing a trial), if chosen.</summary>
     public bool TryGet(IReadOnlyDictionary<string, object>? chosen, out T value)
     {
@@ -95,13 +103,19 @@ public static class SweepParameters
     public static SweepParameter<bool> IntermediateLayers { get; } = new("intermediateLayers", s => s.NetworkIntermediateLayers);
     /// <summary>Cross-modal fusion: number of exchanges.</summary>
     public static SweepParameter<int> CrossModalDepth { get; } = new("depth", s => s.CrossModalDepth);
+    /// <summary>
+    /// Early fusion: read each modality's fixed features with its pretrained encoder's embeddings (where the featurization
+    /// has them; <see cref="CandidateContext.PretrainedFeatureColumns"/>). Not searched: the leaderboard sets it on the
+    /// entries that use the embeddings; absent, it is false.
+    /// </summary>
+    public static SweepParameter<bool> PretrainedFeatures { get; } = new("pretrainedFeatures", _ => null);
 
     /// <summary>Every parameter of the sweep (to find one by name, e.g. when reading settings back from storage).</summary>
     public static IReadOnlyList<ISweepParameter> All { get; } = new ISweepParameter[]
     {
         Modalities, LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, ModalityHeadWeight, BalancedLearningAlpha,
         AugmentationStrength, AudioAugmentationStrength, PerClipAudioNormalization, EarlyLearner, LateCombiner, LateMembers, Operation,
-        IntermediateLayers, CrossModalDepth,
+        IntermediateLayers, CrossModalDepth, PretrainedFeatures,
     };
 
     /// <summary>The parameters of every neural trainer.</summary>

@@ -63,7 +63,7 @@ public static class FitJob
             var candidate = Candidate(ds, family);
             description = $"{candidate.FamilyName}: {candidate.Name}";
             using var line = new ProgressLine("fit " + description);
-            trainer = candidate.Build(new AutoML.Leaderboard.LeaderboardContext(ml, ds.Featurization, ds.GroupColumn, epochs, line.Report)).Fit(train);
+            trainer = (AutoML.CandidateContext.For(ml, ds.Featurization, ds.GroupColumn) with { Progress = line.Report }).Build(candidate.Settings.WithEpochs(epochs)).Fit(train);
         }
         var toValue = ml.Transforms.Conversion.MapKeyToValue(PredictedLabel).Fit(trainer.Transform(train));
         var model = new TransformerChain<ITransformer>(featurizer, trainer, toValue);

@@ -2,6 +2,9 @@ using Microsoft.ML;
 using MLNetFusion.AutoML;
 using MLNetFusion.AutoML.Leaderboard;
 using MLNetFusion.Models;
+using MLNetFusion.AutoML.Sweep;
+using MLNetFusion.Trainers;
+using MLNetFusion.Trainers.LateFusion;
 using MLNetFusion.Trainers.Merge;
 using Xunit;
 
@@ -10,12 +13,12 @@ namespace MLNetFusion.Tests;
 /// <summary>What every neural leaderboard candidate gets from its context.</summary>
 public class LeaderboardContextTests
 {
-    private static LeaderboardContext Context(int patience) => new(new MLContext(seed: 1),
-        new FusionFeaturization(new MLContext().Transforms.CopyColumns("a", "b"), new[] { ModalityOptions.Image("Pixels") }, "Digit", new[] { "a" })
-        {
-            LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Digit"), DenseFeatureColumns = new[] { "Pixels" },
-        }, null, 7, null)
-    { EarlyStoppingPatience = patience };
+    private static readonly FusionFeaturization Featurization = new(new MLContext().Transforms.CopyColumns("a", "b"), new[] { ModalityOptions.Image("Pixels") }, "Digit", new[] { "a" })
+    {
+        LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Digit"), DenseFeatureColumns = new[] { "Pixels" },
+    };
+
+    private static CandidateContext Context(int patience) => CandidateContext.For(new MLContext(seed: 1), Featurization) with { EarlyStoppingPatience = patience };
 
     [Fact]
     public void EachModalityGetsThePlainBaselineItsKindNames()
@@ -48,15 +51,52 @@ public class LeaderboardContextTests
     [Fact]
     public void NeuralCandidatesGetTheLabelTheEpochsAndEarlyStoppingOnlyWhenAsked()
     {
-        var plain = Context(0).Neural(new MergeFusionOptions());
+        var merge = new FusionTrialSettings(0, FusionFamily.Merge, new Dictionary<string, object> { ["operation"] = MergeOperation.Mean }).WithEpochs(7);
+        var plain = Context(0).Neural(new MergeFusionOptions(), merge);
         Assert.Equal(("Digit", 7, 0, 0.0), (plain.LabelColumnName, plain.Epochs, plain.EarlyStoppingPatience, plain.ValidationFraction));
         Assert.Null(plain.Progress);
+        // What the settings leave out keeps the trainer's default without a search space, and the space's default with one.
+        Assert.Equal(FusionTrainerOptions.Defaults.HeadDropout, plain.HeadDropout);
+        var space = new MLNetFusion.AutoML.Sweep.FusionSearchSpace { Dropout = new NumericRange(0.35, 0.35, 0.35) };
+        Assert.Equal(0.35, (Context(0) with { Space = space }).Neural(new MergeFusionOptions(), merge).HeadDropout);
 
-        var stopping = Context(2).Neural(new MergeFusionOptions { Modalities = { ModalityOptions.Image("Pixels") } });
+        var stopping = Context(2).Neural(new MergeFusionOptions { Modalities = { ModalityOptions.Image("Pixels") } }, merge);
         Assert.Equal((2, FusionCandidates.Defaults.EarlyStoppingValidationFraction), (stopping.EarlyStoppingPatience, stopping.ValidationFraction));
         stopping.Validate();
 
         Assert.Throws<ArgumentOutOfRangeException>(() => new FusionLeaderboardOptions { EarlyStoppingPatience = -1 }.Validate());
+    }
+
+    [Fact]
+    public void TheLeaderboardsEntriesAreSettingsTheSweepsFamilyClassesBuild()
+    {
+        // Every entry is a family and parameter values; the engine builds it as it builds a sweep trial.
+        var text = ModalityOptions.Text("Review.Tokens", "Review");
+        text.FeaturesColumnName = "Review.Text";
+        var featurization = new FusionFeaturization(new MLContext().Transforms.CopyColumns("a", "b"),
+            new[] { ModalityOptions.Tabular("Tabular", "zip, income"), ModalityOptions.Image("Pixels", "photo"), text }, "Label", new[] { "a" })
+        {
+            LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tabular", "Pixels", "Review.Hashed" },
+        };
+        var candidates = FusionCandidates.Default(featurization);
+        var merge = candidates.Single(c => c.Family == FusionFamily.Merge);
+        Assert.Equal(MergeOperation.Attention, merge.Settings.Parameters["operation"]);
+        Assert.Equal(LateFusionCombiner.ProductOfExperts, candidates.Single(c => c.Name == "product of experts").Combiner);
+        var lightGbm = candidates.Single(c => c.Name == "zip, income only: LightGBM");
+        Assert.Equal((FusionFamily.Early, "zip, income"), (lightGbm.Settings.Family, lightGbm.Settings.Parameters["modalities"]));
+        Assert.Null(lightGbm.Family);   // a baseline, built as early fusion
+
+        // A text alone is read through an MLP on its hashed words (an empty text would leave its encoder nothing); an image alone through its CNN.
+        var context = CandidateContext.For(new MLContext(seed: 1), featurization);
+        var textAlone = context.NetworkModalitiesOf(candidates.Single(c => c.Name.StartsWith("Review only (", StringComparison.Ordinal)).Settings);
+        Assert.Equal(("Review.Hashed", EncoderKind.Mlp), (textAlone.Single().ColumnName, textAlone.Single().Encoder));
+        var imageAlone = context.NetworkModalitiesOf(candidates.Single(c => c.Name.StartsWith("photo only", StringComparison.Ordinal)).Settings);
+        Assert.Equal(("Pixels", EncoderKind.Cnn), (imageAlone.Single().ColumnName, imageAlone.Single().Encoder));
+
+        // An unknown modality in the settings is an exact error.
+        var unknown = new FusionTrialSettings(4, FusionFamily.Network, new Dictionary<string, object> { ["modalities"] = "audio" });
+        var error = Assert.Throws<ArgumentException>(() => context.Build(unknown));
+        Assert.StartsWith("Trial 4 uses modality 'audio', which is not one of the experiment's modalities (zip, income, photo, Review).", error.Message);
     }
 }
 
@@ -93,7 +133,7 @@ public class LeaderboardValidationSplitTests
         {
             LabelToKey = ml.Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tab" },
         };
-        var candidate = new LeaderboardCandidate(CandidateKind.Baseline, null, "L-BFGS", c => c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", "Tab"));
+        var candidate = LeaderboardCandidate.Of(CandidateKind.Baseline, "L-BFGS", FusionFamily.Early, (SweepParameters.EarlyLearner, EarlyFusionLearner.LbfgsMaximumEntropy));
         var options = new FusionLeaderboardOptions { GroupColumnName = "Site", Candidates = new[] { candidate, candidate with { Name = "again" } }, Seed = seed, EnsembleRounds = 0, NumberOfFolds = 1 };
         using var result = FusionLeaderboard.Run(ml, keyed, keyed, featurization, options);
         Assert.All(result.Entries, e => Assert.Null(e.Error));

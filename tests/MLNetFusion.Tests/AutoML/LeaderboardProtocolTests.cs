@@ -2,6 +2,8 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNetFusion.AutoML;
 using MLNetFusion.AutoML.Leaderboard;
+using MLNetFusion.AutoML.Sweep;
+using MLNetFusion.Trainers;
 using MLNetFusion.Models;
 using Xunit;
 
@@ -44,8 +46,8 @@ public class LeaderboardProtocolTests
 
     private static readonly LeaderboardCandidate[] Candidates =
     {
-        new(CandidateKind.Baseline, null, "L-BFGS", c => c.ML.MulticlassClassification.Trainers.LbfgsMaximumEntropy(LinearDefaults.Options(c.Label, "Tabular"))),
-        new(CandidateKind.Baseline, null, "LightGBM", c => c.ML.MulticlassClassification.Trainers.LightGbm(LightGbmDefaults.Options(c.Label, "Tabular", seed: 1))),
+        LeaderboardCandidate.Of(CandidateKind.Baseline, "L-BFGS", FusionFamily.Early, (SweepParameters.EarlyLearner, EarlyFusionLearner.LbfgsMaximumEntropy)),
+        LeaderboardCandidate.Of(CandidateKind.Baseline, "LightGBM", FusionFamily.Early, (SweepParameters.EarlyLearner, EarlyFusionLearner.LightGbm)),
     };
 
     private static float[][] Scores(ITransformer model, IDataView data) => Columns.Vectors(model.Transform(data), "Score").ToArray();
@@ -63,7 +65,7 @@ public class LeaderboardProtocolTests
         Assert.All(result.Entries.Where(e => e.Kind != CandidateKind.Ensemble), e => Assert.True(e.ValidationAccuracy > 0.6, $"{e.Name}: out of fold {e.ValidationAccuracy:P1} (chance 33%)"));
 
         // The served L-BFGS model is the fit on all 300 rows, not on a fold's.
-        var lbfgs = Candidates[0].Build(new LeaderboardContext(ml, Featurization, null, 1, null)).Fit(train);
+        var lbfgs = CandidateContext.For(ml, Featurization).Build(Candidates[0].Settings).Fit(train);
         var refit = ml.Fusion().CreateLeaderboard(train, test, Featurization, new FusionLeaderboardOptions { Candidates = new[] { Candidates[0] }, NumberOfFolds = 4, EnsembleRounds = 0 });
         Assert.Equal(Scores(lbfgs, test), Scores(refit.RecommendedModel!, test));
         refit.Dispose();

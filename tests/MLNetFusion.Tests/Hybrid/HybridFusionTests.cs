@@ -183,15 +183,15 @@ public class HybridSweepTests
         var ml = new MLContext(seed: 1);
         var space = new MLNetFusion.AutoML.Sweep.FusionSearchSpace();
         var modalities = new[] { ModalityOptions.Tabular("Tabular", "price columns"), ModalityOptions.Image("Pixels", "photo", new[] { 1, 8, 8 }) };
-        var context = new MLNetFusion.AutoML.Sweep.TrialContext(ml, modalities, "Label", space, "Site", 3) { Seed = 4 };
+        var context = new MLNetFusion.AutoML.CandidateContext(ml, modalities, "Label") { Space = space, GroupColumnName = "Site", Seed = 4 };
         var trial = new MLNetFusion.AutoML.Sweep.FusionTrialSettings(7, MLNetFusion.Trainers.FusionFamily.Hybrid, space.DefaultsOf(MLNetFusion.Trainers.FusionFamily.Hybrid));
-        var hybrid = Assert.IsType<HybridFusionTrainer>(context.Build(trial, 4, _ => { }, default));
+        var hybrid = Assert.IsType<HybridFusionTrainer>(context.Build(trial));
         Assert.Equal("Tabular", hybrid.Options.BoostedFeatureColumnName);
         Assert.Equal(new[] { "photo" }, hybrid.Options.Network.Modalities.Select(m => m.Name));
         Assert.Equal("Site", hybrid.Options.Network.SamplingKeyColumnName);
 
         var tabularOnly = context with { Modalities = new[] { modalities[0] } };
-        var error = Assert.Throws<ArgumentException>(() => tabularOnly.Build(trial, 4, _ => { }, default));
+        var error = Assert.Throws<ArgumentException>(() => tabularOnly.Build(trial));
         Assert.StartsWith("Trial 7: hybrid fusion needs a tabular modality and another one, but the trial has price columns (Tabular).", error.Message);
     }
 }

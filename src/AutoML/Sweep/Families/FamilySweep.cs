@@ -4,9 +4,10 @@ using MLNetFusion.Trainers;
 namespace MLNetFusion.AutoML.Sweep.Families;
 
 /// <summary>
-/// What the sweep knows about one family: the parameters a configuration draws (which may depend on values already
-/// chosen, e.g. epochs only for a neural learner) and how a trial's values become the family's estimator. Adding a
-/// family to the sweep is one class here and one line in <see cref="FamilySweeps"/>.
+/// What the candidate engine knows about one family: the parameters a sweep configuration draws (which may depend on
+/// values already chosen, e.g. epochs only for a neural learner) and how a candidate's values become the family's
+/// estimator, for the leaderboard and the sweep alike (<see cref="CandidateContext.Build"/>). Adding a family is one
+/// class here and one line in <see cref="FamilySweeps"/>.
 /// </summary>
 internal abstract class FamilySweep
 {
@@ -16,16 +17,16 @@ internal abstract class FamilySweep
     /// <summary>The parameters a configuration draws, given the values <paramref name="chosen"/> so far (the modality subset excluded).</summary>
     public abstract IReadOnlyList<ISweepParameter> Parameters(IReadOnlyDictionary<string, object>? chosen);
 
-    /// <summary>The estimator of a trial.</summary>
-    public abstract IEstimator<ITransformer> Build(TrialContext context, FusionTrialSettings settings);
+    /// <summary>The estimator of a candidate; a parameter its settings leave out takes the context's value (<see cref="CandidateContext.TryValue"/>).</summary>
+    public abstract IEstimator<ITransformer> Build(CandidateContext context, FusionTrialSettings settings);
 }
 
-/// <summary>The sweep definitions of the families, one line each.</summary>
+/// <summary>The families' definitions, one line each.</summary>
 internal static class FamilySweeps
 {
     private static readonly FamilySweep[] All = { new EarlySweep(), new LateSweep(), new MergeSweep(), new NetworkSweep(), new CrossModalSweep(), new HybridSweep() };
 
-    /// <summary>The sweep definition of <paramref name="family"/>.</summary>
+    /// <summary>The definition of <paramref name="family"/>.</summary>
     public static FamilySweep Of(FusionFamily family)
         => All.FirstOrDefault(f => f.Family == family) ?? throw new ArgumentOutOfRangeException(nameof(family), family, "The sweep has no definition for this family.");
 }

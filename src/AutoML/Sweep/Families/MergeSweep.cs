@@ -12,9 +12,11 @@ internal sealed class MergeSweep : FamilySweep
 
     public override IReadOnlyList<ISweepParameter> Parameters(IReadOnlyDictionary<string, object>? chosen) => SweepParameters.Neural.Prepend(Operation).ToList();
 
-    public override IEstimator<ITransformer> Build(TrialContext c, FusionTrialSettings s)
-        => c.Ml.MulticlassClassification.Trainers.MergeFusion(c.Neural(new MergeFusionOptions
-        {
-            Modalities = c.ModalityOptionsOf(s), Operation = c.Value(s, Operation), Width = c.Value(s, Width),
-        }, s, c.Seed));
+    public override IEstimator<ITransformer> Build(CandidateContext c, FusionTrialSettings s)
+    {
+        var o = new MergeFusionOptions { Modalities = c.NetworkModalitiesOf(s) };
+        if (c.TryValue(s, Operation, out var operation)) o.Operation = operation;
+        if (c.TryValue(s, Width, out var width)) o.Width = width;
+        return c.ML.MulticlassClassification.Trainers.MergeFusion(c.Neural(o, s));
+    }
 }
