@@ -23,11 +23,11 @@ public static class FusionFeaturizersCatalog
     /// <param name="width">Width of the output embedding.</param>
     /// <param name="epochs">Training epochs of the encoder.</param>
     public static ModalityFeaturizerEstimator FeaturizeImage(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        string labelColumnName = "Label", int width = ModalityOptions.Defaults.OutputWidth, int epochs = 15)
+        string labelColumnName = "Label", int width = CnnEncoderOptions.Defaults.OutputWidth, int epochs = 15)
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
         {
             OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
-            Modality = new ModalityOptions { Name = "image", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, Kind = ModalityKind.Image, OutputWidth = width },
+            Modality = new ModalityOptions { Name = "image", ColumnName = inputColumnName, Kind = ModalityKind.Image, EncoderOptions = new CnnEncoderOptions { OutputWidth = width } },
         });
 
     /// <summary>
@@ -41,11 +41,11 @@ public static class FusionFeaturizersCatalog
     /// <param name="width">Width of the output embedding.</param>
     /// <param name="epochs">Training epochs of the encoder.</param>
     public static ModalityFeaturizerEstimator FeaturizeAudio(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        string labelColumnName = "Label", int width = ModalityOptions.Defaults.OutputWidth, int epochs = 15)
+        string labelColumnName = "Label", int width = CnnEncoderOptions.Defaults.OutputWidth, int epochs = 15)
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
         {
             OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
-            Modality = new ModalityOptions { Name = "audio", ColumnName = inputColumnName, Encoder = EncoderKind.Cnn, Kind = ModalityKind.Audio, OutputWidth = width },
+            Modality = new ModalityOptions { Name = "audio", ColumnName = inputColumnName, Kind = ModalityKind.Audio, EncoderOptions = new CnnEncoderOptions { OutputWidth = width } },
         });
 
     /// <summary>A trainable tabular featurizer: fits an MLP on the label and outputs its last hidden layer.</summary>
@@ -60,7 +60,7 @@ public static class FusionFeaturizersCatalog
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
         {
             OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
-            Modality = ModalityOptions.Tabular(inputColumnName, "tabular", hiddenWidths ?? ModalityOptions.Defaults.HiddenWidths),
+            Modality = ModalityOptions.Tabular(inputColumnName, "tabular", hiddenWidths ?? MlpEncoderOptions.Defaults.HiddenWidths),
         });
 
     /// <summary>A trainable featurizer for any modality, with all options.</summary>

@@ -61,8 +61,7 @@ internal static class FusionFeaturizerBuilder
             {
                 // The plain baselines keep the pixels a user's first pipeline reads.
                 var m = ModalityOptions.Image(embedded, c);
-                m.Encoder = EncoderKind.Mlp;
-                m.HiddenWidths = new[] { 128 };
+                m.EncoderOptions = new MlpEncoderOptions { HiddenWidths = new[] { 128 } };   // an MLP on the image's pretrained features
                 m.FeaturesColumnName = pixels;
                 modalities.Add(m);
             }

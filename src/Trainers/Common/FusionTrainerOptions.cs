@@ -96,7 +96,7 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
 
     /// <summary>
     /// Per-clip normalisation (CMVN) of every audio modality (<see cref="ModalityKind.Audio"/>) inside its encoder:
-    /// each mel band minus its mean over the clip, divided by its spread (<see cref="ModalityOptions.PerClipNormalization"/>).
+    /// each mel band minus its mean over the clip, divided by its spread (<see cref="CnnEncoderOptions.PerClipNormalization"/>).
     /// Default false.
     /// </summary>
     public bool PerClipAudioNormalization { get; set; }

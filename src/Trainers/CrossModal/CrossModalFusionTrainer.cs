@@ -31,7 +31,7 @@ public sealed class CrossModalFusionOptions : FusionTrainerOptions
     public int Depth { get; set; } = Defaults.Depth;
 
     /// <summary>
-    /// Force BatchNorm after every convolution of the CNN encoders, whatever <see cref="ModalityOptions.BatchNorm"/> says.
+    /// Force BatchNorm after every convolution of the CNN encoders, whatever <see cref="CnnEncoderOptions.BatchNorm"/> says.
     /// Default true: without it, cross-attention training was far more sensitive to the initialisation (its test
     /// accuracy across seeds on the generated dataset spread several times wider).
     /// </summary>
@@ -76,7 +76,7 @@ public sealed class CrossModalFusionTrainer : FusionTrainerBase<CrossModalFusion
     /// <inheritdoc />
     protected override ModalityOptions PrepareModality(ModalityOptions modality)
     {
-        if (Options.ConvBatchNorm && modality.Encoder == EncoderKind.Cnn) modality.BatchNorm = true;
+        if (Options.ConvBatchNorm && modality.EncoderOptions is CnnEncoderOptions cnn) cnn.BatchNorm = true;
         return modality;
     }
 

@@ -41,7 +41,7 @@ public sealed class FusionMlpOptions : FusionTrainerOptions
     [System.Text.Json.Serialization.JsonIgnore]   // saved through the properties it is made from
     public override List<ModalityOptions> Modalities
     {
-        get => new() { new() { Name = "features", ColumnName = FeatureColumnName, Encoder = EncoderKind.Mlp, HiddenWidths = HiddenWidths.ToArray(), Dropout = Dropout, InputDropout = InputDropout } };
+        get => new() { new() { Name = "features", ColumnName = FeatureColumnName, Dropout = Dropout, EncoderOptions = new MlpEncoderOptions { HiddenWidths = HiddenWidths.ToArray(), InputDropout = InputDropout } } };
         set => throw new NotSupportedException("FusionMlpOptions has one modality, made from FeatureColumnName, HiddenWidths, Dropout and InputDropout." + Environment.NewLine +
             "Hint: set those properties, or use NetworkFusionOptions for several modalities.");
     }

@@ -32,7 +32,7 @@ public sealed class ModalityFeaturizerOptions : TorchTrainerOptions
 /// </summary>
 /// <remarks>
 /// <list type="table">
-/// <item><term>Input</term><description>The key label (fitting only) and the modality's <c>Vector&lt;Single&gt;</c> column (shape from its dimensions or <see cref="ModalityOptions.Shape"/>).</description></item>
+/// <item><term>Input</term><description>The key label (fitting only) and the modality's <c>Vector&lt;Single&gt;</c> column (shape from its dimensions or <see cref="CnnEncoderOptions.Shape"/>).</description></item>
 /// <item><term>Output</term><description><c>Vector&lt;Single, width&gt;</c>: the encoder's embedding (ReLU features). An all-NaN input row gives an error naming the row.</description></item>
 /// <item><term>Leakage</term><description>Features of the rows the encoder was fitted on fit the labels better than features of new rows; fit the downstream trainer on other rows, or regularise it, when that matters.</description></item>
 /// <item><term>Package</term><description>MLNetFusion.Trainers (in the MLNetFusion package); the app references TorchSharp-cpu.</description></item>

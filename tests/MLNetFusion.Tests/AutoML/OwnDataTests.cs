@@ -106,7 +106,7 @@ public class OwnDataTests
         Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, plainFeaturization.ModalityColumns);
         Assert.Equal(plainFeaturization.FeatureColumns, plainFeaturization.PretrainedFeatureColumns);
         Assert.Null(plainFeaturization.PretrainedNames);
-        Assert.Equal(new[] { 3, 16, 20 }, plainFeaturization.Modalities[0].Shape);
+        Assert.Equal(new[] { 3, 16, 20 }, plainFeaturization.Modalities[0].EncoderOptionsAs<CnnEncoderOptions>().Shape);
         var data = result.Load(ml);
         var features = featurization.Featurizer.Fit(data).Transform(data);
         Assert.Equal(3 * 16 * 20, ((Microsoft.ML.Data.VectorDataViewType)features.Schema["Pixels"].Type).Size);

@@ -45,7 +45,7 @@ public class ModalityKindPluginTests
             var chain = ml.Transforms.CopyColumns(nameof(SeriesText.SeriesCell), c.InputColumnName)
                 .Append(ml.Transforms.CustomMapping(new SeriesParser().GetMapping(), SeriesParser.Contract))
                 .Append(ml.Transforms.CopyColumns(c.OutputColumnName, nameof(SeriesValues.SeriesVector)));
-            return new ModalityFeaturization(chain, new ModalityOptions { Name = c.InputColumnName, ColumnName = c.OutputColumnName, Kind = TimeSeriesKind.Name, Encoder = Conv1dEncoderKind.Name, OutputWidth = 16 });
+            return new ModalityFeaturization(chain, new ModalityOptions { Name = c.InputColumnName, ColumnName = c.OutputColumnName, Kind = TimeSeriesKind.Name, EncoderOptions = new Conv1dEncoderOptions { OutputWidth = 16 } });
         }
 
         internal static float[]? Parse(string v)
@@ -74,30 +74,44 @@ public class ModalityKindPluginTests
         };
     }
 
+    /// <summary>The Conv1d encoder's own settings: saved with a model by the encoder's name, validated by its kind.</summary>
+    public sealed class Conv1dEncoderOptions : EncoderOptions
+    {
+        public override EncoderKind Kind => Conv1dEncoderKind.Name;
+        public int Channels { get; set; } = 8;
+        public int KernelSize { get; set; } = 5;
+        public int OutputWidth { get; set; } = 16;
+
+        public override void Validate(string modality)
+        {
+            if (OutputWidth > 256) throw new ArgumentException($"Modality '{modality}': a Conv1d encoder has at most 256 outputs.", nameof(OutputWidth));
+            if (KernelSize % 2 == 0) throw new ArgumentException($"Modality '{modality}': a Conv1d encoder's kernel size must be odd (it pads the series to keep its length).", nameof(KernelSize));
+        }
+    }
+
     internal sealed class Conv1dEncoderKind : IEncoderKind
     {
         public static readonly EncoderKind Name = new("Conv1d");
         public EncoderKind Kind => Name;
-        public ModalityEncoder Create(ModalityOptions o, int[] shape, FeatureStatistics stats) => new Conv1dEncoder(o.Name, o.ColumnName, shape[0], o.OutputWidth);
-        public double MinimumParameters(ModalityOptions o, int[] shape, int size) => 8.0 * o.OutputWidth;   // the projection from 8 channels
-        public void Validate(ModalityOptions o)
-        {
-            if (o.OutputWidth > 256) throw new ArgumentException($"Modality '{o.Name}': a Conv1d encoder has at most 256 outputs.", nameof(o.OutputWidth));
-        }
+        public EncoderOptions CreateOptions() => new Conv1dEncoderOptions();
+        public ModalityEncoder Create(ModalityOptions o, int[] shape, FeatureStatistics stats)
+            => o.EncoderOptionsAs<Conv1dEncoderOptions>() is var c ? new Conv1dEncoder(o.Name, o.ColumnName, shape[0], c.Channels, c.KernelSize, c.OutputWidth) : null!;
+        public double MinimumParameters(ModalityOptions o, int[] shape, int size)
+            => o.EncoderOptionsAs<Conv1dEncoderOptions>() is var c ? (double)c.Channels * c.OutputWidth : 0;   // the projection from its channels
     }
 
-    /// <summary>Conv1d(1 → 8, kernel 5) → ReLU → mean over time → Linear → ReLU.</summary>
+    /// <summary>Conv1d(1 → channels, kernel) → ReLU → mean over time → Linear → ReLU.</summary>
     internal sealed class Conv1dEncoder : ModalityEncoder
     {
         private readonly Conv1d conv;
         private readonly Linear projection;
         private readonly int _width;
 
-        public Conv1dEncoder(string name, string column, int length, int width) : base(nameof(Conv1dEncoder), new EncoderContract(name, column, new[] { length }, width))
+        public Conv1dEncoder(string name, string column, int length, int channels, int kernel, int width) : base(nameof(Conv1dEncoder), new EncoderContract(name, column, new[] { length }, width))
         {
             _width = width;
-            conv = nn.Conv1d(1, 8, 5, padding: 2);
-            projection = nn.Linear(8, width);
+            conv = nn.Conv1d(1, channels, kernel, padding: kernel / 2);
+            projection = nn.Linear(channels, width);
             RegisterComponents();
         }
 
@@ -146,10 +160,10 @@ public class ModalityKindPluginTests
         var toKey = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(Rows(400, 1)));
         var train = toKey.Transform(ml.Data.LoadFromEnumerable(Rows(400, 1)));
         var test = toKey.Transform(ml.Data.LoadFromEnumerable(Rows(200, 2)));
-        var series = new ModalityOptions { Name = "series", ColumnName = "Series", Kind = TimeSeriesKind.Name, Encoder = Conv1dEncoderKind.Name, OutputWidth = 16 };
+        var series = new ModalityOptions { Name = "series", ColumnName = "Series", Kind = TimeSeriesKind.Name, EncoderOptions = new Conv1dEncoderOptions { Channels = 6, KernelSize = 7 } };
         var options = new NetworkFusionOptions { Modalities = new() { series, ModalityOptions.Tabular("Tab", "tab", 8) }, Epochs = 30, AugmentationStrength = 1 };
         using var model = ml.MulticlassClassification.Trainers.NetworkFusion(options).Fit(train);
-        Assert.Contains(model.Network.modules(), m => m is Conv1dEncoder);
+        Assert.Contains(model.Network.modules(), m => m is Conv1d { in_channels: 1, out_channels: 6 } c && c.kernel_size[0] == 7);   // its own settings
         var scored = model.Transform(test);
         double accuracy = ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
         Assert.True(accuracy > 0.8, $"accuracy {accuracy:P1} (chance 50%)");
@@ -160,10 +174,14 @@ public class ModalityKindPluginTests
         Assert.Equal(Columns.Vectors(scored, "Score"), Columns.Vectors(loaded.Transform(test), "Score"));
         (loaded as IDisposable)?.Dispose();
 
+        // Its settings were saved by the encoder's name and read back as its own options type: the loaded network was rebuilt from them.
+        Assert.Contains(Assert.IsType<FusionPredictionTransformer>(loaded).Network.modules(), m => m is Conv1d { in_channels: 1, out_channels: 6 } c && c.kernel_size[0] == 7);
+
         // The kind's own checks run where every modality's do.
         var wide = series.Clone();
-        wide.OutputWidth = 300;
+        wide.EncoderOptionsAs<Conv1dEncoderOptions>().OutputWidth = 300;
         Assert.Equal("Modality 'series': a Conv1d encoder has at most 256 outputs. (Parameter 'OutputWidth')", Assert.Throws<ArgumentException>(wide.Validate).Message);
+        Assert.Equal(16, series.EncoderOptionsAs<Conv1dEncoderOptions>().OutputWidth);   // a clone's settings are its own
         Assert.Equal(0.05, ModalityAugmentation.For(TimeSeriesKind.Name, 1).Noise, 9);
     }
 

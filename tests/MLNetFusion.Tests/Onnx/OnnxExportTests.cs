@@ -81,10 +81,10 @@ public class OnnxExportTests
 
     private static List<ModalityOptions> Modalities(bool batchNorm = true, bool perClip = false) => new()
     {
-        new ModalityOptions { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4, 8 }, OutputWidth = 16, BatchNorm = batchNorm },
-        new ModalityOptions { Name = "audio", ColumnName = "LogMel", Encoder = EncoderKind.Cnn, Kind = ModalityKind.Audio, ConvChannels = new[] { 4, 8 }, OutputWidth = 16, BatchNorm = batchNorm, PerClipNormalization = perClip },
+        new ModalityOptions { Name = "image", ColumnName = "Image", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4, 8 }, OutputWidth = 16, BatchNorm = batchNorm } },
+        new ModalityOptions { Name = "audio", ColumnName = "LogMel", Kind = ModalityKind.Audio, EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4, 8 }, OutputWidth = 16, BatchNorm = batchNorm, PerClipNormalization = perClip } },
         ModalityOptions.Tabular("Tab", "tab", 16),
-        new ModalityOptions { Name = "text", ColumnName = "Tokens", Encoder = EncoderKind.EmbeddingBag, Kind = ModalityKind.Text, TextBuckets = 64, OutputWidth = 8, HiddenWidths = new[] { 8 } },
+        new ModalityOptions { Name = "text", ColumnName = "Tokens", Kind = ModalityKind.Text, EncoderOptions = new EmbeddingBagEncoderOptions { Buckets = 64, EmbeddingWidth = 8, HiddenWidths = new[] { 8 } } },
     };
 
     public static IEnumerable<object[]> Families() => new[]
@@ -170,7 +170,7 @@ public class OnnxExportTests
         var t = ml.MulticlassClassification.Trainers;
         NetworkFusionOptions Cnn(string name, string column) => new()
         {
-            Modalities = new() { new ModalityOptions { Name = name, ColumnName = column, Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4, 8 }, OutputWidth = 16 } }, Epochs = 6, Seed = 1,
+            Modalities = new() { new ModalityOptions { Name = name, ColumnName = column, EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4, 8 }, OutputWidth = 16 } } }, Epochs = 6, Seed = 1,
         };
         var late = new MLNetFusion.Trainers.LateFusion.LateFusionOptions
         {
@@ -293,7 +293,7 @@ public class OnnxServingAndErrorTests
         var test = OnnxRow.Load(ml, OnnxRow.Make(100, 4));
         var mods = new List<ModalityOptions>
         {
-            new() { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4, 8 }, OutputWidth = 16 },
+            new() { Name = "image", ColumnName = "Image", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4, 8 }, OutputWidth = 16 } },
             ModalityOptions.Tabular("Tab", "tab", 16),
         };
         using var model = ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = mods, Epochs = 10, Seed = 1 }).Fit(train);
@@ -323,7 +323,7 @@ public class OnnxServingAndErrorTests
         var test = OnnxRow.Load(ml, rows);
         var mods = new List<ModalityOptions>
         {
-            new() { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4, 8 }, OutputWidth = 16 },
+            new() { Name = "image", ColumnName = "Image", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4, 8 }, OutputWidth = 16 } },
             ModalityOptions.Tabular("Tab", "tab", 16),
         };
         using var model = ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = mods, Epochs = 4, Seed = 1 }).Fit(train);
@@ -358,7 +358,7 @@ public class OnnxServingAndErrorTests
         var test = OnnxRow.Load(ml, rows);
         var mods = new List<ModalityOptions>
         {
-            new() { Name = "audio", ColumnName = "LogMel", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4, 8 }, OutputWidth = 16 },
+            new() { Name = "audio", ColumnName = "LogMel", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4, 8 }, OutputWidth = 16 } },
             ModalityOptions.Tabular("Tab", "tab", 16),
         };
         using var model = ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "LogMel", SampleRate = OnnxRow.Rate, FftSize = 128, HopLength = 64, Bands = 16 })
@@ -448,7 +448,7 @@ public class OnnxServingAndErrorTests
         var data = OnnxRow.Load(ml, OnnxRow.Make(200, 6, missing: 0));
         var mel = ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "LogMel", SampleRate = OnnxRow.Rate, FftSize = 128, HopLength = 64, Bands = 16 });
         // A CDF normalizer is not affine: it and the log-mel it reads run outside; the network and its standardisation stay in.
-        var mods = new List<ModalityOptions> { new() { Name = "audio", ColumnName = "LogMel", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4 }, OutputWidth = 8 }, ModalityOptions.Tabular("Tab", "tab", 8) };
+        var mods = new List<ModalityOptions> { new() { Name = "audio", ColumnName = "LogMel", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4 }, OutputWidth = 8 } }, ModalityOptions.Tabular("Tab", "tab", 8) };
         using var model = mel.Append(ml.Transforms.NormalizeLogMeanVariance("LogMel", useCdf: true))
             .Append(ml.MulticlassClassification.Trainers.MergeFusion(new MergeFusionOptions { Modalities = mods, Epochs = 2, Seed = 1 })).Fit(data);
         var path = Path.Combine(TestData.TempFolder("onnx-cdf"), "m.onnx");

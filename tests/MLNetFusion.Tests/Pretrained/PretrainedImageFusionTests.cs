@@ -110,7 +110,7 @@ public class PretrainedImageOnnxTests
         var data = ml.Transforms.LoadImages("Image", folder, "Path").Fit(keyed).Transform(keyed);   // images as the chain's input
         var image = ModalityOptions.Image("Features", "photo");
         image.Encoder = EncoderKind.Mlp;
-        image.HiddenWidths = new[] { 32 };
+        image.EncoderOptionsAs<MlpEncoderOptions>().HiddenWidths = new[] { 32 };
         using var model = ml.Transforms.EmbedImages("Features", "Image")
             .Append(ml.MulticlassClassification.Trainers.NetworkFusion(new NetworkFusionOptions { Modalities = new() { image }, Epochs = 5, Seed = 1 }))
             .Fit(data);

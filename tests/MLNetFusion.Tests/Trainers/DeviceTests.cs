@@ -12,7 +12,7 @@ public class DeviceTests
 {
     private static MergeFusionOptions Options(string device) => new()
     {
-        Modalities = new() { ModalityOptions.Tabular("Tab", "tab", 16), new ModalityOptions { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4 }, OutputWidth = 16 } },
+        Modalities = new() { ModalityOptions.Tabular("Tab", "tab", 16), new ModalityOptions { Name = "image", ColumnName = "Image", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4 }, OutputWidth = 16 } } },
         Epochs = 4, Seed = 2, Device = device,
     };
 

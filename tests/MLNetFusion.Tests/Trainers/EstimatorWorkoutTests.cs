@@ -61,7 +61,7 @@ public class EstimatorWorkoutTests
     private static IEstimator<ITransformer> Make(string name)
     {
         var t = Ml.MulticlassClassification.Trainers;
-        var mods = new List<ModalityOptions> { new() { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4 }, OutputWidth = 8 }, ModalityOptions.Tabular("Tab", "tab", 8) };
+        var mods = new List<ModalityOptions> { new() { Name = "image", ColumnName = "Image", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4 }, OutputWidth = 8 } }, ModalityOptions.Tabular("Tab", "tab", 8) };
         return name switch
         {
             "merge" => t.MergeFusion(new MergeFusionOptions { Modalities = mods, Epochs = 1 }),

@@ -15,7 +15,7 @@ public class FusionTrainerTests
 {
     private static readonly List<ModalityOptions> Mods = new()
     {
-        new ModalityOptions { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 8, 16 }, OutputWidth = 32 },
+        new ModalityOptions { Name = "image", ColumnName = "Image", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 8, 16 }, OutputWidth = 32 } },
         ModalityOptions.Tabular("Tab", "tab", 32, 16),
     };
 
@@ -190,7 +190,7 @@ public class FusionTrainerTests
         Assert.StartsWith("Schema mismatch for input column 'Label': expected Key<UInt32> (a key type with a known count), got UInt32.", ex2.Message);
         Assert.Contains("MapValueToKey(\"Label\")", ex2.Message);
 
-        var badShape = t.MergeFusion(new[] { new ModalityOptions { Name = "img", ColumnName = "Tab", Encoder = EncoderKind.Cnn, Shape = new[] { 3, 3 } } });
+        var badShape = t.MergeFusion(new[] { new ModalityOptions { Name = "img", ColumnName = "Tab", EncoderOptions = new CnnEncoderOptions { Shape = new[] { 3, 3 } } } });
         var ex3 = Assert.Throws<ArgumentException>(() => badShape.Fit(data));
         Assert.StartsWith("Modality 'img': Shape [1, 3, 3] holds 9 values, but column 'Tab' has 4.", ex3.Message);
 

@@ -14,7 +14,7 @@ public class ModalitySelectionTests
     {
         Modalities = new()
         {
-            new ModalityOptions { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 8, 16 }, OutputWidth = 32 },
+            new ModalityOptions { Name = "image", ColumnName = "Image", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 8, 16 }, OutputWidth = 32 } },
             ModalityOptions.Tabular("Tab", "tab", 32, 16),
         },
         Epochs = 12, Seed = 3, SelectModalities = select, ModalitiesUsedColumnName = "Used",

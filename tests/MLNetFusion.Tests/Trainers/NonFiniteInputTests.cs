@@ -68,7 +68,7 @@ public class NonFiniteInputTests
         var train = ToyRow.Load(ml, ToyRow.Make(60, 1));
         using var model = ml.MulticlassClassification.Trainers.MergeFusion(new MLNetFusion.Trainers.Merge.MergeFusionOptions
         {
-            Modalities = new() { ModalityOptions.Tabular("Tab", "tab", 16), new ModalityOptions { Name = "image", ColumnName = "Image", Encoder = EncoderKind.Cnn, ConvChannels = new[] { 4 }, OutputWidth = 16 } },
+            Modalities = new() { ModalityOptions.Tabular("Tab", "tab", 16), new ModalityOptions { Name = "image", ColumnName = "Image", EncoderOptions = new CnnEncoderOptions { ConvChannels = new[] { 4 }, OutputWidth = 16 } } },
             Epochs = 2, NonFiniteInputs = NonFiniteInputHandling.TreatAsMissing,
         }).Fit(train);
         var rows = ToyRow.Make(10, 2);

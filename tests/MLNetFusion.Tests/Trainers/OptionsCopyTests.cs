@@ -27,6 +27,7 @@ public class OptionsCopyTests
         if (t == typeof(ModalityKind)) return new ModalityKind("Kind" + salt);
         if (t == typeof(EncoderKind)) return new EncoderKind("Encoder" + salt);
         if (t == typeof(ModalityAugmentation)) return ModalityAugmentation.Spectrogram(0.3);
+        if (t == typeof(EncoderOptions)) return new CnnEncoderOptions { ConvChannels = new[] { 3, 5 }, OutputWidth = 9, BatchNorm = false, Shape = new[] { 1, 4, 4 } };
         if (t == typeof(CancellationToken)) return new CancellationTokenSource().Token;
         if (t == typeof(Action<EpochReport>)) return (Action<EpochReport>)(_ => { });
         return null;
@@ -46,6 +47,12 @@ public class OptionsCopyTests
             object? a = p.GetValue(expected), b = p.GetValue(actual);
             if (a is int[] x) { Assert.Equal(x, (int[])b!); Assert.NotSame(x, b); }
             else if (a is ModalityAugmentation m) { Assert.Equal(System.Text.Json.JsonSerializer.Serialize(m), System.Text.Json.JsonSerializer.Serialize(b)); Assert.NotSame(m, b); }
+            else if (a is EncoderOptions e)
+            {
+                Assert.Equal(System.Text.Json.JsonSerializer.Serialize(e), System.Text.Json.JsonSerializer.Serialize((EncoderOptions)b!));
+                Assert.NotSame(e, b);
+                AssertSame(e, b!, Settable(e.GetType()));   // its arrays copied too
+            }
             else Assert.True(Equals(a, b), $"{p.DeclaringType!.Name}.{p.Name} was not copied ({a} → {b})");
         }
     }
@@ -61,6 +68,15 @@ public class OptionsCopyTests
         SetAll(original, properties);
         Assert.All(properties, p => Assert.NotNull(Unusual(p.PropertyType, 0)));   // every property got a value unlike its default
         AssertSame(original, original.Clone(), properties);
+
+        // Each encoder's own settings too.
+        foreach (var encoder in new EncoderOptions[] { new MlpEncoderOptions(), new CnnEncoderOptions(), new EmbeddingBagEncoderOptions() })
+        {
+            var settings = Settable(encoder.GetType());
+            SetAll(encoder, settings);
+            Assert.All(settings, p => Assert.NotNull(Unusual(p.PropertyType, 0)));
+            AssertSame(encoder, encoder.Clone(), settings);
+        }
     }
 
     [Fact]
@@ -83,9 +99,9 @@ public class OptionsCopyTests
         o.HiddenWidths = new[] { 16, 8 };            // after Validate: the modality is what the properties say now
         var m = Assert.Single(o.Modalities);
         Assert.Equal("F", m.ColumnName);
-        Assert.Equal(new[] { 16, 8 }, m.HiddenWidths);
+        Assert.Equal(new[] { 16, 8 }, m.EncoderOptionsAs<MlpEncoderOptions>().HiddenWidths);
         Assert.Equal(0.2, m.Dropout);
-        m.HiddenWidths[0] = 99;                      // a copy: editing it leaves the options alone
+        m.EncoderOptionsAs<MlpEncoderOptions>().HiddenWidths[0] = 99;   // a copy: editing it leaves the options alone
         Assert.Equal(16, o.HiddenWidths[0]);
         var ex = Assert.Throws<NotSupportedException>(() => o.Modalities = new());
         Assert.Contains("Hint: set those properties", ex.Message);

@@ -15,6 +15,6 @@ internal sealed class AudioKind : IModalityKind
     {
         if (m.Augmentation == null && s.AugmentationStrength > 0) m.Augmentation = DefaultAugmentation(s.AugmentationStrength);
         else if (m.Augmentation == null && s.AudioAugmentationStrength > 0) m.Augmentation = DefaultAugmentation(s.AudioAugmentationStrength);
-        if (s.PerClipAudioNormalization && m.Encoder == EncoderKind.Cnn) m.PerClipNormalization = true;
+        if (s.PerClipAudioNormalization && m.EncoderOptions is CnnEncoderOptions cnn) cnn.PerClipNormalization = true;
     }
 }

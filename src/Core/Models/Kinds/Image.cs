@@ -14,14 +14,16 @@ internal sealed class CnnEncoderKind : IEncoderKind
 {
     public EncoderKind Kind => EncoderKind.Cnn;
 
+    public EncoderOptions CreateOptions() => new CnnEncoderOptions();
+
     public int[] ResolveShape(ModalityOptions options, int size, IReadOnlyList<int> dimensions)
     {
-        int[]? shape = options.Shape;
+        int[]? shape = options.EncoderOptionsAs<CnnEncoderOptions>().Shape;
         if (shape == null && dimensions.Count >= 2 && dimensions.All(d => d > 0)) shape = dimensions.ToArray();
         if (shape == null)
             throw new ArgumentException(
                 $"Modality '{options.Name}': column '{options.ColumnName}' is a flat vector of {size} values, so the CNN cannot infer its image shape." + Environment.NewLine +
-                "Hint: set ModalityOptions.Shape to [channels, height, width] or [height, width], or produce the column with ExtractPixels / MelSpectrogram, which record the shape.",
+                "Hint: set CnnEncoderOptions.Shape to [channels, height, width] or [height, width], or produce the column with ExtractPixels / MelSpectrogram, which record the shape.",
                 nameof(options));
         if (shape.Length == 2) shape = new[] { 1, shape[0], shape[1] };
         if (shape.Length != 3 || shape.Any(s => s <= 0))
@@ -36,20 +38,19 @@ internal sealed class CnnEncoderKind : IEncoderKind
     }
 
     public ModalityEncoder Create(ModalityOptions o, int[] shape, FeatureStatistics stats)
-        => new ConvEncoder(o.Name, o.ColumnName, shape, o.ConvChannels, o.OutputWidth, o.Dropout, o.BatchNorm, stats.ScalarMean, stats.ScalarStd,
-            EncoderKinds.Active(o.Augmentation), o.PerClipNormalization);
+    {
+        var c = o.EncoderOptionsAs<CnnEncoderOptions>();
+        return new ConvEncoder(o.Name, o.ColumnName, shape, c.ConvChannels, c.OutputWidth, o.Dropout, c.BatchNorm, stats.ScalarMean, stats.ScalarStd,
+            EncoderKinds.Active(o.Augmentation), c.PerClipNormalization);
+    }
 
     // The projection from its last feature map: each conv block halves height and width (2x2 pooling).
     public double MinimumParameters(ModalityOptions o, int[] shape, int size)
     {
-        if (o.ConvChannels.Length == 0 || shape.Length < 2) return 0;
-        double scale = Math.Pow(2, o.ConvChannels.Length);
+        var c = o.EncoderOptionsAs<CnnEncoderOptions>();
+        if (c.ConvChannels.Length == 0 || shape.Length < 2) return 0;
+        double scale = Math.Pow(2, c.ConvChannels.Length);
         double h = Math.Max(1, Math.Floor(shape[^2] / scale)), w = Math.Max(1, Math.Floor(shape[^1] / scale));
-        return o.ConvChannels[^1] * h * w * o.OutputWidth;
-    }
-
-    public void Validate(ModalityOptions o)
-    {
-        if (o.ConvChannels.Length == 0) throw new ArgumentException($"Modality '{o.Name}': ConvChannels needs 1 to 8 blocks for a CNN encoder.", nameof(o.ConvChannels));
+        return c.ConvChannels[^1] * h * w * c.OutputWidth;
     }
 }

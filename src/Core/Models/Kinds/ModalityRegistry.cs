@@ -74,6 +74,12 @@ public interface IEncoderKind
     /// <summary>The encoder's name, as <see cref="ModalityOptions.Encoder"/> holds it.</summary>
     EncoderKind Kind { get; }
 
+    /// <summary>
+    /// The encoder's settings at their defaults: an instance of its own <see cref="EncoderOptions"/> subclass, which
+    /// <see cref="ModalityOptions.EncoderOptions"/> holds and a model file stores by this encoder's name.
+    /// </summary>
+    EncoderOptions CreateOptions();
+
     /// <summary>The per-row shape the encoder reads from a column of <paramref name="size"/> values with ML.NET's vector <paramref name="dimensions"/>.</summary>
     /// <exception cref="ArgumentException">The column cannot hold that shape; the message says how to fix it.</exception>
     int[] ResolveShape(ModalityOptions options, int size, IReadOnlyList<int> dimensions) => new[] { size };
@@ -87,8 +93,11 @@ public interface IEncoderKind
     /// </summary>
     double MinimumParameters(ModalityOptions options, int[] shape, int size);
 
-    /// <summary>Checks the settings this encoder needs (throws <see cref="ArgumentException"/> naming the modality and the setting).</summary>
-    void Validate(ModalityOptions options) { }
+    /// <summary>
+    /// Checks the settings this encoder needs (throws <see cref="ArgumentException"/> naming the modality and the
+    /// setting). The default: its options' own <see cref="EncoderOptions.Validate"/>.
+    /// </summary>
+    void Validate(ModalityOptions options) => options.EncoderOptions.Validate(options.Name);
 }
 
 /// <summary>

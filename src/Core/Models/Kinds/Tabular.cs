@@ -15,19 +15,17 @@ internal sealed class MlpEncoderKind : IEncoderKind
 {
     public EncoderKind Kind => EncoderKind.Mlp;
 
+    public EncoderOptions CreateOptions() => new MlpEncoderOptions();
+
     public ModalityEncoder Create(ModalityOptions o, int[] shape, FeatureStatistics stats)
     {
+        var mlp = o.EncoderOptionsAs<MlpEncoderOptions>();
         var (mean, std) = stats.ForStandardizer();   // sparse one-hot and word slots kept near 1 where present: embeddings, not amplified rarities
-        return new MlpEncoder(o.Name, o.ColumnName, shape[0], o.HiddenWidths, o.Dropout, mean, std, o.InputDropout, EncoderKinds.Active(o.Augmentation));
+        return new MlpEncoder(o.Name, o.ColumnName, shape[0], mlp.HiddenWidths, o.Dropout, mean, std, mlp.InputDropout, EncoderKinds.Active(o.Augmentation));
     }
 
     // Its input layer.
-    public double MinimumParameters(ModalityOptions o, int[] shape, int size) => o.HiddenWidths.Length > 0 ? (double)size * o.HiddenWidths[0] : 0;
-
-    public void Validate(ModalityOptions o)
-    {
-        if (o.HiddenWidths.Length == 0) throw new ArgumentException($"Modality '{o.Name}': HiddenWidths needs at least one width for an MLP encoder.", nameof(o.HiddenWidths));
-    }
+    public double MinimumParameters(ModalityOptions o, int[] shape, int size) => o.EncoderOptionsAs<MlpEncoderOptions>().HiddenWidths is { Length: > 0 } w ? (double)size * w[0] : 0;
 }
 
 /// <summary>Helpers of the built-in encoder kinds.</summary>

@@ -19,9 +19,18 @@ internal sealed class EmbeddingBagEncoderKind : IEncoderKind
 {
     public EncoderKind Kind => EncoderKind.EmbeddingBag;
 
+    public EncoderOptions CreateOptions() => new EmbeddingBagEncoderOptions();
+
     public ModalityEncoder Create(ModalityOptions o, int[] shape, FeatureStatistics stats)
-        => new TextEncoder(o.Name, o.ColumnName, shape[0], o.TextBuckets, o.OutputWidth, o.HiddenWidths, o.Dropout, EncoderKinds.Active(o.Augmentation));
+    {
+        var t = o.EncoderOptionsAs<EmbeddingBagEncoderOptions>();
+        return new TextEncoder(o.Name, o.ColumnName, shape[0], t.Buckets, t.EmbeddingWidth, t.HiddenWidths, o.Dropout, EncoderKinds.Active(o.Augmentation));
+    }
 
     // Its embedding table.
-    public double MinimumParameters(ModalityOptions o, int[] shape, int size) => ((double)o.TextBuckets + 1) * o.OutputWidth;
+    public double MinimumParameters(ModalityOptions o, int[] shape, int size)
+    {
+        var t = o.EncoderOptionsAs<EmbeddingBagEncoderOptions>();
+        return ((double)t.Buckets + 1) * t.EmbeddingWidth;
+    }
 }
