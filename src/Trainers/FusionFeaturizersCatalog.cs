@@ -23,7 +23,7 @@ public static class FusionFeaturizersCatalog
     /// <param name="width">Width of the output embedding.</param>
     /// <param name="epochs">Training epochs of the encoder.</param>
     public static ModalityFeaturizerEstimator FeaturizeImage(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        string labelColumnName = "Label", int width = CnnEncoderOptions.Defaults.OutputWidth, int epochs = 15)
+        string labelColumnName = "Label", int width = CnnEncoderOptions.Defaults.OutputWidth, int epochs = ModalityFeaturizerOptions.Defaults.Epochs)
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
         {
             OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
@@ -41,7 +41,7 @@ public static class FusionFeaturizersCatalog
     /// <param name="width">Width of the output embedding.</param>
     /// <param name="epochs">Training epochs of the encoder.</param>
     public static ModalityFeaturizerEstimator FeaturizeAudio(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        string labelColumnName = "Label", int width = CnnEncoderOptions.Defaults.OutputWidth, int epochs = 15)
+        string labelColumnName = "Label", int width = CnnEncoderOptions.Defaults.OutputWidth, int epochs = ModalityFeaturizerOptions.Defaults.Epochs)
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
         {
             OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,
@@ -56,7 +56,7 @@ public static class FusionFeaturizersCatalog
     /// <param name="hiddenWidths">Hidden layer widths of the MLP (the last is the output width).</param>
     /// <param name="epochs">Training epochs of the encoder.</param>
     public static ModalityFeaturizerEstimator FeaturizeTabular(this TransformsCatalog catalog, string outputColumnName, string inputColumnName,
-        string labelColumnName = "Label", int[]? hiddenWidths = null, int epochs = 15)
+        string labelColumnName = "Label", int[]? hiddenWidths = null, int epochs = ModalityFeaturizerOptions.Defaults.Epochs)
         => FeaturizeModality(catalog, new ModalityFeaturizerOptions
         {
             OutputColumnName = outputColumnName, LabelColumnName = labelColumnName, Epochs = epochs,

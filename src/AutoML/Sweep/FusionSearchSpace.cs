@@ -251,6 +251,18 @@ public sealed class FusionSearchSpace
     /// </summary>
     public ISearchDimension? Modalities { get; set; }
 
+    /// <summary>
+    /// The space trials of an experiment over <paramref name="modalityNames"/> are drawn from: this one, or, when it
+    /// searches no modality subsets of its own and there are several modalities, a copy that searches their subsets
+    /// (<see cref="ModalitySubsetChoice"/>). This space is not edited.
+    /// </summary>
+    /// <param name="modalityNames">The experiment's modality names, in order.</param>
+    public FusionSearchSpace ForModalities(IReadOnlyList<string> modalityNames)
+    {
+        ArgumentNullException.ThrowIfNull(modalityNames);
+        return Modalities is null && modalityNames.Count > 1 ? With(new ModalitySubsetChoice(modalityNames)) : this;
+    }
+
     /// <summary>A copy that searches <paramref name="modalities"/> (the other dimensions are shared, the family list copied).</summary>
     internal FusionSearchSpace With(ISearchDimension modalities)
     {

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace MLNetFusion.Trainers;
 
 /// <summary><c>(Linear → ReLU → Dropout)*</c> then a linear layer to the classes.</summary>
-public sealed class ClassifierHead : nn.Module<Tensor, Tensor>
+internal sealed class ClassifierHead : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential hidden;
     private readonly Linear output;

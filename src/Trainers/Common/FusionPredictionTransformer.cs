@@ -79,8 +79,8 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         if (Recipe == null) throw new NotSupportedException(
             $"This {Family.Name()} model was built around a hand-made network, so its architecture cannot be recorded." + Environment.NewLine +
             "Hint: models returned by MLNetFusion's trainers and featurizers can be saved; wrap custom networks in a trainer.");
-        writer.WriteConfig(new FusionPredictionConfig(Recipe.ModelKey, Recipe.OptionsJson, Recipe.Shapes, Layout.Columns.ToArray(), Layout.Sizes.ToArray(),
-            Labels.ToData(), Outputs, BatchSize, _network.DisabledModalities?.ToArray(), NonFiniteInputs, _network.ModalityHeadWeight));
+        writer.WriteConfig(new FusionPredictionConfig(Recipe.ModelKey, null, Recipe.Shapes, Layout.Columns.ToArray(), Layout.Sizes.ToArray(),
+            Labels.ToData(), Outputs, BatchSize, _network.DisabledModalities?.ToArray(), NonFiniteInputs, _network.ModalityHeadWeight, Recipe.ArchitectureJson));
         writer.WriteModule("weights", _network);
     }
 
@@ -333,16 +333,16 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
 public sealed record FusionOutputColumns(string? Score = "Score", string? PredictedLabel = "PredictedLabel", string? Embedding = null, string? ModalitiesUsed = null);
 
 /// <summary>What rebuilds a trained network's architecture: the trainer's model key, its options as JSON, and each modality's shape.</summary>
-internal sealed record NetworkRecipe(string ModelKey, string OptionsJson, int[][] Shapes);
+internal sealed record NetworkRecipe(string ModelKey, string ArchitectureJson, int[][] Shapes);
 
 /// <summary>The saved configuration of a <see cref="FusionPredictionTransformer"/>. <c>Family</c> holds the trainer's model key
 /// (<c>merge</c>, <c>network</c>, <c>cross-modal</c>, <c>mlp</c>; earlier files wrote <c>crossmodal</c>).
 /// <c>Disabled</c> flags the modalities that modality selection switched off (absent in files written before it: all used);
 /// <c>NonFiniteInputs</c> is <see cref="FusionPredictionTransformer.NonFiniteInputs"/> (absent before it: Error);
 /// <c>ModalityHeadWeight</c> is <see cref="Models.FusionNetwork.ModalityHeadWeight"/> (version 3; before it: 0).</summary>
-internal sealed record FusionPredictionConfig(string Family, string Options, int[][] Shapes, string[] Columns, int[] Sizes,
+internal sealed record FusionPredictionConfig(string Family, string? Options, int[][] Shapes, string[] Columns, int[] Sizes,
     LabelKeyValuesData Labels, FusionOutputColumns Outputs, int BatchSize, bool[]? Disabled = null, NonFiniteInputHandling NonFiniteInputs = NonFiniteInputHandling.Error,
-    double ModalityHeadWeight = 0);
+    double ModalityHeadWeight = 0, string? Architecture = null);
 
 /// <summary>What a fusion model does at prediction with NaN or infinite values in a present modality.</summary>
 public enum NonFiniteInputHandling

@@ -53,6 +53,16 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
     /// <summary>Lets a family adjust a modality's encoder settings before the encoder is built (default: unchanged).</summary>
     protected virtual ModalityOptions PrepareModality(ModalityOptions modality) => modality;
 
+    /// <summary>The family's layers as a model file records them (<see cref="NetworkArchitecture{TLayers}"/>).</summary>
+    private protected abstract FusionLayers Layers();
+
+    /// <summary>The modalities as the encoders are built from them: the trainer-wide settings applied (what a model file records).</summary>
+    internal List<ModalityOptions> PreparedModalities() => Options.Modalities.Select(m => PrepareModality(WithAugmentation(m.Clone()))).ToList();
+
+    /// <summary>The network's architecture record, as a model file holds it.</summary>
+    internal string ArchitectureJson()
+        => JsonSerializer.Serialize(new NetworkArchitecture<object>(NetworkArchitecture<object>.CurrentVersion, PreparedModalities(), Layers()), PersistenceJson.Options);
+
     /// <summary>Builds the family's network from the encoders.</summary>
     protected abstract FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount);
 
@@ -128,9 +138,10 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                     $"{classes} classes, {train.Count?.ToString() ?? "streamed"} training rows, seed {seed}.");
                 FusionNetwork network;
                 TrainingSummary summary;
+                var prepared = PreparedModalities();
                 using (new TorchSeedScope(seed))
                 {
-                    var encoders = o.Modalities.Select((m, i) => EncoderFactory.Create(PrepareModality(WithAugmentation(m.Clone())), shapes[i], stats[i])).ToList();
+                    var encoders = prepared.Select((m, i) => EncoderFactory.Create(m, shapes[i], stats[i])).ToList();
                     network = CreateNetwork(encoders, classes);
                     network.ModalityHeadWeight = HeadWeight(network);
                     if (o.ModalityHeadWeight > 0 && o.Modalities.Count > 1 && network.ModalityHeadWeight == 0)
@@ -152,7 +163,7 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
                     }
                 }
                 var outputs = new FusionOutputColumns(o.ScoreColumnName, o.PredictedLabelColumnName, o.EmbeddingColumnName, o.ModalitiesUsedColumnName);
-                var recipe = new NetworkRecipe(ModelKey, JsonSerializer.Serialize(o, o.GetType(), PersistenceJson.Options), shapes.ToArray());
+                var recipe = new NetworkRecipe(ModelKey, ArchitectureJson(), shapes.ToArray());
                 return new FusionPredictionTransformer(network, layout, labels, outputs, o.InferenceBatchSize, summary, Family, recipe) { NonFiniteInputs = o.NonFiniteInputs };
             }
             finally

@@ -13,7 +13,7 @@ namespace MLNetFusion.Trainers.CrossModal;
 /// token, so a row with no other modality is safe). Each modality's summary token is then read out and the readouts are
 /// averaged over the present modalities.
 /// </summary>
-public sealed class CrossModalFusionNetwork : FusionNetwork
+internal sealed class CrossModalFusionNetwork : FusionNetwork
 {
     private readonly ModuleList<Linear> token_proj;
     private readonly ModuleList<Linear> summary_proj;

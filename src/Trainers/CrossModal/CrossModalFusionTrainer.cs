@@ -70,7 +70,7 @@ public sealed class CrossModalFusionTrainer : FusionTrainerBase<CrossModalFusion
     public CrossModalFusionTrainer(IHostEnvironment env, CrossModalFusionOptions options) : base(env, options, FusionFamily.CrossModal) { }
 
     /// <summary>Registers the cross-modal network's model-file loader (earlier files wrote <c>crossmodal</c>).</summary>
-    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<CrossModalFusionOptions>("cross-modal", FusionFamily.CrossModal,
+    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<CrossModalFusionOptions, CrossModalLayers>("cross-modal", FusionFamily.CrossModal,
         (env, o) => new CrossModalFusionTrainer(env, o), "crossmodal");
 
     /// <inheritdoc />
@@ -81,7 +81,28 @@ public sealed class CrossModalFusionTrainer : FusionTrainerBase<CrossModalFusion
     }
 
     /// <inheritdoc />
+    private protected override FusionLayers Layers() => new CrossModalLayers(Options);
+
+    /// <inheritdoc />
     protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
         => new CrossModalFusionNetwork(encoders, classCount, Options.Width, Options.Heads, Options.Depth, Options.AttentionDropout,
             Options.HeadHiddenWidths, Options.HeadDropout, Options.ModalityDropout, Options.AuxiliaryLossWeight);
+}
+
+/// <summary>Cross-modal fusion's layers as a model file records them (its encoders' BatchNorm is recorded in their modalities).</summary>
+internal sealed record CrossModalLayers : FusionLayers
+{
+    public CrossModalLayers() { }
+    public CrossModalLayers(CrossModalFusionOptions o) : base(o) { Width = o.Width; Heads = o.Heads; Depth = o.Depth; AttentionDropout = o.AttentionDropout; }
+    public int Width { get; init; }
+    public int Heads { get; init; }
+    public int Depth { get; init; }
+    public double AttentionDropout { get; init; }
+
+    protected override void ApplyFamily(FusionTrainerOptions options, List<ModalityOptions> modalities)
+    {
+        var o = (CrossModalFusionOptions)options;
+        o.Modalities = modalities; o.Width = Width; o.Heads = Heads; o.Depth = Depth; o.AttentionDropout = AttentionDropout;
+        o.ConvBatchNorm = false;   // the recorded encoders say whether they have BatchNorm
+    }
 }

@@ -76,9 +76,28 @@ public sealed class FusionMlpTrainer : FusionTrainerBase<FusionMlpOptions>
     public FusionMlpTrainer(IHostEnvironment env, FusionMlpOptions options) : base(env, options, FusionFamily.Early, "mlp") { }
 
     /// <summary>Registers the MLP's model-file loader.</summary>
-    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<FusionMlpOptions>("mlp", FusionFamily.Early, (env, o) => new FusionMlpTrainer(env, o));
+    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<FusionMlpOptions, MlpLayers>("mlp", FusionFamily.Early, (env, o) => new FusionMlpTrainer(env, o));
+
+    /// <inheritdoc />
+    private protected override FusionLayers Layers() => new MlpLayers(Options);
 
     /// <inheritdoc />
     protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
         => new NetworkFusionNetwork(encoders, classCount, Array.Empty<int>(), 0, false, Options.HeadHiddenWidths, Options.HeadDropout, 0, 0);
+}
+
+/// <summary>The early-fusion MLP's layers as a model file records them: its one modality is its features, hidden widths and dropouts.</summary>
+internal sealed record MlpLayers : FusionLayers
+{
+    public MlpLayers() { }
+    public MlpLayers(FusionMlpOptions o) : base(o) { }
+
+    protected override void ApplyFamily(FusionTrainerOptions options, List<ModalityOptions> modalities)
+    {
+        var o = (FusionMlpOptions)options;
+        if (modalities.Count != 1) throw new FormatException($"the MLP records {modalities.Count} modalities, not one");
+        var features = modalities[0];
+        var mlp = features.EncoderOptionsAs<MlpEncoderOptions>();
+        o.FeatureColumnName = features.ColumnName; o.HiddenWidths = mlp.HiddenWidths; o.InputDropout = mlp.InputDropout; o.Dropout = features.Dropout;
+    }
 }

@@ -12,17 +12,28 @@ namespace MLNetFusion.Trainers.Featurizers;
 /// <summary>Options for <see cref="ModalityFeaturizerEstimator"/>.</summary>
 public sealed class ModalityFeaturizerOptions : TorchTrainerOptions
 {
-    /// <summary>The embedding column to produce (<c>Vector&lt;Single&gt;</c> of the encoder's output width).</summary>
-    public string OutputColumnName { get; set; } = "Embedding";
+    /// <summary>Default values (the catalog's <c>FeaturizeImage</c>, <c>FeaturizeAudio</c> and <c>FeaturizeTabular</c> use them too).</summary>
+    public new static class Defaults
+    {
+        /// <summary>The embedding column.</summary>
+        public const string OutputColumnName = "Embedding";
+        /// <summary>Epochs of the encoder's fit.</summary>
+        public const int Epochs = 15;
+        /// <summary>Dropout in the auxiliary classification head used while fitting.</summary>
+        public const double HeadDropout = 0.2;
+    }
+
+    /// <summary>The embedding column to produce (<c>Vector&lt;Single&gt;</c> of the encoder's output width). Default <c>Embedding</c>.</summary>
+    public string OutputColumnName { get; set; } = Defaults.OutputColumnName;
 
     /// <summary>The modality: its input column and encoder (CNN for images/spectrograms, MLP for tabular).</summary>
     public ModalityOptions Modality { get; set; } = new();
 
     /// <summary>Dropout in the auxiliary classification head used while fitting. Default 0.2.</summary>
-    public double HeadDropout { get; set; } = 0.2;
+    public double HeadDropout { get; set; } = Defaults.HeadDropout;
 
     /// <summary>Creates options with the featurizer defaults (15 epochs).</summary>
-    public ModalityFeaturizerOptions() => Epochs = 15;
+    public ModalityFeaturizerOptions() => Epochs = Defaults.Epochs;
 }
 
 /// <summary>

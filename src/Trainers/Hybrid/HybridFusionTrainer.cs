@@ -155,12 +155,12 @@ public sealed class HybridFusionTrainer : IEstimator<TransformerChain<ITransform
         {
             // The network added nothing on the held-out rows: the boosted model alone is served, and no network is fitted for a weight of 0.
             ch.Info(MessageSensitivity.None, "Hybrid fusion: the boosted model alone is served (the network's weight is 0).");
-            var alone = new LateFusion.LateFusionCombinerTransformer(new[] { o.ScoresColumnName }, new string[] { null! }, labels,
+            var alone = new LateFusion.LateFusionCombinerTransformer(new[] { o.ScoresColumnName }, new string?[1], labels,
                 LateFusion.LateFusionCombiner.WeightedAverage, new[] { 1.0 }, null, scoreName, predictedName);
             return new TransformerChain<ITransformer>(boosted, copy, alone);
         }
         var fused = new NetworkFusionTrainer(_host, network).Fit(train);
-        var blend = new LateFusion.LateFusionCombinerTransformer(new[] { o.ScoresColumnName, NetworkScore }, new string[] { null!, null! }, labels,
+        var blend = new LateFusion.LateFusionCombinerTransformer(new[] { o.ScoresColumnName, NetworkScore }, new string?[2], labels,
             LateFusion.LateFusionCombiner.WeightedAverage, new[] { 1 - weight, weight }, null, scoreName, predictedName);
         return new TransformerChain<ITransformer>(boosted, copy, fused, blend);
     }

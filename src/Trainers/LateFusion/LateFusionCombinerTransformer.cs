@@ -14,7 +14,9 @@ namespace MLNetFusion.Trainers.LateFusion;
 internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, IFusionSaveable, IOnnxExportable
 {
     internal const string Kind = "MLNetFusion.LateFusion.Combiner";
-    internal readonly string[] Scores, Presence;
+    internal readonly string[] Scores;
+    /// <summary>Per member, its presence column, or <c>null</c> for a member present in every row.</summary>
+    internal readonly string?[] Presence;
     internal readonly LabelKeyValues Labels;
     internal readonly LateFusionCombiner Combiner;
     internal readonly double[]? Weights;
@@ -25,7 +27,7 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
     /// <summary>The combining rule (not for stacking's meta-features), its CPU and ONNX arithmetic side by side.</summary>
     internal ProbabilityCombiner Rule => _rule ??= ProbabilityCombiner.For(Combiner, Weights);
 
-    public LateFusionCombinerTransformer(string[] scores, string[] presence, LabelKeyValues labels, LateFusionCombiner combiner, double[]? weights,
+    public LateFusionCombinerTransformer(string[] scores, string?[] presence, LabelKeyValues labels, LateFusionCombiner combiner, double[]? weights,
         string? metaFeatures, string scoreName, string predictedLabelName) 
     {
         Scores = scores; Presence = presence; Labels = labels; Combiner = combiner; Weights = weights; MetaFeatures = metaFeatures;
@@ -42,7 +44,7 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
         var c = r.ReadConfig<Config>();
         if (c.Scores.Length == 0 || c.Presence.Length != c.Scores.Length || (c.Weights != null && c.Weights.Length != c.Scores.Length))
             throw r.Invalid("its score, presence and weight lists do not match");
-        return new(c.Scores, c.Presence!, LabelKeyValues.FromData(c.Labels), c.Combiner, c.Weights, c.MetaFeatures, c.ScoreName, c.PredictedLabelName);
+        return new(c.Scores, c.Presence, LabelKeyValues.FromData(c.Labels), c.Combiner, c.Weights, c.MetaFeatures, c.ScoreName, c.PredictedLabelName);
     }
 
     /// <summary>Meta-features per member: its probabilities (uniform when absent), then one presence flag per member.</summary>
@@ -50,7 +52,7 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
 
     protected override IReadOnlyList<OutputColumn> GetOutputColumns(DataViewSchema inputSchema)
     {
-        foreach (var c in Scores.Concat(Presence.Where(p => p != null))) SchemaErrors.FindColumn(inputSchema, c);
+        foreach (var c in Scores.Concat(Presence.OfType<string>())) SchemaErrors.FindColumn(inputSchema, c);
         if (MetaFeatures != null) return new[] { new OutputColumn(MetaFeatures, new VectorDataViewType(NumberDataViewType.Single, MetaWidth)) };
         return new[]
         {
@@ -117,7 +119,7 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
             _present = new bool[_m];
         }
 
-        public override IReadOnlyList<string> InputColumns => _p.Scores.Concat(_p.Presence.Where(p => p != null)).ToArray();
+        public override IReadOnlyList<string> InputColumns => _p.Scores.Concat(_p.Presence.OfType<string>()).ToArray();
 
         public override void Bind(DataViewRow input)
         {

@@ -10,6 +10,12 @@ namespace MLNetFusion.Trainers.LateFusion;
 /// </summary>
 internal sealed class StackingRule : ICombinerRule
 {
+    /// <summary>
+    /// The intermediate columns of the served chain: the plain average's scores and label (when blended in) and the
+    /// meta-learner's scores as probabilities. Files record them, so they keep these names.
+    /// </summary>
+    private const string AverageScore = "__average.Score", AveragePredictedLabel = "__average.PredictedLabel", MetaScore = "__meta.Score";
+
     /// <inheritdoc />
     public bool NeedsOutOfFold => true;
 
@@ -76,14 +82,14 @@ internal sealed class StackingRule : ICombinerRule
     {
         var o = c.Options;
         if (fit.Blend > 0)
-            yield return new LateFusionCombinerTransformer(c.Scores, c.Presence, c.Labels, LateFusionCombiner.Average, null, null, "__average.Score", "__average.PredictedLabel");
+            yield return new LateFusionCombinerTransformer(c.Scores, c.Presence, c.Labels, LateFusionCombiner.Average, null, null, AverageScore, AveragePredictedLabel);
         yield return new LateFusionCombinerTransformer(c.Scores, c.Presence, c.Labels, LateFusionCombiner.Stacking, null, o.MetaFeatureColumnName, o.ScoreColumnName, o.PredictedLabelColumnName);
         yield return fit.Meta!;
-        yield return new MemberProbabilityTransformer("Score", "__meta.Score", "meta-learner", c.Classes);
+        yield return new MemberProbabilityTransformer("Score", MetaScore, "meta-learner", c.Classes);
         yield return fit.Blend > 0
-            ? new LateFusionCombinerTransformer(new[] { "__meta.Score", "__average.Score" }, new string[] { null!, null! }, c.Labels, LateFusionCombiner.WeightedAverage,
+            ? new LateFusionCombinerTransformer(new[] { MetaScore, AverageScore }, new string?[2], c.Labels, LateFusionCombiner.WeightedAverage,
                 new[] { 1 - fit.Blend, fit.Blend }, null, o.ScoreColumnName, o.PredictedLabelColumnName)
-            : new LateFusionCombinerTransformer(new[] { "__meta.Score" }, new string[] { null! }, c.Labels, LateFusionCombiner.Average, null, null,
+            : new LateFusionCombinerTransformer(new[] { MetaScore }, new string?[1], c.Labels, LateFusionCombiner.Average, null, null,
                 o.ScoreColumnName, o.PredictedLabelColumnName);
     }
 

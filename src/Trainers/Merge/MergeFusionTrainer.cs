@@ -54,10 +54,29 @@ public sealed class MergeFusionTrainer : FusionTrainerBase<MergeFusionOptions>
     public MergeFusionTrainer(IHostEnvironment env, MergeFusionOptions options) : base(env, options, FusionFamily.Merge) { }
 
     /// <summary>Registers the merge network's model-file loader.</summary>
-    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<MergeFusionOptions>("merge", FusionFamily.Merge, (env, o) => new MergeFusionTrainer(env, o));
+    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<MergeFusionOptions, MergeLayers>("merge", FusionFamily.Merge, (env, o) => new MergeFusionTrainer(env, o));
+
+    /// <inheritdoc />
+    private protected override FusionLayers Layers() => new MergeLayers(Options);
 
     /// <inheritdoc />
     protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
         => new MergeFusionNetwork(encoders, classCount, Options.Operation, Options.Width, Options.Rank, Options.HeadHiddenWidths,
             Options.HeadDropout, Options.ModalityDropout, Options.AuxiliaryLossWeight);
+}
+
+/// <summary>Merge fusion's layers as a model file records them.</summary>
+internal sealed record MergeLayers : FusionLayers
+{
+    public MergeLayers() { }
+    public MergeLayers(MergeFusionOptions o) : base(o) { Operation = o.Operation; Width = o.Width; Rank = o.Rank; }
+    public MergeOperation Operation { get; init; }
+    public int Width { get; init; }
+    public int Rank { get; init; }
+
+    protected override void ApplyFamily(FusionTrainerOptions options, List<ModalityOptions> modalities)
+    {
+        var o = (MergeFusionOptions)options;
+        o.Modalities = modalities; o.Operation = Operation; o.Width = Width; o.Rank = Rank;
+    }
 }

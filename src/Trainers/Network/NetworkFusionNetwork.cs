@@ -11,7 +11,7 @@ namespace MLNetFusion.Trainers.Network;
 /// concatenated with the modality presence flags and merged by learned fully-connected layers, trained end to end.
 /// With one modality this is a plain MLP classifier (the early-fusion <see cref="Early.FusionMlpTrainer"/>).
 /// </summary>
-public sealed class NetworkFusionNetwork : FusionNetwork
+internal sealed class NetworkFusionNetwork : FusionNetwork
 {
     private readonly Sequential fusion;
     private readonly ClassifierHead head;

@@ -57,10 +57,29 @@ public sealed class NetworkFusionTrainer : FusionTrainerBase<NetworkFusionOption
     public NetworkFusionTrainer(IHostEnvironment env, NetworkFusionOptions options) : base(env, options, FusionFamily.Network) { }
 
     /// <summary>Registers the network-fusion network's model-file loader.</summary>
-    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<NetworkFusionOptions>("network", FusionFamily.Network, (env, o) => new NetworkFusionTrainer(env, o));
+    internal static void Register() => Persistence.TrainerComponents.RegisterNetwork<NetworkFusionOptions, NetworkLayers>("network", FusionFamily.Network, (env, o) => new NetworkFusionTrainer(env, o));
+
+    /// <inheritdoc />
+    private protected override FusionLayers Layers() => new NetworkLayers(Options);
 
     /// <inheritdoc />
     protected override FusionNetwork CreateNetwork(IReadOnlyList<ModalityEncoder> encoders, int classCount)
         => new NetworkFusionNetwork(encoders, classCount, Options.FusionWidths, Options.FusionDropout, Options.UseIntermediateLayers,
             Options.HeadHiddenWidths, Options.HeadDropout, Options.ModalityDropout, Options.AuxiliaryLossWeight);
+}
+
+/// <summary>Network fusion's layers as a model file records them.</summary>
+internal sealed record NetworkLayers : FusionLayers
+{
+    public NetworkLayers() { }
+    public NetworkLayers(NetworkFusionOptions o) : base(o) { FusionWidths = o.FusionWidths.ToArray(); FusionDropout = o.FusionDropout; UseIntermediateLayers = o.UseIntermediateLayers; }
+    public int[] FusionWidths { get; init; } = Array.Empty<int>();
+    public double FusionDropout { get; init; }
+    public bool UseIntermediateLayers { get; init; }
+
+    protected override void ApplyFamily(FusionTrainerOptions options, List<ModalityOptions> modalities)
+    {
+        var o = (NetworkFusionOptions)options;
+        o.Modalities = modalities; o.FusionWidths = FusionWidths; o.FusionDropout = FusionDropout; o.UseIntermediateLayers = UseIntermediateLayers;
+    }
 }

@@ -21,8 +21,9 @@ internal static class TrainerComponents
     internal static void Register()
     {
         // Version 2 added the modalities switched off by selection and the non-finite input handling; version 3 the
-        // weight of the modality heads in the prediction (FusionNetwork.ModalityHeadWeight).
-        ComponentRegistry.Register(FusionPredictionTransformer.Kind, LoadFusionPrediction, version: 3);
+        // weight of the modality heads in the prediction (FusionNetwork.ModalityHeadWeight); version 4 records the
+        // network's architecture (NetworkArchitecture) instead of the trainer's options.
+        ComponentRegistry.Register(FusionPredictionTransformer.Kind, LoadFusionPrediction, version: 4);
         // One line per family: each registers its own network loader (and its other components).
         MergeFusionTrainer.Register();
         NetworkFusionTrainer.Register();
@@ -54,7 +55,7 @@ internal static class TrainerComponents
         if (c.Disabled != null && (c.Disabled.Length != c.Columns.Length || c.Disabled.All(d => d)))
             throw reader.Invalid("its disabled-modality flags do not match its columns");
         if (!Networks.TryGetValue(c.Family, out var entry)) throw reader.Invalid($"unknown fusion network '{c.Family}'");
-        var network = entry.Build(reader, c);
+        var (network, architecture) = entry.Build(reader, c);
         try
         {
             reader.ReadModule("weights", network);
@@ -64,7 +65,7 @@ internal static class TrainerComponents
             var layout = new ColumnLayout(c.Columns, c.Sizes, null);
             if (!Enum.IsDefined(c.NonFiniteInputs)) throw reader.Invalid($"unknown non-finite input handling {(int)c.NonFiniteInputs}");
             return new FusionPredictionTransformer(network, layout, LabelKeyValues.FromData(c.Labels), c.Outputs, c.BatchSize, null, entry.Family,
-                new NetworkRecipe(entry.Key, c.Options, c.Shapes)) { NonFiniteInputs = c.NonFiniteInputs };
+                new NetworkRecipe(entry.Key, architecture, c.Shapes)) { NonFiniteInputs = c.NonFiniteInputs };
         }
         catch
         {
@@ -73,20 +74,38 @@ internal static class TrainerComponents
         }
     }
 
-    private sealed record NetworkLoader(string Key, FusionFamily Family, Func<ComponentReader, FusionPredictionConfig, Models.FusionNetwork> Build);
+    private sealed record NetworkLoader(string Key, FusionFamily Family, Func<ComponentReader, FusionPredictionConfig, (Models.FusionNetwork Network, string Architecture)> Build);
 
     private static readonly Dictionary<string, NetworkLoader> Networks = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Registers how a TorchSharp trainer's network is rebuilt from a model file: each family folder calls it once for
-    /// its trainer (the allow-list of network kinds). <paramref name="legacyKeys"/> are keys older files wrote.
+    /// its trainer (the allow-list of network kinds). The network is built from its architecture record
+    /// (<see cref="NetworkArchitecture{TLayers}"/> of <typeparamref name="TLayers"/>), or, in files written before it,
+    /// from the trainer's options. <paramref name="legacyKeys"/> are keys older files wrote.
     /// </summary>
-    internal static void RegisterNetwork<TOptions>(string key, FusionFamily family, Func<IHostEnvironment, TOptions, FusionTrainerBase<TOptions>> trainer,
-        params string[] legacyKeys) where TOptions : FusionTrainerOptions
+    internal static void RegisterNetwork<TOptions, TLayers>(string key, FusionFamily family, Func<IHostEnvironment, TOptions, FusionTrainerBase<TOptions>> trainer,
+        params string[] legacyKeys) where TOptions : FusionTrainerOptions, new() where TLayers : FusionLayers
     {
         var loader = new NetworkLoader(key, family, (reader, c) =>
         {
-            var options = JsonSerializer.Deserialize<TOptions>(c.Options, PersistenceJson.Options) ?? throw reader.Invalid("its options are empty");
+            TOptions options;
+            try
+            {
+                if (c.Architecture != null)
+                {
+                    var a = JsonSerializer.Deserialize<NetworkArchitecture<TLayers>>(c.Architecture, PersistenceJson.Options) ?? throw reader.Invalid("its architecture record is empty");
+                    if (a.Version < 1 || a.Version > NetworkArchitecture<TLayers>.CurrentVersion)
+                        throw reader.Invalid($"its architecture record is version {a.Version}, but this MLNetFusion reads versions 1 to {NetworkArchitecture<TLayers>.CurrentVersion}");
+                    if (a.Modalities is null || a.Layers is null || a.Modalities.Any(m => m is null)) throw reader.Invalid("its architecture record has no modalities or layers");
+                    options = new TOptions();
+                    a.Layers.ApplyTo(options, a.Modalities);
+                }
+                else options = JsonSerializer.Deserialize<TOptions>(c.Options ?? throw reader.Invalid("it records neither its network's architecture nor its trainer's options"),
+                    PersistenceJson.Options) ?? throw reader.Invalid("its options are empty");
+            }
+            catch (JsonException ex) { throw reader.Invalid($"its network's architecture is not valid JSON ({ex.Message})"); }
+            catch (FormatException ex) { throw reader.Invalid(ex.Message); }
             // The trainer validates the options (FusionMlp derives its modality there); BuildNetwork checks them against the shapes.
             var built = trainer(reader.Env, options);
             // Before anything is allocated: the weights must be able to hold the network the configuration describes, so a
@@ -101,7 +120,8 @@ internal static class TrainerComponents
                 throw new FusionModelFormatException($"The model's '{key}' network stores {stored / sizeof(float)} weights, more than the " +
                     $"{limit} parameters this load allows (FusionModelLoadOptions.MaximumParameters)." + Environment.NewLine +
                     "Hint: if you trust the file, raise the limit: mlContext.Model.LoadFusionModel(stream, out _, new FusionModelLoadOptions { MaximumParameters = … }).");
-            return built.BuildNetwork(c.Shapes, c.Sizes, c.Labels.Count);
+            // An older file's options become the architecture record, so the model is saved again in today's format.
+            return (built.BuildNetwork(c.Shapes, c.Sizes, c.Labels.Count), built.ArchitectureJson());
         });
         foreach (var k in legacyKeys.Prepend(key)) Networks[k] = loader;
     }

@@ -10,18 +10,29 @@ using Xunit;
 namespace MLNetFusion.Tests;
 
 /// <summary>
-/// Golden model files written with component versions recorded (FusionPrediction version 2, before the modality heads): every family,
-/// a model whose modality selection switched a modality off, and a mixed chain of ML.NET transforms, an MLNetFusion
-/// featurizer and a fusion trainer. They must keep loading and scoring as written; a change that breaks old files fails
-/// here. Regenerate only on purpose (with a loader branch for the old files): MLNETFUSION_WRITE_MODEL_FIXTURES=1.
+/// Golden model files of two formats: <c>models-v2</c> written with component versions recorded (FusionPrediction
+/// version 2, before the modality heads; each network's trainer options), <c>models-v3</c> by the format that records
+/// each network's architecture (FusionPrediction version 4). Every family, a model whose modality selection switched a
+/// modality off, and a mixed chain of ML.NET transforms, an MLNetFusion featurizer and a fusion trainer. They must keep
+/// loading and scoring as written; a change that breaks old files fails here. The generator writes the current format's
+/// folder only on purpose (with a loader branch for the older files): MLNETFUSION_WRITE_MODEL_FIXTURES=1.
 /// </summary>
 public class GoldenModelFileTests
 {
-    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "Fixtures", "models-v2");
-    private static readonly string SourceFolder = Path.Combine(TestData.RepoRoot, "tests", "MLNetFusion.Tests", "Fixtures", "models-v2");
+    private const string Current = "models-v3";
+    private static string Folder(string version) => Path.Combine(AppContext.BaseDirectory, "Fixtures", version);
+    private static readonly string SourceFolder = Path.Combine(TestData.RepoRoot, "tests", "MLNetFusion.Tests", "Fixtures", Current);
     private const int ProbeRows = 12, ProbeSeed = 99;
 
-    public static TheoryData<string> Models() => new() { "merge", "network-selected", "crossmodal", "early-mlp", "late-stacking", "late-productofexperts", "featurizer", "mixed-chain" };
+    private static readonly string[] Names = { "merge", "network-selected", "crossmodal", "early-mlp", "late-stacking", "late-productofexperts", "featurizer", "mixed-chain" };
+
+    public static TheoryData<string, string> Models()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var version in new[] { "models-v2", Current })
+            foreach (var name in Names) data.Add(version, name);
+        return data;
+    }
 
     private static Dictionary<string, Func<MLContext, IDataView, ITransformer>> Builders()
     {
@@ -71,14 +82,14 @@ public class GoldenModelFileTests
     {
         if (Environment.GetEnvironmentVariable("MLNETFUSION_WRITE_MODEL_FIXTURES") != "1") return false;
         Write();
-        foreach (var f in Directory.GetFiles(SourceFolder)) File.Copy(f, Path.Combine(Folder, Path.GetFileName(f)), overwrite: true);
+        foreach (var f in Directory.GetFiles(SourceFolder)) File.Copy(f, Path.Combine(Folder(Current), Path.GetFileName(f)), overwrite: true);
         return true;
     });
 
     private static void Write()
     {
         Directory.CreateDirectory(SourceFolder);
-        Directory.CreateDirectory(Folder);
+        Directory.CreateDirectory(Folder(Current));
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(ModelFileCompatibilityTests.Row.Make(160, 7));
         var probe = ml.Data.LoadFromEnumerable(ModelFileCompatibilityTests.Row.Make(ProbeRows, ProbeSeed));
@@ -95,15 +106,15 @@ public class GoldenModelFileTests
 
     [Theory]
     [MemberData(nameof(Models))]
-    public void AGoldenFileOfThisVersionLoadsAndScoresAsWritten(string name)
+    public void AGoldenFileLoadsAndScoresAsWritten(string version, string name)
     {
         _ = WrittenOnRequest.Value;
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "expected_scores.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder(version), "expected_scores.json")));
         var expected = doc.RootElement.GetProperty("scores").GetProperty(name).EnumerateArray()
             .Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
         var ml = new MLContext(seed: 1);
         var probe = ml.Data.LoadFromEnumerable(ModelFileCompatibilityTests.Row.Make(ProbeRows, ProbeSeed));
-        var model = ml.Model.LoadFusionModel(Path.Combine(Folder, name + ".mlnetfusion.zip"), out var schema);
+        var model = ml.Model.LoadFusionModel(Path.Combine(Folder(version), name + ".mlnetfusion.zip"), out var schema);
         Assert.NotNull(schema);
         try
         {

@@ -296,9 +296,9 @@ public class PersistenceTests
     public void ComponentsRecordTheirVersionAndANewerOneIsRefused()
     {
         var file = SmallModelFile(out var model, out var test);
-        Assert.Equal(3, (int)FusionPrediction(Manifest(file))["version"]!);
-        var ex = LoadFails(Rewrite(file, m => FusionPrediction(m)["version"] = 4));
-        Assert.Matches(@"^Component \d+ \('MLNetFusion.FusionPrediction'\) was written as version 4 \(by MLNetFusion [^)]+\), but this MLNetFusion \([^)]+\) reads it up to version 3\.", ex.Message);
+        Assert.Equal(4, (int)FusionPrediction(Manifest(file))["version"]!);
+        var ex = LoadFails(Rewrite(file, m => FusionPrediction(m)["version"] = 5));
+        Assert.Matches(@"^Component \d+ \('MLNetFusion.FusionPrediction'\) was written as version 5 \(by MLNetFusion [^)]+\), but this MLNetFusion \([^)]+\) reads it up to version 4\.", ex.Message);
         // Versions 1 and 2 (and files from before components were versioned) lack later fields: the loader's branches ignore
         // them. Before version 3 a network predicted from its fused head alone, whatever the file's head weight says.
         var network = ((IEnumerable<ITransformer>)model).OfType<FusionPredictionTransformer>().Single().Network;
