@@ -49,6 +49,9 @@ internal interface ICombinerRule
 /// <summary>The rule of each <see cref="LateFusionCombiner"/>.</summary>
 internal static class CombinerRules
 {
+    /// <summary>The rule of <paramref name="options"/>: its own registered <see cref="LateFusionOptions.Rule"/>, else its <see cref="LateFusionOptions.Combiner"/>'s.</summary>
+    public static ICombinerRule For(LateFusionOptions options) => options.Rule is { } own ? new FixedRule(LateFusionCombiner.Average, own.Name) : For(options.Combiner);
+
     /// <summary>The rule for <paramref name="combiner"/>.</summary>
     public static ICombinerRule For(LateFusionCombiner combiner) => combiner switch
     {
@@ -59,12 +62,15 @@ internal static class CombinerRules
     };
 
     /// <summary>The one combining transformer of the rules without a meta-learner.</summary>
-    internal static ITransformer Combine(CombinerColumns c, LateFusionCombiner combiner, double[]? weights)
-        => new LateFusionCombinerTransformer(c.Scores, c.Presence, c.Labels, combiner, weights, null, c.Options.ScoreColumnName, c.Options.PredictedLabelColumnName);
+    internal static ITransformer Combine(CombinerColumns c, LateFusionCombiner combiner, double[]? weights, string? registeredRule = null)
+        => new LateFusionCombinerTransformer(c.Scores, c.Presence, c.Labels, combiner, weights, null, c.Options.ScoreColumnName, c.Options.PredictedLabelColumnName, registeredRule);
 }
 
-/// <summary>Average, product of experts and majority vote: nothing is fitted, but members no better than the class prior are left out.</summary>
-internal sealed class FixedRule(LateFusionCombiner combiner) : ICombinerRule
+/// <summary>
+/// Average, product of experts, majority vote and a registered rule of the application's own (<paramref name="registeredRule"/>):
+/// nothing is fitted, but members no better than the class prior are left out.
+/// </summary>
+internal sealed class FixedRule(LateFusionCombiner combiner, string? registeredRule = null) : ICombinerRule
 {
     /// <inheritdoc />
     public bool NeedsOutOfFold => false;
@@ -78,5 +84,5 @@ internal sealed class FixedRule(LateFusionCombiner combiner) : ICombinerRule
 
     /// <inheritdoc />
     public IEnumerable<ITransformer> CreateTransformers(CombinerFit fit, CombinerColumns columns)
-        => new[] { CombinerRules.Combine(columns, combiner, fit.Weights) };
+        => new[] { CombinerRules.Combine(columns, combiner, fit.Weights, registeredRule) };
 }

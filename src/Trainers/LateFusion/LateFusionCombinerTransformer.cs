@@ -24,27 +24,33 @@ internal sealed class LateFusionCombinerTransformer : BatchMappingTransformer, I
     internal readonly string ScoreName, PredictedLabelName;
     private ProbabilityCombiner? _rule;
 
+    /// <summary>The name of a registered rule of the application's own that combines instead of <see cref="Combiner"/>, or <c>null</c>.</summary>
+    internal readonly string? RegisteredRule;
+
     /// <summary>The combining rule (not for stacking's meta-features), its CPU and ONNX arithmetic side by side.</summary>
-    internal ProbabilityCombiner Rule => _rule ??= ProbabilityCombiner.For(Combiner, Weights);
+    internal ProbabilityCombiner Rule => _rule ??= RegisteredRule != null ? ProbabilityCombiner.Registered(RegisteredRule, Weights) : ProbabilityCombiner.For(Combiner, Weights);
 
     public LateFusionCombinerTransformer(string[] scores, string?[] presence, LabelKeyValues labels, LateFusionCombiner combiner, double[]? weights,
-        string? metaFeatures, string scoreName, string predictedLabelName) 
+        string? metaFeatures, string scoreName, string predictedLabelName, string? registeredRule = null)
     {
         Scores = scores; Presence = presence; Labels = labels; Combiner = combiner; Weights = weights; MetaFeatures = metaFeatures;
-        ScoreName = scoreName; PredictedLabelName = predictedLabelName;
+        ScoreName = scoreName; PredictedLabelName = predictedLabelName; RegisteredRule = registeredRule;
     }
 
     private sealed record Config(string[] Scores, string?[] Presence, LabelKeyValuesData Labels, LateFusionCombiner Combiner, double[]? Weights,
-        string? MetaFeatures, string ScoreName, string PredictedLabelName);
+        string? MetaFeatures, string ScoreName, string PredictedLabelName, string? RegisteredRule = null);
     string IFusionSaveable.ComponentKind => Kind;
     void IFusionSaveable.Save(ComponentWriter writer)
-        => writer.WriteConfig(new Config(Scores, Presence, Labels.ToData(), Combiner, Weights, MetaFeatures, ScoreName, PredictedLabelName));
+        => writer.WriteConfig(new Config(Scores, Presence, Labels.ToData(), Combiner, Weights, MetaFeatures, ScoreName, PredictedLabelName, RegisteredRule));
     internal static LateFusionCombinerTransformer Load(ComponentReader r)
     {
         var c = r.ReadConfig<Config>();
         if (c.Scores.Length == 0 || c.Presence.Length != c.Scores.Length || (c.Weights != null && c.Weights.Length != c.Scores.Length))
             throw r.Invalid("its score, presence and weight lists do not match");
-        return new(c.Scores, c.Presence, LabelKeyValues.FromData(c.Labels), c.Combiner, c.Weights, c.MetaFeatures, c.ScoreName, c.PredictedLabelName);
+        if (c.RegisteredRule != null && !ProbabilityCombiner.IsRegistered(c.RegisteredRule))
+            throw new FusionModelFormatException($"The model combines its late-fusion members with the rule '{c.RegisteredRule}', which this process has not registered." + Environment.NewLine +
+                "Hint: call ProbabilityCombiner.Register with that rule before loading the model, as the process that trained it did.");
+        return new(c.Scores, c.Presence, LabelKeyValues.FromData(c.Labels), c.Combiner, c.Weights, c.MetaFeatures, c.ScoreName, c.PredictedLabelName, c.RegisteredRule);
     }
 
     /// <summary>Meta-features per member: its probabilities (uniform when absent), then one presence flag per member.</summary>

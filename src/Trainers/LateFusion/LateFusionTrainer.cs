@@ -34,6 +34,14 @@ public sealed class LateFusionOptions
     /// <summary>How member probabilities are combined. Default <see cref="LateFusionCombiner.Average"/>.</summary>
     public LateFusionCombiner Combiner { get; set; } = Defaults.Combiner;
 
+    /// <summary>
+    /// A rule of your own that combines the members instead of <see cref="Combiner"/> (registered with
+    /// <see cref="ProbabilityCombiner.Register"/>, which a process loading the model must call too): nothing is fitted
+    /// for it, and members no better than the class prior are left out, as for the average. It is exported to ONNX through
+    /// its own <see cref="ProbabilityCombiner.ExportOnnx"/>. Default <c>null</c>.
+    /// </summary>
+    public ProbabilityCombiner? Rule { get; set; }
+
     /// <summary>The key label. Default <c>Label</c>.</summary>
     public string LabelColumnName { get; set; } = TorchTrainerOptions.Defaults.LabelColumnName;
 
@@ -102,7 +110,10 @@ public sealed class LateFusionOptions
         if (dup != null) throw new ArgumentException($"Member name '{dup.Key}' is used twice; names must be unique." + Environment.NewLine + "Hint: name each member after its modality.", nameof(Members));
         if (NumberOfFolds < 2) throw new ArgumentOutOfRangeException(nameof(NumberOfFolds), NumberOfFolds, "NumberOfFolds must be at least 2." + Environment.NewLine + "Hint: 5 folds give every row out-of-fold probabilities from a model fitted on four fifths.");
         if (!Enum.IsDefined(Combiner)) throw new ArgumentOutOfRangeException(nameof(Combiner), Combiner, "Combiner is not a LateFusionCombiner." + Environment.NewLine + "Hint: LateFusionCombiner.Average is the robust default.");
-        if (Combiner == LateFusionCombiner.Stacking && MetaLearner is null)
+        if (Rule != null && !ProbabilityCombiner.IsRegistered(Rule.Name))
+            throw new ArgumentException($"The combining rule '{Rule.Name}' is not registered, so a model that uses it could not be loaded." + Environment.NewLine +
+                "Hint: call ProbabilityCombiner.Register(rule) once, here and in every process that loads the model.", nameof(Rule));
+        if (Rule == null && Combiner == LateFusionCombiner.Stacking && MetaLearner is null)
             throw new ArgumentException("Stacking needs a meta-learner." + Environment.NewLine + "Hint: set LateFusionOptions.MetaLearner, or use the catalog method, which defaults it.", nameof(MetaLearner));
     }
 }
@@ -139,7 +150,8 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         ComponentRegistry.Register(LateFusionTransformer.Kind, LateFusionTransformer.Load, version: 2);   // 2: UninformativeMembers
         ComponentRegistry.Register(MemberInputGuard.Kind, MemberInputGuard.Load);
         ComponentRegistry.Register(MemberProbabilityTransformer.Kind, MemberProbabilityTransformer.Load);
-        ComponentRegistry.Register(LateFusionCombinerTransformer.Kind, LateFusionCombinerTransformer.Load, version: 2);   // 2: average, product and vote honour a 0/1 member mask in Weights
+        // 2: average, product and vote honour a 0/1 member mask in Weights; 3: a registered rule of the application's own, by name.
+        ComponentRegistry.Register(LateFusionCombinerTransformer.Kind, LateFusionCombinerTransformer.Load, version: 3);
     }
 
     /// <summary>Creates the trainer.</summary>
@@ -244,7 +256,7 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         var labels = LabelKeyValues.FromColumn(input.Schema[Options.LabelColumnName]);
         int seed = Options.Seed ?? _host.Rand.Next();
         using var ch = _host.Start("Training");
-        var rule = CombinerRules.For(Options.Combiner);
+        var rule = CombinerRules.For(Options);
         bool calibrate = Options.MemberCalibration == MemberCalibration.Temperature;
         bool checkMembers = Options.DropUninformativeMembers && rule.LeavesOutUninformative && Options.Members.Count > 1;
         bool needsOutOfFold = checkMembers || calibrate || rule.NeedsOutOfFold;
@@ -321,9 +333,9 @@ public sealed class LateFusionTrainer : IEstimator<LateFusionTransformer>
         var added = Options.Members.Select(m => SchemaShapes.Column(MemberScoreColumn(m), SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false)).ToList();
         // Whether each member had its input, per row (the combiners read it; so may a user).
         added.AddRange(Options.Members.Select(m => SchemaShapes.Column(PresenceColumn(m), SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance, false)));
-        if (Options.Combiner == LateFusionCombiner.Stacking)
+        if (Options.Rule == null && Options.Combiner == LateFusionCombiner.Stacking)
             added.AddRange(new[] { SchemaShapes.Column(Options.MetaFeatureColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false),
-                SchemaShapes.Column("__meta.Score", SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
+                SchemaShapes.Column(StackingRule.MetaScore, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false) });
         added.AddRange(SchemaShapes.MulticlassOutputs(label, Options.ScoreColumnName, Options.PredictedLabelColumnName));
         return SchemaShapes.Append(inputSchema, added);
     }

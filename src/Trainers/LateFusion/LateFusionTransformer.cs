@@ -52,8 +52,11 @@ public sealed class LateFusionTransformer : ITransformer, IDisposable, IFusionSa
     /// <summary>Each member's input column, in member order (the modality columns of this model).</summary>
     public IReadOnlyList<string> MemberFeatureColumns => _steps.OfType<MemberInputGuard>().Select(g => g.Column).ToArray();
 
-    /// <summary>The combiner.</summary>
+    /// <summary>The combiner (when a registered rule of your own combines, <see cref="RegisteredRule"/> names it).</summary>
     public LateFusionCombiner Combiner { get; }
+
+    /// <summary>The registered rule of your own that combines the members (<see cref="LateFusionOptions.Rule"/>), or <c>null</c>.</summary>
+    public string? RegisteredRule => _steps.OfType<LateFusionCombinerTransformer>().LastOrDefault()?.RegisteredRule;
 
     /// <summary>Fitted member weights for <see cref="LateFusionCombiner.WeightedAverage"/>; for the average, product of experts and vote the 0/1 mask of the members kept when some were left out (<see cref="UninformativeMembers"/>); else <c>null</c>.</summary>
     public IReadOnlyList<double>? Weights { get; }

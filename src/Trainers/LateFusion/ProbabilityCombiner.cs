@@ -68,6 +68,42 @@ public abstract class ProbabilityCombiner
         return weights != null && combiner != LateFusionCombiner.WeightedAverage ? new LeaveOutZeroWeights(rule, weights) : rule;
     }
 
+    /// <summary>
+    /// A registered rule of the application's own (<see cref="Register"/>) by its name, members with weight 0 in
+    /// <paramref name="mask"/> left out (no better than the class prior out of fold) unless they are all a row has.
+    /// </summary>
+    /// <exception cref="ArgumentException">No rule of that name is registered; the message says how to register it.</exception>
+    internal static ProbabilityCombiner Registered(string name, IReadOnlyList<double>? mask)
+    {
+        var rule = RegisteredRules.TryGetValue(name, out var r) ? r : throw new ArgumentException(
+            $"The probability combiner '{name}' is not registered (registered: {(RegisteredRules.IsEmpty ? "none" : string.Join(", ", RegisteredRules.Keys.Order()))})." + Environment.NewLine +
+            "Hint: register it with ProbabilityCombiner.Register before training or loading a model that uses it.", nameof(name));
+        return mask != null ? new LeaveOutZeroWeights(rule, mask) : rule;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ProbabilityCombiner> RegisteredRules = new(StringComparer.Ordinal);
+    private static readonly string[] BuiltInNames = { "average", "weighted average", "product of experts", "majority vote" };
+
+    /// <summary>
+    /// Registers a rule of the application's own, so that late fusion can combine with it (<see cref="LateFusionOptions.Rule"/>)
+    /// and a model file that uses it can be loaded: model files record the rule's <see cref="Name"/>, and only registered
+    /// rules are created when loading (an allow-list, as <c>ModalityRegistry</c>'s). Registering the same type again does
+    /// nothing; another rule of the same name, or a built-in rule's name, is an error.
+    /// </summary>
+    /// <param name="rule">The rule (its state, if any, is shared by every model that uses it).</param>
+    public static void Register(ProbabilityCombiner rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        if (string.IsNullOrWhiteSpace(rule.Name) || BuiltInNames.Contains(rule.Name, StringComparer.OrdinalIgnoreCase))
+            throw new ArgumentException($"A registered combiner needs a name of its own, not '{rule.Name}'." + Environment.NewLine + "Hint: the built-in rules are chosen with LateFusionCombiner.", nameof(rule));
+        var existing = RegisteredRules.GetOrAdd(rule.Name, rule);
+        if (!ReferenceEquals(existing, rule) && existing.GetType() != rule.GetType())
+            throw new InvalidOperationException($"A probability combiner named '{rule.Name}' is registered already ({existing.GetType().Name})." + Environment.NewLine + "Hint: give the new one another name.");
+    }
+
+    /// <summary>Whether a rule of that name is registered (<see cref="Register"/>).</summary>
+    public static bool IsRegistered(string name) => RegisteredRules.ContainsKey(name ?? throw new ArgumentNullException(nameof(name)));
+
     /// <summary>A weighted average of members that are always present (an ensemble's): the weights need not sum to 1.</summary>
     /// <param name="weights">A non-negative weight per member, not all 0.</param>
     public static ProbabilityCombiner WeightedAverage(IReadOnlyList<double> weights) => new WeightedAverageRule(weights);

@@ -14,7 +14,7 @@ internal sealed class StackingRule : ICombinerRule
     /// The intermediate columns of the served chain: the plain average's scores and label (when blended in) and the
     /// meta-learner's scores as probabilities. Files record them, so they keep these names.
     /// </summary>
-    private const string AverageScore = "__average.Score", AveragePredictedLabel = "__average.PredictedLabel", MetaScore = "__meta.Score";
+    internal const string AverageScore = "__average.Score", AveragePredictedLabel = "__average.PredictedLabel", MetaScore = "__meta.Score";
 
     /// <inheritdoc />
     public bool NeedsOutOfFold => true;

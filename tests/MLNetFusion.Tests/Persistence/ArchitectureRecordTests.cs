@@ -117,42 +117,14 @@ public class ArchitectureRecordTests
     /// <summary>The file with every network configuration edited by <paramref name="edit"/> (sizes and hashes recomputed).</summary>
     private static byte[] Rewrite(byte[] file, Func<string, string> edit)
     {
-        var manifest = System.Text.Json.Nodes.JsonNode.Parse(ReadEntry(file, FusionModelFile.ManifestEntry))!;
-        var output = new MemoryStream();
-        using (var source = new ZipArchive(new MemoryStream(file), ZipArchiveMode.Read))
-        using (var target = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
+        List<string> configs;
+        using (var zip = new ZipArchive(new MemoryStream(file), ZipArchiveMode.Read))
+            configs = zip.Entries.Select(e => e.FullName).Where(n => n.EndsWith("/config", StringComparison.Ordinal)).ToList();
+        foreach (var path in configs)
         {
-            var changed = new Dictionary<string, byte[]>();
-            foreach (var entry in source.Entries.Where(e => e.FullName.EndsWith("/config", StringComparison.Ordinal)))
-            {
-                var bytes = ReadEntry(file, entry.FullName);
-                string text = System.Text.Encoding.UTF8.GetString(bytes), edited = edit(text);
-                if (edited != text) changed[entry.FullName] = System.Text.Encoding.UTF8.GetBytes(edited);
-            }
-            foreach (var component in manifest["components"]!.AsArray())
-                foreach (var (_, e) in component!["entries"]!.AsObject())
-                    if (changed.TryGetValue((string)e!["path"]!, out var data))
-                    {
-                        e["size"] = data.Length;
-                        e["sha256"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data)).ToLowerInvariant();
-                    }
-            foreach (var entry in source.Entries)
-            {
-                var data = entry.FullName == FusionModelFile.ManifestEntry ? System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString())
-                    : changed.TryGetValue(entry.FullName, out var c) ? c : ReadEntry(file, entry.FullName);
-                using var s = target.CreateEntry(entry.FullName).Open();
-                s.Write(data);
-            }
+            string text = System.Text.Encoding.UTF8.GetString(PersistenceTests.ReadEntry(file, path)), edited = edit(text);
+            if (edited != text) file = PersistenceTests.RewriteEntry(file, path, System.Text.Encoding.UTF8.GetBytes(edited));
         }
-        return output.ToArray();
-    }
-
-    private static byte[] ReadEntry(byte[] file, string path)
-    {
-        using var zip = new ZipArchive(new MemoryStream(file), ZipArchiveMode.Read);
-        using var s = zip.GetEntry(path)!.Open();
-        using var copy = new MemoryStream();
-        s.CopyTo(copy);
-        return copy.ToArray();
+        return file;
     }
 }

@@ -336,7 +336,7 @@ public class PersistenceTests
     }
 
     /// <summary>Replaces entry <paramref name="path"/> and updates its size and SHA-256 in the manifest, so only the content checks can object.</summary>
-    private static byte[] RewriteEntry(byte[] file, string path, byte[] data)
+    internal static byte[] RewriteEntry(byte[] file, string path, byte[] data)
     {
         var withHash = Rewrite(file, m =>
         {
@@ -523,7 +523,7 @@ public class PersistenceTests
         return ms.ToArray();
     }
 
-    private static byte[] ReadEntry(byte[] file, string path)
+    internal static byte[] ReadEntry(byte[] file, string path)
     {
         using var zip = new ZipArchive(new MemoryStream(file), ZipArchiveMode.Read);
         using var s = zip.GetEntry(path)!.Open();
