@@ -72,7 +72,11 @@ public sealed class ModalityOptions : IJsonOnDeserialized
     /// The encoder and its own settings (<see cref="MlpEncoderOptions"/>, <see cref="CnnEncoderOptions"/>,
     /// <see cref="EmbeddingBagEncoderOptions"/>, or a registered encoder's). Default: an MLP at its defaults.
     /// </summary>
-    public EncoderOptions EncoderOptions { get => _encoderOptions; set { _encoderOptions = value; _encoderOptionsSet = true; } }
+    public EncoderOptions EncoderOptions
+    {
+        get => _encoderOptions;
+        set { _encoderOptions = value ?? throw new ArgumentNullException(nameof(value), "A modality needs its encoder's options." + Environment.NewLine + "Hint: set EncoderOptions = new MlpEncoderOptions(), new CnnEncoderOptions() or a registered encoder's options."); _encoderOptionsSet = true; }
+    }
 
     private EncoderOptions _encoderOptions = new MlpEncoderOptions();
 
@@ -139,7 +143,6 @@ public sealed class ModalityOptions : IJsonOnDeserialized
         string who = $"Modality '{Name}'";
         if (string.IsNullOrWhiteSpace(Name)) throw new ArgumentException($"A modality (column '{ColumnName}') has no Name.", nameof(Name));
         if (string.IsNullOrWhiteSpace(ColumnName)) throw new ArgumentException($"{who} has no ColumnName.", nameof(ColumnName));
-        if (EncoderOptions == null) throw new ArgumentException($"{who} has no EncoderOptions." + Environment.NewLine + "Hint: set EncoderOptions, e.g. new MlpEncoderOptions().", nameof(EncoderOptions));
         var encoder = ModalityRegistry.IsRegistered(Encoder) ? ModalityRegistry.Get(Encoder)
             : throw new ArgumentOutOfRangeException(nameof(Encoder), Encoder, $"{who}: encoder '{Encoder}' is not registered." + Environment.NewLine + "Hint: register it with ModalityRegistry.Register, or use Mlp, Cnn or EmbeddingBag.");
         if (EncoderOptions is UnregisteredEncoderOptions || encoder.CreateOptions().GetType() != EncoderOptions.GetType())

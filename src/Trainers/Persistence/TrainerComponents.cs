@@ -106,6 +106,7 @@ internal static class TrainerComponents
             }
             catch (JsonException ex) { throw reader.Invalid($"its network's architecture is not valid JSON ({ex.Message})"); }
             catch (FormatException ex) { throw reader.Invalid(ex.Message); }
+            catch (ArgumentException ex) { throw reader.Invalid($"its network's architecture has a value its settings refuse ({ex.Message.Split('\n')[0].TrimEnd()})"); }
             // The trainer validates the options (FusionMlp derives its modality there); BuildNetwork checks them against the shapes.
             var built = trainer(reader.Env, options);
             // Before anything is allocated: the weights must be able to hold the network the configuration describes, so a

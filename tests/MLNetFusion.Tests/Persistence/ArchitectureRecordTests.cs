@@ -74,17 +74,14 @@ public class ArchitectureRecordTests
         (model as IDisposable)?.Dispose();
 
         // A record newer than this build reads is an exact error at load.
-        var newer = Rewrite(file, text =>
-        {
-            var config = System.Text.Json.Nodes.JsonNode.Parse(text)!;
-            if (config["architecture"] is not { } recorded) return text;
-            var record = System.Text.Json.Nodes.JsonNode.Parse((string)recorded!)!;
-            record["version"] = 9;
-            config["architecture"] = record.ToJsonString();
-            return config.ToJsonString();
-        });
+        var newer = EditRecord(file, record => record["version"] = 9);
         var error = Assert.Throws<FusionModelFormatException>(() => ml.Model.LoadFusionModel(new MemoryStream(newer), out _));
         Assert.Contains("its architecture record is version 9, but this MLNetFusion reads versions 1 to 1", error.Message);
+
+        // A record whose modality has no encoder settings is refused at load, naming the component.
+        var missing = EditRecord(file, record => record["modalities"]![0]!["encoderOptions"] = null);
+        var refused = Assert.Throws<FusionModelFormatException>(() => ml.Model.LoadFusionModel(new MemoryStream(missing), out _));
+        Assert.Contains("its network's architecture has a value its settings refuse (A modality needs its encoder's options.", refused.Message);
     }
 
     [Theory]
@@ -113,6 +110,17 @@ public class ArchitectureRecordTests
             (m as IDisposable)?.Dispose();
         }
     }
+
+    /// <summary>The file with every network's architecture record edited by <paramref name="edit"/>.</summary>
+    private static byte[] EditRecord(byte[] file, Action<System.Text.Json.Nodes.JsonNode> edit) => Rewrite(file, text =>
+    {
+        var config = System.Text.Json.Nodes.JsonNode.Parse(text)!;
+        if (config["architecture"] is not { } recorded) return text;
+        var record = System.Text.Json.Nodes.JsonNode.Parse((string)recorded!)!;
+        edit(record);
+        config["architecture"] = record.ToJsonString();
+        return config.ToJsonString();
+    });
 
     /// <summary>The file with every network configuration edited by <paramref name="edit"/> (sizes and hashes recomputed).</summary>
     private static byte[] Rewrite(byte[] file, Func<string, string> edit)
