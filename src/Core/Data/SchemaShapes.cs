@@ -158,7 +158,7 @@ internal static class SchemaShapes
 }
 
 /// <summary>Standard ML.NET annotation names and values used by MLNetFusion.</summary>
-public static class AnnotationNames
+internal static class AnnotationNames
 {
     /// <summary>Slot names of a vector column.</summary>
     public const string SlotNames = "SlotNames";
