@@ -152,7 +152,8 @@ public sealed record CandidateContext(MLContext ML, IReadOnlyList<ModalityOption
     /// <summary>The column of <paramref name="m"/>'s fixed features: sparse or bounded dense, with its pretrained embeddings where the context has them.</summary>
     internal string FeatureColumnOf(ModalityOptions m, bool dense, bool pretrained)
     {
-        int index = Modalities.ToList().IndexOf(m);
+        int index = -1;
+        for (int i = 0; i < Modalities.Count && index < 0; i++) if (ReferenceEquals(Modalities[i], m)) index = i;
         var withEmbeddings = dense ? PretrainedDenseFeatureColumns : PretrainedFeatureColumns;
         if (pretrained && index >= 0 && withEmbeddings?.ElementAtOrDefault(index) is { } column) return column;
         return dense ? m.DenseFeaturesColumn : m.FeaturesColumn;

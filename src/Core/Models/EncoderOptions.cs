@@ -196,7 +196,7 @@ internal sealed class EncoderOptionsJsonConverter : JsonConverter<EncoderOptions
         var kind = new EncoderKind(kindElement.GetString()!);
         if (!ModalityRegistry.IsRegistered(kind)) return new UnregisteredEncoderOptions(kind, root.Clone());
         var type = ModalityRegistry.Get(kind).CreateOptions().GetType();
-        var result = (EncoderOptions?)root.Deserialize(type, WithoutThis(options)) ?? throw new JsonException($"The '{kind}' encoder's options are empty.");
+        var result = (EncoderOptions?)root.Deserialize(type, options) ?? throw new JsonException($"The '{kind}' encoder's options are empty.");
         if (root.TryGetProperty(VersionProperty, out var v) && v.TryGetInt32(out int version) && version > result.Version)
             throw new JsonException($"The '{kind}' encoder's options are version {version}, newer than the version {result.Version} this MLNetFusion reads: the model was written by a newer MLNetFusion.");
         return result;
@@ -207,25 +207,10 @@ internal sealed class EncoderOptionsJsonConverter : JsonConverter<EncoderOptions
         writer.WriteStartObject();
         writer.WriteString(KindProperty, value.Kind.Name);
         writer.WriteNumber(VersionProperty, value.Version);
-        var settings = value is UnregisteredEncoderOptions u ? u.Settings : JsonSerializer.SerializeToElement(value, value.GetType(), WithoutThis(options));
+        var settings = value is UnregisteredEncoderOptions u ? u.Settings : JsonSerializer.SerializeToElement(value, value.GetType(), options);
         if (settings is { ValueKind: JsonValueKind.Object } s)
             foreach (var p in s.EnumerateObject())
                 if (!p.Name.Equals(KindProperty, StringComparison.OrdinalIgnoreCase) && !p.Name.Equals(VersionProperty, StringComparison.OrdinalIgnoreCase)) p.WriteTo(writer);
         writer.WriteEndObject();
     }
-
-    // The concrete types are written and read with the caller's settings, without this converter (which would recurse).
-    private static JsonSerializerOptions WithoutThis(JsonSerializerOptions options)
-    {
-        lock (Cache)
-        {
-            if (Cache.TryGetValue(options, out var copy)) return copy;
-            copy = new JsonSerializerOptions(options);
-            for (int i = copy.Converters.Count - 1; i >= 0; i--) if (copy.Converters[i] is EncoderOptionsJsonConverter) copy.Converters.RemoveAt(i);
-            Cache.Add(options, copy);
-            return copy;
-        }
-    }
-
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<JsonSerializerOptions, JsonSerializerOptions> Cache = new();
 }

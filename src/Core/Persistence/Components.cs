@@ -73,16 +73,15 @@ internal sealed class ComponentReader
             var config = JsonSerializer.Deserialize<T>(bytes, PersistenceJson.Options) ?? throw Invalid("its configuration is empty");
             // JSON's null reaches a setting the configuration declares non-nullable (a column name, a list): rejected here,
             // not as a NullReferenceException or a missing column at the first Transform.
+            var nullability = new System.Reflection.NullabilityInfoContext();   // not thread-safe: one per read
             foreach (var p in typeof(T).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
                 if (!p.PropertyType.IsValueType && p.GetIndexParameters().Length == 0 && p.GetValue(config) == null
-                    && Nullability.Create(p).ReadState == System.Reflection.NullabilityState.NotNull)
+                    && nullability.Create(p).ReadState == System.Reflection.NullabilityState.NotNull)
                     throw Invalid($"its configuration's '{p.Name}' is null");
             return config;
         }
         catch (JsonException ex) { throw Invalid($"its configuration is not valid JSON ({ex.Message})"); }
     }
-
-    private static readonly System.Reflection.NullabilityInfoContext Nullability = new();
 
     /// <summary>Fills <paramref name="module"/>'s parameters and buffers from entry <paramref name="name"/>.</summary>
     public void ReadModule(string name, nn.Module module) => TensorStore.Read(module, ReadEntry(name), EntryPath(name));

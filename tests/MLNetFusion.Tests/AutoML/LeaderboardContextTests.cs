@@ -18,18 +18,24 @@ public class LeaderboardContextTests
         LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Digit"), DenseFeatureColumns = new[] { "Pixels" },
     };
 
+    /// <summary>Tabular columns, an image and a text (its n-grams and hashed words beside its token ids).</summary>
+    private static FusionFeaturization TabularImageText()
+    {
+        var text = ModalityOptions.Text("Review.Tokens", "Review");
+        text.FeaturesColumnName = "Review.Text";
+        return new FusionFeaturization(new MLContext().Transforms.CopyColumns("a", "b"),
+            new[] { ModalityOptions.Tabular("Tabular", "zip, income"), ModalityOptions.Image("Pixels", "photo"), text }, "Label", new[] { "a" })
+        {
+            LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tabular", "Pixels", "Review.Hashed" },
+        };
+    }
+
     private static CandidateContext Context(int patience) => CandidateContext.For(new MLContext(seed: 1), Featurization) with { EarlyStoppingPatience = patience };
 
     [Fact]
     public void EachModalityGetsThePlainBaselineItsKindNames()
     {
-        var text = ModalityOptions.Text("Review.Tokens", "Review");
-        text.FeaturesColumnName = "Review.Text";
-        var featurization = new FusionFeaturization(new MLContext().Transforms.CopyColumns("a", "b"),
-            new[] { ModalityOptions.Tabular("Tabular", "zip, income"), ModalityOptions.Image("Pixels", "photo"), text }, "Label", new[] { "a" })
-        {
-            LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tabular", "Pixels", "Review.Hashed" },
-        };
+        var featurization = TabularImageText();
         var baselines = FusionCandidates.Default(featurization).Where(c => c.Kind == CandidateKind.Baseline).Select(c => c.Name).ToList();
         Assert.Contains("zip, income only: LightGBM", baselines);
         Assert.Contains("Review only: n-grams + L-BFGS maximum entropy", baselines);
@@ -71,13 +77,7 @@ public class LeaderboardContextTests
     public void TheLeaderboardsEntriesAreSettingsTheSweepsFamilyClassesBuild()
     {
         // Every entry is a family and parameter values; the engine builds it as it builds a sweep trial.
-        var text = ModalityOptions.Text("Review.Tokens", "Review");
-        text.FeaturesColumnName = "Review.Text";
-        var featurization = new FusionFeaturization(new MLContext().Transforms.CopyColumns("a", "b"),
-            new[] { ModalityOptions.Tabular("Tabular", "zip, income"), ModalityOptions.Image("Pixels", "photo"), text }, "Label", new[] { "a" })
-        {
-            LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tabular", "Pixels", "Review.Hashed" },
-        };
+        var featurization = TabularImageText();
         var candidates = FusionCandidates.Default(featurization);
         var merge = candidates.Single(c => c.Family == FusionFamily.Merge);
         Assert.Equal(MergeOperation.Attention, merge.Settings.Parameters["operation"]);
