@@ -22,7 +22,7 @@ internal static class BaselineBenchmark
             Path.Combine(root, "baseline-tabular", "test.csv"), "Label"), epochs);
         Board("text_weak_columns", MultimodalDataset.FromCsv(Path.Combine(BaselineDatasets.Text(Path.Combine(root, "baseline-text")), "train.csv"),
             Path.Combine(root, "baseline-text", "test.csv"), "Label",
-            roles: new Dictionary<string, ColumnRole> { ["Title"] = ColumnRole.Text, ["Channel"] = ColumnRole.Text }), epochs);
+            roles: new Dictionary<string, string> { ["Title"] = nameof(ColumnRole.Text), ["Channel"] = nameof(ColumnRole.Text) }), epochs);
         for (int copy = 0; copy < copies; copy++)
         {
             int seed = 7 + copy;

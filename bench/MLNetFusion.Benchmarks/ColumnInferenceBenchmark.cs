@@ -19,6 +19,6 @@ internal static class ColumnInferenceBenchmark
         watch.Restart();
         result = ml.Fusion().InferColumns(Path.Combine(folder, "train.csv"), "Label", "Site");
         Emit(new { benchmark = "column_inference", rows = result.RowCount, seconds_first_run = Math.Round(first, 3), seconds_warm = Math.Round(watch.Elapsed.TotalSeconds, 3),
-            roles = result.Columns.ToDictionary(c => c.Name, c => c.Role.ToString()) });
+            roles = result.Columns.ToDictionary(c => c.Name, c => c.RoleName) });
     }
 }

@@ -21,7 +21,7 @@ internal static class LeaderboardMemoryBenchmark
     public static void Run(int rows, int epochs)
     {
         var folder = Generate(Path.Combine(DefaultPaths.Artifacts, "data", $"memory-{rows}"), rows);
-        var roles = new Dictionary<string, ColumnRole> { ["Review"] = ColumnRole.Text, ["Channel"] = ColumnRole.Text, ["Tag"] = ColumnRole.Text, ["Site"] = ColumnRole.Ignored };
+        var roles = new Dictionary<string, string> { ["Review"] = nameof(ColumnRole.Text), ["Channel"] = nameof(ColumnRole.Text), ["Tag"] = nameof(ColumnRole.Text), ["Site"] = nameof(ColumnRole.Ignored) };
         var ds = MultimodalDataset.FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", roles: roles);
         var clock = Stopwatch.StartNew();
         var ml = new MLContext(seed: 1);

@@ -32,19 +32,19 @@ public sealed class MultimodalDataset
     /// <param name="testFile">The test CSV (same header), or <c>null</c> to hold out <paramref name="testFraction"/> of the training rows.</param>
     /// <param name="label">The label column.</param>
     /// <param name="group">The group column (speaker, site): never a feature; late fusion's folds are grouped by it.</param>
-    /// <param name="roles">Roles that override inference.</param>
+    /// <param name="roles">Roles or modality kinds that override inference, by name (column → <c>Numeric</c>, <c>Text</c>, <c>Image</c>, …; see <see cref="ColumnInferenceOptions.SetRoleOrKind"/>).</param>
     /// <param name="testFraction">Share of rows held out for testing when there is no test file (whole groups when there is a group column).</param>
     /// <param name="dataFolder">Folder relative file paths are resolved against (default: the training CSV's folder).</param>
     /// <param name="edit">Edits the inferred result before the featurizer is built (as a user edits roles or settings).</param>
-    /// <param name="pretrained">Text and image columns use pretrained encoders when the application ships them (<see cref="ColumnInferenceOptions.PretrainedText"/>, <see cref="ColumnInferenceOptions.PretrainedImages"/>).</param>
+    /// <param name="pretrained">Columns use pretrained encoders when the application ships them (<see cref="ColumnInferenceOptions.Pretrained"/>).</param>
     public static MultimodalDataset FromCsv(string trainFile, string? testFile, string label = "Label", string? group = null,
-        IReadOnlyDictionary<string, ColumnRole>? roles = null, double testFraction = 0.2, string? dataFolder = null, Action<ColumnInferenceResult>? edit = null,
+        IReadOnlyDictionary<string, string>? roles = null, double testFraction = 0.2, string? dataFolder = null, Action<ColumnInferenceResult>? edit = null,
         bool pretrained = true)
     {
         if (testFile == null && !(testFraction > 0 && testFraction < 1))
             throw new ArgumentException($"The test fraction is {testFraction.ToString(System.Globalization.CultureInfo.InvariantCulture)}; without a test file it must be between 0 and 1 (exclusive)." + Environment.NewLine + "Hint: pass --test FILE, or --test-fraction 0.2 to hold out a fifth of the training rows.");
-        var options = new ColumnInferenceOptions { GroupColumnName = group, DataFolder = dataFolder, PretrainedText = pretrained, PretrainedImages = pretrained };
-        if (roles != null) foreach (var (k, v) in roles) options.Roles[k] = v;
+        var options = new ColumnInferenceOptions { GroupColumnName = group, DataFolder = dataFolder, Pretrained = pretrained };
+        if (roles != null) foreach (var (column, role) in roles) options.SetRoleOrKind(column, role);
         var columns = new MLContext(0).Fusion().InferColumns(trainFile, label, group, options);
         edit?.Invoke(columns);
         if (testFile != null && !File.Exists(testFile))
@@ -59,7 +59,7 @@ public sealed class MultimodalDataset
     public static MultimodalDataset Synthetic(string folder, string? group = null) => FromCsv(Path.Combine(folder, "train.csv"), Path.Combine(folder, "test.csv"), "Label", group,
         pretrained: false, edit: r =>
         {
-            r.Audio["AudioPath"] = r.Audio["AudioPath"] with { MelBands = SyntheticMultimodalDataset.MelBands };
+            r.Settings["AudioPath"] = r.SettingsOf<AudioColumnSettings>("AudioPath") with { MelBands = SyntheticMultimodalDataset.MelBands };
             if (group == SyntheticMultimodalDataset.SiteColumn) return;
             var site = r[SyntheticMultimodalDataset.SiteColumn];
             site.Role = ColumnRole.Ignored;

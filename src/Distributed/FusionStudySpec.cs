@@ -22,7 +22,7 @@ public sealed record FusionStudySpec
     [Id(1)] public string Label { get; init; } = "Label";
     /// <summary>The group column (speaker, site): folds and the hold-out are made of whole groups; never a feature.</summary>
     [Id(2)] public string? Group { get; init; }
-    /// <summary>Roles that override column inference (column name → a <see cref="ColumnRole"/> name).</summary>
+    /// <summary>Roles that override column inference (column name → a <see cref="ColumnRole"/> or modality kind name, as <see cref="ColumnInferenceOptions.SetRoleOrKind"/> reads them; <c>ImagePath</c> and <c>AudioPath</c> of older specifications too).</summary>
     [Id(3)] public IReadOnlyDictionary<string, string> Roles { get; init; } = new Dictionary<string, string>();
     /// <summary>Folder relative file paths in the CSV are resolved against (default: the CSV's folder).</summary>
     [Id(4)] public string? DataFolder { get; init; }
@@ -84,7 +84,7 @@ public sealed record FusionStudySpec
             "synthetic" => MultimodalDataset.Synthetic(folder, Group),
             "avdigits" => MultimodalDataset.AvDigits(folder, Group),
             _ => MultimodalDataset.FromCsv(TrainPath, null, Label, Group,
-                Roles.ToDictionary(r => r.Key, r => Enum.Parse<ColumnRole>(r.Value, ignoreCase: true)), dataFolder: DataFolder),
+                Roles, dataFolder: DataFolder),
         };
     }
 

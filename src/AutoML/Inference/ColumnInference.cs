@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.ML.Data;
 using MLNetFusion.Models;
-using MLNetFusion.Transforms.Audio;
 
 namespace MLNetFusion.AutoML.Inference;
 
@@ -10,9 +9,10 @@ namespace MLNetFusion.AutoML.Inference;
 /// <list type="number">
 /// <item>roles the user gave win; the label and group columns are what the user named;</item>
 /// <item>a column empty in every sampled row, or with one value in every row, is ignored;</item>
-/// <item>at least 90% of the values ending in an image extension (.png .jpg .jpeg .bmp .gif .webp .tif .tiff) make an image-path column,
-///       ending in .wav an audio-path column; the first files must exist and decode;</item>
-/// <item>a modality kind a library registered with a column inference (<see cref="IModalityColumnInference"/>) takes the columns it recognises;</item>
+/// <item>a modality kind with a column inference (<see cref="IModalityColumnInference"/>) takes the columns it recognises:
+///       the built-in image kind at least 90% of values ending in an image extension (.png .jpg .jpeg .bmp .gif .webp .tif .tiff),
+///       audio at least 90% ending in .wav, and any kind a library registered; the kind then checks the first files and
+///       infers its settings (<see cref="IModalityColumnInference.InferSettings"/>);</item>
 /// <item>numbers: integers unique per row are an id (ignored); integers with few distinct values
 ///       (≤ <see cref="ColumnInferenceOptions.MaxIntegerCategories"/> and ≤ a fifth of the rows) are categories; the rest are numeric;</item>
 /// <item>text: values unique per row without spaces are an id (ignored); values of three or more words on average are
@@ -22,8 +22,6 @@ namespace MLNetFusion.AutoML.Inference;
 /// </summary>
 internal static class ColumnInference
 {
-    private static readonly string[] ImageExtensions = { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff" };
-
     public static ColumnInferenceResult Infer(string path, string labelColumnName, ColumnInferenceOptions options)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -57,7 +55,8 @@ internal static class ColumnInference
                 : options.Roles.TryGetValue(header[i], out var given) ? (given, "given by you")
                 : Recognize(header[i], values, plugins, out kind) ?? Decide(header[i], values, options);
             if (role == ColumnRole.Modality && kind == null) kind = options.Kinds[header[i]];
-            var column = new InferredColumn(header[i], i, role, reason, values.Where(v => v.Length > 0).Distinct().Count(), values.Count(v => v.Length == 0)) { Kind = kind, SampledValues = values };
+            var column = new InferredColumn(header[i], i, role, reason, values.Where(v => v.Length > 0).Distinct().Count(), values.Count(v => v.Length == 0))
+                { Kind = kind, SampledValues = values, SampledLineNumbers = sample.LineNumbers };
             if (role == ColumnRole.Numeric && !options.Roles.ContainsKey(header[i]) && Skewness(values) is { } skew && skew.minimum > 0 && skew.skewness > 2)
             {
                 column.LogTransform = true;
@@ -69,7 +68,7 @@ internal static class ColumnInference
                 column.Reason += groupNote;
             }
             if (role == ColumnRole.Text)
-                column.Reason += FusionFeaturizerBuilder.Usable(options.PretrainedText, ModalityKind.Text) is { } pretrained
+                column.Reason += FusionFeaturizerBuilder.Usable(options.Pretrained, ModalityKind.Text) is { } pretrained
                     ? $"; encoder: {pretrained.Name} (frozen, then an MLP), with n-grams for linear models"
                     : "; encoder: hashed words into a trainable embedding bag, with n-grams for linear models";
             columns.Add(column);
@@ -77,10 +76,11 @@ internal static class ColumnInference
         var classes = LabelClasses(path, label, sample);
         var result = new ColumnInferenceResult(Path.GetFullPath(path), Path.GetFullPath(options.DataFolder ?? Path.GetDirectoryName(Path.GetFullPath(path))!),
             options.Separator, columns, labelColumnName, options.GroupColumnName, classes, sample.TotalRows, options);
-        EnsureSettings(result, sample);
-        // Each image column's encoder, once its size and colour are known (the builder decides the same way).
-        foreach (var c in result.ColumnsWith(ColumnRole.ImagePath))
-            result[c].Reason += "; encoder: " + FusionFeaturizerBuilder.ImageEncoder(result, c).reason;
+        EnsureSettings(result);
+        // Each modality column's encoder, once its settings are known (its kind decides the same way when featurizing).
+        foreach (var c in result.Columns.Where(c => c.Role == ColumnRole.Modality && c.Kind != null))
+            if (ModalityRegistry.Get(c.Kind!.Value).ColumnInference?.EncoderNote(ContextFor(result, c)) is { } note)
+                c.Reason += "; encoder: " + note;
         return result;
     }
 
@@ -111,7 +111,7 @@ internal static class ColumnInference
     private static string SplitWords(string name)
         => System.Text.RegularExpressions.Regex.Replace(System.Text.RegularExpressions.Regex.Replace(name, "([a-z])([A-Z])", "$1 $2"), "[^A-Za-z]+", " ").Trim();
 
-    /// <summary>The first registered kind (by name) that recognises a column which is neither empty nor constant, or <c>null</c>.</summary>
+    /// <summary>The first kind (by name) that recognises a column which is neither empty nor constant, or <c>null</c>.</summary>
     private static (ColumnRole, string)? Recognize(string name, List<string> values, IModalityKind[] kinds, out ModalityKind? kind)
     {
         kind = null;
@@ -121,7 +121,7 @@ internal static class ColumnInference
             if (k.ColumnInference!.Recognize(name, values) is { } why)
             {
                 kind = k.Kind;
-                return (ColumnRole.Modality, $"{k.Kind.Name}: {why}");
+                return (ColumnRole.Modality, why);
             }
         return null;
     }
@@ -133,11 +133,6 @@ internal static class ColumnInference
         if (present.Count == 0) return (ColumnRole.Ignored, $"empty in all {n} sampled rows");
         var distinct = present.Distinct().Count();
         if (distinct == 1 && present.Count == n) return (ColumnRole.Ignored, $"constant ('{CsvSample.Shorten(present[0])}')");
-        double Share(Func<string, bool> p) => present.Count(p) / (double)present.Count;
-        if (Share(v => ImageExtensions.Any(e => v.EndsWith(e, StringComparison.OrdinalIgnoreCase))) >= 0.9)
-            return (ColumnRole.ImagePath, "paths with image extensions");
-        if (Share(v => v.EndsWith(".wav", StringComparison.OrdinalIgnoreCase)) >= 0.9)
-            return (ColumnRole.AudioPath, "paths to .wav files");
         int empty = n - present.Count;
         string emptyNote = empty > 0 ? $"; {empty} of {n} sampled rows empty" : "";
         bool repeats = distinct <= present.Count / 2;   // on average every value appears at least twice
@@ -203,110 +198,24 @@ internal static class ColumnInference
             : list.OrderBy(v => v, StringComparer.Ordinal).ToArray();
     }
 
-    /// <summary>Infers image and audio settings for every image and audio column that has none (decoding the first files).</summary>
-    internal static void EnsureSettings(ColumnInferenceResult result, CsvSample? sample = null)
+    /// <summary>Infers the settings of every modality column whose kind has any and that has none yet (its kind checks the first files).</summary>
+    internal static void EnsureSettings(ColumnInferenceResult result)
     {
-        var need = result.Columns.Where(c => (c.Role == ColumnRole.ImagePath && !result.Images.ContainsKey(c.Name)) || (c.Role == ColumnRole.AudioPath && !result.Audio.ContainsKey(c.Name))).ToList();
-        if (need.Count == 0) return;
-        sample ??= CsvSample.Read(result.Path, result.Separator, result.Options.RowsToSample);
-        foreach (var c in need)
-        {
-            var files = new List<(string file, int line)>();
-            for (int r = 0; r < sample.Rows.Count && files.Count < result.Options.FilesToDecode; r++)
-            {
-                var v = sample.Rows[r][c.Index].Trim();
-                if (v.Length > 0) files.Add((v, sample.LineNumbers[r]));
-            }
-            if (files.Count == 0)
-                throw new InvalidDataException($"Column '{c.Name}' of '{result.Path}' has no paths in the first {sample.Rows.Count} rows." + Environment.NewLine +
-                    "Hint: give the column file paths, or mark it Ignored.");
-            if (c.Role == ColumnRole.ImagePath) result.Images[c.Name] = Images(result, c.Name, files);
-            else result.Audio[c.Name] = Audio(result, c.Name, files);
-        }
+        foreach (var c in result.Columns.Where(c => c.Role == ColumnRole.Modality && c.Kind != null && !result.Settings.ContainsKey(c.Name)))
+            if (ModalityRegistry.Get(c.Kind!.Value).ColumnInference?.InferSettings(ContextFor(result, c)) is { } settings)
+                result.Settings[c.Name] = settings;
     }
 
-    private static string Resolve(ColumnInferenceResult result, string column, string value, int line, string kind)
-    {
-        var full = Path.IsPathRooted(value) ? value : Path.GetFullPath(Path.Combine(result.DataFolder, value));
-        if (Directory.Exists(full))
-            throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': '{value}' is a directory, not {kind} file." + Environment.NewLine +
-                $"Hint: the column must hold one {kind} file path per row.");
-        if (!File.Exists(full))
-            throw new FileNotFoundException($"Line {line} of '{result.Path}', column '{column}': {kind} file '{value}' does not exist (looked for '{full}')." + Environment.NewLine +
-                "Hint: relative paths are resolved against the CSV's folder; pass the folder that holds the files (DataFolder / --data-folder).", full);
-        return full;
-    }
-
-    private static ImageColumnSettings Images(ColumnInferenceResult result, string column, List<(string file, int line)> files)
-    {
-        var sizes = new List<(int w, int h)>();
-        bool gray = true;
-        foreach (var (value, line) in files)
+    /// <summary>What a column's kind is told about it: its values and lines, the folder, its settings and the options of its kind.</summary>
+    internal static ModalityColumnContext ContextFor(ColumnInferenceResult result, InferredColumn c, string? outputColumnName = null)
+        => new(c.Name, outputColumnName ?? c.Name + "." + c.Kind?.Name, result.DataFolder, c.SampledValues)
         {
-            var full = Resolve(result, column, value, line, "an image");
-            using (var image = Decode(() => MLImage.CreateFromFile(full), result, column, value, line, "image",
-                "check that the file is a PNG, JPEG, BMP, GIF or WebP image, or mark the column Ignored."))
-            {
-                sizes.Add((image.Width, image.Height));
-                if (gray) gray = IsGray(image);
-            }
-        }
-        var (w, h) = sizes.GroupBy(s => s).OrderByDescending(g => g.Count()).First().Key;
-        int side = result.Options.MaxImageSide;
-        if (Math.Max(w, h) > side)
-        {
-            double scale = side / (double)Math.Max(w, h);
-            (w, h) = (Math.Max(1, (int)Math.Round(w * scale)), Math.Max(1, (int)Math.Round(h * scale)));
-        }
-        return new ImageColumnSettings(w, h, gray, files.Count);
-    }
-
-    /// <summary>Decodes a file, turning any decoder failure into an error naming the CSV line, column and file.</summary>
-    private static T Decode<T>(Func<T> decode, ColumnInferenceResult result, string column, string value, int line, string kind, string hint)
-    {
-        try { return decode(); }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': {kind} file '{value}' does not decode ({ex.Message})." +
-                Environment.NewLine + "Hint: " + hint, ex);
-        }
-    }
-
-    private static bool IsGray(MLImage image)
-    {
-        var px = image.Pixels;
-        int step = image.BitsPerPixel / 8;
-        if (step < 3) return true;
-        for (int i = 0; i + 2 < px.Length; i += step)
-            if (px[i] != px[i + 1] || px[i] != px[i + 2]) return false;
-        return true;
-    }
-
-    private static AudioColumnSettings Audio(ColumnInferenceResult result, string column, List<(string file, int line)> files)
-    {
-        var rates = new List<int>(); var seconds = new List<double>();
-        foreach (var (value, line) in files)
-        {
-            var full = Resolve(result, column, value, line, "a WAV");
-            var clip = Decode(() => WavDecoder.Decode(full), result, column, value, line, "WAV",
-                "MLNetFusion reads PCM and IEEE-float WAV files; convert other formats, or mark the column Ignored.");
-            if (clip.Samples.Length == 0)
-                throw new InvalidDataException($"Line {line} of '{result.Path}', column '{column}': WAV file '{value}' has no samples." + Environment.NewLine +
-                    "Hint: remove the row or give it a clip with sound.");
-            rates.Add(clip.SampleRate);
-            seconds.Add(clip.Samples.Length / (double)clip.Channels / clip.SampleRate);
-        }
-        int rate = rates.GroupBy(r => r).OrderByDescending(g => g.Count()).ThenByDescending(g => g.Key).First().Key;
-        if (rates.Max() > 4 * rates.Min())
-            throw new InvalidDataException($"Column '{column}' of '{result.Path}' mixes sample rates from {rates.Min()} Hz to {rates.Max()} Hz in its first {files.Count} files: " +
-                "resampling a clip up by more than 4× invents no content, so those clips would look unlike the others." + Environment.NewLine +
-                "Hint: resample the files to one rate first (e.g. sox in.wav -r 16000 out.wav), or split the data by rate.");
-        var sorted = seconds.OrderBy(s => s).ToList();
-        double p95 = sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(0.95 * sorted.Count) - 1)];
-        double clipSeconds = Math.Min(result.Options.MaxClipSeconds, Math.Max(0.5, Math.Ceiling(p95 * 2 - 1e-9) / 2));
-        int fft = 1; while (fft < 0.032 * rate) fft *= 2;
-        var root = Path.GetFullPath(result.DataFolder);
-        bool outside = files.Any(f => Path.IsPathRooted(f.file) || Path.GetRelativePath(root, Path.GetFullPath(Path.Combine(root, f.file))).StartsWith("..", StringComparison.Ordinal));
-        return new AudioColumnSettings(rate, clipSeconds, fft, fft / 2, Math.Min(40, fft / 4), files.Count, outside);
-    }
+            SourcePath = result.Path,
+            SampledLineNumbers = c.SampledLineNumbers,
+            FilesToDecode = result.Options.FilesToDecode,
+            Options = c.Kind is { } kind ? result.Options.KindOptions.GetValueOrDefault(kind) : null,
+            Settings = result.Settings.GetValueOrDefault(c.Name),
+            UsePretrained = result.Options.Pretrained,
+            PretrainedProgress = result.Options.PretrainedProgress,
+        };
 }

@@ -10,10 +10,6 @@ public enum ColumnRole
     Label,
     /// <summary>The group column (speaker, site, patient): used to split and to evaluate, never a feature (it would leak the group).</summary>
     Group,
-    /// <summary>Paths of image files (relative to <see cref="ColumnInferenceResult.DataFolder"/> or absolute).</summary>
-    ImagePath,
-    /// <summary>Paths of WAV files.</summary>
-    AudioPath,
     /// <summary>A number (a tabular feature).</summary>
     Numeric,
     /// <summary>A category: a one-hot tabular feature, hashed when it has many values.</summary>
@@ -25,8 +21,9 @@ public enum ColumnRole
     /// <summary>Not used: an id, a constant, an empty column, or one the user excluded.</summary>
     Ignored,
     /// <summary>
-    /// A column of a modality kind a library registered (<see cref="InferredColumn.Kind"/>), recognised and featurized by
-    /// that kind's <see cref="MLNetFusion.Models.IModalityColumnInference"/>; give it with <see cref="ColumnInferenceOptions.Kinds"/>.
+    /// A column of a modality kind (<see cref="InferredColumn.Kind"/>): image paths, WAV paths, or a kind a library
+    /// registered, recognised and featurized by that kind's <see cref="MLNetFusion.Models.IModalityColumnInference"/>;
+    /// give it with <see cref="ColumnInferenceOptions.Kinds"/>.
     /// </summary>
     Modality,
 }
@@ -59,46 +56,26 @@ public sealed class InferredColumn
     public string Name { get; }
     /// <summary>The 0-based position in the CSV.</summary>
     public int Index { get; }
-    /// <summary>The role; edit it to override inference (image and audio settings are inferred when needed).</summary>
+    /// <summary>The role; edit it to override inference (with <see cref="Kind"/> for <see cref="ColumnRole.Modality"/>; its settings are inferred when needed).</summary>
     public ColumnRole Role { get; set; }
     /// <summary>The column's sampled values, trimmed (what inference decided from; empty values are missing ones).</summary>
     public IReadOnlyList<string> SampledValues { get; internal set; } = Array.Empty<string>();
-    /// <summary>For a <see cref="ColumnRole.Modality"/> column, the registered kind that featurizes it; else <c>null</c>.</summary>
+    /// <summary>The CSV line of each sampled value, for messages.</summary>
+    internal IReadOnlyList<int> SampledLineNumbers { get; set; } = Array.Empty<int>();
+    /// <summary>For a <see cref="ColumnRole.Modality"/> column, the kind that featurizes it (<c>Image</c>, <c>Audio</c>, a library's kind); else <c>null</c>.</summary>
     public MLNetFusion.Models.ModalityKind? Kind { get; set; }
     /// <summary>Why inference chose the role.</summary>
     public string Reason { get; set; }
     /// <inheritdoc />
     public override string ToString() => $"{Name}: {RoleName} ({Reason})";
 
-    /// <summary>The role as a table shows it: a registered kind's columns by the kind's name (<c>Modality (TimeSeries)</c>).</summary>
-    public string RoleName => Role == ColumnRole.Modality && Kind is { } k ? $"Modality ({k.Name})" : Role.ToString();
+    /// <summary>The role as a table shows it: a modality kind's columns by the kind's name (<c>Image</c>, <c>TimeSeries</c>).</summary>
+    public string RoleName => Role == ColumnRole.Modality && Kind is { } k ? k.Name : Role.ToString();
 }
-
-/// <summary>The preprocessing inferred for an image column.</summary>
-/// <param name="Width">Resize width (the most common size among the decoded files, at most the configured maximum side).</param>
-/// <param name="Height">Resize height.</param>
-/// <param name="Grayscale">Whether every decoded image is gray (one channel), else three channels.</param>
-/// <param name="FilesDecoded">Files decoded to decide.</param>
-public sealed record ImageColumnSettings(int Width, int Height, bool Grayscale, int FilesDecoded)
-{
-    /// <summary>Channels of the extracted pixels.</summary>
-    public int Channels => Grayscale ? 1 : 3;
-}
-
-/// <summary>The preprocessing inferred for an audio column.</summary>
-/// <param name="SampleRate">The most common sample rate; other files are resampled to it.</param>
-/// <param name="ClipSeconds">Clip length: the 95th percentile of the decoded durations, rounded up to half a second, capped.</param>
-/// <param name="FftSize">FFT size: the power of two nearest above 32 ms.</param>
-/// <param name="HopLength">Hop: half the FFT size.</param>
-/// <param name="MelBands">Mel bands.</param>
-/// <param name="FilesDecoded">Files decoded to decide.</param>
-/// <param name="PathsOutsideFolder">The column's sampled paths include absolute paths or paths leaving <see cref="ColumnInferenceResult.DataFolder"/>:
-/// the CSV's author named them, so <c>LoadAudio</c> is allowed to read them (<c>AudioLoadingOptions.AllowPathsOutsideFolder</c>).</param>
-public sealed record AudioColumnSettings(int SampleRate, double ClipSeconds, int FftSize, int HopLength, int MelBands, int FilesDecoded, bool PathsOutsideFolder = false);
 
 /// <summary>
-/// The result of <c>mlContext.Fusion().InferColumns(...)</c>: every column's role and why, the image and audio
-/// preprocessing, and the loader and featurizer they imply. Edit <see cref="InferredColumn.Role"/> to override.
+/// The result of <c>mlContext.Fusion().InferColumns(...)</c>: every column's role and why, each modality column's
+/// preprocessing settings, and the loader and featurizer they imply. Edit <see cref="InferredColumn.Role"/> to override.
 /// </summary>
 public sealed class ColumnInferenceResult
 {
@@ -133,10 +110,19 @@ public sealed class ColumnInferenceResult
     public long RowCount { get; }
     /// <summary>The options inference ran with.</summary>
     public ColumnInferenceOptions Options { get; }
-    /// <summary>Image settings per image column (filled for every <see cref="ColumnRole.ImagePath"/> column, also after an edit, by <see cref="CreateFeaturizer"/>).</summary>
-    public Dictionary<string, ImageColumnSettings> Images { get; } = new();
-    /// <summary>Audio settings per audio column.</summary>
-    public Dictionary<string, AudioColumnSettings> Audio { get; } = new();
+    /// <summary>
+    /// The preprocessing settings per modality column whose kind infers any (an image's size: <see cref="ImageColumnSettings"/>;
+    /// a clip's rate and length: <see cref="AudioColumnSettings"/>): filled at inference, and for a column given a kind
+    /// afterwards by <see cref="CreateFeaturizer"/>. Replace an entry to change what the featurizer does.
+    /// </summary>
+    public Dictionary<string, MLNetFusion.Models.ModalityColumnSettings> Settings { get; } = new();
+
+    /// <summary>The settings of <paramref name="column"/> as <typeparamref name="T"/> (for example <c>SettingsOf&lt;ImageColumnSettings&gt;("Photo")</c>).</summary>
+    /// <exception cref="ArgumentException">The column has none, or of another type.</exception>
+    public T SettingsOf<T>(string column) where T : MLNetFusion.Models.ModalityColumnSettings
+        => Settings.TryGetValue(column, out var s) ? s as T ?? throw new ArgumentException($"Column '{column}' has settings of type {s.GetType().Name}, not {typeof(T).Name}.", nameof(column))
+            : throw new ArgumentException($"Column '{column}' of '{Path}' has no inferred settings (columns with settings: {(Settings.Count == 0 ? "none" : string.Join(", ", Settings.Keys))})." +
+                Environment.NewLine + "Hint: settings belong to columns of a modality kind (images, audio).", nameof(column));
 
     /// <summary>The names of the columns with <paramref name="role"/>.</summary>
     public IReadOnlyList<string> ColumnsWith(ColumnRole role) => Columns.Where(c => c.Role == role).Select(c => c.Name).ToArray();
@@ -145,7 +131,7 @@ public sealed class ColumnInferenceResult
     public InferredColumn this[string name] => Columns.FirstOrDefault(c => c.Name == name)
         ?? throw new ArgumentException($"'{Path}' has no column '{name}' (columns: {string.Join(", ", Columns.Select(c => c.Name))}).", nameof(name));
 
-    /// <summary>TextLoader columns for every used column: text for label, group, paths, categories and text; Single for numbers.</summary>
+    /// <summary>TextLoader columns for every used column: text for label, group, modality kinds' columns, categories and text; Single for numbers.</summary>
     public TextLoader.Column[] LoaderColumns() => Columns.Where(c => c.Role != ColumnRole.Ignored)
         .Select(c => new TextLoader.Column(c.Name, c.Role == ColumnRole.Numeric ? DataKind.Single : DataKind.String, c.Index)).ToArray();
 
@@ -167,8 +153,9 @@ public sealed class ColumnInferenceResult
 
     /// <summary>
     /// The idiomatic ML.NET featurization of the inferred roles and the matching modality options: the label to a key
-    /// (<see cref="FusionFeaturization.LabelToKey"/>, kept apart so a fitted model serves rows without a label); each image column through <c>LoadImages</c> → <c>ResizeImages</c> → <c>ExtractPixels</c>; each audio column through
-    /// <c>LoadAudio</c> → <c>MelSpectrogram</c>; numbers (missing values replaced by the mean) and one-hot categories
+    /// (<see cref="FusionFeaturization.LabelToKey"/>, kept apart so a fitted model serves rows without a label); each
+    /// column of a modality kind through its kind's chain (an image: <c>LoadImages</c> → <c>ResizeImages</c> →
+    /// <c>ExtractPixels</c>; audio: <c>LoadAudio</c> → <c>MelSpectrogram</c>), in the CSV's order; numbers (missing values replaced by the mean) and one-hot categories
     /// concatenated and normalised into one tabular vector; each text column through <c>HashTextTokens</c> (token ids for the text encoder) and <c>FeaturizeText</c> (n-grams for early fusion and linear members).
     /// </summary>
     public FusionFeaturization CreateFeaturizer(MLContext ml) => FusionFeaturizerBuilder.Build(ml, this);

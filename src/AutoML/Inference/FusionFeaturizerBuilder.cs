@@ -1,8 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Transforms.Image;
 using MLNetFusion.Models;
-using MLNetFusion.Transforms.Audio;
 
 namespace MLNetFusion.AutoML;
 
@@ -12,7 +10,7 @@ internal static class FusionFeaturizerBuilder
     /// <summary>Hash bits of a text column's bounded bag of words (unigrams) for dense trainers (1,024 slots).</summary>
     internal const int DenseTextBits = 10;
 
-    private const string Pixels = FusionFeaturization.Pixels, LogMel = FusionFeaturization.LogMel, Tabular = FusionFeaturization.Tabular;
+    private const string Tabular = FusionFeaturization.Tabular;
 
     public static FusionFeaturization Build(MLContext ml, ColumnInferenceResult r)
     {
@@ -30,73 +28,30 @@ internal static class FusionFeaturizerBuilder
         var labelToKey = ml.Transforms.Conversion.MapValueToKey(key, r.LabelColumnName, keyData: classData);
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
 
-        var images = r.ColumnsWith(ColumnRole.ImagePath);
+        // Columns of modality kinds (images, audio, a library's kinds), in the CSV's order: each kind's own chain and options.
         var withPretrained = new Dictionary<int, (string features, string dense)>();
         var pretrainedNames = new Dictionary<int, string>();
-        foreach (var c in images)
-        {
-            var s = r.Images[c];
-            bool single = images.Count == 1;
-            string loaded = single ? "Image" : c + ".Image", pixels = single ? Pixels : c + ".Pixels";
-            chain = chain.Append(ml.Transforms.LoadImages(loaded, r.DataFolder, c));
-            string? embedded = null;
-            if (ImageEncoder(r, c).pretrained is { } pretrainedImage)
-            {
-                // A frozen ImageNet network on the full image (before the resize below), computed once per row (the
-                // leaderboard caches the featurized rows) and projected by a trainable MLP in the neural families; its
-                // features (0 for no image) are what linear models and dense trainers read instead of raw pixels. No
-                // trainable step reads them here: fitting one (a normaliser) would run the network over every
-                // training row once more before the rows are cached.
-                embedded = c + ".Pretrained";
-                string filled = c + ".PretrainedFilled";
-                chain = chain.Append(pretrainedImage.Create(ml, embedded, loaded, Progress(r, $"{pretrainedImage.Name} of '{c}'")))
-                    .Append(ml.Transforms.ReplaceMissingValues(filled, embedded, Microsoft.ML.Transforms.MissingValueReplacingEstimator.ReplacementMode.DefaultValue));
-                withPretrained[modalities.Count] = (filled, filled);
-                pretrainedNames[modalities.Count] = pretrainedImage.Name;
-            }
-            chain = chain.Append(ml.Transforms.ResizeImages(loaded, s.Width, s.Height))
-                .Append(ml.Transforms.ExtractPixels(pixels, loaded, s.Grayscale ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb,
-                    scaleImage: 1f / 255));
-            if (embedded != null)
-            {
-                // The plain baselines keep the pixels a user's first pipeline reads.
-                var m = ModalityOptions.Image(embedded, c);
-                m.EncoderOptions = new MlpEncoderOptions { HiddenWidths = new[] { 128 } };   // an MLP on the image's pretrained features
-                m.FeaturesColumnName = pixels;
-                modalities.Add(m);
-            }
-            else modalities.Add(ModalityOptions.Image(pixels, c, new[] { s.Channels, s.Height, s.Width }));
-        }
-
-        var audio = r.ColumnsWith(ColumnRole.AudioPath);
-        foreach (var c in audio)
-        {
-            var s = r.Audio[c];
-            bool single = audio.Count == 1;
-            string samples = single ? "Audio" : c + ".Audio", mel = single ? LogMel : c + ".LogMel";
-            chain = chain.Append(ml.Transforms.LoadAudio(new AudioLoadingOptions
-                {
-                    OutputColumnName = samples, InputColumnName = c, AudioFolder = r.DataFolder, SampleRate = s.SampleRate, DurationSeconds = s.ClipSeconds, Fit = AudioFit.Center,
-                    AllowPathsOutsideFolder = s.PathsOutsideFolder,
-                }))
-                .Append(ml.Transforms.MelSpectrogram(mel, samples, s.FftSize, s.HopLength, s.MelBands));
-            modalities.Add(ModalityOptions.Audio(mel, c));
-        }
-
-        // Columns of kinds a library registered: the kind's own chain and options.
-        foreach (var c in r.Columns.Where(c => c.Role == ColumnRole.Modality))
+        var ofKind = r.Columns.Where(c => c.Role == ColumnRole.Modality).ToList();
+        foreach (var c in ofKind)
         {
             if (c.Kind is not { } kindName)
                 throw new InvalidOperationException($"Column '{c.Name}' of '{r.Path}' has the role Modality but no kind." + Environment.NewLine +
                     "Hint: set InferredColumn.Kind to a registered modality kind, or give the column another role.");
             var inference = ModalityRegistry.Get(kindName).ColumnInference
                 ?? throw new InvalidOperationException($"Column '{c.Name}' of '{r.Path}' is of modality kind '{kindName}', which has no column inference." + Environment.NewLine +
-                    "Hint: give the kind an IModalityColumnInference (IModalityKind.ColumnInference), or give the column a built-in role.");
-            var made = inference.Featurize(ml, new ModalityColumnContext(c.Name, c.Name + "." + kindName.Name, r.DataFolder, c.SampledValues));
+                    "Hint: give the kind an IModalityColumnInference (IModalityKind.ColumnInference), or give the column another role.");
+            int columnsOfKind = ofKind.Count(o => o.Kind == kindName);
+            var output = inference.OutputColumnName(c.Name, columnsOfKind) ?? c.Name + "." + kindName.Name;
+            var made = inference.Featurize(ml, Inference.ColumnInference.ContextFor(r, c, output));
             if (made.Modality.Kind != kindName)
                 throw new InvalidOperationException($"Modality kind '{kindName}' featurized column '{c.Name}' into a modality of kind '{made.Modality.Kind}'." + Environment.NewLine +
                     "Hint: the kind's Featurize must return ModalityOptions of its own kind.");
             chain = chain.Append(made.Chain);
+            if (made.PretrainedFeaturesColumnName is { } embeddings)
+            {
+                withPretrained[modalities.Count] = (embeddings, embeddings);
+                pretrainedNames[modalities.Count] = made.PretrainedEncoderName ?? kindName.Name + " pretrained features";
+            }
             modalities.Add(made.Modality);
         }
 
@@ -188,8 +143,8 @@ internal static class FusionFeaturizerBuilder
             modalities.Add(m);
         }
         if (modalities.Count == 0)
-            throw new InvalidOperationException($"No column of '{r.Path}' is an image path, audio path, number, category or text: there is nothing to learn from." +
-                Environment.NewLine + "Hint: check the roles (InferredColumn.Role, or --image/--audio/--numeric/--categorical/--text on the command line).");
+            throw new InvalidOperationException($"No column of '{r.Path}' is of a modality kind ({string.Join(", ", ColumnInferenceOptions.InferableKinds)}), a number, a category or text: there is nothing to learn from." +
+                Environment.NewLine + "Hint: check the roles (InferredColumn.Role and Kind, or --numeric/--categorical/--text and a kind's option such as --image on the command line).");
         var kept = modalities.Select(m => m.ColumnName).Concat(modalities.Where(m => m.FeaturesColumnName != null).Select(m => m.FeaturesColumn))
             .Concat(denseColumns.Values).Concat(withPretrained.Values.SelectMany(p => new[] { p.features, p.dense })).Append(key).Distinct().ToList();
         if (r.GroupColumnName != null) kept.Add(r.GroupColumnName);
@@ -204,27 +159,7 @@ internal static class FusionFeaturizerBuilder
     }
 
     /// <summary>The pretrained text featurizer the result's text columns get, or <c>null</c> (turned off, not shipped, or unable to run here).</summary>
-    internal static IPretrainedFeaturizer? PretrainedText(ColumnInferenceResult r) => Usable(r.Options.PretrainedText, ModalityKind.Text);
-
-    /// <summary>Largest side of a greyscale image that keeps the CNN trained from scratch (digits, glyphs, icons).</summary>
-    internal const int SmallGreyImageSide = 32;
-
-    /// <summary>
-    /// The encoder an image column gets, and why: the registered pretrained featurizer (ResNet18's ImageNet features)
-    /// for photos; a CNN trained from scratch for small greyscale images (at most 32 pixels a side: digits, glyphs,
-    /// icons, far from the colour photos ImageNet features describe; measured on avdigits' digits in docs/benchmarks.md),
-    /// when turned off, or when the featurizer cannot run.
-    /// </summary>
-    internal static (IPretrainedFeaturizer? pretrained, string reason) ImageEncoder(ColumnInferenceResult r, string column)
-    {
-        const string cnn = "a CNN trained from scratch";
-        if (!r.Options.PretrainedImages) return (null, cnn);
-        if (PretrainedFeaturizers.Image is not { } image) return (null, cnn);
-        if (image.Unavailable is { } why) return (null, $"{cnn} ({image.Name} cannot run: {why})");
-        if (r.Images.TryGetValue(column, out var s) && s.Grayscale && Math.Max(s.Width, s.Height) <= SmallGreyImageSide)
-            return (null, $"{cnn} (small greyscale images, {s.Width}×{s.Height}: {image.Name} describe colour photos)");
-        return (image, $"{image.Name} (frozen, then an MLP); linear models read its features");
-    }
+    internal static IPretrainedFeaturizer? PretrainedText(ColumnInferenceResult r) => Usable(r.Options.Pretrained, ModalityKind.Text);
 
     private static Action<long, TimeSpan>? Progress(ColumnInferenceResult r, string what)
         => r.Options.PretrainedProgress is { } report ? (rows, elapsed) => report(what, rows, elapsed) : null;

@@ -24,12 +24,14 @@ public sealed class DataOptions
     public Option<string?> DataFolder { get; } = new("--data-folder") { Description = "Folder that relative image and audio paths are resolved against (default: the training CSV's folder)." };
     /// <summary>Keep the trainable hashed-word text encoder.</summary>
     public Option<bool> NoPretrained { get; } = new("--no-pretrained") { Description = "Text and image columns keep the trainable encoders (hashed words, a CNN) instead of pretrained ones (all-MiniLM-L6-v2 sentence embeddings, ResNet18 ImageNet features)." };
-    private readonly (Option<string[]> option, ColumnRole role)[] _roles =
-    {
-        (Many("--image", "Image path column(s)."), ColumnRole.ImagePath), (Many("--audio", "WAV path column(s)."), ColumnRole.AudioPath),
-        (Many("--text", "Free-text column(s)."), ColumnRole.Text), (Many("--numeric", "Numeric column(s)."), ColumnRole.Numeric),
-        (Many("--categorical", "Categorical column(s)."), ColumnRole.Categorical), (Many("--ignore", "Column(s) not to use."), ColumnRole.Ignored),
-    };
+    // Each role, and each modality kind with a column inference by its name (--image, --audio, a library's kind).
+    private readonly (Option<string[]> option, string role)[] _roles = new (Option<string[]>, string)[]
+        {
+            (Many("--text", "Free-text column(s)."), nameof(ColumnRole.Text)), (Many("--numeric", "Numeric column(s)."), nameof(ColumnRole.Numeric)),
+            (Many("--categorical", "Categorical column(s)."), nameof(ColumnRole.Categorical)), (Many("--ignore", "Column(s) not to use."), nameof(ColumnRole.Ignored)),
+        }
+        .Concat(ColumnInferenceOptions.InferableKinds.Select(k => (Many("--" + k.Name.ToLowerInvariant(), $"Column(s) of the modality kind {k.Name}."), k.Name)))
+        .ToArray();
 
     private static Option<string[]> Many(string name, string description) => new(name)
     {
@@ -50,10 +52,10 @@ public sealed class DataOptions
             pretrained: !r.GetValue(NoPretrained));
     }
 
-    /// <summary>The roles given on the command line (column → role); a column given two roles is an error.</summary>
-    public Dictionary<string, ColumnRole> Roles(ParseResult r)
+    /// <summary>The roles and kinds given on the command line (column → role or kind name); a column given two is an error.</summary>
+    public Dictionary<string, string> Roles(ParseResult r)
     {
-        var roles = new Dictionary<string, ColumnRole>();
+        var roles = new Dictionary<string, string>();
         foreach (var (option, role) in _roles)
             foreach (var column in r.GetValue(option) ?? Array.Empty<string>())
             {

@@ -36,7 +36,7 @@ internal static class SweepCommand
                 var spec = new MLNetFusion.Distributed.FusionStudySpec
                 {
                     TrainPath = Path.GetFullPath(trainPath), Kind = kind, Label = r.GetValue(data.Label)!, Group = kind == "avdigits" ? group ?? "Speaker" : group,
-                    Roles = data.Roles(r).ToDictionary(x => x.Key, x => x.Value.ToString()), DataFolder = r.GetValue(data.DataFolder), Folds = r.GetValue(folds),
+                    Roles = data.Roles(r), DataFolder = r.GetValue(data.DataFolder), Folds = r.GetValue(folds),
                     Seed = r.GetValue(CommonOptions.Seed), MaxTrials = r.GetValue(trials), TimeBudgetSeconds = r.GetValue(minutes) * 60,
                     ModelFolder = Path.GetFullPath(r.GetValue(models) ?? DefaultPaths.Artifact("studies")),
                 };

@@ -178,12 +178,7 @@ public static class MainJob
         var table = new Table().Title(Markup.Escape($"Columns of {Path.GetFileName(c.Path)} ({c.RowCount} rows, {c.ClassCount} classes)")).AddColumns("column", "role", "why");
         foreach (var col in c.Columns)
         {
-            string detail = col.Role switch
-            {
-                MLNetFusion.AutoML.ColumnRole.ImagePath when c.Images.TryGetValue(col.Name, out var i) => $"; resized to {i.Width}×{i.Height}, {(i.Grayscale ? "gray" : "RGB")} ({i.FilesDecoded} files decoded)",
-                MLNetFusion.AutoML.ColumnRole.AudioPath when c.Audio.TryGetValue(col.Name, out var a) => $"; {a.SampleRate} Hz, {a.ClipSeconds:0.##} s clips, log-mel {a.MelBands} bands, FFT {a.FftSize}, hop {a.HopLength} ({a.FilesDecoded} files decoded)",
-                _ => "",
-            };
+            string detail = c.Settings.TryGetValue(col.Name, out var settings) ? "; " + settings.Summary : "";
             table.AddRow(Markup.Escape(col.Name), Markup.Escape(col.RoleName), Markup.Escape(col.Reason + detail));
         }
         return table;

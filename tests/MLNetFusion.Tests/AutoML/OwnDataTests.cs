@@ -69,8 +69,9 @@ public class OwnDataTests
         Assert.Equal(ColumnRole.Ignored, roles["RowId"]);
         Assert.Equal(ColumnRole.Group, roles["Site"]);
         Assert.Equal(ColumnRole.Label, roles["Label"]);
-        Assert.Equal(ColumnRole.ImagePath, roles["Photo"]);
-        Assert.Equal(ColumnRole.AudioPath, roles["Clip"]);
+        Assert.Equal((ColumnRole.Modality, ModalityKind.Image), (roles["Photo"], result["Photo"].Kind));
+        Assert.Equal((ColumnRole.Modality, ModalityKind.Audio), (roles["Clip"], result["Clip"].Kind));
+        Assert.Equal(("Image", "Audio"), (result["Photo"].RoleName, result["Clip"].RoleName));
         Assert.Equal(ColumnRole.Numeric, roles["Weight"]);
         Assert.Equal(ColumnRole.Categorical, roles["Color"]);
         Assert.Equal(ColumnRole.Categorical, roles["Level"]);
@@ -78,8 +79,9 @@ public class OwnDataTests
         Assert.Equal(ColumnRole.Ignored, roles["Constant"]);
         Assert.Equal(ColumnRole.Ignored, roles["Empty"]);
         Assert.StartsWith("integers unique per row", result["RowId"].Reason);
-        Assert.Equal(new ImageColumnSettings(20, 16, Grayscale: false, FilesDecoded: 20), result.Images["Photo"]);
-        Assert.Equal(new AudioColumnSettings(8000, 0.5, 256, 128, 40, 20), result.Audio["Clip"]);
+        Assert.Equal(new ImageColumnSettings(20, 16, Grayscale: false, FilesDecoded: 20), result.SettingsOf<ImageColumnSettings>("Photo"));
+        Assert.Equal(new AudioColumnSettings(8000, 0.5, 256, 128, 40, 20), result.SettingsOf<AudioColumnSettings>("Clip"));
+        Assert.Equal(new[] { "Clip", "Photo" }, result.Settings.Keys.Order());
         Assert.Equal(3, result.ClassCount);
         Assert.Equal(120, result.RowCount);
 
@@ -99,7 +101,7 @@ public class OwnDataTests
         Assert.Equal(new[] { "Photo.PretrainedFilled", "LogMel", "Tabular", "Notes.HashedAndSentence" }, featurization.PretrainedDenseFeatureColumns);
         Assert.Equal("ResNet18 (ImageNet) features and all-MiniLM-L6-v2 sentence embeddings", featurization.PretrainedNames);
         // Without them: token ids for the trainable embedding bag, pixels for the CNN.
-        var plain = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", new ColumnInferenceOptions { PretrainedText = false, PretrainedImages = false });
+        var plain = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", new ColumnInferenceOptions { Pretrained = false });
         Assert.Contains("encoder: hashed words into a trainable embedding bag", plain["Notes"].Reason);
         Assert.Contains("encoder: a CNN trained from scratch", plain["Photo"].Reason);
         var plainFeaturization = plain.CreateFeaturizer(ml);
@@ -138,6 +140,56 @@ public class OwnDataTests
     }
 
     [Fact]
+    public void ImageAndAudioAreKindsGivenByNameWithTheirOwnSettings()
+    {
+        var folder = TestData.TempFolder("own-data-kinds");
+        var csv = MakeCsv(folder, "train.csv", 40, 2);
+
+        // The roles older specifications and command lines wrote are read as the kinds; anything else is an exact error.
+        var options = new ColumnInferenceOptions { GroupColumnName = "Site" };
+        options.SetRoleOrKind("Photo", "ImagePath");
+        options.SetRoleOrKind("Clip", "audiopath");
+        options.SetRoleOrKind("Weight", "Categorical");
+        Assert.Equal((ModalityKind.Image, ModalityKind.Audio), (options.Kinds["Photo"], options.Kinds["Clip"]));
+        Assert.Equal(ColumnRole.Categorical, options.Roles["Weight"]);
+        options.SetRoleOrKind("Weight", "Numeric");
+        Assert.Equal(ColumnRole.Numeric, options.Roles["Weight"]);
+        var unknown = Assert.Throws<ArgumentException>(() => options.SetRoleOrKind("Photo", "Video"));
+        Assert.StartsWith("Column 'Photo' is given 'Video', which is neither a role nor a modality kind with column inference.", unknown.Message);
+        Assert.Contains("the kinds Audio, Image", unknown.Message);
+        Assert.Throws<ArgumentException>(() => options.SetRoleOrKind("Photo", "Modality"));
+
+        // Each kind's own inference settings: the image kind's largest side caps the resize, and a wrong type is an exact error.
+        options.For<ImageColumnInferenceOptions>(ModalityKind.Image).MaxSide = 10;
+        var wrong = Assert.Throws<ArgumentException>(() => options.For<AudioColumnInferenceOptions>(ModalityKind.Image));
+        Assert.StartsWith("Modality kind 'Image' has inference settings of type ImageColumnInferenceOptions, not AudioColumnInferenceOptions.", wrong.Message);
+        var result = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", options);
+        Assert.Equal(new ImageColumnSettings(10, 8, Grayscale: false, FilesDecoded: 20), result.SettingsOf<ImageColumnSettings>("Photo"));
+        Assert.Equal("given by you: Image", result["Photo"].Reason.Split(';')[0]);
+        Assert.Equal(ColumnRole.Numeric, result["Weight"].Role);
+        options.For<ImageColumnInferenceOptions>(ModalityKind.Image).MaxSide = 2;
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", options));
+
+        // A column made an image after inference gets its settings when the featurizer is built; edited settings are used.
+        var edited = new MLContext(1).Fusion().InferColumns(csv, "Label", "Site", new ColumnInferenceOptions { Pretrained = false });
+        Assert.True(edited.Settings.Remove("Photo"));
+        var photo = edited["Photo"];
+        (photo.Role, photo.Kind) = (ColumnRole.Ignored, null);
+        Assert.DoesNotContain("Pixels", edited.CreateFeaturizer(new MLContext(1)).ModalityColumns);
+        (photo.Role, photo.Kind) = (ColumnRole.Modality, ModalityKind.Image);
+        var featurization = edited.CreateFeaturizer(new MLContext(1));
+        Assert.Equal(new ImageColumnSettings(20, 16, Grayscale: false, FilesDecoded: 20), edited.SettingsOf<ImageColumnSettings>("Photo"));
+        edited.Settings["Clip"] = edited.SettingsOf<AudioColumnSettings>("Clip") with { MelBands = 24 };
+        featurization = edited.CreateFeaturizer(new MLContext(1));
+        Assert.Equal(new[] { "Pixels", "LogMel", "Tabular", "Notes.Tokens" }, featurization.ModalityColumns);
+        var data = edited.Load(new MLContext(1));
+        var mel = (Microsoft.ML.Data.VectorDataViewType)featurization.Featurizer.Fit(data).Transform(data).Schema["LogMel"].Type;
+        Assert.Equal(24, mel.Dimensions[0]);
+        var none = Assert.Throws<ArgumentException>(() => edited.SettingsOf<ImageColumnSettings>("Weight"));
+        Assert.StartsWith($"Column 'Weight' of '{edited.Path}' has no inferred settings (columns with settings: ", none.Message);
+    }
+
+    [Fact]
     public void MissingNumbersAreReportedNotSilentlyFilled()
     {
         var folder = TestData.TempFolder("missing-numbers");
@@ -169,7 +221,7 @@ public class OwnDataTests
         Assert.Contains("mixes sample rates from 4000 Hz to 44100 Hz", rates.Message);
 
         var missing = Assert.Throws<FileNotFoundException>(() => ml.Fusion().InferColumns(Write("gone.csv", "Label,Clip", "a,nope.wav", "b,nope2.wav"), "Label"));
-        Assert.StartsWith($"Line 2 of '{Path.Combine(folder, "gone.csv")}', column 'Clip': a WAV file 'nope.wav' does not exist", missing.Message);
+        Assert.StartsWith($"Line 2 of '{Path.Combine(folder, "gone.csv")}', column 'Clip': WAV file 'nope.wav' does not exist", missing.Message);
 
         var empty = Assert.Throws<InvalidDataException>(() => ml.Fusion().InferColumns(Write("empty.csv"), "Label"));
         Assert.StartsWith("CSV file", empty.Message);

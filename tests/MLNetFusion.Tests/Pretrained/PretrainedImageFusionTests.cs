@@ -56,7 +56,7 @@ public class PretrainedImageFusionTests
         var ml = new MLContext(seed: 1);
         var ds = MultimodalDataset.FromCsv(train, test, "Shape");
         var photo = ds.Columns["Photo"];
-        Assert.Equal(ColumnRole.ImagePath, photo.Role);
+        Assert.Equal((ColumnRole.Modality, ModalityKind.Image), (photo.Role, photo.Kind));
         Assert.Contains("encoder: ResNet18 (ImageNet) features (frozen, then an MLP)", photo.Reason);
         var (trainRows, testRows, featurizer) = ds.Featurize(ml);
         var featurization = ds.Featurization;

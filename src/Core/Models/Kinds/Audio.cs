@@ -10,6 +10,7 @@ internal sealed class AudioKind : IModalityKind
     public EncoderKind DefaultEncoder => EncoderKind.Cnn;
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Spectrogram(strength);
     public bool NeuralLateFusionMember => true;
+    public IModalityColumnInference? ColumnInference => BuiltInColumnInference.Get(Kind);
 
     public void ApplyTrainerSettings(ModalityOptions m, ModalityTrainerSettings s)
     {

@@ -7,6 +7,7 @@ internal sealed class ImageKind : IModalityKind
     public EncoderKind DefaultEncoder => EncoderKind.Cnn;
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Image(strength);
     public bool NeuralLateFusionMember => true;
+    public IModalityColumnInference? ColumnInference => BuiltInColumnInference.Get(Kind);
 }
 
 /// <summary>A 2-D CNN over <c>C×H×W</c> (images) or <c>bands×frames</c> (spectrograms): conv blocks with 2×2 pooling, then a projection.</summary>

@@ -42,8 +42,9 @@ public interface IModalityKind
 
     /// <summary>
     /// How column inference recognises and featurizes a CSV column of this kind, or <c>null</c> (the default) when
-    /// inference leaves the kind to code that builds its <see cref="ModalityOptions"/> by hand. The built-in kinds return
-    /// <c>null</c>: their columns have roles of their own (image and audio paths, numbers, categories, text).
+    /// inference leaves the kind to code that builds its <see cref="ModalityOptions"/> by hand. The built-in image and
+    /// audio kinds have one (MLNetFusion.AutoML supplies it); tabular and text columns have roles of their own (numbers,
+    /// categories, text), which combine several columns into one modality.
     /// </summary>
     IModalityColumnInference? ColumnInference => null;
 }
