@@ -29,7 +29,7 @@ internal static class BalancedLearningBenchmark
         new("defaults", _ => { }),
         new("ogm-ge 0.5", o => o.BalancedLearningAlpha = 0.5),
         new("augmentation 1", o => o.AugmentationStrength = 1),
-        new("per-clip normalisation", o => o.PerClipAudioNormalization = true),
+        new("per-clip normalisation", PerClip),
         new("20% validation (modality selection)", o => o.ValidationFraction = 0.2),
         new("image learning rate x0.1", o => { foreach (var m in o.Modalities.Where(m => m.Kind == ModalityKind.Image)) m.LearningRateMultiplier = 0.1; }),
         new("audio augmentation 1", o => Audio(o, a => ModalityAugmentation.Spectrogram(1))),
@@ -41,8 +41,14 @@ internal static class BalancedLearningBenchmark
         new("25 epochs", o => o.Epochs = 25),
         new("modality heads 1", o => o.ModalityHeadWeight = 1),
         new("modality heads 0.5", o => o.ModalityHeadWeight = 0.5),
-        new("all three", o => { o.BalancedLearningAlpha = 0.5; o.AugmentationStrength = 1; o.PerClipAudioNormalization = true; }),
+        new("all three", o => { o.BalancedLearningAlpha = 0.5; o.AugmentationStrength = 1; PerClip(o); }),
     };
+
+    // Per-clip normalisation (CMVN) in every audio modality's CNN encoder.
+    private static void PerClip(FusionTrainerOptions o)
+    {
+        foreach (var m in o.Modalities.Where(m => m.Kind == ModalityKind.Audio)) m.EncoderOptionsAs<CnnEncoderOptions>().PerClipNormalization = true;
+    }
 
     // Sets every audio modality's augmentation from its current one (null when none).
     private static void Audio(FusionTrainerOptions o, Func<ModalityAugmentation?, ModalityAugmentation> set)

@@ -177,8 +177,17 @@ public sealed record CandidateContext(MLContext ML, IReadOnlyList<ModalityOption
             if (TryValue(s, SweepParameters.AuxiliaryLossWeight, out var aux)) o.AuxiliaryLossWeight = aux;
         }
         if (TryValue(s, SweepParameters.AugmentationStrength, out var aug)) o.AugmentationStrength = aug;
-        if (TryValue(s, SweepParameters.AudioAugmentationStrength, out var audio)) o.AudioAugmentationStrength = audio;
-        if (TryValue(s, SweepParameters.PerClipAudioNormalization, out var cmvn)) o.PerClipAudioNormalization = cmvn;
+        // Each modality kind's own settings (the audio kind's SpecAugment strength and per-clip normalisation), on copies
+        // the trainer owns (a late-fusion member shares the context's modality otherwise).
+        var modalities = o.Modalities;
+        for (int i = 0; i < modalities.Count; i++)
+        {
+            var tuned = ModalityRegistry.Get(modalities[i].Kind).Tunings
+                .Select(t => (t, found: TryValue(s, SweepParameters.Tuning(t.Name), out var v), value: v)).Where(x => x.found).ToList();
+            if (tuned.Count == 0) continue;
+            modalities[i] = modalities[i].Clone();
+            foreach (var (tuning, _, value) in tuned) tuning.Apply(modalities[i], value);
+        }
         if (multimodal && o.AuxiliaryLossWeight > 0)
         {
             if (TryValue(s, SweepParameters.BalancedLearningAlpha, out var alpha)) o.BalancedLearningAlpha = alpha;

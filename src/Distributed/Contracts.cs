@@ -118,7 +118,7 @@ public sealed record TrialSpec
         var values = new Dictionary<string, object>();
         foreach (var (name, text) in Parameters)
         {
-            var dim = SweepParameters.All.FirstOrDefault(p => p.Name == name)?.DimensionIn(space)
+            var dim = space.DimensionNamed(name)
                 ?? throw new InvalidOperationException($"Trial {TrialId} has parameter '{name}', which the search space of family {Family} does not have." + Environment.NewLine +
                     "Hint: run the study and its workers with the same MLNetFusion version.");
             var type = dim.Default.GetType();

@@ -104,7 +104,7 @@ public sealed record FusionStudySpec
 
     /// <summary>The space trials are drawn from for <paramref name="dataset"/>'s modalities (what <see cref="FusionExperiment.TrialSearchSpace"/> gives), without reading any rows.</summary>
     public FusionSearchSpace TrialSearchSpace(MultimodalDataset dataset)
-        => CreateSearchSpace().ForModalities((dataset ?? throw new ArgumentNullException(nameof(dataset))).Modalities().Select(m => m.Name).ToArray());
+        => CreateSearchSpace().ForModalities((dataset ?? throw new ArgumentNullException(nameof(dataset))).Modalities());
 
     /// <summary>The study's tuner: asynchronous successive halving with <see cref="Eta"/>.</summary>
     public AsyncSuccessiveHalvingTuner CreateTuner() => new(Eta);

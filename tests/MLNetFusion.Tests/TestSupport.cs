@@ -7,6 +7,18 @@ namespace MLNetFusion.Tests;
 /// <summary>Locates the shared real datasets and the repository.</summary>
 public static class TestData
 {
+    /// <summary>
+    /// Copies of <paramref name="modalities"/> with the audio kind's default SpecAugment switched off: masking hides the
+    /// generated clips' short tone, and the tests that train on them are about other things.
+    /// </summary>
+    public static List<MLNetFusion.Models.ModalityOptions> WithoutAudioAugmentation(IEnumerable<MLNetFusion.Models.ModalityOptions> modalities)
+        => modalities.Select(m =>
+        {
+            var copy = m.Clone();
+            if (copy.Kind == MLNetFusion.Models.ModalityKind.Audio) copy.Augmentation = new MLNetFusion.Models.ModalityAugmentation();
+            return copy;
+        }).ToList();
+
     /// <summary>The repository root (the folder holding MLNetFusion.sln).</summary>
     public static string RepoRoot
     {

@@ -228,7 +228,7 @@ public sealed class FusionExperiment
     public FusionSearchSpace TrialSearchSpace => EffectiveSpace();
 
     /// <summary>The space trials are drawn from: the user's, with the subsets of this experiment's modalities when it searches none (a copy: the user's space is not edited).</summary>
-    private FusionSearchSpace EffectiveSpace() => SearchSpace.ForModalities(_modalities.Select(m => m.Name).ToArray());
+    private FusionSearchSpace EffectiveSpace() => SearchSpace.ForModalities(_modalities);
 
     /// <summary>When this many trials in a row fail with the same error before any trial has completed, the sweep stops with that error.</summary>
     public const int RepeatedFailureLimit = 3;

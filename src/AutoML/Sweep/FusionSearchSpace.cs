@@ -235,13 +235,15 @@ public sealed class FusionSearchSpace
     public Choice<double> AugmentationStrength { get; set; } = new(0.0, 0.5, 1.0) { SearchedByGrid = false };
 
     /// <summary>
-    /// Spectrogram augmentation strength of audio modalities in the neural families, when <see cref="AugmentationStrength"/>
-    /// draws 0 (<see cref="FusionTrainerOptions.AudioAugmentationStrength"/>). Default {the trainers' default, 0, 0.5, 1} without repeats.
+    /// The modality kinds' own settings (<see cref="MLNetFusion.Models.IModalityKind.Tunings"/>) that the neural families
+    /// draw, by parameter name: for the built-in audio kind <c>audioAugmentationStrength</c> {0.5, 0, 1} (its
+    /// SpecAugment strength; it wins over <see cref="AugmentationStrength"/> for audio modalities) and
+    /// <c>perClipNormalization</c> {false, true}. Empty by default: <see cref="ForModalities(IReadOnlyList{MLNetFusion.Models.ModalityOptions})"/>
+    /// adds every tuning of the kinds an experiment has, with its values, where this space has none of that name; set
+    /// one here to narrow it (<c>Tunings["perClipNormalization"] = new Choice&lt;bool&gt;(true)</c>). Drawn by random and
+    /// cost-aware search; grid search keeps the first value.
     /// </summary>
-    public Choice<double> AudioAugmentationStrength { get; set; } = new(new[] { FusionTrainerOptions.Defaults.AudioAugmentationStrength, 0.0, 0.5, 1.0 }.Distinct().ToArray()) { SearchedByGrid = false };
-
-    /// <summary>Per-clip normalisation (CMVN) of audio modalities in the neural families. Default {false, true}.</summary>
-    public Choice<bool> PerClipAudioNormalization { get; set; } = new(false, true) { SearchedByGrid = false };
+    public Dictionary<string, ISearchDimension> Tunings { get; set; } = new();
 
     /// <summary>
     /// The modality subsets trials may use (parameter <c>modalities</c>, values like <c>"image+audio"</c>). <c>null</c>
@@ -252,19 +254,43 @@ public sealed class FusionSearchSpace
     public ISearchDimension? Modalities { get; set; }
 
     /// <summary>
-    /// The space trials of an experiment over <paramref name="modalityNames"/> are drawn from: this one, or, when it
-    /// searches no modality subsets of its own and there are several modalities, a copy that searches their subsets
-    /// (<see cref="ModalitySubsetChoice"/>). This space is not edited.
+    /// The space trials of an experiment over <paramref name="modalities"/> are drawn from: a copy that searches their
+    /// subsets when this one searches none of its own and there are several (<see cref="ModalitySubsetChoice"/>), and
+    /// that adds the tunings of their kinds it does not have yet (<see cref="Tunings"/>). This space is not edited.
     /// </summary>
-    /// <param name="modalityNames">The experiment's modality names, in order.</param>
-    public FusionSearchSpace ForModalities(IReadOnlyList<string> modalityNames)
+    /// <param name="modalities">The experiment's modalities, in order.</param>
+    public FusionSearchSpace ForModalities(IReadOnlyList<MLNetFusion.Models.ModalityOptions> modalities)
     {
-        ArgumentNullException.ThrowIfNull(modalityNames);
-        return Modalities is null && modalityNames.Count > 1 ? With(new ModalitySubsetChoice(modalityNames)) : this;
+        ArgumentNullException.ThrowIfNull(modalities);
+        var copy = Modalities is null && modalities.Count > 1 ? With(new ModalitySubsetChoice(modalities.Select(m => m.Name).ToArray())) : With(Modalities);
+        copy.Tunings = new Dictionary<string, ISearchDimension>(Tunings);
+        foreach (var tuning in modalities.Select(m => m.Kind).Distinct().SelectMany(k => MLNetFusion.Models.ModalityRegistry.Get(k).Tunings))
+            if (!copy.Tunings.ContainsKey(tuning.Name)) copy.Tunings[tuning.Name] = TuningChoice(tuning);
+        return copy;
     }
 
+    /// <summary>A kind's tuning as a choice of its values' type, searched by random and cost-aware search only.</summary>
+    private static ISearchDimension TuningChoice(MLNetFusion.Models.ModalityTuning tuning)
+    {
+        ISearchDimension Of<T>() where T : notnull => new Choice<T>(tuning.Values.Cast<T>().ToArray()) { SearchedByGrid = false };
+        return tuning.Values switch
+        {
+            { Count: 0 } => throw new ArgumentException($"The tuning '{tuning.Name}' has no values." + Environment.NewLine + "Hint: give a modality kind's tuning at least one value.", nameof(tuning)),
+            var v when v.All(x => x is double) => Of<double>(),
+            var v when v.All(x => x is int) => Of<int>(),
+            var v when v.All(x => x is bool) => Of<bool>(),
+            var v when v.All(x => x is string) => Of<string>(),
+            _ => throw new ArgumentException($"The tuning '{tuning.Name}' mixes value types or uses one a sweep cannot store ({string.Join(", ", tuning.Values.Select(x => x?.GetType().Name ?? "null").Distinct())})." +
+                Environment.NewLine + "Hint: give a tuning values of one type: double, int, bool or string.", nameof(tuning)),
+        };
+    }
+
+    /// <summary>The dimension of the parameter named <paramref name="name"/>: one of <see cref="SweepParameters.All"/> or a tuning, or <c>null</c>.</summary>
+    public ISearchDimension? DimensionNamed(string name)
+        => SweepParameters.All.FirstOrDefault(p => p.Name == name)?.DimensionIn(this) ?? Tunings.GetValueOrDefault(name);
+
     /// <summary>A copy that searches <paramref name="modalities"/> (the other dimensions are shared, the family list copied).</summary>
-    internal FusionSearchSpace With(ISearchDimension modalities)
+    internal FusionSearchSpace With(ISearchDimension? modalities)
     {
         var copy = (FusionSearchSpace)MemberwiseClone();
         copy.Families = new List<FusionFamily>(Families);
@@ -275,7 +301,10 @@ public sealed class FusionSearchSpace
     /// <summary>The parameter names and dimensions a configuration of <paramref name="family"/> draws, given the values <paramref name="chosen"/> so far.</summary>
     public IReadOnlyList<(string Name, ISearchDimension Dimension)> DimensionsOf(FusionFamily family, IReadOnlyDictionary<string, object>? chosen = null)
     {
-        var dims = FamilySweeps.Of(family).Parameters(chosen).Select(p => (p.Name, p.DimensionIn(this))).ToList();
+        var parameters = FamilySweeps.Of(family).Parameters(chosen);
+        var dims = parameters.Select(p => (p.Name, p.DimensionIn(this))).ToList();
+        // The kinds' own settings, where a family trains modality encoders with augmentation (the neural families).
+        if (parameters.Contains(SweepParameters.AugmentationStrength)) dims.AddRange(Tunings.Select(t => (t.Key, t.Value)));
         if (Modalities is null) return dims;
         var subsets = family == FusionFamily.CrossModal && Modalities is ModalitySubsetChoice c ? c.AtLeast(2) : Modalities;
         return dims.Prepend((SweepParameters.Modalities.Name, subsets)).ToList();

@@ -87,10 +87,6 @@ public static class SweepParameters
     public static SweepParameter<double> BalancedLearningAlpha { get; } = new("balancedLearningAlpha", s => s.BalancedLearningAlpha);
     /// <summary>Training-time augmentation strength (0 = off).</summary>
     public static SweepParameter<double> AugmentationStrength { get; } = new("augmentationStrength", s => s.AugmentationStrength);
-    /// <summary>Spectrogram augmentation strength of audio modalities when <c>augmentationStrength</c> is 0 (0 = off).</summary>
-    public static SweepParameter<double> AudioAugmentationStrength { get; } = new("audioAugmentationStrength", s => s.AudioAugmentationStrength);
-    /// <summary>Per-clip normalisation (CMVN) of audio modalities.</summary>
-    public static SweepParameter<bool> PerClipAudioNormalization { get; } = new("perClipNormalization", s => s.PerClipAudioNormalization);
     /// <summary>Early fusion: the learner after <c>Concatenate</c>.</summary>
     public static SweepParameter<EarlyFusionLearner> EarlyLearner { get; } = new("trainer", s => s.EarlyTrainer);
     /// <summary>Late fusion: the combiner.</summary>
@@ -110,15 +106,18 @@ public static class SweepParameters
     /// </summary>
     public static SweepParameter<bool> PretrainedFeatures { get; } = new("pretrainedFeatures", _ => null);
 
-    /// <summary>Every parameter of the sweep (to find one by name, e.g. when reading settings back from storage).</summary>
+    /// <summary>Every parameter of the sweep but the modality kinds' tunings (<see cref="FusionSearchSpace.Tunings"/>; <see cref="FusionSearchSpace.DimensionNamed"/> finds both).</summary>
     public static IReadOnlyList<ISweepParameter> All { get; } = new ISweepParameter[]
     {
         Modalities, LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, ModalityHeadWeight, BalancedLearningAlpha,
-        AugmentationStrength, AudioAugmentationStrength, PerClipAudioNormalization, EarlyLearner, LateCombiner, LateMembers, Operation,
+        AugmentationStrength, EarlyLearner, LateCombiner, LateMembers, Operation,
         IntermediateLayers, CrossModalDepth, PretrainedFeatures,
     };
 
     /// <summary>The parameters of every neural trainer.</summary>
     internal static IReadOnlyList<ISweepParameter> Neural { get; } = new ISweepParameter[]
-        { LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, ModalityHeadWeight, BalancedLearningAlpha, AugmentationStrength, AudioAugmentationStrength, PerClipAudioNormalization };
+        { LearningRate, Width, Dropout, Epochs, ModalityDropout, AuxiliaryLossWeight, ModalityHeadWeight, BalancedLearningAlpha, AugmentationStrength };
+
+    /// <summary>A modality kind's tuning as a parameter (its dimension is the space's <see cref="FusionSearchSpace.Tunings"/> entry).</summary>
+    internal static SweepParameter<object> Tuning(string name) => new(name, s => s.Tunings.GetValueOrDefault(name));
 }

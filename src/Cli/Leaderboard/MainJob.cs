@@ -171,7 +171,7 @@ public static class MainJob
         : $"{e.Family}: {e.Name} → " + (e.GroupOutAccuracy is double g ? $"group-out {g:P1}" : $"{judged} {e.ValidationAccuracy:P1}") + $", test {e.Accuracy:P1}" +
           (e.Notes != null ? $" ({e.Notes})" : "");
 
-    /// <summary>The inferred column roles as a table: column, role, why; then the image and audio settings.</summary>
+    /// <summary>The inferred column roles as a table: column, role, why, and each modality column's settings.</summary>
     public static Table RolesTable(MultimodalDataset ds)
     {
         var c = ds.Columns;

@@ -95,7 +95,7 @@ public sealed class ModalityOptions : IJsonOnDeserialized
 
     /// <summary>
     /// Training-time augmentation of this modality (<c>null</c>: the trainer's <c>AugmentationStrength</c> preset for
-    /// <see cref="Kind"/>, or, on by default, for audio its <c>AudioAugmentationStrength</c> spectrogram preset and for
+    /// <see cref="Kind"/>, or, on by default, for audio its kind's spectrogram preset at strength 0.5 and for
     /// text <see cref="ModalityAugmentation.TextWordDropoutStrength"/>'s word dropout). Set
     /// <c>new ModalityAugmentation()</c> (every setting 0) to switch it off for this modality. Never applied at inference.
     /// </summary>

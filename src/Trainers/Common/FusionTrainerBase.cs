@@ -71,10 +71,10 @@ public abstract class FusionTrainerBase<TOptions> : IEstimator<FusionPredictionT
         ? new BalancedFusionLoss(Options.AuxiliaryLossWeight, Options.BalancedLearningAlpha)
         : new FusionLoss(Options.AuxiliaryLossWeight);
 
-    /// <summary>The modality with the trainer-wide settings applied: the augmentation preset when it sets none of its own (every kind's at <c>AugmentationStrength</c>, else audio's at <c>AudioAugmentationStrength</c>), and per-clip normalisation of audio. Used when training and when rebuilding a saved network, so both see the same encoder.</summary>
+    /// <summary>The modality with the trainer-wide settings applied by its kind (<see cref="IModalityKind.ApplyTrainerSettings"/>): the kind's augmentation preset at <c>AugmentationStrength</c> when it sets none of its own, or the kind's own default. Used when training and when rebuilding a saved network, so both see the same encoder.</summary>
     private ModalityOptions WithAugmentation(ModalityOptions m)
     {
-        ModalityRegistry.Get(m.Kind).ApplyTrainerSettings(m, new ModalityTrainerSettings(Options.AugmentationStrength, Options.AudioAugmentationStrength, Options.PerClipAudioNormalization));
+        ModalityRegistry.Get(m.Kind).ApplyTrainerSettings(m, new ModalityTrainerSettings(Options.AugmentationStrength));
         return m;
     }
 

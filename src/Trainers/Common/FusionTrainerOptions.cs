@@ -20,8 +20,6 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
         public const double ModalityDropout = 0.25;
         /// <summary>Default auxiliary loss weight for multimodal trainers.</summary>
         public const double AuxiliaryLossWeight = 0.5;
-        /// <summary>Default strength of the spectrogram augmentation of audio modalities.</summary>
-        public const double AudioAugmentationStrength = 0.5;
         /// <summary>Default weight of the modality heads in the prediction.</summary>
         public const double ModalityHeadWeight = 1;
     }
@@ -80,26 +78,12 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
     /// Training-time augmentation of every modality that does not set its own <see cref="ModalityOptions.Augmentation"/>:
     /// the preset of its <see cref="ModalityOptions.Kind"/> at this strength (<see cref="ModalityAugmentation.For"/>:
     /// SpecAugment masks, time shift and gain for audio; erasing and translation for images; noise and feature dropout
-    /// for tabular). 0 (default) leaves only the audio modalities' <see cref="AudioAugmentationStrength"/>. Never applied at inference.
+    /// for tabular). 0 (default) leaves each kind's own default: the audio kind's SpecAugment at strength 0.5 (a voice or
+    /// a microphone the model never saw is the shift audio meets; chosen by leave-one-speaker-out on avdigits,
+    /// docs/shift.md, "Remedies") and the text kind's word dropout; none for images and tabular. A modality's own
+    /// <see cref="ModalityOptions.Augmentation"/> wins (<c>new ModalityAugmentation()</c> switches it off). Never applied at inference.
     /// </summary>
     public double AugmentationStrength { get; set; }
-
-    /// <summary>
-    /// Training-time SpecAugment of every audio modality (<see cref="ModalityKind.Audio"/>) that sets no
-    /// <see cref="ModalityOptions.Augmentation"/> of its own, when <see cref="AugmentationStrength"/> is 0: the
-    /// <see cref="ModalityAugmentation.Spectrogram"/> preset at this strength (1 = two time and two frequency masks of up
-    /// to 10%, a time shift of up to 10% and a gain of up to ±6 dB). A voice or a microphone the model never saw is the
-    /// shift audio meets in use, and masking and shifting keep the audio encoder from memorising the training speakers'
-    /// spectra. Default 0.5, chosen by leave-one-speaker-out on avdigits (docs/shift.md, "Remedies"); 0 is off. Never applied at inference.
-    /// </summary>
-    public double AudioAugmentationStrength { get; set; } = Defaults.AudioAugmentationStrength;
-
-    /// <summary>
-    /// Per-clip normalisation (CMVN) of every audio modality (<see cref="ModalityKind.Audio"/>) inside its encoder:
-    /// each mel band minus its mean over the clip, divided by its spread (<see cref="CnnEncoderOptions.PerClipNormalization"/>).
-    /// Default false.
-    /// </summary>
-    public bool PerClipAudioNormalization { get; set; }
 
     /// <summary>
     /// After training, switch off each modality whose absence lowers the validation loss by more than one standard error
@@ -147,7 +131,6 @@ public abstract class FusionTrainerOptions : TorchTrainerOptions
         Check.Fraction(HeadDropout);
         Check.InRange(BalancedLearningAlpha, 0, 10);
         Check.InRange(AugmentationStrength, 0, 4);
-        Check.InRange(AudioAugmentationStrength, 0, 4);
         Check.InRange(ModalityHeadWeight, 0, Models.FusionNetwork.MaxModalityHeadWeight);
         if (BalancedLearningAlpha > 0 && !(AuxiliaryLossWeight > 0))
             throw new ArgumentOutOfRangeException(nameof(BalancedLearningAlpha), BalancedLearningAlpha, "BalancedLearningAlpha needs the auxiliary per-modality heads." +

@@ -54,8 +54,6 @@ internal abstract record FusionLayers
         options.ModalityDropout = ModalityDropout;
         options.AuxiliaryLossWeight = AuxiliaryLossWeight;
         options.AugmentationStrength = 0;
-        options.AudioAugmentationStrength = 0;
-        options.PerClipAudioNormalization = false;
         ApplyFamily(options, modalities);
     }
 

@@ -101,8 +101,12 @@ internal static class TrainerComponents
                     options = new TOptions();
                     a.Layers.ApplyTo(options, a.Modalities);
                 }
-                else options = JsonSerializer.Deserialize<TOptions>(c.Options ?? throw reader.Invalid("it records neither its network's architecture nor its trainer's options"),
-                    PersistenceJson.Options) ?? throw reader.Invalid("its options are empty");
+                else
+                {
+                    var json = c.Options ?? throw reader.Invalid("it records neither its network's architecture nor its trainer's options");
+                    options = JsonSerializer.Deserialize<TOptions>(json, PersistenceJson.Options) ?? throw reader.Invalid("its options are empty");
+                    Models.Kinds.AudioKind.ReadLegacyTrainerOptions(json, options.Modalities);
+                }
             }
             catch (JsonException ex) { throw reader.Invalid($"its network's architecture is not valid JSON ({ex.Message})"); }
             catch (FormatException ex) { throw reader.Invalid(ex.Message); }

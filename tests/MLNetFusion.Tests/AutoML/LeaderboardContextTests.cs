@@ -74,6 +74,48 @@ public class LeaderboardContextTests
     }
 
     [Fact]
+    public void AKindsTuningsJoinTheNeuralFamiliesSearchAndApplyToTheTrainersCopiesOfItsModalities()
+    {
+        var image = ModalityOptions.Image("Pixels", "photo", new[] { 1, 8, 8 });
+        var audio = ModalityOptions.Audio("LogMel", "clip", new[] { 8, 8 });
+        Assert.Empty(new FusionSearchSpace().ForModalities(new[] { image }).Tunings);   // no kind with tunings, no such parameter
+
+        // The audio kind's tunings join the space of an experiment with audio; a value the user narrowed is kept.
+        var given = new FusionSearchSpace { Tunings = { ["perClipNormalization"] = new Choice<bool>(true) } };
+        var space = given.ForModalities(new[] { image, audio });
+        Assert.Single(given.Tunings);   // the user's space is not edited
+        Assert.Equal(new[] { "audioAugmentationStrength", "perClipNormalization" }, space.Tunings.Keys.Order());
+        Assert.Equal(new[] { 0.5, 0.0, 1.0 }, ((Choice<double>)space.Tunings["audioAugmentationStrength"]).Values);
+        Assert.Equal(new[] { true }, ((Choice<bool>)space.Tunings["perClipNormalization"]).Values);
+        Assert.Contains(space.DimensionsOf(FusionFamily.Merge), d => d.Name == "audioAugmentationStrength");
+        Assert.DoesNotContain(space.DimensionsOf(FusionFamily.Early), d => d.Name == "perClipNormalization");
+        Assert.Equal(true, space.DefaultsOf(FusionFamily.Network)["perClipNormalization"]);
+        Assert.Same(space.Tunings["perClipNormalization"], space.DimensionNamed("perClipNormalization"));
+
+        // A trial's values go to the trainer's copies of the audio modalities only; the experiment's stay as they were.
+        var context = CandidateContext.For(new MLContext(seed: 1), new FusionFeaturization(new MLContext().Transforms.CopyColumns("a", "b"), new[] { image, audio }, "Label", new[] { "a" })
+        {
+            LabelToKey = new MLContext().Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Pixels", "LogMel" },
+        }) with { Space = space };
+        var trial = new FusionTrialSettings(3, FusionFamily.Merge, new Dictionary<string, object> { ["audioAugmentationStrength"] = 0.0, ["perClipNormalization"] = true });
+        var decoded = MLNetFusion.Distributed.TrialSpec.From(trial).ToSettings(space).Parameters;   // as a distributed worker reads it
+        Assert.Equal((0.0, true), ((double)decoded["audioAugmentationStrength"], (bool)decoded["perClipNormalization"]));
+        var options = context.Neural(new MergeFusionOptions { Modalities = context.NetworkModalitiesOf(trial) }, trial);
+        var tunedAudio = options.Modalities.Single(m => m.Kind == ModalityKind.Audio);
+        Assert.True(tunedAudio.EncoderOptionsAs<CnnEncoderOptions>().PerClipNormalization);
+        Assert.False(tunedAudio.Augmentation!.IsActive);
+        Assert.False(options.Modalities.Single(m => m.Kind == ModalityKind.Image).EncoderOptionsAs<CnnEncoderOptions>().PerClipNormalization);
+        Assert.False(audio.EncoderOptionsAs<CnnEncoderOptions>().PerClipNormalization);
+        Assert.Null(audio.Augmentation);
+        // Without a value (a leaderboard entry, no space), the kind's own default: SpecAugment at 0.5 when the trainer applies its settings.
+        var entry = (context with { Space = null }).Neural(new MergeFusionOptions { Modalities = context.NetworkModalitiesOf(trial) }, trial with { Parameters = new Dictionary<string, object>() });
+        Assert.Null(entry.Modalities.Single(m => m.Kind == ModalityKind.Audio).Augmentation);
+        var applied = entry.Modalities.Single(m => m.Kind == ModalityKind.Audio).Clone();
+        ModalityRegistry.Get(ModalityKind.Audio).ApplyTrainerSettings(applied, new ModalityTrainerSettings(0));
+        Assert.Equal(ModalityAugmentation.Spectrogram(0.5).TimeMasks, applied.Augmentation!.TimeMasks);
+    }
+
+    [Fact]
     public void TheLeaderboardsEntriesAreSettingsTheSweepsFamilyClassesBuild()
     {
         // Every entry is a family and parameter values; the engine builds it as it builds a sweep trial.

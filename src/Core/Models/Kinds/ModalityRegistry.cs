@@ -47,7 +47,21 @@ public interface IModalityKind
     /// categories, text), which combine several columns into one modality.
     /// </summary>
     IModalityColumnInference? ColumnInference => null;
+
+    /// <summary>
+    /// Settings of this kind's modalities that a sweep may tune (the audio kind: its augmentation strength and per-clip
+    /// normalisation). A sweep over data with a modality of this kind adds each as a parameter of the neural families
+    /// (<c>FusionSearchSpace.Tunings</c>) and applies the trial's value to every modality of the kind. Default: none.
+    /// </summary>
+    IReadOnlyList<ModalityTuning> Tunings => Array.Empty<ModalityTuning>();
 }
+
+/// <summary>A setting of a kind's modalities that a sweep may tune (see <see cref="IModalityKind.Tunings"/>).</summary>
+/// <param name="Name">The sweep parameter's name, unique among all kinds (for example <c>audioAugmentationStrength</c>).</param>
+/// <param name="Description">What it sets, for documentation and reports.</param>
+/// <param name="Values">The values a sweep tries; the first is the default. All of one type (<c>double</c>, <c>int</c>, <c>bool</c> or <c>string</c>).</param>
+/// <param name="Apply">Sets a value on one modality of the kind (a copy the trainer owns), before the trainer applies its own settings.</param>
+public sealed record ModalityTuning(string Name, string Description, IReadOnlyList<object> Values, Action<ModalityOptions, object> Apply);
 
 /// <summary>The plain single-modality model a leaderboard shows for a kind (<see cref="IModalityKind.Baseline"/>).</summary>
 public enum PlainBaseline
@@ -61,10 +75,8 @@ public enum PlainBaseline
 }
 
 /// <summary>A trainer's settings that apply to its modalities by kind (see <see cref="IModalityKind.ApplyTrainerSettings"/>).</summary>
-/// <param name="AugmentationStrength">Every kind's augmentation preset at this strength (0: none).</param>
-/// <param name="AudioAugmentationStrength">The spectrogram preset for audio at this strength when <paramref name="AugmentationStrength"/> is 0.</param>
-/// <param name="PerClipAudioNormalization">Per-clip normalisation inside audio CNN encoders.</param>
-public sealed record ModalityTrainerSettings(double AugmentationStrength, double AudioAugmentationStrength, bool PerClipAudioNormalization);
+/// <param name="AugmentationStrength">Every kind's augmentation preset at this strength (0: each kind's own default, which is none for most).</param>
+public sealed record ModalityTrainerSettings(double AugmentationStrength);
 
 /// <summary>
 /// An encoder architecture: how a modality's column becomes its per-row shape, the encoder module, and a lower bound
