@@ -26,6 +26,9 @@ public class ModalityKindPluginTests
         public ModalityAugmentation DefaultAugmentation(double strength) => new() { Noise = 0.05 * strength };
         public bool NeuralLateFusionMember => true;
         public IModalityColumnInference ColumnInference { get; } = new TimeSeriesColumns();
+        // A setting of its modalities a sweep may tune, as the audio kind's SpecAugment strength is.
+        public IReadOnlyList<ModalityTuning> Tunings { get; } = new[]
+            { new ModalityTuning("seriesKernelSize", "the Conv1d encoder's kernel size", new object[] { 5, 9 }, (m, v) => m.EncoderOptionsAs<Conv1dEncoderOptions>().KernelSize = (int)v) };
     }
 
     /// <summary>
@@ -213,6 +216,13 @@ public class ModalityKindPluginTests
         Assert.Equal(new[] { "Series.TimeSeries", "Tabular" }, featurization.ModalityColumns);
         var series = featurization.Modalities[0];
         Assert.Equal((TimeSeriesKind.Name, Conv1dEncoderKind.Name), (series.Kind, series.Encoder));
+        // Its tuning joins a sweep over this data, and a trial's value reaches the trainer's copy of the modality.
+        var space = new MLNetFusion.AutoML.Sweep.FusionSearchSpace().ForModalities(featurization.Modalities);
+        Assert.Equal(5, space.DefaultsOf(MLNetFusion.Trainers.FusionFamily.Network)["seriesKernelSize"]);
+        var trial = new MLNetFusion.AutoML.Sweep.FusionTrialSettings(1, MLNetFusion.Trainers.FusionFamily.Network, new Dictionary<string, object> { ["seriesKernelSize"] = 9 });
+        var context = CandidateContext.For(ml, featurization) with { Space = space };
+        var tuned = context.Neural(new NetworkFusionOptions { Modalities = context.NetworkModalitiesOf(trial) }, trial).Modalities[0];
+        Assert.Equal((9, 5), (tuned.EncoderOptionsAs<Conv1dEncoderOptions>().KernelSize, series.EncoderOptionsAs<Conv1dEncoderOptions>().KernelSize));
 
         var train = columns.Load(ml);
         var labelToKey = featurization.LabelToKey.Fit(train);
