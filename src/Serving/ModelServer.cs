@@ -30,7 +30,8 @@ public static class ModelServer
     /// <c>name.0 … name.(n-1)</c>, or as n columns starting at <c>name</c>.</param>
     /// <param name="outputCsv">Where to write one line per row.</param>
     /// <param name="columns">Output columns to write (a key column is written as its key value, a vector slot by slot).</param>
-    /// <param name="onnxRuntime">Serve the model's graph with ONNX Runtime (<c>mlContext.Model.WithOnnxRuntime</c>) instead of TorchSharp: the same columns, faster on CPUs (measured in docs/benchmarks.md).</param>
+    /// <param name="onnxRuntime">Serve the whole model's graph, featurization included, with ONNX Runtime (<c>mlContext.Model.WithOnnxRuntime</c>).
+    /// Otherwise the model's own chain runs, its networks on <c>FusionServing.CurrentEngine</c> (ONNX Runtime where it covers them, by default). The same columns either way.</param>
     /// <returns>Rows written.</returns>
     /// <exception cref="InvalidDataException">A row cannot be predicted. The message names the CSV line (the header is line 1),
     /// the column and, for text that is not a number, the text itself in quotes.</exception>

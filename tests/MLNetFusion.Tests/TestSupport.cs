@@ -122,6 +122,17 @@ public static class Columns
         return result;
     }
 
+    /// <summary>All values of a Boolean vector column.</summary>
+    public static List<bool[]> Flags(IDataView data, string column)
+    {
+        var result = new List<bool[]>();
+        using var cursor = data.GetRowCursor(new[] { data.Schema[column] });
+        var getter = cursor.GetGetter<VBuffer<bool>>(data.Schema[column]);
+        VBuffer<bool> buf = default;
+        while (cursor.MoveNext()) { getter(ref buf); result.Add(buf.DenseValues().ToArray()); }
+        return result;
+    }
+
     /// <summary>All values of a key column.</summary>
     public static List<uint> Keys(IDataView data, string column)
     {

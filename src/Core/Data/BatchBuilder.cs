@@ -33,6 +33,17 @@ internal sealed class BatchBuilder
     /// <summary>Modality <paramref name="m"/>'s values of row <paramref name="slot"/>.</summary>
     public Span<float> Row(int m, int slot) => _features[m].AsSpan(slot * _sizes[m], _sizes[m]);
 
+    /// <summary>Every modality's values, <c>[Capacity, size]</c> each (the first rows are the ones read).</summary>
+    public float[][] Values => _features;
+
+    /// <summary>Fills every absent modality of the first <paramref name="count"/> rows with NaN (how a model's input marks a missing modality).</summary>
+    public void MarkAbsentAsNaN(int count)
+    {
+        for (int m = 0; m < _sizes.Length; m++)
+            for (int r = 0; r < count; r++)
+                if (_present[m][r] <= 0) Row(m, r).Fill(float.NaN);
+    }
+
     /// <summary>Whether modality <paramref name="m"/> is present in row <paramref name="slot"/>.</summary>
     public bool IsPresent(int m, int slot) => _present[m][slot] > 0;
 

@@ -148,7 +148,84 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     protected override BatchMapper CreateMapper(DataViewSchema inputSchema, int capacity)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return new Mapper(this, capacity);
+        // The engine is chosen here (a scope of FusionServing.Use applies to the cursors and PredictionEngines created in it);
+        // its session is built at the first block, not for a schema question.
+        return new Mapper(this, capacity, Engine ?? FusionServing.CurrentEngine);
+    }
+
+    /// <summary>
+    /// The engine that computes this model's predictions: <c>null</c> (default) follows <see cref="FusionServing.CurrentEngine"/>
+    /// (ONNX Runtime where it covers the network, else TorchSharp); set <see cref="FusionServingEngine.TorchSharp"/> to opt this
+    /// model out, or <see cref="FusionServingEngine.OnnxRuntime"/> to require it. Not saved with the model.
+    /// </summary>
+    public FusionServingEngine? Engine { get; set; }
+
+    /// <summary>The engine the next <c>Transform</c> or <c>PredictionEngine</c> uses (building the ONNX Runtime session the first time).</summary>
+    /// <exception cref="NotSupportedException"><see cref="Engine"/> requires ONNX Runtime and the network's export does not cover it; the message says why.</exception>
+    public FusionServingEngine EngineInUse => Session(Engine ?? FusionServing.CurrentEngine) != null ? FusionServingEngine.OnnxRuntime : FusionServingEngine.TorchSharp;
+
+    /// <summary>Which engine serves the model and why, in a sentence ("ONNX Runtime (2 threads)", "TorchSharp: the network is on cuda:0").</summary>
+    public string EngineNote
+    {
+        get
+        {
+            _ = Session(Engine ?? FusionServing.CurrentEngine);
+            return _engineNote ?? "TorchSharp";
+        }
+    }
+
+    private INetworkSession? _session;
+    private string? _engineNote, _sessionWhyNot;
+    private (NonFiniteInputHandling, double, IReadOnlyList<bool>?)? _sessionKey;
+    private readonly List<INetworkSession> _retired = new();
+    private int _sessionThreads;
+    private bool _compiling;
+
+    /// <summary>
+    /// The ONNX Runtime session when the model is served by it, else <c>null</c> (TorchSharp). Built once, and again only
+    /// when a setting baked into the graph changes (<see cref="NonFiniteInputs"/>, the modality heads' weight, the switched-off modalities).
+    /// </summary>
+    private INetworkSession? Session(FusionServingEngine wanted)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_gate)
+        {
+            // The export reads this model's schema, which must not build a session of its own.
+            if (_compiling) return null;
+            if (wanted == FusionServingEngine.TorchSharp)
+            {
+                _engineNote = "TorchSharp (asked for)";
+                return null;
+            }
+            string why;
+            if (_device.type != DeviceType.CPU) why = $"the network is on {_device}, and ONNX Runtime serves it on the CPU only";
+            else if (Outputs.Score == null && Outputs.PredictedLabel != null) why = "the model writes a predicted label without its scores";
+            else
+            {
+                var key = (NonFiniteInputs, _network.ModalityHeadWeight, _network.DisabledModalities);
+                if (_sessionKey is not { } k || k.Item1 != key.NonFiniteInputs || k.Item2 != key.ModalityHeadWeight || !ReferenceEquals(k.Item3, key.DisabledModalities))
+                {
+                    // A mapper may still run the old session: it is released with the model.
+                    if (_session != null) _retired.Add(_session);
+                    _sessionThreads = FusionServing.Threads ?? get_num_threads();
+                    _compiling = true;
+                    try { _session = NetworkSessions.TryCreate(this, _sessionThreads, out _sessionWhyNot); }
+                    finally { _compiling = false; }
+                    _sessionKey = key;
+                }
+                if (_session != null)
+                {
+                    _engineNote = $"ONNX Runtime ({_sessionThreads} thread{(_sessionThreads == 1 ? "" : "s")})";
+                    return _session;
+                }
+                why = $"its ONNX export does not cover it ({_sessionWhyNot})";
+            }
+            _engineNote = "TorchSharp: " + why;
+            if (wanted == FusionServingEngine.OnnxRuntime)
+                throw new NotSupportedException($"This {Family.Name()} model cannot be served by ONNX Runtime: {why}." + Environment.NewLine +
+                    "Hint: leave Engine null (Auto) to fall back to TorchSharp.");
+            return null;
+        }
     }
 
     /// <summary>Runs the network on flat float arrays (<c>[count, size]</c> per modality). Used by benchmarks.</summary>
@@ -204,11 +281,16 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
     /// <summary>The device the network is on (<c>cpu</c>, <c>cuda:0</c>, …).</summary>
     public string Device => _device.ToString();
 
-    /// <summary>Frees the network's native memory.</summary>
+    /// <summary>Frees the network's native memory and its ONNX Runtime session.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        lock (_gate)
+        {
+            _session?.Dispose();
+            foreach (var old in _retired) old.Dispose();
+        }
         _network.Dispose();
     }
 
@@ -254,10 +336,12 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         private float[] _probs = Array.Empty<float>(), _emb = Array.Empty<float>();
         private readonly List<OutputKind> _kinds;
         private RowReader? _reader;
+        private readonly FusionServingEngine _engine;
 
-        public Mapper(FusionPredictionTransformer parent, int capacity)
+        public Mapper(FusionPredictionTransformer parent, int capacity, FusionServingEngine engine)
         {
             _parent = parent;
+            _engine = engine;
             _modalities = parent.Layout.Columns.Count;
             _rows = new BatchBuilder(parent.Layout.Sizes, capacity);
             _classes = parent.Labels.Count;
@@ -284,6 +368,15 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         {
             bool wantEmb = false;
             for (int i = 0; i < _kinds.Count; i++) wantEmb |= _kinds[i] == OutputKind.Embedding && active[i];
+            // Asked per block: a setting baked into the graph (NonFiniteInputs, the heads' weight) may have changed.
+            var session = _parent.Session(_engine);
+            if (session != null)
+            {
+                // The graph reads an absent modality as an all-NaN row, as the model's input marks it.
+                _rows.MarkAbsentAsNaN(count);
+                session.Run(_rows.Values, count, wantEmb, ref _probs, ref _emb);
+                return;
+            }
             // One dispose scope per block (per row in a PredictionEngine): the batch's and the network's tensors.
             using var scope = NewDisposeScope();
             _parent.Predict(_rows.ToBatch(count, withLabels: false), wantEmb, ref _probs, ref _emb);

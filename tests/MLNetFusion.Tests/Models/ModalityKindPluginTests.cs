@@ -170,6 +170,13 @@ public class ModalityKindPluginTests
         var scored = model.Transform(test);
         double accuracy = ml.MulticlassClassification.Evaluate(scored).MicroAccuracy;
         Assert.True(accuracy > 0.8, $"accuracy {accuracy:P1} (chance 50%)");
+        // Its encoder has no ONNX export, so the model serves with TorchSharp and says why; requiring ONNX Runtime is an exact error.
+        Assert.Equal(FusionServingEngine.TorchSharp, model.EngineInUse);
+        Assert.StartsWith("TorchSharp: its ONNX export does not cover it (", model.EngineNote);
+        model.Engine = FusionServingEngine.OnnxRuntime;
+        var required = Assert.Throws<NotSupportedException>(() => model.Transform(test).Preview(1));
+        Assert.StartsWith("This network model cannot be served by ONNX Runtime: its ONNX export does not cover it (", required.Message);
+        model.Engine = null;
 
         var path = Path.Combine(TestData.TempFolder("plugin-kind"), "series.zip");
         ml.Model.SaveFusionModel(model, train.Schema, path);

@@ -93,7 +93,7 @@ public class OnnxExportTests
         "network", "network-stages", "crossmodal-1", "crossmodal-2", "merge-no-heads", "merge-disabled",
     }.Select(f => new object[] { f });
 
-    private static IEstimator<ITransformer> Pipeline(MLContext ml, string family)
+    internal static IEstimator<ITransformer> Pipeline(MLContext ml, string family)
     {
         var t = ml.MulticlassClassification.Trainers;
         var mel = ml.Transforms.MelSpectrogram(Mel(family == "network" ? SpectrogramNormalization.PerClipMeanVariance : SpectrogramNormalization.None));
@@ -127,6 +127,7 @@ public class OnnxExportTests
     [MemberData(nameof(Families))]
     public void OnnxRuntimeGivesTheSameProbabilitiesAndLabels(string family)
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var train = OnnxRow.Load(ml, OnnxRow.Make(400, 1));
         var test = OnnxRow.Load(ml, OnnxRow.Make(150, 2));
@@ -151,6 +152,25 @@ public class OnnxExportTests
             _out.WriteLine($"{family}: largest probability difference {worst:G3} over {scores.Count} rows, file {new FileInfo(path).Length / 1024} KiB");
             Assert.True(worst <= 1e-4, $"{family}: largest probability difference {worst:G3}");
             Assert.Equal(labels, onnxLabels);
+
+            // The default path: Transform itself serves the network through ONNX Runtime (its graph built in memory), with
+            // the same probabilities, labels, embedding and modalities used as TorchSharp's.
+            var torchEmbedding = expected.Schema.GetColumnOrNull("Embedding") != null ? Columns.Vectors(expected, "Embedding") : null;
+            var torchUsed = expected.Schema.GetColumnOrNull("Used") != null ? Columns.Flags(expected, "Used") : null;
+            using (FusionServing.Use(FusionServingEngine.Auto))
+            {
+                Assert.Equal(FusionServingEngine.OnnxRuntime, Last<FusionPredictionTransformer>(model).EngineInUse);
+                var byDefault = model.Transform(test);
+                var defaultScores = Columns.Vectors(byDefault, "Score");
+                double worstDefault = scores.Zip(defaultScores).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second)));
+                _out.WriteLine($"{family}: default path (ONNX Runtime) largest probability difference {worstDefault:G3}");
+                Assert.True(worstDefault <= 1e-4, $"{family}: default path's largest probability difference {worstDefault:G3}");
+                Assert.Equal(labels, Columns.Keys(byDefault, "PredictedLabel"));
+                if (torchEmbedding != null)
+                    Assert.True(torchEmbedding.Zip(Columns.Vectors(byDefault, "Embedding")).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second))) <= 1e-4);
+                if (torchUsed != null)
+                    Assert.Equal(torchUsed, Columns.Flags(byDefault, "Used"));
+            }
             // The model learnt something (so the comparison is not between two constant outputs).
             // FusionMlp sees the tabular features and the tokens only, which tell bit 1 of the label: at most about 50%.
             Assert.True(labels.Zip(Columns.Keys(test, "Label")).Count(p => p.First == p.Second) > (family == "mlp" ? 0.4 : 0.5) * labels.Count, $"{family}: accuracy {labels.Zip(Columns.Keys(test, "Label")).Count(p => p.First == p.Second)} of {labels.Count}");
@@ -164,6 +184,7 @@ public class OnnxExportTests
     [MemberData(nameof(Combiners))]
     public void LateFusionOfNetworksAndLinearModelsMatchesForEveryCombiner(MLNetFusion.Trainers.LateFusion.LateFusionCombiner combiner)
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var train = OnnxRow.Load(ml, OnnxRow.Make(400, 1));
         var test = OnnxRow.Load(ml, OnnxRow.Make(150, 2));
@@ -208,6 +229,7 @@ public class OnnxExportTests
     [Fact]
     public void TrainableFeaturizersFeedingALinearModelMatch()
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var train = OnnxRow.Load(ml, OnnxRow.Make(300, 1, missing: 0));
         var test = OnnxRow.Load(ml, OnnxRow.Make(120, 2, missing: 0));
@@ -235,6 +257,7 @@ public class OnnxExportTests
     [Fact]
     public void TheLeaderboardsWeightedEnsembleOfANetworkAndALinearChainMatches()
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var train = OnnxRow.Load(ml, OnnxRow.Make(300, 1));
         var test = OnnxRow.Load(ml, OnnxRow.Make(120, 2));
@@ -288,6 +311,7 @@ public class OnnxServingAndErrorTests
     [Fact]
     public void ApplyOnnxModelServesTheExportedGraphInAnMLNetPipeline()
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var train = OnnxRow.Load(ml, OnnxRow.Make(300, 3));
         var test = OnnxRow.Load(ml, OnnxRow.Make(100, 4));
@@ -315,6 +339,7 @@ public class OnnxServingAndErrorTests
     [Fact]
     public void RowsTransformRefusesGiveNaNScoresAndTreatAsMissingMatchesTransform()
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var train = OnnxRow.Load(ml, OnnxRow.Make(300, 3));
         var rows = OnnxRow.Make(60, 4);
@@ -352,6 +377,7 @@ public class OnnxServingAndErrorTests
     [Fact]
     public void WithOnnxRuntimeIsADropInWithTheModelsOwnSchemaForTransformAndPredictionEngine()
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var train = OnnxRow.Load(ml, OnnxRow.Make(300, 3));
         var rows = OnnxRow.Make(80, 4);
@@ -400,6 +426,58 @@ public class OnnxServingAndErrorTests
     }
 
     [Fact]
+    public void ModelsServeThroughOnnxRuntimeByDefaultWithAnOptOutPerModelAndPerScope()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = OnnxRow.Load(ml, OnnxRow.Make(300, 3));
+        var rows = OnnxRow.Make(60, 4);
+        var test = OnnxRow.Load(ml, rows);
+        using var model = (TransformerChain<ITransformer>)OnnxExportTests.Pipeline(ml, "merge-attention").Fit(train);
+        var network = OnnxExportTests.Last<FusionPredictionTransformer>(model);
+        Assert.Null(network.Engine);
+        Assert.Equal(FusionServingEngine.OnnxRuntime, network.EngineInUse);
+        Assert.Matches(@"^ONNX Runtime \(\d+ threads?\)$", network.EngineNote);
+
+        // One row at a time through a PredictionEngine: the same probabilities as TorchSharp's.
+        PredictionEngine<OnnxRow, Scored> torchEngine;
+        using (FusionServing.Use(FusionServingEngine.TorchSharp)) torchEngine = ml.Model.CreatePredictionEngine<OnnxRow, Scored>(model);
+        var defaultEngine = ml.Model.CreatePredictionEngine<OnnxRow, Scored>(model);
+        int compared = 0;
+        foreach (var row in rows.Take(20))
+        {
+            row.Label = 0;
+            var (t, d) = (torchEngine.Predict(row), defaultEngine.Predict(row));
+            Assert.Equal(t.PredictedLabel, d.PredictedLabel);
+            Assert.True(t.Score.Zip(d.Score).Max(v => Math.Abs(v.First - v.Second)) <= 1e-4);
+            compared++;
+        }
+        Assert.Equal(20, compared);
+
+        // Opt out per model, and per scope; a setting baked into the graph rebuilds it.
+        network.Engine = FusionServingEngine.TorchSharp;
+        Assert.Equal((FusionServingEngine.TorchSharp, "TorchSharp (asked for)"), (network.EngineInUse, network.EngineNote));
+        network.Engine = null;
+        using (FusionServing.Use(FusionServingEngine.TorchSharp)) Assert.Equal(FusionServingEngine.TorchSharp, network.EngineInUse);
+        Assert.Equal(FusionServingEngine.OnnxRuntime, network.EngineInUse);
+        var bad = OnnxRow.Make(6, 9, missing: 0);
+        bad[1].Tab[2] = float.NaN;
+        var badView = OnnxRow.Load(ml, bad);
+        // A present modality with a NaN is refused by both engines, naming the row and the column.
+        var refused = Assert.Throws<InvalidOperationException>(() => Columns.Vectors(model.Transform(badView), "Score"));
+        Assert.Contains("Row 1", refused.Message);
+        network.NonFiniteInputs = NonFiniteInputHandling.TreatAsMissing;
+        List<float[]> torchLenient;
+        using (FusionServing.Use(FusionServingEngine.TorchSharp)) torchLenient = Columns.Vectors(model.Transform(badView), "Score");
+        var lenient = Columns.Vectors(model.Transform(badView), "Score");
+        Assert.Equal(FusionServingEngine.OnnxRuntime, network.EngineInUse);
+        Assert.True(torchLenient.Zip(lenient).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second))) <= 1e-4);
+
+        // Requiring ONNX Runtime where the network is elsewhere is an exact error; the process default follows the variable.
+        Assert.Throws<ArgumentOutOfRangeException>(() => FusionServing.Threads = 0);
+        Assert.Equal("MLNETFUSION_ENGINE", FusionServing.EngineVariable);
+    }
+
+    [Fact]
     public void TheOnnxSampleServesTheGeneratedDatasetThroughApplyOnnxModel()
     {
         var (rows, same, worst) = MLNetFusion.Samples.OnnxExportSample.Example(epochs: 2);
@@ -444,6 +522,7 @@ public class OnnxServingAndErrorTests
     [Fact]
     public void AStepThatCannotBeInTheGraphTakesWhatItReadsOutsideAndAModelThatCannotIsAnError()
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var data = OnnxRow.Load(ml, OnnxRow.Make(200, 6, missing: 0));
         var mel = ml.Transforms.MelSpectrogram(new MelSpectrogramOptions { InputColumnName = "Audio", OutputColumnName = "LogMel", SampleRate = OnnxRow.Rate, FftSize = 128, HopLength = 64, Bands = 16 });
@@ -523,6 +602,7 @@ public class OnnxAvDigitsTests
 
     private void EveryFamilyMatches(string dataset)
     {
+        using var reference = FusionServing.Use(FusionServingEngine.TorchSharp);   // the reference each graph is compared with: TorchSharp
         var ml = new MLContext(seed: 1);
         var ds = dataset == "avdigits" ? MLNetFusion.Datasets.MultimodalDataset.AvDigits(TestData.AvDigits) : MLNetFusion.Datasets.MultimodalDataset.Synthetic(TestData.SyntheticFolder);
         var (allTrain, allTest) = ds.LoadSplits(ml);

@@ -14,7 +14,7 @@ namespace MLNetFusion.Tests;
 /// </summary>
 public class ConsumerAppTests
 {
-    private static readonly string[] LibraryProjects = { "Core", "Transforms", "Trainers", "AutoML", "MLNetFusion" };
+    private static readonly string[] LibraryProjects = { "Core", "Transforms", "Trainers", "AutoML", "Onnx", "MLNetFusion" };
     private readonly ITestOutputHelper _output;
 
     public ConsumerAppTests(ITestOutputHelper output) => _output = output;
