@@ -53,9 +53,19 @@ internal static class DistributedBenchmark
             for (int n = 1; n <= 3; n++)
             {
                 string clusterId = $"bench-{n}-{Guid.NewGuid():N}"[..20];
-                var workers = Enumerable.Range(1, n).Select(i => StartWorker(redis, clusterId, $"bench-worker-{i}")).ToList();
+                var workers = Enumerable.Range(1, n).Select(i => new WorkerProcess(redis, clusterId, $"bench-worker-{i}")).ToList();
                 try
                 {
+                    // Each worker process loads .NET, libtorch and Orleans before it registers: wait for every one to say it
+                    // joined (its own log line), a minute plus 45 s per worker on these 2 cores, and name the one that did not.
+                    var started = Stopwatch.StartNew();
+                    try { WorkerProcess.WaitForAll(workers, TimeSpan.FromSeconds(60 + 45 * n)); }
+                    catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
+                    {
+                        Emit(new { benchmark = "distributed", workers = n, error = ex.Message });
+                        continue;
+                    }
+                    double startSeconds = started.Elapsed.TotalSeconds;
                     using var connection = FusionClusterConnection.ConnectAsync(redis, clusterId).GetAwaiter().GetResult();
                     clock.Restart();
                     var result = connection.Studies.RunAsync(clusterId, Spec(), pollInterval: TimeSpan.FromMilliseconds(250)).GetAwaiter().GetResult();
@@ -63,13 +73,14 @@ internal static class DistributedBenchmark
                     Emit(new
                     {
                         benchmark = "distributed", workers = n, mode = "worker processes, 1 torch thread each", trials = result.Trials.Count, seconds = Math.Round(seconds, 1),
+                        workers_ready_seconds = Math.Round(startSeconds, 1),
                         trials_per_minute = Math.Round(rate, 2), local_trials_per_minute = Math.Round(localRate, 2), ratio_to_local = Math.Round(rate / localRate, 2),
                         same_configurations_as_local = n == 1 ? result.Trials.Select(t => t.Settings.ToString()).SequenceEqual(local.Trials.Select(t => t.Settings.ToString())) : (bool?)null,
                     });
                 }
                 finally
                 {
-                    foreach (var w in workers) { try { if (!w.HasExited) w.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } w.WaitForExit(10_000); w.Dispose(); }
+                    foreach (var w in workers) w.Dispose();
                 }
             }
         }
@@ -79,17 +90,72 @@ internal static class DistributedBenchmark
         }
     }
 
-    private static Process StartWorker(string redis, string clusterId, string name)
+    /// <summary>An <c>mlnetfusion worker</c> process this benchmark started (stopped by its own id), its log kept for errors.</summary>
+    private sealed class WorkerProcess : IDisposable
     {
-        // This executable again: `dotnet mlnetfusion.dll` or the apphost.
-        string self = Environment.ProcessPath!;
-        var psi = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(DistributedBenchmark).Assembly.Location);
-        foreach (var a in new[] { "worker", "--cluster", "redis://" + redis, "--cluster-id", clusterId, "--name", name, "--torch-threads", "1", "--parent", Environment.ProcessId.ToString() })
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { }; p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine(); p.BeginErrorReadLine();
-        return p;
+        private readonly Process _process;
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _log = new();
+        private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public WorkerProcess(string redis, string clusterId, string name)
+        {
+            Name = name;
+            // This executable again: `dotnet mlnetfusion.dll` or the apphost.
+            string self = Environment.ProcessPath!;
+            var psi = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(DistributedBenchmark).Assembly.Location);
+            foreach (var a in new[] { "worker", "--cluster", "redis://" + redis, "--cluster-id", clusterId, "--name", name, "--torch-threads", "1", "--parent", Environment.ProcessId.ToString() })
+                psi.ArgumentList.Add(a);
+            _process = Process.Start(psi)!;
+            _process.OutputDataReceived += (_, e) => Add(e.Data, "");
+            _process.ErrorDataReceived += (_, e) => Add(e.Data, "stderr: ");
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public string Name { get; }
+
+        private void Add(string? line, string prefix)
+        {
+            if (line == null) return;
+            _log.Enqueue(prefix + line);
+            while (_log.Count > 200) _log.TryDequeue(out _);
+            // The worker's own line once its silo has started (WorkerCommand).
+            if (line.StartsWith("Worker ", StringComparison.Ordinal) && line.Contains(" joined cluster ", StringComparison.Ordinal)) _ready.TrySetResult();
+        }
+
+        private string Tail(int lines) => string.Join(Environment.NewLine, _log.TakeLast(lines).Select(l => "    " + l));
+
+        /// <summary>Waits until every worker has joined; a worker that exits first, or the timeout, is an error naming it with its log's last lines.</summary>
+        public static void WaitForAll(IReadOnlyList<WorkerProcess> workers, TimeSpan timeout)
+        {
+            var clock = Stopwatch.StartNew();
+            var lastReport = TimeSpan.Zero;
+            while (true)
+            {
+                var waiting = workers.Where(w => !w._ready.Task.IsCompleted).ToList();
+                if (waiting.Count == 0) return;
+                foreach (var w in waiting.Where(w => w._process.HasExited))
+                    throw new InvalidOperationException($"Worker {w.Name} (process {w._process.Id}) exited with code {w._process.ExitCode} before it joined the cluster. Its last lines:" +
+                        Environment.NewLine + w.Tail(20));
+                if (clock.Elapsed > timeout)
+                    throw new TimeoutException($"{string.Join(", ", waiting.Select(w => w.Name))} did not join the cluster within {timeout.TotalSeconds:F0} s " +
+                        $"({workers.Count - waiting.Count} of {workers.Count} did). Their last lines:" + Environment.NewLine +
+                        string.Join(Environment.NewLine, waiting.Select(w => w.Name + ":" + Environment.NewLine + w.Tail(10))));
+                if (clock.Elapsed - lastReport >= TimeSpan.FromSeconds(5))
+                {
+                    lastReport = clock.Elapsed;
+                    Console.Error.WriteLine($"[distributed] {workers.Count - waiting.Count} of {workers.Count} workers joined after {clock.Elapsed.TotalSeconds:F0} s (waiting up to {timeout.TotalSeconds:F0} s)");
+                }
+                Thread.Sleep(250);
+            }
+        }
+
+        public void Dispose()
+        {
+            try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            _process.WaitForExit(10_000);
+            _process.Dispose();
+        }
     }
 }

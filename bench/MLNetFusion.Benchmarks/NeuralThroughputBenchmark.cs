@@ -94,6 +94,8 @@ internal static class NeuralThroughputBenchmark
                 ratio = Math.Round(pureSeconds / fitSeconds, 3), target = 0.9, repetitions = mlnetRuns.Count,
                 mlnet_seconds = mlnetRuns.Select(x => Math.Round(x, 2)), pure_seconds = pureRuns.Select(x => Math.Round(x, 2)) });
 
+        // This benchmark measures the TorchSharp path (models the export does not cover, GPUs); `--only onnx` measures the default one.
+        model.Engine = MLNetFusion.Trainers.FusionServingEngine.TorchSharp;
         if (transform)
         {
             Consume(model.Transform(data), "Score");
@@ -125,7 +127,7 @@ internal static class NeuralThroughputBenchmark
             double mlnet = Median(mlnetT), pure = Median(pureT);
             // Issue 25's anchor: forward-only inference against training (forward and backward) of the same network in this run.
             double training = rows * epochs / fitSeconds;
-            Emit(new { benchmark = "transform_throughput", rows = n, batch = 256, mlnet_rows_per_second = Math.Round(n / mlnet), pure_torchsharp_rows_per_second = Math.Round(rows / pure),
+            Emit(new { benchmark = "transform_throughput", engine = "TorchSharp", rows = n, batch = 256, mlnet_rows_per_second = Math.Round(n / mlnet), pure_torchsharp_rows_per_second = Math.Round(rows / pure),
                 ratio = Math.Round(pure / mlnet, 3), target = 0.8, training_samples_per_second = Math.Round(training),
                 ratio_to_training = Math.Round(n / mlnet / training, 2), target_ratio_to_training = 2.5, repetitions = Repetitions });
         }
@@ -155,7 +157,7 @@ internal static class NeuralThroughputBenchmark
             var one = Latencies();
             MLNetFusion.Runtime.TorchRuntime.SetThreads(threads);
             var all = Latencies();
-            Emit(new { benchmark = "prediction_engine_latency", predictions = one.Length, torch_threads = 1, p50_ms = P(one, 0.5), p99_ms = P(one, 0.99),
+            Emit(new { benchmark = "prediction_engine_latency", engine = "TorchSharp", predictions = one.Length, torch_threads = 1, p50_ms = P(one, 0.5), p99_ms = P(one, 0.99),
                 target_p50_ms = 0.3, target_p99_ms = 1.0, process_threads = threads, process_threads_p50_ms = P(all, 0.5), process_threads_p99_ms = P(all, 0.99) });
         }
         x1.Dispose(); x2.Dispose(); y.Dispose(); p1.Dispose(); p2.Dispose();

@@ -58,7 +58,8 @@ internal static class OnnxBenchmark
                 return t.Elapsed.TotalSeconds;
             }
 
-            // Agreement on every row.
+            // Agreement on every row, against TorchSharp.
+            model.Engine = MLNetFusion.Trainers.FusionServingEngine.TorchSharp;
             var expected = ReadScores(model.Transform(data));
             double worst = 0;
             for (int s = 0; s < rows; s += batch)
@@ -68,12 +69,21 @@ internal static class OnnxBenchmark
                 for (int i = 0; i < c * 10; i++) worst = Math.Max(worst, Math.Abs(p[i] - expected[s * 10 + i]));
             }
 
+            // The default path: the same model with no engine set, which exports its network in memory at its first scoring.
+            var byDefault = ml.Model.LoadFusionModel(Copy(ml, model, data.Schema), out _);
+            var defaultNetwork = Network(byDefault);
+            sw.Restart();
+            var defaultScores = ReadScores(byDefault.Transform(data));
+            double firstScoringSeconds = sw.Elapsed.TotalSeconds;
+            double worstDefault = expected.Zip(defaultScores).Max(p => Math.Abs(p.First - p.Second));
+
             OnnxPass();
             using var served = ml.Model.WithOnnxRuntime(model, data.Schema);
             Consume(served.Transform(data), "Score");
             var torchT = new List<double>();
             var onnxT = new List<double>();
             var servedT = new List<double>();
+            var defaultT = new List<double>();
             for (int rep = 0; rep < Repetitions; rep++)
             {
                 sw.Restart();
@@ -83,14 +93,20 @@ internal static class OnnxBenchmark
                 sw.Restart();
                 Consume(served.Transform(data), "Score");
                 servedT.Add(sw.Elapsed.TotalSeconds);
+                sw.Restart();
+                Consume(byDefault.Transform(data), "Score");
+                defaultT.Add(sw.Elapsed.TotalSeconds);
             }
-            double torch = Median(torchT), onnx = Median(onnxT), withOnnx = Median(servedT);
+            double torch = Median(torchT), onnx = Median(onnxT), withOnnx = Median(servedT), defaultPath = Median(defaultT);
             Emit(new
             {
                 benchmark = "onnx_batch_inference", model = "merge(attention), image CNN + audio CNN", rows, batch, opset = export.Opset, onnx_file_mb = Math.Round(export.Bytes / 1048576.0, 2),
                 export_seconds = Math.Round(exportSeconds, 2), threads, torchsharp_transform_rows_per_second = Math.Round(rows / torch), onnx_runtime_rows_per_second = Math.Round(rows / onnx),
                 with_onnx_runtime_transform_rows_per_second = Math.Round(rows / withOnnx),
                 ratio_torchsharp_to_onnx = Math.Round(onnx / torch, 3), target_ratio = 0.8, max_probability_difference = worst, repetitions = Repetitions,
+                default_engine = defaultNetwork.EngineNote, default_transform_rows_per_second = Math.Round(rows / defaultPath), target_default_rows_per_second = 15000,
+                ratio_default_to_onnx = Math.Round(onnx / defaultPath, 3), default_first_scoring_seconds = Math.Round(firstScoringSeconds, 2),
+                default_max_probability_difference = worstDefault,
             });
 
             // One row at a time: PredictionEngine through TorchSharp, through ApplyOnnxModel, and a raw ONNX Runtime session.
@@ -98,6 +114,10 @@ internal static class OnnxBenchmark
             var torchEngine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(model);
             var onnxEngine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(onnxModel);
             var servedEngine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(ml.Model.WithOnnxRuntime(model, data.Schema, new MLNetFusion.Onnx.OnnxRuntimeServingOptions { Threads = 1 }));
+            // The default path on one thread, as a latency-bound server runs: a fresh copy opens its session at FusionServing.Threads = 1.
+            MLNetFusion.Trainers.FusionServing.Threads = 1;
+            var oneThread = ml.Model.LoadFusionModel(Copy(ml, model, data.Schema), out _);
+            var defaultEngine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(oneThread);
             var probe = AvShaped(2000, 5);
             (double p50, double p99) Latency(Action<AvRow> predict)
             {
@@ -115,6 +135,8 @@ internal static class OnnxBenchmark
             var torchLatency = Latency(r => torchEngine.Predict(r));
             var onnxLatency = Latency(r => onnxEngine.Predict(r));
             var servedLatency = Latency(r => servedEngine.Predict(r));
+            var defaultLatency = Latency(r => defaultEngine.Predict(r));
+            MLNetFusion.Trainers.FusionServing.Threads = null;
             var rawLatency = Latency(r =>
             {
                 using var result = session.Run(new[]
@@ -130,7 +152,12 @@ internal static class OnnxBenchmark
                 apply_onnx_model_prediction_engine_p50_ms = onnxLatency.p50, apply_onnx_model_prediction_engine_p99_ms = onnxLatency.p99,
                 onnx_runtime_session_p50_ms = rawLatency.p50, onnx_runtime_session_p99_ms = rawLatency.p99,
                 with_onnx_runtime_prediction_engine_p50_ms = servedLatency.p50, with_onnx_runtime_prediction_engine_p99_ms = servedLatency.p99, target_p50_ms = 0.3, target_p99_ms = 1.0,
+                default_prediction_engine_p50_ms = defaultLatency.p50, default_prediction_engine_p99_ms = defaultLatency.p99, target_default_p50_ms = 0.15,
+                default_engine_one_thread = Network(oneThread).EngineNote,
             });
+            defaultEngine.Dispose();
+            (oneThread as IDisposable)?.Dispose();
+            (byDefault as IDisposable)?.Dispose();
             torchEngine.Dispose();
             onnxEngine.Dispose();
             servedEngine.Dispose();
@@ -140,6 +167,18 @@ internal static class OnnxBenchmark
         {
             if (File.Exists(path)) File.Delete(path);
         }
+    }
+
+    private static MLNetFusion.Trainers.FusionPredictionTransformer Network(ITransformer model)
+        => model as MLNetFusion.Trainers.FusionPredictionTransformer ?? ((IEnumerable<ITransformer>)model).OfType<MLNetFusion.Trainers.FusionPredictionTransformer>().Single();
+
+    /// <summary>The model saved and loaded again in memory: a copy with no engine set and no session yet.</summary>
+    private static MemoryStream Copy(MLContext ml, ITransformer model, DataViewSchema schema)
+    {
+        var stream = new MemoryStream();
+        ml.Model.SaveFusionModel(model, schema, stream);
+        stream.Position = 0;
+        return stream;
     }
 
     private static float[] ReadScores(IDataView scored)

@@ -95,14 +95,22 @@ public sealed class FusionClusterConnection : IAsyncDisposable, IDisposable
     public FusionStudyClient Studies { get; }
 
     /// <summary>
+    /// How long <see cref="ConnectAsync"/> waits for a gateway by default: 2 minutes. A worker that was just started
+    /// loads .NET, libtorch and Orleans before it registers, which took more than 30 s here while the cores were busy.
+    /// </summary>
+    public static readonly TimeSpan DefaultWaitForCluster = TimeSpan.FromMinutes(2);
+
+    /// <summary>
     /// Connects to the cluster <paramref name="clusterId"/> whose membership is in <paramref name="redis"/>, retrying for
-    /// up to <paramref name="waitForCluster"/> (workers that were just started need a few seconds to register).
+    /// up to <paramref name="waitForCluster"/> (default <see cref="DefaultWaitForCluster"/>: workers that were just started
+    /// need time to register), and reporting each failed attempt to <paramref name="progress"/> with the time waited.
     /// </summary>
     /// <exception cref="InvalidOperationException">No silo answered in time; the message names the cluster and says what to start.</exception>
     public static async Task<FusionClusterConnection> ConnectAsync(string redis, string clusterId = FusionOrleansExtensions.DefaultClusterId,
-        TimeSpan? waitForCluster = null, CancellationToken cancellationToken = default)
+        TimeSpan? waitForCluster = null, CancellationToken cancellationToken = default, Action<TimeSpan, string>? progress = null)
     {
-        var wait = waitForCluster ?? TimeSpan.FromSeconds(30);
+        var wait = waitForCluster ?? DefaultWaitForCluster;
+        if (wait <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(waitForCluster), wait, "The wait for the cluster must be positive.");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
@@ -110,21 +118,36 @@ public sealed class FusionClusterConnection : IAsyncDisposable, IDisposable
             builder.Logging.ClearProviders();
             builder.UseOrleansClient(c => c.UseFusionCluster(redis, clusterId));
             var host = builder.Build();
+            // Each attempt is bounded (Orleans' client otherwise keeps retrying on its own for minutes), so the wait is what
+            // the caller asked for and progress comes every few seconds.
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt.CancelAfter(Clamp(wait - clock.Elapsed, TimeSpan.FromSeconds(1), wait < TimeSpan.FromSeconds(30) ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(10)));
+            string why;
             try
             {
-                await host.StartAsync(cancellationToken);
+                await host.StartAsync(attempt.Token);
                 return new FusionClusterConnection(host);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                why = "no gateway answered yet";
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                host.Dispose();
-                if (clock.Elapsed >= wait)
-                    throw new InvalidOperationException($"Cannot join the cluster '{clusterId}' at '{redis}' within {wait.TotalSeconds:F0} s: {ex.Message}" + Environment.NewLine +
-                        $"Hint: start Redis and at least one `mlnetfusion worker --cluster redis://{FusionOrleansExtensions.ParseRedis(redis)} --cluster-id {clusterId}` first.", ex);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                why = ex.Message.Split('\n')[0].TrimEnd();
             }
+            try { await HostingAbstractionsHostExtensions.StopAsync(host, TimeSpan.FromSeconds(2)); } catch (Exception ex) when (ex is not OutOfMemoryException) { }
+            host.Dispose();
+            if (clock.Elapsed >= wait)
+                throw new InvalidOperationException($"Cannot join the cluster '{clusterId}' at '{redis}' within {wait.TotalSeconds:F0} s: {why}" + Environment.NewLine +
+                    $"Hint: start Redis and at least one `mlnetfusion worker --cluster redis://{FusionOrleansExtensions.ParseRedis(redis)} --cluster-id {clusterId}` first " +
+                    "(on a busy machine a worker can take a minute to register; a longer wait is --cluster-timeout).");
+            progress?.Invoke(clock.Elapsed, why);
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
         }
     }
+
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) => value < min ? min : value > max ? max : value;
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -19,9 +19,15 @@ internal static class SweepCommand
         var cluster = new Option<string?>("--cluster") { Description = "Run the trials on a cluster of `mlnetfusion worker` processes (redis://host:port): the study's state lives in the cluster, the tuner is asynchronous successive halving." };
         var study = new Option<string?>("--study") { Description = "With --cluster: the study's id (running the same command again resumes it). Default: a new id." };
         var models = new Option<string?>("--models") { Description = "With --cluster: a folder every worker can write, for the trial models and the refitted model." };
+        var clusterTimeout = new Option<int>("--cluster-timeout")
+        {
+            Description = "With --cluster: seconds to wait for a worker to register (workers load .NET, libtorch and Orleans first; a busy machine needs longer).",
+            DefaultValueFactory = _ => (int)MLNetFusion.Distributed.FusionClusterConnection.DefaultWaitForCluster.TotalSeconds,
+        };
+        clusterTimeout.Validators.Add(v => { if (v.GetValueOrDefault<int>() <= 0) v.AddError("--cluster-timeout must be a positive number of seconds."); });
         var data = new DataOptions();
         var command = new Command("sweep", "Search over fusion families, modality subsets and hyperparameters within a time budget; live leaderboard and a chart.")
-            { dataset, folder, minutes, trials, tuner, chart, CommonOptions.Seed, folds, CommonOptions.Json, cluster, study, models, WorkerCommand.ClusterId };
+            { dataset, folder, minutes, trials, tuner, chart, CommonOptions.Seed, folds, CommonOptions.Json, cluster, study, models, clusterTimeout, WorkerCommand.ClusterId };
         foreach (var o in data.All) command.Options.Add(o);
         command.SetAction(r =>
         {
@@ -40,7 +46,8 @@ internal static class SweepCommand
                     Seed = r.GetValue(CommonOptions.Seed), MaxTrials = r.GetValue(trials), TimeBudgetSeconds = r.GetValue(minutes) * 60,
                     ModelFolder = Path.GetFullPath(r.GetValue(models) ?? DefaultPaths.Artifact("studies")),
                 };
-                return DistributedSweepJob.Run(spec, address, r.GetValue(WorkerCommand.ClusterId)!, r.GetValue(study) ?? $"sweep-{DateTime.UtcNow:yyyyMMdd-HHmmss}", r.GetValue(CommonOptions.Json));
+                return DistributedSweepJob.Run(spec, address, r.GetValue(WorkerCommand.ClusterId)!, r.GetValue(study) ?? $"sweep-{DateTime.UtcNow:yyyyMMdd-HHmmss}", r.GetValue(CommonOptions.Json),
+                    TimeSpan.FromSeconds(r.GetValue(clusterTimeout)));
             }
             MultimodalDataset ds;
             string title;

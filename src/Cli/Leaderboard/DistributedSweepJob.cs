@@ -16,13 +16,21 @@ namespace MLNetFusion.Cli.Leaderboard;
 public static class DistributedSweepJob
 {
     /// <summary>Runs the study and returns the process exit code.</summary>
-    public static int Run(FusionStudySpec spec, string cluster, string clusterId, string studyId, string? jsonPath)
+    public static int Run(FusionStudySpec spec, string cluster, string clusterId, string studyId, string? jsonPath, TimeSpan? clusterTimeout = null)
     {
         spec.Validate();
         AnsiConsole.MarkupLine($"[bold]MLNetFusion sweep[/] on cluster [blue]{Markup.Escape(cluster)}[/], study [blue]{Markup.Escape(studyId)}[/]: " +
             Markup.Escape($"{spec.TrainPath}, {(spec.Folds > 1 ? $"{spec.Folds} folds" : $"a {spec.ValidationFraction:P0} hold-out")}{(spec.Group != null ? $" of whole '{spec.Group}' groups" : "")}, " +
             $"asynchronous successive halving (eta {spec.Eta}), {(spec.MaxTrials is int n ? $"{n} trials" : "")}{(spec.MaxTrials != null && spec.TimeBudgetSeconds != null ? ", " : "")}{(spec.TimeBudgetSeconds is double s ? $"{s / 60:F1} min" : "")}."));
-        using var connection = FusionClusterConnection.ConnectAsync(cluster, clusterId).GetAwaiter().GetResult();
+        // Workers that were just started can take a minute to register on a busy machine: say so while waiting.
+        var wait = clusterTimeout ?? FusionClusterConnection.DefaultWaitForCluster;
+        var lastReport = TimeSpan.Zero;
+        using var connection = FusionClusterConnection.ConnectAsync(cluster, clusterId, wait, progress: (waited, why) =>
+        {
+            if (waited - lastReport < TimeSpan.FromSeconds(10)) return;
+            lastReport = waited;
+            Console.WriteLine($"Waiting for a worker of cluster '{clusterId}' to register: {waited.TotalSeconds:F0} of {wait.TotalSeconds:F0} s ({why}).");
+        }).GetAwaiter().GetResult();
         var reported = new HashSet<int>();
         var progress = new Progress<StudySnapshot>(s =>
         {

@@ -82,6 +82,23 @@ public class RedisClusterTests
     }
 
     [RedisFact]
+    public async Task ACallerWaitingForWorkersHearsHowLongAndThenAnErrorNamingTheCluster()
+    {
+        using var ownRedis = string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MLNETFUSION_REDIS")) ? RedisServer.Start() : null;
+        var redis = ownRedis?.Address ?? Environment.GetEnvironmentVariable("MLNETFUSION_REDIS")!;
+        string clusterId = "nobody-" + Guid.NewGuid().ToString("N")[..8];
+        var waited = new List<TimeSpan>();
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            FusionClusterConnection.ConnectAsync(redis, clusterId, TimeSpan.FromSeconds(7), progress: (t, _) => waited.Add(t)));
+        Assert.StartsWith($"Cannot join the cluster '{clusterId}' at '{redis}' within 7 s:", error.Message);
+        Assert.Contains("--cluster-timeout", error.Message);
+        // Told while it waited (each attempt lasts at most 5 s), and it gave up when asked, not minutes later.
+        Assert.True(waited.Count >= 1 && waited.SequenceEqual(waited.Order()) && waited[^1] < TimeSpan.FromSeconds(7), $"progress reports: {string.Join(", ", waited)}");
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => FusionClusterConnection.ConnectAsync(redis, clusterId, TimeSpan.Zero));
+        Assert.Equal(TimeSpan.FromMinutes(2), FusionClusterConnection.DefaultWaitForCluster);
+    }
+
+    [RedisFact]
     public async Task ThreeWorkerProcessesFinishAGroupedSweepWhenOneIsKilled()
     {
         using var ownRedis = string.IsNullOrEmpty(Environment.GetEnvironmentVariable("MLNETFUSION_REDIS")) ? RedisServer.Start() : null;
