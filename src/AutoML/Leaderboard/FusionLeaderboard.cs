@@ -73,6 +73,16 @@ public sealed class FusionLeaderboardOptions
     public IReadOnlyList<LeaderboardCandidate>? Candidates { get; set; }
     /// <summary>Seed of the validation split. Default 1.</summary>
     public int Seed { get; set; } = 1;
+    /// <summary>
+    /// A time limit for the whole leaderboard (as AutoGluon's <c>time_limit</c>), or <c>null</c> (default) for none.
+    /// With one, candidates run cheapest-informative first (the plain baselines, late fusion, the early MLP, each modality
+    /// alone, then the joint networks); neural candidates stop early after 3 epochs without progress (unless
+    /// <see cref="EarlyStoppingPatience"/> says otherwise) and get the epochs their share of the time left pays for, as
+    /// measured on the epochs already run (at least 2, at most <see cref="Epochs"/>); a candidate that would not finish is
+    /// skipped, and one still running at the limit is stopped, both listed with why. The recommendation and the ensemble
+    /// use what finished; progress says how much time is left. Featurization is not counted.
+    /// </summary>
+    public TimeSpan? TimeLimit { get; set; }
     /// <summary>Called with the candidate's index, the share of its work done and a stage, while a candidate trains.</summary>
     public Action<int, double, string>? Progress { get; set; }
     /// <summary>Called when an entry finishes (or fails), with every entry so far: write them out as they come.</summary>
@@ -91,6 +101,8 @@ public sealed class FusionLeaderboardOptions
                 "Hint: 1 judges on one validation hold-out; 5 cross-fits every candidate on five folds; 0 chooses by the training rows.");
         if (!Enum.IsDefined(CrossFittedModel))
             throw new ArgumentOutOfRangeException(nameof(CrossFittedModel), CrossFittedModel, "CrossFittedModel must be Refit or Bagged." + Environment.NewLine + "Hint: Refit serves one model fitted on every training row.");
+        if (TimeLimit is { } limit && !(limit > TimeSpan.Zero && limit <= TimeSpan.FromDays(30)))
+            throw new ArgumentOutOfRangeException(nameof(TimeLimit), limit, "TimeLimit must be positive (and at most 30 days)." + Environment.NewLine + "Hint: leave it null for no limit, or give, say, TimeSpan.FromMinutes(10).");
         if (LeaveOneGroupOut && GroupColumnName == null)
             throw new ArgumentException("Leave-one-group-out needs a group column." + Environment.NewLine + "Hint: set GroupColumnName (--group COLUMN).", nameof(LeaveOneGroupOut));
     }
@@ -157,6 +169,13 @@ public sealed record LeaderboardEntry(CandidateKind Kind, string Family, string 
         double se = double.IsNaN(best.RankingStandardError) ? 0 : best.RankingStandardError;
         return Error == null && RankingAccuracy >= best.RankingAccuracy - se;
     }
+
+    /// <summary>A candidate the time limit left out (<see cref="FusionLeaderboardOptions.TimeLimit"/>): why, as its error; no metrics.</summary>
+    public static LeaderboardEntry Skipped(LeaderboardCandidate c, string why)
+        => new(c.Kind, c.FamilyName, c.Name, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, TimeSpan.Zero, Error: why);
+
+    /// <summary>Whether the time limit left this candidate out or stopped it (its <see cref="Error"/> says which).</summary>
+    public bool SkippedByTimeLimit => Error != null && (Error.StartsWith("skipped:", StringComparison.Ordinal) || Error.StartsWith("stopped at the time limit", StringComparison.Ordinal));
 
     /// <summary>A candidate that failed: its error (the innermost message, ML.NET's worker wrappers removed), no metrics.</summary>
     public static LeaderboardEntry Failed(LeaderboardCandidate c, Exception ex, TimeSpan elapsed)
@@ -245,6 +264,7 @@ public static class FusionLeaderboard
         var groups = options.LeaveOneGroupOut ? splits.Count : (int?)null;
         string protocol = Describe(options, splits, folds, trainingRows);
         var judging = TimeSpan.Zero; var refitting = TimeSpan.Zero;
+        using var budget = options.TimeLimit is { } limit ? new LeaderboardBudget(limit, options.Epochs) : null;
 
         var entries = new List<LeaderboardEntry>();
         // Fitted models wait on disk (one model file each, removed at the end), not in memory: memory stays that of one
@@ -261,16 +281,32 @@ public static class FusionLeaderboard
         try
         {
         int fits = splits.Count + (refit ? 1 : 0);
-        for (int i = 0; i < candidates.Count; i++)
+        var order = budget == null ? Enumerable.Range(0, candidates.Count).ToArray() : LeaderboardBudget.Order(candidates);
+        int neuralLeft = order.Count(i => LeaderboardBudget.IsNeural(candidates[i]));
+        foreach (int i in order)
         {
             var c = candidates[i];
             int index = i;
             var clock = Stopwatch.StartNew();
             LeaderboardEntry entry;
+            int epochs = budget?.EpochsFor(c, fits, neuralLeft) ?? options.Epochs;
+            if (LeaderboardBudget.IsNeural(c)) neuralLeft--;
+            if (budget?.SkipReason(c, fits, epochs) is { } skipped)
+            {
+                entry = LeaderboardEntry.Skipped(c, skipped);
+                entries.Add(entry);
+                options.EntryFinished?.Invoke(entry, entries);
+                continue;
+            }
             try
             {
-                var context = CandidateContext.For(ml, featurization, options.GroupColumnName) with { EarlyStoppingPatience = options.EarlyStoppingPatience };
-                var settings = c.Settings.WithEpochs(options.Epochs);
+                var context = CandidateContext.For(ml, featurization, options.GroupColumnName) with
+                {
+                    EarlyStoppingPatience = budget != null && options.EarlyStoppingPatience == 0 ? LeaderboardBudget.Patience : options.EarlyStoppingPatience,
+                    CancellationToken = budget?.Expired ?? default,
+                    EpochFinished = budget == null ? null : r => budget.RecordEpoch(c, r.Epoch, r.Elapsed),
+                };
+                var settings = c.Settings.WithEpochs(epochs);
                 // Every split's held-out probabilities, in split order (the same rows in the same order for every candidate).
                 var judged = new List<float[]>();
                 var heldOut = new Dictionary<string, (float[][] probabilities, int[] labels)>();
@@ -282,7 +318,7 @@ public static class FusionLeaderboard
                     int at = f;
                     var splitContext = context with
                     {
-                        Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (at + x) / fits, split.Stage(stage)),
+                        Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (at + x) / fits, split.Stage(stage) + (budget != null ? $" · {budget.LeftText}" : "")),
                         LateFusionFits = Shared(split.Name),
                     };
                     ITransformer model;
@@ -310,7 +346,7 @@ public static class FusionLeaderboard
                 {
                     var all = context with
                     {
-                        Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (splits.Count + x) / fits, $"all training rows, {stage}"),
+                        Progress = options.Progress == null ? null : (x, stage) => options.Progress(index, (splits.Count + x) / fits, $"all training rows, {stage}" + (budget != null ? $" · {budget.LeftText}" : "")),
                         LateFusionFits = Shared("all"),
                     };
                     served = all.Build(settings).Fit(train);
@@ -332,6 +368,11 @@ public static class FusionLeaderboard
                 finally { (served as IDisposable)?.Dispose(); }
                 models.Add((entry, path, v, t));
                 groupOut.Add(heldOut);
+                budget?.Record(c, clock.Elapsed, fits, epochs);
+            }
+            catch (Exception ex) when (budget != null && budget.Expired.IsCancellationRequested && ex is OperationCanceledException or AggregateException or InvalidOperationException)
+            {
+                entry = LeaderboardEntry.Skipped(c, $"stopped at the time limit ({LeaderboardBudget.Format(budget.Limit)}) after {LeaderboardBudget.Format(clock.Elapsed)}") with { TrainingTime = clock.Elapsed };
             }
             catch (Exception ex) when (ex is not OutOfMemoryException and not OperationCanceledException)
             {

@@ -25,4 +25,33 @@ internal static class CommonOptions
     };
     public static Option<int> EarlyStopping { get; } = new("--early-stopping") { Description = "Stop a neural entry after this many epochs without a better validation loss (a tenth of its training rows); 0 runs every epoch.", DefaultValueFactory = _ => MLNetFusion.AutoML.Leaderboard.FusionCandidates.Defaults.EarlyStoppingPatience };
     public static Option<string?> Json { get; } = new("--json") { Description = "Also write the result as JSON to this file." };
+    public static Option<string?> TimeLimit { get; } = new("--time-limit")
+    {
+        Description = "A time limit for the leaderboard (10m, 90s, 1h30m; featurization not counted): cheapest candidates first, neural epochs scaled to the time left, " +
+            "candidates that would not finish skipped and listed; the recommendation and the ensemble use what finished.",
+    };
+
+    /// <summary>Reads a duration as the command line writes it: <c>90s</c>, <c>10m</c>, <c>1h30m</c>, or a number of seconds.</summary>
+    /// <exception cref="ArgumentException">Not a positive duration; the message shows the forms.</exception>
+    public static TimeSpan? Duration(string? text, string option)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var t = text.Trim().ToLowerInvariant();
+        TimeSpan total = TimeSpan.Zero;
+        if (double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)) total = TimeSpan.FromSeconds(seconds);
+        else
+        {
+            var parts = System.Text.RegularExpressions.Regex.Matches(t, @"(\d+(?:\.\d+)?)\s*(h|m|s)");
+            if (parts.Count == 0 || string.Concat(parts.Select(m => m.Value)).Replace(" ", "") != t.Replace(" ", "")) total = TimeSpan.Zero;
+            else
+                foreach (System.Text.RegularExpressions.Match m in parts)
+                {
+                    double v = double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                    total += m.Groups[2].Value switch { "h" => TimeSpan.FromHours(v), "m" => TimeSpan.FromMinutes(v), _ => TimeSpan.FromSeconds(v) };
+                }
+        }
+        if (!(total > TimeSpan.Zero))
+            throw new ArgumentException($"{option} '{text}' is not a positive duration." + Environment.NewLine + $"Hint: write it as 90s, 10m, 1h30m or a number of seconds, e.g. {option} 10m.");
+        return total;
+    }
 }

@@ -30,9 +30,12 @@ public static class MainJob
     /// <param name="earlyStopping">Epochs without a better validation loss before a neural entry stops (0: every epoch runs).</param>
     /// <param name="folds">0: chosen by the training rows; 1: judge on a validation hold-out; 2-20: cross-fit every candidate (<see cref="FusionLeaderboardOptions.NumberOfFolds"/>).</param>
     /// <param name="bagged">Serve the fold models' average rather than a refit on every training row (<see cref="FusionLeaderboardOptions.CrossFittedModel"/>).</param>
+    /// <param name="timeLimit">The leaderboard's time limit (<see cref="FusionLeaderboardOptions.TimeLimit"/>), or <c>null</c>.</param>
     public static List<LeaderboardEntry> Run(MultimodalDataset ds, string chartPath, int epochs, int seed, string title, bool includeSingles = true, string? jsonPath = null,
-        bool leaveOneGroupOut = false, int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = FusionLeaderboardOptions.Defaults.NumberOfFolds, bool bagged = false)
-        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false, earlyStopping: earlyStopping, folds: folds, bagged: bagged).entries;
+        bool leaveOneGroupOut = false, int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = FusionLeaderboardOptions.Defaults.NumberOfFolds, bool bagged = false,
+        TimeSpan? timeLimit = null)
+        => RunLeaderboard(ds, chartPath, epochs, seed, title, includeSingles, jsonPath, leaveOneGroupOut, keepModel: false, earlyStopping: earlyStopping, folds: folds, bagged: bagged,
+            timeLimit: timeLimit).entries;
 
     private static IEnumerable<MLNetFusion.Mapping.IFeaturizationCost> Costs(ITransformer? t) => t switch
     {
@@ -44,7 +47,7 @@ public static class MainJob
     /// <summary>Runs the leaderboard and returns its entries and, with <paramref name="keepModel"/>, the recommended model (the caller disposes it).</summary>
     internal static (List<LeaderboardEntry> entries, LeaderboardEntry? recommended, ITransformer? model, string reason) RunLeaderboard(MultimodalDataset ds, string? chartPath, int epochs, int seed,
         string title, bool includeSingles, string? jsonPath, bool leaveOneGroupOut, bool keepModel, MLContext? context = null, (IDataView train, IDataView test)? featurized = null,
-        int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = FusionLeaderboardOptions.Defaults.NumberOfFolds, bool bagged = false)
+        int earlyStopping = FusionCandidates.Defaults.EarlyStoppingPatience, int folds = FusionLeaderboardOptions.Defaults.NumberOfFolds, bool bagged = false, TimeSpan? timeLimit = null)
     {
         var ml = context ?? new MLContext(seed: seed);
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 120);
@@ -97,13 +100,16 @@ public static class MainJob
             : folds > 1 ? $"each is fitted {folds} times, each time without one fold{(ds.GroupColumn != null ? $" of whole '{ds.GroupColumn}' groups" : "")}, judged out of fold on every training row, and {served}"
             : $"each is fitted on the training rows minus a validation fifth{(ds.GroupColumn != null ? $" (whole '{ds.GroupColumn}' groups)" : "")}, which chooses the recommended model") +
             "; the test rows are only reported.");
+        if (timeLimit is { } limit)
+            Console.WriteLine($"Time limit {ProgressLine.Format(limit)}: the plain baselines run first, then late fusion, the early MLP, each modality alone and the joint networks, " +
+                "each neural one with the epochs its share of the time left pays for; a candidate that would not finish is skipped and listed.");
 
         ProgressLine? line = null;
         int current = -1;
         var options = new FusionLeaderboardOptions
         {
             GroupColumnName = ds.GroupColumn, LeaveOneGroupOut = leaveOneGroupOut, Epochs = epochs, IncludeSingleModalities = includeSingles, Candidates = candidates, Seed = seed,
-            EarlyStoppingPatience = earlyStopping, NumberOfFolds = folds, CrossFittedModel = bagged ? CrossFittedModel.Bagged : CrossFittedModel.Refit,
+            EarlyStoppingPatience = earlyStopping, NumberOfFolds = folds, CrossFittedModel = bagged ? CrossFittedModel.Bagged : CrossFittedModel.Refit, TimeLimit = timeLimit,
             Progress = (i, fraction, stage) =>
             {
                 if (i != current) { line?.Dispose(); current = i; line = new ProgressLine($"[{i + 1}/{candidates.Count + 1}] {candidates[i].FamilyName}: {candidates[i].Name}"); }

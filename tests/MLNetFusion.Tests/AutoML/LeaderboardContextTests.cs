@@ -181,4 +181,72 @@ public class LeaderboardValidationSplitTests
         Assert.All(result.Entries, e => Assert.Null(e.Error));
         Assert.All(result.Entries, e => Assert.True(e.ValidationAccuracy > 0.6, $"{e.Name}: validation accuracy {e.ValidationAccuracy}"));
     }
+
+    [Fact]
+    public void ATimeLimitRunsTheBaselinesFirstStopsWhatWouldOverrunAndRecommendsFromWhatFinished()
+    {
+        var ml = new MLContext(seed: 1);
+        var rand = new Random(1);
+        var rows = Enumerable.Range(0, 300).Select(i =>
+        {
+            uint label = (uint)(i / 3 % 3) + 1;
+            return new Row { Site = Speakers[i % 3], Label = label, Tab = Enumerable.Range(0, 4).Select(k => (float)(rand.NextDouble() + (k == label ? 2 : 0))).ToArray() };
+        }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var featurization = new FusionFeaturization(ml.Transforms.CopyColumns("Tab", "Tab"), new[] { ModalityOptions.Tabular("Tab", "tab") }, "Label", new[] { "Tab" })
+        {
+            LabelToKey = ml.Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tab" },
+        };
+        var network = LeaderboardCandidate.Of(CandidateKind.Fusion, "network 1", FusionFamily.Network);
+        var baseline = LeaderboardCandidate.Of(CandidateKind.Baseline, "L-BFGS", FusionFamily.Early, (SweepParameters.EarlyLearner, EarlyFusionLearner.LbfgsMaximumEntropy));
+        var finished = new List<string>();
+        // 10,000 epochs without early stopping: far more than 4 s on any CPU.
+        var options = new FusionLeaderboardOptions
+        {
+            Candidates = new[] { network, network with { Name = "network 2" }, network with { Name = "network 3" }, baseline }, Epochs = 10_000, EarlyStoppingPatience = 10_000,
+            TimeLimit = TimeSpan.FromSeconds(4), NumberOfFolds = 1, EnsembleRounds = 5, EntryFinished = (e, _) => finished.Add(e.Name),
+        };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var result = FusionLeaderboard.Run(ml, keyed, keyed, featurization, options);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40), $"took {clock.Elapsed}");   // the limit, plus the baseline, the stop and the test scoring
+        Assert.Equal("L-BFGS", finished[0]);                                                 // listed last, run first
+        var networks = result.Entries.Where(e => e.Name.StartsWith("network", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, networks.Count);
+        Assert.All(networks, e => Assert.True(e.SkippedByTimeLimit, $"{e.Name}: {e.Error}"));
+        Assert.Single(networks, e => e.Error!.StartsWith("stopped at the time limit (4s) after ", StringComparison.Ordinal));
+        Assert.Equal(2, networks.Count(e => e.Error == "skipped: the time limit (4s) had passed"));
+        Assert.Equal("L-BFGS", result.Recommended!.Name);
+        Assert.True(result.Recommended.ValidationAccuracy > 0.6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FusionLeaderboardOptions { TimeLimit = TimeSpan.Zero }.Validate());
+    }
+
+    [Fact]
+    public void TheBudgetScalesEpochsToTheMeasuredCostAndSkipsWhatWouldNotFinish()
+    {
+        var network = LeaderboardCandidate.Of(CandidateKind.Fusion, "network", FusionFamily.Network);
+        var merge = LeaderboardCandidate.Of(CandidateKind.Fusion, "merge", FusionFamily.Merge);
+        var baseline = LeaderboardCandidate.Of(CandidateKind.Baseline, "L-BFGS", FusionFamily.Early, (SweepParameters.EarlyLearner, EarlyFusionLearner.LbfgsMaximumEntropy));
+        var single = LeaderboardCandidate.Of(CandidateKind.SingleModality, "photo only", FusionFamily.Network);
+        var late = LeaderboardCandidate.Of(CandidateKind.Fusion, "average", FusionFamily.Late);
+        Assert.Equal(new[] { 3, 4, 2, 1, 0 }, LeaderboardBudget.Order(new[] { merge, network, single, baseline, late }));   // baseline, late, single, network, merge
+
+        using var budget = new LeaderboardBudget(TimeSpan.FromSeconds(100), maximumEpochs: 15);
+        Assert.Equal(15, budget.EpochsFor(network, fits: 1, neuralLeft: 2));   // nothing measured yet: the options' epochs
+        Assert.Null(budget.SkipReason(network, 1, 15));
+        budget.RecordEpoch(network, 1, TimeSpan.FromSeconds(10));              // 10 s an epoch
+        // Its share: 85% of 100 s over two neural candidates, at 10 s an epoch: 4 epochs; at 60 s, never below 2.
+        Assert.Equal(4, budget.EpochsFor(network, fits: 1, neuralLeft: 2));
+        Assert.Equal(4, budget.EpochsFor(merge, fits: 1, neuralLeft: 2));      // a class not measured: the dearest measured one
+        budget.RecordEpoch(merge, 1, TimeSpan.FromSeconds(60));
+        Assert.Equal(LeaderboardBudget.MinimumEpochs, budget.EpochsFor(merge, fits: 1, neuralLeft: 2));
+        Assert.StartsWith("skipped: it would not finish within the time limit (1m40s): about 2m00s needed, ", budget.SkipReason(merge, 1, 2));
+        Assert.Null(budget.SkipReason(baseline, 1, 15));                       // no baseline measured: it runs
+        Assert.Equal(TimeSpan.FromMinutes(10), MLNetFusion.Cli.Commands.CommonOptions.Duration("10m", "--time-limit"));
+        Assert.Equal(TimeSpan.FromMinutes(90), MLNetFusion.Cli.Commands.CommonOptions.Duration("1h30m", "--time-limit"));
+        Assert.Equal(TimeSpan.FromSeconds(90), MLNetFusion.Cli.Commands.CommonOptions.Duration("90", "--time-limit"));
+        Assert.Null(MLNetFusion.Cli.Commands.CommonOptions.Duration(null, "--time-limit"));
+        var bad = Assert.Throws<ArgumentException>(() => MLNetFusion.Cli.Commands.CommonOptions.Duration("ten minutes", "--time-limit"));
+        Assert.StartsWith("--time-limit 'ten minutes' is not a positive duration.", bad.Message);
+    }
 }
