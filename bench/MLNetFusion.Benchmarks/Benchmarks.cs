@@ -38,6 +38,8 @@ public sealed record BenchmarkSettings(string? AvDigits, IReadOnlyList<string> O
 
     /// <summary>The protocols the selection benchmark compares: <c>holdout</c>, <c>crossfitK</c> (K folds, a refit served), <c>bagK</c> (K folds, their average served), <c>auto</c> (the default).</summary>
     public IReadOnlyList<string> SelectionProtocols { get; init; } = new[] { "holdout", "crossfit5", "bag5" };
+    /// <summary>The time-limit benchmark's limit, in minutes.</summary>
+    public double TimeLimitMinutes { get; init; } = 10;
 }
 
 /// <summary>
@@ -51,7 +53,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "crafted", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
-    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed", "grouped-leaderboard", "onednn", "convolution-check", "sentences", "images", "selection" };
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed", "grouped-leaderboard", "onednn", "convolution-check", "sentences", "images", "selection", "time-limit" };
 
     /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
     public static int Run(BenchmarkSettings settings)
@@ -61,7 +63,7 @@ public static class Benchmarks
             throw new ArgumentException($"Unknown benchmark '{unknown}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Default.Concat(OnDemand))}.");
         bool Want(string name) => settings.Only.Count == 0 ? Default.Contains(name) : settings.Only.Contains(name, StringComparer.OrdinalIgnoreCase);
         // Fail before an hour of work, not after: the avdigits benchmarks check their folder first.
-        MultimodalDataset? avdigits = OnDemand.Where(n => n is not ("weak" or "leaderboard-memory" or "baselines" or "distributed" or "onednn" or "convolution-check" or "sentences" or "images" or "selection")).Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
+        MultimodalDataset? avdigits = OnDemand.Where(n => n is not ("weak" or "leaderboard-memory" or "baselines" or "distributed" or "onednn" or "convolution-check" or "sentences" or "images" or "selection" or "time-limit")).Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
         TorchRuntime.EnsureInitialized();
         Emit(new { benchmark = "environment", cores = Environment.ProcessorCount, torch_threads = torch.get_num_threads(), dotnet = Environment.Version.ToString(),
             onednn = TorchRuntime.OneDnn.Remedy.ToString(), cpu = TorchRuntime.OneDnn.CpuVendor, avx512 = TorchRuntime.OneDnn.CpuHasAvx512 });
@@ -84,6 +86,7 @@ public static class Benchmarks
         if (Want("crafted")) CraftedModelBenchmark.Run();
         if (Want("onnx")) OnnxBenchmark.Run();
         if (Want("distributed")) DistributedBenchmark.Run(settings.Redis, settings.DistributedTrials);
+        if (Want("time-limit")) TimeLimitBenchmark.Run(settings.TimeLimitMinutes, settings.LeaderboardEpochs);
         if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();
         if (Want("streaming")) StreamingBenchmark.Streaming(settings.StreamingRows);
         return 0;

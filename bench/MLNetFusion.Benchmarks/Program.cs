@@ -43,14 +43,15 @@ internal static class BenchCommand
         var oneDnnRounds = new Option<int>("--onednn-rounds") { Description = "Rounds of the onednn benchmark (each runs every setting once, in turn).", DefaultValueFactory = _ => 1 };
         var selectionCopies = new Option<int>("--selection-copies") { Description = "Generated copies (dataset seeds) of the selection benchmark.", DefaultValueFactory = _ => 5 };
         var selectionProtocols = new Option<string[]>("--selection-protocols") { Description = "Protocols the selection benchmark compares: holdout, crossfitK (K folds, a refit served), bagK (K folds, their average served), auto (default holdout,crossfit5,bag5).", AllowMultipleArgumentsPerToken = true };
-        var command = new RootCommand("MLNetFusion's benchmarks; prints one JSON object per line.") { oneDnnRemedies, oneDnnRounds, selectionCopies, selectionProtocols, avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly, memoryRows, memoryEpochs, redis, distributedTrials, earlyStopping };
+        var timeLimitMinutes = new Option<double>("--time-limit-minutes") { Description = "The time-limit benchmark's limit for the leaderboard, in minutes.", DefaultValueFactory = _ => 10 };
+        var command = new RootCommand("MLNetFusion's benchmarks; prints one JSON object per line.") { timeLimitMinutes, oneDnnRemedies, oneDnnRounds, selectionCopies, selectionProtocols, avdigits, only, rows, sweepMinutes, lateMembers, lateCombiners, families, remedies, seeds, weakCopies, weakRemediesOnly, memoryRows, memoryEpochs, redis, distributedTrials, earlyStopping };
         command.SetAction(r => Benchmarks.Run(new BenchmarkSettings(r.GetValue(avdigits), Split(r.GetValue(only)), r.GetValue(rows), r.GetValue(sweepMinutes),
             r.GetValue(lateMembers)!, Split(r.GetValue(lateCombiners)), Split(r.GetValue(families)), r.GetValue(weakCopies), Split(r.GetValue(remedies)), r.GetValue(weakRemediesOnly),
             Split(r.GetValue(seeds)).Select(s => int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v
                 : throw new ArgumentException($"--seeds takes integers; '{s}' is not one." + Environment.NewLine + "Hint: --seeds 1,2,3")).ToArray(),
             r.GetValue(memoryRows), r.GetValue(memoryEpochs), r.GetValue(redis), r.GetValue(distributedTrials), r.GetValue(earlyStopping))
             {
-                OneDnnRemedies = Split(r.GetValue(oneDnnRemedies)), OneDnnRounds = r.GetValue(oneDnnRounds), SelectionCopies = r.GetValue(selectionCopies),
+                OneDnnRemedies = Split(r.GetValue(oneDnnRemedies)), OneDnnRounds = r.GetValue(oneDnnRounds), SelectionCopies = r.GetValue(selectionCopies), TimeLimitMinutes = r.GetValue(timeLimitMinutes),
                 SelectionProtocols = Split(r.GetValue(selectionProtocols)) is { Length: > 0 } f ? f.Select(v => { SelectionBenchmark.Parse(v); return v; }).ToArray() : new[] { "holdout", "crossfit5", "bag5" },
             }));
         return command;

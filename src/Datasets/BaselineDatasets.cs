@@ -57,6 +57,42 @@ public static class BaselineDatasets
         return folder;
     }
 
+    /// <summary>
+    /// <c>train.csv</c> and <c>test.csv</c> of short reviews with six tabular columns, the shape of a product or tweet
+    /// dataset: <c>Label</c> (negative, neutral, positive) comes from the review's words (a sentiment word in most rows,
+    /// sometimes the wrong one) and from the tabular columns together (<c>Stars</c> and <c>Verified</c> carry part of it;
+    /// <c>Price</c> is right-skewed, <c>Region</c> and <c>Hour</c> shift it a little, <c>Age</c> is noise), so neither
+    /// modality alone reaches what both give.
+    /// </summary>
+    public static string TextAndTabular(string folder, int seed = 1, int trainRows = 12_000, int testRows = 3_000)
+    {
+        if (Stamp(folder, $"text-and-tabular v1 seed={seed} {trainRows}/{testRows}")) return folder;
+        var r = new Random(seed);
+        string[] good = { "great", "love", "excellent", "perfect", "happy", "recommend" }, bad = { "awful", "broken", "refund", "worst", "disappointed", "never" },
+            flat = { "okay", "fine", "average", "decent" }, regions = { "north", "south", "east", "west", "central" };
+        var filler = Enumerable.Range(0, 600).Select(i => $"word{i}").ToArray();
+        string Row()
+        {
+            int label = r.Next(3);                                            // 0 negative, 1 neutral, 2 positive
+            // The review: a word of the label's sentiment in 70% of rows, another's in 15%, none in 15%.
+            var words = Enumerable.Range(0, 6 + r.Next(8)).Select(_ => filler[r.Next(filler.Length)]).ToList();
+            double u = r.NextDouble();
+            int said = u < 0.70 ? label : u < 0.85 ? r.Next(3) : -1;
+            if (said >= 0) words[r.Next(words.Count)] = (said == 0 ? bad : said == 1 ? flat : good)[r.Next(4)];
+            // The tabular side: stars lean with the label, verified buyers' more so; the rest shifts a little or is noise.
+            bool verified = r.NextDouble() < 0.6;
+            double stars = Math.Clamp(Math.Round(3 + (label - 1) * (verified ? 1.3 : 0.6) + Gauss(r) * 1.1), 1, 5);
+            double price = Math.Round(Math.Exp(3 + Gauss(r) * 0.9), 2);
+            string region = regions[r.Next(regions.Length)];
+            int hour = (r.Next(24) + (label == 0 ? 6 : 0)) % 24;
+            int age = 18 + r.Next(60);
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{(label == 0 ? "negative" : label == 1 ? "neutral" : "positive")},{string.Join(' ', words)},{stars:F0},{(verified ? "yes" : "no")},{price:F2},{region},{hour},{age}");
+        }
+        Write(folder, "Label,Review,Stars,Verified,Price,Region,Hour,Age", Row, trainRows, testRows);
+        return folder;
+    }
+
     private static bool Stamp(string folder, string expected)
     {
         var stamp = Path.Combine(folder, "dataset.txt");
