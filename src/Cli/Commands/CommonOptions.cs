@@ -27,8 +27,8 @@ internal static class CommonOptions
     public static Option<string?> Json { get; } = new("--json") { Description = "Also write the result as JSON to this file." };
     public static Option<string?> TimeLimit { get; } = new("--time-limit")
     {
-        Description = "A time limit for the leaderboard (10m, 90s, 1h30m; featurization not counted): cheapest candidates first, neural epochs scaled to the time left, " +
-            "candidates that would not finish skipped and listed; the recommendation and the ensemble use what finished.",
+        Description = "A time limit (10m, 90s, 1h30m; featurization not counted). The leaderboard runs its cheapest candidates first, scales neural epochs to the time left, " +
+            "skips and lists candidates that would not finish, and recommends from what finished; the sweep starts no trial after it.",
     };
 
     /// <summary>Reads a duration as the command line writes it: <c>90s</c>, <c>10m</c>, <c>1h30m</c>, or a number of seconds.</summary>

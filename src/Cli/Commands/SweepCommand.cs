@@ -11,7 +11,7 @@ internal static class SweepCommand
     {
         var dataset = new Option<string>("--dataset") { Description = "Without --train: synthetic (generated, default) or avdigits.", DefaultValueFactory = _ => "synthetic" };
         var folder = new Option<string?>("--data") { Description = $"Dataset folder for --dataset (default: {DefaultPaths.SyntheticData}, or {DefaultPaths.AvDigits})." };
-        var minutes = new Option<double>("--minutes") { Description = "Time budget in minutes.", DefaultValueFactory = _ => 5 };
+        var minutes = new Option<double>("--minutes") { Description = "Time budget in minutes (--time-limit says the same as 10m, 90s or 1h30m, and wins).", DefaultValueFactory = _ => 5 };
         var trials = new Option<int?>("--trials") { Description = "Trial budget (optional)." };
         var tuner = new Option<string>("--tuner") { Description = "cost-aware (successive halving, default), random or grid.", DefaultValueFactory = _ => "cost-aware" };
         var chart = new Option<string>("--chart") { Description = "Where to write the metric-vs-time chart (PNG).", DefaultValueFactory = _ => DefaultPaths.Artifact("sweep.png") };
@@ -27,10 +27,11 @@ internal static class SweepCommand
         clusterTimeout.Validators.Add(v => { if (v.GetValueOrDefault<int>() <= 0) v.AddError("--cluster-timeout must be a positive number of seconds."); });
         var data = new DataOptions();
         var command = new Command("sweep", "Search over fusion families, modality subsets and hyperparameters within a time budget; live leaderboard and a chart.")
-            { dataset, folder, minutes, trials, tuner, chart, CommonOptions.Seed, folds, CommonOptions.Json, cluster, study, models, clusterTimeout, WorkerCommand.ClusterId };
+            { dataset, folder, minutes, trials, tuner, chart, CommonOptions.Seed, folds, CommonOptions.Json, cluster, study, models, clusterTimeout, CommonOptions.TimeLimit, WorkerCommand.ClusterId };
         foreach (var o in data.All) command.Options.Add(o);
         command.SetAction(r =>
         {
+            var budget = CommonOptions.Duration(r.GetValue(CommonOptions.TimeLimit), "--time-limit") ?? TimeSpan.FromMinutes(r.GetValue(minutes));
             var group = r.GetValue(data.Group);
             if (r.GetValue(cluster) is string address)
             {
@@ -43,7 +44,7 @@ internal static class SweepCommand
                 {
                     TrainPath = Path.GetFullPath(trainPath), Kind = kind, Label = r.GetValue(data.Label)!, Group = kind == "avdigits" ? group ?? "Speaker" : group,
                     Roles = data.Roles(r), DataFolder = r.GetValue(data.DataFolder), Folds = r.GetValue(folds),
-                    Seed = r.GetValue(CommonOptions.Seed), MaxTrials = r.GetValue(trials), TimeBudgetSeconds = r.GetValue(minutes) * 60,
+                    Seed = r.GetValue(CommonOptions.Seed), MaxTrials = r.GetValue(trials), TimeBudgetSeconds = budget.TotalSeconds,
                     ModelFolder = Path.GetFullPath(r.GetValue(models) ?? DefaultPaths.Artifact("studies")),
                 };
                 return DistributedSweepJob.Run(spec, address, r.GetValue(WorkerCommand.ClusterId)!, r.GetValue(study) ?? $"sweep-{DateTime.UtcNow:yyyyMMdd-HHmmss}", r.GetValue(CommonOptions.Json),
@@ -59,7 +60,7 @@ internal static class SweepCommand
                 title = "MLNetFusion sweep: generated default dataset";
             }
             else throw new ArgumentException($"Unknown dataset '{r.GetValue(dataset)}'." + Environment.NewLine + "Hint: use --dataset synthetic or avdigits, or --train your.csv.");
-            SweepJob.Run(ds, TimeSpan.FromMinutes(r.GetValue(minutes)), r.GetValue(trials), SweepJob.Tuner(r.GetValue(tuner)!), r.GetValue(CommonOptions.Seed),
+            SweepJob.Run(ds, budget, r.GetValue(trials), SweepJob.Tuner(r.GetValue(tuner)!), r.GetValue(CommonOptions.Seed),
                 r.GetValue(chart)!, title, r.GetValue(folds), r.GetValue(CommonOptions.Json), grouped: group != null);
             return 0;
         });
