@@ -100,10 +100,16 @@ internal static class DistributedBenchmark
         public WorkerProcess(string redis, string clusterId, string name)
         {
             Name = name;
-            // This executable again: `dotnet mlnetfusion.dll` or the apphost.
-            string self = Environment.ProcessPath!;
-            var psi = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(DistributedBenchmark).Assembly.Location);
+            // The command line's `mlnetfusion worker`, built beside this benchmark (a project reference). Starting this
+            // executable again, as the benchmark once did, ran the benchmarks' own command line, which has no worker.
+            string cli = Path.Combine(AppContext.BaseDirectory, "mlnetfusion.dll");
+            if (!File.Exists(cli))
+                throw new FileNotFoundException($"The command line '{cli}' is not beside the benchmark, so no worker can be started." + Environment.NewLine +
+                    "Hint: build the benchmark project (it references src/Cli) before running --only distributed.", cli);
+            var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add("exec");
+            psi.ArgumentList.Add(cli);
+            psi.Environment["MLNETFUSION_TORCH_THREADS"] = "1";
             foreach (var a in new[] { "worker", "--cluster", "redis://" + redis, "--cluster-id", clusterId, "--name", name, "--torch-threads", "1", "--parent", Environment.ProcessId.ToString() })
                 psi.ArgumentList.Add(a);
             _process = Process.Start(psi)!;
