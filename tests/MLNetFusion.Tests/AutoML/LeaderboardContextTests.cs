@@ -154,15 +154,9 @@ public class LeaderboardValidationSplitTests
 
     private static readonly string[] Speakers = { "nicolas", "theo", "yweweler" };
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void ThreeGroupsAlwaysLeaveAWholeGroupToValidateOn(int seed)
+    /// <summary>300 rows from three sites, each with every label; four numbers of which one marks the label.</summary>
+    private static (IDataView keyed, FusionFeaturization featurization) ThreeSites(MLContext ml, int seed)
     {
-        // ML.NET's hashed group split of three groups held out none about half the time: every candidate then failed
-        // with "Sequence contains no elements" (seen on avdigits' three training speakers).
-        var ml = new MLContext(seed: 1);
         var rand = new Random(seed);
         var rows = Enumerable.Range(0, 300).Select(i =>
         {
@@ -175,6 +169,19 @@ public class LeaderboardValidationSplitTests
         {
             LabelToKey = ml.Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tab" },
         };
+        return (keyed, featurization);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ThreeGroupsAlwaysLeaveAWholeGroupToValidateOn(int seed)
+    {
+        // ML.NET's hashed group split of three groups held out none about half the time: every candidate then failed
+        // with "Sequence contains no elements" (seen on avdigits' three training speakers).
+        var ml = new MLContext(seed: 1);
+        var (keyed, featurization) = ThreeSites(ml, seed);
         var candidate = LeaderboardCandidate.Of(CandidateKind.Baseline, "L-BFGS", FusionFamily.Early, (SweepParameters.EarlyLearner, EarlyFusionLearner.LbfgsMaximumEntropy));
         var options = new FusionLeaderboardOptions { GroupColumnName = "Site", Candidates = new[] { candidate, candidate with { Name = "again" } }, Seed = seed, EnsembleRounds = 0, NumberOfFolds = 1 };
         using var result = FusionLeaderboard.Run(ml, keyed, keyed, featurization, options);
@@ -186,18 +193,7 @@ public class LeaderboardValidationSplitTests
     public void ATimeLimitRunsTheBaselinesFirstStopsWhatWouldOverrunAndRecommendsFromWhatFinished()
     {
         var ml = new MLContext(seed: 1);
-        var rand = new Random(1);
-        var rows = Enumerable.Range(0, 300).Select(i =>
-        {
-            uint label = (uint)(i / 3 % 3) + 1;
-            return new Row { Site = Speakers[i % 3], Label = label, Tab = Enumerable.Range(0, 4).Select(k => (float)(rand.NextDouble() + (k == label ? 2 : 0))).ToArray() };
-        }).ToList();
-        var data = ml.Data.LoadFromEnumerable(rows);
-        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
-        var featurization = new FusionFeaturization(ml.Transforms.CopyColumns("Tab", "Tab"), new[] { ModalityOptions.Tabular("Tab", "tab") }, "Label", new[] { "Tab" })
-        {
-            LabelToKey = ml.Transforms.Conversion.MapValueToKey("Label"), DenseFeatureColumns = new[] { "Tab" },
-        };
+        var (keyed, featurization) = ThreeSites(ml, seed: 1);
         var network = LeaderboardCandidate.Of(CandidateKind.Fusion, "network 1", FusionFamily.Network);
         var baseline = LeaderboardCandidate.Of(CandidateKind.Baseline, "L-BFGS", FusionFamily.Early, (SweepParameters.EarlyLearner, EarlyFusionLearner.LbfgsMaximumEntropy));
         var finished = new List<string>();
