@@ -44,9 +44,38 @@ public static class TestData
     /// <summary>A fresh temporary folder.</summary>
     public static string TempFolder(string name)
     {
-        var path = Path.Combine(Path.GetTempPath(), "mlnetfusion-tests", name + "-" + Guid.NewGuid().ToString("N")[..8]);
+        var path = Path.Combine(RunFolder.Value, name + "-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(path);
         return path;
+    }
+
+    /// <summary>
+    /// This test process's folder under <c>mlnetfusion-tests</c> (<c>run-&lt;process id&gt;</c>), removed when the process
+    /// exits; folders of earlier runs whose process is gone are removed first. A full suite writes gigabytes (models, WAV
+    /// and image files), which otherwise stayed behind and filled the disk of a machine that runs it often.
+    /// </summary>
+    private static readonly Lazy<string> RunFolder = new(() =>
+    {
+        var root = Path.Combine(Path.GetTempPath(), "mlnetfusion-tests");
+        Directory.CreateDirectory(root);
+        foreach (var stale in Directory.GetDirectories(root, "run-*"))
+            if (int.TryParse(Path.GetFileName(stale)["run-".Length..], out int pid) && pid != Environment.ProcessId && !IsAlive(pid)) TryDelete(stale);
+        var path = Path.Combine(root, "run-" + Environment.ProcessId);
+        Directory.CreateDirectory(path);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(path);
+        return path;
+    }, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private static bool IsAlive(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { Directory.Delete(path, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>The generated default dataset, shared by tests (generated once per machine; seeded).</summary>
