@@ -33,7 +33,13 @@ public static class FusionServing
     /// <see cref="EngineVariable"/>, else <see cref="FusionServingEngine.Auto"/>. Set it to
     /// <see cref="FusionServingEngine.TorchSharp"/> to opt the whole process out.
     /// </summary>
-    public static FusionServingEngine DefaultEngine { get; set; } = FromEnvironment();
+    public static FusionServingEngine DefaultEngine
+    {
+        // Read on first use, so a bad value is an error with its hint, not a TypeInitializationException.
+        get => _defaultEngine ??= FromEnvironment();
+        set => _defaultEngine = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Not an engine.");
+    }
+    private static FusionServingEngine? _defaultEngine;
 
     private static readonly AsyncLocal<FusionServingEngine?> Scoped = new();
 
