@@ -22,6 +22,7 @@ internal sealed class OnnxNetworkSession : INetworkSession
     private readonly string[] _inputNames;
     private readonly long[] _sizes;
     private readonly string? _probabilities, _embedding;
+    private readonly string[] _scoresOnly, _withEmbedding;
     private readonly int _classes, _width;
     private readonly RunOptions _run = new();
 
@@ -39,6 +40,9 @@ internal sealed class OnnxNetworkSession : INetworkSession
         _sizes = inputs.Select(i => i.Size).ToArray();
         _probabilities = network.Outputs.Score is { } score ? export.Outputs.Single(o => o.Column == score).Name : null;
         _embedding = network.Outputs.Embedding is { } embedding ? export.Outputs.Single(o => o.Column == embedding).Name : null;
+        // The outputs asked for, built once (a PredictionEngine runs one row per call).
+        _scoresOnly = _probabilities != null ? new[] { _probabilities } : Array.Empty<string>();
+        _withEmbedding = _scoresOnly.Concat(_embedding != null ? new[] { _embedding } : Array.Empty<string>()).ToArray();
         _classes = network.Labels.Count;
         _width = network.Network.EmbeddingWidth;
     }
@@ -61,10 +65,7 @@ internal sealed class OnnxNetworkSession : INetworkSession
         {
             for (int i = 0; i < values.Length; i++)
                 values[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs[i].AsMemory(0, checked((int)(count * _sizes[i]))), new long[] { count, _sizes[i] });
-            var names = new List<string>(2);
-            if (_probabilities != null) names.Add(_probabilities);
-            if (wantEmbedding && _embedding != null) names.Add(_embedding);
-            using var results = _session.Run(_run, _inputNames, values, names);
+            using var results = _session.Run(_run, _inputNames, values, wantEmbedding ? _withEmbedding : _scoresOnly);
             int k = 0;
             if (_probabilities != null) CopyOut(results[k++], count * _classes, ref probabilities);
             if (wantEmbedding && _embedding != null) CopyOut(results[k], count * _width, ref embedding);
