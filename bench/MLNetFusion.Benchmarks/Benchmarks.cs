@@ -53,7 +53,7 @@ public static class Benchmarks
     public static IReadOnlyList<string> Default { get; } = new[] { "audio", "fit", "transform", "latency", "soak", "crafted", "infer", "streaming" };
 
     /// <summary>The benchmarks run only when named (they need avdigits and take long).</summary>
-    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed", "grouped-leaderboard", "onednn", "convolution-check", "sentences", "images", "selection", "time-limit" };
+    public static IReadOnlyList<string> OnDemand { get; } = new[] { "onnx", "sweep", "group-sweep", "late-logo", "balance", "weak", "leaderboard-memory", "baselines", "distributed", "grouped-leaderboard", "onednn", "convolution-check", "sentences", "images", "selection", "time-limit", "torch-profile" };
 
     /// <summary>Runs the selected benchmarks and returns the exit code.</summary>
     public static int Run(BenchmarkSettings settings)
@@ -63,7 +63,7 @@ public static class Benchmarks
             throw new ArgumentException($"Unknown benchmark '{unknown}'." + Environment.NewLine + $"Hint: use one of {string.Join(", ", Default.Concat(OnDemand))}.");
         bool Want(string name) => settings.Only.Count == 0 ? Default.Contains(name) : settings.Only.Contains(name, StringComparer.OrdinalIgnoreCase);
         // Fail before an hour of work, not after: the avdigits benchmarks check their folder first.
-        MultimodalDataset? avdigits = OnDemand.Where(n => n is not ("weak" or "leaderboard-memory" or "baselines" or "distributed" or "onednn" or "convolution-check" or "sentences" or "images" or "selection" or "time-limit")).Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
+        MultimodalDataset? avdigits = OnDemand.Where(n => n is not ("weak" or "leaderboard-memory" or "baselines" or "distributed" or "onednn" or "convolution-check" or "sentences" or "images" or "selection" or "time-limit" or "torch-profile")).Any(Want) ? MultimodalDataset.AvDigits(settings.AvDigits ?? DefaultPaths.AvDigits) : null;
         TorchRuntime.EnsureInitialized();
         Emit(new { benchmark = "environment", cores = Environment.ProcessorCount, torch_threads = torch.get_num_threads(), dotnet = Environment.Version.ToString(),
             onednn = TorchRuntime.OneDnn.Remedy.ToString(), cpu = TorchRuntime.OneDnn.CpuVendor, avx512 = TorchRuntime.OneDnn.CpuHasAvx512 });
@@ -85,6 +85,7 @@ public static class Benchmarks
         if (Want("leaderboard-memory")) LeaderboardMemoryBenchmark.Run(settings.MemoryRows, settings.LeaderboardEpochs);
         if (Want("crafted")) CraftedModelBenchmark.Run();
         if (Want("onnx")) OnnxBenchmark.Run();
+        if (Want("torch-profile")) TorchProfileBenchmark.Run();
         if (Want("distributed")) DistributedBenchmark.Run(settings.Redis, settings.DistributedTrials);
         if (Want("time-limit")) TimeLimitBenchmark.Run(settings.TimeLimitMinutes, settings.LeaderboardEpochs);
         if (Want("infer")) ColumnInferenceBenchmark.InferenceTime();

@@ -9,6 +9,14 @@ namespace MLNetFusion.Models;
 /// 2-D CNN encoder for images (<c>C×H×W</c>) and spectrograms (<c>1×bands×frames</c>). The default follows the reference
 /// design: per block <c>Conv3x3 → ReLU → MaxPool2</c> (two blocks), then a linear projection with ReLU.
 /// </summary>
+/// <remarks>
+/// Served in inference mode (<see cref="FusionNetwork"/> under <c>torch.inference_mode</c>, as a fitted model scores with
+/// TorchSharp), each block runs in its serving form: one convolution with the batch norm folded into its weights and
+/// bias, max-pooled before the ReLU (ReLU is monotone, so the two commute and the ReLU touches a quarter of the values),
+/// on channels-last maps. It computes the same function up to float rounding, with two passes over each feature map
+/// where the modules make four. The folded weights are built at the first such call and dropped whenever the weights
+/// may change (<see cref="ModalityEncoder.ResetInferenceForm"/>). Training and validation run the modules themselves.
+/// </remarks>
 internal sealed class ConvEncoder : ModalityEncoder
 {
     private readonly InputStandardizer norm;
@@ -21,6 +29,8 @@ internal sealed class ConvEncoder : ModalityEncoder
     private readonly int[] _stageWidths;
     private readonly long[] _shape;
     private readonly long[] _tokenGrid;
+    private readonly object _servingGate = new();
+    private ServingBlock[]? _serving;
 
     /// <summary>Tokens come from the last feature map average-pooled to at most this many positions per side.</summary>
     public const int MaxTokenGrid = 4;
@@ -92,6 +102,7 @@ internal sealed class ConvEncoder : ModalityEncoder
         }
         else h = norm.call(h);
         if (training && _augmentation != null) h = _augmentation.ApplyToMaps(h, _inputScale);
+        if (!training && is_inference_mode_enabled()) return ServingMaps(h, stages);
         foreach (var block in blocks)
         {
             h = block.call(h);
@@ -100,14 +111,100 @@ internal sealed class ConvEncoder : ModalityEncoder
         return h;
     }
 
+    /// <summary>A block's serving form: the convolution with its batch norm folded in (channels-last weights).</summary>
+    private sealed record ServingBlock(Tensor Weight, Tensor Bias);
+
+    private static readonly long[] Same3x3 = { 1, 1 };
+
+    /// <summary>The blocks in their serving form (see the remarks): the same maps as the modules to float rounding.</summary>
+    private Tensor ServingMaps(Tensor h, List<Tensor>? stages)
+    {
+        var serving = ServingBlocks(h);
+        h = ChannelsLast(h);
+        foreach (var block in serving)
+        {
+            h = MaxPool2x2.Pool(nn.functional.conv2d(h, block.Weight, block.Bias, padding: Same3x3)).relu_();
+            stages?.Add(h.mean(new long[] { 2, 3 }));
+        }
+        return h;
+    }
+
+    /// <summary>
+    /// Each block's convolution with its batch norm folded in: <c>W·γ/√(σ²+ε)</c> and <c>(b − μ)·γ/√(σ²+ε) + β</c>, in
+    /// float64 and then the weights' type; built once (per device) and kept outside any dispose scope.
+    /// </summary>
+    private ServingBlock[] ServingBlocks(Tensor input)
+    {
+        var serving = _serving;
+        if (serving != null && serving[0].Weight.device_type == input.device_type && serving[0].Weight.device_index == input.device_index) return serving;
+        lock (_servingGate)
+        {
+            ResetInferenceForm();
+            serving = new ServingBlock[blocks.Count];
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                using var scope = NewDisposeScope();
+                var layers = blocks[i].children().ToArray();
+                var conv = (Conv2d)layers[0];
+                var w = conv.weight!.to(ScalarType.Float64);
+                var b = conv.bias!.to(ScalarType.Float64);
+                if (layers.OfType<BatchNorm2d>().SingleOrDefault() is { } bn)
+                {
+                    var scale = bn.weight!.to(ScalarType.Float64) / (bn.running_var!.to(ScalarType.Float64) + bn.eps).sqrt();
+                    w = w * scale.view(-1, 1, 1, 1);
+                    b = (b - bn.running_mean!.to(ScalarType.Float64)) * scale + bn.bias!.to(ScalarType.Float64);
+                }
+                var weight = ChannelsLast(w.to(conv.weight!.dtype)).to(input.device).DetachFromDisposeScope();
+                var bias = b.to(conv.weight!.dtype).to(input.device).DetachFromDisposeScope();
+                serving[i] = new ServingBlock(weight, bias);
+            }
+            _serving = serving;
+            return serving;
+        }
+    }
+
+    /// <summary><paramref name="x"/> (<c>[N, C, H, W]</c>) with channels-last strides: the layout oneDNN's convolutions run without reordering.</summary>
+    private static Tensor ChannelsLast(Tensor x) => x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+
+    /// <inheritdoc />
+    internal override void ResetInferenceForm()
+    {
+        lock (_servingGate)
+        {
+            // The weights change while no call scores (training, loading and moving a model are not done while it serves).
+            if (_serving != null)
+                foreach (var block in _serving) { block.Weight.Dispose(); block.Bias.Dispose(); }
+            _serving = null;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) ResetInferenceForm();
+        base.Dispose(disposing);
+    }
+
+    /// <inheritdoc />
+    public override void train(bool on = true)
+    {
+        ResetInferenceForm();
+        base.train(on);
+    }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x) => Embed(FeatureMaps(x, null));
+
     /// <inheritdoc />
     public override Tensor[] ForwardStages(Tensor x)
     {
         var stages = new List<Tensor>();
         var maps = FeatureMaps(x, stages);
-        stages.Add(nn.functional.relu(projection.call(Dropped(dropout, maps.flatten(1)))));
+        stages.Add(Embed(maps));
         return stages.ToArray();
     }
+
+    private Tensor Embed(Tensor maps) => nn.functional.relu(projection.call(Dropped(dropout, maps.flatten(1))));
 
     /// <inheritdoc />
     public override Tensor Tokens(Tensor x) => ToTokens(FeatureMaps(x, null));
@@ -116,8 +213,7 @@ internal sealed class ConvEncoder : ModalityEncoder
     public override (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x)
     {
         var maps = FeatureMaps(x, null);
-        var embedding = nn.functional.relu(projection.call(Dropped(dropout, maps.flatten(1))));
-        return (embedding, ToTokens(maps));
+        return (Embed(maps), ToTokens(maps));
     }
 
     private Tensor ToTokens(Tensor maps) => nn.functional.adaptive_avg_pool2d(maps, _tokenGrid).flatten(2).transpose(1, 2);

@@ -68,7 +68,10 @@ internal sealed class MaxPool2x2 : nn.Module<Tensor, Tensor>
 {
     public MaxPool2x2() : base(nameof(MaxPool2x2)) { }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Pool(x);
+
+    /// <summary>The pooling itself, for callers that run it outside a module (an encoder's serving form).</summary>
+    public static Tensor Pool(Tensor x)
     {
         long h = x.shape[^2] / 2 * 2, w = x.shape[^1] / 2 * 2;
         using var rows = maximum(x.slice(-2, 0, h, 2), x.slice(-2, 1, h, 2));

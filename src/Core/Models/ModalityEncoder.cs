@@ -67,6 +67,21 @@ public abstract class ModalityEncoder : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => ForwardStages(x)[^1];
 
     /// <summary>
+    /// Drops what the encoder derived from its weights for serving (see <see cref="ConvEncoder"/>'s folded blocks). Called
+    /// whenever the weights may change: on <c>train()</c>/<c>eval()</c>, and after weights are loaded or restored
+    /// (<see cref="ResetInferenceForms"/>). The default has nothing to drop.
+    /// </summary>
+    internal virtual void ResetInferenceForm() { }
+
+    /// <summary>Calls <see cref="ResetInferenceForm"/> on every encoder in <paramref name="module"/>: its weights were just written in place.</summary>
+    internal static void ResetInferenceForms(nn.Module module)
+    {
+        // TorchSharp's modules() lists the descendants only.
+        foreach (var m in module.modules().Prepend(module))
+            if (m is ModalityEncoder e) e.ResetInferenceForm();
+    }
+
+    /// <summary>
     /// Writes this encoder's inference computation (no dropout, no augmentation) to an ONNX graph: from
     /// <paramref name="input"/> (<c>[B, InputSize]</c>, float) to what <see cref="ForwardStages"/> and <see cref="Tokens"/> return.
     /// </summary>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using MLNetFusion.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -75,6 +76,7 @@ internal static class TensorStore
                 target.bytes = bytes;
             }
             if (ms.Position != ms.Length) throw Bad("it has trailing bytes");
+            ModalityEncoder.ResetInferenceForms(module);
         }
         catch (EndOfStreamException) { throw Bad("it ends early"); }
     }

@@ -240,6 +240,7 @@ internal static class TrainingLoop
     {
         using var _ = no_grad();
         foreach (var (name, t) in module.state_dict()) t.copy_(state[name]);
+        ModalityEncoder.ResetInferenceForms(module);
     }
 
     private static void DisposeState(Dictionary<string, Tensor>? state)
