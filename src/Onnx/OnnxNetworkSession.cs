@@ -22,7 +22,7 @@ internal sealed class OnnxNetworkSession : INetworkSession
     private readonly string[] _inputNames;
     private readonly long[] _sizes;
     private readonly string? _probabilities, _embedding;
-    private readonly string[] _scoresOnly, _withEmbedding;
+    private readonly string[] _scoresOnly, _withEmbedding;   // the outputs a run asks for, in this order
     private readonly int _classes, _width;
     private readonly RunOptions _run = new();
 
@@ -58,28 +58,78 @@ internal sealed class OnnxNetworkSession : INetworkSession
         return new OnnxNetworkSession(buffer.ToArray(), export, network, threads);
     }
 
-    public void Run(float[][] inputs, int count, bool wantEmbedding, ref float[] probabilities, ref float[] embedding)
-    {
-        var values = new OrtValue[_inputNames.Length];
-        try
-        {
-            for (int i = 0; i < values.Length; i++)
-                values[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs[i].AsMemory(0, checked((int)(count * _sizes[i]))), new long[] { count, _sizes[i] });
-            using var results = _session.Run(_run, _inputNames, values, wantEmbedding ? _withEmbedding : _scoresOnly);
-            int k = 0;
-            if (_probabilities != null) CopyOut(results[k++], count * _classes, ref probabilities);
-            if (wantEmbedding && _embedding != null) CopyOut(results[k], count * _width, ref embedding);
-        }
-        finally
-        {
-            foreach (var v in values) v?.Dispose();
-        }
-    }
+    public INetworkRunner CreateRunner() => new Runner(this);
 
-    private static void CopyOut(OrtValue value, int n, ref float[] buffer)
+    /// <summary>
+    /// One caller's runs: the ONNX Runtime values over its input arrays and output buffers are made once and kept while the
+    /// caller passes the same arrays and row count (a <c>PredictionEngine</c> always does; a cursor does for all but its
+    /// last block), so a run creates nothing and ONNX Runtime writes the probabilities straight into the caller's buffer.
+    /// </summary>
+    private sealed class Runner : INetworkRunner
     {
-        if (buffer.Length < n) buffer = new float[n];
-        value.GetTensorDataAsSpan<float>()[..n].CopyTo(buffer);
+        private readonly OnnxNetworkSession _owner;
+        private float[][]? _inputArrays;
+        private int _inputCount = -1;
+        private readonly OrtValue[] _inputs;
+        private float[]? _probabilityBuffer, _embeddingBuffer;
+        private int _outputCount = -1;
+        private bool _outputEmbedding;
+        private OrtValue[] _outputs = Array.Empty<OrtValue>();
+
+        public Runner(OnnxNetworkSession owner)
+        {
+            _owner = owner;
+            _inputs = new OrtValue[owner._inputNames.Length];
+        }
+
+        public void Run(float[][] inputs, int count, bool wantEmbedding, ref float[] probabilities, ref float[] embedding)
+        {
+            var o = _owner;
+            wantEmbedding &= o._embedding != null;
+            if (count != _inputCount || !SameArrays(inputs))
+            {
+                DisposeAll(_inputs);
+                for (int i = 0; i < _inputs.Length; i++)
+                    _inputs[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs[i].AsMemory(0, checked((int)(count * o._sizes[i]))), new long[] { count, o._sizes[i] });
+                _inputArrays = (float[][])inputs.Clone();
+                _inputCount = count;
+            }
+            if (o._probabilities != null && probabilities.Length < count * o._classes) probabilities = new float[count * o._classes];
+            if (wantEmbedding && embedding.Length < count * o._width) embedding = new float[count * o._width];
+            if (count != _outputCount || wantEmbedding != _outputEmbedding || !ReferenceEquals(_probabilityBuffer, probabilities) || (wantEmbedding && !ReferenceEquals(_embeddingBuffer, embedding)))
+            {
+                DisposeAll(_outputs);
+                var outputs = new List<OrtValue>();
+                if (o._probabilities != null)
+                    outputs.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, probabilities.AsMemory(0, count * o._classes), new long[] { count, o._classes }));
+                if (wantEmbedding)
+                    outputs.Add(OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, embedding.AsMemory(0, count * o._width), new long[] { count, o._width }));
+                _outputs = outputs.ToArray();
+                (_probabilityBuffer, _embeddingBuffer, _outputCount, _outputEmbedding) = (probabilities, wantEmbedding ? embedding : null, count, wantEmbedding);
+            }
+            o._session.Run(o._run, o._inputNames, _inputs, wantEmbedding ? o._withEmbedding : o._scoresOnly, _outputs);
+        }
+
+        private bool SameArrays(float[][] inputs)
+        {
+            if (_inputArrays == null) return false;
+            for (int i = 0; i < inputs.Length; i++)
+                if (!ReferenceEquals(inputs[i], _inputArrays[i])) return false;
+            return true;
+        }
+
+        private static void DisposeAll(OrtValue[] values)
+        {
+            for (int i = 0; i < values.Length; i++) { values[i]?.Dispose(); values[i] = null!; }
+        }
+
+        public void Dispose()
+        {
+            DisposeAll(_inputs);
+            DisposeAll(_outputs);
+            _inputArrays = null;
+            _inputCount = _outputCount = -1;
+        }
     }
 
     public void Dispose()

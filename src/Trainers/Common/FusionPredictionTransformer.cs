@@ -337,6 +337,8 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         private readonly List<OutputKind> _kinds;
         private RowReader? _reader;
         private readonly FusionServingEngine _engine;
+        private INetworkSession? _runnerSession;
+        private INetworkRunner? _runner;
 
         public Mapper(FusionPredictionTransformer parent, int capacity, FusionServingEngine engine)
         {
@@ -372,14 +374,26 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
             var session = _parent.Session(_engine);
             if (session != null)
             {
+                if (!ReferenceEquals(session, _runnerSession))
+                {
+                    _runner?.Dispose();
+                    _runner = session.CreateRunner();
+                    _runnerSession = session;
+                }
                 // The graph reads an absent modality as an all-NaN row, as the model's input marks it.
                 _rows.MarkAbsentAsNaN(count);
-                session.Run(_rows.Values, count, wantEmb, ref _probs, ref _emb);
+                _runner!.Run(_rows.Values, count, wantEmb, ref _probs, ref _emb);
                 return;
             }
             // One dispose scope per block (per row in a PredictionEngine): the batch's and the network's tensors.
             using var scope = NewDisposeScope();
             _parent.Predict(_rows.ToBatch(count, withLabels: false), wantEmb, ref _probs, ref _emb);
+        }
+
+        public override void Dispose()
+        {
+            _runner?.Dispose();
+            _runner = null;
         }
 
         public override Delegate GetOutputGetter(int output, Func<int> slot)

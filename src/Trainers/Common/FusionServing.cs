@@ -97,13 +97,21 @@ public static class FusionServing
     }
 }
 
-/// <summary>A network compiled for another engine: probabilities (and the embedding) of a block of rows.</summary>
+/// <summary>A network compiled for another engine: probabilities (and the embedding) of a block of rows. Thread-safe.</summary>
 internal interface INetworkSession : IDisposable
+{
+    /// <summary>A runner for one caller (a mapper: one cursor or <c>PredictionEngine</c>), which may keep what it prepares for that caller's buffers until it is disposed.</summary>
+    INetworkRunner CreateRunner();
+}
+
+/// <summary>Runs a <see cref="INetworkSession"/> for one caller; not thread-safe.</summary>
+internal interface INetworkRunner : IDisposable
 {
     /// <summary>
     /// Runs the first <paramref name="count"/> rows of <paramref name="inputs"/> (per modality, <c>[rows, size]</c>; an
-    /// absent modality's row all NaN) and copies the probabilities (<c>[count, classes]</c>) and, when asked, the embedding
-    /// into the buffers, grown when too small.
+    /// absent modality's row all NaN) and writes the probabilities (<c>[count, classes]</c>) and, when asked, the embedding
+    /// into the buffers, grown when too small. A caller that passes the same arrays call after call (a mapper's) lets the
+    /// runner bind them once.
     /// </summary>
     void Run(float[][] inputs, int count, bool wantEmbedding, ref float[] probabilities, ref float[] embedding);
 }

@@ -471,10 +471,60 @@ public class OnnxServingAndErrorTests
         var lenient = Columns.Vectors(model.Transform(badView), "Score");
         Assert.Equal(FusionServingEngine.OnnxRuntime, network.EngineInUse);
         Assert.True(torchLenient.Zip(lenient).Max(p => p.First.Zip(p.Second).Max(v => Math.Abs(v.First - v.Second))) <= 1e-4);
+        // The PredictionEngine made before the graph was rebuilt moves to the new session (its bound buffers with it).
+        foreach (var row in rows.Skip(20).Take(5))
+        {
+            var (t, d) = (torchEngine.Predict(row), defaultEngine.Predict(row));
+            Assert.True(t.Score.Zip(d.Score).Max(v => Math.Abs(v.First - v.Second)) <= 1e-4);
+        }
 
         // Requiring ONNX Runtime where the network is elsewhere is an exact error; the process default follows the variable.
         Assert.Throws<ArgumentOutOfRangeException>(() => FusionServing.Threads = 0);
         Assert.Equal("MLNETFUSION_ENGINE", FusionServing.EngineVariable);
+    }
+
+    [Fact]
+    public void TheOnnxRuntimeRunnerRebindsItsValuesWhenTheRowCountTheArraysOrTheOutputsChange()
+    {
+        var ml = new MLContext(seed: 1);
+        using var model = (TransformerChain<ITransformer>)OnnxExportTests.Pipeline(ml, "merge-attention").Fit(OnnxRow.Load(ml, OnnxRow.Make(300, 3)));
+        var network = OnnxExportTests.Last<FusionPredictionTransformer>(model);
+        // The network's own input columns, as the chain before it writes them.
+        var before = new TransformerChain<ITransformer>(((IEnumerable<ITransformer>)model).SkipLast(1).ToArray());
+        var featurized = before.Transform(OnnxRow.Load(ml, OnnxRow.Make(20, 6, missing: 0)));
+        var columns = network.Layout.Columns.Select(c => Columns.Vectors(featurized, c)).ToArray();
+        float[][] Block(int start, int capacity)
+            => columns.Select((rows, m) => rows.Skip(start).Take(capacity).SelectMany(r => r).Concat(new float[capacity * network.Layout.Sizes[m]]).Take(capacity * network.Layout.Sizes[m]).ToArray()).ToArray();
+        var (expected, expectedEmbedding) = network.Predict(Block(0, 20), columns.Select(_ => Enumerable.Repeat(1f, 20).ToArray()).ToArray(), 20, wantEmbedding: true);
+
+        var session = NetworkSessions.TryCreate(network, 1, out var whyNot);
+        Assert.True(session != null, whyNot);
+        using (session)
+        using (var runner = session.CreateRunner())
+        {
+            float[] probabilities = Array.Empty<float>(), embedding = Array.Empty<float>();
+            int classes = network.Labels.Count, width = network.Network.EmbeddingWidth;
+            void Check(float[][] inputs, int start, int count, bool wantEmbedding)
+            {
+                runner.Run(inputs, count, wantEmbedding, ref probabilities, ref embedding);
+                for (int i = 0; i < count * classes; i++) Assert.True(Math.Abs(probabilities[i] - expected[start * classes + i]) <= 1e-4, $"rows {start}+{count}: probability {i}");
+                if (wantEmbedding)
+                    for (int i = 0; i < count * width; i++) Assert.True(Math.Abs(embedding[i] - expectedEmbedding[start * width + i]) <= 1e-4, $"rows {start}+{count}: embedding {i}");
+            }
+            var first = Block(0, 8);
+            Check(first, 0, 8, wantEmbedding: false);
+            Check(first, 0, 8, wantEmbedding: true);    // the outputs grow by the embedding
+            Array.Fill(probabilities, float.NaN);
+            Check(first, 0, 3, wantEmbedding: true);    // a shorter last block over the same arrays: three rows written, no more
+            Assert.All(probabilities.Skip(3 * classes), p => Assert.True(float.IsNaN(p)));
+            var second = Block(8, 8);
+            Check(second, 8, 8, wantEmbedding: false);  // other arrays
+            for (int m = 0; m < first.Length; m++) Array.Copy(second[m], first[m], first[m].Length);
+            Check(first, 8, 8, wantEmbedding: false);   // the first arrays again, written in place as a mapper does
+            var grown = probabilities = new float[probabilities.Length * 2];
+            Check(Block(12, 8), 12, 8, wantEmbedding: true);
+            Assert.Same(grown, probabilities);          // a large enough buffer is written into, not replaced
+        }
     }
 
     [Fact]
