@@ -126,6 +126,12 @@ internal static class OnnxBenchmark
             var oneThread = ml.Model.LoadFusionModel(Copy(ml, model, data.Schema), out _);
             var defaultEngine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(oneThread);
             var probe = AvShaped(2000, 5);
+            defaultEngine.Predict(probe[0]);   // its session opens now, at one thread
+            // And as a model serves out of the box: FusionServing.Threads unset, the process's torch threads.
+            MLNetFusion.Trainers.FusionServing.Threads = null;
+            var processThreads = ml.Model.LoadFusionModel(Copy(ml, model, data.Schema), out _);
+            var processEngine = ml.Model.CreatePredictionEngine<AvRow, ScoreRow>(processThreads);
+            processEngine.Predict(probe[0]);
             void Raw(AvRow r)
             {
                 using var result = session.Run(new[]
@@ -139,7 +145,7 @@ internal static class OnnxBenchmark
             var engines = new (string name, Action<AvRow> predict)[]
             {
                 ("torch", r => torchEngine.Predict(r)), ("apply", r => onnxEngine.Predict(r)), ("served", r => servedEngine.Predict(r)),
-                ("default", r => defaultEngine.Predict(r)), ("raw", Raw),
+                ("default", r => defaultEngine.Predict(r)), ("raw", Raw), ("default-process-threads", r => processEngine.Predict(r)),
             };
             var times = engines.ToDictionary(e => e.name, _ => new List<double>());
             foreach (var (_, predict) in engines) foreach (var r in probe.Take(200)) predict(r);
@@ -162,7 +168,7 @@ internal static class OnnxBenchmark
             var servedLatency = Latency("served");
             var defaultLatency = Latency("default");
             var rawLatency = Latency("raw");
-            MLNetFusion.Trainers.FusionServing.Threads = null;
+            var processLatency = Latency("default-process-threads");
             Emit(new
             {
                 benchmark = "onnx_prediction_latency", predictions = probe.Count,
@@ -172,9 +178,13 @@ internal static class OnnxBenchmark
                 with_onnx_runtime_prediction_engine_p50_ms = servedLatency.p50, with_onnx_runtime_prediction_engine_p99_ms = servedLatency.p99, target_p50_ms = 0.3, target_p99_ms = 1.0,
                 default_prediction_engine_p50_ms = defaultLatency.p50, default_prediction_engine_p99_ms = defaultLatency.p99, target_default_p50_ms = 0.15,
                 default_engine_one_thread = Network(oneThread).EngineNote,
+                default_process_threads_prediction_engine_p50_ms = processLatency.p50, default_process_threads_prediction_engine_p99_ms = processLatency.p99,
+                default_engine_process_threads = Network(processThreads).EngineNote,
             });
             defaultEngine.Dispose();
             (oneThread as IDisposable)?.Dispose();
+            processEngine.Dispose();
+            (processThreads as IDisposable)?.Dispose();
             (byDefault as IDisposable)?.Dispose();
             torchEngine.Dispose();
             onnxEngine.Dispose();
