@@ -120,7 +120,7 @@ internal sealed class ConvEncoder : ModalityEncoder
     private Tensor ServingMaps(Tensor h, List<Tensor>? stages)
     {
         var serving = ServingBlocks(h);
-        h = ChannelsLast(h);
+        if (h.shape[1] > 1) h = ChannelsLast(h);   // one channel (a spectrogram, a grey image): the same memory either way
         foreach (var block in serving)
         {
             h = MaxPool2x2.Pool(nn.functional.conv2d(h, block.Weight, block.Bias, padding: Same3x3)).relu_();
