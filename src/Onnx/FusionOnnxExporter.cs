@@ -174,6 +174,7 @@ internal sealed partial class FusionOnnxExporter
         var outside = NeededOutside(plans, inGraphFlags, context.Inputs.Select(i => i.Column));
         var outputs = context.Outputs(_options.OutputColumns);
         foreach (var o in outputs) graph.Identity(context.ValueOf(o.Column), o.Name);
+        graph.RemoveDeadNodes(outputs.Select(o => o.Name));
         graph.RemoveUnusedInitializers();
         foreach (var i in context.Inputs) graph.Graph.Input.Add(ProtoOnnxGraph.ValueInfo(i.Name, i.Type, i.Size));
         foreach (var o in outputs) graph.Graph.Output.Add(ProtoOnnxGraph.ValueInfo(o.Name, o.Type, o.Size));

@@ -52,6 +52,27 @@ internal sealed class ProtoOnnxGraph : OnnxGraph
         return node.Output.ToArray();
     }
 
+    /// <summary>
+    /// Drops the nodes whose values reach none of <paramref name="outputs"/>: an encoder writes every stage (network fusion
+    /// reads them) and a family reads what it needs, and ONNX Runtime runs every node of a graph, read or not. Nodes are
+    /// in topological order, so one pass from the last keeps exactly what the outputs need.
+    /// </summary>
+    public void RemoveDeadNodes(IEnumerable<string> outputs)
+    {
+        var needed = new HashSet<string>(outputs, StringComparer.Ordinal);
+        var keep = new bool[Graph.Node.Count];
+        for (int i = Graph.Node.Count - 1; i >= 0; i--)
+        {
+            var node = Graph.Node[i];
+            if (!node.Output.Any(needed.Contains)) continue;
+            keep[i] = true;
+            foreach (var input in node.Input) needed.Add(input);
+        }
+        var live = Graph.Node.Where((_, i) => keep[i]).ToList();
+        Graph.Node.Clear();
+        Graph.Node.AddRange(live);
+    }
+
     /// <summary>Drops constants no node reads (helpers may write a constant a branch then does not use).</summary>
     public void RemoveUnusedInitializers()
     {

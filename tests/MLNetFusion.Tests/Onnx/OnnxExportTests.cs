@@ -141,6 +141,11 @@ public class OnnxExportTests
             Assert.Empty(export.OutsideGraphSteps);
             Assert.Equal(new[] { "Image", "Audio", "Tab", "Tokens" }.Where(c => family != "mlp" || c is "Tab" or "Tokens" or "Audio").OrderBy(c => c),
                 export.Inputs.Select(i => i.Name).OrderBy(c => c));
+            // Every node computes something an output needs (ONNX Runtime would run a dead one all the same).
+            var graph = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph;
+            var read = graph.Node.SelectMany(n => n.Input).Concat(graph.Output.Select(o => o.Name)).ToHashSet();
+            Assert.All(graph.Node, n => Assert.True(n.Output.Any(read.Contains), $"{family}: node {n.Name} ({n.OpType}) feeds nothing"));
+            if (family is "merge-attention" or "merge-mean") Assert.DoesNotContain(graph.Node, n => n.OpType == "ReduceMean");   // the encoders' unused stage means
 
             var expected = model.Transform(test);
             var scores = Columns.Vectors(expected, "Score");
