@@ -12,7 +12,8 @@ namespace MLNetFusion.Benchmarks;
 /// <summary>
 /// <c>bench --only onnx</c>: the bench's merge model (image CNN + audio CNN, attention) exported to ONNX; batch rows/s and
 /// <c>PredictionEngine</c> latency through ONNX Runtime (raw sessions and ML.NET's <c>ApplyOnnxModel</c>) against the
-/// TorchSharp <c>Transform</c> on the same model and rows, in one run; the largest probability difference and the file size.
+/// TorchSharp <c>Transform</c> on the same model and rows, in one run; the largest probability difference and the file size;
+/// the default path (a model with no engine set); and ONNX Runtime's own per-operator profile of the batches.
 /// </summary>
 internal static class OnnxBenchmark
 {
@@ -48,6 +49,11 @@ internal static class OnnxBenchmark
             using var sessionOptions = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
             using var session = new InferenceSession(path, sessionOptions);
 
+            (string name, OrtValue value)[] OnnxBatchValues(int start, int count) => new[]
+            {
+                ("Pixels", OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, pixels.AsMemory(start * 784, count * 784), new long[] { count, 784 })),
+                ("LogMel", OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, mel.AsMemory(start * 2520, count * 2520), new long[] { count, 2520 })),
+            };
             float[] OnnxBatch(int start, int count)
             {
                 var inputs = new[]
@@ -115,6 +121,8 @@ internal static class OnnxBenchmark
                 ratio_default_to_onnx = Math.Round(onnx / defaultPath, 3), default_first_scoring_seconds = Math.Round(firstScoringSeconds, 2),
                 default_max_probability_difference = worstDefault,
             });
+
+            ProfileOnnxRuntime(path, threads, rows, batch, OnnxBatchValues);
 
             // One row at a time: PredictionEngine through TorchSharp, through ApplyOnnxModel, and a raw ONNX Runtime session.
             var onnxModel = ml.Transforms.ApplyOnnxModel(new[] { "Score" }, new[] { "Pixels", "LogMel" }, path).Fit(data);
@@ -194,6 +202,53 @@ internal static class OnnxBenchmark
         finally
         {
             if (File.Exists(path)) File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// Where ONNX Runtime's time goes on the same graph and batches: its own profiler (every kernel's duration) over three
+    /// passes, summed per operator type; ONNX Runtime names the nodes it fused or moved to its blocked layout itself.
+    /// </summary>
+    private static void ProfileOnnxRuntime(string path, int threads, int rows, int batch, Func<int, int, (string name, OrtValue value)[]> values)
+    {
+        const int passes = 3;
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"mlnetfusion-bench-{Environment.ProcessId}-profile");
+        options.EnableProfiling = true;
+        string? file = null;
+        try
+        {
+            using (var session = new InferenceSession(path, options))
+            {
+                for (int p = 0; p < passes; p++)
+                    for (int s = 0; s < rows; s += batch)
+                    {
+                        var inputs = values(s, Math.Min(batch, rows - s));
+                        try { using var _ = session.Run(new RunOptions(), inputs.Select(i => i.name).ToArray(), inputs.Select(i => i.value).ToArray(), new[] { "Score" }); }
+                        finally { foreach (var i in inputs) i.value.Dispose(); }
+                    }
+                file = session.EndProfiling();
+            }
+            if (!Path.IsPathRooted(file)) file = Path.GetFullPath(file);
+            var byOperator = new Dictionary<string, double>();
+            using (var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file)))
+                foreach (var e in json.RootElement.EnumerateArray())
+                    if (e.TryGetProperty("cat", out var cat) && cat.GetString() == "Node" && e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal))
+                    {
+                        var op = e.GetProperty("args").GetProperty("op_name").GetString()!;
+                        byOperator[op] = byOperator.GetValueOrDefault(op) + e.GetProperty("dur").GetDouble();
+                    }
+            double total = byOperator.Values.Sum();
+            Emit(new
+            {
+                benchmark = "onnx_runtime_profile", rows, batch, threads, passes, kernel_us_per_row = Math.Round(total / (rows * (double)passes), 1),
+                by_operator = byOperator.OrderByDescending(kv => kv.Value).Take(10)
+                    .Select(kv => new { op = kv.Key, us_per_row = Math.Round(kv.Value / (rows * (double)passes), 1), share = Math.Round(kv.Value / total, 3) }).ToArray(),
+            });
+        }
+        finally
+        {
+            if (file != null && File.Exists(file)) File.Delete(file);
         }
     }
 
