@@ -86,6 +86,7 @@ internal sealed class OnnxNetworkSession : INetworkSession
         {
             var o = _owner;
             wantEmbedding &= o._embedding != null;
+            if (o._probabilities == null && !wantEmbedding) return;   // a cursor that reads neither output: nothing to compute
             if (count != _inputCount || !SameArrays(inputs))
             {
                 DisposeAll(_inputs);

@@ -394,6 +394,7 @@ public sealed class FusionPredictionTransformer : BatchMappingTransformer, IDisp
         {
             _runner?.Dispose();
             _runner = null;
+            _runnerSession = null;
         }
 
         public override Delegate GetOutputGetter(int output, Func<int> slot)
