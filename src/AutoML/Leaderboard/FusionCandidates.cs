@@ -60,7 +60,7 @@ public static class FusionCandidates
         var list = new List<LeaderboardCandidate>
         {
             // What an ML.NET user writes first: every modality's fixed features concatenated into a linear model and into LightGBM.
-            Early(CandidateKind.Baseline, "Concatenate (one-hot, normalised numbers, FeaturizeText, pixels, log-mel) + L-BFGS maximum entropy", EarlyFusionLearner.LbfgsMaximumEntropy),
+            Early(CandidateKind.Baseline, $"Concatenate ({string.Join(", ", featurization.Modalities.Select(m => ModalityRegistry.Get(m.Kind).PlainFeatures).Distinct())}) + L-BFGS maximum entropy", EarlyFusionLearner.LbfgsMaximumEntropy),
             // LightGBM bins every feature: on a vocabulary-wide n-gram vector (hundreds of thousands of slots on real
             // text) that takes gigabytes and minutes, so it reads each text as its bounded hashed bag of words.
             Early(CandidateKind.Baseline, hasText ? "Concatenate (text as hashed words) + LightGBM" : "Concatenate + LightGBM", EarlyFusionLearner.LightGbm),

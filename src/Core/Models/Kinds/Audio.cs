@@ -14,6 +14,7 @@ internal sealed class AudioKind : IModalityKind
     internal const double DefaultStrength = 0.5;
 
     public ModalityKind Kind => ModalityKind.Audio;
+    public string PlainFeatures => "log-mel";
     public EncoderKind DefaultEncoder => EncoderKind.Cnn;
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Spectrogram(strength);
     public bool NeuralLateFusionMember => true;

@@ -7,6 +7,7 @@ internal sealed class ImageKind : IModalityKind
     public EncoderKind DefaultEncoder => EncoderKind.Cnn;
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Image(strength);
     public bool NeuralLateFusionMember => true;
+    public string PlainFeatures => "pixels";
     public IModalityColumnInference? ColumnInference => BuiltInColumnInference.Get(Kind);
 }
 

@@ -31,6 +31,12 @@ public interface IModalityKind
     PlainBaseline Baseline => PlainBaseline.None;
 
     /// <summary>
+    /// What this kind's fixed features are, as the plain concatenation baseline's name lists them (<c>pixels</c>,
+    /// <c>log-mel</c>, <c>FeaturizeText</c>). Default: the kind's name and "values".
+    /// </summary>
+    string PlainFeatures => $"{Kind.Name} values";
+
+    /// <summary>
     /// Applies a trainer's modality-wide settings to one of its modalities (a copy the trainer owns), when training
     /// and when rebuilding a saved network. The default: the kind's augmentation preset at the trainer's strength when
     /// the modality sets none of its own.

@@ -8,6 +8,7 @@ internal sealed class TabularKind : IModalityKind
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Tabular(strength);
     public bool NeuralLateFusionMember => false;
     public PlainBaseline Baseline => PlainBaseline.LightGbm;
+    public string PlainFeatures => "one-hot, normalised numbers";
 }
 
 /// <summary>A multilayer perceptron over a flat vector, its inputs standardised by the training statistics.</summary>

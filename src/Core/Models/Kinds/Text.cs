@@ -8,6 +8,7 @@ internal sealed class TextKind : IModalityKind
     public ModalityAugmentation DefaultAugmentation(double strength) => ModalityAugmentation.Text(strength);
     public bool NeuralLateFusionMember => false;
     public PlainBaseline Baseline => PlainBaseline.Linear;
+    public string PlainFeatures => "FeaturizeText";
 
     // Word dropout unless the modality or the trainer says otherwise: an embedding bag overfits rare words without it.
     public void ApplyTrainerSettings(ModalityOptions m, ModalityTrainerSettings s)
