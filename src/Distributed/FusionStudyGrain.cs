@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MLNetFusion.AutoML;
 using MLNetFusion.AutoML.Sweep;
 
 namespace MLNetFusion.Distributed;
@@ -122,11 +123,17 @@ public sealed class FusionStudyGrain : Grain, IFusionStudyGrain
 
     private static readonly IReadOnlyDictionary<string, string> NoRoles = new Dictionary<string, string>();
 
-    /// <summary>Value equality of two specs (the collections by content: a persisted spec comes back as other collection types).</summary>
+    /// <summary>
+    /// Value equality of two specs (the collections by content: a persisted spec comes back as other collection types;
+    /// the roles by what they mean, so an older client's <c>ImagePath</c> is the same study as a newer one's <c>Image</c>).
+    /// </summary>
     internal static bool SameSpec(FusionStudySpec a, FusionStudySpec b)
         => a with { Roles = NoRoles, Families = null } == b with { Roles = NoRoles, Families = null }
-           && a.Roles.Count == b.Roles.Count && a.Roles.All(r => b.Roles.TryGetValue(r.Key, out var v) && v == r.Value)
+           && a.Roles.Count == b.Roles.Count && a.Roles.All(r => b.Roles.TryGetValue(r.Key, out var v) && SameRole(r.Value, v))
            && (a.Families ?? Array.Empty<string>()).SequenceEqual(b.Families ?? Array.Empty<string>());
+
+    private static bool SameRole(string a, string b)
+        => ColumnInferenceOptions.Parse(a) is { } x ? x.Equals(ColumnInferenceOptions.Parse(b)) : string.Equals(a, b, StringComparison.Ordinal);
 
     /// <summary>The tuner and space from the spec, then the history replayed: every proposal must come out as it was persisted.</summary>
     private void Rebuild(FusionStudySpec spec, IReadOnlyList<int> history)

@@ -70,6 +70,27 @@ public sealed class ColumnInferenceOptions
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(column);
         ArgumentException.ThrowIfNullOrWhiteSpace(roleOrKind);
+        switch (Parse(roleOrKind))
+        {
+            case MLNetFusion.Models.ModalityKind kind:
+                Kinds[column] = kind;
+                Roles.Remove(column);
+                return;
+            case ColumnRole role:
+                Roles[column] = role;
+                Kinds.Remove(column);
+                return;
+        }
+        throw new ArgumentException($"Column '{column}' is given '{roleOrKind}', which is neither a role nor a modality kind with column inference." + Environment.NewLine +
+            $"Hint: use one of the roles {string.Join(", ", Enum.GetNames<ColumnRole>().Where(r => r != nameof(ColumnRole.Modality)))} or the kinds {string.Join(", ", InferableKinds)}.", nameof(roleOrKind));
+    }
+
+    /// <summary>
+    /// The kind (<see cref="MLNetFusion.Models.ModalityKind"/>) or role (<see cref="ColumnRole"/>) a name means, as
+    /// <see cref="SetRoleOrKind"/> reads it (case-insensitive, <c>ImagePath</c> and <c>AudioPath</c> as the kinds), or <c>null</c>.
+    /// </summary>
+    internal static object? Parse(string roleOrKind)
+    {
         string name = roleOrKind.Trim() switch
         {
             var r when r.Equals("ImagePath", StringComparison.OrdinalIgnoreCase) => MLNetFusion.Models.ModalityKind.Image.Name,
@@ -77,15 +98,9 @@ public sealed class ColumnInferenceOptions
             var r => r,
         };
         foreach (var kind in InferableKinds)
-            if (string.Equals(kind.Name, name, StringComparison.OrdinalIgnoreCase)) { Kinds[column] = kind; Roles.Remove(column); return; }
-        if (Enum.TryParse<ColumnRole>(name, ignoreCase: true, out var role) && Enum.IsDefined(role) && role != ColumnRole.Modality)
-        {
-            Roles[column] = role;
-            Kinds.Remove(column);
-            return;
-        }
-        throw new ArgumentException($"Column '{column}' is given '{roleOrKind}', which is neither a role nor a modality kind with column inference." + Environment.NewLine +
-            $"Hint: use one of the roles {string.Join(", ", Enum.GetNames<ColumnRole>().Where(r => r != nameof(ColumnRole.Modality)))} or the kinds {string.Join(", ", InferableKinds)}.", nameof(roleOrKind));
+            if (string.Equals(kind.Name, name, StringComparison.OrdinalIgnoreCase)) return kind;
+        if (Enum.TryParse<ColumnRole>(name, ignoreCase: true, out var role) && Enum.IsDefined(role) && role != ColumnRole.Modality) return role;
+        return null;
     }
 
     /// <summary>The registered modality kinds that have a column inference (the built-in <c>Audio</c> and <c>Image</c>, and any a library registered), by name.</summary>

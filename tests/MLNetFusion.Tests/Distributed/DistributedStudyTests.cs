@@ -45,6 +45,20 @@ public class DistributedStudyTests
     private static string Describe(FusionTrialResult t) => $"{t.Settings.TrialId} {t.Settings} {t.Status} {t.Metric:F4}";
 
     [Fact]
+    public void AStudyResubmittedWithTheOldRoleNamesIsTheSameStudy()
+    {
+        var newer = SmallStudy() with { Roles = new Dictionary<string, string> { ["Photo"] = "Image", ["Clip"] = "audio", ["Site"] = "Categorical" } };
+        // An older client wrote the kinds as the roles ImagePath and AudioPath, in its own case; its dictionary is another type.
+        var older = newer with { Roles = new SortedDictionary<string, string> { ["Photo"] = "ImagePath", ["Clip"] = "AUDIOPATH", ["Site"] = "categorical" } };
+        Assert.True(FusionStudyGrain.SameSpec(newer, older));
+        Assert.False(FusionStudyGrain.SameSpec(newer, older with { Roles = new Dictionary<string, string> { ["Photo"] = "Audio", ["Clip"] = "Audio", ["Site"] = "Categorical" } }));
+        Assert.False(FusionStudyGrain.SameSpec(newer, older with { Roles = new Dictionary<string, string> { ["Photo"] = "Image", ["Clip"] = "Audio" } }));
+        Assert.False(FusionStudyGrain.SameSpec(newer, newer with { Seed = 6 }));
+        // A name that is neither a role nor a kind is compared as written (the spec's validation refuses it).
+        Assert.False(FusionStudyGrain.SameSpec(newer with { Roles = new Dictionary<string, string> { ["Photo"] = "Pictures" } }, newer with { Roles = new Dictionary<string, string> { ["Photo"] = "pictures" } }));
+    }
+
+    [Fact]
     public async Task OneWorkerEvaluatesTheSameTrialsWithTheSameMetricsAsTheLocalSweep()
     {
         var spec = SmallStudy(trials: 4);
