@@ -1,5 +1,4 @@
 using MLNetFusion.Onnx;
-using MLNetFusion.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -61,10 +60,8 @@ internal sealed class ConvEncoder : ModalityEncoder
         norm = new InputStandardizer(new[] { mean }, new[] { std });
         var list = new List<nn.Module<Tensor, Tensor>>();
         int cin = shape[0], h = shape[1], w = shape[2];
-        long largestMap = (long)cin * h * w;
         foreach (int c in channels)
         {
-            largestMap = Math.Max(largestMap, (long)c * h * w);
             if (h < 2 || w < 2)
                 throw new ArgumentException($"Modality '{name}': {channels.Length} pooling blocks need an input of at least {1 << channels.Length}x{1 << channels.Length}, got {shape[1]}x{shape[2]}.", nameof(shape));
             var layers = new List<nn.Module<Tensor, Tensor>> { nn.Conv2d(cin, c, 3, padding: 1) };
@@ -81,35 +78,7 @@ internal sealed class ConvEncoder : ModalityEncoder
         TokenWidth = cin;
         _tokenGrid = new long[] { Math.Min(h, MaxTokenGrid), Math.Min(w, MaxTokenGrid) };
         TokenCount = (int)(_tokenGrid[0] * _tokenGrid[1]);
-        _servingChunkRows = (int)Math.Clamp(NativeHeap.MmapThresholdBytes / 2 / (largestMap * sizeof(float)), 1, int.MaxValue);
         RegisterComponents();
-    }
-
-    /// <summary>
-    /// Rows per chunk of a served batch: a chunk's largest feature map stays under half the native heap's mmap threshold
-    /// (<see cref="NativeHeap"/>), so its memory comes back from glibc's arena at the next chunk and the next call. A
-    /// whole batch's maps (41 MB for 256 log-mels) would be mapped afresh at every call and faulted in page by page,
-    /// which cost more than the convolutions (docs/benchmarks.md).
-    /// </summary>
-    private readonly int _servingChunkRows;
-
-    private bool Serving => !training && is_inference_mode_enabled();
-
-    /// <summary>
-    /// <paramref name="run"/> on <paramref name="x"/>, or, when serving a batch larger than <see cref="_servingChunkRows"/>,
-    /// on each chunk of rows in turn (each chunk's intermediates released before the next), its outputs concatenated.
-    /// </summary>
-    private Tensor[] InServingChunks(Tensor x, Func<Tensor, Tensor[]> run)
-    {
-        long rows = x.shape[0];
-        if (!Serving || rows <= _servingChunkRows) return run(x);
-        var parts = new List<Tensor[]>();
-        for (long start = 0; start < rows; start += _servingChunkRows)
-        {
-            using var scope = NewDisposeScope();
-            parts.Add(run(x.narrow(0, start, Math.Min(_servingChunkRows, rows - start))).Select(t => t.MoveToOuterDisposeScope()).ToArray());
-        }
-        return Enumerable.Range(0, parts[0].Length).Select(i => cat(parts.Select(p => p[i]).ToArray(), 0)).ToArray();
     }
 
     /// <inheritdoc />
@@ -224,31 +193,27 @@ internal sealed class ConvEncoder : ModalityEncoder
     }
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor x) => InServingChunks(x, rows => new[] { Embed(FeatureMaps(rows, null)) })[0];
+    public override Tensor forward(Tensor x) => Embed(FeatureMaps(x, null));
 
     /// <inheritdoc />
-    public override Tensor[] ForwardStages(Tensor x) => InServingChunks(x, rows =>
+    public override Tensor[] ForwardStages(Tensor x)
     {
         var stages = new List<Tensor>();
-        var maps = FeatureMaps(rows, stages);
+        var maps = FeatureMaps(x, stages);
         stages.Add(Embed(maps));
         return stages.ToArray();
-    });
+    }
 
     private Tensor Embed(Tensor maps) => nn.functional.relu(projection.call(Dropped(dropout, maps.flatten(1))));
 
     /// <inheritdoc />
-    public override Tensor Tokens(Tensor x) => InServingChunks(x, rows => new[] { ToTokens(FeatureMaps(rows, null)) })[0];
+    public override Tensor Tokens(Tensor x) => ToTokens(FeatureMaps(x, null));
 
     /// <inheritdoc />
     public override (Tensor embedding, Tensor tokens) EncodeWithTokens(Tensor x)
     {
-        var both = InServingChunks(x, rows =>
-        {
-            var maps = FeatureMaps(rows, null);
-            return new[] { Embed(maps), ToTokens(maps) };
-        });
-        return (both[0], both[1]);
+        var maps = FeatureMaps(x, null);
+        return (Embed(maps), ToTokens(maps));
     }
 
     private Tensor ToTokens(Tensor maps) => nn.functional.adaptive_avg_pool2d(maps, _tokenGrid).flatten(2).transpose(1, 2);
