@@ -29,7 +29,6 @@ internal static class TorchProfileBenchmark
     {
         var (_, _, model) = OnnxBenchmark.MergeModel();
         using var _ = model;
-        var network = model.Network;
         var samples = AvShaped(Rows, 1);
         var pixels = samples.SelectMany(r => r.Pixels).ToArray();
         var mel = samples.SelectMany(r => r.LogMel).ToArray();
